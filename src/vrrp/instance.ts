@@ -1,0 +1,885 @@
+/**
+ * A pure, sans-IO VRRP instance (one virtual router), shaped like quinn-proto's `Connection`:
+ *
+ * - inputs take a monotonic `now` in milliseconds: `start`, `handleAdvert`, `handleTimeout`,
+ *   `setTrack`, `linkChange`, `command`, `forceSync`;
+ * - outputs are polled: `pollTransmit()` (adverts to send, with the priority to put in them),
+ *   `pollEvent()` (state changes, VIP and GARP work, notifies), `pollTimeout()` (next deadline);
+ * - getters: `state`, `effectivePriority`, `snapshot()`.
+ *
+ * After every input the driver should drain `pollTransmit()` FIRST, then `pollEvent()`, then
+ * re-read `pollTimeout()`. Transmit-first gives keepalived's order on takeover (facts §5.3: the
+ * advert goes out before our GARPs so the old master drops the VIPs first).
+ *
+ * There is no clock, no timer, no socket here. Every state decision comes from the table in
+ * `transitions.ts`; this file classifies inputs and carries out the table's actions.
+ */
+
+import {
+  TRANSITIONS,
+  classifyAdvert,
+  type TransitionRule,
+  type VrrpAction,
+  type VrrpInput,
+  type VrrpState,
+} from './transitions.js';
+import {
+  TimerTable,
+  masterDownIntervalUs,
+  msToUs,
+  skewMinUs,
+  skewTimeUs,
+  usToMs,
+} from './timers.js';
+
+export type { VrrpInput, VrrpState } from './transitions.js';
+
+/** Gratuitous ARP / unsolicited NA schedule (facts §6, §7). */
+export interface GarpParams {
+  /** `garp_master_delay`: second burst this long after becoming MASTER; 0 = none. Default 5000. */
+  masterDelayMs: number;
+  /** `garp_master_repeat`: rounds per burst on becoming MASTER. Default 5. */
+  masterRepeat: number;
+  /** `garp_master_refresh`: periodic refresh while MASTER; 0 = off (default). */
+  masterRefreshMs: number;
+  /** `garp_master_refresh_repeat`: rounds per refresh. Default 1. */
+  masterRefreshRepeat: number;
+  /** `garp_lower_prio_delay`: second lower-priority burst; default = masterDelayMs (5000). */
+  lowerPrioDelayMs: number;
+  /** `garp_lower_prio_repeat`: rounds per lower-priority burst; default = masterRepeat (5). */
+  lowerPrioRepeat: number;
+  /** `vrrp_garp_interval` / `vrrp_gna_interval`: spacing of single packets, passed to the driver. Default 0. */
+  intervalMs: number;
+}
+
+export interface VrrpInstanceParams {
+  name: string;
+  /** 1..255. */
+  vrid: number;
+  /** keepalived default 2; IPv6 instances are always 3. */
+  version: 2 | 3;
+  family: 4 | 6;
+  /** Base priority 1..255 (255 = address owner). keepalived default 100 (255 with `state MASTER` and no priority). */
+  priority: number;
+  /** Configured advert interval. v2: whole seconds 1..255 s; v3: 10 ms steps, 10..40950 ms. Default 1000. */
+  advertIntervalMs: number;
+  /** keepalived `state`. Default MASTER if priority is 255, else BACKUP. */
+  initialState: 'MASTER' | 'BACKUP';
+  /** false = `nopreempt`. Default true. Forced true with `state MASTER` or priority 255 (facts §5.1/§5.5). */
+  preempt: boolean;
+  /** `preempt_delay`, 0..1 000 000 ms. Default 0. Forced 0 with `state MASTER` (facts §5.1). */
+  preemptDelayMs: number;
+  /** Our source address, for the equal-priority tie break (facts §5.4). */
+  primaryIp: string;
+  /** `down_timer_adverts` / `vrrp_down_timer_adverts`, 1..100. Default 3. */
+  downTimerAdverts: number;
+  /** `lower_prio_no_advert`. Default false (strict mode: true). */
+  lowerPrioNoAdvert: boolean;
+  /** `higher_prio_send_advert`. Default false. */
+  higherPrioSendAdvert: boolean;
+  /** `owner_ignore_adverts`. Default false (strict mode: true). */
+  ownerIgnoreAdverts: boolean;
+  garp: GarpParams;
+  /** How many transitions `snapshot()` keeps. Default 20. */
+  transitionHistory: number;
+}
+
+/** The keepalived 2.4 defaults (facts §6) for every optional parameter. */
+export const VRRP_DEFAULTS = {
+  version: 2,
+  family: 4,
+  priority: 100,
+  advertIntervalMs: 1000,
+  preempt: true,
+  preemptDelayMs: 0,
+  downTimerAdverts: 3,
+  lowerPrioNoAdvert: false,
+  higherPrioSendAdvert: false,
+  ownerIgnoreAdverts: false,
+  transitionHistory: 20,
+  garp: {
+    masterDelayMs: 5000,
+    masterRepeat: 5,
+    masterRefreshMs: 0,
+    masterRefreshRepeat: 1,
+    intervalMs: 0,
+  },
+} as const;
+
+export type VrrpInstanceInput = Pick<VrrpInstanceParams, 'name' | 'vrid' | 'primaryIp'> &
+  Partial<Omit<VrrpInstanceParams, 'name' | 'vrid' | 'primaryIp' | 'garp'>> & { garp?: Partial<GarpParams> };
+
+/**
+ * Fill in keepalived's defaults (facts §5.1, §6):
+ * - no priority: 100, or 255 with `state MASTER`;
+ * - no state: MASTER if priority 255, else BACKUP;
+ * - IPv6: version 3;
+ * - lower-priority GARP repeat/delay default to the master repeat/delay.
+ */
+export function resolveVrrpParams(input: VrrpInstanceInput): VrrpInstanceParams {
+  const family = input.family ?? VRRP_DEFAULTS.family;
+  const priority =
+    input.priority ?? (input.initialState === 'MASTER' ? 255 : VRRP_DEFAULTS.priority);
+  const masterDelayMs = input.garp?.masterDelayMs ?? VRRP_DEFAULTS.garp.masterDelayMs;
+  const masterRepeat = input.garp?.masterRepeat ?? VRRP_DEFAULTS.garp.masterRepeat;
+  return {
+    name: input.name,
+    vrid: input.vrid,
+    primaryIp: input.primaryIp,
+    family,
+    version: input.version ?? (family === 6 ? 3 : VRRP_DEFAULTS.version),
+    priority,
+    advertIntervalMs: input.advertIntervalMs ?? VRRP_DEFAULTS.advertIntervalMs,
+    initialState: input.initialState ?? (priority === 255 ? 'MASTER' : 'BACKUP'),
+    preempt: input.preempt ?? VRRP_DEFAULTS.preempt,
+    preemptDelayMs: input.preemptDelayMs ?? VRRP_DEFAULTS.preemptDelayMs,
+    downTimerAdverts: input.downTimerAdverts ?? VRRP_DEFAULTS.downTimerAdverts,
+    lowerPrioNoAdvert: input.lowerPrioNoAdvert ?? VRRP_DEFAULTS.lowerPrioNoAdvert,
+    higherPrioSendAdvert: input.higherPrioSendAdvert ?? VRRP_DEFAULTS.higherPrioSendAdvert,
+    ownerIgnoreAdverts: input.ownerIgnoreAdverts ?? VRRP_DEFAULTS.ownerIgnoreAdverts,
+    transitionHistory: input.transitionHistory ?? VRRP_DEFAULTS.transitionHistory,
+    garp: {
+      masterDelayMs,
+      masterRepeat,
+      masterRefreshMs: input.garp?.masterRefreshMs ?? VRRP_DEFAULTS.garp.masterRefreshMs,
+      masterRefreshRepeat: input.garp?.masterRefreshRepeat ?? VRRP_DEFAULTS.garp.masterRefreshRepeat,
+      lowerPrioDelayMs: input.garp?.lowerPrioDelayMs ?? masterDelayMs,
+      lowerPrioRepeat: input.garp?.lowerPrioRepeat ?? masterRepeat,
+      intervalMs: input.garp?.intervalMs ?? VRRP_DEFAULTS.garp.intervalMs,
+    },
+  };
+}
+
+/** A received advert, already validated by the codec (checksum, TTL, version, VRID, auth…). */
+export interface ReceivedAdvert {
+  srcIp: string;
+  priority: number;
+  /** The advert's interval: v2 seconds × 1000, v3 centiseconds × 10. */
+  advertIntervalMs: number;
+}
+
+/** An advert to send now. */
+export interface VrrpTransmit {
+  priority: number;
+  advertIntervalMs: number;
+}
+
+export interface TrackInput {
+  /** Sum of the weighted trackers' contributions (facts §5.7). */
+  weightDelta: number;
+  /** A weight-0 tracker failed (or another condition that means FAULT). */
+  fault: boolean;
+  reason: string;
+}
+
+export type VrrpCommand = 'stepDown' | 'maintenanceOn' | 'maintenanceOff' | 'shutdown';
+export type SyncState = 'MASTER' | 'BACKUP' | 'FAULT';
+export type WantState = 'MASTER' | 'BACKUP' | 'FAULT';
+export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'MASTER_RX_LOWER_PRI';
+export type GarpCause = 'becomeMaster' | 'masterDelay' | 'refresh' | 'lowerPrio' | 'lowerPrioDelay' | 'lowerPrioSync';
+
+export type VrrpEvent =
+  | { type: 'stateChange'; from: VrrpState; to: VrrpState; reason: string }
+  | { type: 'addVips' }
+  | { type: 'removeVips' }
+  /** Send `repeat` rounds of GARP/NA over every VIP, `intervalMs` apart per packet (vrrp_garp_interval). */
+  | { type: 'sendGarp'; repeat: number; intervalMs: number; cause: GarpCause }
+  | { type: 'notify'; state: NotifyState }
+  /** While MASTER: an advert from another router (lower → we re-assert; higher → we yield). */
+  | { type: 'otherMasterSeen'; srcIp: string; priority: number }
+  /** While BACKUP: the master we accept adverts from changed (or was first seen). */
+  | { type: 'masterSeen'; srcIp: string }
+  /** Effective priority changed (keepalived's MASTER_PRIORITY / BACKUP_PRIORITY FIFO events). */
+  | { type: 'priorityChange'; from: number; to: number }
+  /** Sync-group member only: our down timer expired; the group decides (facts §5.8). */
+  | { type: 'wantMaster' };
+
+export interface VrrpCounters {
+  advertsSent: number;
+  priorityZeroSent: number;
+  advertsReceived: number;
+  priorityZeroReceived: number;
+  advertsDropped: number;
+  lowerPriorityDiscarded: number;
+  sameIpConflicts: number;
+  becameMaster: number;
+  releasedMaster: number;
+  garpBursts: number;
+}
+
+export interface TransitionRecord {
+  at: number;
+  from: VrrpState;
+  to: VrrpState;
+  reason: string;
+}
+
+export interface VrrpSnapshot {
+  name: string;
+  vrid: number;
+  version: 2 | 3;
+  state: VrrpState;
+  wantState: WantState;
+  basePriority: number;
+  effectivePriority: number;
+  advertIntervalMs: number;
+  /** Master_Adver_Interval: learned from the master in v3 BACKUP, else local. */
+  masterAdvertIntervalMs: number;
+  masterDownIntervalMs: number;
+  master: { ip: string; priority: number; lastSeenAt: number } | undefined;
+  lastDiscardedMasterIp: string | undefined;
+  vipsSet: boolean;
+  maintenance: boolean;
+  stepDownHold: boolean;
+  fault: { link: boolean; track: boolean; reason: string };
+  preemptDelayUntil: number | undefined;
+  nextTimeout: number | undefined;
+  syncGroup: string | undefined;
+  configWarnings: readonly string[];
+  counters: VrrpCounters;
+  transitions: readonly TransitionRecord[];
+}
+
+/** One input as the state machine saw it: which table entry was used. */
+export interface VrrpTraceRecord {
+  now: number;
+  instance: string;
+  state: VrrpState;
+  input: VrrpInput;
+  rule: TransitionRule['kind'];
+  next: VrrpState;
+  reason: string;
+}
+
+export interface VrrpInstanceOptions {
+  /** Called for every table lookup (a no-op by default), e.g. for debug logging or tests. */
+  trace?: (record: VrrpTraceRecord) => void;
+}
+
+/** Thrown for a local usage error (bad parameters, calling start twice, time going backwards). */
+export class VrrpUsageError extends Error {
+  override name = 'VrrpUsageError';
+}
+
+type TimerKey = 'masterDown' | 'advert' | 'garpDelay' | 'garpRefresh' | 'garpLowerPrio';
+const TIMER_ORDER: readonly TimerKey[] = ['masterDown', 'advert', 'garpDelay', 'garpRefresh', 'garpLowerPrio'];
+
+interface SyncMembership {
+  group: string;
+  /** keepalived ignores weighted trackers of sync members unless `sync_group_tracking_weight`. */
+  ignoreTrackWeights: boolean;
+  /** True when every member is `state MASTER` + priority 255, so owners may start as MASTER. */
+  ownersMayStartMaster: boolean;
+}
+
+interface InputContext {
+  reason: string;
+  adv?: ReceivedAdvert;
+  oldPriority?: number;
+}
+
+function validate(p: VrrpInstanceParams): void {
+  const bad = (what: string): never => {
+    throw new VrrpUsageError(`Invalid VRRP instance "${p.name}": ${what}`);
+  };
+  if (!Number.isInteger(p.vrid) || p.vrid < 1 || p.vrid > 255) bad(`vrid "${p.vrid}" must be 1..255`);
+  if (!Number.isInteger(p.priority) || p.priority < 1 || p.priority > 255) bad(`priority "${p.priority}" must be 1..255`);
+  if (p.family === 6 && p.version === 2) bad('IPv6 instances must use VRRP version 3');
+  if (p.version === 2) {
+    if (p.advertIntervalMs < 1000 || p.advertIntervalMs > 255_000 || p.advertIntervalMs % 1000 !== 0) {
+      bad(`v2 advert interval "${p.advertIntervalMs}" ms must be whole seconds 1..255`);
+    }
+  } else if (p.advertIntervalMs < 10 || p.advertIntervalMs > 40_950 || p.advertIntervalMs % 10 !== 0) {
+    bad(`v3 advert interval "${p.advertIntervalMs}" ms must be 10..40950 in 10 ms steps`);
+  }
+  if (!Number.isInteger(p.downTimerAdverts) || p.downTimerAdverts < 1 || p.downTimerAdverts > 100) {
+    bad(`down_timer_adverts "${p.downTimerAdverts}" must be 1..100`);
+  }
+  if (p.preemptDelayMs < 0 || p.preemptDelayMs > 1_000_000) bad(`preempt_delay "${p.preemptDelayMs}" ms must be 0..1000000`);
+  const g = p.garp;
+  for (const [k, v] of Object.entries(g)) {
+    if (!(v >= 0)) bad(`garp.${k} "${v}" must be ≥ 0`);
+  }
+}
+
+export class VrrpInstance {
+  readonly params: Readonly<VrrpInstanceParams>;
+  /** Config fix-ups applied as keepalived would, with the reason. */
+  readonly configWarnings: readonly string[];
+
+  private currentState: VrrpState = 'INIT';
+  private want: WantState;
+  private trackWeight = 0;
+  private trackFault = false;
+  private trackReason = '';
+  private linkUp = true;
+  private effPriority: number;
+  private masterAdverIntervalUs: number;
+  private master: { ip: string; priority: number; lastSeenAt: number } | undefined;
+  private lastDiscardedMasterIp: string | undefined;
+  private vipsSet = false;
+  private maintenance = false;
+  private stepDownHold = false;
+  private preemptUntil: number | undefined;
+  private nextMasterReason = 'no advert received within Master_Down_Interval';
+  private sync: SyncMembership | undefined;
+  private lastNow: number | undefined;
+  private readonly timers = new TimerTable<TimerKey>();
+  private readonly transmits: VrrpTransmit[] = [];
+  private readonly events: VrrpEvent[] = [];
+  private readonly history: TransitionRecord[] = [];
+  private readonly counters: VrrpCounters = {
+    advertsSent: 0,
+    priorityZeroSent: 0,
+    advertsReceived: 0,
+    priorityZeroReceived: 0,
+    advertsDropped: 0,
+    lowerPriorityDiscarded: 0,
+    sameIpConflicts: 0,
+    becameMaster: 0,
+    releasedMaster: 0,
+    garpBursts: 0,
+  };
+
+  private readonly trace: ((record: VrrpTraceRecord) => void) | undefined;
+
+  constructor(params: VrrpInstanceParams, options: VrrpInstanceOptions = {}) {
+    validate(params);
+    this.trace = options.trace;
+    const warnings: string[] = [];
+    let { preempt, preemptDelayMs } = params;
+    // facts §5.1/§5.5: nopreempt and preempt_delay only work with state BACKUP; nopreempt is
+    // incompatible with priority 255. keepalived clears them with a config error.
+    if (!preempt && (params.initialState === 'MASTER' || params.priority === 255)) {
+      warnings.push('nopreempt ignored: it needs state BACKUP and a priority below 255');
+      preempt = true;
+    }
+    if (preemptDelayMs > 0 && params.initialState === 'MASTER') {
+      warnings.push('preempt_delay ignored: it needs state BACKUP');
+      preemptDelayMs = 0;
+    }
+    if (preemptDelayMs > 0 && !preempt) {
+      warnings.push('preempt_delay ignored: nopreempt is set');
+      preemptDelayMs = 0;
+    }
+    this.params = Object.freeze({ ...params, preempt, preemptDelayMs, garp: Object.freeze({ ...params.garp }) });
+    this.configWarnings = Object.freeze(warnings);
+    this.want = params.initialState;
+    this.effPriority = this.computeEffectivePriority();
+    this.masterAdverIntervalUs = msToUs(params.advertIntervalMs);
+  }
+
+  // ---- getters ---------------------------------------------------------------------------------
+
+  get name(): string {
+    return this.params.name;
+  }
+  get state(): VrrpState {
+    return this.currentState;
+  }
+  /** The state this instance would be in without a sync group (keepalived `wantstate`). */
+  get wantState(): WantState {
+    return this.want;
+  }
+  get effectivePriority(): number {
+    return this.effPriority;
+  }
+  /** The instance's own fault condition (link down or a failed weight-0 tracker). */
+  get hasOwnFault(): boolean {
+    return !this.linkUp || this.trackFault;
+  }
+  get syncGroup(): string | undefined {
+    return this.sync?.group;
+  }
+  /** Master_Adver_Interval in ms (learned in v3 BACKUP, else local). */
+  get masterAdvertIntervalMs(): number {
+    return usToMs(this.masterAdverIntervalUs);
+  }
+  /** Current Master_Down_Interval in ms, from the effective priority and Master_Adver_Interval. */
+  get masterDownIntervalMs(): number {
+    return usToMs(this.masterDownUs());
+  }
+  /** Current Skew_Time in ms. */
+  get skewTimeMs(): number {
+    return usToMs(skewTimeUs(this.params.version, this.effPriority, this.masterAdverIntervalUs));
+  }
+
+  // ---- outputs ---------------------------------------------------------------------------------
+
+  pollTransmit(): VrrpTransmit | undefined {
+    return this.transmits.shift();
+  }
+
+  pollEvent(): VrrpEvent | undefined {
+    return this.events.shift();
+  }
+
+  pollTimeout(): number | undefined {
+    return this.timers.next();
+  }
+
+  // ---- inputs ----------------------------------------------------------------------------------
+
+  /** Called by `VrrpSyncGroup` before start. */
+  attachToSyncGroup(group: string, opts: { ignoreTrackWeights: boolean; ownersMayStartMaster: boolean }): void {
+    if (this.currentState !== 'INIT') throw new VrrpUsageError(`Cannot add started instance "${this.name}" to sync group "${group}"`);
+    if (this.sync) throw new VrrpUsageError(`Instance "${this.name}" is already in sync group "${this.sync.group}"`);
+    this.sync = { group, ...opts };
+    this.effPriority = this.computeEffectivePriority();
+  }
+
+  /** keepalived `vrrp_init_state` (facts §5.1). */
+  start(now: number): void {
+    this.checkTime(now);
+    const p = this.params;
+    let input: VrrpInput;
+    let reason: string;
+    if (this.hasOwnFault) {
+      input = 'startFault';
+      reason = `startup: not up (${this.faultReason()})`;
+    } else if (
+      p.initialState === 'MASTER' &&
+      p.priority === 255 &&
+      !this.maintenance &&
+      (!this.sync || this.sync.ownersMayStartMaster)
+    ) {
+      input = 'startOwner';
+      reason = 'startup: address owner (priority 255) with state MASTER';
+    } else if (this.sync && p.initialState === 'MASTER' && !this.maintenance) {
+      input = 'startBackupWantMaster';
+      reason = `startup: state MASTER held in BACKUP by sync group "${this.sync.group}"`;
+    } else {
+      input = 'startBackup';
+      reason =
+        p.initialState === 'MASTER'
+          ? 'startup: state MASTER with priority below 255 waits Master_Down_Interval in BACKUP'
+          : 'startup';
+    }
+    this.apply(now, input, { reason });
+  }
+
+  handleAdvert(now: number, adv: ReceivedAdvert): void {
+    this.checkTime(now);
+    if (this.currentState === 'INIT' || this.currentState === 'STOP') return;
+    this.counters.advertsReceived++;
+    if (adv.priority === 0) this.counters.priorityZeroReceived++;
+    const input = classifyAdvert(
+      {
+        version: this.params.version,
+        localAdvertIntervalMs: this.params.advertIntervalMs,
+        basePriority: this.params.priority,
+        effectivePriority: this.effPriority,
+        primaryIp: this.params.primaryIp,
+        ownerIgnoreAdverts: this.params.ownerIgnoreAdverts,
+        preempt: this.params.preempt,
+        preemptDelayMs: this.params.preemptDelayMs,
+        preemptUntil: this.preemptUntil,
+        holdOff: this.maintenance || this.stepDownHold,
+        now,
+      },
+      adv,
+    );
+    this.apply(now, input, { reason: this.advertReason(input, adv), adv });
+  }
+
+  /** Fire every expired timer. A call before the next deadline does nothing. */
+  handleTimeout(now: number): void {
+    this.checkTime(now);
+    for (let guard = 0; guard < 10_000; guard++) {
+      const due = this.timers.popExpired(now, TIMER_ORDER);
+      if (!due) return;
+      switch (due.key) {
+        case 'masterDown':
+          this.apply(now, this.sync ? 'downTimerExpiredSyncHeld' : 'downTimerExpired', {
+            reason: this.nextMasterReason,
+          });
+          break;
+        case 'advert':
+          this.apply(now, 'advertTimerExpired', { reason: 'advert timer' });
+          break;
+        case 'garpDelay':
+          this.apply(now, 'garpDelayExpired', { reason: 'garp_master_delay' });
+          break;
+        case 'garpRefresh':
+          this.apply(now, 'garpRefreshExpired', { reason: 'garp_master_refresh' });
+          break;
+        case 'garpLowerPrio':
+          this.apply(now, 'garpLowerPrioDelayExpired', { reason: 'garp_lower_prio_delay' });
+          break;
+      }
+    }
+    throw new VrrpUsageError(`Instance "${this.name}": timer loop did not settle`);
+  }
+
+  /** Tracker results: weighted sum and weight-0 failure (facts §5.7). */
+  setTrack(now: number, track: TrackInput): void {
+    this.checkTime(now);
+    const wasFault = this.hasOwnFault;
+    this.trackWeight = track.weightDelta;
+    this.trackFault = track.fault;
+    this.trackReason = track.reason;
+    this.afterConditionChange(now, wasFault, track.reason);
+  }
+
+  linkChange(now: number, up: boolean): void {
+    this.checkTime(now);
+    const wasFault = this.hasOwnFault;
+    this.linkUp = up;
+    this.afterConditionChange(now, wasFault, up ? 'link up' : 'link down');
+  }
+
+  /**
+   * Operator commands:
+   * - `shutdown`: a MASTER sends priority 0 and removes the VIPs; every state goes to STOP.
+   * - `stepDown` (failover drill): a MASTER sends priority 0 and goes BACKUP, so the best backup
+   *   takes over after its Skew_Time. Until this instance next becomes MASTER (or accepts an
+   *   advert with a priority ≥ its own) it behaves as `nopreempt`, so it does not grab the VIPs
+   *   back from a lower-priority master. Not MASTER: no-op.
+   * - `maintenanceOn`: stop competing. A MASTER hands over like stepDown (priority 0); then the
+   *   instance stays a silent BACKUP: it sends nothing, accepts every advert and its down timer
+   *   is disarmed, so it never takes over (even if no master remains). FAULT still applies.
+   * - `maintenanceOff`: compete again; a BACKUP re-arms a full Master_Down_Interval.
+   */
+  command(now: number, cmd: VrrpCommand): void {
+    this.checkTime(now);
+    switch (cmd) {
+      case 'shutdown':
+        this.apply(now, 'cmdShutdown', { reason: 'shutdown' });
+        break;
+      case 'stepDown':
+        this.apply(now, 'cmdStepDown', { reason: 'step down (operator)' });
+        break;
+      case 'maintenanceOn':
+        this.maintenance = true;
+        this.apply(now, 'cmdMaintenanceOn', { reason: 'maintenance on (operator)' });
+        break;
+      case 'maintenanceOff':
+        this.maintenance = false;
+        this.apply(now, 'cmdMaintenanceOff', { reason: 'maintenance off (operator)' });
+        break;
+    }
+  }
+
+  /**
+   * Sync-group decisions (facts §5.8). `BACKUP` is ignored while the instance has its own fault.
+   */
+  forceSync(now: number, state: SyncState, reason?: string): void {
+    this.checkTime(now);
+    const why = reason ?? `sync group "${this.sync?.group ?? '-'}" → ${state}`;
+    if (state === 'MASTER') this.apply(now, 'syncMaster', { reason: why });
+    else if (state === 'FAULT') this.apply(now, 'syncFault', { reason: why });
+    else if (!this.hasOwnFault) this.apply(now, 'syncBackup', { reason: why });
+  }
+
+  /** A sync-group sibling received a lower-priority advert: send our lower-priority GARPs too. */
+  relayLowerPrioGarp(now: number): void {
+    this.checkTime(now);
+    this.apply(now, 'syncLowerPrioGarp', { reason: 'lower-priority advert seen by a sync-group sibling' });
+  }
+
+  snapshot(): VrrpSnapshot {
+    return {
+      name: this.name,
+      vrid: this.params.vrid,
+      version: this.params.version,
+      state: this.currentState,
+      wantState: this.want,
+      basePriority: this.params.priority,
+      effectivePriority: this.effPriority,
+      advertIntervalMs: this.params.advertIntervalMs,
+      masterAdvertIntervalMs: this.masterAdvertIntervalMs,
+      masterDownIntervalMs: this.masterDownIntervalMs,
+      master: this.master ? { ...this.master } : undefined,
+      lastDiscardedMasterIp: this.lastDiscardedMasterIp,
+      vipsSet: this.vipsSet,
+      maintenance: this.maintenance,
+      stepDownHold: this.stepDownHold,
+      fault: { link: !this.linkUp, track: this.trackFault, reason: this.hasOwnFault ? this.faultReason() : '' },
+      preemptDelayUntil: this.preemptUntil,
+      nextTimeout: this.pollTimeout(),
+      syncGroup: this.sync?.group,
+      configWarnings: this.configWarnings,
+      counters: { ...this.counters },
+      transitions: this.history.map((r) => ({ ...r })),
+    };
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private checkTime(now: number): void {
+    if (!Number.isFinite(now)) throw new VrrpUsageError(`Instance "${this.name}": time "${now}" is not a finite number`);
+    if (this.lastNow !== undefined && now < this.lastNow) {
+      throw new VrrpUsageError(`Instance "${this.name}": time went backwards from ${this.lastNow} to ${now}`);
+    }
+    this.lastNow = now;
+  }
+
+  /** facts §5.7: base + weights clamped to 1..254; an owner (255) is never changed. */
+  private computeEffectivePriority(): number {
+    const base = this.params.priority;
+    if (base === 255) return 255;
+    const weight = this.sync?.ignoreTrackWeights ? 0 : this.trackWeight;
+    return Math.min(254, Math.max(1, base + weight));
+  }
+
+  private faultReason(): string {
+    const parts: string[] = [];
+    if (!this.linkUp) parts.push('link down');
+    if (this.trackFault) parts.push(this.trackReason || 'tracker failed');
+    return parts.join(', ');
+  }
+
+  private afterConditionChange(now: number, wasFault: boolean, reason: string): void {
+    const oldPriority = this.effPriority;
+    this.effPriority = this.computeEffectivePriority();
+    if (this.effPriority !== oldPriority) {
+      this.events.push({ type: 'priorityChange', from: oldPriority, to: this.effPriority });
+      this.apply(now, 'priorityChanged', { reason: `priority ${oldPriority} → ${this.effPriority} (${reason})`, oldPriority });
+    }
+    const isFault = this.hasOwnFault;
+    if (!wasFault && isFault) {
+      this.apply(now, 'faultRaised', { reason: `fault: ${this.faultReason()}` });
+    } else if (wasFault && !isFault) {
+      this.apply(now, this.sync ? 'faultClearedSyncHeld' : 'faultCleared', { reason: `fault cleared (${reason})` });
+    }
+  }
+
+  private advertReason(input: VrrpInput, adv: ReceivedAdvert): string {
+    const who = `${adv.srcIp} (priority ${adv.priority})`;
+    switch (input) {
+      case 'advertDropped':
+        return `advert from ${who} dropped`;
+      case 'advertHigher':
+        return `higher priority advert from ${who}, ours ${this.effPriority}`;
+      case 'advertEqualHigherIp':
+        return `equal priority advert from higher address ${who}`;
+      default:
+        return `advert from ${who}`;
+    }
+  }
+
+  private masterDownUs(): number {
+    return masterDownIntervalUs(
+      this.params.version,
+      this.effPriority,
+      this.masterAdverIntervalUs,
+      this.params.downTimerAdverts,
+    );
+  }
+
+  private apply(now: number, input: VrrpInput, ctx: InputContext): void {
+    const rule = TRANSITIONS[this.currentState][input];
+    this.trace?.({
+      now,
+      instance: this.name,
+      state: this.currentState,
+      input,
+      rule: rule.kind,
+      next: rule.kind === 'transition' ? rule.next : this.currentState,
+      reason: ctx.reason,
+    });
+    if (rule.kind === 'error') {
+      throw new VrrpUsageError(`Instance "${this.name}": ${input} in ${this.currentState}: ${rule.note}`);
+    }
+    if (rule.kind === 'ignore') return;
+    const from = this.currentState;
+    if (rule.next !== from) {
+      this.currentState = rule.next;
+      const record = { at: now, from, to: rule.next, reason: ctx.reason };
+      this.history.push(record);
+      while (this.history.length > this.params.transitionHistory) this.history.shift();
+      this.events.push({ type: 'stateChange', from, to: rule.next, reason: ctx.reason });
+    }
+    for (const action of rule.actions) this.runAction(action, now, ctx);
+  }
+
+  private queueAdvert(priority: number): void {
+    this.transmits.push({ priority, advertIntervalMs: this.params.advertIntervalMs });
+    this.counters.advertsSent++;
+    if (priority === 0) this.counters.priorityZeroSent++;
+  }
+
+  private garp(repeat: number, cause: GarpCause): void {
+    if (repeat <= 0 || !this.vipsSet) return; // §7: GARPs only while the VIPs are set
+    this.counters.garpBursts++;
+    this.events.push({ type: 'sendGarp', repeat, intervalMs: this.params.garp.intervalMs, cause });
+  }
+
+  private armDown(now: number, us: number): void {
+    this.timers.stop('advert');
+    if (this.maintenance) {
+      this.timers.stop('masterDown'); // maintenance: a BACKUP never takes over
+      return;
+    }
+    this.timers.set('masterDown', now + usToMs(us));
+  }
+
+  private runAction(action: VrrpAction, now: number, ctx: InputContext): void {
+    const p = this.params;
+    const g = p.garp;
+    switch (action) {
+      case 'sendAdvert':
+        this.queueAdvert(this.effPriority);
+        return;
+      case 'sendAdvertIfHigherPrioSendAdvert':
+        if (p.higherPrioSendAdvert) this.queueAdvert(this.effPriority);
+        return;
+      case 'sendAdvertUnlessLowerPrioNoAdvert':
+        if (!p.lowerPrioNoAdvert) this.queueAdvert(this.effPriority);
+        return;
+      case 'sendPriorityZero':
+        this.queueAdvert(0);
+        return;
+      case 'addVips':
+        this.vipsSet = true;
+        this.events.push({ type: 'addVips' });
+        return;
+      case 'removeVips':
+        if (!this.vipsSet) return;
+        this.vipsSet = false;
+        this.events.push({ type: 'removeVips' });
+        return;
+      case 'garpBecomeMasterBurst':
+        this.garp(g.masterRepeat, 'becomeMaster');
+        return;
+      case 'armGarpMasterTimers':
+        // facts §7: burst 2 after garp_master_delay (0 = none); refresh every garp_master_refresh.
+        // keepalived arms the refresh at become-master time + refresh (vrrp_state_become_master).
+        if (g.masterDelayMs > 0 && g.masterRepeat > 0) this.timers.set('garpDelay', now + g.masterDelayMs);
+        if (g.masterRefreshMs > 0 && g.masterRefreshRepeat > 0) this.timers.set('garpRefresh', now + g.masterRefreshMs);
+        return;
+      case 'garpMasterDelayBurst':
+        this.garp(g.masterRepeat, 'masterDelay');
+        return;
+      case 'garpRefreshBurst':
+        this.garp(g.masterRefreshRepeat, 'refresh');
+        this.timers.set('garpRefresh', now + g.masterRefreshMs);
+        return;
+      case 'garpLowerPrioBurst':
+      case 'garpLowerPrioSyncBurst':
+        // facts §5.4/§7: garp_lower_prio_repeat rounds now and one more burst after
+        // garp_lower_prio_delay; keepalived queues one delayed burst per lower advert.
+        if (g.lowerPrioRepeat <= 0) return;
+        this.garp(g.lowerPrioRepeat, action === 'garpLowerPrioBurst' ? 'lowerPrio' : 'lowerPrioSync');
+        if (g.lowerPrioDelayMs > 0) this.timers.add('garpLowerPrio', now + g.lowerPrioDelayMs);
+        return;
+      case 'garpLowerPrioDelayedBurst':
+        this.garp(g.lowerPrioRepeat, 'lowerPrioDelay');
+        return;
+      case 'cancelGarpTimers':
+        this.timers.stop('garpDelay');
+        this.timers.stop('garpRefresh');
+        this.timers.stop('garpLowerPrio');
+        return;
+      case 'armAdvertTimer':
+        this.timers.stop('masterDown');
+        this.timers.set('advert', now + p.advertIntervalMs);
+        return;
+      case 'armDownTimer':
+        this.armDown(now, this.masterDownUs());
+        return;
+      case 'armDownTimerSkew':
+        // facts §5.2: priority 0 → down timer = Skew_Time.
+        this.armDown(now, skewTimeUs(p.version, this.effPriority, this.masterAdverIntervalUs));
+        return;
+      case 'armDownTimerSyncStart':
+        // facts §5.1 (keepalived vrrp_init_state): Master_Adver_Interval + VRRP_TIMER_SKEW_MIN.
+        this.armDown(now, this.masterAdverIntervalUs + skewMinUs(p.version, this.masterAdverIntervalUs));
+        return;
+      case 'disarmProtocolTimers':
+        this.timers.stop('masterDown');
+        this.timers.stop('advert');
+        return;
+      case 'shiftDownTimer': {
+        // keepalived vrrp_set_effective_priority: the running down timer moves by the change in
+        // ms_down_timer, i.e. by the change of skew. (The skew-only timer after a priority-0
+        // advert moves by the same amount.)
+        if (ctx.oldPriority === undefined || this.timers.get('masterDown') === undefined) return;
+        const oldUs = masterDownIntervalUs(p.version, ctx.oldPriority, this.masterAdverIntervalUs, p.downTimerAdverts);
+        this.timers.shift('masterDown', usToMs(this.masterDownUs() - oldUs));
+        return;
+      }
+      case 'learnMasterInterval':
+        // facts §3: only v3 adopts the master's interval (v2 drops mismatches before this).
+        if (p.version === 3 && ctx.adv) this.masterAdverIntervalUs = msToUs(ctx.adv.advertIntervalMs);
+        return;
+      case 'restoreLocalInterval':
+        this.masterAdverIntervalUs = msToUs(p.advertIntervalMs);
+        return;
+      case 'recordMaster': {
+        if (!ctx.adv) return;
+        const changed = this.master?.ip !== ctx.adv.srcIp;
+        this.master = { ip: ctx.adv.srcIp, priority: ctx.adv.priority, lastSeenAt: now };
+        if (changed) this.events.push({ type: 'masterSeen', srcIp: ctx.adv.srcIp });
+        return;
+      }
+      case 'recordDiscardedMaster':
+        if (ctx.adv) this.lastDiscardedMasterIp = ctx.adv.srcIp;
+        return;
+      case 'armPreemptDelayStartup':
+        // keepalived sets preempt_time = load time + preempt_delay, so lower-priority adverts are
+        // accepted for preempt_delay after startup (facts §5.5).
+        if (p.preemptDelayMs > 0) this.preemptUntil = now + p.preemptDelayMs;
+        return;
+      case 'startPreemptDelayIfUnset':
+        if (p.preemptDelayMs > 0 && this.preemptUntil === undefined) this.preemptUntil = now + p.preemptDelayMs;
+        return;
+      case 'stopPreemptDelay':
+        this.preemptUntil = undefined;
+        return;
+      case 'setStepDownHold':
+        this.stepDownHold = true;
+        return;
+      case 'clearStepDownHold':
+        this.stepDownHold = false;
+        return;
+      case 'wantMaster':
+        this.want = 'MASTER';
+        return;
+      case 'wantBackup':
+        this.want = 'BACKUP';
+        return;
+      case 'wantFault':
+        this.want = 'FAULT';
+        return;
+      case 'emitWantMaster':
+        this.events.push({ type: 'wantMaster' });
+        return;
+      case 'emitOtherMasterSeen':
+        if (ctx.adv) this.events.push({ type: 'otherMasterSeen', srcIp: ctx.adv.srcIp, priority: ctx.adv.priority });
+        return;
+      case 'notifyState': {
+        const s = this.currentState;
+        if (s !== 'INIT') this.events.push({ type: 'notify', state: s });
+        return;
+      }
+      case 'notifyRxLowerPri':
+        this.events.push({ type: 'notify', state: 'MASTER_RX_LOWER_PRI' });
+        return;
+      case 'nextReasonPriorityZero':
+        this.nextMasterReason = `master ${ctx.adv?.srcIp ?? '?'} sent priority 0; took over after Skew_Time`;
+        return;
+      case 'nextReasonPreempt':
+        this.nextMasterReason = `preempted lower-priority master ${ctx.adv?.srcIp ?? '?'} (priority ${ctx.adv?.priority ?? '?'})`;
+        return;
+      case 'nextReasonNoResponse':
+        this.nextMasterReason = 'no advert received within Master_Down_Interval';
+        return;
+      case 'countDropped':
+        this.counters.advertsDropped++;
+        return;
+      case 'countLowerDiscarded':
+        this.counters.lowerPriorityDiscarded++;
+        return;
+      case 'countSameIpConflict':
+        this.counters.sameIpConflicts++;
+        return;
+      case 'countBecomeMaster':
+        this.counters.becameMaster++;
+        return;
+      case 'countReleaseMaster':
+        this.counters.releasedMaster++;
+        return;
+    }
+  }
+}
