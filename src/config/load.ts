@@ -1,0 +1,76 @@
+// One entry point for every config file: detects YAML or keepalived.conf, reads it,
+// and returns the model plus located diagnostics. Never throws on bad input.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { extname } from 'node:path';
+import type { Diagnostic } from './diagnostics.js';
+import type { Unsupported } from './keepalived/context.js';
+import { importKeepalivedText } from './keepalived/import.js';
+import type { Config } from './schema.js';
+import { loadYamlText } from './yaml-load.js';
+
+export type ConfigFormat = 'yaml' | 'keepalived';
+
+export interface LoadedConfig {
+  format: ConfigFormat;
+  config?: Config; // present when there is no error
+  diagnostics: Diagnostic[];
+  unsupported: Unsupported[];
+  files: string[];
+}
+
+export interface LoadOptions {
+  configId?: string;
+  format?: ConfigFormat;
+}
+
+/** keepalived's default config-id: the host name up to the first dot (G11). */
+export function defaultConfigId(): string {
+  return hostname().split('.')[0] ?? '';
+}
+
+export function detectFormat(path: string, text: string): ConfigFormat {
+  const ext = extname(path).toLowerCase();
+  if (ext === '.yaml' || ext === '.yml' || ext === '.json') return 'yaml';
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith('!') || line === '---') continue;
+    // YAML starts with `key:`; keepalived.conf never has a colon right after its first word.
+    return /^[A-Za-z_][\w-]*\s*:(\s|$)/.test(line) || line.startsWith('{') ? 'yaml' : 'keepalived';
+  }
+  return 'keepalived';
+}
+
+/** Reads a text file, or says in one located line why it cannot be a config. */
+export function readConfigText(path: string): { text: string } | { diagnostic: Diagnostic } {
+  const loc = { file: path, line: 1, col: 1 };
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    return { diagnostic: { severity: 'error', loc, message: `cannot read the config: ${why}` } };
+  }
+  const text = buf.toString('utf8');
+  if (buf.subarray(0, 8192).includes(0) || text.includes('\uFFFD')) {
+    return { diagnostic: { severity: 'error', loc, message: 'this is a binary file, not a config; give a keepalived.conf or a vipkeeper YAML file' } };
+  }
+  return { text };
+}
+
+export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadedConfig {
+  const read = readConfigText(path);
+  if ('diagnostic' in read) return { format: opts.format ?? 'yaml', diagnostics: [read.diagnostic], unsupported: [], files: [path] };
+  return loadConfigText(read.text, path, opts);
+}
+
+export function loadConfigText(text: string, path: string, opts: LoadOptions = {}): LoadedConfig {
+  const format = opts.format ?? detectFormat(path, text);
+  if (format === 'yaml') {
+    const r = loadYamlText(text, path);
+    return { format, ...(r.config ? { config: r.config } : {}), diagnostics: r.diagnostics, unsupported: [], files: [path] };
+  }
+  const r = importKeepalivedText(text, path, { configId: opts.configId ?? defaultConfigId() });
+  return { format, ...(r.config ? { config: r.config } : {}), diagnostics: r.diagnostics, unsupported: r.unsupported, files: r.files };
+}

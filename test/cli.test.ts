@@ -1,0 +1,102 @@
+// The vipkeeper command as an operator runs it: the compiled bin, real files, exit codes.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bin = join(root, 'bin/vipkeeper.js');
+const corpus = fileURLToPath(new URL('../../shared/corpus/keepalived-samples/', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'vipkeeper-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function vk(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: tmp, timeout: 30_000 });
+  if (r.error) throw r.error;
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function file(name: string, content: string | Buffer): string {
+  const p = join(tmp, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
+
+describe('vipkeeper check', () => {
+  it('accepts the shipped example YAML', () => {
+    const r = vk('check', '-f', join(root, 'config/vipkeeper.example.yaml'));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/valid vipkeeper YAML \(0 errors, 0 warnings\)/);
+  });
+
+  it('accepts a keepalived.conf and prints its warnings located', () => {
+    const r = vk('check', '-f', join(corpus, 'keepalived.conf.fwmark'));
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/keepalived\.conf\.fwmark:7:1: warning: virtual server fwmark 1: protocol is ignored/);
+    expect(r.out).toMatch(/valid keepalived\.conf \(0 errors, 1 warning\)/);
+  });
+
+  it.each([
+    ['a missing file', () => join(tmp, 'nope.conf'), /nope\.conf:1:1: error: cannot read the config: no such file/],
+    ['a binary file', () => file('bin.conf', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0xff, 0xfe])), /bin\.conf:1:1: error: this is a binary file, not a config/],
+    ['an unbalanced brace', () => file('open.conf', 'vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 5\n'), /open\.conf:1:1: error: block 'vrrp_instance' opened here is never closed/],
+    ['a VRID of 300', () => file('vrid.conf', 'vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n}\n'), /vrid\.conf:3:21: error: 'virtual_router_id' 300 is out of range; use 1\.\.255/],
+    ['a bad YAML key', () => file('bad.yaml', 'instances:\n  VI_1:\n    virtual_router_id: 300\n'), /bad\.yaml:3:5: error: .*virtual_router_id/],
+  ])('rejects %s with one clear located message and exit 1', (_what, make, re) => {
+    const r = vk('check', '-f', make());
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(re);
+    expect(r.out).toMatch(/invalid/);
+    noStack(r.err + r.out);
+  });
+
+  it('uses --config-id for @ID lines', () => {
+    const f = join(corpus, 'keepalived.conf.conditional_conf');
+    expect(vk('check', '-f', f, '--config-id', 'high').code).toBe(0);
+    expect(vk('check', '-f', f, '--config-id', 'nobody').code).toBe(1);
+  });
+
+  it('prints JSON with --json', () => {
+    const r = vk('check', '-f', join(corpus, 'keepalived.conf.sample'), '--json');
+    expect(JSON.parse(r.out)).toMatchObject({ valid: true, format: 'keepalived', diagnostics: [] });
+  });
+
+  it('exits 2 on wrong usage', () => {
+    expect(vk('check').code).toBe(2);
+    expect(vk('frobnicate').code).toBe(2);
+  });
+});
+
+describe('vipkeeper migrate', () => {
+  it('writes YAML that check accepts, with the not-carried-over list in its header', () => {
+    const out = join(tmp, 'routes.yaml');
+    const r = vk('migrate', join(corpus, 'keepalived.conf.vrrp.routes'), '-o', out);
+    expect(r.code).toBe(0);
+    const yaml = readFileSync(out, 'utf8');
+    expect(yaml).toMatch(/^# vipkeeper configuration, migrated from .*keepalived\.conf\.vrrp\.routes/);
+    expect(yaml).toMatch(/# Not carried over \(1\):\n#\s+.*keepalived\.conf\.vrrp\.routes:7: static_routes \(in the top level\)/);
+    const c = vk('check', '-f', out);
+    expect(c.code).toBe(0);
+    expect(c.out).toMatch(/valid vipkeeper YAML/);
+  });
+
+  it('prints the normalized model with --json', () => {
+    const r = vk('migrate', join(corpus, 'keepalived.conf.quorum'), '--json');
+    expect(r.code).toBe(0);
+    const model = JSON.parse(r.out);
+    expect(model.virtual_servers[0]).toMatchObject({ quorum: 7, hysteresis: 2, alpha: true, omega: true, lb_algo: 'wrr' });
+    expect(model.virtual_servers[0].real_servers).toHaveLength(10);
+  });
+
+  it('writes nothing and exits 1 for an invalid config', () => {
+    const out = join(tmp, 'never.yaml');
+    const r = vk('migrate', file('broken.conf', 'vrrp_instance X {\n  virtual_router_id 0\n}\n'), '-o', out);
+    expect(r.code).toBe(1);
+    expect(() => readFileSync(out)).toThrow();
+    noStack(r.err);
+  });
+});
