@@ -2,6 +2,7 @@
 // friends, map the outcome to an exit code (see exit-codes.ts).
 import { Command, CommanderError } from 'commander';
 import { runCheck } from './check.js';
+import { runCleanup } from './cleanup.js';
 import { EXIT } from './exit-codes.js';
 import { runMigrate } from './migrate.js';
 
@@ -27,6 +28,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-i, --config-id <ID>', 'config-id for @ID lines (default: host name up to the first dot)')
     .option('--json', 'print the normalized model as JSON instead of YAML')
     .action((file: string, o: { output?: string; configId?: string; json?: boolean }) => setExit(runMigrate({ file, ...o })));
+
+  program
+    .command('cleanup')
+    .description('remove every VIP of the config from this host (systemd ExecStopPost)')
+    .requiredOption('-f, --file <FILE>', 'config file')
+    .option('-i, --config-id <ID>', 'config-id for @ID lines in keepalived.conf')
+    .action(async (o: { file: string; configId?: string }) => setExit(await runCleanup(o)));
 
   return program;
 }

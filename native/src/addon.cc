@@ -1,0 +1,47 @@
+// vipkeeper native addon: raw IP sockets, AF_PACKET send, sd_notify and
+// interface name/index helpers. Linux only.
+#include <napi.h>
+
+#include "common.h"
+#include "packet_socket.h"
+#include "raw_socket.h"
+
+namespace vk {
+
+Napi::Value SdNotify(const Napi::CallbackInfo& info);  // sd_notify.cc
+
+namespace {
+
+Napi::Value JsIfIndex(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env, IfIndex(env, ArgString(info, 0, "ifname")));
+}
+
+Napi::Value JsIfName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int idx = ArgInt(info, 0, "ifindex", 1, 0x7fffffff);
+  std::string name = IfName(static_cast<unsigned>(idx));
+  if (name.empty()) ThrowErrno(env, "if_indextoname(" + std::to_string(idx) + ")", ENXIO);
+  return Napi::String::New(env, name);
+}
+
+Napi::Value JsIfMac(const Napi::CallbackInfo& info) {
+  return IfMac(info.Env(), ArgString(info, 0, "ifname"));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("RawIpSocket", RawSocket::Init(env));
+  exports.Set("PacketSocket", PacketSocket::Init(env));
+  exports.Set("sdNotify", Napi::Function::New<SdNotify>(env, "sdNotify"));
+  exports.Set("ifIndex", Napi::Function::New<JsIfIndex>(env, "ifIndex"));
+  exports.Set("ifName", Napi::Function::New<JsIfName>(env, "ifName"));
+  exports.Set("ifMac", Napi::Function::New<JsIfMac>(env, "ifMac"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace vk
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return vk::Init(env, exports); }
+
+NODE_API_MODULE(vipkeeper_native, InitModule)

@@ -1,0 +1,120 @@
+/**
+ * Loader and type declarations for the in-repo N-API addon
+ * (`native/`, built to `native/build/Release/vipkeeper_native.node`).
+ *
+ * The addon is loaded lazily on first use, so modules that only need the
+ * types (or pure frame builders) work without a compiler toolchain.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** One datagram as delivered by the addon's `recvmsg` loop. */
+export interface NativeRawMessage {
+  /** Payload; for IPv4 the IP header has been stripped. */
+  data: Buffer;
+  family: 4 | 6;
+  src: string;
+  dst: string;
+  /** IPv4 TTL from the IP header, or the IPv6 hop limit (IPV6_HOPLIMIT); -1 if unknown. */
+  ttl: number;
+  /** IPv6 only: same as `ttl`. */
+  hopLimit?: number;
+  /** IPv4 TOS byte or IPv6 traffic class; -1 if unknown. */
+  tos: number;
+  /** Arrival interface (IP_PKTINFO / IPV6_PKTINFO); 0 if unknown. */
+  ifindex: number;
+  /** Arrival interface name, '' if it could not be resolved. */
+  ifname: string;
+  /** The datagram did not fit the 64 KiB receive buffer. */
+  truncated: boolean;
+}
+
+export type NativeRawCallback = (err: Error | null, msg?: NativeRawMessage) => void;
+
+export interface NativeRawIpSocket {
+  readonly family: 4 | 6;
+  readonly protocol: number;
+  readonly closed: boolean;
+  bindToDevice(ifname: string | null): void;
+  bindAddress(addr: string): void;
+  joinMulticast(group: string, ifname?: string): void;
+  leaveMulticast(group: string, ifname?: string): void;
+  setMulticastInterface(ifname: string | null): void;
+  setMulticastLoop(on: boolean): void;
+  setMulticastAll(on: boolean): void;
+  setTtl(ttl: number): void;
+  setTos(tos: number): void;
+  setChecksumOffset(offset: number): void;
+  setIcmp6Filter(passTypes: number[]): void;
+  /** false when the send would block (EAGAIN); throws on any other error. */
+  send(data: Uint8Array, dst: string, ifname?: string | null, src?: string | null): boolean;
+  startReceiving(cb: NativeRawCallback): void;
+  stopReceiving(): void;
+  ref(): NativeRawIpSocket;
+  unref(): NativeRawIpSocket;
+  close(): void;
+}
+
+export interface NativePacketSocket {
+  readonly ifname: string;
+  readonly closed: boolean;
+  /** false when the send would block (EAGAIN); throws on any other error. */
+  send(frame: Uint8Array): boolean;
+  /** The interface's current 6-byte MAC address. */
+  mac(): Buffer;
+  close(): void;
+}
+
+export interface NativeBinding {
+  RawIpSocket: new (family: 4 | 6, protocol: number) => NativeRawIpSocket;
+  PacketSocket: new (ifname: string) => NativePacketSocket;
+  /** Send `state` to the AF_UNIX datagram socket `socketPath` ('/path' or '@abstract'). */
+  sdNotify(socketPath: string, state: string): boolean;
+  ifIndex(ifname: string): number;
+  ifName(ifindex: number): string;
+  /** 6-byte MAC of an Ethernet interface (SIOCGIFHWADDR). */
+  ifMac(ifname: string): Buffer;
+}
+
+/** Absolute path of the built addon (same from `src/net` and `dist/net`). */
+export const NATIVE_ADDON_PATH = fileURLToPath(
+  new URL('../../native/build/Release/vipkeeper_native.node', import.meta.url),
+);
+
+export class NativeAddonError extends Error {
+  override readonly name = 'NativeAddonError';
+}
+
+let cached: NativeBinding | undefined;
+
+/** The loaded addon; throws a NativeAddonError if it is not built or does not load. */
+export function native(): NativeBinding {
+  if (cached) return cached;
+  if (!existsSync(NATIVE_ADDON_PATH)) {
+    throw new NativeAddonError(
+      `native addon not built: run npm ci (needs g++, make, python3); expected ${NATIVE_ADDON_PATH}`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    cached = require(NATIVE_ADDON_PATH) as NativeBinding;
+  } catch (err) {
+    throw new NativeAddonError(
+      `native addon failed to load (${NATIVE_ADDON_PATH}): ${(err as Error).message}; ` +
+        'rebuild it with npm ci (needs g++, make, python3)',
+      { cause: err },
+    );
+  }
+  return cached;
+}
+
+/** Interface index for a name; throws (code ENODEV) if there is no such interface. */
+export function ifIndex(ifname: string): number {
+  return native().ifIndex(ifname);
+}
+
+/** Interface name for an index; throws (code ENXIO) if there is none. */
+export function ifName(ifindex: number): string {
+  return native().ifName(ifindex);
+}
