@@ -5,6 +5,7 @@ import { runCheck } from './check.js';
 import { runCleanup } from './cleanup.js';
 import { EXIT } from './exit-codes.js';
 import { runMigrate } from './migrate.js';
+import { runRun } from './run.js';
 
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('vipkeeper')
@@ -28,6 +29,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-i, --config-id <ID>', 'config-id for @ID lines (default: host name up to the first dot)')
     .option('--json', 'print the normalized model as JSON instead of YAML')
     .action((file: string, o: { output?: string; configId?: string; json?: boolean }) => setExit(runMigrate({ file, ...o })));
+
+  program
+    .command('run')
+    .description('run VRRP in the foreground (YAML or keepalived.conf); SIGTERM/SIGINT stops it gracefully')
+    .requiredOption('-f, --file <FILE>', 'config file')
+    .option('-i, --config-id <ID>', 'config-id for @ID lines in keepalived.conf (default: host name up to the first dot)')
+    .option('--transport <KIND>', 'raw: VRRP over IP protocol 112 (default, needs CAP_NET_RAW); udp: vipkeeper-to-vipkeeper only, not interoperable', 'raw')
+    .option('--udp-port <PORT>', 'UDP port for --transport udp (default 12112)')
+    .option('--log-level <LEVEL>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .action(async (o: { file: string; configId?: string; transport?: string; udpPort?: string; logLevel?: string }) => setExit(await runRun(o)));
 
   program
     .command('cleanup')

@@ -1,0 +1,84 @@
+/**
+ * The daemon's logger: pino, JSON lines on stdout (one object per line, for journald / log
+ * shippers), or — when stdout is a terminal — short human-readable lines from a tiny built-in
+ * formatter (no pino-pretty needed).
+ *
+ * Secrets are redacted at any depth we produce: `auth_pass`, `authentication`, `password`,
+ * `authPassword` (and the same keys one to three objects down). The VRRP runtime never logs the
+ * config objects that hold them in the first place; this is the safety net.
+ */
+import { pino, type DestinationStream, type Logger, type LoggerOptions as PinoOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const SECRET_KEYS = ['auth_pass', 'authentication', 'password', 'authPassword'] as const;
+
+/** pino redact paths: each secret key at the top level and up to three levels down. */
+export const REDACT_PATHS: readonly string[] = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+
+export const REDACTED = '[redacted]';
+
+export interface CreateLoggerOptions {
+  level?: LogLevel | string;
+  /** Human-readable lines instead of JSON; default: whether the destination (stdout) is a TTY. */
+  pretty?: boolean;
+  /** Where to write; default stdout (synchronously, so nothing is lost at exit). */
+  destination?: DestinationStream | NodeJS.WritableStream;
+  /** Fields on every line, e.g. `{ name: 'vipkeeper' }`. */
+  base?: Record<string, unknown>;
+}
+
+export function isLogLevel(s: string): s is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(s);
+}
+
+export function createLogger(opts: CreateLoggerOptions = {}): Logger {
+  const dest = opts.destination ?? pino.destination({ dest: 1, sync: true });
+  const tty = opts.destination === undefined ? process.stdout.isTTY === true : false;
+  const pretty = opts.pretty ?? tty;
+  const options: PinoOptions = {
+    level: opts.level ?? 'info',
+    base: opts.base ?? { name: 'vipkeeper' },
+    redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  return pino(options, pretty ? prettyStream(dest) : (dest as DestinationStream));
+}
+
+const LEVEL_TAG: Record<string, string> = {
+  trace: 'TRACE',
+  debug: 'DEBUG',
+  info: 'INFO ',
+  warn: 'WARN ',
+  error: 'ERROR',
+  fatal: 'FATAL',
+};
+
+/** Formats one pino JSON line as `HH:MM:SS.mmm LEVEL msg key=value …`. Non-JSON passes through. */
+export function formatPrettyLine(line: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line.endsWith('\n') ? line : `${line}\n`;
+  }
+  const { time, level, msg, name: _name, pid: _pid, hostname: _host, ...rest } = o;
+  const t = typeof time === 'string' ? time.slice(11, 23) : typeof time === 'number' ? new Date(time).toISOString().slice(11, 23) : '';
+  const lv = LEVEL_TAG[String(level)] ?? String(level).toUpperCase();
+  const fields = Object.entries(rest)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? (/[\s"=]/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`)
+    .join(' ');
+  return `${t} ${lv} ${typeof msg === 'string' ? msg : ''}${fields ? `  ${fields}` : ''}\n`;
+}
+
+function prettyStream(dest: DestinationStream | NodeJS.WritableStream): DestinationStream {
+  return {
+    write(chunk: string): void {
+      for (const line of chunk.split('\n')) if (line) dest.write(formatPrettyLine(line));
+    },
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * Wire interop with Debian's real keepalived (2.2.7 here): keepalived in one director namespace,
+ * `vipkeeper run` in the other, both reading the SAME keepalived.conf text (only state and
+ * priority differ), on the lab topology (bridge + d1 + d2 + client).
+ *
+ * For each variant — VRRPv3 multicast at 100 ms, VRRPv2 multicast with PASS auth at 1 s, VRRPv3
+ * unicast at 100 ms, VRRPv2 unicast with PASS auth at 1 s — both roles are run:
+ *
+ * - keepalived high (150) / vipkeeper low (100): keepalived is elected, vipkeeper stays BACKUP;
+ *   SIGTERM keepalived → vipkeeper takes over on its priority-0 advert; keepalived comes back and
+ *   preempts, vipkeeper drops the VIP; keepalived crashes (SIGSTOP+SIGKILL) → vipkeeper takes
+ *   over after its down timer.
+ * - vipkeeper high / keepalived low: vipkeeper is elected, keepalived stays BACKUP; vipkeeper
+ *   crashes (SIGSTOP+SIGKILL) → keepalived takes over after its down timer; vipkeeper comes back
+ *   (removes its stale VIP) and preempts; SIGTERM vipkeeper → keepalived takes over on our
+ *   priority-0 advert.
+ *
+ * VIP placement comes from `ip -n NS -j addr`, keepalived's state from its log
+ * (`(VI_IOP) Entering MASTER STATE`), vipkeeper's from its JSON log. Neither side may log a
+ * rejected advert (checksum, auth, TTL, interval, address list).
+ *
+ * Needs root, `ip netns`, the native addon and keepalived; without them it FAILS (never skips).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { KeepalivedProc, requireKeepalived, startKeepalived } from './helpers/keepalived-proc.js';
+import { NetnsLab, requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
+import {
+  createLan,
+  hasVip,
+  neighMac,
+  primeArp,
+  sleep,
+  startVipkeeper,
+  waitFor,
+  writeFile,
+  type Lan,
+  type VipkeeperProc,
+} from './helpers/vipkeeper-proc.js';
+
+const PREFIX = '10.62.0';
+const VIP = `${PREFIX}.100`;
+const INSTANCE = 'VI_IOP';
+const PASSWORD = 'vk-pass1';
+
+interface Variant {
+  name: string;
+  version: 2 | 3;
+  advertIntMs: number;
+  unicast: boolean;
+  auth: boolean;
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'VRRPv3 multicast, 100 ms', version: 3, advertIntMs: 100, unicast: false, auth: false },
+  { name: 'VRRPv2 multicast, PASS auth, 1 s', version: 2, advertIntMs: 1000, unicast: false, auth: true },
+  { name: 'VRRPv3 unicast, 100 ms', version: 3, advertIntMs: 100, unicast: true, auth: false },
+  { name: 'VRRPv2 unicast, PASS auth, 1 s', version: 2, advertIntMs: 1000, unicast: true, auth: true },
+];
+
+/** Master_Down_Interval of the priority-100 backup: 3 × advert + (256 − 100)/256 × advert. */
+const masterDownMs = (v: Variant) => 3 * v.advertIntMs + (156 * v.advertIntMs) / 256;
+const skewMs = (v: Variant) => (156 * v.advertIntMs) / 256;
+
+function conf(v: Variant, o: { self: string; peer: string; state: 'MASTER' | 'BACKUP'; priority: number }): string {
+  const lines = [
+    'global_defs {',
+    '    router_id interop_test',
+    `    vrrp_version ${v.version}`,
+    '}',
+    '',
+    `vrrp_instance ${INSTANCE} {`,
+    `    state ${o.state}`,
+    '    interface eth0',
+    '    virtual_router_id 62',
+    `    priority ${o.priority}`,
+    `    advert_int ${v.advertIntMs / 1000}`,
+  ];
+  if (v.auth) lines.push('    authentication {', '        auth_type PASS', `        auth_pass ${PASSWORD}`, '    }');
+  if (v.unicast) lines.push(`    unicast_src_ip ${o.self}`, '    unicast_peer {', `        ${o.peer}`, '    }');
+  lines.push('    virtual_ipaddress {', `        ${VIP}/24 dev eth0`, '    }', '}', '');
+  return lines.join('\n');
+}
+
+/** keepalived log lines that mean it rejected one of our packets (or got a config error). */
+const KA_COMPLAINT = /checksum|invalid|bad |wrong|mismatch|ttl|auth|unknown vrid|config(uration)? error/i;
+
+describe('VRRP interop with keepalived', () => {
+  const lab = new NetnsLab();
+  let lan: Lan;
+  let kaVersion = '';
+  const vks: VipkeeperProc[] = [];
+  const kas: KeepalivedProc[] = [];
+  const measured: string[] = [];
+
+  const d1 = () => lan.nodes.d1!;
+  const d2 = () => lan.nodes.d2!;
+  const client = () => lan.nodes.client!;
+
+  async function vk(node: 'd1' | 'd2', confPath: string): Promise<VipkeeperProc> {
+    const p = await startVipkeeper(lab, lan.nodes[node]!.ns, confPath);
+    vks.push(p);
+    return p;
+  }
+  function ka(node: 'd1' | 'd2', confPath: string): KeepalivedProc {
+    const p = startKeepalived(lab, lan.nodes[node]!.ns, confPath, lan.dir);
+    kas.push(p);
+    return p;
+  }
+  async function stopAll(): Promise<void> {
+    for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
+    for (const p of kas.splice(0)) await p.terminate().catch(() => p.kill());
+    for (const n of [d1(), d2()]) await lab.exec(n.ns, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']).catch(() => undefined);
+  }
+  async function vipOnlyOn(owner: 'd1' | 'd2'): Promise<boolean> {
+    const [a, b] = await Promise.all([hasVip(d1().ns, VIP), hasVip(d2().ns, VIP)]);
+    return owner === 'd1' ? a && !b : b && !a;
+  }
+  function noComplaints(kp: KeepalivedProc, vp: VipkeeperProc): void {
+    const bad = kp.lines().filter((l) => KA_COMPLAINT.test(l));
+    expect(bad, `keepalived complained:\n${bad.join('\n')}`).toEqual([]);
+    const dropped = vp.logs().filter((o) => o.msg === 'VRRP advert dropped' || o.msg === 'VRRP advert accepted with a warning');
+    expect(dropped, `vipkeeper dropped adverts: ${JSON.stringify(dropped)}`).toEqual([]);
+  }
+
+  beforeAll(async () => {
+    requireNetnsRoot('keepalived interop tests');
+    requireNativeAddon();
+    kaVersion = requireKeepalived('keepalived interop tests');
+    lan = await createLan(lab, PREFIX, { d1: 11, d2: 12, client: 10 });
+  });
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') {
+      for (const p of vks) console.log(p.proc.describe());
+      for (const p of kas) console.log(p.proc.describe());
+    }
+    await stopAll();
+  });
+
+  afterAll(async () => {
+    try {
+      for (const p of kas.splice(0)) await p.kill().catch(() => undefined);
+      for (const p of vks.splice(0)) await p.proc.kill().catch(() => undefined);
+    } finally {
+      await lab.cleanup();
+      lan?.dispose();
+      if (measured.length) console.log(`\n[vrrp-keepalived-interop] ${kaVersion}; measured:\n  ${measured.join('\n  ')}`);
+    }
+  });
+
+  for (const v of VARIANTS) {
+    const settleMs = Math.max(600, 2.5 * v.advertIntMs);
+    const electMs = 4 * v.advertIntMs + 6000;
+
+    it(`${v.name}: keepalived MASTER → SIGTERM → vipkeeper takes over → keepalived preempts back → crash → vipkeeper`, async () => {
+      const kaConf = writeFile(lan.dir, `ka-high-${v.version}-${v.unicast}.conf`, conf(v, { self: d1().ip, peer: d2().ip, state: 'MASTER', priority: 150 }));
+      const vkConf = writeFile(lan.dir, `vk-low-${v.version}-${v.unicast}.conf`, conf(v, { self: d2().ip, peer: d1().ip, state: 'BACKUP', priority: 100 }));
+      let k = ka('d1', kaConf);
+      await k.waitState(INSTANCE, 'MASTER', electMs);
+      const p = await vk('d2', vkConf);
+      await p.waitState(INSTANCE, 'BACKUP');
+      await waitFor('the VIP on d1 only', () => vipOnlyOn('d1'), 5000);
+      await sleep(settleMs); // vipkeeper keeps accepting keepalived's adverts
+      expect(p.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP']);
+      expect(await vipOnlyOn('d1')).toBe(true);
+
+      // Graceful: keepalived sends priority 0, vipkeeper takes over after its Skew_Time.
+      await Promise.all([
+        k.terminate(),
+        waitFor('vipkeeper to take the VIP', () => hasVip(d2().ns, VIP), 5000, 5).then((ms) => {
+          measured.push(`${v.name}: keepalived SIGTERM → vipkeeper has the VIP after ${Math.round(ms)} ms (Skew_Time ${Math.round(skewMs(v))} ms)`);
+          expect(ms).toBeLessThan(masterDownMs(v) - v.advertIntMs);
+        }),
+      ]);
+      expect(p.transitions(INSTANCE).at(-1)).toMatchObject({ to: 'MASTER', reason: expect.stringMatching(/sent priority 0/) });
+      await waitFor('the VIP on d2 only', () => vipOnlyOn('d2'), 5000);
+      expect(k.lines().some((l) => l.includes('sent 0 priority'))).toBe(true);
+      const kaLinesBefore = k.lines();
+      kas.splice(kas.indexOf(k), 1);
+
+      // keepalived returns with the higher priority and preempts vipkeeper.
+      k = ka('d1', kaConf);
+      await k.waitState(INSTANCE, 'MASTER', electMs);
+      await p.waitState(INSTANCE, 'BACKUP', 5000);
+      expect(p.transitions(INSTANCE).at(-1)?.reason).toMatch(/higher priority advert from 10\.62\.0\.11 \(priority 150\)/);
+      await waitFor('the VIP back on d1 only', () => vipOnlyOn('d1'), 5000);
+      await lab.exec(client().ns, ['ip', 'neigh', 'flush', 'dev', 'eth0']);
+      await primeArp(lab, client().ns, VIP);
+      expect(await neighMac(client().ns, VIP)).toBe(d1().mac);
+      noComplaints(k, p);
+      expect(kaLinesBefore.filter((l) => KA_COMPLAINT.test(l))).toEqual([]);
+
+      // Crash of keepalived (parent and VRRP child frozen, then killed): no priority 0, so
+      // vipkeeper takes over when its Master_Down_Interval runs out; the client follows its GARPs.
+      await sleep(settleMs + Math.random() * v.advertIntMs);
+      const t1 = performance.now();
+      await k.crash();
+      kas.splice(kas.indexOf(k), 1);
+      const crashMs = await waitFor('vipkeeper to take the VIP after the keepalived crash', () => hasVip(d2().ns, VIP), masterDownMs(v) + 3000);
+      await waitFor('the client ARP entry to move to d2', async () => (await neighMac(client().ns, VIP)) === d2().mac, 5000);
+      const arpMs = performance.now() - t1;
+      measured.push(
+        `${v.name}: keepalived crash → vipkeeper has the VIP after ${Math.round(crashMs)} ms, client ARP after ${Math.round(arpMs)} ms (Master_Down_Interval ${Math.round(masterDownMs(v))} ms)`,
+      );
+      expect(p.transitions(INSTANCE).at(-1)).toMatchObject({ to: 'MASTER', reason: expect.stringMatching(/Master_Down_Interval/) });
+      expect(crashMs).toBeGreaterThan(2 * v.advertIntMs);
+      expect(crashMs).toBeLessThan(masterDownMs(v) + 500);
+    }, 60_000);
+
+    it(`${v.name}: vipkeeper MASTER → crash → keepalived takes over → vipkeeper preempts → SIGTERM → keepalived`, async () => {
+      const vkConf = writeFile(lan.dir, `vk-high-${v.version}-${v.unicast}.conf`, conf(v, { self: d1().ip, peer: d2().ip, state: 'MASTER', priority: 150 }));
+      const kaConf = writeFile(lan.dir, `ka-low-${v.version}-${v.unicast}.conf`, conf(v, { self: d2().ip, peer: d1().ip, state: 'BACKUP', priority: 100 }));
+      let p = await vk('d1', vkConf);
+      await p.waitState(INSTANCE, 'MASTER', electMs);
+      const k = ka('d2', kaConf);
+      await k.waitState(INSTANCE, 'BACKUP', 10_000);
+      await waitFor('the VIP on d1 only', () => vipOnlyOn('d1'), 5000);
+      await sleep(settleMs); // keepalived keeps accepting our adverts
+      expect(k.state(INSTANCE)).toBe('BACKUP');
+      expect(await vipOnlyOn('d1')).toBe(true);
+      await lab.exec(client().ns, ['ip', 'neigh', 'flush', 'dev', 'eth0']);
+      await primeArp(lab, client().ns, VIP);
+      expect(await neighMac(client().ns, VIP)).toBe(d1().mac);
+
+      // Crash: no priority 0; keepalived waits out its Master_Down_Interval.
+      const t0 = performance.now();
+      await p.crash();
+      vks.splice(vks.indexOf(p), 1);
+      const crashMs = await waitFor('keepalived to take the VIP after the crash', () => hasVip(d2().ns, VIP), masterDownMs(v) + 3000);
+      await k.waitState(INSTANCE, 'MASTER', 2000);
+      await waitFor('the client ARP entry to move to d2', async () => (await neighMac(client().ns, VIP)) === d2().mac, 5000);
+      const arpMs = performance.now() - t0;
+      measured.push(
+        `${v.name}: vipkeeper crash → keepalived has the VIP after ${Math.round(crashMs)} ms, client ARP after ${Math.round(arpMs)} ms (Master_Down_Interval ${Math.round(masterDownMs(v))} ms)`,
+      );
+      expect(crashMs).toBeGreaterThan(2 * v.advertIntMs);
+      expect(crashMs).toBeLessThan(masterDownMs(v) + 500);
+
+      // vipkeeper returns: removes its stale VIP at startup, then preempts keepalived.
+      p = await vk('d1', vkConf);
+      await p.waitState(INSTANCE, 'MASTER', electMs);
+      await k.waitState(INSTANCE, 'BACKUP', 5000);
+      await waitFor('the VIP back on d1 only', () => vipOnlyOn('d1'), 5000);
+      expect(p.logs().some((o) => o.msg === 'VI_IOP: VIPs added')).toBe(true);
+
+      // Graceful: our priority-0 advert makes keepalived take over after its Skew_Time.
+      await sleep(settleMs);
+      const t1 = performance.now();
+      await Promise.all([
+        p.terminate(),
+        waitFor('keepalived to take the VIP after our SIGTERM', () => hasVip(d2().ns, VIP), 5000, 5).then((ms) => {
+          measured.push(`${v.name}: vipkeeper SIGTERM → keepalived has the VIP after ${Math.round(ms)} ms (Skew_Time ${Math.round(skewMs(v))} ms)`);
+          expect(ms).toBeLessThan(masterDownMs(v) - v.advertIntMs);
+        }),
+      ]);
+      vks.splice(vks.indexOf(p), 1);
+      expect(performance.now() - t1).toBeLessThan(masterDownMs(v) + 2000);
+      await k.waitState(INSTANCE, 'MASTER', 2000);
+      await waitFor('the VIP on d2 only', () => vipOnlyOn('d2'), 5000);
+      noComplaints(k, p);
+    }, 60_000);
+  }
+});

@@ -1,0 +1,499 @@
+/**
+ * Two `vipkeeper run` daemons as a director pair, in network namespaces laid out like the shared
+ * lab (a bridge with d1, d2 and a client), over the real raw-socket transport:
+ *
+ * - election with VRRPv2 at 1 s (keepalived.conf syntax): the higher priority holds the VIP;
+ * - VRRPv3 at 100 ms (YAML): crash of the MASTER (SIGSTOP + SIGKILL) → the BACKUP takes the VIP
+ *   within Master_Down_Interval and the client's ARP entry moves to its MAC; the higher priority
+ *   preempts back when it returns; SIGTERM → a priority-0 advert (seen by tshark in the client
+ *   namespace) and a takeover after about Skew_Time; `nopreempt` stays put;
+ * - VRRPv3 over IPv6 (link-local sources, kernel checksum) and the vipkeeper-only UDP transport.
+ *
+ * Needs root, `ip netns`, the native addon and tshark; without them it FAILS (never skips).
+ * Everything runs in namespaces this file creates; they are deleted in afterAll, also on failure.
+ *
+ * First, the same pair in-process and in virtual time: two `VrrpRuntime`s on a fake link (the real
+ * codec and demultiplexer, a FakeClock, recording address/announce/notify ports), which checks the
+ * driver's ordering, batches, commands, trackers, snapshot and log redaction exactly.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigSchema, type Config, type ConfigInput } from '../src/config/schema.js';
+import { FakeClock } from '../src/daemon/clock.js';
+import { createLogger } from '../src/daemon/logger.js';
+import { VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp-runtime.js';
+import {
+  AdvertDemux,
+  StatsTable,
+  advertDestinations,
+  sumDrops,
+  type TransportHandlers,
+  type TransportInstance,
+  type TransportStats,
+  type VrrpTransport,
+} from '../src/daemon/vrrp-socket.js';
+import { NetnsLab, requireNativeAddon, requireNetnsRoot, requireTshark } from './helpers/netns.js';
+import {
+  createLan,
+  hasVip,
+  neighMac,
+  primeArp,
+  sleep,
+  startVipkeeper,
+  waitFor,
+  writeFile,
+  type Lan,
+  type VipkeeperProc,
+} from './helpers/vipkeeper-proc.js';
+
+const PREFIX = '10.61.0';
+const VIP = `${PREFIX}.100`;
+const INSTANCE = 'VI_PAIR';
+
+/** Theory at advert_int 100 ms, priority 100 (the backup): skew 60.9 ms, Master_Down_Interval 360.9 ms. */
+const V3_SKEW_MS = 61;
+const V3_MASTER_DOWN_MS = 361;
+
+function yamlConf(o: { state: 'MASTER' | 'BACKUP'; priority: number; nopreempt?: boolean }): string {
+  return [
+    'global:',
+    '  vrrp_version: 3',
+    'instances:',
+    `  ${INSTANCE}:`,
+    `    state: ${o.state}`,
+    '    interface: eth0',
+    '    virtual_router_id: 61',
+    `    priority: ${o.priority}`,
+    '    advert_int: 100ms',
+    ...(o.nopreempt ? ['    nopreempt: true'] : []),
+    '    virtual_ipaddress:',
+    `      - ${VIP}/24 dev eth0`,
+    '',
+  ].join('\n');
+}
+
+function keepalivedV2Conf(o: { state: 'MASTER' | 'BACKUP'; priority: number }): string {
+  return `global_defs {
+    router_id pair_test
+    vrrp_version 2
+}
+
+vrrp_instance ${INSTANCE} {
+    state ${o.state}
+    interface eth0
+    virtual_router_id 61
+    priority ${o.priority}
+    advert_int 1
+    virtual_ipaddress {
+        ${VIP}/24 dev eth0
+    }
+}
+`;
+}
+
+
+// ------------------------------------------------------------------------------------------------
+// In-process pair on a fake link
+
+type Op = { at: number; node: string; what: string };
+
+class FakeLink {
+  readonly transports: FakeTransport[] = [];
+  constructor(
+    readonly clock: FakeClock,
+    readonly ops: Op[],
+    readonly latencyMs = 1,
+  ) {}
+}
+
+class FakeTransport implements VrrpTransport {
+  readonly kind = 'raw' as const;
+  private readonly demux: AdvertDemux;
+  private readonly table = new StatsTable();
+  private open_ = false;
+  constructor(
+    private readonly link: FakeLink,
+    readonly node: string,
+    private readonly instances: readonly TransportInstance[],
+    handlers: TransportHandlers,
+  ) {
+    this.demux = new AdvertDemux(instances, handlers, this.table.of);
+  }
+  async open(): Promise<void> {
+    this.open_ = true;
+    this.link.transports.push(this);
+  }
+  send(instance: string, priority: number): void {
+    const t = this.instances.find((i) => i.wire.name === instance)!;
+    this.table.of(instance).advertsSent++;
+    this.link.ops.push({ at: this.link.clock.now(), node: this.node, what: `tx ${priority}` });
+    for (const dst of advertDestinations(t.wire)) {
+      const msg = this.demux.encode(instance, priority, dst);
+      this.link.clock.setTimeout(() => {
+        for (const o of this.link.transports) if (o !== this && o.open_) o.demux.dispatch(msg, { src: t.srcIp, dst, family: 4, ttl: 255, ifname: 'eth0' });
+      }, this.link.latencyMs);
+    }
+  }
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+  stats(): TransportStats {
+    return { kind: 'raw', sockets: ['fake'], ...sumDrops([this.demux]), instances: this.table.snapshot() };
+  }
+  close(): void {
+    this.open_ = false;
+  }
+}
+
+const FAKE_PASSWORD = 'sekr1t!x';
+
+function fakeConfig(priority: number, extra: Partial<NonNullable<ConfigInput['instances']>[string]> = {}, top: Partial<ConfigInput> = {}): Config {
+  return ConfigSchema.parse({
+    ...top,
+    instances: {
+      VI_1: {
+        state: 'BACKUP',
+        interface: 'eth0',
+        virtual_router_id: 51,
+        priority,
+        advert_int: '1s',
+        authentication: { auth_type: 'PASS', auth_pass: FAKE_PASSWORD },
+        virtual_ipaddress: ['10.0.0.100/24'],
+        ...extra,
+      },
+    },
+  });
+}
+
+interface FakeNode {
+  rt: VrrpRuntime;
+  events: RuntimeEvent[];
+  notifies: NotifyRequest[];
+  logLines: string[];
+}
+
+function fakeNode(link: FakeLink, node: string, ip: string, config: Config): FakeNode {
+  const events: RuntimeEvent[] = [];
+  const notifies: NotifyRequest[] = [];
+  const logLines: string[] = [];
+  const op = (what: string) => link.ops.push({ at: link.clock.now(), node, what });
+  const rt = new VrrpRuntime({
+    config,
+    clock: link.clock,
+    logger: createLogger({ level: 'trace', destination: { write: (l: string) => void logLines.push(l) } }),
+    transport: (instances, handlers) => new FakeTransport(link, node, instances, handlers),
+    addresses: {
+      addVips: async (vips) => op(`add ${vips.map((v) => v.address).join(',')}`),
+      removeVips: async (vips) => op(`remove ${vips.map((v) => v.address).join(',')}`),
+      primaryAddress: async () => ip,
+      cleanupStale: async () => op('cleanupStale'),
+    },
+    announcer: { announce: async (_v, _d, o) => op(`garp x${o.repeat}`) },
+    notifier: { notify: (r) => void notifies.push(r) },
+    onEvent: (e) => events.push(e),
+  });
+  return { rt, events, notifies, logLines };
+}
+
+/** One node's side effects in order (adverts only when priority 0). */
+const opsOf = (ops: Op[], node: string) => ops.filter((o) => o.node === node && (!o.what.startsWith('tx ') || o.what === 'tx 0')).map((o) => o.what);
+
+describe('VrrpRuntime driver: an in-process pair in virtual time', () => {
+  it('elects, orders advert → VIPs → GARP → notify, hands over with priority 0 on stop', async () => {
+    const clock = new FakeClock(1000);
+    const ops: Op[] = [];
+    const link = new FakeLink(clock, ops);
+    const a = fakeNode(link, 'a', '10.0.0.11', fakeConfig(150));
+    const b = fakeNode(link, 'b', '10.0.0.12', fakeConfig(100));
+    await a.rt.start();
+    await b.rt.start();
+    await clock.advanceAsync(5000);
+    expect(a.rt.snapshot().instances[0]).toMatchObject({ state: 'MASTER', basePriority: 150, effectivePriority: 150, vipsSet: true });
+    expect(b.rt.snapshot().instances[0]).toMatchObject({ state: 'BACKUP', masterSeen: { ip: '10.0.0.11', priority: 150 } });
+    // a: takes over after Master_Down_Interval (3 × 1 s + skew 414.062 ms at priority 150).
+    const becameMaster = a.events.find((e) => e.type === 'transition' && e.to === 'MASTER');
+    expect(becameMaster).toMatchObject({ at: 1000 + 3414.062, instance: 'VI_1', vrid: 51, from: 'BACKUP' });
+    // The first advert precedes the VIP batch, then the GARP burst and the notify.
+    const i = ops.findIndex((o) => o.node === 'a' && o.what.startsWith('add'));
+    expect(ops[i - 1]).toMatchObject({ node: 'a', what: 'tx 150', at: 4414.062 });
+    expect(opsOf(ops, 'a')).toEqual(['cleanupStale', 'add 10.0.0.100', 'garp x5']);
+    expect(opsOf(ops, 'b')).toEqual(['cleanupStale']);
+    expect(a.notifies).toEqual([
+      { kind: 'instance', name: 'VI_1', state: 'BACKUP', priority: 150 },
+      { kind: 'instance', name: 'VI_1', state: 'MASTER', priority: 150 },
+    ]);
+    // Second GARP burst after garp_master_delay (5 s).
+    await clock.advanceAsync(5000);
+    expect(opsOf(ops, 'a')).toEqual(['cleanupStale', 'add 10.0.0.100', 'garp x5', 'garp x5']);
+
+    // Stop a: priority 0, VIPs removed, notify STOP; b takes over after Skew_Time (609 ms).
+    const tStop = clock.now();
+    await a.rt.stop();
+    expect(opsOf(ops, 'a').slice(-2)).toEqual(['tx 0', 'remove 10.0.0.100']);
+    expect(a.notifies.at(-1)).toEqual({ kind: 'instance', name: 'VI_1', state: 'STOP', priority: 150 });
+    expect(a.events.at(-1)).toMatchObject({ type: 'stopped' });
+    await clock.advanceAsync(1000);
+    const bMaster = b.events.find((e) => e.type === 'transition' && e.to === 'MASTER');
+    expect(bMaster).toMatchObject({ reason: expect.stringMatching(/sent priority 0/) });
+    expect((bMaster as { at: number }).at - tStop).toBeCloseTo(1 + 609.375, 3);
+    expect(opsOf(ops, 'b')).toEqual(['cleanupStale', 'add 10.0.0.100', 'garp x5']);
+
+    // The password never reaches a log line, not even at trace level.
+    expect([...a.logLines, ...b.logLines].join('')).not.toContain(FAKE_PASSWORD);
+    // Transitions are logged with stable fields.
+    const t = a.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((o) => o.to === 'MASTER');
+    expect(t).toMatchObject({ instance: 'VI_1', vrid: 51, from: 'BACKUP', to: 'MASTER', reason: expect.any(String) });
+    await b.rt.stop();
+  });
+
+  it('operator commands, trackers and a plain-data snapshot', async () => {
+    const clock = new FakeClock(0);
+    const ops: Op[] = [];
+    const link = new FakeLink(clock, ops);
+    const top = {
+      track_files: { tf: { file: '/nonexistent/vk-test', weight: -60 } },
+      vrrp_scripts: { chk: { script: '/bin/true', weight: 0 } },
+    };
+    const a = fakeNode(link, 'a', '10.0.0.11', fakeConfig(150, { track_file: ['tf'], track_script: ['chk'] }, top));
+    const b = fakeNode(link, 'b', '10.0.0.12', fakeConfig(100));
+    a.rt.scriptState('chk', 'up');
+    a.rt.fileValue('tf', 0);
+    await a.rt.start();
+    await b.rt.start();
+    await clock.advanceAsync(5000);
+    expect(a.rt.snapshot().instances[0]?.state).toBe('MASTER');
+
+    expect(a.rt.command('nope', 'stepDown')).toEqual({ ok: false, error: 'No VRRP instance "nope"' });
+    // stepDown: priority 0, b takes over after its skew, a does not preempt back.
+    expect(a.rt.handleMessage({ type: 'command', instance: 'VI_1', command: 'stepDown' })).toEqual({ ok: true });
+    await clock.advanceAsync(5000);
+    expect(a.rt.snapshot().instances[0]?.state).toBe('BACKUP');
+    expect(b.rt.snapshot().instances[0]?.state).toBe('MASTER');
+
+    // a's track_file drops its priority: 150 + 1 × -60 = 90.
+    a.rt.fileValue('tf', 1);
+    expect(a.rt.snapshot().instances[0]).toMatchObject({ effectivePriority: 90, tracking: { weightDelta: -60, fault: false } });
+    // a's weight-0 script fails: FAULT.
+    a.rt.scriptState('chk', 'down');
+    expect(a.rt.snapshot().instances[0]).toMatchObject({ state: 'FAULT', tracking: { fault: true, reason: expect.stringMatching(/chk/) } });
+    a.rt.scriptState('chk', 'up');
+    a.rt.fileValue('tf', 0);
+    await clock.advanceAsync(100);
+    expect(a.rt.snapshot().instances[0]).toMatchObject({ state: 'BACKUP', effectivePriority: 150 });
+
+    // b goes into maintenance: hands over with priority 0; a (no longer held) takes over.
+    expect(b.rt.command('VI_1', 'maintenanceOn')).toEqual({ ok: true });
+    await clock.advanceAsync(2000);
+    expect(a.rt.snapshot().instances[0]?.state).toBe('MASTER');
+    expect(b.rt.snapshot().instances[0]).toMatchObject({ state: 'BACKUP', maintenance: true });
+
+    // The snapshot is plain data (survives structured cloning, e.g. postMessage to a worker).
+    const snap = a.rt.handleMessage({ type: 'snapshot' });
+    expect(snap.ok).toBe(true);
+    expect(structuredClone(snap)).toEqual(snap);
+    expect(JSON.stringify(snap)).not.toContain(FAKE_PASSWORD);
+    const inst = a.rt.snapshot().instances[0]!;
+    expect(inst.recentTransitions.map((t) => t.to)).toEqual(['BACKUP', 'MASTER', 'BACKUP', 'FAULT', 'BACKUP', 'MASTER']);
+    expect(inst.transport).toMatchObject({ accepted: expect.any(Number), dropped: {} });
+    await a.rt.stop();
+    await b.rt.stop();
+  });
+});
+
+describe('vipkeeper pair in network namespaces', () => {
+  const lab = new NetnsLab();
+  let lan: Lan;
+  const procs: VipkeeperProc[] = [];
+  const measured: string[] = [];
+
+  const d1 = () => lan.nodes.d1!;
+  const d2 = () => lan.nodes.d2!;
+  const client = () => lan.nodes.client!;
+
+  async function start(node: 'd1' | 'd2', conf: string, transport?: 'raw' | 'udp'): Promise<VipkeeperProc> {
+    const p = await startVipkeeper(lab, lan.nodes[node]!.ns, conf, transport ? { transport } : {});
+    procs.push(p);
+    return p;
+  }
+
+  async function stopAll(): Promise<void> {
+    for (const p of procs.splice(0)) await p.terminate().catch(() => p.proc.kill());
+  }
+
+  /** d1 MASTER with the VIP, d2 BACKUP without it. */
+  async function expectD1Master(p1: VipkeeperProc, p2: VipkeeperProc, timeoutMs = 10_000): Promise<void> {
+    await p1.waitState(INSTANCE, 'MASTER', timeoutMs);
+    await p2.waitState(INSTANCE, 'BACKUP', timeoutMs);
+    await waitFor('the VIP on d1 only', async () => (await hasVip(d1().ns, VIP)) && !(await hasVip(d2().ns, VIP)), 5000);
+  }
+
+  beforeAll(async () => {
+    requireNetnsRoot('VRRP pair tests');
+    requireNativeAddon();
+    requireTshark('VRRP pair tests');
+    lan = await createLan(lab, PREFIX, { d1: 11, d2: 12, client: 10 });
+  });
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') for (const p of procs) console.log(p.proc.describe());
+    await stopAll();
+  });
+
+  afterAll(async () => {
+    try {
+      await stopAll();
+    } finally {
+      await lab.cleanup();
+      lan?.dispose();
+      if (measured.length) console.log(`\n[vrrp-pair] measured:\n  ${measured.join('\n  ')}`);
+    }
+  });
+
+  it('VRRPv2 at 1 s: the higher priority is elected MASTER and holds the VIP; the BACKUP has none', async () => {
+    const c1 = writeFile(lan.dir, 'd1-v2.conf', keepalivedV2Conf({ state: 'MASTER', priority: 150 }));
+    const c2 = writeFile(lan.dir, 'd2-v2.conf', keepalivedV2Conf({ state: 'BACKUP', priority: 100 }));
+    const [p1, p2] = await Promise.all([start('d1', c1), start('d2', c2)]);
+    // state MASTER with priority < 255 waits Master_Down_Interval (3.4 s at priority 150) in BACKUP.
+    await expectD1Master(p1, p2, 10_000);
+    expect(p1.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER']);
+    // The BACKUP never claimed the VIP while the MASTER was advertising.
+    await sleep(1500);
+    expect(await hasVip(d2().ns, VIP)).toBe(false);
+    expect(p2.state(INSTANCE)).toBe('BACKUP');
+    await primeArp(lab, client().ns, VIP);
+    expect(await neighMac(client().ns, VIP)).toBe(d1().mac);
+    await stopAll();
+    expect(await hasVip(d1().ns, VIP)).toBe(false);
+  }, 30_000);
+
+  it('VRRPv3 at 100 ms: crash of the MASTER, the BACKUP takes over and the client ARP follows; preempt back', async () => {
+    const c1 = writeFile(lan.dir, 'd1-v3.yaml', yamlConf({ state: 'MASTER', priority: 150 }));
+    const c2 = writeFile(lan.dir, 'd2-v3.yaml', yamlConf({ state: 'BACKUP', priority: 100 }));
+    let p1 = await start('d1', c1);
+    await p1.waitState(INSTANCE, 'MASTER');
+    const p2 = await start('d2', c2);
+    await expectD1Master(p1, p2);
+    await lab.exec(client().ns, ['ip', 'neigh', 'flush', 'dev', 'eth0']);
+    await primeArp(lab, client().ns, VIP);
+    expect(await neighMac(client().ns, VIP)).toBe(d1().mac);
+    await sleep(300 + Math.floor(Math.random() * 100)); // random phase against the advert timer
+
+    const t0 = performance.now();
+    await p1.crash();
+    const vipMs = await waitFor('the VIP on d2 after the crash', () => hasVip(d2().ns, VIP), 5000);
+    const arpMs = await waitFor('the client ARP entry to move to d2', async () => (await neighMac(client().ns, VIP)) === d2().mac, 5000);
+    const total = performance.now() - t0;
+    measured.push(`vipkeeper v3 0.1 s crash (SIGSTOP+SIGKILL): VIP on d2 after ${Math.round(vipMs)} ms, client ARP -> d2 after ${Math.round(total)} ms (theory: Master_Down_Interval ${V3_MASTER_DOWN_MS} ms minus the time since the last advert)`);
+    expect(p2.state(INSTANCE)).toBe('MASTER');
+    expect(p2.transitions(INSTANCE).at(-1)?.reason).toMatch(/Master_Down_Interval/);
+    // Takeover needs at least ~3 missed adverts and at most one Master_Down_Interval (+ VIP add, polling).
+    expect(vipMs).toBeGreaterThan(200);
+    expect(vipMs).toBeLessThan(V3_MASTER_DOWN_MS + 400);
+    expect(arpMs).toBeLessThan(2000);
+    // Like keepalived after a crash, the dead node still has the VIP configured.
+    expect(await hasVip(d1().ns, VIP)).toBe(true);
+
+    // d1 returns: it removes its stale VIP at startup, waits as BACKUP, then preempts the lower priority.
+    procs.splice(procs.indexOf(p1), 1);
+    p1 = await start('d1', c1);
+    await p1.waitState(INSTANCE, 'MASTER', 5000);
+    await p2.waitState(INSTANCE, 'BACKUP', 5000);
+    expect(p1.transitions(INSTANCE).at(-1)?.reason).toMatch(/preempted lower-priority master 10\.61\.0\.12 \(priority 100\)/);
+    expect(p2.transitions(INSTANCE).at(-1)?.reason).toMatch(/higher priority advert from 10\.61\.0\.11 \(priority 150\)/);
+    await waitFor('the VIP back on d1 only', async () => (await hasVip(d1().ns, VIP)) && !(await hasVip(d2().ns, VIP)), 5000);
+    await waitFor('the client ARP entry to move back to d1', async () => (await neighMac(client().ns, VIP)) === d1().mac, 5000);
+    await stopAll();
+  }, 40_000);
+
+  it('VRRPv3 at 100 ms: SIGTERM on the MASTER sends priority 0 and the BACKUP takes over after Skew_Time', async () => {
+    const c1 = writeFile(lan.dir, 'd1-v3.yaml', yamlConf({ state: 'MASTER', priority: 150 }));
+    const c2 = writeFile(lan.dir, 'd2-v3.yaml', yamlConf({ state: 'BACKUP', priority: 100 }));
+    const p1 = await start('d1', c1);
+    await p1.waitState(INSTANCE, 'MASTER');
+    const p2 = await start('d2', c2);
+    await expectD1Master(p1, p2);
+    await lab.exec(client().ns, ['ip', 'neigh', 'flush', 'dev', 'eth0']);
+    await primeArp(lab, client().ns, VIP);
+    expect(await neighMac(client().ns, VIP)).toBe(d1().mac);
+
+    // Capture only priority-0 VRRP packets (VRRP priority = IP payload byte 2).
+    const cap = await lab.capture(client().ns, 'eth0', 'ip proto 112 and ip[22] = 0', ['ip.src', 'ip.ttl', 'vrrp.prio', 'vrrp.ip_addr'], { count: 1, seconds: 15 });
+    await sleep(200);
+    const t0 = performance.now();
+    process.kill(p1.pid, 'SIGTERM');
+    const vipMs = await waitFor('the VIP on d2 after SIGTERM', () => hasVip(d2().ns, VIP), 5000, 5);
+    await waitFor('the client ARP entry to move to d2', async () => (await neighMac(client().ns, VIP)) === d2().mac, 5000);
+    const arpMs = performance.now() - t0;
+    await p1.proc.waitExit(10_000, true);
+    measured.push(`vipkeeper v3 0.1 s SIGTERM: VIP on d2 after ${Math.round(vipMs)} ms, client ARP -> d2 after ${Math.round(arpMs)} ms (theory: Skew_Time ${V3_SKEW_MS} ms)`);
+
+    const packets = await cap.done;
+    expect(packets).toEqual([[d1().ip, '255', '0', VIP]]);
+    expect(p2.transitions(INSTANCE).at(-1)).toMatchObject({ to: 'MASTER', reason: expect.stringMatching(/sent priority 0/) });
+    expect(p1.transitions(INSTANCE).at(-1)).toMatchObject({ from: 'MASTER', to: 'STOP' });
+    // Well under Master_Down_Interval: the priority-0 advert made d2 wait only Skew_Time.
+    expect(vipMs).toBeLessThan(V3_MASTER_DOWN_MS - 100);
+    expect(await hasVip(d1().ns, VIP)).toBe(false);
+    await stopAll();
+  }, 40_000);
+
+  it('VRRPv3 over IPv6 at 100 ms: election from link-local sources and SIGTERM handover', async () => {
+    const vip6 = 'fd00:61::100';
+    const conf6 = (state: 'MASTER' | 'BACKUP', priority: number) =>
+      yamlConf({ state, priority }).replace(`${VIP}/24 dev eth0`, `${vip6}/64 dev eth0 nodad`).replace('virtual_router_id: 61', 'virtual_router_id: 66');
+    const p1 = await start('d1', writeFile(lan.dir, 'd1-v6.yaml', conf6('MASTER', 150)));
+    await p1.waitState(INSTANCE, 'MASTER');
+    const p2 = await start('d2', writeFile(lan.dir, 'd2-v6.yaml', conf6('BACKUP', 100)));
+    await p2.waitState(INSTANCE, 'BACKUP');
+    await sleep(5 * V3_MASTER_DOWN_MS);
+    expect(p2.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP']);
+    expect(await hasVip(d1().ns, vip6)).toBe(true);
+    expect(await hasVip(d2().ns, vip6)).toBe(false);
+    process.kill(p1.pid, 'SIGTERM');
+    const ms = await waitFor('the IPv6 VIP on d2 after SIGTERM', () => hasVip(d2().ns, vip6), 3000, 5);
+    expect(p2.transitions(INSTANCE).at(-1)).toMatchObject({ to: 'MASTER', reason: expect.stringMatching(/^master fe80:.* sent priority 0/) });
+    expect(ms).toBeLessThan(V3_MASTER_DOWN_MS - 100);
+    await p1.proc.waitExit(10_000, true);
+    expect(await hasVip(d1().ns, vip6)).toBe(false);
+    await stopAll();
+  }, 30_000);
+
+  it('UDP transport (vipkeeper-only): election and SIGTERM handover without raw sockets', async () => {
+    const c1 = writeFile(lan.dir, 'd1-udp.yaml', yamlConf({ state: 'MASTER', priority: 150 }));
+    const c2 = writeFile(lan.dir, 'd2-udp.yaml', yamlConf({ state: 'BACKUP', priority: 100 }));
+    const p1 = await start('d1', c1, 'udp');
+    await p1.waitState(INSTANCE, 'MASTER');
+    const p2 = await start('d2', c2, 'udp');
+    await expectD1Master(p1, p2);
+    await sleep(5 * V3_MASTER_DOWN_MS);
+    expect(p2.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP']);
+    expect(p1.logs().some((o) => typeof o.msg === 'string' && o.msg.includes('NOT interoperable'))).toBe(true);
+    process.kill(p1.pid, 'SIGTERM');
+    const ms = await waitFor('the VIP on d2 after SIGTERM (UDP)', () => hasVip(d2().ns, VIP), 3000, 5);
+    expect(p2.transitions(INSTANCE).at(-1)).toMatchObject({ to: 'MASTER', reason: expect.stringMatching(/sent priority 0/) });
+    expect(ms).toBeLessThan(V3_MASTER_DOWN_MS - 100);
+    await p1.proc.waitExit(10_000, true);
+    await stopAll();
+  }, 30_000);
+
+  it('VRRPv3 at 100 ms: nopreempt keeps the running lower-priority MASTER', async () => {
+    const c1 = writeFile(lan.dir, 'd1-nopreempt.yaml', yamlConf({ state: 'BACKUP', priority: 150, nopreempt: true }));
+    const c2 = writeFile(lan.dir, 'd2-nopreempt.yaml', yamlConf({ state: 'BACKUP', priority: 100 }));
+    const p2 = await start('d2', c2);
+    await p2.waitState(INSTANCE, 'MASTER');
+    await waitFor('the VIP on d2', () => hasVip(d2().ns, VIP), 5000);
+    const p1 = await start('d1', c1);
+    await p1.waitState(INSTANCE, 'BACKUP');
+    // Many Master_Down_Intervals: a preempting d1 would have taken over after one.
+    await sleep(8 * V3_MASTER_DOWN_MS);
+    expect(p1.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP']);
+    expect(p2.state(INSTANCE)).toBe('MASTER');
+    expect(await hasVip(d2().ns, VIP)).toBe(true);
+    expect(await hasVip(d1().ns, VIP)).toBe(false);
+
+    // It still takes over when the MASTER leaves.
+    await p2.terminate();
+    await p1.waitState(INSTANCE, 'MASTER', 3000);
+    await waitFor('the VIP on d1', () => hasVip(d1().ns, VIP), 3000);
+    await stopAll();
+  }, 30_000);
+});
