@@ -1,0 +1,160 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../config/load.js';
+import { ConfigSchema, type Config, type ConfigInput } from '../config/schema.js';
+import { HealthChecker } from './health.js';
+import type { PoolEvent } from './pool.js';
+import { ManualClock } from './scheduler.js';
+import type { Probe, ProbeSpec } from './types.js';
+
+const CORPUS = fileURLToPath(new URL('../../../shared/corpus/keepalived-samples/', import.meta.url));
+
+type VsIn = NonNullable<ConfigInput['virtual_servers']>[number];
+
+function cfg(vs: VsIn[]): Config {
+  return ConfigSchema.parse({ virtual_servers: vs });
+}
+
+/** Probe by target address: addresses in `down` refuse, the rest answer. Counts calls per address. */
+function fakeNetwork() {
+  const down = new Set<string>();
+  const calls = new Map<string, number>();
+  const ports = new Set<number>();
+  const probe: Probe = (spec: ProbeSpec) => {
+    const addr = 'address' in spec ? spec.address : spec.kind;
+    if ('port' in spec) ports.add(spec.port);
+    calls.set(addr, (calls.get(addr) ?? 0) + 1);
+    return Promise.resolve(down.has(addr) ? { ok: false, reason: 'refused', detail: 'connection refused' } : { ok: true });
+  };
+  return { probe, down, calls, ports };
+}
+
+const twoServices = (port = 8080): VsIn[] => [
+  { address: '10.0.0.1', port: 80, delay_loop: 2, warmup: 0, real_servers: [{ address: '10.0.1.1', port, checks: [{ type: 'TCP_CHECK' }] }] },
+  {
+    address: '10.0.0.2',
+    port: 80,
+    delay_loop: 2,
+    warmup: 0,
+    real_servers: [
+      { address: '10.0.1.1', port, checks: [{ type: 'TCP_CHECK' }] },
+      { address: '10.0.1.2', port, checks: [{ type: 'TCP_CHECK' }] },
+    ],
+  },
+];
+
+describe('HealthChecker', () => {
+  it('runs a check shared by two virtual servers once per round and moves both pools', async () => {
+    const clock = new ManualClock();
+    const net = fakeNetwork();
+    const events: PoolEvent[] = [];
+    const hc = new HealthChecker(cfg(twoServices()), { clock, probe: net.probe, onEvent: (e) => events.push(e) });
+    const boot = hc.start();
+    expect(boot.map((e) => `${e.type} ${e.vs}`)).toEqual([
+      'rsUp 10.0.0.1 80 TCP',
+      'quorumUp 10.0.0.1 80 TCP',
+      'rsUp 10.0.0.2 80 TCP',
+      'rsUp 10.0.0.2 80 TCP',
+      'quorumUp 10.0.0.2 80 TCP',
+    ]);
+    expect(events).toEqual(boot);
+    expect(hc.scheduler.keys()).toHaveLength(2);
+
+    await clock.advance(1000); // first round (warmup 0)
+    expect(net.calls.get('10.0.1.1')).toBe(1);
+    events.length = 0;
+
+    // 10.0.1.1 dies: TCP retry 1 → a retry after 1 s, then DOWN, in both virtual servers at once.
+    net.down.add('10.0.1.1');
+    await clock.advance(2000); // 3000: first failure (retry)
+    expect(events).toEqual([]);
+    await clock.advance(1000); // 4000: second failure → DOWN
+    expect(events.map((e) => `${e.type} ${e.vs} ${'rs' in e ? e.rs : ''}`)).toEqual([
+      'rsDown 10.0.0.1 80 TCP 10.0.1.1:8080',
+      'quorumDown 10.0.0.1 80 TCP ',
+      'rsDown 10.0.0.2 80 TCP 10.0.1.1:8080',
+    ]);
+    expect(net.calls.get('10.0.1.1')).toBe(3);
+    expect(hc.desired('10.0.0.1 80 TCP')?.backends).toEqual([]);
+    expect(hc.desired('10.0.0.2 80 TCP')?.backends.map((b) => b.key)).toEqual(['10.0.1.2:8080']);
+
+    // One success brings it back everywhere.
+    net.down.delete('10.0.1.1');
+    events.length = 0;
+    await clock.advance(2000);
+    expect(events.map((e) => e.type)).toEqual(['rsUp', 'quorumUp', 'rsUp']);
+    hc.stop();
+  });
+
+  it('snapshot: per RS the verdict, weight, last result and latency', async () => {
+    const clock = new ManualClock();
+    const net = fakeNetwork();
+    net.down.add('10.0.1.2');
+    const hc = new HealthChecker(cfg(twoServices()), { clock, probe: net.probe });
+    hc.start();
+    await clock.advance(1000);
+    const snap = hc.snapshot();
+    expect(snap.at).toBe(1000);
+    expect(snap.services.map((s) => s.vs)).toEqual(['10.0.0.1 80 TCP', '10.0.0.2 80 TCP']);
+    const vs2 = snap.services[1];
+    expect(vs2).toMatchObject({ quorumUp: true, sorryActive: false, weight: 1 });
+    expect(vs2?.realServers).toMatchObject([
+      { vs: '10.0.0.2 80 TCP', rs: '10.0.1.1:8080', address: '10.0.1.1', port: 8080, up: true, weight: 1, lastResult: { ok: true }, lastCheckedAt: 1000, latencyMs: 0 },
+      { rs: '10.0.1.2:8080', up: false, weight: 1, lastResult: { ok: false, reason: 'refused' } },
+    ]);
+    expect(vs2?.realServers[1]?.checks[0]).toMatchObject({ kind: 'TCP_CHECK', target: '10.0.1.2:8080', up: false, consecutiveFailures: 1, nextRunAt: 3000 });
+    expect(snap.scheduler).toMatchObject({ jobs: 2, started: 2, completed: 2 });
+    hc.stop();
+  });
+
+  it('reload keeps the state of unchanged checks and RS, starts new ones fresh and drops removed ones', async () => {
+    const clock = new ManualClock();
+    const net = fakeNetwork();
+    const events: PoolEvent[] = [];
+    const hc = new HealthChecker(cfg(twoServices()), { clock, probe: net.probe, onEvent: (e) => events.push(e) });
+    hc.start();
+    net.down.add('10.0.1.2');
+    await clock.advance(1000);
+    expect(hc.pool('10.0.0.2 80 TCP')?.rsState('10.0.1.2:8080')?.alive).toBe(false);
+    const keyBefore = hc.scheduler.keys();
+    const nextBefore = hc.scheduler.nextRunAt(keyBefore[1] as string);
+
+    // Same checks, one VS removed, one RS added: nothing restarts, the dead RS stays dead.
+    events.length = 0;
+    const second = twoServices()[1] as VsIn;
+    const reloaded = hc.reload(
+      cfg([{ ...second, real_servers: [...second.real_servers!, { address: '10.0.1.3', port: 8080, checks: [{ type: 'TCP_CHECK' }] }] }]),
+    );
+    expect(reloaded.map((e) => `${e.type} ${'rs' in e ? e.rs : ''}`)).toEqual(['rsUp 10.0.1.3:8080']);
+    expect(hc.serviceIds()).toEqual(['10.0.0.2 80 TCP']);
+    expect(hc.scheduler.nextRunAt(keyBefore[1] as string)).toBe(nextBefore);
+    expect(hc.pool('10.0.0.2 80 TCP')?.rsState('10.0.1.2:8080')?.alive).toBe(false);
+    expect(hc.scheduler.keys()).toHaveLength(3);
+
+    // A changed check (new key) starts fresh: without alpha it is up again until it fails.
+    events.length = 0;
+    hc.reload(cfg([{ ...second, real_servers: [{ address: '10.0.1.2', port: 8080, checks: [{ type: 'TCP_CHECK', connect_timeout: 2 }] }] }]));
+    expect(events.map((e) => `${e.type} ${'rs' in e ? e.rs : ''}`)).toEqual(['rsUp 10.0.1.2:8080']);
+    expect(hc.scheduler.keys()).toHaveLength(1);
+    hc.stop();
+  });
+
+  it('corpus keepalived.conf.quorum: starts with the quorum lost (alpha) and gains it once, when the ninth RS passes', async () => {
+    const r = loadConfigFile(`${CORPUS}keepalived.conf.quorum`, { configId: 'test' });
+    const clock = new ManualClock();
+    const net = fakeNetwork();
+    const events: PoolEvent[] = [];
+    const hc = new HealthChecker(r.config as Config, { clock, probe: net.probe, onEvent: (e) => events.push(e) });
+    expect(hc.start()).toEqual([{ type: 'quorumDown', vs: '10.0.1.1 80 TCP', weight: 0, threshold: 9, initial: true }]);
+    expect(hc.desired('10.0.1.1 80 TCP')?.backends).toEqual([]);
+    // First checks run between 1 s and 1 s + warmup (= delay_loop 6 s).
+    await clock.advance(7000);
+    const quorum = events.filter((e) => e.type === 'quorumUp');
+    expect(quorum).toEqual([{ type: 'quorumUp', vs: '10.0.1.1 80 TCP', weight: 9, threshold: 9 }]);
+    expect(events.filter((e) => e.type === 'rsUp')).toHaveLength(10);
+    expect(hc.desired('10.0.1.1 80 TCP')?.backends).toHaveLength(10);
+    // TCP_CHECK with connect_port 80: every probe went to port 80, not the RS port 8080.
+    expect([...net.ports]).toEqual([80]);
+    hc.stop();
+  });
+});

@@ -1,0 +1,238 @@
+/**
+ * The health checker: resolves the config into plans, runs them on the scheduler (one job per
+ * dedup key, shared by every virtual server using it), feeds the verdicts into one pool per
+ * virtual server, and reports pool events and the desired kernel tables.
+ *
+ *   const hc = new HealthChecker(config, { clock, probe, onEvent });
+ *   hc.start();                // bootstrap events (alive RS, quorum state, sorry server)
+ *   hc.desired('10.0.1.1 80 TCP');  // DesiredBackends for the IPVS reconciler
+ *   hc.reload(newConfig);      // unchanged checks (same key) and RS keep their state
+ *   hc.snapshot();             // for `vipkeeper status`
+ *   hc.stop();
+ *
+ * Not handled here: `ha_suspend` (checks run whether or not the VIP is local) and notify scripts
+ * (consumers of the events run them).
+ */
+import type { Config } from '../config/schema.js';
+import { ServicePool, type CheckVerdictView, type DesiredBackends, type PoolEvent } from './pool.js';
+import { CheckScheduler, systemClock, type CheckUpdate, type Clock, type SchedulerOptions, type SchedulerStats } from './scheduler.js';
+import { resolveServices, type CheckPlan, type ServicePlan } from './spec.js';
+import type { Probe, ProbeKind, ProbeResult } from './types.js';
+
+export interface HealthCheckerOptions extends Omit<SchedulerOptions, 'clock' | 'probe'> {
+  probe: Probe;
+  /** Default: the system clock. */
+  clock?: Clock;
+  /** Every pool event, in order (bootstrap, runtime and reload). */
+  onEvent?: (event: PoolEvent) => void;
+}
+
+export interface CheckStatus {
+  key: string;
+  kind: ProbeKind;
+  target: string;
+  up: boolean;
+  consecutiveFailures: number;
+  lastResult?: ProbeResult;
+  lastCheckedAt?: number;
+  latencyMs?: number;
+  nextRunAt?: number;
+}
+
+export interface RealServerStatus {
+  vs: string;
+  rs: string;
+  address: string;
+  port: number;
+  /** The RS verdict: alive (every checker up). */
+  up: boolean;
+  /** Effective weight. */
+  weight: number;
+  configWeight: number;
+  /** Most recent result among its checkers. */
+  lastResult?: ProbeResult;
+  lastCheckedAt?: number;
+  latencyMs?: number;
+  checks: CheckStatus[];
+}
+
+export interface ServiceStatus {
+  vs: string;
+  quorum: number;
+  hysteresis: number;
+  quorumUp: boolean;
+  sorryActive: boolean;
+  weight: number;
+  threshold: number;
+  realServers: RealServerStatus[];
+}
+
+export interface HealthSnapshot {
+  at: number;
+  services: ServiceStatus[];
+  scheduler: SchedulerStats;
+}
+
+interface ServiceEntry {
+  plan: ServicePlan;
+  pool: ServicePool;
+  unsubscribe: (() => void)[];
+}
+
+export class HealthChecker {
+  readonly scheduler: CheckScheduler;
+  private readonly clock: Clock;
+  private readonly onEvent: ((event: PoolEvent) => void) | undefined;
+  private config: Config;
+  private services = new Map<string, ServiceEntry>();
+  private started = false;
+  private stopped = false;
+  /** Corrections made while resolving the current config (quorum lowered, …). */
+  warnings: string[] = [];
+
+  constructor(config: Config, opts: HealthCheckerOptions) {
+    this.config = config;
+    this.clock = opts.clock ?? systemClock;
+    this.onEvent = opts.onEvent;
+    const { onEvent: _e, clock: _c, ...rest } = opts;
+    this.scheduler = new CheckScheduler({ ...rest, clock: this.clock });
+  }
+
+  /** Starts every check. Returns (and emits) the bootstrap events. */
+  start(): PoolEvent[] {
+    if (this.started) throw new Error('Cannot start the health checker: it is already started');
+    if (this.stopped) throw new Error('Cannot start the health checker: it is stopped');
+    this.started = true;
+    return this.apply(this.config);
+  }
+
+  /** Adopts a new config. Checks with an unchanged key and RS present in both keep their state. */
+  reload(config: Config): PoolEvent[] {
+    if (!this.started || this.stopped) throw new Error('Cannot reload the health checker: it is not running');
+    this.config = config;
+    return this.apply(config);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.scheduler.stop();
+    for (const s of this.services.values()) s.unsubscribe.length = 0;
+  }
+
+  /** Service identity keys, in config order. */
+  serviceIds(): string[] {
+    return [...this.services.values()].sort((a, b) => a.plan.index - b.plan.index).map((s) => s.plan.id);
+  }
+
+  pool(vs: string): ServicePool | undefined {
+    return this.services.get(vs)?.pool;
+  }
+
+  /** The table the kernel should hold for one service. */
+  desired(vs: string): DesiredBackends | undefined {
+    return this.services.get(vs)?.pool.desired();
+  }
+
+  /** Every service's desired table, in config order. */
+  desiredAll(): DesiredBackends[] {
+    return this.serviceIds().map((id) => this.desired(id) as DesiredBackends);
+  }
+
+  snapshot(): HealthSnapshot {
+    const services: ServiceStatus[] = [];
+    for (const id of this.serviceIds()) {
+      const entry = this.services.get(id) as ServiceEntry;
+      const st = entry.pool.state();
+      const realServers: RealServerStatus[] = entry.plan.realServers.map((rp) => {
+        const rs = st.realServers.find((r) => r.key === rp.key);
+        const checks = rp.checks.map((c) => this.checkStatus(c));
+        const latest = checks.reduce<CheckStatus | undefined>(
+          (best, c) => (c.lastCheckedAt !== undefined && (best?.lastCheckedAt === undefined || c.lastCheckedAt > best.lastCheckedAt) ? c : best),
+          undefined,
+        );
+        return {
+          vs: id,
+          rs: rp.key,
+          address: rp.address,
+          port: rp.port,
+          up: rs?.alive ?? false,
+          weight: rs?.weight ?? 0,
+          configWeight: rp.weight,
+          ...(latest?.lastResult ? { lastResult: latest.lastResult } : {}),
+          ...(latest?.lastCheckedAt !== undefined ? { lastCheckedAt: latest.lastCheckedAt } : {}),
+          ...(latest?.latencyMs !== undefined ? { latencyMs: latest.latencyMs } : {}),
+          checks,
+        };
+      });
+      services.push({
+        vs: id,
+        quorum: st.quorum,
+        hysteresis: st.hysteresis,
+        quorumUp: st.quorumUp,
+        sorryActive: st.sorryActive,
+        weight: st.weight,
+        threshold: st.threshold,
+        realServers,
+      });
+    }
+    return { at: this.clock.now(), services, scheduler: this.scheduler.stats() };
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private apply(config: Config): PoolEvent[] {
+    const resolved = resolveServices(config);
+    this.warnings = resolved.warnings;
+    const old = this.services;
+    const next = new Map<string, ServiceEntry>();
+    const events: PoolEvent[] = [];
+    const initial = (key: string): CheckVerdictView | undefined => {
+      const v = this.scheduler.verdict(key);
+      return v && { up: v.up, ...(v.weight !== undefined ? { weight: v.weight } : {}), ...(v.weightDelta !== undefined ? { weightDelta: v.weightDelta } : {}) };
+    };
+    for (const plan of resolved.services) {
+      // Subscribe the new listeners before dropping the old ones, so shared keys keep their job.
+      const unsubscribe = plan.realServers.flatMap((rs) =>
+        rs.checks.map((c) => this.scheduler.subscribe(c, (u) => this.onUpdate(plan.id, rs.key, u))),
+      );
+      const prev = old.get(plan.id);
+      if (prev) {
+        events.push(...prev.pool.applyPlan(plan, initial));
+        next.set(plan.id, { plan, pool: prev.pool, unsubscribe });
+      } else {
+        const pool = new ServicePool(plan, initial);
+        events.push(...pool.bootstrap());
+        next.set(plan.id, { plan, pool, unsubscribe });
+      }
+    }
+    for (const s of old.values()) for (const u of s.unsubscribe) u();
+    this.services = next;
+    for (const e of events) this.emit(e);
+    return events;
+  }
+
+  private onUpdate(vs: string, rs: string, u: CheckUpdate): void {
+    const entry = this.services.get(vs);
+    if (!entry || this.stopped) return;
+    for (const e of entry.pool.setCheck(rs, u.key, u.verdict)) this.emit(e);
+  }
+
+  private emit(e: PoolEvent): void {
+    this.onEvent?.(e);
+  }
+
+  private checkStatus(c: CheckPlan): CheckStatus {
+    const v = this.scheduler.verdict(c.key);
+    const last = this.scheduler.lastUpdate(c.key);
+    const next = this.scheduler.nextRunAt(c.key);
+    return {
+      key: c.key,
+      kind: c.kind,
+      target: c.target,
+      up: v?.up ?? !c.timing.alpha,
+      consecutiveFailures: v?.consecutiveFailures ?? 0,
+      ...(last ? { lastResult: last.result, lastCheckedAt: last.finishedAt, latencyMs: last.latencyMs } : {}),
+      ...(next !== undefined ? { nextRunAt: next } : {}),
+    };
+  }
+}

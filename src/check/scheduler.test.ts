@@ -1,0 +1,262 @@
+import { describe, expect, it } from 'vitest';
+import { CheckScheduler, ManualClock, evenSpread, type CheckUpdate, type ScheduledCheck } from './scheduler.js';
+import type { Probe, ProbeResult, ProbeSpec } from './types.js';
+
+const OK: ProbeResult = { ok: true };
+const FAIL: ProbeResult = { ok: false, reason: 'refused', detail: 'refused' };
+
+function tcpSpec(port = 80): ProbeSpec {
+  return { kind: 'TCP_CHECK', address: '10.0.0.1', port, timeoutMs: 1000 };
+}
+
+function check(key: string, timing: Partial<ScheduledCheck['timing']> = {}, extra: Partial<ScheduledCheck> = {}): ScheduledCheck {
+  return {
+    key,
+    kind: 'TCP_CHECK',
+    specs: [tcpSpec()],
+    timeoutMs: 1000,
+    dynamic: false,
+    timing: { delayLoopMs: 1000, retry: 1, delayBeforeRetryMs: 100, warmupMs: 0, alpha: false, fastRecovery: false, ...timing },
+    ...extra,
+  };
+}
+
+/** A probe whose attempts are recorded and settle when the test (or a fake-time delay) says so. */
+function recordingProbe(clock: ManualClock, behave: (spec: ProbeSpec, n: number, signal: AbortSignal) => { after?: number; result?: ProbeResult; never?: boolean; honourAbort?: boolean } = () => ({ result: OK })) {
+  const calls: { spec: ProbeSpec; at: number; signal: AbortSignal }[] = [];
+  let inflight = 0;
+  let maxInflight = 0;
+  const probe: Probe = (spec, signal) => {
+    calls.push({ spec, at: clock.now(), signal });
+    const b = behave(spec, calls.length, signal);
+    inflight++;
+    maxInflight = Math.max(maxInflight, inflight);
+    return new Promise<ProbeResult>((resolve) => {
+      const done = (r: ProbeResult) => {
+        inflight--;
+        resolve(r);
+      };
+      if (b.honourAbort) signal.addEventListener('abort', () => done({ ok: false, reason: 'timeout', detail: 'aborted' }), { once: true });
+      if (b.never) return;
+      if (b.after === undefined) done(b.result ?? OK);
+      else clock.setTimeout(() => done(b.result ?? OK), b.after);
+    });
+  };
+  return { probe, calls, stats: () => ({ inflight, maxInflight }) };
+}
+
+describe('CheckScheduler: timing', () => {
+  it('runs the first attempt after 1 s + warmup × rng, then every delay_loop after the end of an attempt', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ after: 200 }));
+    const s = new CheckScheduler({ clock, probe: p.probe, rng: () => 0.5 });
+    s.subscribe(check('a', { warmupMs: 2000 }), () => {});
+    expect(s.nextRunAt('a')).toBe(2000);
+    await clock.advance(1999);
+    expect(p.calls).toHaveLength(0);
+    await clock.advance(1);
+    expect(p.calls.map((c) => c.at)).toEqual([2000]);
+    await clock.advance(5000);
+    expect(p.calls.map((c) => c.at)).toEqual([2000, 3200, 4400, 5600, 6800]);
+  });
+
+  it('MISC_CHECK counts delay_loop from the start of the previous run, as keepalived (last_ran)', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ after: 300 }));
+    const s = new CheckScheduler({ clock, probe: p.probe });
+    const misc: ScheduledCheck = { ...check('m'), kind: 'MISC_CHECK', specs: [{ kind: 'MISC_CHECK', command: '/bin/true', timeoutMs: 1000, dynamic: false }] };
+    s.subscribe(misc, () => {});
+    await clock.advance(4000);
+    expect(p.calls.map((c) => c.at)).toEqual([1000, 2000, 3000, 4000]);
+  });
+
+  it('spaces retries by delay_before_retry and goes back to delay_loop once the verdict is settled', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, (_s, n) => ({ result: n === 1 ? OK : FAIL }));
+    const s = new CheckScheduler({ clock, probe: p.probe });
+    const updates: CheckUpdate[] = [];
+    s.subscribe(check('a', { retry: 2, delayBeforeRetryMs: 100 }), (u) => updates.push(u));
+    await clock.advance(3500);
+    expect(p.calls.map((c) => c.at)).toEqual([1000, 2000, 2100, 2200, 3200]);
+    expect(updates.map((u) => u.verdict.up)).toEqual([true, true, true, false, false]);
+    expect(updates.map((u) => u.verdict.changed)).toEqual([false, false, false, true, false]);
+  });
+
+  it('HTTP_GET: each attempt runs the next url', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock);
+    const s = new CheckScheduler({ clock, probe: p.probe });
+    const url = (path: string): ProbeSpec => ({ kind: 'HTTP_GET', address: '10.0.0.1', port: 80, timeoutMs: 1000, url: { path, statusCodes: [[200, 299]] }, httpProtocol: '1.0', verifyTls: false });
+    s.subscribe({ ...check('h'), kind: 'HTTP_GET', specs: [url('/a'), url('/b'), url('/c')] }, () => {});
+    await clock.advance(5000);
+    expect(p.calls.map((c) => (c.spec.kind === 'HTTP_GET' ? c.spec.url.path : ''))).toEqual(['/a', '/b', '/c', '/a', '/b']);
+  });
+
+  it('the default rng spreads first attempts evenly over the warmup', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock);
+    const s = new CheckScheduler({ clock, probe: p.probe, rng: evenSpread(0.123) });
+    for (let i = 0; i < 200; i++) s.subscribe(check(`k${i}`, { warmupMs: 1000, delayLoopMs: 60_000 }), () => {});
+    await clock.advance(2000);
+    expect(p.calls).toHaveLength(200);
+    const buckets = new Map<number, number>();
+    for (const c of p.calls) {
+      expect(c.at).toBeGreaterThanOrEqual(1000);
+      expect(c.at).toBeLessThan(2000);
+      const b = Math.floor(c.at / 10);
+      buckets.set(b, (buckets.get(b) ?? 0) + 1);
+    }
+    // 200 starts over 1000 ms: 2 per 10 ms window on average, never a clump.
+    expect(Math.max(...buckets.values())).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('CheckScheduler: dedup and subscriptions', () => {
+  it('runs a key shared by two virtual servers once per round and gives both the same result', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock);
+    const s = new CheckScheduler({ clock, probe: p.probe });
+    const a: CheckUpdate[] = [];
+    const b: CheckUpdate[] = [];
+    const unA = s.subscribe(check('shared'), (u) => a.push(u));
+    const unB = s.subscribe(check('shared'), (u) => b.push(u));
+    expect(s.keys()).toEqual(['shared']);
+    await clock.advance(3000);
+    expect(p.calls).toHaveLength(3);
+    expect(a).toHaveLength(3);
+    expect(b).toEqual(a);
+
+    unA();
+    unA(); // idempotent
+    await clock.advance(1000);
+    expect(p.calls).toHaveLength(4);
+    expect(b).toHaveLength(4);
+    unB();
+    expect(s.has('shared')).toBe(false);
+    await clock.advance(5000);
+    expect(p.calls).toHaveLength(4);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('keeps going when a listener throws', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock);
+    const errors: unknown[] = [];
+    const s = new CheckScheduler({ clock, probe: p.probe, onListenerError: (e) => errors.push(e) });
+    const got: number[] = [];
+    s.subscribe(check('a'), () => {
+      throw new Error('boom');
+    });
+    s.subscribe(check('a'), (u) => got.push(u.attempt));
+    await clock.advance(2000);
+    expect(got).toEqual([1, 2]);
+    expect(errors).toHaveLength(2);
+  });
+});
+
+describe('CheckScheduler: concurrency, deadlines and overlap', () => {
+  it('never runs more than maxConcurrent probes; queued attempts run FIFO and long waits are counted', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ after: 50 }));
+    const s = new CheckScheduler({ clock, probe: p.probe, maxConcurrent: 3, queueWaitWarnMs: 100 });
+    for (let i = 0; i < 10; i++) s.subscribe(check(`k${i}`, { delayLoopMs: 60_000 }), () => {});
+    await clock.advance(1000);
+    expect(s.stats()).toMatchObject({ running: 3, queued: 7 });
+    await clock.advance(500);
+    expect(p.calls.map((c) => c.at - 1000)).toEqual([0, 0, 0, 50, 50, 50, 100, 100, 100, 150]);
+    expect(p.stats().maxInflight).toBe(3);
+    expect(s.stats()).toMatchObject({ running: 0, queued: 0, started: 10, completed: 10, lateStarts: 1, maxQueueWaitMs: 150 });
+  });
+
+  it('aborts an attempt at its deadline; a probe that honours the abort gives a timeout', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ never: true, honourAbort: true }));
+    const latencies: number[] = [];
+    const s = new CheckScheduler({ clock, probe: p.probe, onLatency: (_k, ms) => latencies.push(ms) });
+    const updates: CheckUpdate[] = [];
+    s.subscribe(check('a', {}, { timeoutMs: 300 }), (u) => updates.push(u));
+    await clock.advance(1299);
+    expect(p.calls[0]?.signal.aborted).toBe(false);
+    await clock.advance(1);
+    expect(p.calls[0]?.signal.aborted).toBe(true);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]).toMatchObject({ result: { ok: false, reason: 'timeout' }, outcome: 'settled', latencyMs: 300 });
+    expect(latencies).toEqual([300]);
+  });
+
+  it('gives up on a probe that never settles (deadline + grace) and never overlaps it', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ never: true }));
+    const s = new CheckScheduler({ clock, probe: p.probe, graceMs: 200, maxConcurrent: 1 });
+    const updates: CheckUpdate[] = [];
+    s.subscribe(check('a', {}, { timeoutMs: 300 }), (u) => updates.push(u));
+    await clock.advance(1300);
+    expect(updates).toHaveLength(0);
+    await clock.advance(200);
+    expect(updates).toMatchObject([{ outcome: 'stuck', result: { ok: false, reason: 'timeout' }, latencyMs: 500, verdict: { up: false, changed: true } }]);
+    // The slot is free again for other keys...
+    expect(s.stats()).toMatchObject({ running: 0, stuck: 1 });
+    // ...but this key's wedged probe is never overlapped: later attempts fail without a probe.
+    await clock.advance(3000);
+    expect(p.calls).toHaveLength(1);
+    expect(updates.slice(1).map((u) => u.outcome)).toEqual(['overlap', 'overlap', 'overlap']);
+    expect(s.stats().overlapSkipped).toBe(3);
+  });
+
+  it('a success that arrives after the deadline counts as a timeout', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ after: 400, result: OK }));
+    const s = new CheckScheduler({ clock, probe: p.probe, graceMs: 1000 });
+    const updates: CheckUpdate[] = [];
+    s.subscribe(check('a', {}, { timeoutMs: 300 }), (u) => updates.push(u));
+    await clock.advance(1400);
+    expect(updates).toMatchObject([{ outcome: 'late', result: { ok: false, reason: 'timeout' }, latencyMs: 400 }]);
+  });
+
+  it('never starts two attempts of one key at once, even when a probe outlasts delay_loop', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ after: 700 }));
+    const s = new CheckScheduler({ clock, probe: p.probe });
+    s.subscribe(check('a', { delayLoopMs: 100 }, { timeoutMs: 5000 }), () => {});
+    await clock.advance(5000);
+    expect(p.stats().maxInflight).toBe(1);
+    expect(p.calls.map((c) => c.at)).toEqual([1000, 1800, 2600, 3400, 4200, 5000]);
+  });
+
+  it('a probe that throws or rejects is a failed attempt, not a crash', async () => {
+    const clock = new ManualClock();
+    let n = 0;
+    const probe: Probe = () => {
+      n++;
+      if (n === 1) throw new Error('sync boom');
+      return Promise.reject(new Error('async boom'));
+    };
+    const s = new CheckScheduler({ clock, probe });
+    const updates: CheckUpdate[] = [];
+    s.subscribe(check('a'), (u) => updates.push(u));
+    await clock.advance(2000);
+    expect(updates.map((u) => [u.outcome, u.result.ok ? '' : u.result.detail])).toEqual([
+      ['threw', 'the probe threw: sync boom'],
+      ['threw', 'the probe threw: async boom'],
+    ]);
+    expect(s.stats().probeErrors).toBe(2);
+  });
+
+  it('stop() cancels every timer, aborts probes in flight and ignores what settles later', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ after: 500 }));
+    const s = new CheckScheduler({ clock, probe: p.probe, maxConcurrent: 1 });
+    const updates: CheckUpdate[] = [];
+    s.subscribe(check('a'), (u) => updates.push(u));
+    s.subscribe(check('b'), (u) => updates.push(u));
+    await clock.advance(1100);
+    expect(s.stats()).toMatchObject({ running: 1, queued: 1 });
+    s.stop();
+    expect(p.calls[0]?.signal.aborted).toBe(true);
+    expect(s.stats()).toMatchObject({ jobs: 0, running: 0, queued: 0 });
+    await clock.advance(10_000);
+    expect(updates).toHaveLength(0);
+    expect(p.calls).toHaveLength(1);
+    expect(() => s.subscribe(check('c'), () => {})).toThrow(/stopped/);
+  });
+});

@@ -1,0 +1,578 @@
+/**
+ * Runs checks over time: an injected Clock and an injected Probe, nothing else. One job per dedup
+ * key; every subscriber of a key gets every result (seesaw `dedup`). Each job owns its
+ * `CheckVerdict`, which decides when the next attempt runs and on which URL.
+ *
+ * - First attempt: `bootstrapDelayMs` (1 s, keepalived `BOOTSTRAP_DELAY`) + warmup × rng(). The
+ *   default rng is an even spread (golden-ratio sequence from a random seed), so N checks sharing a
+ *   warmup start evenly over it instead of in random clumps; inject `rng` for keepalived's plain
+ *   `rand()` behaviour or for tests.
+ * - Next attempts: after the verdict's `nextDelayMs`, counted from the end of the attempt (from its
+ *   start for MISC_CHECK, as keepalived's `last_ran`).
+ * - Concurrency: at most `maxConcurrent` probes run at once; due attempts queue FIFO. An attempt that
+ *   waited longer than `queueWaitWarnMs` is counted in `stats().lateStarts`.
+ * - Deadline: each attempt gets an AbortSignal aborted at its `timeoutMs`. A result that arrives after
+ *   the abort counts as a timeout. A probe that has not settled `graceMs` after the abort is given up
+ *   on: the attempt is a timeout (`stats().stuck`), its concurrency slot is released.
+ * - No overlap: a key never has two probes in flight. If an attempt comes due while a given-up probe
+ *   of the same key still has not settled, no probe is started and the attempt counts as a timeout
+ *   (`stats().overlapSkipped`), so a wedged probe shows up as a failing check.
+ * - Latency of every attempt goes to `onLatency(kind, ms, ok)` and into the update.
+ * - `stop()` cancels every timer, aborts every probe in flight and ignores what settles later.
+ */
+import { CheckVerdict, verdictParams, type VerdictOutput, type VerdictState } from './verdict.js';
+import type { Probe, ProbeKind, ProbeResult, ProbeSpec } from './types.js';
+
+/** The minimal clock the health checker needs. `now()` is monotonic milliseconds. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** The real clock: `performance.now()` and the global timers. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/** What the scheduler needs to know about a check (a `CheckPlan` fits). */
+export interface ScheduledCheck {
+  key: string;
+  kind: ProbeKind;
+  specs: ProbeSpec[];
+  timeoutMs: number;
+  dynamic: boolean;
+  timing: { delayLoopMs: number; retry: number; delayBeforeRetryMs: number; warmupMs: number; alpha: boolean; fastRecovery: boolean };
+}
+
+/** One finished attempt, as every subscriber of the key sees it. */
+export interface CheckUpdate {
+  key: string;
+  kind: ProbeKind;
+  /** Which spec ran (HTTP/SSL: the URL index). */
+  index: number;
+  spec: ProbeSpec;
+  result: ProbeResult;
+  verdict: VerdictOutput;
+  /** Clock time the probe started (or the attempt was skipped). */
+  startedAt: number;
+  finishedAt: number;
+  latencyMs: number;
+  /** Time spent waiting for a concurrency slot. */
+  queuedMs: number;
+  /** 1 for the first attempt of this key. */
+  attempt: number;
+  /** How the attempt ended besides the probe's own result. */
+  outcome: 'settled' | 'late' | 'stuck' | 'overlap' | 'threw';
+}
+
+export type CheckListener = (update: CheckUpdate) => void;
+
+export interface SchedulerOptions {
+  clock: Clock;
+  probe: Probe;
+  /** Uniform [0, 1). Default: an even spread from a random seed (`evenSpread()`). */
+  rng?: () => number;
+  /** Probes in flight at most. Default 256. */
+  maxConcurrent?: number;
+  /** Delay before any first attempt. Default 1000 (keepalived BOOTSTRAP_DELAY). */
+  bootstrapDelayMs?: number;
+  /** How long after the abort a probe may take to settle before it is given up on. Default 1000. */
+  graceMs?: number;
+  /** Queue waits longer than this are counted as late starts. Default 1000. */
+  queueWaitWarnMs?: number;
+  onLatency?: (kind: ProbeKind, ms: number, ok: boolean) => void;
+  /** A listener threw. Default: ignored (the other listeners still run). */
+  onListenerError?: (err: unknown, key: string) => void;
+}
+
+export interface SchedulerStats {
+  jobs: number;
+  running: number;
+  queued: number;
+  started: number;
+  completed: number;
+  timeouts: number;
+  stuck: number;
+  lateSettles: number;
+  overlapSkipped: number;
+  probeErrors: number;
+  lateStarts: number;
+  maxQueueWaitMs: number;
+}
+
+interface Attempt {
+  index: number;
+  spec: ProbeSpec;
+  controller: AbortController;
+  startedAt: number;
+  queuedMs: number;
+  aborted: boolean;
+  done: boolean;
+  probeSettled: boolean;
+  deadlineTimer?: unknown;
+  graceTimer?: unknown;
+}
+
+interface Job {
+  check: ScheduledCheck;
+  verdict: CheckVerdict;
+  listeners: Map<number, CheckListener>;
+  phase: 'waiting' | 'queued' | 'running';
+  timer?: unknown;
+  nextAt: number;
+  enqueuedAt: number;
+  attempt?: Attempt;
+  /** The last probe started has not settled yet (possibly given up on). */
+  probePending: boolean;
+  attempts: number;
+  last?: CheckUpdate;
+  cancelled: boolean;
+}
+
+const GOLDEN = 0.6180339887498949;
+
+/** An rng whose successive values are evenly spread over [0, 1) (additive golden-ratio sequence). */
+export function evenSpread(seed: number = Math.random()): () => number {
+  let x = seed - Math.floor(seed);
+  return () => {
+    const v = x;
+    x += GOLDEN;
+    if (x >= 1) x -= 1;
+    return v;
+  };
+}
+
+export class CheckScheduler {
+  private readonly clock: Clock;
+  private readonly probe: Probe;
+  private readonly rng: () => number;
+  private readonly maxConcurrent: number;
+  private readonly bootstrapDelayMs: number;
+  private readonly graceMs: number;
+  private readonly queueWaitWarnMs: number;
+  private readonly opts: SchedulerOptions;
+  private readonly jobs = new Map<string, Job>();
+  private queue: Job[] = [];
+  private queueHead = 0;
+  private running = 0;
+  private nextListenerId = 1;
+  private stopped = false;
+  private readonly counters = {
+    started: 0,
+    completed: 0,
+    timeouts: 0,
+    stuck: 0,
+    lateSettles: 0,
+    overlapSkipped: 0,
+    probeErrors: 0,
+    lateStarts: 0,
+    maxQueueWaitMs: 0,
+  };
+
+  constructor(opts: SchedulerOptions) {
+    this.opts = opts;
+    this.clock = opts.clock;
+    this.probe = opts.probe;
+    this.rng = opts.rng ?? evenSpread();
+    this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? 256);
+    this.bootstrapDelayMs = opts.bootstrapDelayMs ?? 1000;
+    this.graceMs = opts.graceMs ?? 1000;
+    this.queueWaitWarnMs = opts.queueWaitWarnMs ?? 1000;
+  }
+
+  /**
+   * Adds a listener for a check. The first subscriber of a key creates its job (fresh verdict,
+   * first attempt after bootstrap + warmup); later ones share it. Returns an idempotent unsubscribe;
+   * the last unsubscribe cancels the job.
+   */
+  subscribe(check: ScheduledCheck, listener: CheckListener): () => void {
+    if (this.stopped) throw new Error(`Cannot subscribe "${check.key}": the scheduler is stopped`);
+    if (check.specs.length === 0) throw new RangeError(`Cannot subscribe "${check.key}": the check has no probe spec`);
+    let job = this.jobs.get(check.key);
+    if (!job) {
+      job = {
+        check,
+        verdict: new CheckVerdict(verdictParams(check)),
+        listeners: new Map(),
+        phase: 'waiting',
+        nextAt: 0,
+        enqueuedAt: 0,
+        probePending: false,
+        attempts: 0,
+        cancelled: false,
+      };
+      this.jobs.set(check.key, job);
+      const warmup = Math.max(0, check.timing.warmupMs) * clamp01(this.rng());
+      this.schedule(job, this.bootstrapDelayMs + warmup);
+    }
+    const id = this.nextListenerId++;
+    job.listeners.set(id, listener);
+    const j = job;
+    return () => {
+      if (!j.listeners.delete(id)) return;
+      if (j.listeners.size === 0 && this.jobs.get(j.check.key) === j) this.cancel(j);
+    };
+  }
+
+  has(key: string): boolean {
+    return this.jobs.has(key);
+  }
+
+  keys(): string[] {
+    return [...this.jobs.keys()];
+  }
+
+  /** The current verdict of a key (undefined if nobody subscribes to it). */
+  verdict(key: string): VerdictState | undefined {
+    return this.jobs.get(key)?.verdict.state();
+  }
+
+  /** The last finished attempt of a key. */
+  lastUpdate(key: string): CheckUpdate | undefined {
+    return this.jobs.get(key)?.last;
+  }
+
+  /** When the next attempt of a key is due (clock time), if it is waiting. */
+  nextRunAt(key: string): number | undefined {
+    const j = this.jobs.get(key);
+    return j && j.phase === 'waiting' ? j.nextAt : undefined;
+  }
+
+  stats(): SchedulerStats {
+    return { jobs: this.jobs.size, running: this.running, queued: this.queuedCount(), ...this.counters };
+  }
+
+  /** Cancels everything. Final: the scheduler cannot be used again. */
+  stop(): void {
+    this.stopped = true;
+    for (const j of [...this.jobs.values()]) this.cancel(j);
+    this.queue = [];
+    this.queueHead = 0;
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private schedule(job: Job, delayMs: number): void {
+    const d = Math.max(0, delayMs);
+    job.phase = 'waiting';
+    job.nextAt = this.clock.now() + d;
+    job.timer = this.clock.setTimeout(() => this.due(job), d);
+  }
+
+  private due(job: Job): void {
+    job.timer = undefined;
+    if (job.cancelled) return;
+    if (job.probePending) {
+      // The last probe of this key was given up on and still has not settled: never overlap it.
+      this.counters.overlapSkipped++;
+      const now = this.clock.now();
+      const index = job.verdict.nextIndex;
+      const result: ProbeResult = { ok: false, reason: 'timeout', detail: 'the previous attempt of this check has not settled yet' };
+      this.finish(job, { index, spec: specAt(job.check, index), startedAt: now, queuedMs: 0 }, result, 'overlap');
+      return;
+    }
+    job.phase = 'queued';
+    job.enqueuedAt = this.clock.now();
+    this.queue.push(job);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.maxConcurrent && this.queueHead < this.queue.length) {
+      const job = this.queue[this.queueHead++] as Job;
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.queueHead);
+        this.queueHead = 0;
+      }
+      if (job.cancelled || job.phase !== 'queued') continue;
+      this.start(job);
+    }
+  }
+
+  private queuedCount(): number {
+    let n = 0;
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const j = this.queue[i] as Job;
+      if (!j.cancelled && j.phase === 'queued') n++;
+    }
+    return n;
+  }
+
+  private start(job: Job): void {
+    const now = this.clock.now();
+    const queuedMs = now - job.enqueuedAt;
+    if (queuedMs > this.queueWaitWarnMs) this.counters.lateStarts++;
+    if (queuedMs > this.counters.maxQueueWaitMs) this.counters.maxQueueWaitMs = queuedMs;
+    const index = job.verdict.nextIndex;
+    const attempt: Attempt = {
+      index,
+      spec: specAt(job.check, index),
+      controller: new AbortController(),
+      startedAt: now,
+      queuedMs,
+      aborted: false,
+      done: false,
+      probeSettled: false,
+    };
+    job.phase = 'running';
+    job.attempt = attempt;
+    job.probePending = true;
+    this.running++;
+    this.counters.started++;
+
+    attempt.deadlineTimer = this.clock.setTimeout(() => {
+      attempt.deadlineTimer = undefined;
+      if (attempt.done) return;
+      attempt.aborted = true;
+      attempt.controller.abort(new DOMException(`check deadline of ${job.check.timeoutMs}ms reached`, 'TimeoutError'));
+      attempt.graceTimer = this.clock.setTimeout(() => {
+        attempt.graceTimer = undefined;
+        if (attempt.done) return;
+        this.counters.stuck++;
+        const result: ProbeResult = {
+          ok: false,
+          reason: 'timeout',
+          detail: `the probe did not settle within ${this.graceMs}ms after its ${job.check.timeoutMs}ms deadline`,
+        };
+        this.finish(job, attempt, result, 'stuck');
+      }, this.graceMs);
+    }, job.check.timeoutMs);
+
+    let pending: Promise<ProbeResult>;
+    try {
+      pending = Promise.resolve(this.probe(attempt.spec, attempt.controller.signal));
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then(
+      (r) => this.onProbeSettled(job, attempt, r, false),
+      (err: unknown) => this.onProbeSettled(job, attempt, { ok: false, reason: 'error', detail: `the probe threw: ${describeError(err)}` }, true),
+    );
+  }
+
+  private onProbeSettled(job: Job, attempt: Attempt, r: ProbeResult, threw: boolean): void {
+    attempt.probeSettled = true;
+    if (job.attempt === attempt) job.probePending = false;
+    if (attempt.done) {
+      this.counters.lateSettles++;
+      return;
+    }
+    if (threw) this.counters.probeErrors++;
+    let result = normalize(r);
+    let outcome: CheckUpdate['outcome'] = threw ? 'threw' : 'settled';
+    if (attempt.aborted && result.ok) {
+      result = { ok: false, reason: 'timeout', detail: `succeeded after the ${job.check.timeoutMs}ms deadline` };
+      outcome = 'late';
+    }
+    this.finish(job, attempt, result, outcome);
+  }
+
+  private finish(
+    job: Job,
+    attempt: Pick<Attempt, 'index' | 'spec' | 'startedAt' | 'queuedMs'> & Partial<Attempt>,
+    result: ProbeResult,
+    outcome: CheckUpdate['outcome'],
+  ): void {
+    const ranProbe = attempt.controller !== undefined;
+    if (ranProbe) {
+      attempt.done = true;
+      if (attempt.deadlineTimer !== undefined) this.clock.clearTimeout(attempt.deadlineTimer);
+      if (attempt.graceTimer !== undefined) this.clock.clearTimeout(attempt.graceTimer);
+      this.running--;
+    }
+    if (job.cancelled) {
+      this.pump();
+      return;
+    }
+    const now = this.clock.now();
+    const latencyMs = now - attempt.startedAt;
+    this.counters.completed++;
+    if (!result.ok && result.reason === 'timeout') this.counters.timeouts++;
+    if (ranProbe) this.opts.onLatency?.(job.check.kind, latencyMs, result.ok);
+
+    const verdict = job.verdict.observe(result);
+    job.attempts++;
+    const update: CheckUpdate = {
+      key: job.check.key,
+      kind: job.check.kind,
+      index: attempt.index,
+      spec: attempt.spec,
+      result,
+      verdict,
+      startedAt: attempt.startedAt,
+      finishedAt: now,
+      latencyMs,
+      queuedMs: attempt.queuedMs,
+      attempt: job.attempts,
+      outcome,
+    };
+    job.last = update;
+
+    const base = verdict.delayFrom === 'start' ? attempt.startedAt : now;
+    this.schedule(job, base + verdict.nextDelayMs - now);
+
+    for (const l of [...job.listeners.values()]) {
+      try {
+        l(update);
+      } catch (err) {
+        this.opts.onListenerError?.(err, job.check.key);
+      }
+    }
+    this.pump();
+  }
+
+  private cancel(job: Job): void {
+    job.cancelled = true;
+    job.listeners.clear();
+    if (job.timer !== undefined) this.clock.clearTimeout(job.timer);
+    job.timer = undefined;
+    const a = job.attempt;
+    if (a && !a.done) {
+      a.done = true;
+      if (a.deadlineTimer !== undefined) this.clock.clearTimeout(a.deadlineTimer);
+      if (a.graceTimer !== undefined) this.clock.clearTimeout(a.graceTimer);
+      a.controller.abort(new DOMException('check cancelled', 'AbortError'));
+      this.running--;
+    }
+    if (this.jobs.get(job.check.key) === job) this.jobs.delete(job.check.key);
+    if (!this.stopped) this.pump();
+  }
+}
+
+function specAt(check: ScheduledCheck, index: number): ProbeSpec {
+  return (check.specs[index] ?? check.specs[0]) as ProbeSpec;
+}
+
+function clamp01(x: number): number {
+  return Number.isFinite(x) ? Math.min(Math.max(x, 0), 1) : 0;
+}
+
+/** A probe that breaks its contract (not an object, no `ok`) gives an 'error' failure. */
+function normalize(r: unknown): ProbeResult {
+  if (r && typeof r === 'object' && typeof (r as { ok?: unknown }).ok === 'boolean') return r as ProbeResult;
+  return { ok: false, reason: 'error', detail: 'the probe returned no result' };
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---------------------------------------------------------------------- a deterministic clock
+
+interface ManualTimer {
+  at: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+/**
+ * A clock that only moves when told to, for tests and simulations. `advance()` runs every timer
+ * that falls due, in time order (ties in creation order), setting `now()` to each timer's time and
+ * letting pending promise callbacks run after each instant, so async probes settle "in" fake time.
+ */
+export class ManualClock implements Clock {
+  private t: number;
+  private seq = 0;
+  private readonly heap: ManualTimer[] = [];
+
+  constructor(start = 0) {
+    this.t = start;
+  }
+
+  now(): number {
+    return this.t;
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const timer: ManualTimer = { at: this.t + Math.max(0, Number.isFinite(ms) ? ms : 0), seq: this.seq++, fn, cancelled: false };
+    this.push(timer);
+    return timer;
+  }
+
+  clearTimeout(handle: unknown): void {
+    if (handle && typeof handle === 'object' && 'cancelled' in handle) (handle as ManualTimer).cancelled = true;
+  }
+
+  /** Live timers. */
+  pending(): number {
+    return this.heap.filter((t) => !t.cancelled).length;
+  }
+
+  /** The time of the next live timer. */
+  nextAt(): number | undefined {
+    this.dropCancelled();
+    return this.heap[0]?.at;
+  }
+
+  /** Moves time forward by `ms`, running everything that falls due. */
+  async advance(ms: number): Promise<void> {
+    await this.advanceTo(this.t + ms);
+  }
+
+  async advanceTo(target: number): Promise<void> {
+    await flush();
+    for (;;) {
+      this.dropCancelled();
+      const first = this.heap[0];
+      if (!first || first.at > target) break;
+      this.t = Math.max(this.t, first.at);
+      const at = first.at;
+      while (this.heap[0] && (this.heap[0] as ManualTimer).at === at) {
+        const timer = this.pop() as ManualTimer;
+        if (!timer.cancelled) timer.fn();
+      }
+      await flush();
+    }
+    this.t = Math.max(this.t, target);
+  }
+
+  private dropCancelled(): void {
+    while (this.heap[0]?.cancelled) this.pop();
+  }
+
+  private less(a: ManualTimer, b: ManualTimer): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  private push(t: ManualTimer): void {
+    const h = this.heap;
+    h.push(t);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i] as ManualTimer, h[p] as ManualTimer)) break;
+      [h[i], h[p]] = [h[p] as ManualTimer, h[i] as ManualTimer];
+      i = p;
+    }
+  }
+
+  private pop(): ManualTimer | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l] as ManualTimer, h[m] as ManualTimer)) m = l;
+        if (r < h.length && this.less(h[r] as ManualTimer, h[m] as ManualTimer)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m] as ManualTimer, h[i] as ManualTimer];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/** Lets every queued promise callback run (one macrotask turn; no wall-clock timer involved). */
+function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

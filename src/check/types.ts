@@ -1,0 +1,65 @@
+// The contract between the health-check core (timing, verdicts, scheduling) and the
+// probes (the I/O of one check attempt). Plain data, so a ProbeSpec can also be a
+// dedup key and cross a worker boundary.
+
+/** What one attempt of a check needs: where to connect and what to ask. Durations in ms. */
+export type ProbeSpec =
+  | ({ kind: 'TCP_CHECK' } & Target)
+  | ({ kind: 'HTTP_GET' | 'SSL_GET' } & Target & HttpSpec)
+  | ({ kind: 'SMTP_CHECK' } & Target & { heloName: string })
+  | ({ kind: 'DNS_CHECK' } & Target & { type: DnsType; name: string })
+  | ({ kind: 'UDP_CHECK' } & Target & UdpSpec)
+  | ({ kind: 'PING_CHECK' } & Pick<Target, 'address' | 'bindto' | 'bindIf' | 'timeoutMs'>)
+  | { kind: 'MISC_CHECK'; command: string; user?: string; group?: string; timeoutMs: number; dynamic: boolean }
+  | { kind: 'FILE_CHECK'; trackFile: string; path: string; weight: number; reverse: boolean; dynamic: boolean };
+
+export type ProbeKind = ProbeSpec['kind'];
+
+export interface Target {
+  address: string; // connect_ip, else the real server's address
+  port: number; // connect_port, else the real server's port
+  bindto?: string;
+  bindPort?: number;
+  bindIf?: string;
+  fwmark?: number;
+  timeoutMs: number; // connect_timeout: a hard deadline on the whole attempt, body included
+}
+
+export interface HttpSpec {
+  url: { path: string; digest?: string; statusCodes: [number, number][]; virtualhost?: string; regex?: string; regexNoMatch?: boolean };
+  httpProtocol: '1.0' | '1.0C' | '1.1';
+  virtualhost?: string;
+  sni?: string; // SSL_GET: server name sent, when enabled
+  verifyTls: boolean;
+}
+
+export type DnsType = 'A' | 'NS' | 'CNAME' | 'SOA' | 'MX' | 'TXT' | 'AAAA' | 'RRSIG' | 'DNSKEY';
+
+export interface UdpSpec {
+  payload?: string; // hex
+  requireReply?: string; // hex, X nibbles are wildcards
+  minReplyLength: number;
+  maxReplyLength: number;
+}
+
+/** The outcome of one attempt. `weight` is set by MISC_CHECK misc_dynamic and FILE_CHECK. */
+export type ProbeResult =
+  | { ok: true; weight?: number; detail?: string }
+  | { ok: false; reason: ProbeFailure; detail: string; weight?: number };
+
+export type ProbeFailure =
+  | 'refused'
+  | 'timeout'
+  | 'reset'
+  | 'unreachable'
+  | 'status'
+  | 'digest'
+  | 'regex'
+  | 'protocol'
+  | 'exit'
+  | 'signal'
+  | 'file'
+  | 'error';
+
+/** Runs one attempt. Must settle by `signal` (aborted at the deadline) and never throw. */
+export type Probe = (spec: ProbeSpec, signal: AbortSignal) => Promise<ProbeResult>;
