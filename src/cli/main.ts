@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { runCheck } from './check.js';
 import { runCleanup } from './cleanup.js';
+import { runCommand, runStatus } from './control.js';
 import { EXIT } from './exit-codes.js';
 import { runMigrate } from './migrate.js';
 import { runRun } from './run.js';
@@ -46,6 +47,49 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .requiredOption('-f, --file <FILE>', 'config file')
     .option('-i, --config-id <ID>', 'config-id for @ID lines in keepalived.conf')
     .action(async (o: { file: string; configId?: string }) => setExit(await runCleanup(o)));
+
+  const socketOpt = ['--socket <PATH>', 'control socket (default $VIPKEEPER_SOCKET or /run/vipkeeper/vipkeeper.sock)'] as const;
+  program
+    .command('status')
+    .description('show VRRP states and the IPVS table with check verdicts')
+    .option(...socketOpt)
+    .option('--json', 'print the full status as JSON')
+    .action(async (o: { socket?: string; json?: boolean }) => setExit(await runStatus(o)));
+  for (const [name, path, desc] of [
+    ['drain', '/drain', 'set a real server to weight 0, then remove it once its connections end'],
+    ['undrain', '/undrain', 'put a drained real server back'],
+  ] as const) {
+    program
+      .command(name)
+      .description(desc)
+      .argument('<RS>', 'real server as ADDRESS:PORT ([v6]:PORT)')
+      .option('--vs <VS>', 'only in this virtual server (e.g. "TCP 10.0.0.1:80")')
+      .option(...socketOpt)
+      .action(async (rs: string, o: { vs?: string; socket?: string }) => setExit(await runCommand(path, { rs, ...(o.vs ? { vs: o.vs } : {}) }, o)));
+  }
+  program
+    .command('maintenance')
+    .description('on: this node stops competing for MASTER (hands over first); off: competes again')
+    .argument('<on|off>')
+    .option(...socketOpt)
+    .action(async (v: string, o: { socket?: string }) => {
+      if (v !== 'on' && v !== 'off') {
+        process.stderr.write('vipkeeper maintenance: say on or off\n');
+        return setExit(EXIT.usage);
+      }
+      setExit(await runCommand('/maintenance', { on: v === 'on' }, o));
+    });
+  program
+    .command('stepdown')
+    .description('a MASTER hands over to its peer (priority 0) and stays BACKUP until the peer yields')
+    .option('--instance <NAME>', 'only this VRRP instance (default: all)')
+    .option(...socketOpt)
+    .action(async (o: { instance?: string; socket?: string }) => setExit(await runCommand('/stepdown', o.instance ? { instance: o.instance } : {}, o)));
+  program
+    .command('reload')
+    .description('ask the daemon to reload its config (like SIGHUP); a bad config is refused')
+    .option(...socketOpt)
+    .action(async (o: { socket?: string }) => setExit(await runCommand('/reload', {}, o)));
 
   return program;
 }

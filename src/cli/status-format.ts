@@ -1,0 +1,52 @@
+// `vipkeeper status` for people: the VRRP instances, then the table in the layout of
+// `ipvsadm -Ln` with each real server's check verdict beside it.
+import type { DaemonStatus } from '../daemon/status.js';
+
+function pad(s: string | number, n: number): string {
+  return String(s).padEnd(n);
+}
+
+const FORWARD: Record<string, string> = { DR: 'Route', NAT: 'Masq', TUN: 'Tunnel' };
+
+export function formatStatus(s: DaemonStatus): string {
+  const out: string[] = [];
+  const up = Math.round(s.node.uptimeS);
+  out.push(`vipkeeper ${s.node.version} on ${s.node.hostname}${s.node.routerId ? ` (router_id ${s.node.routerId})` : ''}, pid ${s.node.pid}, up ${up}s`);
+  const reload = s.config.lastReload ? `, last reload ${s.config.lastReload.ok ? 'ok' : `REFUSED: ${s.config.lastReload.error ?? ''}`}` : '';
+  out.push(`config ${s.config.path} (${s.config.format}, ${s.config.hash})${reload}${s.maintenance ? ', MAINTENANCE' : ''}`);
+  out.push('');
+  out.push('VRRP');
+  const instances = s.vrrp?.instances ?? [];
+  if (!s.vrrp) out.push('  (VRRP engine not answering)');
+  else if (instances.length === 0) out.push('  (no instances)');
+  else {
+    out.push(`  ${pad('Instance', 14)}${pad('VRID', 6)}${pad('Intf', 10)}${pad('State', 8)}${pad('Prio', 9)}${pad('Master seen', 18)}VIPs`);
+    for (const i of instances) {
+      const prio = i.basePriority === i.effectivePriority ? `${i.basePriority}` : `${i.basePriority}/${i.effectivePriority}`;
+      const master = i.state === 'MASTER' ? '(this node)' : (i.masterSeen?.ip ?? '-');
+      out.push(`  ${pad(i.name, 14)}${pad(i.vrid, 6)}${pad(i.interface ?? '-', 10)}${pad(i.state, 8)}${pad(prio, 9)}${pad(master, 18)}${i.vips.join(' ')}`);
+      const last = i.recentTransitions[i.recentTransitions.length - 1];
+      if (last) out.push(`    last: ${last.from} -> ${last.to} (${last.reason})`);
+    }
+  }
+  out.push('');
+  const ipvs = s.ipvs;
+  out.push(`IP Virtual Server table (${ipvs ? ipvs.state : 'not managed'}${ipvs?.error ? `: ${ipvs.error}` : ''})`);
+  out.push('Prot LocalAddress:Port Scheduler Flags');
+  out.push('  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Check');
+  const services = s.health?.services ?? [];
+  for (const svc of services) {
+    const table = ipvs?.table.find((t) => t.service === svc.vs);
+    const flags = table ? [...table.flags, ...(table.persistenceS ? [`persistent ${table.persistenceS}`] : [])].join(' ') : '';
+    out.push(`${svc.vs} ${table?.scheduler ?? ''}${flags ? ` ${flags}` : ''}${svc.quorumUp ? '' : '  [quorum lost]'}`);
+    for (const r of svc.realServers) {
+      const dest = table?.dests.find((d) => d.address === r.address && d.port === r.port);
+      const line = s.realServers.find((l) => l.vs === svc.vs && l.address === r.address && l.port === r.port);
+      const verdict = `${r.up ? 'up' : 'down'}${line?.drained ? ' (drained)' : ''}`;
+      const addr = r.address.includes(':') ? `[${r.address}]:${r.port}` : `${r.address}:${r.port}`;
+      out.push(`  -> ${pad(addr, 28)}${pad(dest ? (FORWARD[dest.forwarding] ?? dest.forwarding) : '-', 8)}${pad(r.weight, 7)}${pad(dest?.activeConn ?? '-', 11)}${pad(dest?.inactConn ?? '-', 10)}${verdict}`);
+    }
+  }
+  if (services.length === 0) out.push('  (no virtual servers)');
+  return `${out.join('\n')}\n`;
+}
