@@ -33,13 +33,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('run')
-    .description('run VRRP in the foreground (YAML or keepalived.conf); SIGTERM/SIGINT stops it gracefully')
+    .description('run the daemon in the foreground (YAML or keepalived.conf); SIGHUP reloads, SIGTERM/SIGINT stop gracefully')
     .requiredOption('-f, --file <FILE>', 'config file')
     .option('-i, --config-id <ID>', 'config-id for @ID lines in keepalived.conf (default: host name up to the first dot)')
     .option('--transport <KIND>', 'raw: VRRP over IP protocol 112 (default, needs CAP_NET_RAW); udp: vipkeeper-to-vipkeeper only, not interoperable', 'raw')
     .option('--udp-port <PORT>', 'UDP port for --transport udp (default 12112)')
     .option('--log-level <LEVEL>', 'fatal, error, warn, info, debug, trace or silent', 'info')
-    .action(async (o: { file: string; configId?: string; transport?: string; udpPort?: string; logLevel?: string }) => setExit(await runRun(o)));
+    .option('--socket <PATH>', 'control socket (default: control.socket in the config, /run/vipkeeper/vipkeeper.sock)')
+    .action(async (o: { file: string; configId?: string; transport?: string; udpPort?: string; logLevel?: string; socket?: string }) =>
+      setExit(await runRun({ ...o, ...(o.socket ?? process.env.VIPKEEPER_SOCKET ? { socket: o.socket ?? process.env.VIPKEEPER_SOCKET } : {}) })),
+    );
 
   program
     .command('cleanup')

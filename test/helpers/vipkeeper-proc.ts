@@ -104,6 +104,8 @@ export class VipkeeperProc {
   constructor(
     readonly proc: NsProcess,
     readonly ns: string,
+    /** The daemon's control socket. */
+    readonly socket: string = '',
   ) {}
 
   get pid(): number {
@@ -167,6 +169,8 @@ export interface StartVipkeeperOptions {
   logLevel?: string;
   /** Wait for "vipkeeper running" (default true). */
   waitRunning?: boolean;
+  /** Control socket; default: one per namespace beside the config, so daemons never collide. */
+  socket?: string;
 }
 
 /** `vipkeeper run -f CONF` in `ns` (via tsx from the source tree). */
@@ -184,9 +188,11 @@ export async function startVipkeeper(lab: NetnsLab, ns: string, conf: string, op
     '--log-level',
     opts.logLevel ?? 'info',
     ...(opts.transport ? ['--transport', opts.transport] : []),
+    '--socket',
+    opts.socket ?? path.join(path.dirname(conf), `vipkeeper-${ns}.sock`),
   ];
   const proc = lab.spawn(ns, argv, `vipkeeper run ${path.basename(conf)}`);
-  const vk = new VipkeeperProc(proc, ns);
+  const vk = new VipkeeperProc(proc, ns, opts.socket ?? path.join(path.dirname(conf), `vipkeeper-${ns}.sock`));
   if (opts.waitRunning ?? true) await proc.waitForLine(/"msg":"vipkeeper running"/, 20_000);
   return vk;
 }

@@ -1,0 +1,448 @@
+// The whole daemon: VRRP in its own worker thread, health checks and the control
+// API in the main thread, a supervisor that restarts the VRRP worker if it dies,
+// hitless reload, graceful stop, and systemd notifications (READY, RELOADING,
+// STOPPING, and WATCHDOG only while the VRRP loop is alive).
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { HealthChecker } from '../check/health.js';
+import { runProbe } from '../check/probes/index.js';
+import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
+import { loadConfigFile, type ConfigFormat } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { notifyReady, notifyReloading, notifyStatus, notifyStopping, notifyWatchdog, watchdogIntervalMs } from '../net/sd-notify.js';
+import { startControlServer, type CommandResult, type ControlServer } from './control-server.js';
+import type { Logger, LogLevel } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './status.js';
+import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp-runtime.js';
+import type { VrrpWorkerData, WorkerCall, WorkerMessage } from './vrrp-worker.js';
+
+const VERSION = '0.1.0';
+const HEARTBEAT_MS = 500;
+const SNAPSHOT_MS = 500;
+const CALL_TIMEOUT_MS = 10_000;
+const MAX_RESTARTS = 3; // within RESTART_WINDOW_MS, then the daemon gives up
+const RESTART_WINDOW_MS = 60_000;
+
+export interface DaemonOptions {
+  file: string;
+  configId: string;
+  transport: 'raw' | 'udp';
+  udpPort: number;
+  logLevel: LogLevel;
+  /** Overrides control.socket from the config. */
+  socket?: string;
+  log: Logger;
+  /** Called when a component dies and cannot be restarted: the process should exit with this code. */
+  onFatal: (code: number, why: string) => void;
+}
+
+export class DaemonStartError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+type Reply = Extract<WorkerMessage, { type: 'reply' }>['res'];
+
+export class Daemon {
+  private config!: Config;
+  private configState!: ConfigState;
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly calls = new Map<number, (r: Reply) => void>();
+  private heartbeatAt = 0;
+  private vrrp: RuntimeSnapshot | undefined;
+  private health: HealthChecker | undefined;
+  private control: ControlServer | undefined;
+  private readonly metrics: Metrics;
+  private readonly drained = new Set<string>();
+  private maintenance = false;
+  private readonly otherMasterSeen: Record<string, number> = {};
+  private readonly startedAt = new Date();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+  private restarts: number[] = [];
+  private readonly log: Logger;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.log = opts.log;
+    this.metrics = createMetrics(() => this.status());
+  }
+
+  /** Loads the config and starts everything; throws DaemonStartError with an exit code. */
+  async start(): Promise<void> {
+    const loaded = loadConfigFile(this.opts.file, { configId: this.opts.configId });
+    for (const d of loaded.diagnostics) this.logDiagnostic(d);
+    if (!loaded.config) throw new DaemonStartError(`${this.opts.file}: invalid config, not started`, 1);
+    this.config = loaded.config;
+    this.configState = this.newConfigState(loaded.format, loaded.config);
+
+    await this.startWorker();
+    this.startHealth();
+    const socketPath = this.opts.socket ?? this.config.control.socket;
+    try {
+      this.control = await startControlServer({
+        socketPath,
+        ...(this.config.control.http ? { http: this.config.control.http } : {}),
+        handlers: {
+          status: () => this.status(),
+          metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+          drain: (rs, vs) => this.drain(rs, vs, true),
+          undrain: (rs, vs) => this.drain(rs, vs, false),
+          maintenance: (on) => this.setMaintenance(on),
+          stepDown: (instance) => this.stepDown(instance),
+          reload: () => this.reload(),
+        },
+      });
+    } catch (e) {
+      await this.stop('control socket failed');
+      throw new DaemonStartError(`control socket ${socketPath}: ${(e as Error).message}`, 3);
+    }
+    this.log.info({ socket: socketPath, http: this.control.httpAddress }, 'control API listening');
+    this.timers.push(setInterval(() => void this.refreshSnapshot(), SNAPSHOT_MS));
+    this.startWatchdog();
+    const n = Object.keys(this.config.instances).length;
+    safe(() => notifyReady(`${n} VRRP instance(s), ${this.config.virtual_servers.length} virtual server(s)`));
+    this.log.info({ instances: n, virtual_servers: this.config.virtual_servers.length }, 'vipkeeper running');
+  }
+
+  // ------------------------------------------------------------------ VRRP worker
+
+  private workerUrl(): URL {
+    // Under tsx (tests, development) the sources are .ts; installed, they are compiled .js.
+    const here = import.meta.url;
+    return new URL(here.endsWith('.ts') ? './vrrp-worker.ts' : './vrrp-worker.js', here);
+  }
+
+  private startWorker(): Promise<void> {
+    const data: VrrpWorkerData = {
+      config: this.config,
+      transport: this.opts.transport,
+      udpPort: this.opts.udpPort,
+      logLevel: this.opts.logLevel,
+      heartbeatMs: HEARTBEAT_MS,
+    };
+    const url = this.workerUrl();
+    // Under tsx the worker must register tsx itself: loader hooks do not follow into workers on Node 20.
+    const worker = url.pathname.endsWith('.ts')
+      ? new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true, workerData: data, name: 'vrrp' })
+      : new Worker(url, { workerData: data, name: 'vrrp' });
+    this.worker = worker;
+    this.heartbeatAt = Date.now();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      let started = false;
+      worker.on('message', (m: WorkerMessage) => {
+        switch (m.type) {
+          case 'heartbeat':
+            this.heartbeatAt = Date.now();
+            break;
+          case 'reply':
+            this.calls.get(m.id)?.(m.res);
+            this.calls.delete(m.id);
+            break;
+          case 'event':
+            this.onVrrpEvent(m.event as { type: string; instance?: string });
+            break;
+          case 'started':
+            settled = true;
+            started = true;
+            void this.refreshSnapshot();
+            resolve();
+            break;
+          case 'startFailed':
+            settled = true;
+            reject(
+              new DaemonStartError(
+                m.code === 'EPERM'
+                  ? `VRRP cannot start: ${m.error}: needs root or CAP_NET_RAW (or --transport udp between vipkeepers)`
+                  : `VRRP cannot start: ${m.error}`,
+                3,
+              ),
+            );
+            void worker.terminate();
+            break;
+          case 'stopped':
+            break;
+        }
+      });
+      worker.on('error', (e) => {
+        this.log.error({ err: e.message }, 'VRRP worker crashed');
+        if (!settled) {
+          settled = true;
+          reject(new DaemonStartError(`VRRP worker crashed: ${e.message}`, 3));
+        }
+      });
+      worker.on('exit', (code) => {
+        if (this.worker === worker) this.worker = undefined;
+        for (const [id, r] of this.calls) {
+          r({ ok: false, error: 'VRRP worker exited' });
+          this.calls.delete(id);
+        }
+        if (!settled) {
+          settled = true;
+          reject(new DaemonStartError(`VRRP worker exited with code ${code} while starting`, 3));
+          return;
+        }
+        if (started && !this.stopping) void this.restartWorker(code);
+      });
+    });
+  }
+
+  /** Supervisor: a dead VRRP worker is restarted, a few times; then the daemon gives up. */
+  private async restartWorker(code: number): Promise<void> {
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+    if (this.restarts.length >= MAX_RESTARTS) {
+      this.log.error({ exit: code, restarts: this.restarts.length }, 'VRRP worker keeps dying; giving up');
+      this.opts.onFatal(3, 'VRRP worker keeps dying');
+      return;
+    }
+    this.restarts.push(now);
+    const delay = 500 * 2 ** (this.restarts.length - 1);
+    this.log.error({ exit: code, restart_in_ms: delay }, 'VRRP worker died; restarting it');
+    await new Promise((r) => setTimeout(r, delay));
+    if (this.stopping) return;
+    try {
+      await this.startWorker();
+      this.log.info({}, 'VRRP worker restarted');
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'VRRP worker restart failed');
+      this.opts.onFatal(3, 'VRRP worker restart failed');
+    }
+  }
+
+  private call(req: WorkerCall['req']): Promise<Reply> {
+    const w = this.worker;
+    if (!w) return Promise.resolve({ ok: false, error: 'the VRRP engine is not running' });
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.calls.delete(id);
+        resolve({ ok: false, error: 'the VRRP engine did not answer in time' });
+      }, CALL_TIMEOUT_MS);
+      this.calls.set(id, (r) => {
+        clearTimeout(t);
+        resolve(r);
+      });
+      w.postMessage({ id, req } satisfies WorkerCall);
+    });
+  }
+
+  private async runtimeCall(req: RuntimeRequest): Promise<RuntimeResponse> {
+    return (await this.call(req)) as RuntimeResponse;
+  }
+
+  private async refreshSnapshot(): Promise<void> {
+    const r = await this.runtimeCall({ type: 'snapshot' });
+    if (r.ok && r.snapshot) this.vrrp = r.snapshot;
+  }
+
+  private onVrrpEvent(ev: { type: string; instance?: string; [k: string]: unknown }): void {
+    if (ev.type === 'otherMasterSeen' && ev.instance) this.otherMasterSeen[ev.instance] = (this.otherMasterSeen[ev.instance] ?? 0) + 1;
+    if (ev.type === 'transition' || ev.type === 'groupTransition') void this.refreshSnapshot();
+  }
+
+  // ------------------------------------------------------------------ health checks
+
+  private startHealth(): void {
+    if (this.config.virtual_servers.length === 0) return;
+    this.health = new HealthChecker(this.config, {
+      probe: runProbe,
+      onLatency: (kind, ms, ok) => this.metrics.observeCheck(kind, ok, ms),
+      onEvent: (ev) => {
+        const e = ev as unknown as { type: string; vs?: string; rs?: string; initial?: boolean };
+        if (!e.initial) this.log.info({ event: e.type, vs: e.vs, rs: e.rs }, `health: ${e.type}${e.rs ? ` ${e.rs}` : ''}${e.vs ? ` in ${e.vs}` : ''}`);
+      },
+    });
+    for (const w of this.health.warnings) this.log.warn({}, w);
+    this.health.start();
+  }
+
+  // ------------------------------------------------------------------ watchdog
+
+  private startWatchdog(): void {
+    const wd = watchdogIntervalMs();
+    if (!wd) return;
+    // Ping only while the VRRP loop's heartbeat is fresh: a stuck loop gets restarted by systemd.
+    const every = Math.max(100, Math.floor(wd / 2));
+    const fresh = Math.max(HEARTBEAT_MS * 4, every);
+    this.timers.push(
+      setInterval(() => {
+        if (Date.now() - this.heartbeatAt <= fresh) safe(() => notifyWatchdog());
+        else this.log.warn({ since_ms: Date.now() - this.heartbeatAt }, 'VRRP loop heartbeat is late; not pinging the watchdog');
+      }, every),
+    );
+  }
+
+  // ------------------------------------------------------------------ reload
+
+  /** SIGHUP: a config that fails `check` is refused and the running one stays. */
+  async reload(): Promise<CommandResult> {
+    safe(() => notifyReloading());
+    try {
+      const loaded = loadConfigFile(this.opts.file, { configId: this.opts.configId });
+      for (const d of loaded.diagnostics) this.logDiagnostic(d);
+      const at = new Date().toISOString();
+      if (!loaded.config) {
+        const first = loaded.diagnostics.find((d) => d.severity === 'error');
+        const error = first ? formatDiagnostic(first) : 'invalid config';
+        this.configState.reloads.failed++;
+        this.configState.lastReload = { at, ok: false, error };
+        this.log.error({ file: this.opts.file, error }, 'reload refused: the new config is invalid; the running config stays');
+        return { ok: false, message: `reload refused: ${error}` };
+      }
+      const config = loaded.config;
+      const r = await this.call({ type: 'reloadConfig', config });
+      if (!r.ok) {
+        this.configState.reloads.failed++;
+        this.configState.lastReload = { at, ok: false, error: r.error };
+        this.log.error({ error: r.error }, 'reload refused by the VRRP engine; the running config stays');
+        return { ok: false, message: `reload refused: ${r.error}` };
+      }
+      this.health?.reload(config);
+      if (!this.health && config.virtual_servers.length > 0) {
+        this.config = config;
+        this.startHealth();
+      }
+      this.config = config;
+      const reloads = this.configState.reloads;
+      this.configState = { ...this.newConfigState(loaded.format, config), reloads: { ...reloads, ok: reloads.ok + 1 }, lastReload: { at, ok: true } };
+      const report = 'report' in r ? r.report : undefined;
+      this.log.info({ report, hash: this.configState.hash }, 'config reloaded');
+      void this.refreshSnapshot();
+      return { ok: true, message: `reloaded ${this.opts.file}` };
+    } finally {
+      safe(() => notifyReady());
+    }
+  }
+
+  // ------------------------------------------------------------------ operator commands
+
+  private async forInstances(
+    pick: (i: RuntimeSnapshot['instances'][number]) => boolean,
+    cmd: 'stepDown' | 'maintenanceOn' | 'maintenanceOff',
+  ): Promise<string[]> {
+    await this.refreshSnapshot();
+    const names = (this.vrrp?.instances ?? []).filter(pick).map((i) => i.name);
+    const errors: string[] = [];
+    for (const name of names) {
+      const r = await this.runtimeCall({ type: 'command', instance: name, command: cmd });
+      if (!r.ok) errors.push(`${name}: ${r.error}`);
+    }
+    void this.refreshSnapshot();
+    if (errors.length) throw new Error(errors.join('; '));
+    return names;
+  }
+
+  private async stepDown(instance?: string): Promise<CommandResult> {
+    try {
+      const names = await this.forInstances((i) => (instance ? i.name === instance : i.state === 'MASTER'), 'stepDown');
+      if (instance && names.length === 0) return { ok: false, message: `no VRRP instance named ${instance}` };
+      this.log.info({ instances: names }, 'step down requested by the operator');
+      return { ok: true, message: names.length ? `stepped down: ${names.join(', ')}` : 'no instance is MASTER here; nothing to step down' };
+    } catch (e) {
+      return { ok: false, message: (e as Error).message };
+    }
+  }
+
+  private async setMaintenance(on: boolean): Promise<CommandResult> {
+    try {
+      const names = await this.forInstances(() => true, on ? 'maintenanceOn' : 'maintenanceOff');
+      this.maintenance = on;
+      this.log.warn({ instances: names, maintenance: on }, on ? 'maintenance on: this node no longer competes for MASTER' : 'maintenance off: this node competes for MASTER again');
+      return { ok: true, message: `maintenance ${on ? 'on' : 'off'} for ${names.length} instance(s)` };
+    } catch (e) {
+      return { ok: false, message: (e as Error).message };
+    }
+  }
+
+  private async drain(rs: string, vs: string | undefined, on: boolean): Promise<CommandResult> {
+    const matches = (this.health?.snapshot().services ?? []).flatMap((s) =>
+      s.realServers.filter((r) => (r.rs === rs || `${r.address}:${r.port}` === rs) && (!vs || s.vs === vs)).map((r) => `${s.vs} ${r.rs}`),
+    );
+    if (matches.length === 0) return { ok: false, message: `no real server ${rs}${vs ? ` in ${vs}` : ''}` };
+    for (const key of matches) (on ? this.drained.add(key) : this.drained.delete(key));
+    this.log.info({ rs, vs, drained: on }, on ? 'real server drained by the operator' : 'real server undrained by the operator');
+    return { ok: true, message: `${on ? 'draining' : 'undrained'} ${matches.join(', ')}` };
+  }
+
+  // ------------------------------------------------------------------ status
+
+  status(): DaemonStatus {
+    const health = this.health?.snapshot();
+    const ipvs: IpvsStatus = {
+      state: 'disabled',
+      error: 'the IPVS reconciler is not part of this build yet',
+      driftCorrections: 0,
+      reconciles: 0,
+      table: [],
+    };
+    return {
+      node: {
+        ...(this.config?.global.router_id ? { routerId: this.config.global.router_id } : {}),
+        hostname: hostname(),
+        pid: process.pid,
+        version: VERSION,
+        startedAt: this.startedAt.toISOString(),
+        uptimeS: (Date.now() - this.startedAt.getTime()) / 1000,
+      },
+      config: this.configState,
+      ...(this.vrrp ? { vrrp: this.vrrp } : {}),
+      ...(health ? { health } : {}),
+      ipvs,
+      maintenance: this.maintenance,
+      realServers: realServerLines(health, this.drained),
+      drained: [...this.drained],
+      counters: { otherMasterSeen: { ...this.otherMasterSeen } },
+    };
+  }
+
+  // ------------------------------------------------------------------ stop
+
+  /** SIGTERM/SIGINT: priority 0 and VIPs removed by the VRRP engine, checks stopped. */
+  async stop(reason: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    safe(() => notifyStopping());
+    safe(() => notifyStatus(`stopping: ${reason}`));
+    for (const t of this.timers) clearInterval(t);
+    this.health?.stop();
+    const w = this.worker;
+    if (w) {
+      const r = await this.call({ type: 'stop', reason });
+      if (!r.ok) this.log.error({ error: r.error }, 'VRRP engine did not stop cleanly');
+      await w.terminate();
+    }
+    await this.control?.close();
+  }
+
+  private newConfigState(format: ConfigFormat, config: Config): ConfigState {
+    return {
+      path: this.opts.file,
+      format,
+      hash: createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16),
+      loadedAt: new Date().toISOString(),
+      reloads: { ok: 0, failed: 0 },
+    };
+  }
+
+  private logDiagnostic(d: Diagnostic): void {
+    const line = formatDiagnostic(d);
+    if (d.severity === 'error') this.log.error({ file: d.loc.file, line: d.loc.line }, line);
+    else this.log.warn({ file: d.loc.file, line: d.loc.line }, line);
+  }
+}
+
+function safe(fn: () => unknown): void {
+  try {
+    fn();
+  } catch {
+    // sd_notify failures never stop the daemon
+  }
+}

@@ -1,0 +1,172 @@
+// The whole daemon as systemd runs it, from the compiled command: VRRP in its worker,
+// health checks against a real server, the control socket, sd_notify (READY,
+// WATCHDOG, RELOADING, STOPPING), SIGHUP reload (a bad config is refused and the
+// old one keeps running) and SIGTERM.
+import { execFile } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NetnsLab, NsProcess, REPO_ROOT, setupOrFail } from './helpers/netns.js';
+import { createLan, hasVip, sleep, waitFor, type Lan } from './helpers/vipkeeper-proc.js';
+import type { DaemonStatus } from '../src/daemon/status.js';
+
+const LISTENER = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(120)
+print('READY', flush=True)
+while True:
+    data = s.recv(4096)
+    print(data.decode().replace('\\n', ' '), flush=True)
+`;
+
+const lab = new NetnsLab();
+let lan: Lan;
+let notify: NsProcess;
+let d1: NsProcess;
+let d2: NsProcess;
+let rs: NsProcess | undefined;
+const sock = (n: string) => path.join(lan.dir, `${n}.sock`);
+const conf = (n: string) => path.join(lan.dir, `${n}.yaml`);
+
+function yaml(name: string, priority: number): string {
+  return `global:
+  router_id: ${name}
+  vrrp_version: 3
+instances:
+  VI_1:
+    interface: eth0
+    virtual_router_id: 61
+    priority: ${priority}
+    advert_int: 100ms
+    virtual_ipaddress: [10.61.0.200/24]
+virtual_servers:
+  - address: 10.61.0.200
+    port: 80
+    protocol: TCP
+    lb_algo: rr
+    lb_kind: NAT
+    delay_loop: 500ms
+    connect_timeout: 400ms
+    retry: 0
+    real_servers:
+      - address: 10.61.0.11
+        port: 8080
+        checks:
+          - type: HTTP_GET
+            url: [{ path: /health }]
+`;
+}
+
+function vk(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(REPO_ROOT, 'bin/vipkeeper.js'), ...args], { timeout: 20_000 }, (e, out, err) =>
+      resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }),
+    );
+  });
+}
+
+async function status(name: string): Promise<DaemonStatus> {
+  const r = await vk(['status', '--json', '--socket', sock(name)]);
+  if (r.code !== 0) throw new Error(`status ${name}: ${r.err}`);
+  return JSON.parse(r.out) as DaemonStatus;
+}
+
+const state = async (name: string) => (await status(name)).vrrp?.instances[0]?.state;
+
+function startDaemon(name: string, ns: string, env: NodeJS.ProcessEnv = process.env): NsProcess {
+  return lab.spawn(ns, [process.execPath, path.join(REPO_ROOT, 'bin/vipkeeper.js'), 'run', '-f', conf(name), '--socket', sock(name)], `vipkeeper ${name}`, env);
+}
+
+function startRealServer(): NsProcess {
+  const code = "require('http').createServer((q,s)=>s.end('ok')).listen(8080,'10.61.0.11',()=>console.log('LISTENING'))";
+  return lab.spawn(lan.nodes.rs1!.ns, [process.execPath, '-e', code], 'rs1 http');
+}
+
+describe('vipkeeper run: the daemon', () => {
+  setupOrFail(async () => {
+    lan = await createLan(lab, '10.61.0', { d1: 1, d2: 2, rs1: 11, client: 100 });
+    writeFileSync(conf('d1'), yaml('d1', 150));
+    writeFileSync(conf('d2'), yaml('d2', 100));
+    notify = new NsProcess('sd_notify listener', ['python3', '-c', LISTENER, path.join(lan.dir, 'notify.sock')]);
+    await notify.waitForLine(/^READY$/);
+    rs = startRealServer();
+    await rs.waitForLine(/LISTENING/);
+  });
+  beforeAll(() => undefined);
+  afterAll(async () => {
+    notify?.child.kill('SIGKILL');
+    await lab.cleanup();
+    lan?.dispose();
+  });
+
+  it('starts under systemd-style notify: READY, then WATCHDOG pings tied to the VRRP loop', async () => {
+    d1 = startDaemon('d1', lan.nodes.d1!.ns, { ...process.env, NOTIFY_SOCKET: path.join(lan.dir, 'notify.sock'), WATCHDOG_USEC: '400000' });
+    d2 = startDaemon('d2', lan.nodes.d2!.ns);
+    await d1.waitForLine(/"msg":"vipkeeper running"/, 20_000);
+    await d2.waitForLine(/"msg":"vipkeeper running"/, 20_000);
+    await notify.waitForLine(/READY=1/, 10_000);
+    await notify.waitForLine(/WATCHDOG=1/, 10_000);
+    expect(statSync(sock('d1')).mode & 0o777).toBe(0o600);
+  });
+
+  it('elects d1 and checks the real server through the daemon', async () => {
+    await waitFor('d1 MASTER', async () => (await state('d1')) === 'MASTER', 10_000);
+    expect(await state('d2')).toBe('BACKUP');
+    expect(await hasVip(lan.nodes.d1!.ns, '10.61.0.200')).toBe(true);
+    await waitFor('rs1 up', async () => (await status('d1')).realServers[0]?.verdict === 'up', 10_000);
+    const s = await status('d1');
+    expect(s.realServers).toEqual([{ vs: '10.61.0.200 80 TCP', address: '10.61.0.11', port: 8080, verdict: 'up', weight: 1, drained: false }]);
+    expect(s.ipvs?.state).toBeDefined();
+  });
+
+  it('catches a real server that stops', async () => {
+    rs!.child.kill('SIGKILL');
+    await rs!.exited;
+    await waitFor('rs1 down', async () => (await status('d1')).realServers[0]?.verdict === 'down', 10_000);
+    const human = await vk(['status', '--socket', sock('d1')]);
+    expect(human.out).toMatch(/-> 10\.61\.0\.11:8080 .* down/);
+    rs = startRealServer();
+    await rs.waitForLine(/LISTENING/);
+    await waitFor('rs1 up again', async () => (await status('d1')).realServers[0]?.verdict === 'up', 10_000);
+  });
+
+  it('refuses a bad config on SIGHUP and keeps running the old one', async () => {
+    writeFileSync(conf('d1'), 'instances:\n  VI_1:\n    virtual_router_id: 300\n');
+    process.kill(d1.child.pid!, 'SIGHUP');
+    await waitFor('reload refused', async () => (await status('d1')).config.lastReload?.ok === false, 10_000);
+    const s = await status('d1');
+    expect(s.config.lastReload?.error).toMatch(/d1\.yaml:3:5: error: .*virtual_router_id/);
+    expect(s.config.reloads.failed).toBe(1);
+    expect(s.vrrp?.instances[0]?.state).toBe('MASTER');
+    await notify.waitForLine(/RELOADING=1/, 5000);
+    const metrics = await new Promise<string>((resolve, reject) =>
+      execFile('curl', ['-s', '--unix-socket', sock('d1'), 'http://vipkeeper/metrics'], (e, out) => (e ? reject(e) : resolve(out))),
+    );
+    expect(metrics).toMatch(/^vipkeeper_config_last_reload_successful 0$/m);
+    writeFileSync(conf('d1'), yaml('d1', 150));
+  });
+
+  it('steps down on request and the peer takes over', async () => {
+    const r = await vk(['stepdown', '--socket', sock('d1')]);
+    expect(r.out).toMatch(/stepped down: VI_1/);
+    await waitFor('d2 MASTER', async () => (await state('d2')) === 'MASTER', 5000);
+    await waitFor('d1 BACKUP', async () => (await state('d1')) === 'BACKUP', 5000);
+    expect(await hasVip(lan.nodes.d2!.ns, '10.61.0.200')).toBe(true);
+  });
+
+  it('stops on SIGTERM: exit 0, STOPPING sent, VIPs released', async () => {
+    // d2 is MASTER now; stop it and d1 takes the VIP back.
+    process.kill(d2.child.pid!, 'SIGTERM');
+    const e2 = await d2.exited;
+    expect(e2.code).toBe(0);
+    expect(await hasVip(lan.nodes.d2!.ns, '10.61.0.200')).toBe(false);
+    await waitFor('d1 MASTER again', async () => (await state('d1')) === 'MASTER', 5000);
+    process.kill(d1.child.pid!, 'SIGTERM');
+    expect((await d1.exited).code).toBe(0);
+    await notify.waitForLine(/STOPPING=1/, 5000);
+    expect(await hasVip(lan.nodes.d1!.ns, '10.61.0.200')).toBe(false);
+    await sleep(10);
+  });
+});
