@@ -22,20 +22,11 @@
  */
 import { CheckVerdict, verdictParams, type VerdictOutput, type VerdictState } from './verdict.js';
 import type { Probe, ProbeKind, ProbeResult, ProbeSpec } from './types.js';
+import type { Clock } from '../daemon/clock.js';
 
-/** The minimal clock the health checker needs. `now()` is monotonic milliseconds. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** The real clock: `performance.now()` and the global timers. */
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+// The health checker runs on the daemon's injectable clock (real or fake).
+export type { Clock } from '../daemon/clock.js';
+export { realClock as systemClock } from '../daemon/clock.js';
 
 /** What the scheduler needs to know about a check (a `CheckPlan` fits). */
 export interface ScheduledCheck {
