@@ -148,6 +148,24 @@ describe('vipkeeper run: the daemon', () => {
     writeFileSync(conf('d1'), yaml('d1', 150));
   });
 
+  it('reloads an unchanged instance hitlessly on SIGHUP: it stays MASTER, keeps its VIP, the peer sees no gap', async () => {
+    const before = { d1: d1.stdoutLines.length, d2: d2.stdoutLines.length };
+    process.kill(d1.child.pid!, 'SIGHUP');
+    await waitFor('reload applied', async () => (await status('d1')).config.lastReload?.ok === true, 10_000);
+    await d1.waitForLine(/"msg":"VRRP config reloaded"/, 10_000);
+    await sleep(500); // more than Master_Down_Interval (361 ms): a gap in d1's adverts would show at d2
+    const d1After = d1.stdoutLines.slice(before.d1).join('\n');
+    const d2After = d2.stdoutLines.slice(before.d2).join('\n');
+    expect(d1After).toMatch(/"unchanged":\["VI_1"\]/);
+    expect(d1After).not.toMatch(/"to":"/); // no transition on d1
+    expect(d2After).not.toMatch(/"to":"/); // nor on the peer: adverts never paused
+    expect(d1After).not.toMatch(/"action":"removed"|removing VIPs/);
+    expect(await hasVip(lan.nodes.d1!.ns, '10.61.0.200')).toBe(true);
+    const s = await status('d1');
+    expect(s.config.reloads).toEqual({ ok: 1, failed: 1 });
+    expect(s.vrrp?.instances[0]?.state).toBe('MASTER');
+  });
+
   it('steps down on request and the peer takes over', async () => {
     const r = await vk(['stepdown', '--socket', sock('d1')]);
     expect(r.out).toMatch(/stepped down: VI_1/);

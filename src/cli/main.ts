@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { runCheck } from './check.js';
 import { runCleanup } from './cleanup.js';
 import { runCommand, runStatus } from './control.js';
+import { runDrill, type DrillOptions } from './drill.js';
 import { EXIT } from './exit-codes.js';
 import { runMigrate } from './migrate.js';
 import { runRun } from './run.js';
@@ -88,6 +89,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--instance <NAME>', 'only this VRRP instance (default: all)')
     .option(...socketOpt)
     .action(async (o: { instance?: string; socket?: string }) => setExit(await runCommand('/stepdown', o.instance ? { instance: o.instance } : {}, o)));
+  program
+    .command('drill')
+    .description('failover drill on the MASTER: pre-checks, stepdown, timeline of the takeover by the peer, JSON report; exit 0 pass, 1 refused/failed')
+    .option('--instance <NAME>', 'the VRRP instance (default: the only one)')
+    .option('--peer-socket <PATH>', "the peer daemon's control socket (needed for --hand-back)")
+    .option('--peer-status <URL>', "the peer's read-only HTTP status listener, e.g. http://10.0.0.2:9100")
+    .option('--peer-timeout <DURATION>', 'give up waiting for the takeover after this long', '10s')
+    .option('--hand-back', 'after a pass, ask the peer to step down and measure mastership coming back')
+    .option('--report <FILE>', 'JSON report (default ./vipkeeper-drill-<time>.json)')
+    .option('--json', 'print the report as JSON instead of the timeline')
+    .option(...socketOpt)
+    .action(async (o: DrillOptions) => setExit(await runDrill(o)));
   program
     .command('reload')
     .description('ask the daemon to reload its config (like SIGHUP); a bad config is refused')

@@ -16,8 +16,31 @@
  * per transition, GARP/NA bursts after the add completed (and only while still MASTER), notifies
  * after the VIP change they announce. The password (`auth_pass`) is never logged: log lines carry
  * names, states, priorities and addresses only.
+ *
+ * Sockets: the runtime asks the transport factory for one transport per socket — per (interface,
+ * family, unicast TTL) for the raw transport, per family for the UDP one (the same sockets one
+ * transport over all instances would open) — so a reload can open, close or keep each socket.
+ *
+ * Hitless reload (`reload(config)`, SIGHUP; keepalived #2159 dropped every instance's VIPs when one
+ * was removed): `src/daemon/vrrp-reload.ts` diffs the configs per instance and sync group, then
+ * 1. prepare — resolve, build and open everything new (source addresses, state machines, link
+ *    watch, sockets); any failure refuses the reload and leaves the running config untouched;
+ * 2. commit, in one synchronous step — removed and changed units get `shutdown` exactly as on
+ *    SIGTERM but for that unit only (a MASTER sends priority 0 and removes ITS VIPs; notify_stop,
+ *    or notify_deleted for a removed instance that configures it); sockets whose instance set
+ *    changed are swapped for the new ones; changed and added units start fresh. Unchanged units
+ *    are not touched at all: same machine, same timers, VIPs never removed, no GARP, no notify;
+ *    notify-only changes (`updated`) are picked up in place. A changed unit restarts (stop, then
+ *    start): the machine's parameters, base priority included, are fixed at construction and no
+ *    machine input changes them, so a priority change is not applied in place;
+ * 3. settle — the stopped instances' VIP removals and notifies finish, then `config` switches to
+ *    the new config (so a notifier that looks scripts up through `runtime.config` runs a removed
+ *    instance's notify_stop / notify_deleted from the old config and new instances' scripts from
+ *    the new one); new instances' VIP work is queued behind that; retired sockets are flushed
+ *    (the stopped MASTERs' priority-0 adverts) and closed.
  */
 import type { Config, Vip } from '../config/schema.js';
+import { DROP_REASONS } from '../vrrp/packet.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import {
   VrrpInstance,
@@ -35,10 +58,12 @@ import type {
   InstanceTransportStats,
   ReceivedVrrpAdvert,
   TransportFactory,
+  TransportInstance,
   TransportStats,
   VrrpDrop,
   VrrpTransport,
 } from './vrrp-socket.js';
+import { diffVrrpConfig, instancesByAction, sameData, type ReloadAction, type TrackerDiff } from './vrrp-reload.js';
 
 // ------------------------------------------------------------------------------------------------
 // Ports (what the runtime needs from the outside world)
@@ -65,7 +90,8 @@ export interface AnnouncePort {
   ): Promise<unknown> | unknown;
 }
 
-export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'MASTER_RX_LOWER_PRI' | 'MASTER_PRIORITY' | 'BACKUP_PRIORITY';
+/** DELETED: an instance removed by a reload that configures `notify_deleted` (else it gets STOP). */
+export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'DELETED' | 'MASTER_RX_LOWER_PRI' | 'MASTER_PRIORITY' | 'BACKUP_PRIORITY';
 
 /** A notify request (scripts and FIFO lines are the notifier's business). Plain data. */
 export interface NotifyRequest {
@@ -126,11 +152,33 @@ export type RuntimeRequest =
   | { type: 'scriptState'; script: string; state: ScriptState }
   | { type: 'fileValue'; file: string; value: number }
   | { type: 'linkChange'; ifname: string; up: boolean }
+  /** Hitless reload; `config` is plain data (structured-clone safe). */
+  | { type: 'reload'; config: Config }
   | { type: 'stop'; reason?: string };
 
 export type RuntimeResponse =
-  | { ok: true; snapshot?: RuntimeSnapshot }
+  | { ok: true; snapshot?: RuntimeSnapshot; report?: ReloadReport }
   | { ok: false; error: string };
+
+/** What a reload did (instance names; plain data). */
+export interface ReloadReport {
+  /** Untouched: same machine, timers and VIPs. */
+  unchanged: string[];
+  /** Notify settings only: applied in place, no restart. */
+  updated: string[];
+  /** Stopped (as on shutdown) and started fresh. */
+  restarted: string[];
+  added: string[];
+  /** Stopped as on shutdown; only their own VIPs were released. */
+  removed: string[];
+  syncGroups: Record<Exclude<ReloadAction, 'changed'> | 'restarted', string[]>;
+  /** Tracker definitions that changed (their watchers need restarting; the runtime keeps the last state). */
+  trackers: { scripts: TrackerDiff; files: TrackerDiff; processes: TrackerDiff };
+  /** Why each restarted / updated instance is so (key names only, never values). */
+  reasons: Record<string, string[]>;
+  /** Changes this reload does not apply. */
+  notes: string[];
+}
 
 export type RuntimeEvent =
   | { type: 'transition'; at: number; instance: string; vrid: number; from: VrrpState; to: VrrpState; reason: string }
@@ -139,6 +187,7 @@ export type RuntimeEvent =
   /** While MASTER, an advert from another router arrived (lower: we re-assert; higher: we yield). */
   | { type: 'otherMasterSeen'; at: number; instance: string; vrid: number; srcIp: string; priority: number }
   | { type: 'started'; at: number; instances: string[] }
+  | { type: 'reloaded'; at: number; report: ReloadReport }
   | { type: 'stopped'; at: number };
 
 export interface InstanceStatus {
@@ -274,6 +323,12 @@ class GroupUnit implements Unit {
 interface InstanceRec {
   name: string;
   resolved: ResolvedInstance;
+  /** The config this instance runs under (notify settings are read from it). */
+  config: Config;
+  /** What the transport was given for this instance. */
+  ti: TransportInstance;
+  /** Removed by a reload: its STOP notify becomes DELETED when it configures notify_deleted. */
+  deleting: boolean;
   inst: VrrpInstance;
   unit: Unit;
   /** Serialises this instance's VIP changes, GARPs and notifies. */
@@ -288,6 +343,50 @@ interface InstanceRec {
   garpAbort: AbortController;
 }
 
+/** One socket's transport and the instances it serves. */
+interface TransportSlot {
+  key: string;
+  transport: VrrpTransport;
+  instances: TransportInstance[];
+}
+
+/** Counters of transports closed by reloads, so the totals never go backwards. */
+interface RetiredStats {
+  unknownVrid: number;
+  dropped: TransportStats['dropped'];
+  instances: Record<string, InstanceTransportStats>;
+}
+
+function emptyRetired(): RetiredStats {
+  return { unknownVrid: 0, dropped: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as TransportStats['dropped'], instances: {} };
+}
+
+function addInstanceStats(into: Record<string, InstanceTransportStats>, name: string, s: InstanceTransportStats): void {
+  const t = (into[name] ??= { advertsSent: 0, sendErrors: 0, received: 0, accepted: 0, dropped: {} });
+  t.advertsSent += s.advertsSent;
+  t.sendErrors += s.sendErrors;
+  t.received += s.received;
+  t.accepted += s.accepted;
+  for (const [r, n] of Object.entries(s.dropped) as [keyof InstanceTransportStats['dropped'], number][]) t.dropped[r] = (t.dropped[r] ?? 0) + n;
+}
+
+/**
+ * The socket an instance needs: the raw transport opens one per (interface, family, unicast TTL),
+ * the UDP transport one per family (both bind the same port, so never two per family).
+ */
+function socketKey(t: TransportInstance, kind: VrrpTransport['kind']): string {
+  const w = t.wire;
+  if (kind === 'udp') return `udp/ipv${w.family}`;
+  const ttl = w.unicastPeers.length > 0 ? w.unicastTtl : 255;
+  return `${w.interface ?? '*'}/ipv${w.family}${ttl === 255 ? '' : `/ttl${ttl}`}`;
+}
+
+function ifnamesOf(recs: Iterable<InstanceRec>): string[] {
+  return [
+    ...new Set([...recs].flatMap((r) => [...(r.ownInterface ? [r.ownInterface] : []), ...r.trackers.filter((t) => t.kind === 'interface').map((t) => t.name)])),
+  ];
+}
+
 // ------------------------------------------------------------------------------------------------
 // The runtime
 
@@ -299,15 +398,30 @@ export class VrrpRuntime {
   private readonly clock: Clock;
   private readonly log: RuntimeLogger;
   private readonly recs = new Map<string, InstanceRec>();
-  private readonly units: Unit[] = [];
-  private readonly groups: GroupUnit[] = [];
-  private transport: VrrpTransport | undefined;
+  private units: Unit[] = [];
+  private groups: GroupUnit[] = [];
+  /** The config running now (see `config`). */
+  private cfg: Config;
+  /** One transport per socket, by `socketKey`. */
+  private readonly slots = new Map<string, TransportSlot>();
+  /** The transport each instance sends through and accepts adverts from. */
+  private readonly routes = new Map<string, VrrpTransport>();
+  /** Transports a reload retired, until flushed and closed. */
+  private readonly closing = new Set<VrrpTransport>();
+  private readonly retired: RetiredStats = emptyRetired();
+  private transportKind: VrrpTransport['kind'] | undefined;
   private timer: TimerHandle;
   private timerAt: number | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopPromise: Promise<void> | undefined;
   private startPromise: Promise<void> | undefined;
+  /** Reloads run one after the other; a stop waits for the one in progress. */
+  private reloadChain: Promise<unknown> = Promise.resolve();
+  private reloadsPending = 0;
   private unwatchLinks: (() => void) | undefined;
+  private watched = new Set<string>();
+  /** Last group notify per sync group (a reload waits for a stopped group's STOP notify). */
+  private readonly groupNotifies = new Map<string, Promise<void>>();
   private readonly dropLog = new Map<string, { last: number; suppressed: number }>();
   /** Tracked object states (interfaces, vrrp_scripts, track_files), plain data. */
   private readonly states: { interfaces: Record<string, boolean>; scripts: Record<string, ScriptState>; files: Record<string, number> } = {
@@ -321,10 +435,20 @@ export class VrrpRuntime {
     this.clock = deps.clock ?? realClock;
     this.log = deps.logger;
     this.dropLogIntervalMs = deps.dropLogIntervalMs ?? 60_000;
+    this.cfg = deps.config;
   }
 
   get running(): boolean {
     return this.state === 'running';
+  }
+
+  /**
+   * The config the runtime runs now. A reload switches it once the removed and restarted
+   * instances have stopped (VIPs released, notify_stop / notify_deleted issued) and before any
+   * new instance's VIP work or notify runs: a notifier should look scripts up through this getter.
+   */
+  get config(): Config {
+    return this.cfg;
   }
 
   /** Instance names in config order. */
@@ -344,26 +468,10 @@ export class VrrpRuntime {
   }
 
   private async doStart(): Promise<void> {
-    const { config } = this.deps;
+    const config = this.cfg;
     try {
       // 1. Resolve every instance (the source address needs the interface's primary address).
-      const resolved: ResolvedInstance[] = [];
-      for (const name of Object.keys(config.instances)) {
-        const probe = resolveInstance(config, name, '0.0.0.0');
-        let src = probe.wire.srcIp;
-        if (src === undefined) {
-          if (probe.wire.interface === undefined) throw new VrrpRuntimeError(`Instance "${name}" has neither an interface nor a source address`);
-          src = (await this.deps.addresses.primaryAddress(probe.wire.interface, probe.wire.family)) ?? undefined;
-          if (src === undefined) {
-            throw new VrrpRuntimeError(
-              `Instance "${name}": interface ${probe.wire.interface} has no ${probe.wire.family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from; add one or set ${probe.wire.unicastPeers.length ? 'unicast_src_ip' : 'mcast_src_ip'}`,
-            );
-          }
-        }
-        const r = resolveInstance(config, name, src);
-        for (const w of r.warnings) this.log.warn({ instance: name, vrid: r.wire.vrid }, w);
-        resolved.push(r);
-      }
+      const resolved = await this.resolveAll(config, Object.keys(config.instances));
 
       // 2. Stale VIPs from an earlier run (keepalived: "removing VIPs" at startup).
       for (const r of resolved) {
@@ -375,112 +483,454 @@ export class VrrpRuntime {
       }
 
       // 3. State machines and sync groups.
-      const inGroup = new Map<string, string>();
-      for (const [gname, g] of Object.entries(config.sync_groups)) for (const m of g.group) inGroup.set(m, gname);
-      const insts = new Map<string, VrrpInstance>();
-      for (const r of resolved) {
-        const inst = new VrrpInstance(r.params);
-        for (const w of inst.configWarnings) this.log.warn({ instance: r.name, vrid: r.wire.vrid }, w);
-        insts.set(r.name, inst);
-      }
-      for (const [gname, g] of Object.entries(config.sync_groups)) {
-        const members = g.group.map((m) => insts.get(m)).filter((m): m is VrrpInstance => m !== undefined);
-        if (members.length === 0) continue;
-        const unit = new GroupUnit(new VrrpSyncGroup({ name: gname }, members));
-        this.units.push(unit);
-        this.groups.push(unit);
-      }
-      for (const r of resolved) {
-        const inst = insts.get(r.name)!;
-        const gname = inGroup.get(r.name);
-        const unit = gname ? this.groups.find((g) => g.group.name === gname) : undefined;
-        const u = unit ?? new SingleUnit(inst);
-        if (!unit) this.units.push(u);
-        const cfg = config.instances[r.name]!;
-        const tr = resolveTrackers(config, r.name);
-        for (const w of tr.warnings) this.log.warn({ instance: r.name, vrid: r.wire.vrid }, w);
-        const trackers = tr.trackers.filter((t) => {
-          if (t.kind !== 'process') return true;
-          this.log.warn({ instance: r.name, vrid: r.wire.vrid }, `track_process ${t.name} is not supported in this build yet; ignored`);
-          return false;
-        });
-        this.recs.set(r.name, {
-          name: r.name,
-          resolved: r,
-          inst,
-          unit: u,
-          chain: Promise.resolve(),
-          ownInterface: cfg.interface && !cfg.dont_track_primary ? cfg.interface : undefined,
-          trackers,
-          lastTrack: undefined,
-          garpAbort: new AbortController(),
-        });
-      }
+      const built = this.build(config, resolved);
+      for (const rec of built.recs) this.recs.set(rec.name, rec);
+      this.groups.push(...built.groups);
+      this.units.push(...built.units);
 
       // 4. Link states (initial state before the machines start). Without a link watcher every
       //    interface counts as up.
-      const ifnames = [
-        ...new Set([...this.recs.values()].flatMap((r) => [...(r.ownInterface ? [r.ownInterface] : []), ...r.trackers.filter((t) => t.kind === 'interface').map((t) => t.name)])),
-      ];
+      const ifnames = ifnamesOf(this.recs.values());
       if (this.deps.links && ifnames.length > 0) {
         const w = this.deps.links.watch(ifnames, (ifname, up) => this.linkChange(ifname, up));
         this.unwatchLinks = () => w.close();
+        this.watched = new Set(ifnames);
         if (w.ready) await withTimeout(w.ready, 5000);
       }
       for (const i of ifnames) this.states.interfaces[i] ??= true;
 
       // 5. Sockets.
-      const transport = this.deps.transport(
-        resolved.map((r) => ({ wire: r.wire, srcIp: r.params.primaryIp, expectations: r.expectations })),
-        {
-          onAdvert: (rx) => this.onAdvert(rx),
-          onDrop: (d) => this.onDrop(d),
-          onError: (err, ctx) => this.rateLimited(`err/${ctx.instance ?? ctx.socket ?? ''}/${ctx.op}/${errCode(err)}`, () => ({ ...ctx, err: errMsg(err) }), 'VRRP socket error'),
-          onOldUnicastChecksum: (instance, peer) =>
-            this.log.warn({ instance, peer }, 'peer uses the old (keepalived <= 1.3.6) VRRPv3 unicast checksum; switched to it'),
-        },
-      );
-      await transport.open();
-      this.transport = transport;
+      const opened = await this.openTransports([...this.partition(built.recs.map((r) => r.ti))]);
+      for (const s of opened) this.slots.set(s.key, s);
+      this.rebuildRoutes();
 
       // 6. Initial conditions (recorded in INIT; start() then picks BACKUP or FAULT), then start.
       const now = this.clock.now();
-      for (const rec of this.recs.values()) {
-        if (rec.ownInterface && this.states.interfaces[rec.ownInterface] === false) rec.unit.linkChange(now, rec.name, false);
-        this.applyTrack(rec, now, true);
-      }
+      for (const rec of this.recs.values()) this.initialConditions(rec, now);
       this.state = 'running';
       for (const u of this.units) {
         u.start(now);
         this.drain(u);
       }
       this.reschedule();
-      for (const rec of this.recs.values()) {
-        this.log.info(
-          {
-            instance: rec.name,
-            vrid: rec.resolved.wire.vrid,
-            version: rec.resolved.wire.version,
-            interface: rec.resolved.wire.interface,
-            priority: rec.resolved.params.priority,
-            advert_int_ms: rec.resolved.params.advertIntervalMs,
-            mode: rec.resolved.wire.unicastPeers.length ? 'unicast' : 'multicast',
-            src: rec.resolved.params.primaryIp,
-            vips: rec.resolved.wire.addresses,
-            state: rec.inst.state,
-          },
-          'VRRP instance started',
-        );
-      }
+      for (const rec of this.recs.values()) this.logStarted(rec, 'VRRP instance started');
       this.emit({ type: 'started', at: now, instances: this.instanceNames });
     } catch (err) {
       this.state = 'stopped';
-      this.transport?.close();
-      this.transport = undefined;
+      for (const t of this.allTransports()) t.close();
+      this.slots.clear();
+      this.routes.clear();
       this.unwatchLinks?.();
       throw err;
     }
   }
+
+  /** Resolves `names` of `config`; an instance without a configured source gets its interface's address. */
+  private async resolveAll(config: Config, names: readonly string[]): Promise<ResolvedInstance[]> {
+    const resolved: ResolvedInstance[] = [];
+    for (const name of names) {
+      const probe = resolveInstance(config, name, '0.0.0.0');
+      let src = probe.wire.srcIp;
+      if (src === undefined) {
+        if (probe.wire.interface === undefined) throw new VrrpRuntimeError(`Instance "${name}" has neither an interface nor a source address`);
+        src = (await this.deps.addresses.primaryAddress(probe.wire.interface, probe.wire.family)) ?? undefined;
+        if (src === undefined) {
+          throw new VrrpRuntimeError(
+            `Instance "${name}": interface ${probe.wire.interface} has no ${probe.wire.family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from; add one or set ${probe.wire.unicastPeers.length ? 'unicast_src_ip' : 'mcast_src_ip'}`,
+          );
+        }
+      }
+      const r = resolveInstance(config, name, src);
+      for (const w of r.warnings) this.log.warn({ instance: name, vrid: r.wire.vrid }, w);
+      resolved.push(r);
+    }
+    return resolved;
+  }
+
+  /**
+   * State machines, sync groups and bookkeeping for `resolved` (not yet started). A sync group is
+   * built only as a whole: all its members must be in `resolved`.
+   */
+  private build(config: Config, resolved: readonly ResolvedInstance[]): { recs: InstanceRec[]; units: Unit[]; groups: GroupUnit[] } {
+    const inGroup = new Map<string, string>();
+    for (const [gname, g] of Object.entries(config.sync_groups)) for (const m of g.group) inGroup.set(m, gname);
+    const insts = new Map<string, VrrpInstance>();
+    for (const r of resolved) {
+      const inst = new VrrpInstance(r.params);
+      for (const w of inst.configWarnings) this.log.warn({ instance: r.name, vrid: r.wire.vrid }, w);
+      insts.set(r.name, inst);
+    }
+    const groups: GroupUnit[] = [];
+    const units: Unit[] = [];
+    for (const [gname, g] of Object.entries(config.sync_groups)) {
+      const inConfig = g.group.filter((m) => config.instances[m] !== undefined);
+      const members = inConfig.map((m) => insts.get(m)).filter((m): m is VrrpInstance => m !== undefined);
+      if (members.length === 0) continue;
+      if (members.length !== inConfig.length) {
+        throw new VrrpRuntimeError(`Sync group "${gname}" must start as a whole, but ${inConfig.filter((m) => !insts.has(m)).join(', ')} would keep running`);
+      }
+      const unit = new GroupUnit(new VrrpSyncGroup({ name: gname }, members));
+      units.push(unit);
+      groups.push(unit);
+    }
+    const recs: InstanceRec[] = [];
+    for (const r of resolved) {
+      const inst = insts.get(r.name)!;
+      const gname = inGroup.get(r.name);
+      const unit = gname ? groups.find((g) => g.group.name === gname) : undefined;
+      const u = unit ?? new SingleUnit(inst);
+      if (!unit) units.push(u);
+      const cfg = config.instances[r.name]!;
+      const tr = resolveTrackers(config, r.name);
+      for (const w of tr.warnings) this.log.warn({ instance: r.name, vrid: r.wire.vrid }, w);
+      const trackers = tr.trackers.filter((t) => {
+        if (t.kind !== 'process') return true;
+        this.log.warn({ instance: r.name, vrid: r.wire.vrid }, `track_process ${t.name} is not supported in this build yet; ignored`);
+        return false;
+      });
+      recs.push({
+        name: r.name,
+        resolved: r,
+        config,
+        ti: { wire: r.wire, srcIp: r.params.primaryIp, expectations: r.expectations },
+        deleting: false,
+        inst,
+        unit: u,
+        chain: Promise.resolve(),
+        ownInterface: cfg.interface && !cfg.dont_track_primary ? cfg.interface : undefined,
+        trackers,
+        lastTrack: undefined,
+        garpAbort: new AbortController(),
+      });
+    }
+    return { recs, units, groups };
+  }
+
+  /** Link state and trackers given to a machine still in INIT. */
+  private initialConditions(rec: InstanceRec, now: number): void {
+    if (rec.ownInterface && this.states.interfaces[rec.ownInterface] === false) rec.unit.linkChange(now, rec.name, false);
+    this.applyTrack(rec, now, true);
+  }
+
+  private logStarted(rec: InstanceRec, msg: string): void {
+    this.log.info(
+      {
+        instance: rec.name,
+        vrid: rec.resolved.wire.vrid,
+        version: rec.resolved.wire.version,
+        interface: rec.resolved.wire.interface,
+        priority: rec.resolved.params.priority,
+        advert_int_ms: rec.resolved.params.advertIntervalMs,
+        mode: rec.resolved.wire.unicastPeers.length ? 'unicast' : 'multicast',
+        src: rec.resolved.params.primaryIp,
+        vips: rec.resolved.wire.addresses,
+        state: rec.inst.state,
+      },
+      msg,
+    );
+  }
+
+  // ---- sockets ---------------------------------------------------------------------------------
+
+  /** Instances grouped by the socket they need (config order kept within a socket). */
+  private partition(list: readonly TransportInstance[]): Map<string, TransportInstance[]> {
+    const out = new Map<string, TransportInstance[]>();
+    if (list.length === 0) return out;
+    if (this.transportKind === undefined) {
+      // Constructing a transport opens nothing (`open()` does): ask one which kind it is.
+      const probe = this.deps.transport(list, { onAdvert: () => undefined });
+      this.transportKind = probe.kind;
+      probe.close();
+    }
+    for (const t of list) {
+      const key = socketKey(t, this.transportKind);
+      const l = out.get(key);
+      if (l) l.push(t);
+      else out.set(key, [t]);
+    }
+    return out;
+  }
+
+  /** A transport whose adverts count only while the instance is routed to it (a reload swaps them). */
+  private createTransport(list: readonly TransportInstance[]): VrrpTransport {
+    let self: VrrpTransport | undefined;
+    const routed = (instance: string): boolean => self !== undefined && this.routes.get(instance) === self;
+    self = this.deps.transport(list, {
+      onAdvert: (rx) => {
+        if (routed(rx.instance)) this.onAdvert(rx);
+      },
+      onDrop: (d) => {
+        if (d.instance === undefined || routed(d.instance)) this.onDrop(d);
+      },
+      onError: (err, ctx) => this.rateLimited(`err/${ctx.instance ?? ctx.socket ?? ''}/${ctx.op}/${errCode(err)}`, () => ({ ...ctx, err: errMsg(err) }), 'VRRP socket error'),
+      onOldUnicastChecksum: (instance, peer) => this.log.warn({ instance, peer }, 'peer uses the old (keepalived <= 1.3.6) VRRPv3 unicast checksum; switched to it'),
+    });
+    return self;
+  }
+
+  /** Opens one transport per entry; on failure closes those it opened and throws. */
+  private async openTransports(parts: readonly (readonly [string, TransportInstance[]])[]): Promise<TransportSlot[]> {
+    const opened: TransportSlot[] = [];
+    try {
+      for (const [key, instances] of parts) {
+        const transport = this.createTransport(instances);
+        opened.push({ key, transport, instances });
+        await transport.open();
+      }
+    } catch (err) {
+      for (const s of opened) s.transport.close();
+      throw err;
+    }
+    return opened;
+  }
+
+  private rebuildRoutes(): void {
+    this.routes.clear();
+    for (const s of this.slots.values()) for (const t of s.instances) this.routes.set(t.wire.name, s.transport);
+  }
+
+  private allTransports(): VrrpTransport[] {
+    return [...[...this.slots.values()].map((s) => s.transport), ...this.closing];
+  }
+
+  /** Closes a transport a reload retired, keeping its counters for instances that still run. */
+  private retire(t: VrrpTransport): void {
+    const s = t.stats();
+    this.retired.unknownVrid += s.unknownVrid;
+    for (const r of DROP_REASONS) this.retired.dropped[r] += s.dropped[r] ?? 0;
+    for (const [name, st] of Object.entries(s.instances)) if (this.recs.has(name)) addInstanceStats(this.retired.instances, name, st);
+    for (const name of Object.keys(this.retired.instances)) if (!this.recs.has(name)) delete this.retired.instances[name];
+    t.close();
+    this.closing.delete(t);
+  }
+
+  private transportStats(): TransportStats | undefined {
+    if (this.transportKind === undefined) return undefined;
+    const out: TransportStats = {
+      kind: this.transportKind,
+      sockets: [],
+      unknownVrid: this.retired.unknownVrid,
+      dropped: { ...this.retired.dropped },
+      instances: {},
+    };
+    for (const [name, st] of Object.entries(this.retired.instances)) addInstanceStats(out.instances, name, st);
+    for (const t of this.allTransports()) {
+      const s = t.stats();
+      out.sockets.push(...s.sockets);
+      out.unknownVrid += s.unknownVrid;
+      for (const r of DROP_REASONS) out.dropped[r] += s.dropped[r] ?? 0;
+      for (const [name, st] of Object.entries(s.instances)) addInstanceStats(out.instances, name, st);
+    }
+    return out;
+  }
+
+  // ---- reload ----------------------------------------------------------------------------------
+
+  /**
+   * Hitless reload (SIGHUP): apply `next` with the fewest possible changes (see the file header).
+   * Rejects — with nothing changed — when the new config cannot run here (an unresolvable
+   * instance, no source address, a socket that cannot be opened); the running config stays.
+   */
+  reload(next: Config): Promise<ReloadReport> {
+    this.reloadsPending++;
+    const run = this.reloadChain.then(() => this.doReload(next)).finally(() => this.reloadsPending--);
+    this.reloadChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doReload(next: Config): Promise<ReloadReport> {
+    if (this.state === 'starting') await this.startPromise?.catch(() => undefined);
+    if (this.state !== 'running') throw new VrrpRuntimeError(`VRRP is not running (${this.state}); cannot reload`);
+    try {
+      return await this.applyReload(next);
+    } catch (err) {
+      this.log.error({ err: errMsg(err) }, 'VRRP reload refused; the running config stays');
+      throw err;
+    }
+  }
+
+  private async applyReload(next: Config): Promise<ReloadReport> {
+    const diff = diffVrrpConfig(this.cfg, next);
+    const by = instancesByAction(diff);
+    const stopNames = new Set([...by.changed, ...by.removed]);
+    const startNames = new Set([...by.changed, ...by.added]);
+
+    // ---- 1. prepare: everything that can fail; the running instances notice nothing.
+    const resolved = await this.resolveAll(
+      next,
+      Object.keys(next.instances).filter((n) => startNames.has(n)),
+    );
+    const built = this.build(next, resolved);
+    const stopUnits = this.units.filter((u) => u.members.some((m) => stopNames.has(m.name)));
+    const strays = stopUnits.flatMap((u) => u.members.filter((m) => !stopNames.has(m.name)).map((m) => m.name));
+    if (strays.length > 0) throw new VrrpRuntimeError(`internal: ${strays.join(', ')} would be stopped with their sync group but are not restarted`);
+    const newRecs = new Map(built.recs.map((r) => [r.name, r]));
+    const finalRecs = Object.keys(next.instances)
+      .map((n) => newRecs.get(n) ?? (stopNames.has(n) ? undefined : this.recs.get(n)))
+      .filter((r): r is InstanceRec => r !== undefined);
+
+    // Links: watch again only when a new interface must be followed.
+    const ifnames = ifnamesOf(finalRecs);
+    let watch: { close(): void } | undefined;
+    if (this.deps.links && ifnames.some((i) => !this.watched.has(i))) {
+      const w = this.deps.links.watch(ifnames, (ifname, up) => this.linkChange(ifname, up));
+      watch = w;
+      if (w.ready) await withTimeout(w.ready, 5000);
+    }
+
+    // Sockets: open those that are new or serve a different set of instances; keep the rest.
+    const parts = this.partition(finalRecs.map((r) => r.ti));
+    const toOpen = [...parts].filter(([key, list]) => {
+      const cur = this.slots.get(key);
+      return !cur || !sameData(cur.instances, list);
+    });
+    let opened: TransportSlot[];
+    try {
+      opened = await this.openTransports(toOpen);
+    } catch (err) {
+      watch?.close();
+      throw err;
+    }
+    if (this.state !== 'running') {
+      for (const s of opened) s.transport.close();
+      watch?.close();
+      throw new VrrpRuntimeError('VRRP stopped during the reload');
+    }
+
+    // ---- 2. commit: one synchronous step.
+    const now = this.clock.now();
+    const stoppedRecs = [...this.recs.values()].filter((r) => stopNames.has(r.name));
+    for (const r of stoppedRecs) {
+      r.deleting = by.removed.includes(r.name);
+      this.log.info({ instance: r.name, vrid: r.resolved.wire.vrid, state: r.inst.state }, r.deleting ? 'VRRP instance removed by reload: stopping it' : 'VRRP instance changed by reload: restarting it');
+    }
+    // Stop exactly as on shutdown, but only these units (priority 0 goes out of the old sockets).
+    for (const u of stopUnits) {
+      try {
+        u.command(now, 'shutdown');
+      } catch (err) {
+        this.log.error({ err: errMsg(err) }, 'shutdown command failed');
+      }
+      this.drainOutputs(u);
+    }
+    for (const r of stoppedRecs) r.garpAbort.abort();
+    const stoppedGroups = stopUnits.filter((u): u is GroupUnit => u instanceof GroupUnit).map((g) => g.group.name);
+    const oldWork = [...stoppedRecs.map((r) => r.chain), ...stoppedGroups.map((g) => this.groupNotifies.get(g) ?? Promise.resolve())];
+    this.units = this.units.filter((u) => !stopUnits.includes(u));
+    this.groups = this.groups.filter((g) => !stopUnits.includes(g));
+    for (const r of stoppedRecs) this.recs.delete(r.name);
+    for (const g of stoppedGroups) this.groupNotifies.delete(g);
+    // Kept instances run under the new config from now on (notify settings, applied in place).
+    for (const r of this.recs.values()) r.config = next;
+
+    // Swap the sockets whose instance set changed; retire those no longer needed.
+    const retiring: VrrpTransport[] = [];
+    for (const [key, slot] of this.slots) {
+      if (!parts.has(key) || opened.some((o) => o.key === key)) {
+        retiring.push(slot.transport);
+        this.closing.add(slot.transport);
+        this.slots.delete(key);
+      }
+    }
+    for (const s of opened) this.slots.set(s.key, s);
+    this.rebuildRoutes();
+    if (watch) {
+      const w = watch;
+      this.unwatchLinks?.();
+      this.unwatchLinks = () => w.close();
+      this.watched = new Set(ifnames);
+    }
+    for (const i of ifnames) this.states.interfaces[i] ??= true;
+    for (const s of diff.trackers.scripts.removed) delete this.states.scripts[s];
+    for (const f of diff.trackers.files.removed) delete this.states.files[f];
+
+    // Stop before start: new instances' VIP work waits for the stopped ones' removals and notifies;
+    // the config getter switches in between.
+    const settled = Promise.all(oldWork).then(() => {
+      this.cfg = next;
+    });
+    for (const rec of built.recs) {
+      const added = by.added.includes(rec.name);
+      rec.chain = settled.then(() => (added ? this.cleanupStaleVips(rec) : undefined));
+      this.recs.set(rec.name, rec);
+    }
+    this.groups.push(...built.groups);
+    this.units.push(...built.units);
+    this.reorder(next);
+    for (const rec of built.recs) this.initialConditions(rec, now);
+    for (const u of built.units) {
+      try {
+        u.start(now);
+      } catch (err) {
+        this.log.error({ err: errMsg(err) }, 'VRRP state machine rejected start');
+      }
+      this.drain(u);
+    }
+    this.reschedule();
+    for (const rec of built.recs) this.logStarted(rec, by.added.includes(rec.name) ? 'VRRP instance added by reload' : 'VRRP instance restarted by reload');
+
+    // ---- 3. settle.
+    await Promise.all(retiring.map((t) => t.flush().catch(() => undefined)));
+    for (const t of retiring) this.retire(t);
+    await settled;
+
+    const groupsBy = (a: ReloadAction) => diff.syncGroups.filter((g) => g.action === a).map((g) => g.name);
+    const report: ReloadReport = {
+      unchanged: by.unchanged,
+      updated: by.updated,
+      restarted: by.changed,
+      added: by.added,
+      removed: by.removed,
+      syncGroups: { unchanged: groupsBy('unchanged'), updated: groupsBy('updated'), restarted: groupsBy('changed'), added: groupsBy('added'), removed: groupsBy('removed') },
+      trackers: diff.trackers,
+      reasons: Object.fromEntries(diff.instances.filter((d) => d.reasons.length > 0).map((d) => [d.name, d.reasons])),
+      notes: diff.notes,
+    };
+    for (const n of diff.notes) this.log.warn({}, n);
+    this.log.info(
+      {
+        unchanged: report.unchanged,
+        updated: report.updated,
+        restarted: report.restarted,
+        added: report.added,
+        removed: report.removed,
+        sync_groups: report.syncGroups,
+        reasons: report.reasons,
+        sockets: { opened: opened.map((s) => s.key), closed: retiring.length, kept: this.slots.size - opened.length },
+      },
+      'VRRP config reloaded',
+    );
+    this.emit({ type: 'reloaded', at: this.clock.now(), report });
+    return report;
+  }
+
+  /** Config order for status and timers: sync groups first, then lone instances. */
+  private reorder(config: Config): void {
+    const order = Object.keys(config.instances);
+    const recs = [...order.map((n) => this.recs.get(n)), ...[...this.recs.values()].filter((r) => !order.includes(r.name))].filter(
+      (r): r is InstanceRec => r !== undefined,
+    );
+    this.recs.clear();
+    for (const r of recs) this.recs.set(r.name, r);
+    const gorder = Object.keys(config.sync_groups);
+    const rank = (g: GroupUnit) => {
+      const i = gorder.indexOf(g.group.name);
+      return i < 0 ? gorder.length : i;
+    };
+    this.groups.sort((a, b) => rank(a) - rank(b));
+    const singles = [...new Set(recs.map((r) => r.unit).filter((u) => !(u instanceof GroupUnit)))];
+    this.units = [...this.groups, ...singles];
+  }
+
+  private async cleanupStaleVips(rec: InstanceRec): Promise<void> {
+    try {
+      await this.deps.addresses.cleanupStale(rec.resolved.vips, rec.resolved.defaultDev);
+    } catch (err) {
+      this.log.warn({ instance: rec.name, err: errMsg(err) }, 'could not remove stale VIPs');
+    }
+  }
+
+  // ---- stop ------------------------------------------------------------------------------------
 
   /**
    * Graceful stop (SIGTERM/SIGINT): every instance gets `shutdown` — a MASTER sends a priority-0
@@ -489,8 +939,10 @@ export class VrrpRuntime {
   stop(reason = 'shutdown'): Promise<void> {
     if (this.stopPromise) return this.stopPromise;
     this.stopPromise = (async () => {
-      // A stop during startup waits for the start to finish, then stops what it started.
+      // A stop during startup waits for the start to finish, then stops what it started; a stop
+      // during a reload waits for the reload.
       if (this.state === 'starting') await this.startPromise?.catch(() => undefined);
+      if (this.reloadsPending > 0) await this.reloadChain;
       await this.doStop(reason);
     })();
     return this.stopPromise;
@@ -513,7 +965,7 @@ export class VrrpRuntime {
         this.drainOutputs(u);
       }
       for (const r of this.recs.values()) r.garpAbort.abort();
-      await this.transport?.flush();
+      await Promise.all(this.allTransports().map((t) => t.flush()));
       await Promise.all([...this.recs.values()].map((r) => r.chain));
       try {
         await this.deps.notifier?.close?.();
@@ -521,7 +973,8 @@ export class VrrpRuntime {
         this.log.warn({ err: errMsg(err) }, 'notifier did not close cleanly');
       }
     }
-    this.transport?.close();
+    for (const t of this.allTransports()) t.close();
+    this.closing.clear();
     this.state = 'stopped';
     this.emit({ type: 'stopped', at: this.clock.now() });
   }
@@ -578,7 +1031,7 @@ export class VrrpRuntime {
   /** Recompute the instance's tracker input and give it to the machine if it changed. */
   private applyTrack(rec: InstanceRec, now: number, initial: boolean): void {
     const states: TrackerStates = this.states;
-    const r = computeTrack(rec.trackers, this.deps.config, states);
+    const r = computeTrack(rec.trackers, rec.config, states);
     let track: TrackInput = { weightDelta: r.weightDelta, fault: r.fault, reason: r.reason };
     if (rec.resolved.configFault) track = { weightDelta: track.weightDelta, fault: true, reason: `${rec.resolved.configFault}; ${track.reason}` };
     const last = rec.lastTrack;
@@ -605,6 +1058,10 @@ export class VrrpRuntime {
         return this.fileValue(req.file, req.value);
       case 'linkChange':
         return this.linkChange(req.ifname, req.up);
+      case 'reload':
+        // Fire and forget here (the outcome is logged); `handleRequest` answers with the report.
+        void this.reload(req.config).catch(() => undefined);
+        return { ok: true };
       case 'stop':
         void this.stop(req.reason);
         return { ok: true };
@@ -613,8 +1070,25 @@ export class VrrpRuntime {
     }
   }
 
+  /** Like `handleMessage`, but waits for asynchronous requests: `reload` answers with its report. */
+  async handleRequest(req: RuntimeRequest): Promise<RuntimeResponse> {
+    switch (req.type) {
+      case 'reload':
+        try {
+          return { ok: true, report: await this.reload(req.config) };
+        } catch (err) {
+          return { ok: false, error: errMsg(err) };
+        }
+      case 'stop':
+        await this.stop(req.reason);
+        return { ok: true };
+      default:
+        return this.handleMessage(req);
+    }
+  }
+
   snapshot(): RuntimeSnapshot {
-    const ts = this.transport?.stats();
+    const ts = this.transportStats();
     const instances: InstanceStatus[] = [...this.recs.values()].map((rec) => {
       const s = rec.inst.snapshot();
       return {
@@ -738,7 +1212,7 @@ export class VrrpRuntime {
   }
 
   private drainOutputs(unit: Unit): void {
-    for (let tx = unit.pollTransmit(); tx; tx = unit.pollTransmit()) this.transport?.send(tx.instance, tx.priority);
+    for (let tx = unit.pollTransmit(); tx; tx = unit.pollTransmit()) this.routes.get(tx.instance)?.send(tx.instance, tx.priority);
     for (let ev = unit.pollEvent(); ev; ev = unit.pollEvent()) this.onUnitEvent(ev);
   }
 
@@ -753,7 +1227,9 @@ export class VrrpRuntime {
       if (ev.state === 'BACKUP' || ev.state === 'MASTER' || ev.state === 'FAULT' || ev.state === 'STOP') {
         const g = this.groups.find((x) => x.group.name === ev.group);
         const chains = g ? g.members.map((m) => this.recs.get(m.name)?.chain ?? Promise.resolve()) : [];
-        void Promise.all(chains).then(() => this.notify({ kind: 'group', name: ev.group, state: ev.state as NotifyState, priority: 0 }));
+        const state: NotifyState = ev.state;
+        const p = Promise.all(chains).then(() => this.notify({ kind: 'group', name: ev.group, state, priority: 0 }));
+        this.groupNotifies.set(ev.group, p);
       }
       return;
     }
@@ -789,12 +1265,15 @@ export class VrrpRuntime {
         });
         return;
       }
-      case 'notify':
-        this.enqueue(rec, () => this.notify({ kind: 'instance', name: rec.name, state: e.state, priority: rec.inst.effectivePriority }));
+      case 'notify': {
+        // A removed instance that configures notify_deleted reports DELETED instead of STOP.
+        const state: NotifyState = e.state === 'STOP' && rec.deleting && rec.config.instances[rec.name]?.notify_deleted ? 'DELETED' : e.state;
+        this.enqueue(rec, () => this.notify({ kind: 'instance', name: rec.name, state, priority: rec.inst.effectivePriority }));
         return;
+      }
       case 'priorityChange':
         this.log.info({ instance: rec.name, vrid, from: e.from, to: e.to }, `${rec.name}: effective priority ${e.from} -> ${e.to}`);
-        if (this.deps.config.instances[rec.name]?.notify_priority_changes ?? this.deps.config.global.vrrp_notify_priority_changes) {
+        if (rec.config.instances[rec.name]?.notify_priority_changes ?? rec.config.global.vrrp_notify_priority_changes) {
           const st = rec.inst.state;
           if (st === 'MASTER' || st === 'BACKUP') {
             this.enqueue(rec, () => this.notify({ kind: 'instance', name: rec.name, state: st === 'MASTER' ? 'MASTER_PRIORITY' : 'BACKUP_PRIORITY', priority: e.to }));

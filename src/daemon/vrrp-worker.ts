@@ -44,7 +44,10 @@ async function main(): Promise<void> {
 
   const transport = data.transport === 'udp' ? createUdpTransport({ port: data.udpPort }) : createRawTransport;
   const announcer = announcePort(log);
-  const notifier = await notifyPort(() => config, log);
+  // Notify scripts are looked up in the config the runtime is running, so a reload
+  // that restarts an instance already uses the new scripts for its first notify.
+  let current: VrrpRuntime | undefined;
+  const notifier = await notifyPort(() => current?.config ?? config, log);
   const runtime = new VrrpRuntime({
     config,
     transport,
@@ -56,6 +59,7 @@ async function main(): Promise<void> {
     onEvent: (event) => port.postMessage({ type: 'event', event } satisfies WorkerMessage),
   });
 
+  current = runtime;
   const heartbeat = setInterval(() => port.postMessage({ type: 'heartbeat', at: Date.now() } satisfies WorkerMessage), data.heartbeatMs);
   let stopTrackers: () => void = () => undefined;
 
@@ -79,16 +83,14 @@ async function main(): Promise<void> {
           return;
         }
         if (msg.req.type === 'reloadConfig') {
-          const reloadable = runtime as unknown as { reload?: (c: Config) => Promise<unknown> };
-          if (typeof reloadable.reload !== 'function') {
-            reply({ ok: false, error: 'this VRRP engine cannot reload in place' });
-            return;
+          const res = await runtime.handleRequest({ type: 'reload', config: msg.req.config });
+          if (res.ok) {
+            config = msg.req.config;
+            // The runtime keeps the trackers' last states; new watchers report from here on.
+            stopTrackers();
+            stopTrackers = await startTrackers(config, runtime, log);
           }
-          const report = await reloadable.reload(msg.req.config);
-          config = msg.req.config;
-          stopTrackers();
-          stopTrackers = await startTrackers(config, runtime, log);
-          reply({ ok: true, report });
+          reply(res);
           return;
         }
         reply(runtime.handleMessage(msg.req));

@@ -1,0 +1,625 @@
+/**
+ * `npm run demo` (tsx scripts/demo.ts): a vipkeeper director pair, end to end, in network
+ * namespaces on this machine. Run as root on a Debian machine set up with scripts/setup.sh.
+ *
+ *   bridge br0 in namespace lan (IGMP snooping off, so VRRP multicast floods)
+ *     d1 10.64.0.11, d2 10.64.0.12   directors: `vipkeeper run` from config/demo.yaml
+ *     rs1 10.64.0.21, rs2 10.64.0.22 real servers: node HTTP servers on port 80
+ *     client 10.64.0.10              VIP 10.64.0.100 on whichever director is MASTER
+ *
+ * It shows, with a timeline: the election (d1 MASTER with the VIP, d2 BACKUP); the health checks
+ * seeing both real servers up; rs2 stopped and caught DOWN by both directors; `vipkeeper drill`
+ * from d1 with d2's control socket (failover and hand-back); a crash of d1's daemon (SIGKILL) with
+ * d2 taking over and the client's ARP entry for the VIP moving to d2's MAC.
+ *
+ * IPVS: where the kernel has no IP_VS the demo says so and prints the table the director would
+ * program (`vipkeeper status` → ipvs); no traffic is claimed to flow through IPVS. Where
+ * `ipvsadm -Ln` works in a director namespace and vipkeeper programmed the service there, the
+ * client's HTTP GETs to the VIP go through it and the answering real server is shown.
+ *
+ * Only 10.64.0.0/24 addresses, only inside namespaces it creates (vkdemo-<pid>-*). Everything it
+ * starts it stops by PID; the namespaces are deleted in a finally block, on SIGINT/SIGTERM and at
+ * exit. Every wait is bounded, and the whole run must finish within DEMO_LIMIT_MS.
+ * Exit 0: every step worked. Exit 1: a step failed (the message says which; the daemons' logs are
+ * kept). Exit 2: cannot run here (not root, no `ip netns`, no native addon).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yaml from 'js-yaml';
+import { getStatus } from '../src/cli/client.js';
+import { formatStatus } from '../src/cli/status-format.js';
+import type { DaemonStatus } from '../src/daemon/status.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DEMO_YAML = path.join(REPO, 'config', 'demo.yaml');
+const DEMO_LIMIT_MS = 120_000;
+
+const PREFIX = '10.64.0';
+const VIP = `${PREFIX}.100`;
+const INSTANCE = 'VI_DEMO';
+const HOSTS = { client: 10, d1: 11, d2: 12, rs1: 21, rs2: 22 } as const;
+type Host = keyof typeof HOSTS;
+const ip = (h: Host): string => `${PREFIX}.${HOSTS[h]}`;
+const mac = (h: Host): string => `02:64:00:00:00:${HOSTS[h].toString(16).padStart(2, '0')}`;
+const nsName = (h: Host | 'lan'): string => `vkdemo-${process.pid}-${h}`;
+const DIRECTORS = { d1: { priority: 150 }, d2: { priority: 100 } } as const;
+type Director = keyof typeof DIRECTORS;
+
+// ------------------------------------------------------------------------------------------------
+// Output: a timeline
+
+const T0 = performance.now();
+const stamp = (): string => `[${((performance.now() - T0) / 1000).toFixed(2).padStart(6)}s]`;
+function say(line = ''): void {
+  process.stdout.write(line ? `${stamp()} ${line}\n` : '\n');
+}
+function block(text: string, indent = '           | '): void {
+  for (const l of text.replace(/\n+$/, '').split('\n')) process.stdout.write(`${indent}${l}\n`);
+}
+function heading(s: string): void {
+  process.stdout.write(`\n== ${s}\n`);
+}
+
+class DemoFailure extends Error {}
+class CannotRun extends Error {}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Poll until `cond` returns a value (not undefined/false); throws `what` after `timeoutMs`. */
+async function waitFor<T>(what: string, cond: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 50): Promise<{ value: T; ms: number }> {
+  const t0 = performance.now();
+  let lastErr = '';
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v !== undefined && v !== false) return { value: v, ms: performance.now() - t0 };
+    } catch (e) {
+      lastErr = (e as Error).message;
+    }
+    if (performance.now() - t0 > timeoutMs) throw new DemoFailure(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Processes and namespaces: everything we start is recorded and stopped by its PID
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  out: string[];
+  exited: Promise<number | null>;
+  running: () => boolean;
+}
+
+const procs = new Set<Proc>();
+/** Commands run to completion (status, drill, ip, ...): killed too if we are interrupted. */
+const shortLived = new Set<ChildProcess>();
+const namespaces: string[] = [];
+let workDir = '';
+
+function startProc(name: string, argv: string[], logFile?: string): Proc {
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: string[] = [];
+  const fd = logFile ? openSync(logFile, 'a') : undefined;
+  let done = false;
+  const onData = (c: Buffer): void => {
+    if (fd !== undefined) writeSync(fd, c);
+    const text = c.toString('utf8');
+    out.push(...text.split('\n').filter((l) => l !== ''));
+    if (out.length > 5000) out.splice(0, out.length - 5000);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('error', (e) => {
+      out.push(`spawn error: ${e.message}`);
+      done = true;
+      resolve(-1);
+    });
+    child.once('close', (code, signal) => {
+      done = true;
+      if (fd !== undefined) closeSync(fd);
+      resolve(code ?? (signal ? 128 : null));
+    });
+  });
+  const p: Proc = { name, child, out, exited, running: () => !done };
+  procs.add(p);
+  void exited.then(() => procs.delete(p));
+  return p;
+}
+
+/** Run a command to completion (bounded); resolves with its output and exit code. */
+function runCmd(argv: string[], timeoutMs = 15_000): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    shortLived.add(child);
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString('utf8')));
+    const t = setTimeout(() => {
+      err += `\n(killed after ${timeoutMs} ms)`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.once('error', (e) => {
+      clearTimeout(t);
+      shortLived.delete(child);
+      resolve({ code: -1, out, err: e.message });
+    });
+    child.once('close', (code) => {
+      clearTimeout(t);
+      shortLived.delete(child);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+async function must(argv: string[], timeoutMs = 15_000): Promise<string> {
+  const r = await runCmd(argv, timeoutMs);
+  if (r.code !== 0) throw new DemoFailure(`${argv.join(' ')} failed (exit ${r.code}): ${r.err.trim() || r.out.trim()}`);
+  return r.out;
+}
+
+const inNs = (h: Host, argv: string[]): string[] => ['ip', 'netns', 'exec', nsName(h), ...argv];
+const vkArgv = (args: string[]): string[] => [process.execPath, '--import', 'tsx', path.join(REPO, 'src', 'cli', 'bin.ts'), ...args];
+
+/** Synchronous last-resort cleanup (exit, signals): kill what we started, delete our namespaces. */
+function cleanupSync(): void {
+  for (const p of procs) {
+    if (p.child.pid !== undefined && p.running()) {
+      try {
+        process.kill(p.child.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+  procs.clear();
+  for (const c of shortLived) {
+    try {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  shortLived.clear();
+  for (const ns of namespaces.splice(0)) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+}
+
+/** Graceful cleanup: daemons get SIGTERM (priority 0, VIPs removed), then everything is killed. */
+async function cleanup(): Promise<void> {
+  const list = [...procs];
+  for (const p of list) if (p.name.startsWith('vipkeeper') && p.running() && p.child.pid) process.kill(p.child.pid, 'SIGTERM');
+  await Promise.race([Promise.all(list.filter((p) => p.name.startsWith('vipkeeper')).map((p) => p.exited)), sleep(4000)]);
+  cleanupSync();
+  await Promise.race([Promise.all(list.map((p) => p.exited)), sleep(2000)]);
+}
+
+/** Namespaces of earlier demo runs whose process no longer exists (e.g. killed with SIGKILL). */
+function sweepStale(): void {
+  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  for (const line of (r.stdout ?? '').split('\n')) {
+    const m = /^(vkdemo-(\d+)-\S+)/.exec(line);
+    if (!m || Number(m[2]) === process.pid) continue;
+    try {
+      process.kill(Number(m[2]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') spawnSync('ip', ['netns', 'del', m[1]!], { stdio: 'ignore' });
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The lab
+
+async function addNs(h: Host | 'lan'): Promise<string> {
+  const ns = nsName(h);
+  await must(['ip', 'netns', 'add', ns]);
+  namespaces.push(ns);
+  await must(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+  return ns;
+}
+
+async function buildLab(): Promise<void> {
+  const lan = await addNs('lan');
+  await must(['ip', '-n', lan, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0', 'stp_state', '0', 'forward_delay', '0']);
+  await must(['ip', '-n', lan, 'link', 'set', 'br0', 'up']);
+  for (const h of Object.keys(HOSTS) as Host[]) {
+    const ns = await addNs(h);
+    const port = `p-${h}`;
+    await must(['ip', '-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', lan]);
+    await must(['ip', '-n', ns, 'link', 'set', 'eth0', 'address', mac(h)]);
+    await must(['ip', '-n', ns, 'addr', 'add', `${ip(h)}/24`, 'dev', 'eth0']);
+    await must(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+    await must(['ip', '-n', lan, 'link', 'set', port, 'master', 'br0']);
+    await must(['ip', '-n', lan, 'link', 'set', port, 'up']);
+  }
+}
+
+const HTTP_SERVER = `
+const name = process.argv[1];
+require('http').createServer((req, res) => { res.setHeader('content-type', 'text/plain'); res.end(name + '\\n'); })
+  .listen(80, '0.0.0.0', () => console.log('listening', name));
+`;
+
+function startRealServer(h: 'rs1' | 'rs2'): Proc {
+  return startProc(`http ${h}`, inNs(h, [process.execPath, '-e', HTTP_SERVER, h]), path.join(workDir, `${h}.log`));
+}
+
+/** A GET from the client namespace; the body's first line (the real server's name). */
+async function clientGet(url: string, timeoutMs = 3000): Promise<string> {
+  const js = `fetch(process.argv[1], { signal: AbortSignal.timeout(${timeoutMs}) }).then(async (r) => { process.stdout.write(r.status + ' ' + (await r.text())); }, (e) => { process.stderr.write(String(e.cause?.code ?? e.message)); process.exit(1); })`;
+  const r = await runCmd(inNs('client', [process.execPath, '-e', js, url]), timeoutMs + 3000);
+  if (r.code !== 0) throw new Error(`GET ${url} from the client failed: ${r.err.trim()}`);
+  return r.out.trim();
+}
+
+async function addrs(h: Host): Promise<string[]> {
+  const out = await must(['ip', '-n', nsName(h), '-j', 'addr', 'show', 'dev', 'eth0']);
+  return (JSON.parse(out) as { addr_info?: { local?: string }[] }[]).flatMap((l) => l.addr_info ?? []).flatMap((a) => (a.local ? [a.local] : []));
+}
+
+async function clientNeigh(): Promise<string | undefined> {
+  const out = await must(['ip', '-n', nsName('client'), '-j', 'neigh', 'show', VIP, 'dev', 'eth0']);
+  return (JSON.parse(out) as { dst?: string; lladdr?: string }[]).find((e) => e.dst === VIP && e.lladdr)?.lladdr?.toLowerCase();
+}
+
+const whoseMac = (m: string | undefined): string => (m === mac('d1') ? 'd1' : m === mac('d2') ? 'd2' : (m ?? 'nobody'));
+
+// ------------------------------------------------------------------------------------------------
+// The directors
+
+interface DirectorProc {
+  name: Director;
+  conf: string;
+  socket: string;
+  log: string;
+  proc: Proc;
+}
+const directors: Partial<Record<Director, DirectorProc>> = {};
+
+/** config/demo.yaml for one director: its router_id, priority and control socket. */
+function directorConfig(name: Director): string {
+  const doc = yaml.load(readFileSync(DEMO_YAML, 'utf8')) as {
+    global: { router_id?: string };
+    instances: Record<string, { priority?: number }>;
+    control?: { socket?: string };
+  };
+  const inst = doc.instances?.[INSTANCE];
+  if (!doc.global || !inst) throw new DemoFailure(`${DEMO_YAML} has no global section or no instance ${INSTANCE}`);
+  doc.global.router_id = name;
+  inst.priority = DIRECTORS[name].priority;
+  doc.control = { ...(doc.control ?? {}), socket: path.join(workDir, `${name}.sock`) };
+  const file = path.join(workDir, `${name}.yaml`);
+  writeFileSync(file, `# ${name}: written by scripts/demo.ts from config/demo.yaml\n${yaml.dump(doc, { lineWidth: 120 })}`);
+  return file;
+}
+
+function startDirector(name: Director): DirectorProc {
+  const conf = directorConfig(name);
+  const socket = path.join(workDir, `${name}.sock`);
+  const log = path.join(workDir, `${name}.log`);
+  const proc = startProc(`vipkeeper ${name}`, inNs(name, vkArgv(['run', '-f', conf, '--socket', socket, '--config-id', name, '--log-level', 'info'])), log);
+  const d = { name, conf, socket, log, proc };
+  directors[name] = d;
+  return d;
+}
+
+async function status(d: DirectorProc): Promise<DaemonStatus> {
+  if (!d.proc.running()) throw new DemoFailure(`vipkeeper on ${d.name} exited:\n${d.proc.out.slice(-15).join('\n')}`);
+  const r = await getStatus(d.socket);
+  if (r.code !== 200) throw new Error(`status of ${d.name}: HTTP ${r.code}`);
+  return r.body;
+}
+
+const inst = (s: DaemonStatus) => s.vrrp?.instances.find((i) => i.name === INSTANCE);
+
+/** `vipkeeper status --socket` (the CLI), printed. */
+async function showStatus(d: DirectorProc): Promise<void> {
+  const r = await runCmd(vkArgv(['status', '--socket', d.socket]), 15_000);
+  if (r.code !== 0) throw new DemoFailure(`vipkeeper status on ${d.name} failed: ${r.err.trim()}`);
+  say(`$ vipkeeper status --socket ${d.name}.sock     (${d.name})`);
+  block(r.out);
+}
+
+// ------------------------------------------------------------------------------------------------
+// IPVS
+
+interface IpvsInfo {
+  kernel: boolean;
+  why: string;
+}
+
+async function kernelIpvs(): Promise<IpvsInfo> {
+  const r = await runCmd(inNs('d1', ['ipvsadm', '-Ln']), 5000);
+  if (r.code === -1) return { kernel: false, why: 'ipvsadm is not installed' };
+  if (r.code !== 0) return { kernel: false, why: `ipvsadm -Ln in d1 says: ${(r.err || r.out).trim().split('\n')[0]}` };
+  return { kernel: true, why: 'ipvsadm -Ln works in the director namespace' };
+}
+
+/** The table from `vipkeeper status` → ipvs, in ipvsadm's layout; or what the health view implies. */
+function ipvsTableText(s: DaemonStatus): string {
+  const lines: string[] = [];
+  const ipvs = s.ipvs;
+  lines.push(`ipvs.state: ${ipvs?.state ?? 'absent'}${ipvs?.error ? ` (${ipvs.error})` : ''}`);
+  if (ipvs && ipvs.table.length > 0) {
+    lines.push('Prot LocalAddress:Port Scheduler Flags', '  -> RemoteAddress:Port           Forward Weight');
+    for (const svc of ipvs.table) {
+      lines.push(`${svc.service} ${svc.scheduler}${svc.flags.length ? ` ${svc.flags.join(' ')}` : ''}`);
+      for (const d of svc.dests) lines.push(`  -> ${`${d.address}:${d.port}`.padEnd(28)}${d.forwarding.padEnd(8)}${d.weight}`);
+    }
+    return lines.join('\n');
+  }
+  // The daemon reports no table: say so, and show what its health view means for the table.
+  lines.push('ipvs.table is empty in the status; from the health checks (status → health), the service would be:');
+  const cfg = yaml.load(readFileSync(DEMO_YAML, 'utf8')) as { virtual_servers: { lb_algo?: string; lb_kind?: string }[] };
+  const vs0 = cfg.virtual_servers[0];
+  for (const svc of s.health?.services ?? []) {
+    lines.push(`${svc.vs} ${vs0?.lb_algo ?? ''}`);
+    for (const r of svc.realServers) {
+      if (r.up && r.weight > 0) lines.push(`  -> ${`${r.address}:${r.port}`.padEnd(28)}${(vs0?.lb_kind === 'DR' ? 'Route' : (vs0?.lb_kind ?? '')).padEnd(8)}${r.weight}`);
+      else lines.push(`  (${r.address}:${r.port} left out: ${r.up ? 'weight 0' : 'DOWN'})`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Did vipkeeper program our service into d1's/d2's kernel? */
+async function ipvsHasService(h: Director): Promise<boolean> {
+  const r = await runCmd(inNs(h, ['ipvsadm', '-Ln', '-t', `${VIP}:80`]), 5000);
+  return r.code === 0 && r.out.includes(`${VIP}:80`);
+}
+
+// ------------------------------------------------------------------------------------------------
+// The demo
+
+interface Summary {
+  electionMs?: number;
+  downMs?: Partial<Record<Director, number>>;
+  drill?: string;
+  crashMs?: number;
+  arpMs?: number;
+  ipvs?: string;
+}
+
+async function demo(): Promise<Summary> {
+  const sum: Summary = {};
+
+  heading('1. The lab');
+  await buildLab();
+  say(`namespaces ${nsName('lan')} (bridge br0), d1, d2, rs1, rs2, client; LAN ${PREFIX}.0/24, VIP ${VIP}`);
+  for (const h of Object.keys(HOSTS) as Host[]) block(`${h.padEnd(7)} ${ip(h).padEnd(12)} ${mac(h)}`, '           ');
+
+  const ipvs = await kernelIpvs();
+  say(ipvs.kernel ? `IPVS: this kernel has IP_VS (${ipvs.why})` : `IPVS: this kernel has NO IP_VS (${ipvs.why})`);
+  if (ipvs.kernel) {
+    // Direct routing: each real server accepts packets for the VIP on lo and never answers ARP for it.
+    for (const h of ['rs1', 'rs2'] as const) {
+      await must(['ip', '-n', nsName(h), 'addr', 'add', `${VIP}/32`, 'dev', 'lo']);
+      await must(inNs(h, ['sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2', 'net.ipv4.conf.eth0.arp_ignore=1', 'net.ipv4.conf.eth0.arp_announce=2']));
+    }
+  }
+
+  const rs = { rs1: startRealServer('rs1'), rs2: startRealServer('rs2') };
+  for (const h of ['rs1', 'rs2'] as const) {
+    const { value } = await waitFor(`${h}'s HTTP server to answer the client`, async () => clientGet(`http://${ip(h)}/`, 1000), 10_000, 100);
+    say(`${h}: HTTP server up (pid ${rs[h].child.pid}); the client's GET http://${ip(h)}/ → ${value}`);
+  }
+
+  heading('2. Election');
+  say(`starting vipkeeper on d2 (priority ${DIRECTORS.d2.priority}) and d1 (priority ${DIRECTORS.d1.priority}), both from config/demo.yaml, VRRPv3 every 100 ms`);
+  const d2 = startDirector('d2');
+  const d1 = startDirector('d1');
+  const tStart = performance.now();
+  say(`vipkeeper on d1 (pid ${d1.proc.child.pid}), on d2 (pid ${d2.proc.child.pid}); logs in ${path.basename(d1.log)}, ${path.basename(d2.log)}`);
+  await waitFor(
+    'd1 MASTER and d2 BACKUP',
+    async () => {
+      const [a, b] = await Promise.all([status(d1), status(d2)]);
+      return inst(a)?.state === 'MASTER' && inst(b)?.state === 'BACKUP' && (inst(b)?.masterSeen?.ip === ip('d1')) ? true : undefined;
+    },
+    30_000,
+  );
+  sum.electionMs = Math.round(performance.now() - tStart);
+  const [v1, v2] = await Promise.all([addrs('d1'), addrs('d2')]);
+  if (!v1.includes(VIP) || v2.includes(VIP)) {
+    await waitFor('the VIP on d1 only', async () => (await addrs('d1')).includes(VIP) && !(await addrs('d2')).includes(VIP), 5000);
+  }
+  say(`election: d1 MASTER with the VIP ${VIP} on its eth0, d2 BACKUP hearing d1 (${ip('d1')}) — ${sum.electionMs} ms after the daemons were started`);
+
+  heading('3. Health checks');
+  for (const d of [d1, d2]) {
+    const { ms } = await waitFor(
+      `${d.name} to see both real servers up`,
+      async () => {
+        // Up by a check that has run (not just the initial state a real server starts in).
+        const s = await status(d);
+        const checked = (s.health?.services ?? []).flatMap((v) => v.realServers).filter((r) => r.up && r.lastCheckedAt !== undefined);
+        return s.realServers.length === 2 && s.realServers.every((r) => r.verdict === 'up') && checked.length === 2 ? s : undefined;
+      },
+      15_000,
+    );
+    const s = await status(d);
+    const latency = (r: { address: string; port: number }) => {
+      const h = s.health?.services.flatMap((v) => v.realServers).find((x) => x.address === r.address && x.port === r.port);
+      return h?.latencyMs !== undefined ? `, HTTP_GET answered in ${Math.round(h.latencyMs)} ms` : '';
+    };
+    say(`${d.name}: ${s.realServers.map((r) => `${r.address}:${r.port} ${r.verdict.toUpperCase()} (weight ${r.weight}${latency(r)})`).join(', ')}${ms > 50 ? ` — after ${Math.round(ms)} ms more` : ''}`);
+  }
+  await showStatus(d1);
+
+  heading('4. IPVS');
+  const s1 = await status(d1);
+  if (!ipvs.kernel) {
+    say(`this kernel has no IP_VS: NOTHING in this demo is load-balanced by IPVS, and the client's requests to the VIP are not shown.`);
+    say(`the IPVS table d1 would program (from vipkeeper status → ipvs):`);
+    block(ipvsTableText(s1));
+    sum.ipvs = 'no IP_VS in this kernel: table shown, no traffic through IPVS';
+  } else if (await ipvsHasService('d1')) {
+    say('d1 kernel table (ipvsadm -Ln in d1):');
+    block(await must(inNs('d1', ['ipvsadm', '-Ln'])));
+    const answers: string[] = [];
+    for (let i = 0; i < 4; i++) answers.push(await clientGet(`http://${VIP}/`));
+    say(`client → GET http://${VIP}/ through d1's IPVS (DR), 4 times: answered by ${answers.map((a) => a.split(' ')[1]).join(', ')}`);
+    sum.ipvs = `traffic through IPVS: ${answers.map((a) => a.split(' ')[1]).join(', ')}`;
+  } else {
+    say(`this kernel has IP_VS, but vipkeeper did not program ${VIP}:80 into d1's table (status ipvs.state ${s1.ipvs?.state ?? 'absent'}${s1.ipvs?.error ? `: ${s1.ipvs.error}` : ''}); no traffic through IPVS is shown.`);
+    block(ipvsTableText(s1));
+    sum.ipvs = `IP_VS present but not programmed by vipkeeper (${s1.ipvs?.state ?? 'absent'})`;
+  }
+
+  heading('5. A real server fails');
+  const tKill = performance.now();
+  rs.rs2.child.kill('SIGKILL');
+  await rs.rs2.exited;
+  say(`rs2's HTTP server stopped (SIGKILL to pid ${rs.rs2.child.pid})`);
+  sum.downMs = {};
+  await Promise.all(
+    [d1, d2].map(async (d) => {
+      await waitFor(
+        `${d.name} to catch rs2 DOWN`,
+        async () => {
+          const s = await status(d);
+          return s.realServers.find((r) => r.address === ip('rs2'))?.verdict === 'down' ? true : undefined;
+        },
+        15_000,
+        25,
+      );
+      sum.downMs![d.name] = Math.round(performance.now() - tKill);
+      say(`${d.name}: rs2 ${ip('rs2')}:80 caught DOWN by the HTTP_GET check, ${sum.downMs![d.name]} ms after it stopped`);
+    }),
+  );
+  await showStatus(d1);
+  await showStatus(d2);
+  if (!ipvs.kernel) {
+    say('the table d1 would now program (from vipkeeper status → ipvs):');
+    block(ipvsTableText(await status(d1)));
+  }
+
+  heading('6. Failover drill');
+  const report = path.join(workDir, 'drill-report.json');
+  say(`$ vipkeeper drill --socket d1.sock --peer-socket d2.sock --hand-back --report drill-report.json     (on d1)`);
+  const dr = await runCmd(inNs('d1', vkArgv(['drill', '--socket', d1.socket, '--peer-socket', d2.socket, '--hand-back', '--peer-timeout', '5s', '--report', report])), 60_000);
+  block(`${dr.out}${dr.err}`);
+  if (dr.code !== 0) throw new DemoFailure(`vipkeeper drill failed (exit ${dr.code})`);
+  const rep = JSON.parse(readFileSync(report, 'utf8')) as { failover?: { durationMs?: number }; handBack?: { durationMs?: number } };
+  sum.drill = `failover ${Math.round(rep.failover?.durationMs ?? NaN)} ms, hand-back ${Math.round(rep.handBack?.durationMs ?? NaN)} ms`;
+  say(`drill passed: ${sum.drill}`);
+  await waitFor('d1 MASTER again with the VIP after the hand-back', async () => inst(await status(d1))?.state === 'MASTER' && (await addrs('d1')).includes(VIP) && !(await addrs('d2')).includes(VIP), 5000);
+
+  heading('7. The MASTER crashes');
+  await must(['ip', '-n', nsName('client'), 'neigh', 'flush', 'dev', 'eth0']);
+  await runCmd(inNs('client', ['ping', '-c', '1', '-W', '1', '-q', VIP]), 5000);
+  const before = await clientNeigh();
+  say(`client: ARP entry for ${VIP} → ${before ?? '(none)'} (${whoseMac(before)})`);
+  if (before !== mac('d1')) throw new DemoFailure(`the client's ARP entry for the VIP should point at d1 (${mac('d1')}), not ${before ?? 'nothing'}`);
+  if (ipvs.kernel && (await ipvsHasService('d1'))) say(`client → GET http://${VIP}/ via d1: ${await clientGet(`http://${VIP}/`)}`);
+
+  const pid = d1.proc.child.pid!;
+  const t0 = performance.now();
+  process.kill(pid, 'SIGSTOP'); // freeze first: nothing more (no priority-0 advert) leaves d1
+  process.kill(pid, 'SIGKILL');
+  const tl = (ms: number, what: string): void => say(`t+${String(ms).padStart(5)} ms  ${what}`);
+  tl(0, `d1's vipkeeper killed (SIGSTOP + SIGKILL to pid ${pid}): no priority-0 advert can leave d1`);
+  const events: Record<string, number> = {};
+  await waitFor(
+    'd2 MASTER with the VIP and the client following it',
+    async () => {
+      const t = () => Math.round(performance.now() - t0);
+      if (events.master === undefined && inst(await status(d2))?.state === 'MASTER') {
+        events.master = t();
+        tl(events.master, 'd2 MASTER (its status)');
+      }
+      if (events.vip === undefined && (await addrs('d2')).includes(VIP)) {
+        events.vip = t();
+        tl(events.vip, `VIP ${VIP} on d2's eth0`);
+      }
+      if (events.arp === undefined && (await clientNeigh()) === mac('d2')) {
+        events.arp = t();
+        tl(events.arp, `client's ARP entry for ${VIP} → ${mac('d2')} (d2), from d2's gratuitous ARP`);
+      }
+      return events.master !== undefined && events.vip !== undefined && events.arp !== undefined ? true : undefined;
+    },
+    10_000,
+    10,
+  );
+  sum.crashMs = Math.max(events.master!, events.vip!);
+  sum.arpMs = events.arp!;
+  say(`takeover after the crash: ${sum.crashMs} ms (theory: d2 takes over 3 × 100 ms + skew 61 ms = 361 ms after d1's LAST advert, so 261..361 ms after the kill; plus up to a poll here)`);
+  say(
+    (await addrs('d1')).includes(VIP)
+      ? `d1 still has ${VIP} configured (nobody removed it: its daemon is dead), as keepalived leaves it after a crash; the client follows d2's gratuitous ARP`
+      : `d1 no longer has ${VIP} configured`,
+  );
+  if (ipvs.kernel && (await ipvsHasService('d2'))) say(`client → GET http://${VIP}/ via d2: ${await clientGet(`http://${VIP}/`)}`);
+  await showStatus(d2);
+  return sum;
+}
+
+async function main(): Promise<number> {
+  if (process.getuid?.() !== 0) throw new CannotRun('run the demo as root: it creates network namespaces and raw sockets (sudo npm run demo)');
+  const probe = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) throw new CannotRun(`'ip netns' does not work here (${probe.error?.message ?? probe.stderr.trim()}); install iproute2`);
+  if (!existsSync(path.join(REPO, 'native', 'build', 'Release', 'vipkeeper_native.node'))) {
+    throw new CannotRun('the native addon is not built: run npm ci (or node native/build.mjs) first');
+  }
+  sweepStale();
+  workDir = mkdtempSync(path.join(tmpdir(), 'vipkeeper-demo-'));
+  say(`vipkeeper demo: a director pair in network namespaces (work dir ${workDir})`);
+
+  let failed = true;
+  let limit: NodeJS.Timeout | undefined;
+  try {
+    const sum = await Promise.race([
+      demo(),
+      new Promise<never>((_, reject) => {
+        limit = setTimeout(() => reject(new DemoFailure(`the demo did not finish within ${DEMO_LIMIT_MS / 1000} s`)), DEMO_LIMIT_MS);
+      }),
+    ]);
+    failed = false;
+    heading('Summary');
+    say(`election ${sum.electionMs} ms; rs2 DOWN after ${sum.downMs?.d1} ms (d1) / ${sum.downMs?.d2} ms (d2); drill ${sum.drill}; crash takeover ${sum.crashMs} ms, client ARP moved after ${sum.arpMs} ms`);
+    say(`IPVS: ${sum.ipvs}`);
+    return 0;
+  } catch (e) {
+    process.stdout.write('\n');
+    const msg = (e as Error).message;
+    say(`demo FAILED: ${msg}`);
+    for (const d of Object.values(directors)) {
+      if (!d) continue;
+      process.stdout.write(`--- last lines of ${d.name}'s log (${d.log})\n`);
+      block(d.proc.out.slice(-20).join('\n'), '  ');
+    }
+    if (!(e instanceof DemoFailure)) process.stdout.write(`${(e as Error).stack ?? ''}\n`);
+    return 1;
+  } finally {
+    clearTimeout(limit);
+    say('cleaning up: stopping the daemons and servers, deleting the namespaces');
+    await cleanup();
+    if (!failed) rmSync(workDir, { recursive: true, force: true });
+    else say(`logs kept in ${workDir}`);
+    if (!failed) say('demo OK');
+  }
+}
+
+process.once('exit', cleanupSync);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    process.stdout.write(`\n${stamp()} ${sig}: cleaning up\n`);
+    cleanupSync();
+    process.exit(130);
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    cleanupSync();
+    process.stderr.write(`vipkeeper demo: ${(e as Error).message}\n`);
+    process.exit(e instanceof CannotRun ? 2 : 1);
+  },
+);
