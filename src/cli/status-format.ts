@@ -8,6 +8,14 @@ function pad(s: string | number, n: number): string {
 
 const FORWARD: Record<string, string> = { DR: 'Route', NAT: 'Masq', TUN: 'Tunnel' };
 
+/** The health checker names a service `10.0.0.1 80 TCP` / `fwmark 1`; IPVS as `TCP 10.0.0.1:80` / `FWM 1 inet`. */
+function ipvsKeys(vs: string): string[] {
+  const a = /^(\S+) (\d+) (TCP|UDP|SCTP)$/.exec(vs);
+  if (a) return [`${a[3]} ${a[1]!.includes(':') ? `[${a[1]}]` : a[1]}:${a[2]}`];
+  const f = /^fwmark (\d+)$/.exec(vs);
+  return f ? [`FWM ${f[1]} inet`, `FWM ${f[1]} inet6`] : [];
+}
+
 export function formatStatus(s: DaemonStatus): string {
   const out: string[] = [];
   const up = Math.round(s.node.uptimeS);
@@ -36,7 +44,8 @@ export function formatStatus(s: DaemonStatus): string {
   out.push('  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Check');
   const services = s.health?.services ?? [];
   for (const svc of services) {
-    const table = ipvs?.table.find((t) => t.service === svc.vs);
+    const keys = ipvsKeys(svc.vs);
+    const table = ipvs?.table.find((t) => keys.includes(t.service));
     const flags = table ? [...table.flags, ...(table.persistenceS ? [`persistent ${table.persistenceS}`] : [])].join(' ') : '';
     out.push(`${svc.vs} ${table?.scheduler ?? ''}${flags ? ` ${flags}` : ''}${svc.quorumUp ? '' : '  [quorum lost]'}`);
     for (const r of svc.realServers) {

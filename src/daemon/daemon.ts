@@ -6,6 +6,11 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { HealthChecker } from '../check/health.js';
+import type { DesiredBackends } from '../check/pool.js';
+import type { BackendState, PoolState } from '../ipvs/desired.js';
+import { IpvsadmBackend } from '../ipvs/ipvsadm.js';
+import { serviceKey } from '../ipvs/model.js';
+import { Reconciler, type ReconcilerSnapshot, type VrrpState } from '../ipvs/reconciler.js';
 import { runProbe } from '../check/probes/index.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { loadConfigFile, type ConfigFormat } from '../config/load.js';
@@ -58,6 +63,8 @@ export class Daemon {
   private heartbeatAt = 0;
   private vrrp: RuntimeSnapshot | undefined;
   private health: HealthChecker | undefined;
+  private ipvs: Reconciler | undefined;
+  private reconcileRuns = 0;
   private control: ControlServer | undefined;
   private readonly metrics: Metrics;
   private readonly drained = new Set<string>();
@@ -84,6 +91,7 @@ export class Daemon {
 
     await this.startWorker();
     this.startHealth();
+    this.startIpvs();
     const socketPath = this.opts.socket ?? this.config.control.socket;
     try {
       this.control = await startControlServer({
@@ -104,7 +112,12 @@ export class Daemon {
       throw new DaemonStartError(`control socket ${socketPath}: ${(e as Error).message}`, 3);
     }
     this.log.info({ socket: socketPath, http: this.control.httpAddress }, 'control API listening');
-    this.timers.push(setInterval(() => void this.refreshSnapshot(), SNAPSHOT_MS));
+    this.timers.push(
+      setInterval(() => {
+        void this.refreshSnapshot();
+        this.observeReconciles();
+      }, SNAPSHOT_MS),
+    );
     this.startWatchdog();
     const n = Object.keys(this.config.instances).length;
     safe(() => notifyReady(`${n} VRRP instance(s), ${this.config.virtual_servers.length} virtual server(s)`));
@@ -245,6 +258,7 @@ export class Daemon {
 
   private onVrrpEvent(ev: { type: string; instance?: string; [k: string]: unknown }): void {
     if (ev.type === 'otherMasterSeen' && ev.instance) this.otherMasterSeen[ev.instance] = (this.otherMasterSeen[ev.instance] ?? 0) + 1;
+    if (ev.type === 'transition' && ev.instance && typeof ev.to === 'string') this.ipvs?.setVrrpState(ev.instance, ev.to as VrrpState);
     if (ev.type === 'transition' || ev.type === 'groupTransition') void this.refreshSnapshot();
   }
 
@@ -258,10 +272,75 @@ export class Daemon {
       onEvent: (ev) => {
         const e = ev as unknown as { type: string; vs?: string; rs?: string; initial?: boolean };
         if (!e.initial) this.log.info({ event: e.type, vs: e.vs, rs: e.rs }, `health: ${e.type}${e.rs ? ` ${e.rs}` : ''}${e.vs ? ` in ${e.vs}` : ''}`);
+        this.pushBackends();
       },
     });
     for (const w of this.health.warnings) this.log.warn({}, w);
     this.health.start();
+  }
+
+
+  // ------------------------------------------------------------------ IPVS
+
+  /** The reconciler keeps the kernel table equal to config + verdicts; without IP_VS it says so and retries. */
+  private startIpvs(): void {
+    if (this.config.virtual_servers.length === 0) return;
+    const log = this.log.child({ component: 'ipvs' });
+    this.ipvs = new Reconciler({
+      backend: new IpvsadmBackend(),
+      manage: this.config.ipvs.manage,
+      drainTimeout: this.config.ipvs.drain_timeout,
+      maxInterval: this.config.ipvs.resync_interval,
+      logger: {
+        info: (msg, fields) => log.info(fields ?? {}, msg),
+        warn: (msg, fields) => log.warn(fields ?? {}, msg),
+        error: (msg, fields) => log.error(fields ?? {}, msg),
+      },
+    });
+    this.ipvs.setConfig(this.config);
+    this.pushBackends();
+    this.ipvs.start();
+  }
+
+  /** Health verdicts → the reconciler's per-service pools. */
+  private pushBackends(): void {
+    if (!this.ipvs || !this.health) return;
+    this.ipvs.setBackendState(backendState(this.health.desiredAll()));
+  }
+
+  private ipvsStatus(): IpvsStatus {
+    if (!this.ipvs) return { state: 'disabled', error: 'no virtual servers in the config', driftCorrections: 0, reconciles: 0, table: [] };
+    const snap: ReconcilerSnapshot = this.ipvs.snapshot();
+    const state = snap.status === 'in-sync' ? 'in-sync' : snap.status === 'degraded' ? 'degraded' : snap.status === 'initializing' ? 'pending' : 'disabled';
+    return {
+      state,
+      ...(snap.sync.lastError ? { error: snap.sync.lastError } : {}),
+      driftCorrections: snap.sync.driftCorrections,
+      reconciles: snap.sync.runs,
+      ...(snap.sync.lastSuccessAt !== undefined ? { lastReconcileAt: new Date(Date.now() - (performance.now() - snap.sync.lastSuccessAt)).toISOString() } : {}),
+      table: snap.table.map((svc) => ({
+        service: serviceKey(svc.id),
+        scheduler: svc.scheduler,
+        flags: [...svc.flags, ...(svc.ops ? ['ops'] : [])],
+        ...(svc.persistence ? { persistenceS: svc.persistence.timeout } : {}),
+        dests: svc.dests.map((d) => ({
+          address: d.address,
+          port: d.port,
+          forwarding: d.forwarding,
+          weight: d.weight,
+          ...(d.activeConns !== undefined ? { activeConn: d.activeConns } : {}),
+          ...(d.inactiveConns !== undefined ? { inactConn: d.inactiveConns } : {}),
+        })),
+      })),
+    };
+  }
+
+  /** Reconcile durations go to the metrics as they happen (read from the snapshot's counters). */
+  private observeReconciles(): void {
+    const sync = this.ipvs?.snapshot().sync;
+    if (!sync || sync.runs === this.reconcileRuns) return;
+    this.reconcileRuns = sync.runs;
+    if (sync.lastDurationMs !== undefined) this.metrics.observeReconcile(sync.lastDurationMs, sync.consecutiveFailures > 0 ? 'error' : 'ok');
   }
 
   // ------------------------------------------------------------------ watchdog
@@ -306,11 +385,12 @@ export class Daemon {
         return { ok: false, message: `reload refused: ${r.error}` };
       }
       this.health?.reload(config);
-      if (!this.health && config.virtual_servers.length > 0) {
-        this.config = config;
-        this.startHealth();
-      }
+      const hadServers = this.config.virtual_servers.length > 0;
       this.config = config;
+      if (!this.health && config.virtual_servers.length > 0) this.startHealth();
+      if (this.ipvs) this.ipvs.setConfig(config);
+      else if (!hadServers) this.startIpvs();
+      this.pushBackends();
       const reloads = this.configState.reloads;
       this.configState = { ...this.newConfigState(loaded.format, config), reloads: { ...reloads, ok: reloads.ok + 1 }, lastReload: { at, ok: true } };
       const report = 'report' in r ? r.report : undefined;
@@ -368,6 +448,9 @@ export class Daemon {
     );
     if (matches.length === 0) return { ok: false, message: `no real server ${rs}${vs ? ` in ${vs}` : ''}` };
     for (const key of matches) (on ? this.drained.add(key) : this.drained.delete(key));
+    const [address, port] = splitHostPort(rs);
+    if (on) this.ipvs?.drain(address, port);
+    else this.ipvs?.undrain(address, port);
     this.log.info({ rs, vs, drained: on }, on ? 'real server drained by the operator' : 'real server undrained by the operator');
     return { ok: true, message: `${on ? 'draining' : 'undrained'} ${matches.join(', ')}` };
   }
@@ -376,13 +459,7 @@ export class Daemon {
 
   status(): DaemonStatus {
     const health = this.health?.snapshot();
-    const ipvs: IpvsStatus = {
-      state: 'disabled',
-      error: 'the IPVS reconciler is not part of this build yet',
-      driftCorrections: 0,
-      reconciles: 0,
-      table: [],
-    };
+    const ipvs = this.ipvsStatus();
     return {
       node: {
         ...(this.config?.global.router_id ? { routerId: this.config.global.router_id } : {}),
@@ -413,6 +490,8 @@ export class Daemon {
     safe(() => notifyStatus(`stopping: ${reason}`));
     for (const t of this.timers) clearInterval(t);
     this.health?.stop();
+    // IPVS is left or cleared as config.ipvs.on_stop says.
+    await this.ipvs?.stop();
     const w = this.worker;
     if (w) {
       const r = await this.call({ type: 'stop', reason });
@@ -445,4 +524,20 @@ function safe(fn: () => unknown): void {
   } catch {
     // sd_notify failures never stop the daemon
   }
+}
+
+/** `ADDR:PORT` or `[V6]:PORT` → address and port; a bare address has no port. */
+function splitHostPort(rs: string): [string, number | undefined] {
+  const m = /^\[(.+)\]:(\d+)$/.exec(rs) ?? /^([^:]+):(\d+)$/.exec(rs);
+  return m ? [m[1] as string, Number(m[2])] : [rs, undefined];
+}
+
+/** The health checker's desired backends in the IPVS reconciler's terms. */
+export function backendState(desired: readonly DesiredBackends[]): BackendState {
+  const out: Record<string, PoolState> = {};
+  for (const d of desired) {
+    const servers = d.backends.filter((b) => b.role === 'real').map((b) => ({ address: b.address, port: b.port, weight: b.weight }));
+    out[d.vs] = d.sorryActive ? { mode: 'sorry', servers } : { mode: 'real', servers };
+  }
+  return out;
 }

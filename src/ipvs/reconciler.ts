@@ -1,0 +1,568 @@
+// The level-triggered IPVS loop. Each run reads the whole kernel table, recomputes the whole desired
+// table from the latest config and health state, plans the difference and applies it in ONE batch.
+// Nothing depends on which event caused the run (controller-runtime: "level-based").
+//
+// Scheduling follows kube-proxy's BoundedFrequencyRunner, over an injected clock:
+// - a trigger (config, health, VRRP state, operator drain) runs the loop no sooner than
+//   `minInterval` after the previous run, so bursts merge into one run;
+// - with no trigger the loop still runs every `maxInterval` (ipvs.resync_interval), which undoes
+//   changes made by others (counted as drift corrections);
+// - after a failure it retries with exponential backoff (retryInitial, doubling, capped at retryMax);
+// - while a real server drains it polls every `drainPollInterval`.
+// The loop does nothing until it has a config and a first BackendState (kube-proxy isInitialized),
+// so a restart never programs a half-known table. No method throws; failures show in snapshot().
+//
+// Graceful drain (keepalived #1228, kube-proxy graceful termination): a destination that leaves the
+// config, or that the operator drains, is first set to weight 0; it is deleted once its ActiveConn is
+// 0 (InActConn too with `drainCountsInactive`) or after `drainTimeout`. A destination that is still
+// configured but failed its checks is removed at once, as keepalived does (or kept at weight 0 when
+// the health state says so: inhibit_on_failure). Whole services that leave the config are deleted
+// at once.
+import type { Config } from '../config/schema.js';
+import { IpvsError, type IpvsBackend, type SyncDaemon, type SyncDaemonRole } from './backend.js';
+import { desiredTable, virtualServerId, type BackendState, type PoolState } from './desired.js';
+import { applyPlan, plan, summarizePlan, type ManageMode, type Operation } from './diff.js';
+import { canonicalAddress, cloneTable, destKey, hostPort, pickServices, serviceKey, tablesEqual, type Dest, type IpvsTable } from './model.js';
+
+export interface Clock {
+  /** monotonic milliseconds */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+export interface Logger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+const noLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT' | 'STOP';
+
+export interface ReconcilerOptions {
+  backend: IpvsBackend;
+  clock?: Clock;
+  logger?: Logger;
+  /** ms between two runs at least (merges bursts); default 100 */
+  minInterval?: number;
+  /** ms between two runs at most (full resync); default config.ipvs.resync_interval */
+  maxInterval?: number;
+  /** ms a draining destination may keep connections; default config.ipvs.drain_timeout */
+  drainTimeout?: number;
+  /** ms between connection polls while something drains; default 1000 */
+  drainPollInterval?: number;
+  /** also wait for InActConn (TIME_WAIT, FIN_WAIT ...) to reach 0; default false */
+  drainCountsInactive?: boolean;
+  /** first retry delay after a failure, ms; default 1000 */
+  retryInitial?: number;
+  /** retry delay cap, ms; default 60000 */
+  retryMax?: number;
+  /** overrides config.ipvs.manage */
+  manage?: ManageMode;
+}
+
+export type ReconcilerStatus = 'initializing' | 'in-sync' | 'degraded' | 'stopped';
+
+export interface DrainingDest {
+  service: string;
+  dest: string;
+  since: number;
+  activeConns: number;
+  inactiveConns: number;
+  deadline: number;
+}
+
+export interface RunReport {
+  ok: boolean;
+  skipped?: 'not-initialized' | 'stopped';
+  operations: Operation[];
+  script?: string;
+  drift: boolean;
+  error?: string;
+  durationMs: number;
+  /** time spent in backend.apply (0 when there was nothing to do) */
+  applyMs?: number;
+}
+
+export interface ReconcilerSnapshot {
+  status: ReconcilerStatus;
+  /** the kernel table as last read, with this run's changes applied */
+  table: IpvsTable;
+  warnings: string[];
+  owned: string[];
+  draining: DrainingDest[];
+  operatorDrained: string[];
+  sync: {
+    runs: number;
+    applies: number;
+    operations: number;
+    driftCorrections: number;
+    driftOperations: number;
+    consecutiveFailures: number;
+    lastRunAt?: number;
+    lastSuccessAt?: number;
+    lastDurationMs?: number;
+    /** ms the last non-empty apply took */
+    lastApplyMs?: number;
+    /** ms from the first trigger of a change (config, health, drain) to the kernel having it */
+    lastLatencyMs?: number;
+    lastPlan?: Record<Operation['op'], number>;
+    lastError?: string;
+    lastErrorKind?: string;
+    nextRunIn?: number;
+  };
+  syncDaemons: { wanted: SyncDaemon[]; running: SyncDaemon[]; vrrpState?: VrrpState };
+}
+
+export class Reconciler {
+  private readonly backend: IpvsBackend;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly opts: ReconcilerOptions;
+
+  private config: Config | undefined;
+  private state: BackendState | undefined;
+  /** service key → dest keys the config can ever put there (all real servers and the sorry server) */
+  private configured = new Map<string, Set<string>>();
+  private owned = new Set<string>();
+  /** owned part of the table as we left it, to detect changes made by others */
+  private expected: { table: IpvsTable; keys: Set<string>; exclusive: boolean } | undefined;
+  private draining = new Map<string, DrainingDest>();
+  private operatorDrained = new Set<string>();
+  private vrrp = new Map<string, VrrpState>();
+  private daemonsStarted = new Set<SyncDaemonRole>();
+  private runningDaemons: SyncDaemon[] = [];
+  private flushedAtStart = false;
+
+  private status: ReconcilerStatus = 'initializing';
+  private lastTable: IpvsTable = [];
+  private warnings: string[] = [];
+  private stats: ReconcilerSnapshot['sync'] = { runs: 0, applies: 0, operations: 0, driftCorrections: 0, driftOperations: 0, consecutiveFailures: 0 };
+
+  private started = false;
+  private stopped = false;
+  private timer: unknown;
+  private timerAt = Infinity;
+  private inFlight: Promise<RunReport> | undefined;
+  private pending = false;
+  private firstTriggerAt: number | undefined;
+  private lastRunStart = -Infinity;
+  private loggedError: string | undefined;
+
+  constructor(opts: ReconcilerOptions) {
+    this.opts = opts;
+    this.backend = opts.backend;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? noLogger;
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  setConfig(config: Config): void {
+    this.config = config;
+    this.configured = configuredDests(config);
+    this.trigger();
+  }
+
+  setBackendState(state: BackendState): void {
+    this.state = state;
+    this.trigger();
+  }
+
+  /** The VRRP state of an instance; the sync daemon follows it (see lvs_sync_daemon.instance). */
+  setVrrpState(instance: string, state: VrrpState): void {
+    this.vrrp.set(instance, state);
+    this.trigger();
+  }
+
+  /** Operator drain: the real server `address` (or `address:port`) leaves every service gracefully. */
+  drain(address: string, port?: number): void {
+    this.operatorDrained.add(drainPattern(address, port));
+    this.trigger();
+  }
+
+  undrain(address: string, port?: number): void {
+    this.operatorDrained.delete(drainPattern(address, port));
+    this.trigger();
+  }
+
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.schedule(this.clock.now());
+  }
+
+  /**
+   * Stops the loop. With `cleanup` (the default follows config.ipvs.on_stop), removes the services
+   * vipkeeper owns (or flushes everything with global.lvs_flush_on_stop) and stops the sync daemons
+   * it started. Never throws.
+   */
+  async stop(opts: { cleanup?: boolean } = {}): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.clearTimer();
+    await this.inFlight?.catch(() => undefined);
+    const cleanup = opts.cleanup ?? this.config?.ipvs.on_stop !== 'keep';
+    if (cleanup) {
+      try {
+        if (this.config?.global.lvs_flush_on_stop) await this.backend.flush();
+        else if (this.owned.size) {
+          const actual = await this.backend.read();
+          const ops = plan([], actual, { manage: 'owned', owned: this.owned });
+          if (ops.length) await this.backend.apply(ops);
+          this.lastTable = applyPlan(actual, ops);
+        }
+        this.owned.clear();
+        for (const role of [...this.daemonsStarted]) {
+          await this.backend.stopDaemon(role).catch(() => undefined);
+          this.daemonsStarted.delete(role);
+        }
+      } catch (e) {
+        this.recordError(e);
+      }
+    }
+    this.status = 'stopped';
+  }
+
+  /** Runs the loop now (after any run in progress) and reports what it did. Never throws. */
+  async syncNow(): Promise<RunReport> {
+    await this.inFlight?.catch(() => undefined);
+    return this.execute();
+  }
+
+  // ---------------------------------------------------------------- status
+
+  snapshot(): ReconcilerSnapshot {
+    const now = this.clock.now();
+    return {
+      status: this.status,
+      table: cloneTable(this.lastTable),
+      warnings: [...this.warnings],
+      owned: [...this.owned].sort(),
+      draining: [...this.draining.values()].map((d) => ({ ...d })),
+      operatorDrained: [...this.operatorDrained].sort(),
+      sync: { ...this.stats, ...(this.timerAt !== Infinity ? { nextRunIn: Math.max(0, this.timerAt - now) } : {}) },
+      syncDaemons: { wanted: this.wantedDaemons(), running: this.runningDaemons.map((d) => ({ ...d })), ...this.followedVrrp() },
+    };
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  private get minInterval(): number {
+    return this.opts.minInterval ?? 100;
+  }
+
+  private get maxInterval(): number {
+    return this.opts.maxInterval ?? this.config?.ipvs.resync_interval ?? 30_000;
+  }
+
+  private trigger(): void {
+    this.pending = true;
+    this.firstTriggerAt ??= this.clock.now();
+    if (!this.started || this.stopped || this.inFlight) return;
+    this.schedule(Math.max(this.clock.now(), this.lastRunStart + this.minInterval));
+  }
+
+  /** Arms the timer for `at` unless it is already armed for earlier. */
+  private schedule(at: number): void {
+    if (this.stopped || !this.started || at >= this.timerAt) return;
+    this.clearTimer();
+    this.timerAt = at;
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        if (!this.inFlight) void this.execute();
+      },
+      Math.max(0, at - this.clock.now()),
+    );
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  private execute(): Promise<RunReport> {
+    const p = this.runOnce()
+      .catch((e: unknown): RunReport => {
+        // runOnce handles its own errors; this is a last resort so nothing escapes
+        this.recordError(e);
+        return { ok: false, operations: [], drift: false, error: String(e), durationMs: 0 };
+      })
+      .finally(() => {
+        if (this.inFlight === p) this.inFlight = undefined;
+        this.afterRun();
+      });
+    this.inFlight = p;
+    return p;
+  }
+
+  private afterRun(): void {
+    if (this.stopped || !this.started) return;
+    const now = this.clock.now();
+    if (this.pending) this.schedule(Math.max(now, this.lastRunStart + this.minInterval));
+    if (this.stats.consecutiveFailures > 0) {
+      const base = this.opts.retryInitial ?? 1000;
+      const cap = this.opts.retryMax ?? 60_000;
+      this.schedule(now + Math.min(cap, base * 2 ** (this.stats.consecutiveFailures - 1)));
+    }
+    if (this.draining.size) this.schedule(now + (this.opts.drainPollInterval ?? 1000));
+    this.schedule(now + this.maxInterval);
+  }
+
+  // ---------------------------------------------------------------- one run
+
+  private async runOnce(): Promise<RunReport> {
+    const t0 = this.clock.now();
+    if (this.stopped) return { ok: false, skipped: 'stopped', operations: [], drift: false, durationMs: 0 };
+    if (!this.config || !this.state) {
+      this.pending = false;
+      return { ok: true, skipped: 'not-initialized', operations: [], drift: false, durationMs: 0 };
+    }
+    const config = this.config;
+    const state = this.state;
+    const triggeredAt = this.firstTriggerAt;
+    this.pending = false;
+    this.firstTriggerAt = undefined;
+    this.lastRunStart = t0;
+    this.stats.runs++;
+    this.stats.lastRunAt = t0;
+    const manage = this.opts.manage ?? config.ipvs.manage;
+    let ops: Operation[] = [];
+    let drift = false;
+    try {
+      let actual = await this.backend.read();
+      if (config.global.lvs_flush && !this.flushedAtStart) {
+        await this.backend.flush();
+        this.flushedAtStart = true;
+        actual = [];
+      }
+      const { table: desired0, warnings } = desiredTable(config, this.applyOperatorDrains(state));
+      this.warnings = warnings;
+      const desired = this.withDrains(desired0, actual, this.clock.now());
+      const owned = new Set([...this.owned, ...desired.map((s) => serviceKey(s.id))]);
+
+      drift = this.expected !== undefined && !this.matchesExpected(actual);
+      ops = plan(desired, actual, { manage, owned });
+      let script: string | undefined;
+      let applyMs = 0;
+      if (ops.length) {
+        const ta = this.clock.now();
+        const res = await this.backend.apply(ops);
+        applyMs = this.clock.now() - ta;
+        this.stats.lastApplyMs = applyMs;
+        script = res.script;
+        this.stats.applies++;
+        this.stats.operations += ops.length;
+        if (drift) {
+          this.stats.driftCorrections++;
+          this.stats.driftOperations += ops.length;
+          this.log.warn('IPVS table changed outside vipkeeper; corrected', { operations: ops.length });
+        }
+      }
+      const after = applyPlan(actual, ops);
+      const desiredKeys = new Set(desired.map((s) => serviceKey(s.id)));
+      const afterKeys = new Set(after.map((s) => serviceKey(s.id)));
+      this.owned = new Set([...owned].filter((k) => desiredKeys.has(k) || afterKeys.has(k)));
+      const keys = manage === 'exclusive' ? new Set([...afterKeys, ...this.owned]) : new Set(this.owned);
+      this.expected = { table: pickServices(after, keys), keys, exclusive: manage === 'exclusive' };
+      this.lastTable = after;
+
+      await this.syncDaemons();
+
+      const end = this.clock.now();
+      this.stats.lastSuccessAt = end;
+      this.stats.lastDurationMs = end - t0;
+      if (ops.length && triggeredAt !== undefined) this.stats.lastLatencyMs = end - triggeredAt;
+      this.stats.lastPlan = summarizePlan(ops);
+      if (this.stats.consecutiveFailures > 0) this.log.info('IPVS sync recovered', { after: this.stats.consecutiveFailures });
+      this.stats.consecutiveFailures = 0;
+      delete this.stats.lastError;
+      delete this.stats.lastErrorKind;
+      this.loggedError = undefined;
+      this.status = 'in-sync';
+      return { ok: true, operations: ops, ...(script !== undefined ? { script } : {}), drift, durationMs: end - t0, applyMs };
+    } catch (e) {
+      // the change is still pending: the next run (retry) must pick it up
+      this.firstTriggerAt = triggeredAt;
+      this.recordError(e);
+      return { ok: false, operations: ops, drift, error: this.stats.lastError ?? String(e), durationMs: this.clock.now() - t0 };
+    }
+  }
+
+  private recordError(e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    this.stats.consecutiveFailures++;
+    this.stats.lastError = msg;
+    this.stats.lastErrorKind = e instanceof IpvsError ? e.kind : 'internal';
+    this.status = this.stopped ? 'stopped' : 'degraded';
+    if (this.loggedError !== msg) {
+      this.loggedError = msg;
+      this.log.error(`IPVS sync failed: ${msg}`, { kind: this.stats.lastErrorKind });
+    }
+  }
+
+  /** Removes operator-drained real servers from the health state (they then drain like removed ones). */
+  private applyOperatorDrains(state: BackendState): BackendState {
+    if (!this.operatorDrained.size) return state;
+    const out: Record<string, PoolState> = {};
+    for (const [k, p] of Object.entries(state)) {
+      const keep = (s: { address: string; port?: number }) => !this.isOperatorDrained(canonicalAddress(s.address), s.port);
+      out[k] = p.mode === 'real' ? { mode: 'real', servers: p.servers.filter(keep) } : { mode: 'sorry', ...(p.servers ? { servers: p.servers.filter(keep) } : {}) };
+    }
+    return out;
+  }
+
+  private isOperatorDrained(address: string, port: number | undefined): boolean {
+    return this.operatorDrained.has(address) || (port !== undefined && this.operatorDrained.has(hostPort(address, port)));
+  }
+
+  /**
+   * Adds back, at weight 0, destinations that are leaving gracefully and still have connections,
+   * and forgets the ones that are done (the plan then deletes them).
+   */
+  private withDrains(desired: IpvsTable, actual: IpvsTable, now: number): IpvsTable {
+    const timeout = this.opts.drainTimeout ?? this.config?.ipvs.drain_timeout ?? 300_000;
+    const countInactive = this.opts.drainCountsInactive ?? false;
+    const have = new Map(actual.map((s) => [serviceKey(s.id), s]));
+    const seen = new Set<string>();
+    const out = desired.map((s) => ({ ...s, dests: [...s.dests] }));
+    for (const s of out) {
+      const key = serviceKey(s.id);
+      const a = have.get(key);
+      if (!a) continue;
+      const want = new Set(s.dests.map(destKey));
+      const configured = this.configured.get(key);
+      for (const d of a.dests) {
+        const dk = destKey(d);
+        if (want.has(dk)) continue;
+        const leaving = this.isOperatorDrained(d.address, d.port) || !configured?.has(dk);
+        if (!leaving) continue; // still configured, failed its checks: removed at once (keepalived)
+        const id = `${key}|${dk}`;
+        const conns = (d.activeConns ?? 0) + (countInactive ? (d.inactiveConns ?? 0) : 0);
+        const entry = this.draining.get(id) ?? { service: key, dest: dk, since: now, activeConns: 0, inactiveConns: 0, deadline: now + timeout };
+        entry.activeConns = d.activeConns ?? 0;
+        entry.inactiveConns = d.inactiveConns ?? 0;
+        if (conns === 0 || now >= entry.deadline) {
+          if (this.draining.has(id) || d.weight > 0) {
+            this.log.info(conns === 0 ? 'real server drained; removing it' : 'drain timeout; removing real server with open connections', {
+              service: key,
+              dest: dk,
+              activeConns: entry.activeConns,
+              drainedMs: now - entry.since,
+            });
+          }
+          this.draining.delete(id);
+          continue;
+        }
+        if (!this.draining.has(id)) this.log.info('draining real server: weight 0 until its connections end', { service: key, dest: dk, activeConns: entry.activeConns });
+        this.draining.set(id, entry);
+        seen.add(id);
+        s.dests.push(zeroWeight(d));
+      }
+      s.dests.sort((x, y) => (destKey(x) < destKey(y) ? -1 : destKey(x) > destKey(y) ? 1 : 0));
+    }
+    for (const id of [...this.draining.keys()]) if (!seen.has(id)) this.draining.delete(id);
+    return out;
+  }
+
+  private matchesExpected(actual: IpvsTable): boolean {
+    const exp = this.expected;
+    if (!exp) return true;
+    const keys = exp.exclusive ? new Set([...exp.keys, ...actual.map((s) => serviceKey(s.id))]) : exp.keys;
+    return tablesEqual(pickServices(actual, keys), exp.table);
+  }
+
+  // ---------------------------------------------------------------- sync daemon
+
+  private followedVrrp(): { vrrpState?: VrrpState } {
+    const sd = this.config?.global.lvs_sync_daemon;
+    if (!sd) return {};
+    if (sd.instance) {
+      const s = this.vrrp.get(sd.instance);
+      return s ? { vrrpState: s } : {};
+    }
+    const states = [...this.vrrp.values()];
+    if (!states.length) return {};
+    if (states.includes('MASTER')) return { vrrpState: 'MASTER' };
+    if (states.every((s) => s === 'STOP')) return { vrrpState: 'STOP' };
+    return { vrrpState: states.includes('BACKUP') ? 'BACKUP' : (states[0] as VrrpState) };
+  }
+
+  /** keepalived: the master daemon runs while the followed instance is MASTER, the backup one otherwise. */
+  private wantedDaemons(): SyncDaemon[] {
+    const sd = this.config?.global.lvs_sync_daemon;
+    const st = this.followedVrrp().vrrpState;
+    if (!sd || !st || st === 'STOP') return [];
+    const d: SyncDaemon = { role: st === 'MASTER' ? 'master' : 'backup', interface: sd.interface, syncid: sd.id ?? 0 };
+    if (sd.maxlen !== undefined) d.maxlen = sd.maxlen;
+    if (sd.group !== undefined) d.group = sd.group;
+    if (sd.port !== undefined) d.port = sd.port;
+    if (sd.ttl !== undefined) d.ttl = sd.ttl;
+    return [d];
+  }
+
+  private async syncDaemons(): Promise<void> {
+    const want = this.wantedDaemons();
+    if (!want.length && !this.daemonsStarted.size) return;
+    let have = await this.backend.readDaemons();
+    for (const role of ['master', 'backup'] as const) {
+      const w = want.find((d) => d.role === role);
+      const h = have.find((d) => d.role === role);
+      if (h && (w ? !sameDaemon(w, h) : this.daemonsStarted.has(role))) {
+        await this.backend.stopDaemon(role);
+        this.daemonsStarted.delete(role);
+        this.log.info(`stopped the IPVS ${role} sync daemon`);
+      }
+      if (w && (!h || !sameDaemon(w, h))) {
+        await this.backend.startDaemon(w);
+        this.daemonsStarted.add(role);
+        this.log.info(`started the IPVS ${role} sync daemon`, { interface: w.interface, syncid: w.syncid });
+      }
+    }
+    have = await this.backend.readDaemons();
+    this.runningDaemons = have;
+  }
+}
+
+function sameDaemon(want: SyncDaemon, have: SyncDaemon): boolean {
+  return (
+    want.role === have.role &&
+    want.interface === have.interface &&
+    want.syncid === have.syncid &&
+    (want.maxlen === undefined || want.maxlen === have.maxlen) &&
+    (want.group === undefined || want.group === have.group) &&
+    (want.port === undefined || want.port === have.port) &&
+    (want.ttl === undefined || want.ttl === have.ttl)
+  );
+}
+
+function drainPattern(address: string, port?: number): string {
+  const a = canonicalAddress(address);
+  return port === undefined ? a : hostPort(a, port);
+}
+
+function zeroWeight(d: Dest): Dest {
+  return { ...d, weight: 0 };
+}
+
+/** Per service key, every destination the config can put in it (all real servers, and the sorry server). */
+function configuredDests(config: Config): Map<string, Set<string>> {
+  const everything: Record<string, PoolState> = {};
+  for (const vs of config.virtual_servers) {
+    everything[virtualServerId(vs)] = { mode: 'sorry', servers: vs.real_servers.map((rs) => ({ address: rs.address, port: rs.port ?? vs.port ?? 0, weight: 1 })) };
+  }
+  const out = new Map<string, Set<string>>();
+  for (const s of desiredTable(config, everything).table) out.set(serviceKey(s.id), new Set(s.dests.map(destKey)));
+  return out;
+}
