@@ -1,0 +1,175 @@
+/**
+ * Real IPVS (Linux 6.1, ipvsadm 1.31) in a QEMU guest, booted once for this file
+ * (test/helpers/ipvs-vm.ts). Everything runs in one guest process; results are checked here:
+ * - the backend contract (test/fixtures/ipvs-contract.ts) on the ipvsadm backend: services of
+ *   every kind (TCP/UDP/SCTP, port 0, IPv6, fwmark v4/v6), every scheduler incl. mh with its flags,
+ *   DR/NAT/TUN (ipip, gue, gre), weights, thresholds, persistence, the sip engine; edits in place;
+ *   drift; foreign services;
+ * - an edit of scheduler and persistence on a service carrying traffic: the script has no -D/-A and
+ *   the kernel's counters and persistence templates survive;
+ * - the reconciler: converge, correct manual drift on demand and by its resync timer, keep foreign
+ *   services, clean up on stop;
+ * - lvs_sync_daemon following the VRRP state;
+ * - the ipvsadm behaviours the backend relies on.
+ * It FAILS (never skips) when QEMU or the guest image cannot be had.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { ConfigSchema } from '../src/config/schema.js';
+import type { RunReport, ReconcilerSnapshot } from '../src/ipvs/reconciler.js';
+import { CONTRACT_CASES, checkContractCase, type CaseResult } from './fixtures/ipvs-contract.js';
+import { bootOnce, runGuest, taskResult } from './helpers/ipvs-vm.js';
+
+const FACTS = String.raw`
+echo "== dr-port"; ipvsadm -A -t 10.70.0.1:80 -s rr; ipvsadm -a -t 10.70.0.1:80 -r 10.70.1.1:8080 -g; ipvsadm -a -t 10.70.0.1:80 -r 10.70.1.2:8080 -m -x 5 -y 1; ipvsadm -Sn
+echo "== thresholds"; ipvsadm -Ln --thresholds -t 10.70.0.1:80
+echo "== restore-middle-error"; printf -- '-A -t 10.70.0.2:80 -s rr\n-A -t 10.70.0.2:80 -s rr\n-A -t 10.70.0.3:80 -s rr\n' | ipvsadm -R; echo "rc=$?"
+echo "== restore-bad-line"; printf -- 'bogus\n-A -t 10.70.0.4:80 -s rr\n' | ipvsadm -R; echo "rc=$?"; ipvsadm -Sn | grep -c 10.70.0.4
+echo "== sh-port-on-wlc"; ipvsadm -A -t 10.70.0.5:80 -s wlc -b sh-port; echo "rc=$?"
+echo "== flag-2-on-sh"; ipvsadm -A -t 10.70.0.6:80 -s sh -b flag-2; echo "rc=$?"; ipvsadm -Sn | grep 10.70.0.6
+echo "== twos"; ipvsadm -A -t 10.70.0.7:80 -s twos; echo "rc=$?"
+echo "== edit-resets"; ipvsadm -A -u 10.70.0.8:53 -s rr -p 60 -o -b flag-1; ipvsadm -E -u 10.70.0.8:53 -s rr; ipvsadm -Sn | grep 10.70.0.8
+ipvsadm -C
+`;
+
+const vm = bootOnce(async () => {
+  const reconcileConfig = ConfigSchema.parse({
+    ipvs: { resync_interval: '1500ms' },
+    virtual_servers: [
+      { address: '10.80.0.1', port: 80, lb_algo: 'wrr', lb_kind: 'NAT', real_servers: [{ address: '10.80.1.1', port: 80, weight: 3 }, { address: '10.80.1.2', port: 80 }] },
+      { fwmark: 5, lb_algo: 'rr', lb_kind: 'DR', persistence_timeout: 60, real_servers: [{ address: '10.80.2.1' }] },
+    ],
+  });
+  const syncdConfig = ConfigSchema.parse({ global: { lvs_sync_daemon: { interface: 'lo', instance: 'VI_1', id: 7 } } });
+  return runGuest(
+    [
+      { id: 'facts', kind: 'sh', script: FACTS },
+      { id: 'contract', kind: 'contract' },
+      { id: 'inplace', kind: 'inplace' },
+      {
+        id: 'reconcile',
+        kind: 'reconcile',
+        config: reconcileConfig,
+        foreign: '-A -t 10.80.9.9:443 -s sh\n-a -t 10.80.9.9:443 -r 10.80.9.1:443 -m -w 2\n',
+        tamper: ['-e -t 10.80.0.1:80 -r 10.80.1.1:80 -m -w 9', '-d -t 10.80.0.1:80 -r 10.80.1.2:80', '-a -t 10.80.0.1:80 -r 10.80.1.99:80 -m -w 1', '-D -f 5'].join('\n'),
+        tamper2: '-E -t 10.80.0.1:80 -s rr\n',
+      },
+      { id: 'syncd', kind: 'syncd', config: syncdConfig },
+    ],
+    { timeoutMs: 300_000 },
+  );
+});
+beforeAll(vm.boot, 20 * 60_000);
+
+describe('real IPVS in a QEMU guest', () => {
+  it('booted and ran everything in one guest', () => {
+    const run = vm.get();
+    expect(run.results.size).toBe(5);
+    // a record for the log: how long the guest took
+    console.info(`ipvs-real guest: boot ${(run.timing.bootMs / 1000).toFixed(1)} s, agent ${(run.timing.agentMs / 1000).toFixed(1)} s`);
+  });
+
+  describe('backend contract on ipvsadm', () => {
+    for (const [i, c] of CONTRACT_CASES.entries()) {
+      it(c.name, () => {
+        const results = taskResult<CaseResult[]>(vm.get(), 'contract');
+        const r = results[i];
+        expect(r?.name).toBe(c.name);
+        expect(checkContractCase(c, r as CaseResult)).toEqual([]);
+      });
+    }
+  });
+
+  it('the ipvsadm behaviours the backend relies on', () => {
+    const out = taskResult<{ code: number; stdout: string; stderr: string }>(vm.get(), 'facts');
+    const sec = (name: string) => out.stdout.split(`== ${name}\n`)[1]?.split('\n== ')[0] ?? '';
+    // DR destinations take the service port; -Sn never prints thresholds
+    expect(sec('dr-port')).toContain('-a -t 10.70.0.1:80 -r 10.70.1.1:80 -g -w 1');
+    expect(sec('dr-port')).toMatch(/-a -t 10\.70\.0\.1:80 -r 10\.70\.1\.2:8080 -m -w 1$/m);
+    expect(sec('thresholds')).toMatch(/10\.70\.1\.2:8080\s+5\s+1\s+0\s+0/);
+    // -R goes on after a refused line and exits with the LAST line's status; a syntax error stops it
+    expect(sec('restore-middle-error')).toContain('rc=0');
+    expect(out.stderr).toContain('Service already exists');
+    expect(sec('restore-bad-line')).toMatch(/rc=255\n0(\n|$)/);
+    // scheduler-specific flag names are refused elsewhere, the generic ones always work
+    expect(sec('sh-port-on-wlc')).toContain('rc=2');
+    expect(out.stderr).toContain("incompatible scheduler flag `sh-port'");
+    expect(sec('flag-2-on-sh')).toContain('-A -t 10.70.0.6:80 -s sh -b sh-port');
+    // Linux 6.1 has no twos scheduler (6.2+)
+    expect(sec('twos')).toContain('rc=255');
+    // -E sets what it is given and resets the rest
+    expect(sec('edit-resets')).toContain('-A -u 10.70.0.8:53 -s rr\n');
+  });
+
+  it('edits scheduler and persistence in place: no delete, counters and persistence templates survive', () => {
+    const steps = taskResult<{ desired: string; script: string; wgets: string[]; stats: { conns: number; inPkts: number }; lnc: string; save: string }[]>(vm.get(), 'inplace');
+    expect(steps).toHaveLength(3);
+    const [s1, s2, s3] = steps as [(typeof steps)[0], (typeof steps)[0], (typeof steps)[0]];
+    expect(s1.wgets).toEqual(['rs1', 'rs1', 'rs1']);
+    expect(s1.script).toBe('-A -t 10.50.0.1:80 -s rr\n-a -t 10.50.0.1:80 -r 10.51.0.2:80 -m -w 1\n');
+    expect(s1.stats.conns).toBe(3);
+    // rr → wrr with persistence: one -E, nothing recreated; the counter goes on from 3
+    expect(s2.script).toBe('-E -t 10.50.0.1:80 -s wrr -p 300 -M 255.255.255.0\n');
+    expect(s2.wgets).toEqual(['rs1']);
+    expect(s2.stats.conns).toBe(4);
+    expect(s2.save).toContain('-A -t 10.50.0.1:80 -s wrr -p 300 -M 255.255.255.0');
+    // the persistence template (source masked to /24, port 0, ~300 s)
+    const template = /TCP (\d\d):\d\d\s+\S+\s+10\.50\.0\.0:0\s+10\.50\.0\.1:80\s+10\.51\.0\.2:80/;
+    expect(s2.lnc).toMatch(template);
+    // wrr → sh with another timeout and a flag, and a weight edit
+    expect(s3.script).toBe('-E -t 10.50.0.1:80 -s sh -p 900 -b flag-2\n-e -t 10.50.0.1:80 -r 10.51.0.2:80 -m -w 2\n');
+    expect(s3.stats.conns).toBe(5);
+    // the old template survived the edit; the new request made a /32 one with the new timeout
+    expect(s3.lnc).toMatch(template);
+    expect(Number(/TCP (\d\d):\d\d\s+\S+\s+10\.50\.0\.2:0\s+10\.50\.0\.1:80/.exec(s3.lnc)?.[1])).toBeGreaterThanOrEqual(14);
+  });
+
+  it('the reconciler converges, corrects manual drift on demand and on its resync timer, and leaves foreign services', () => {
+    const r = taskResult<{
+      first: RunReport;
+      second: RunReport;
+      converged: string;
+      tampered: string;
+      corrected: string;
+      tampered2: string;
+      timerMs: number;
+      snapshot: ReconcilerSnapshot;
+      afterStop: string;
+      log: string[];
+    }>(vm.get(), 'reconcile');
+    const foreign = ['-A -t 10.80.9.9:443 -s sh', '-a -t 10.80.9.9:443 -r 10.80.9.1:443 -m -w 2'];
+    const ours = [
+      '-A -f 5 -s rr -p 60',
+      '-a -f 5 -r 10.80.2.1:0 -g -w 1',
+      '-A -t 10.80.0.1:80 -s wrr',
+      '-a -t 10.80.0.1:80 -r 10.80.1.1:80 -m -w 3',
+      '-a -t 10.80.0.1:80 -r 10.80.1.2:80 -m -w 1',
+    ];
+    const sorted = (s: string) => s.trim().split('\n').sort();
+    expect(r.first).toMatchObject({ ok: true, drift: false });
+    expect(sorted(r.converged)).toEqual([...foreign, ...ours].sort());
+    expect(r.second).toMatchObject({ ok: true, drift: true });
+    expect(r.second.script).toBe(
+      ['-A -f 5 -s rr -p 60', '-a -f 5 -r 10.80.2.1:0 -g -w 1', '-a -t 10.80.0.1:80 -r 10.80.1.2:80 -m -w 1', '-e -t 10.80.0.1:80 -r 10.80.1.1:80 -m -w 3', '-d -t 10.80.0.1:80 -r 10.80.1.99:80', ''].join('\n'),
+    );
+    expect(sorted(r.corrected)).toEqual(sorted(r.converged));
+    expect(r.tampered2).toContain('-A -t 10.80.0.1:80 -s rr');
+    expect(r.timerMs).toBeLessThan(10_000); // resync_interval 1.5 s (+ a pass of the loop under TCG)
+    expect(r.snapshot).toMatchObject({ status: 'in-sync', sync: { driftCorrections: 2 } });
+    expect(r.snapshot.owned).toEqual(['FWM 5 inet', 'TCP 10.80.0.1:80']);
+    expect(sorted(r.afterStop)).toEqual(foreign.sort());
+  });
+
+  it('runs the lvs_sync_daemon matching the followed VRRP instance', () => {
+    const seq = taskResult<{ state: string; daemons: string }[]>(vm.get(), 'syncd');
+    const roles = seq.map((s) => [s.state, [...s.daemons.matchAll(/(master|backup) sync daemon \(mcast=lo, syncid=7/g)].map((m) => m[1]).join(',')]);
+    expect(roles).toEqual([
+      ['none', ''],
+      ['MASTER', 'master'],
+      ['BACKUP', 'backup'],
+      ['FAULT', 'backup'],
+      ['MASTER', 'master'],
+      ['stopped', ''],
+    ]);
+  });
+});
