@@ -1,0 +1,178 @@
+// Agent for the keepalived-vs-vipkeeper checker comparison inside the QEMU guest (bundled and booted
+// by bench/checks/vm.ts through test/helpers/ipvs-vm.ts; the guest kernel has IP_VS, which
+// keepalived's checker needs). Protocol as test/fixtures/ipvs-guest.ts: one JSON line per task on
+// the second serial port. Every process it starts is stopped by its PID.
+//
+// Tasks:
+//   env       versions, node start time
+//   listener  a Node http server on 0.0.0.0:80 in the guest (lo up; every 127/8 address is local),
+//             counting accepted connections (GET /__count answers the running total)
+//   measure   one daemon on one config: start it, wait `settleMs`, then over `durationMs` read
+//             utime+stime of the checker process from /proc/PID/stat (keepalived: its healthcheck
+//             child, from the -c pid file; vipkeeper: the checker.mjs process), VmHWM at the end,
+//             and the listener's connection count → achieved check rate
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import http from 'node:http';
+
+type Task = { id: string; kind: string } & Record<string, unknown>;
+
+const [jobPath = '/mnt/job/job.json', outPath = '/dev/ttyS1'] = process.argv.slice(2);
+const out = openSync(outPath, 'w');
+const emit = (o: unknown) => writeSync(out, `${JSON.stringify(o)}\n`);
+const say = (msg: string) => process.stdout.write(`[checks-guest ${(performance.now() / 1000).toFixed(1)}s] ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const now = () => performance.now();
+
+function sh(cmd: string): string {
+  const r = spawnSync('/bin/bash', ['-c', cmd], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`'${cmd}' failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+function cpuS(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+function statusKb(pid: number, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function until(what: string, pred: () => boolean, timeoutMs: number, everyMs = 50): Promise<void> {
+  const t0 = now();
+  while (!pred()) {
+    if (now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+let listener: ChildProcess | undefined;
+
+function count(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: 80, path: '/__count', agent: false }, (res) => {
+      let b = '';
+      res.setEncoding('utf8').on('data', (c: string) => (b += c));
+      res.on('end', () => resolve(Number(b)));
+    }).on('error', reject);
+  });
+}
+
+async function env() {
+  const t0 = now();
+  spawnSync('node', ['-e', '0']);
+  return { kernel: sh('uname -r').trim(), keepalived: sh('keepalived --version 2>&1 | head -1').trim(), node: process.version, nodeStartMs: now() - t0, cpus: sh('nproc').trim() };
+}
+
+async function startListener() {
+  sh('ip link set lo up');
+  // TCP_CHECK connects and closes without a request: count connections, not requests
+  const code =
+    "let n=0;const s=require('http').createServer((q,r)=>{if(q.url==='/__count'){r.end(String(n));return}r.setHeader('content-type','text/plain');r.end('ok\\n')});" +
+    "s.on('connection',()=>{n++});s.listen({port:80,host:'0.0.0.0',backlog:8192},()=>console.log('listening'));";
+  listener = spawn('node', ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let ready = false;
+  listener.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    if (c.includes('listening')) ready = true;
+  });
+  await until('the listener', () => ready, 60_000);
+  return { pid: listener.pid };
+}
+
+async function measure(t: Task) {
+  const daemon = t.daemon as 'keepalived' | 'vipkeeper';
+  const conf = `/mnt/job/${t.conf as string}`;
+  const settleMs = t.settleMs as number;
+  const durationMs = t.durationMs as number;
+  say(`${daemon} ${t.conf as string}: start`);
+  let child: ChildProcess;
+  let log = '';
+  let checkerPid: () => number | undefined;
+  if (daemon === 'keepalived') {
+    sh('ipvsadm -C');
+    for (const f of ['/run/kc.pid', '/run/kp.pid']) if (existsSync(f)) writeFileSync(f, '');
+    child = spawn('keepalived', ['-n', '-l', '-C', '-f', conf, '-p', '/run/kp.pid', '-c', '/run/kc.pid'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    checkerPid = () => {
+      try {
+        return Number(readFileSync('/run/kc.pid', 'utf8').trim()) || undefined;
+      } catch {
+        return undefined;
+      }
+    };
+  } else {
+    child = spawn('node', ['--expose-gc', '/mnt/job/checker.mjs', JSON.stringify({ modulesRoot: '/mnt/job/mods', conf, settleMs: 0, durationMs: 0, out: '/tmp/vk-result.json' })], { stdio: ['ignore', 'pipe', 'pipe'] });
+    checkerPid = () => child.pid;
+  }
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (log += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (log += c));
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const t0 = now();
+  let vkInternal: unknown;
+  const result: Record<string, unknown> = {};
+  try {
+    await until('the checker process', () => checkerPid() !== undefined && existsSync(`/proc/${checkerPid()}`), 120_000);
+    const pid = checkerPid()!;
+    await sleep(settleMs);
+    const c0 = cpuS(pid);
+    const n0 = await count();
+    const w0 = now();
+    await sleep(durationMs);
+    const c1 = cpuS(pid);
+    const n1 = await count();
+    const windowS = (now() - w0) / 1000;
+    const hwm = statusKb(pid, 'VmHWM');
+    const rss = statusKb(pid, 'VmRSS');
+    const dests = daemon === 'keepalived' ? sh('ipvsadm -Ln | grep -c -- "->" || true').trim() : 'n/a';
+    say(`${daemon}: cpu ${(c1 - c0).toFixed(2)} s in ${windowS.toFixed(1)} s, rate ${((n1 - n0) / windowS).toFixed(0)}/s, VmHWM ${(hwm / 1024).toFixed(1)} MB`);
+    Object.assign(result, { daemon, conf: t.conf, startToMeasureMs: now() - t0 - durationMs, windowS, cpuS: c1 - c0, rate: (n1 - n0) / windowS, vmHwmMb: hwm / 1024, vmRssMb: rss / 1024, ipvsDestLines: dests, logTail: log.slice(-1500) });
+  } finally {
+    if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
+    await Promise.race([exited, sleep(60_000)]);
+    if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+    if (daemon === 'vipkeeper') {
+      try {
+        vkInternal = JSON.parse(readFileSync('/tmp/vk-result.json', 'utf8'));
+      } catch {
+        /* none */
+      }
+    }
+    if (daemon === 'keepalived') {
+      const c = checkerPid();
+      if (c && existsSync(`/proc/${c}`)) process.kill(c, 'SIGKILL');
+      sh('ipvsadm -C');
+    }
+    await sleep(1000);
+  }
+  if (vkInternal) result.internal = vkInternal;
+  return result;
+}
+
+const handlers: Record<string, (t: Task) => Promise<unknown>> = { env, listener: startListener, measure };
+
+async function main(): Promise<void> {
+  const job = JSON.parse(readFileSync(jobPath, 'utf8')) as { tasks: Task[] };
+  for (const t of job.tasks) {
+    const t0 = now();
+    try {
+      const h = handlers[t.kind];
+      if (!h) throw new Error(`unknown task kind '${t.kind}'`);
+      emit({ id: t.id, ok: true, result: await h(t), ms: now() - t0 });
+    } catch (e) {
+      emit({ id: t.id, ok: false, error: (e as Error).stack ?? String(e), ms: now() - t0 });
+    }
+  }
+  if (listener?.pid) process.kill(listener.pid, 'SIGKILL');
+  emit({ done: true });
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    emit({ id: '(checks-guest)', ok: false, error: String(e), ms: 0 });
+    emit({ done: true });
+    process.exit(1);
+  },
+);

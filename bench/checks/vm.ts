@@ -1,0 +1,126 @@
+// keepalived's checker vs vipkeeper's, both inside the QEMU guest of test/helpers/ipvs-vm.ts (the
+// host kernel has no IP_VS, and keepalived's healthcheck child exits without it). Used by
+// bench/checks/run.ts --vm.
+//
+// The guest has ONE vCPU under TCG software emulation: absolute CPU numbers are many times the
+// host's, and emulation penalises JIT-compiled code (node) more than ahead-of-time C (keepalived), so
+// the ratio is an upper bound for vipkeeper, not a host measurement. Both daemons see the same guest,
+// the same listener (a Node http server in the guest), the same config text and the same method
+// (utime+stime of the checker process from /proc over the window, VmHWM, listener-side rate).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { REPO_ROOT, runGuest } from '../../test/helpers/ipvs-vm.js';
+import { checksConf, type CheckKind } from './config.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+export interface VmMeasure {
+  daemon: 'keepalived' | 'vipkeeper';
+  kind: CheckKind;
+  size: number;
+  ok: boolean;
+  error?: string;
+  windowS?: number;
+  cpuS?: number;
+  rate?: number;
+  vmHwmMb?: number;
+  vmRssMb?: number;
+  ipvsDestLines?: string;
+  /** vipkeeper only: the checker's own numbers (process.cpuUsage over its whole run, latency). */
+  internal?: { latencyMs?: { p50: number; p99: number }; afterGc?: { heapUsedMb: number; rssMb: number } };
+}
+
+export interface VmComparison {
+  env?: Record<string, unknown>;
+  measures: VmMeasure[];
+  timing: { bootMs: number; agentMs: number; totalMs: number };
+}
+
+async function bundle(entry: string): Promise<string> {
+  const esbuild = await import('esbuild');
+  const r = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'error',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  return r.outputFiles[0]!.text;
+}
+
+export async function runVmComparison(o: { sizes: number[]; kinds: CheckKind[]; durationS: number; settleS: number; verbose?: boolean }): Promise<VmComparison> {
+  const esbuild = await import('esbuild');
+  const checker = (await esbuild.transform(readFileSync(path.join(HERE, 'checker.ts'), 'utf8'), { loader: 'ts', format: 'esm', target: 'node20' })).code;
+  const files: Record<string, string> = {
+    'checker.mjs': checker,
+    'mods/config/load.js': await bundle(path.join(REPO_ROOT, 'src', 'config', 'load.ts')),
+    'mods/check/health.js': await bundle(path.join(REPO_ROOT, 'src', 'check', 'health.ts')),
+    'mods/check/probes/index.js': await bundle(path.join(REPO_ROOT, 'src', 'check', 'probes', 'index.ts')),
+  };
+  const tasks: Array<{ id: string; kind: string; [k: string]: unknown }> = [
+    { id: 'env', kind: 'env' },
+    { id: 'listener', kind: 'listener' },
+  ];
+  for (const kind of o.kinds) {
+    for (const size of o.sizes) {
+      const conf = `checks-${kind}-${size}.conf`;
+      files[conf] = checksConf({ realServers: size, kind });
+      // alternate the order so neither daemon always runs on a freshly booted guest
+      const order: Array<'keepalived' | 'vipkeeper'> = (size + (kind === 'tcp' ? 0 : 1)) % 2 ? ['vipkeeper', 'keepalived'] : ['keepalived', 'vipkeeper'];
+      for (const daemon of order) tasks.push({ id: `${daemon}-${kind}-${size}`, kind: 'measure', daemon, conf, settleMs: o.settleS * 1000, durationMs: o.durationS * 1000 });
+    }
+  }
+  const perTask = o.settleS + o.durationS + 40;
+  const run = await runGuest(tasks, {
+    agent: path.join(HERE, 'guest.ts'),
+    files,
+    memMb: 2048,
+    timeoutMs: (90 + perTask * (tasks.length - 2)) * 1000,
+    verbose: o.verbose ?? false,
+  });
+  const measures: VmMeasure[] = [];
+  for (const t of tasks.filter((x) => x.kind === 'measure')) {
+    const [daemon, kind, size] = (t.id as string).split('-') as ['keepalived' | 'vipkeeper', CheckKind, string];
+    const r = run.results.get(t.id);
+    if (!r || !r.ok) {
+      measures.push({ daemon, kind, size: Number(size), ok: false, error: r?.error ?? 'no result' });
+      continue;
+    }
+    const x = r.result as Required<VmMeasure>;
+    measures.push({ daemon, kind, size: Number(size), ok: true, windowS: x.windowS, cpuS: x.cpuS, rate: x.rate, vmHwmMb: x.vmHwmMb, vmRssMb: x.vmRssMb, ipvsDestLines: x.ipvsDestLines, internal: x.internal });
+  }
+  const env = run.results.get('env');
+  return { env: env?.ok ? (env.result as Record<string, unknown>) : { error: env?.error }, measures, timing: run.timing };
+}
+
+/** CPU per achieved check (the fair comparison when a daemon cannot reach N checks/s in the guest). */
+function perCheck(ka: VmMeasure | undefined, vk: VmMeasure | undefined): string {
+  const pc = (m: VmMeasure | undefined) => (m?.ok && m.cpuS !== undefined && m.rate && m.windowS ? (m.cpuS * 1000) / (m.rate * m.windowS) : undefined);
+  const a = pc(ka);
+  const b = pc(vk);
+  if (a === undefined || b === undefined) return 'n/a';
+  return `${a.toFixed(2)} / ${b.toFixed(2)} (${(b / a).toFixed(2)})`;
+}
+
+export function vmTable(c: VmComparison, durationS: number): string {
+  const lines: string[] = [];
+  lines.push(`QEMU guest (TCG, 1 vCPU, ${String(c.env?.kernel ?? '?')}, ${String(c.env?.keepalived ?? 'keepalived ?')}, node ${String(c.env?.node ?? '?')}); ${durationS} s windows; boot ${(c.timing.bootMs / 1000).toFixed(1)} s, whole run ${(c.timing.totalMs / 1000).toFixed(0)} s`);
+  lines.push('');
+  lines.push('| check | real servers | keepalived CPU s | vipkeeper CPU s | CPU ratio vipkeeper / keepalived | keepalived VmHWM MB | vipkeeper VmHWM MB | keepalived rate /s | vipkeeper rate /s | CPU ms per check: keepalived / vipkeeper (ratio) | vipkeeper latency p50 / p99 ms |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const keys = [...new Set(c.measures.map((m) => `${m.kind}|${m.size}`))];
+  for (const k of keys) {
+    const [kind, size] = k.split('|');
+    const ka = c.measures.find((m) => m.daemon === 'keepalived' && `${m.kind}|${m.size}` === k);
+    const vk = c.measures.find((m) => m.daemon === 'vipkeeper' && `${m.kind}|${m.size}` === k);
+    const f = (m: VmMeasure | undefined, g: (m: VmMeasure) => number | undefined, d = 2) => (m?.ok && g(m) !== undefined ? g(m)!.toFixed(d) : `failed${m?.error ? `: ${m.error.split('\n')[0]!.slice(0, 80)}` : ''}`);
+    const ratio = ka?.ok && vk?.ok && ka.cpuS && vk.cpuS !== undefined ? (vk.cpuS / ka.cpuS).toFixed(2) : 'n/a';
+    lines.push(`| ${kind === 'tcp' ? 'TCP_CHECK' : 'HTTP_GET'} | ${size} | ${f(ka, (m) => m.cpuS)} | ${f(vk, (m) => m.cpuS)} | ${ratio} | ${f(ka, (m) => m.vmHwmMb, 1)} | ${f(vk, (m) => m.vmHwmMb, 1)} | ${f(ka, (m) => m.rate, 0)} | ${f(vk, (m) => m.rate, 0)} | ${perCheck(ka, vk)} | ${vk?.internal?.latencyMs ? `${vk.internal.latencyMs.p50.toFixed(2)} / ${vk.internal.latencyMs.p99.toFixed(2)}` : 'n/a'} |`);
+  }
+  return lines.join('\n');
+}
