@@ -5,7 +5,7 @@
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { noopLogger, runScript, runningScriptCount, setDefaultScriptUser, type Logger } from '../src/daemon/exec.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vk-exec-'));
@@ -260,7 +260,12 @@ describe('runScript: environment', () => {
   });
 });
 
-describe.skipIf(process.getuid?.() !== 0)('runScript: users (needs root)', () => {
+// Needs root to switch users; without it these fail loudly rather than skip.
+describe('runScript: users (needs root)', () => {
+  beforeEach(() => {
+    if (process.getuid?.() !== 0) throw new Error('these tests need root (to run scripts as another user); run the suite as root');
+  });
+
   it('runs as the given user', async () => {
     const r = await runScript({ command: '/usr/bin/id -u', user: 'nobody' }, { timeoutMs: 5000, onSpawn: track });
     expect(r.stdout.trim()).toBe('65534');
