@@ -108,6 +108,14 @@ const enumOf =
     }
     set(ctx, t, path, key, v, node);
   };
+/** `weight N [reverse]` of trackers and FILE_CHECK: weight and weight_reverse. */
+const weighted =
+  (min: number, max: number): Handler =>
+  (ctx, node, t, path) => {
+    const w = readWeight(ctx, node, min, max);
+    if (w.weight !== undefined) set(ctx, t, path, 'weight', w.weight, node);
+    if (w.reverse) t.weight_reverse = true;
+  };
 const unsupported =
   (block: string, note?: string): Handler =>
   (ctx, node) =>
@@ -371,11 +379,7 @@ const VRRP_SCRIPT: Table = {
   script: script('script'),
   interval: secs('interval'),
   timeout: secs('timeout'),
-  weight: (ctx, node, t, path) => {
-    const w = readWeight(ctx, node, -253, 253);
-    if (w.weight !== undefined) set(ctx, t, path, 'weight', w.weight, node);
-    if (w.reverse) t.weight_reverse = true;
-  },
+  weight: weighted(-253, 253),
   rise: int('rise', 1, 2 ** 31 - 1),
   fall: int('fall', 1, 2 ** 31 - 1),
   user: (ctx, node, t) => {
@@ -388,11 +392,7 @@ const VRRP_SCRIPT: Table = {
 
 const TRACK_FILE: Table = {
   file: str('file'),
-  weight: (ctx, node, t, path) => {
-    const w = readWeight(ctx, node, -254, 254);
-    if (w.weight !== undefined) set(ctx, t, path, 'weight', w.weight, node);
-    if (w.reverse) t.weight_reverse = true;
-  },
+  weight: weighted(-254, 254),
   init_file: (ctx, node, t, path) => {
     const init: Obj = {};
     for (const a of node.args) {
@@ -412,11 +412,7 @@ const TRACK_PROCESS: Table = {
     if (node.args.length > 1) t.args = node.args.slice(1).map((a) => a.text);
   },
   param_match: enumOf('param_match', ['initial', 'partial']),
-  weight: (ctx, node, t, path) => {
-    const w = readWeight(ctx, node, -254, 254);
-    if (w.weight !== undefined) set(ctx, t, path, 'weight', w.weight, node);
-    if (w.reverse) t.weight_reverse = true;
-  },
+  weight: weighted(-254, 254),
   quorum: int('quorum', 0, 65535),
   quorum_max: int('quorum_max', 0, 65535),
   fork_delay: secs('fork_delay'),
@@ -793,11 +789,7 @@ const CHECKERS: Record<string, Table> = {
   PING_CHECK: { ...CHECK_COMMON },
   FILE_CHECK: {
     track_file: str('track_file'),
-    weight: (ctx, node, t, path) => {
-      const w = readWeight(ctx, node, -254, 254);
-      if (w.weight !== undefined) set(ctx, t, path, 'weight', w.weight, node);
-      if (w.reverse) t.weight_reverse = true;
-    },
+    weight: weighted(-254, 254),
     dynamic: flag('dynamic'),
   },
 };
