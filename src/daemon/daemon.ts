@@ -65,6 +65,7 @@ export class Daemon {
   private health: HealthChecker | undefined;
   private ipvs: Reconciler | undefined;
   private reconcileRuns = 0;
+  private pushScheduled = false;
   private control: ControlServer | undefined;
   private readonly metrics: Metrics;
   private readonly drained = new Set<string>();
@@ -272,7 +273,7 @@ export class Daemon {
       onEvent: (ev) => {
         const e = ev as unknown as { type: string; vs?: string; rs?: string; initial?: boolean };
         if (!e.initial) this.log.info({ event: e.type, vs: e.vs, rs: e.rs }, `health: ${e.type}${e.rs ? ` ${e.rs}` : ''}${e.vs ? ` in ${e.vs}` : ''}`);
-        this.pushBackends();
+        this.schedulePush();
       },
     });
     for (const w of this.health.warnings) this.log.warn({}, w);
@@ -300,6 +301,19 @@ export class Daemon {
     this.ipvs.setConfig(this.config);
     this.pushBackends();
     this.ipvs.start();
+  }
+
+  /**
+   * Pool events come one per real server (ten thousand at start): recompute the pools
+   * once per turn of the event loop, not once per event.
+   */
+  private schedulePush(): void {
+    if (this.pushScheduled) return;
+    this.pushScheduled = true;
+    setImmediate(() => {
+      this.pushScheduled = false;
+      this.pushBackends();
+    });
   }
 
   /** Health verdicts → the reconciler's per-service pools. */
