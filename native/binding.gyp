@@ -7,7 +7,9 @@
         "src/common.cc",
         "src/raw_socket.cc",
         "src/packet_socket.cc",
-        "src/sd_notify.cc"
+        "src/sd_notify.cc",
+        "src/netlink.cc",
+        "src/sched.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

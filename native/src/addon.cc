@@ -1,14 +1,18 @@
-// vipkeeper native addon: raw IP sockets, AF_PACKET send, sd_notify and
-// interface name/index helpers. Linux only.
+// vipkeeper native addon: raw IP sockets, AF_PACKET send, netlink transactions,
+// thread scheduling, sd_notify and interface name/index helpers. Linux only.
 #include <napi.h>
 
 #include "common.h"
+#include "netlink.h"
 #include "packet_socket.h"
 #include "raw_socket.h"
 
 namespace vk {
 
 Napi::Value SdNotify(const Napi::CallbackInfo& info);  // sd_notify.cc
+Napi::Value SetThreadRealtime(const Napi::CallbackInfo& info);  // sched.cc
+Napi::Value ThreadId(const Napi::CallbackInfo& info);
+Napi::Value ThreadScheduler(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -36,6 +40,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ifIndex", Napi::Function::New<JsIfIndex>(env, "ifIndex"));
   exports.Set("ifName", Napi::Function::New<JsIfName>(env, "ifName"));
   exports.Set("ifMac", Napi::Function::New<JsIfMac>(env, "ifMac"));
+  exports.Set("NetlinkSocket", NetlinkSocket::Init(env));
+  exports.Set("setThreadRealtime", Napi::Function::New<SetThreadRealtime>(env, "setThreadRealtime"));
+  exports.Set("threadId", Napi::Function::New<ThreadId>(env, "threadId"));
+  exports.Set("threadScheduler", Napi::Function::New<ThreadScheduler>(env, "threadScheduler"));
   return exports;
 }
 

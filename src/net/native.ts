@@ -66,6 +66,17 @@ export interface NativePacketSocket {
   close(): void;
 }
 
+/** A bound AF_NETLINK socket; see native/src/netlink.cc and src/net/netlink.ts. */
+export interface NativeNetlinkSocket {
+  readonly portId: number;
+  readonly closed: boolean;
+  /** Sends the messages and returns every reply (ACKs, errors, DONE, data) for their sequence numbers; blocks. */
+  transact(request: Uint8Array, timeoutMs?: number): Buffer;
+  /** The same on the libuv pool; one at a time per socket. */
+  transactAsync(request: Uint8Array, timeoutMs?: number): Promise<Buffer>;
+  close(): void;
+}
+
 export interface NativeBinding {
   RawIpSocket: new (family: 4 | 6, protocol: number) => NativeRawIpSocket;
   PacketSocket: new (ifname: string) => NativePacketSocket;
@@ -75,6 +86,13 @@ export interface NativeBinding {
   ifName(ifindex: number): string;
   /** 6-byte MAC of an Ethernet interface (SIOCGIFHWADDR). */
   ifMac(ifname: string): Buffer;
+  /** new NetlinkSocket(protocol): NETLINK_ROUTE 0, NETLINK_GENERIC 16. */
+  NetlinkSocket: new (protocol: number) => NativeNetlinkSocket;
+  /** SCHED_RR (1..99) for the calling thread, 0 for SCHED_OTHER; throws EPERM without CAP_SYS_NICE. */
+  setThreadRealtime(priority: number): void;
+  /** gettid() of the calling thread. */
+  threadId(): number;
+  threadScheduler(): { policy: 'rr' | 'fifo' | 'other'; priority: number };
 }
 
 /** Absolute path of the built addon (same from `src/net` and `dist/net`). */

@@ -1,0 +1,29 @@
+// NetlinkSocket: a bound AF_NETLINK socket doing request/reply transactions with the kernel.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+
+#include "common.h"
+
+namespace vk {
+
+class NetlinkSocket : public Napi::ObjectWrap<NetlinkSocket> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit NetlinkSocket(const Napi::CallbackInfo& info);
+  ~NetlinkSocket() override;
+
+ private:
+  Napi::Value TransactSync(const Napi::CallbackInfo& info);
+  Napi::Value TransactAsync(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value GetPortId(const Napi::CallbackInfo& info);
+  Napi::Value GetClosed(const Napi::CallbackInfo& info);
+
+  int fd_ = -1;
+  uint32_t port_id_ = 0;
+};
+
+}  // namespace vk

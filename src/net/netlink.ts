@@ -1,0 +1,321 @@
+/**
+ * Netlink messages in TypeScript: the header, attributes (TLVs, nested), replies and errors,
+ * plus a small client over the addon's NetlinkSocket (which only carries bytes). The codecs
+ * are pure so they are tested without a kernel; rtnetlink addresses (addresses-netlink.ts)
+ * and IPVS over generic netlink (src/ipvs/netlink.ts) build on them.
+ */
+import { native } from './native.js';
+
+export const NETLINK_ROUTE = 0;
+export const NETLINK_GENERIC = 16;
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_ROOT = 0x100;
+export const NLM_F_MATCH = 0x200;
+export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+
+export const NLA_F_NESTED = 0x8000;
+const NLA_TYPE_MASK = 0x3fff;
+/** NLMSGERR_ATTR_MSG: the extended ACK's text. */
+const NLMSGERR_ATTR_MSG = 1;
+
+const align4 = (n: number) => (n + 3) & ~3;
+
+/** An attribute value: raw bytes, or a list of attributes (nested). */
+export type AttrValue = Uint8Array | Attr[];
+export interface Attr {
+  type: number;
+  value: AttrValue;
+}
+
+export const attr = {
+  u8: (type: number, v: number): Attr => ({ type, value: Uint8Array.of(v & 0xff) }),
+  u16: (type: number, v: number): Attr => {
+    const b = Buffer.alloc(2);
+    b.writeUInt16LE(v);
+    return { type, value: b };
+  },
+  /** network byte order (IPVS ports) */
+  be16: (type: number, v: number): Attr => {
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(v);
+    return { type, value: b };
+  },
+  u32: (type: number, v: number): Attr => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v >>> 0);
+    return { type, value: b };
+  },
+  be32: (type: number, v: number): Attr => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(v >>> 0);
+    return { type, value: b };
+  },
+  /** NUL-terminated string */
+  str: (type: number, s: string): Attr => ({ type, value: Buffer.concat([Buffer.from(s, 'utf8'), Buffer.of(0)]) }),
+  bytes: (type: number, v: Uint8Array): Attr => ({ type, value: v }),
+  nested: (type: number, attrs: Attr[]): Attr => ({ type: type | NLA_F_NESTED, value: attrs }),
+};
+
+function attrLength(a: Attr): number {
+  return 4 + (Array.isArray(a.value) ? attrsLength(a.value) : a.value.length);
+}
+function attrsLength(attrs: readonly Attr[]): number {
+  let n = 0;
+  for (const a of attrs) n += align4(attrLength(a));
+  return n;
+}
+function writeAttrs(buf: Buffer, off: number, attrs: readonly Attr[]): number {
+  for (const a of attrs) {
+    const len = attrLength(a);
+    buf.writeUInt16LE(len, off);
+    buf.writeUInt16LE(a.type, off + 2);
+    if (Array.isArray(a.value)) writeAttrs(buf, off + 4, a.value);
+    else buf.set(a.value, off + 4);
+    off += align4(len);
+  }
+  return off;
+}
+
+/** Encodes attributes (padded TLVs). */
+export function encodeAttrs(attrs: readonly Attr[]): Buffer {
+  const buf = Buffer.alloc(attrsLength(attrs));
+  writeAttrs(buf, 0, attrs);
+  return buf;
+}
+
+export interface NlMessage {
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+  /** everything after the 16-byte header (family header + attributes) */
+  payload: Buffer;
+}
+
+/** One message: header + fixed family header + attributes. */
+export function encodeMessage(m: { type: number; flags: number; seq: number; header?: Uint8Array; attrs?: readonly Attr[] }): Buffer {
+  const head = m.header ?? new Uint8Array(0);
+  const hlen = align4(head.length);
+  const alen = attrsLength(m.attrs ?? []);
+  const buf = Buffer.alloc(16 + hlen + alen);
+  buf.writeUInt32LE(buf.length, 0);
+  buf.writeUInt16LE(m.type, 4);
+  buf.writeUInt16LE(m.flags, 6);
+  buf.writeUInt32LE(m.seq >>> 0, 8);
+  buf.writeUInt32LE(0, 12);
+  buf.set(head, 16);
+  writeAttrs(buf, 16 + hlen, m.attrs ?? []);
+  return buf;
+}
+
+/** Splits a buffer of concatenated messages; stops at a truncated one. */
+export function parseMessages(buf: Buffer): NlMessage[] {
+  const out: NlMessage[] = [];
+  let off = 0;
+  while (off + 16 <= buf.length) {
+    const len = buf.readUInt32LE(off);
+    if (len < 16 || off + len > buf.length) break;
+    out.push({ type: buf.readUInt16LE(off + 4), flags: buf.readUInt16LE(off + 6), seq: buf.readUInt32LE(off + 8), pid: buf.readUInt32LE(off + 12), payload: buf.subarray(off + 16, off + len) });
+    off += align4(len);
+  }
+  return out;
+}
+
+/** Attributes by type (the last wins; NLA_F_NESTED and byte-order bits stripped). */
+export function parseAttrs(buf: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  let off = 0;
+  while (off + 4 <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    if (len < 4 || off + len > buf.length) break;
+    out.set(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + 4, off + len));
+    off += align4(len);
+  }
+  return out;
+}
+
+/** Every attribute in order (for lists such as nested arrays). */
+export function parseAttrList(buf: Buffer): { type: number; value: Buffer }[] {
+  const out: { type: number; value: Buffer }[] = [];
+  let off = 0;
+  while (off + 4 <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    if (len < 4 || off + len > buf.length) break;
+    out.push({ type: buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, value: buf.subarray(off + 4, off + len) });
+    off += align4(len);
+  }
+  return out;
+}
+
+/** An NLMSG_ERROR with a non-zero code: errno name, number and the kernel's extended-ACK text. */
+export class NetlinkError extends Error {
+  override readonly name = 'NetlinkError';
+  constructor(
+    readonly errno: number,
+    readonly code: string,
+    readonly seq: number,
+    readonly extack: string | undefined,
+    context: string,
+  ) {
+    super(`${context}: ${code} (${errnoText(errno)})${extack ? `: ${extack}` : ''}`);
+  }
+}
+
+const ERRNO_NAMES: Record<number, [string, string]> = {
+  1: ['EPERM', 'Operation not permitted'],
+  2: ['ENOENT', 'No such file or directory'],
+  3: ['ESRCH', 'No such process'],
+  12: ['ENOMEM', 'Cannot allocate memory'],
+  13: ['EACCES', 'Permission denied'],
+  16: ['EBUSY', 'Device or resource busy'],
+  17: ['EEXIST', 'File exists'],
+  19: ['ENODEV', 'No such device'],
+  22: ['EINVAL', 'Invalid argument'],
+  95: ['EOPNOTSUPP', 'Operation not supported'],
+  97: ['EAFNOSUPPORT', 'Address family not supported by protocol'],
+  99: ['EADDRNOTAVAIL', 'Cannot assign requested address'],
+};
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno]?.[0] ?? `errno ${errno}`;
+}
+function errnoText(errno: number): string {
+  return ERRNO_NAMES[errno]?.[1] ?? 'error';
+}
+
+/** Reads an NLMSG_ERROR payload: 0 for an ACK, else the positive errno, and the extack text. */
+export function parseError(m: NlMessage): { errno: number; extack?: string } {
+  const errno = -m.payload.readInt32LE(0) || 0; // no -0 for an ACK
+  // the echoed request header (16 bytes, NETLINK_CAP_ACK) then TLVs when NLM_F_ACK_TLVS (0x200) is set
+  let extack: string | undefined;
+  if (m.flags & 0x200 && m.payload.length > 20) {
+    const echoed = m.payload.readUInt32LE(4);
+    const tlvStart = 4 + (m.flags & 0x100 ? 16 : align4(echoed));
+    const a = parseAttrs(m.payload.subarray(tlvStart)).get(NLMSGERR_ATTR_MSG);
+    if (a) extack = a.toString('utf8').replace(/\0+$/, '');
+  }
+  return extack === undefined ? { errno } : { errno, extack };
+}
+
+/** The replies to one request (seq): data messages, and its error if it failed. */
+export interface Reply {
+  seq: number;
+  messages: NlMessage[];
+  errno: number;
+  extack?: string;
+}
+
+/** Groups a transaction's reply bytes by sequence number. */
+export function groupReplies(buf: Buffer): Map<number, Reply> {
+  const out = new Map<number, Reply>();
+  for (const m of parseMessages(buf)) {
+    let r = out.get(m.seq);
+    if (!r) out.set(m.seq, (r = { seq: m.seq, messages: [], errno: 0 }));
+    if (m.type === NLMSG_ERROR) {
+      const e = parseError(m);
+      r.errno = e.errno;
+      if (e.extack !== undefined) r.extack = e.extack;
+    } else if (m.type !== NLMSG_DONE && m.type !== NLMSG_NOOP) r.messages.push(m);
+  }
+  return out;
+}
+
+/** A request for NetlinkClient: everything but the sequence number, which the client assigns. */
+export interface Request {
+  type: number;
+  flags: number;
+  header?: Uint8Array;
+  attrs?: readonly Attr[];
+}
+
+export interface NetlinkTransport {
+  transact(request: Uint8Array, timeoutMs?: number): Buffer;
+  transactAsync(request: Uint8Array, timeoutMs?: number): Promise<Buffer>;
+  close(): void;
+}
+
+/** Sequence numbers, batching and a queue, over one netlink socket. */
+export class NetlinkClient {
+  private seq = Math.floor(Math.random() * 0x7fffffff);
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly socket: NetlinkTransport) {}
+
+  static open(protocol: number): NetlinkClient {
+    return new NetlinkClient(new (native().NetlinkSocket)(protocol));
+  }
+
+  private encode(reqs: readonly Request[]): { buf: Buffer; seqs: number[] } {
+    const seqs: number[] = [];
+    const parts = reqs.map((r) => {
+      this.seq = (this.seq + 1) >>> 0 || 1;
+      seqs.push(this.seq);
+      return encodeMessage({ ...r, flags: r.flags | NLM_F_REQUEST, seq: this.seq });
+    });
+    return { buf: Buffer.concat(parts), seqs };
+  }
+
+  private static collect(buf: Buffer, seqs: number[]): Reply[] {
+    const bySeq = groupReplies(buf);
+    return seqs.map((seq) => bySeq.get(seq) ?? { seq, messages: [], errno: 0 });
+  }
+
+  /** Runs the requests as one transaction on the calling thread (small requests only). */
+  requestSync(reqs: readonly Request[], timeoutMs?: number): Reply[] {
+    const { buf, seqs } = this.encode(reqs);
+    return NetlinkClient.collect(this.socket.transact(buf, timeoutMs), seqs);
+  }
+
+  /** Runs the requests as one transaction off the main thread; transactions are queued. */
+  request(reqs: readonly Request[], timeoutMs?: number): Promise<Reply[]> {
+    const run = async () => {
+      const { buf, seqs } = this.encode(reqs);
+      return NetlinkClient.collect(await this.socket.transactAsync(buf, timeoutMs), seqs);
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** Throws the first failed reply as a NetlinkError. */
+export function checkReplies(replies: readonly Reply[], context: (index: number) => string): void {
+  for (const [i, r] of replies.entries()) {
+    if (r.errno !== 0) throw new NetlinkError(r.errno, errnoName(r.errno), r.seq, r.extack, context(i));
+  }
+}
+
+// ---- generic netlink ----
+
+export const GENL_ID_CTRL = 0x10;
+const CTRL_CMD_GETFAMILY = 3;
+const CTRL_ATTR_FAMILY_ID = 1;
+const CTRL_ATTR_FAMILY_NAME = 2;
+
+/** The generic netlink header: cmd, version, reserved. */
+export function genlHeader(cmd: number, version: number): Uint8Array {
+  return Uint8Array.of(cmd, version, 0, 0);
+}
+
+/** Resolves a generic netlink family name to its id; undefined when the kernel has no such family. */
+export function resolveGenlFamilySync(client: NetlinkClient, name: string): number | undefined {
+  const [r] = client.requestSync([{ type: GENL_ID_CTRL, flags: NLM_F_ACK, header: genlHeader(CTRL_CMD_GETFAMILY, 1), attrs: [attr.str(CTRL_ATTR_FAMILY_NAME, name)] }]);
+  if (!r || r.errno === 2) return undefined;
+  checkReplies([r], () => `resolve generic netlink family ${name}`);
+  const m = r.messages[0];
+  if (!m) return undefined;
+  return parseAttrs(m.payload.subarray(4)).get(CTRL_ATTR_FAMILY_ID)?.readUInt16LE(0);
+}
