@@ -35,7 +35,7 @@ struct Outcome {
 };
 
 // Runs one transaction on fd; no JS involved, so it can run on a worker thread.
-void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, Outcome& out) {
+void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, size_t chunk_bytes, Outcome& out) {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   std::vector<uint8_t> buf(kRecvBytes);
@@ -50,7 +50,7 @@ void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, Outcome& o
       std::memcpy(&h, req + end, sizeof h);
       size_t mlen = NLMSG_ALIGN(h.nlmsg_len);
       if (h.nlmsg_len < sizeof(nlmsghdr) || end + h.nlmsg_len > len) { out.err = EINVAL; out.syscall = "netlink request: bad nlmsg_len"; return; }
-      if (end > off && end + mlen - off > kChunkBytes) break;
+      if (end > off && end + mlen - off > chunk_bytes) break;
       pending.insert(h.nlmsg_seq);
       end += mlen;
       if (end > len) end = len;
@@ -93,13 +93,13 @@ void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, Outcome& o
 class TransactWorker : public Napi::AsyncWorker {
  public:
   // fd is a dup of the socket's, so close() on the JS side cannot pull it from under Execute().
-  TransactWorker(Napi::Env env, int fd, std::vector<uint8_t> req, int timeout_ms)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), fd_(fd), req_(std::move(req)), timeout_ms_(timeout_ms) {}
+  TransactWorker(Napi::Env env, int fd, std::vector<uint8_t> req, int timeout_ms, size_t chunk_bytes)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), fd_(fd), req_(std::move(req)), timeout_ms_(timeout_ms), chunk_bytes_(chunk_bytes) {}
   ~TransactWorker() override { fd_.reset(); }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
-  void Execute() override { Transact(fd_.get(), req_.data(), req_.size(), timeout_ms_, out_); }
+  void Execute() override { Transact(fd_.get(), req_.data(), req_.size(), timeout_ms_, chunk_bytes_, out_); }
   void OnOK() override {
     Napi::Env env = Env();
     if (out_.err != 0) {
@@ -114,6 +114,7 @@ class TransactWorker : public Napi::AsyncWorker {
   Fd fd_;
   std::vector<uint8_t> req_;
   int timeout_ms_;
+  size_t chunk_bytes_;
   Outcome out_;
 };
 
@@ -167,18 +168,25 @@ static int TimeoutArg(const Napi::CallbackInfo& info) {
   return info.Length() > 1 && !info[1].IsUndefined() ? ArgInt(info, 1, "timeoutMs", 1, 600000) : 5000;
 }
 
-// transact(request, timeoutMs = 5000): Buffer — blocks the calling thread (use for small requests).
+// chunkBytes: how many bytes of whole messages go out before their answers are awaited.
+// 1 sends one message at a time: the kernel runs one dump per socket and answers a second
+// dump that arrives while one runs with EBUSY, even within one sendmsg.
+static size_t ChunkArg(const Napi::CallbackInfo& info) {
+  return info.Length() > 2 && !info[2].IsUndefined() ? static_cast<size_t>(ArgInt(info, 2, "chunkBytes", 1, 1 << 20)) : kChunkBytes;
+}
+
+// transact(request, timeoutMs = 5000, chunkBytes = 32 KiB): Buffer — blocks the calling thread (use for small requests).
 Napi::Value NetlinkSocket::TransactSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (fd_ < 0) ThrowErrno(env, "netlink transact on a closed socket", EBADF);
   std::vector<uint8_t> req = RequestBytes(info);
   Outcome out;
-  Transact(fd_, req.data(), req.size(), TimeoutArg(info), out);
+  Transact(fd_, req.data(), req.size(), TimeoutArg(info), ChunkArg(info), out);
   if (out.err != 0) ThrowErrno(env, out.syscall, out.err);
   return Napi::Buffer<uint8_t>::Copy(env, out.data.data(), out.data.size());
 }
 
-// transactAsync(request, timeoutMs = 5000): Promise<Buffer> — runs on the libuv pool.
+// transactAsync(request, timeoutMs = 5000, chunkBytes = 32 KiB): Promise<Buffer> — runs on the libuv pool.
 // The caller must not start another transaction on this socket until it settles
 // (both would read the same socket).
 Napi::Value NetlinkSocket::TransactAsync(const Napi::CallbackInfo& info) {
@@ -186,7 +194,7 @@ Napi::Value NetlinkSocket::TransactAsync(const Napi::CallbackInfo& info) {
   if (fd_ < 0) ThrowErrno(env, "netlink transact on a closed socket", EBADF);
   int dupfd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
   if (dupfd < 0) ThrowErrno(env, "fcntl(F_DUPFD_CLOEXEC, netlink)", errno);
-  auto* w = new TransactWorker(env, dupfd, RequestBytes(info), TimeoutArg(info));
+  auto* w = new TransactWorker(env, dupfd, RequestBytes(info), TimeoutArg(info), ChunkArg(info));
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

@@ -71,9 +71,9 @@ export interface NativeNetlinkSocket {
   readonly portId: number;
   readonly closed: boolean;
   /** Sends the messages and returns every reply (ACKs, errors, DONE, data) for their sequence numbers; blocks. */
-  transact(request: Uint8Array, timeoutMs?: number): Buffer;
-  /** The same on the libuv pool; one at a time per socket. */
-  transactAsync(request: Uint8Array, timeoutMs?: number): Promise<Buffer>;
+  transact(request: Uint8Array, timeoutMs?: number, chunkBytes?: number): Buffer;
+  /** The same on the libuv pool; one at a time per socket. chunkBytes 1 = one message at a time. */
+  transactAsync(request: Uint8Array, timeoutMs?: number, chunkBytes?: number): Promise<Buffer>;
   close(): void;
 }
 

@@ -124,3 +124,23 @@ describe('netlink socket (kernel)', () => {
     }
   });
 });
+
+describe('netlink dumps in one transaction (kernel)', () => {
+  it('the kernel refuses a second dump sent in the same sendmsg (EBUSY); oneAtATime runs both', async () => {
+    const c = NetlinkClient.open(NETLINK_GENERIC);
+    try {
+      const dump = { type: 0x10, flags: 0x300, header: Uint8Array.of(3, 1, 0, 0) }; // CTRL_CMD_GETFAMILY, NLM_F_DUMP
+      const together = await c.request([dump, dump, dump]);
+      // the first dump runs; a dump arriving while it runs is refused
+      expect(together[0]?.errno).toBe(0);
+      expect(together.slice(1).some((r) => r.errno === 16)).toBe(true);
+      const sequential = await c.request([dump, dump, dump], undefined, { oneAtATime: true });
+      expect(sequential.map((r) => r.errno)).toEqual([0, 0, 0]);
+      const families = sequential.map((r) => r.messages.length);
+      expect(families[0]).toBeGreaterThan(1);
+      expect(new Set(families).size).toBe(1);
+    } finally {
+      c.close();
+    }
+  });
+});

@@ -238,8 +238,8 @@ export interface Request {
 }
 
 export interface NetlinkTransport {
-  transact(request: Uint8Array, timeoutMs?: number): Buffer;
-  transactAsync(request: Uint8Array, timeoutMs?: number): Promise<Buffer>;
+  transact(request: Uint8Array, timeoutMs?: number, chunkBytes?: number): Buffer;
+  transactAsync(request: Uint8Array, timeoutMs?: number, chunkBytes?: number): Promise<Buffer>;
   close(): void;
 }
 
@@ -275,11 +275,15 @@ export class NetlinkClient {
     return NetlinkClient.collect(this.socket.transact(buf, timeoutMs), seqs);
   }
 
-  /** Runs the requests as one transaction off the main thread; transactions are queued. */
-  request(reqs: readonly Request[], timeoutMs?: number): Promise<Reply[]> {
+  /**
+   * Runs the requests as one transaction off the main thread; transactions are queued.
+   * `oneAtATime` waits for each request's answer before sending the next: needed for several
+   * dumps, which the kernel runs one at a time per socket (EBUSY otherwise).
+   */
+  request(reqs: readonly Request[], timeoutMs?: number, opts: { oneAtATime?: boolean } = {}): Promise<Reply[]> {
     const run = async () => {
       const { buf, seqs } = this.encode(reqs);
-      return NetlinkClient.collect(await this.socket.transactAsync(buf, timeoutMs), seqs);
+      return NetlinkClient.collect(await this.socket.transactAsync(buf, timeoutMs, opts.oneAtATime ? 1 : undefined), seqs);
     };
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
