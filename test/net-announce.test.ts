@@ -9,7 +9,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Vip } from '../src/config/schema.js';
-import { createAddressOps } from '../src/net/addresses.js';
 import { NetnsLab, requireNativeAddon, requireNetnsRoot, requireTshark } from './helpers/netns.js';
 
 const FIXTURE = 'test/fixtures/net-announce.mjs';
@@ -37,8 +36,10 @@ describe('Announcer: GARP / unsolicited NA seen from another namespace', () => {
     await lab.addAddress(nsB, 'vkb0', '10.234.0.2/24');
     await lab.addAddress(nsA, 'vka0', 'fd00:234::1/64');
     await lab.addAddress(nsB, 'vkb0', 'fd00:234::2/64');
-    const ops = createAddressOps({ netns: nsA });
-    expect(await ops.addVips([VIP4, VIP6], 'vka0')).toEqual({ ok: true, errors: [] });
+    // AddressOps talks rtnetlink in its own namespace: run it in a child in A
+    const add = lab.spawnNode(nsA, 'test/fixtures/net-addresses-guest.ts', { steps: [{ op: 'addVips', vips: [VIP4, VIP6], dev: 'vka0' }] });
+    await add.waitExit();
+    expect(add.jsonLines()[0]?.result, add.describe()).toEqual({ ok: true, errors: [] });
     await lab.linkLocal(nsA, 'vka0');
     await lab.linkLocal(nsB, 'vkb0');
     macA = await lab.mac(nsA, 'vka0');
