@@ -9,7 +9,9 @@ import { describe, expect, it } from 'vitest';
 
 import { ConfigSchema } from '../src/config/schema.js';
 import type { IpvsBackend } from '../src/ipvs/backend.js';
+import { createIpvsBackend } from '../src/ipvs/factory.js';
 import { IpvsadmBackend } from '../src/ipvs/ipvsadm.js';
+import { NetlinkIpvsBackend } from '../src/ipvs/netlink.js';
 import { Reconciler, type Logger } from '../src/ipvs/reconciler.js';
 
 const config = ConfigSchema.parse({ virtual_servers: [] });
@@ -78,5 +80,21 @@ describe('ipvsadm on this host', () => {
       status: 'degraded',
       sync: { lastErrorKind: 'missing-binary', lastError: "Cannot run '/nonexistent/ipvsadm': not found; install the ipvsadm package (Debian: apt-get install ipvsadm)" },
     });
+  });
+
+  it('the netlink backend (the default) says the same plainly: no IPVS family, degraded, no throw', async () => {
+    expect(createIpvsBackend(ConfigSchema.parse({})).name).toBe('netlink'); // the addon loads here
+    const backend = new NetlinkIpvsBackend();
+    const { l, errors } = logger();
+    const r = new Reconciler({ backend, logger: l, minInterval: 0 });
+    r.setConfig(config);
+    r.setBackendState({});
+    await expect(r.syncNow()).resolves.toMatchObject({ ok: false });
+    const snap = r.snapshot();
+    backend.close();
+    if (hostHasIpvs) return;
+    expect(snap).toMatchObject({ status: 'degraded', sync: { lastErrorKind: 'no-ipvs' } });
+    expect(snap.sync.lastError).toMatch(/^IPVS is not available in this kernel \(generic netlink has no IPVS family.*\); load the ip_vs module or use a kernel with CONFIG_IP_VS$/);
+    expect(errors).toEqual([`IPVS sync failed: ${snap.sync.lastError}`]);
   });
 });

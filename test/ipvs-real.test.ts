@@ -1,7 +1,7 @@
 /**
  * Real IPVS (Linux 6.1, ipvsadm 1.31) in a QEMU guest, booted once for this file
  * (test/helpers/ipvs-vm.ts). Everything runs in one guest process; results are checked here:
- * - the backend contract (test/fixtures/ipvs-contract.ts) on the ipvsadm backend: services of
+ * - the backend contract (test/fixtures/ipvs-contract.ts) on BOTH backends (ipvsadm, netlink): services of
  *   every kind (TCP/UDP/SCTP, port 0, IPv6, fwmark v4/v6), every scheduler incl. mh with its flags,
  *   DR/NAT/TUN (ipip, gue, gre), weights, thresholds, persistence, the sip engine; edits in place;
  *   drift; foreign services;
@@ -10,14 +10,19 @@
  * - the reconciler: converge, correct manual drift on demand and by its resync timer, keep foreign
  *   services, clean up on stop;
  * - lvs_sync_daemon following the VRRP state;
- * - the ipvsadm behaviours the backend relies on.
+ * - the ipvsadm behaviours the backend relies on;
+ * - the netlink backend reads exactly what the ipvsadm backend reads (counters and sync daemons
+ *   too), and what the kernel does with several dumps in one transaction.
+ * The reconciler and sync-daemon cases run on both backends as well.
  * It FAILS (never skips) when QEMU or the guest image cannot be had.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { ConfigSchema } from '../src/config/schema.js';
 import type { RunReport, ReconcilerSnapshot } from '../src/ipvs/reconciler.js';
-import { CONTRACT_CASES, checkContractCase, type CaseResult } from './fixtures/ipvs-contract.js';
+import type { IpvsTable } from '../src/ipvs/model.js';
+import type { SyncDaemon } from '../src/ipvs/backend.js';
+import { CONTRACT_CASES, EVERY_KIND, checkContractCase, type CaseResult } from './fixtures/ipvs-contract.js';
 import { bootOnce, runGuest, taskResult } from './helpers/ipvs-vm.js';
 
 const FACTS = String.raw`
@@ -32,6 +37,12 @@ echo "== edit-resets"; ipvsadm -A -u 10.70.0.8:53 -s rr -p 60 -o -b flag-1; ipvs
 ipvsadm -C
 `;
 
+const WEB3 = [1, 2, 3].map((i) => `-A -t 10.20.0.${i}:80 -s rr\n-a -t 10.20.0.${i}:80 -r 10.20.1.${i}:80 -m -w ${i}\n-a -t 10.20.0.${i}:80 -r 10.20.2.${i}:80 -m -w 1`).join('\n') + '\n';
+const BACKENDS = [
+  { name: 'ipvsadm', suffix: '' },
+  { name: 'netlink', suffix: '-netlink' },
+] as const;
+
 const vm = bootOnce(async () => {
   const reconcileConfig = ConfigSchema.parse({
     ipvs: { resync_interval: '1500ms' },
@@ -41,22 +52,27 @@ const vm = bootOnce(async () => {
     ],
   });
   const syncdConfig = ConfigSchema.parse({ global: { lvs_sync_daemon: { interface: 'lo', instance: 'VI_1', id: 7 } } });
+  const reconcileTask = {
+    kind: 'reconcile',
+    config: reconcileConfig,
+    foreign: '-A -t 10.80.9.9:443 -s sh\n-a -t 10.80.9.9:443 -r 10.80.9.1:443 -m -w 2\n',
+    tamper: ['-e -t 10.80.0.1:80 -r 10.80.1.1:80 -m -w 9', '-d -t 10.80.0.1:80 -r 10.80.1.2:80', '-a -t 10.80.0.1:80 -r 10.80.1.99:80 -m -w 1', '-D -f 5'].join('\n'),
+    tamper2: '-E -t 10.80.0.1:80 -s rr\n',
+  };
   return runGuest(
     [
       { id: 'facts', kind: 'sh', script: FACTS },
+      { id: 'netlink-facts', kind: 'netlink-facts', script: WEB3, services: ['TCP 10.20.0.1:80', 'TCP 10.20.0.2:80', 'TCP 10.20.0.3:80'] },
+      { id: 'read-parity', kind: 'read-parity', script: `${EVERY_KIND}\n` },
       { id: 'contract', kind: 'contract' },
+      { id: 'contract-netlink', kind: 'contract', backend: 'netlink' },
       { id: 'inplace', kind: 'inplace' },
-      {
-        id: 'reconcile',
-        kind: 'reconcile',
-        config: reconcileConfig,
-        foreign: '-A -t 10.80.9.9:443 -s sh\n-a -t 10.80.9.9:443 -r 10.80.9.1:443 -m -w 2\n',
-        tamper: ['-e -t 10.80.0.1:80 -r 10.80.1.1:80 -m -w 9', '-d -t 10.80.0.1:80 -r 10.80.1.2:80', '-a -t 10.80.0.1:80 -r 10.80.1.99:80 -m -w 1', '-D -f 5'].join('\n'),
-        tamper2: '-E -t 10.80.0.1:80 -s rr\n',
-      },
+      { id: 'reconcile', ...reconcileTask },
+      { id: 'reconcile-netlink', ...reconcileTask, backend: 'netlink' },
       { id: 'syncd', kind: 'syncd', config: syncdConfig },
+      { id: 'syncd-netlink', kind: 'syncd', config: syncdConfig, backend: 'netlink' },
     ],
-    { timeoutMs: 300_000 },
+    { timeoutMs: 420_000 },
   );
 });
 beforeAll(vm.boot, 20 * 60_000);
@@ -64,20 +80,60 @@ beforeAll(vm.boot, 20 * 60_000);
 describe('real IPVS in a QEMU guest', () => {
   it('booted and ran everything in one guest', () => {
     const run = vm.get();
-    expect(run.results.size).toBe(5);
+    expect(run.results.size).toBe(10);
     // a record for the log: how long the guest took
     console.info(`ipvs-real guest: boot ${(run.timing.bootMs / 1000).toFixed(1)} s, agent ${(run.timing.agentMs / 1000).toFixed(1)} s`);
   });
 
-  describe('backend contract on ipvsadm', () => {
-    for (const [i, c] of CONTRACT_CASES.entries()) {
-      it(c.name, () => {
-        const results = taskResult<CaseResult[]>(vm.get(), 'contract');
-        const r = results[i];
-        expect(r?.name).toBe(c.name);
-        expect(checkContractCase(c, r as CaseResult)).toEqual([]);
-      });
-    }
+  for (const b of BACKENDS) {
+    describe(`backend contract on ${b.name}`, () => {
+      for (const [i, c] of CONTRACT_CASES.entries()) {
+        it(c.name, () => {
+          const results = taskResult<CaseResult[]>(vm.get(), `contract${b.suffix}`);
+          const r = results[i];
+          expect(r?.name).toBe(c.name);
+          expect(checkContractCase(c, r as CaseResult)).toEqual([]);
+        });
+      }
+    });
+  }
+
+  it('the netlink backend reads exactly what the ipvsadm backend reads, and runs the sync daemons the same way', () => {
+    const r = taskResult<{
+      ipvsadm: IpvsTable;
+      netlink: IpvsTable;
+      save: string;
+      netlinkSave: string;
+      daemons: { ipvsadm: SyncDaemon[]; netlink: SyncDaemon[]; afterStop: SyncDaemon[]; stopError: string; error: string };
+      emptyAfterFlush: string;
+    }>(vm.get(), 'read-parity');
+    expect(r.ipvsadm.length).toBeGreaterThan(20);
+    expect(r.netlinkSave).toBe(r.save);
+    expect(r.netlink).toEqual(r.ipvsadm); // counters (ActiveConn/InActConn) included
+    expect(r.daemons.error).toBe('');
+    expect(r.daemons.netlink).toEqual(r.daemons.ipvsadm);
+    expect(r.daemons.netlink).toEqual([
+      expect.objectContaining({ role: 'master', interface: 'lo', syncid: 9, port: 8850, ttl: 2 }),
+      expect.objectContaining({ role: 'backup', interface: 'lo', syncid: 11, maxlen: 1400, group: '224.0.0.82' }),
+    ]);
+    expect(r.daemons.afterStop).toEqual([]);
+    expect(r.daemons.stopError).toMatch(/No daemon is running/);
+    expect(r.emptyAfterFlush.trim()).toBe('');
+  });
+
+  it('netlink facts: one dump at a time per socket (EBUSY), every operation of a batch answered', () => {
+    const r = taskResult<{ family: number; services: number; batch: { errno: number; messages: number }[]; applyError?: { message: string; details: string[] }; after: string }>(vm.get(), 'netlink-facts');
+    console.info(`netlink-facts: ${JSON.stringify(r)}`);
+    expect(r.services).toBe(3);
+    // the first dump of a batch runs; the kernel refuses the others while it is running
+    expect(r.batch[0]).toMatchObject({ errno: 0, messages: 2 });
+    for (const x of r.batch.slice(1)) expect([0, 16]).toContain(x.errno);
+    // a refused operation does not stop the batch, and says which one failed and why
+    expect(r.applyError?.details).toEqual([
+      expect.stringMatching(/^-A -t 10\.90\.0\.1:80 -s rr: Service already exists \(EEXIST/),
+      expect.stringMatching(/^-A -t 10\.90\.0\.2:80 -s nosuch: Scheduler or persistence engine not found \(ENOENT/),
+    ]);
+    expect(r.after).toContain('-A -t 10.90.0.3:80 -s wrr');
   });
 
   it('the ipvsadm behaviours the backend relies on', () => {
@@ -124,52 +180,56 @@ describe('real IPVS in a QEMU guest', () => {
     expect(Number(/TCP (\d\d):\d\d\s+\S+\s+10\.50\.0\.2:0\s+10\.50\.0\.1:80/.exec(s3.lnc)?.[1])).toBeGreaterThanOrEqual(14);
   });
 
-  it('the reconciler converges, corrects manual drift on demand and on its resync timer, and leaves foreign services', () => {
-    const r = taskResult<{
-      first: RunReport;
-      second: RunReport;
-      converged: string;
-      tampered: string;
-      corrected: string;
-      tampered2: string;
-      timerMs: number;
-      snapshot: ReconcilerSnapshot;
-      afterStop: string;
-      log: string[];
-    }>(vm.get(), 'reconcile');
-    const foreign = ['-A -t 10.80.9.9:443 -s sh', '-a -t 10.80.9.9:443 -r 10.80.9.1:443 -m -w 2'];
-    const ours = [
-      '-A -f 5 -s rr -p 60',
-      '-a -f 5 -r 10.80.2.1:0 -g -w 1',
-      '-A -t 10.80.0.1:80 -s wrr',
-      '-a -t 10.80.0.1:80 -r 10.80.1.1:80 -m -w 3',
-      '-a -t 10.80.0.1:80 -r 10.80.1.2:80 -m -w 1',
-    ];
-    const sorted = (s: string) => s.trim().split('\n').sort();
-    expect(r.first).toMatchObject({ ok: true, drift: false });
-    expect(sorted(r.converged)).toEqual([...foreign, ...ours].sort());
-    expect(r.second).toMatchObject({ ok: true, drift: true });
-    expect(r.second.script).toBe(
-      ['-A -f 5 -s rr -p 60', '-a -f 5 -r 10.80.2.1:0 -g -w 1', '-a -t 10.80.0.1:80 -r 10.80.1.2:80 -m -w 1', '-e -t 10.80.0.1:80 -r 10.80.1.1:80 -m -w 3', '-d -t 10.80.0.1:80 -r 10.80.1.99:80', ''].join('\n'),
-    );
-    expect(sorted(r.corrected)).toEqual(sorted(r.converged));
-    expect(r.tampered2).toContain('-A -t 10.80.0.1:80 -s rr');
-    expect(r.timerMs).toBeLessThan(10_000); // resync_interval 1.5 s (+ a pass of the loop under TCG)
-    expect(r.snapshot).toMatchObject({ status: 'in-sync', sync: { driftCorrections: 2 } });
-    expect(r.snapshot.owned).toEqual(['FWM 5 inet', 'TCP 10.80.0.1:80']);
-    expect(sorted(r.afterStop)).toEqual(foreign.sort());
-  });
+  for (const b of BACKENDS) {
+    it(`the reconciler (${b.name}) converges, corrects manual drift on demand and on its resync timer, and leaves foreign services`, () => {
+      const r = taskResult<{
+        first: RunReport;
+        second: RunReport;
+        converged: string;
+        tampered: string;
+        corrected: string;
+        tampered2: string;
+        timerMs: number;
+        snapshot: ReconcilerSnapshot;
+        afterStop: string;
+        log: string[];
+      }>(vm.get(), `reconcile${b.suffix}`);
+      const foreign = ['-A -t 10.80.9.9:443 -s sh', '-a -t 10.80.9.9:443 -r 10.80.9.1:443 -m -w 2'];
+      const ours = [
+        '-A -f 5 -s rr -p 60',
+        '-a -f 5 -r 10.80.2.1:0 -g -w 1',
+        '-A -t 10.80.0.1:80 -s wrr',
+        '-a -t 10.80.0.1:80 -r 10.80.1.1:80 -m -w 3',
+        '-a -t 10.80.0.1:80 -r 10.80.1.2:80 -m -w 1',
+      ];
+      const sorted = (s: string) => s.trim().split('\n').sort();
+      expect(r.first).toMatchObject({ ok: true, drift: false });
+      expect(sorted(r.converged)).toEqual([...foreign, ...ours].sort());
+      expect(r.second).toMatchObject({ ok: true, drift: true });
+      expect(r.second.script).toBe(
+        ['-A -f 5 -s rr -p 60', '-a -f 5 -r 10.80.2.1:0 -g -w 1', '-a -t 10.80.0.1:80 -r 10.80.1.2:80 -m -w 1', '-e -t 10.80.0.1:80 -r 10.80.1.1:80 -m -w 3', '-d -t 10.80.0.1:80 -r 10.80.1.99:80', ''].join('\n'),
+      );
+      expect(sorted(r.corrected)).toEqual(sorted(r.converged));
+      expect(r.tampered2).toContain('-A -t 10.80.0.1:80 -s rr');
+      expect(r.timerMs).toBeLessThan(10_000); // resync_interval 1.5 s (+ a pass of the loop under TCG)
+      expect(r.snapshot).toMatchObject({ status: 'in-sync', sync: { driftCorrections: 2 } });
+      expect(r.snapshot.owned).toEqual(['FWM 5 inet', 'TCP 10.80.0.1:80']);
+      expect(sorted(r.afterStop)).toEqual(foreign.sort());
+    });
+  }
 
-  it('runs the lvs_sync_daemon matching the followed VRRP instance', () => {
-    const seq = taskResult<{ state: string; daemons: string }[]>(vm.get(), 'syncd');
-    const roles = seq.map((s) => [s.state, [...s.daemons.matchAll(/(master|backup) sync daemon \(mcast=lo, syncid=7/g)].map((m) => m[1]).join(',')]);
-    expect(roles).toEqual([
-      ['none', ''],
-      ['MASTER', 'master'],
-      ['BACKUP', 'backup'],
-      ['FAULT', 'backup'],
-      ['MASTER', 'master'],
-      ['stopped', ''],
-    ]);
-  });
+  for (const b of BACKENDS) {
+    it(`runs the lvs_sync_daemon matching the followed VRRP instance (${b.name})`, () => {
+      const seq = taskResult<{ state: string; daemons: string }[]>(vm.get(), `syncd${b.suffix}`);
+      const roles = seq.map((s) => [s.state, [...s.daemons.matchAll(/(master|backup) sync daemon \(mcast=lo, syncid=7/g)].map((m) => m[1]).join(',')]);
+      expect(roles).toEqual([
+        ['none', ''],
+        ['MASTER', 'master'],
+        ['BACKUP', 'backup'],
+        ['FAULT', 'backup'],
+        ['MASTER', 'master'],
+        ['stopped', ''],
+      ]);
+    });
+  }
 });

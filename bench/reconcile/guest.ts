@@ -6,7 +6,9 @@ import { copyFileSync, openSync, readFileSync, writeSync } from 'node:fs';
 
 import type { Config } from '../../src/config/schema.js';
 import { allUp, virtualServerId, type BackendState, type PoolState } from '../../src/ipvs/desired.js';
+import type { IpvsBackend } from '../../src/ipvs/backend.js';
 import { IpvsadmBackend } from '../../src/ipvs/ipvsadm.js';
+import { NetlinkIpvsBackend } from '../../src/ipvs/netlink.js';
 import { plan } from '../../src/ipvs/diff.js';
 import { Reconciler } from '../../src/ipvs/reconciler.js';
 
@@ -63,9 +65,10 @@ async function vipkeeper(t: Task) {
   const config = t.config as Config;
   const empty = { ...config, virtual_servers: [] };
   const rounds = (t.rounds as number) ?? 3;
-  const backend = new IpvsadmBackend();
+  const backend: IpvsBackend = t.backend === 'ipvsadm' ? new IpvsadmBackend() : new NetlinkIpvsBackend();
+  say(`vipkeeper on the ${backend.name} backend`);
   const total = { services: config.virtual_servers.length, dests: config.virtual_servers.reduce((n, vs) => n + vs.real_servers.length, 0) };
-  const res: Record<string, number[]> = { converge: [], flip: [], remove: [], read: [], plan: [], apply: [], latencyFull: [], latencySmall: [] };
+  const res: Record<string, number[]> = { converge: [], flip: [], remove: [], read: [], plan: [], apply: [], latencyFull: [], latencySmall: [], fastFull: [], fastSmall: [], convergeApply: [] };
   for (let k = 0; k < rounds; k++) {
     await backend.flush();
     const r = new Reconciler({ backend, minInterval: 0, maxInterval: 3_600_000 });
@@ -75,6 +78,7 @@ async function vipkeeper(t: Task) {
     r.setBackendState(allUp(config));
     let rep = await r.syncNow();
     res.converge?.push(now() - t0);
+    res.convergeApply?.push(rep.applyMs ?? NaN);
     if (!rep.ok) throw new Error(`converge failed: ${rep.error}`);
     const c1 = kernelCounts();
     if (c1.services !== total.services || c1.dests !== total.dests) throw new Error(`converge: kernel has ${JSON.stringify(c1)}, want ${JSON.stringify(total)}`);
@@ -97,7 +101,18 @@ async function vipkeeper(t: Task) {
     if (kernelCounts().weightW !== total.dests / 10) throw new Error('flip: the kernel does not show the new weights');
 
     say(`vipkeeper round ${k + 1}: verdict → kernel, one weight change on the full table`);
+    // start() runs a full pass at once; the verdicts are timed after it (not queued behind it)
+    const runs0 = r.snapshot().sync.runs;
     r.start();
+    await until(
+      'the start pass',
+      () => {
+        const sy = r.snapshot().sync;
+        return sy.runs > runs0 && (sy.lastSuccessAt ?? -Infinity) >= (sy.lastRunAt ?? Infinity);
+      },
+      60_000,
+      10,
+    );
     await sleep(50);
     for (let n = 0; n < 3; n++) {
       const st = flipped(config, 10) as Record<string, PoolState>;
@@ -105,9 +120,11 @@ async function vipkeeper(t: Task) {
       const pool = st[id] as { mode: 'real'; servers: { address: string; port?: number; weight: number }[] };
       pool.servers[1]!.weight = 3 + n;
       const before = r.snapshot().sync.applies;
+      const fastBefore = r.snapshot().sync.fastRuns ?? 0;
       r.setBackendState(st);
       await until('the verdict applied', () => r.snapshot().sync.applies > before, 60_000, 10);
       res.latencyFull?.push(r.snapshot().sync.lastLatencyMs ?? NaN);
+      res.fastFull?.push((r.snapshot().sync.fastRuns ?? 0) - fastBefore);
     }
 
     say(`vipkeeper round ${k + 1}: remove all`);
@@ -130,13 +147,15 @@ async function vipkeeper(t: Task) {
   for (let n = 0; n < 5; n++) {
     const before = r.snapshot().sync.applies;
     const id = virtualServerId(small.virtual_servers[0]!);
+    const fastBefore = r.snapshot().sync.fastRuns ?? 0;
     r.setBackendState({ [id]: { mode: 'real', servers: small.virtual_servers[0]!.real_servers.map((rs, j) => ({ address: rs.address, port: rs.port ?? 0, weight: j === 0 ? 2 + n : 1 })) } });
     await until('the verdict applied', () => r.snapshot().sync.applies > before, 30_000, 5);
     res.latencySmall?.push(r.snapshot().sync.lastLatencyMs ?? NaN);
+    res.fastSmall?.push((r.snapshot().sync.fastRuns ?? 0) - fastBefore);
   }
   await r.stop({ cleanup: true });
   await backend.flush();
-  return { rounds, total, samples: res, median: Object.fromEntries(Object.entries(res).map(([k, v]) => [k, median(v)])) };
+  return { backend: backend.name, rounds, total, samples: res, median: Object.fromEntries(Object.entries(res).map(([k, v]) => [k, median(v)])) };
 }
 
 async function keepalived(t: Task) {

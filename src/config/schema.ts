@@ -500,6 +500,9 @@ export const IpvsSchema = z.strictObject({
   on_stop: z.enum(['remove', 'keep']).default('remove'),
   resync_interval: Duration.prefault('30s'),
   drain_timeout: Duration.prefault('5m'),
+  backend: z.enum(['netlink', 'ipvsadm']).default('netlink').meta({
+    description: 'How vipkeeper talks to IPVS: netlink (generic netlink through the native addon; falls back to ipvsadm when the addon does not load) or ipvsadm (the ipvsadm binary).',
+  }),
 });
 
 // ---------------------------------------------------------------- the whole file

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { HealthChecker } from '../check/health.js';
 import type { DesiredBackends } from '../check/pool.js';
 import type { BackendState, PoolState } from '../ipvs/desired.js';
-import { IpvsadmBackend } from '../ipvs/ipvsadm.js';
+import { createIpvsBackend } from '../ipvs/factory.js';
 import { serviceKey } from '../ipvs/model.js';
 import { Reconciler, type ReconcilerSnapshot, type VrrpState } from '../ipvs/reconciler.js';
 import { runProbe } from '../check/probes/index.js';
@@ -288,7 +288,7 @@ export class Daemon {
     if (this.config.virtual_servers.length === 0) return;
     const log = this.log.child({ component: 'ipvs' });
     this.ipvs = new Reconciler({
-      backend: new IpvsadmBackend(),
+      backend: createIpvsBackend(this.config, log),
       manage: this.config.ipvs.manage,
       drainTimeout: this.config.ipvs.drain_timeout,
       maxInterval: this.config.ipvs.resync_interval,

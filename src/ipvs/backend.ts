@@ -1,6 +1,7 @@
-// The seam between the reconciler and the kernel (kube-proxy's ipvs `Interface`): one real backend
-// over the ipvsadm binary (ipvsadm.ts) and one in memory for unit tests (memory.ts). Both pass the
-// same contract suite (test/fixtures/ipvs-contract.ts).
+// The seam between the reconciler and the kernel (kube-proxy's ipvs `Interface`): two real backends,
+// generic netlink through the native addon (netlink.ts, the default) and the ipvsadm binary
+// (ipvsadm.ts), and one in memory for unit tests (memory.ts). All pass the same contract suite
+// (test/fixtures/ipvs-contract.ts).
 import type { Operation } from './diff.js';
 import type { IpvsTable } from './model.js';
 

@@ -99,7 +99,9 @@ describe('Reconciler', () => {
     }
     expect(backend.calls.read).toBe(1);
     await clock.advance(500);
-    expect(backend.calls.read).toBe(2);
+    // one more run (verdicts only: the fast path applies it without reading the kernel)
+    expect(r.snapshot().sync.runs).toBe(2);
+    expect(backend.calls.apply).toBe(2);
     expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 6');
     expect(r.snapshot().sync.lastLatencyMs).toBe(490); // first trigger at t=10, run at t=500
   });
@@ -371,5 +373,151 @@ describe('Reconciler', () => {
     await clock.advance(200);
     expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s wlc', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1']);
     expect(r.snapshot().owned).toEqual(['TCP 10.0.0.1:80']);
+  });
+});
+
+describe('Reconciler verdict fast path', () => {
+  const verdict = (c: ReturnType<typeof cfg>, servers: { address: string; weight: number }[]): BackendState => ({ [virtualServerId(c.virtual_servers[0]!)]: { mode: 'real', servers } });
+
+  async function converged(opts: Partial<ReconcilerOptions> = {}) {
+    const s = setup(opts);
+    const c = cfg();
+    s.r.setConfig(c);
+    s.r.setBackendState(allUp(c));
+    s.r.start();
+    await s.clock.advance(10);
+    expect(s.backend.calls.read).toBe(1);
+    return { ...s, c };
+  }
+
+  it('applies a verdict against the last table without reading the kernel', async () => {
+    const { clock, backend, r, c } = await converged();
+    clock.t += 1000;
+    r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 5 }, { address: '10.0.1.2', weight: 1 }]));
+    await clock.advance(0);
+    expect(backend.calls).toMatchObject({ read: 1, apply: 2 });
+    expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 5');
+    expect(backend.scripts.at(-1)).toBe('-e -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 5\n');
+    // a failed server is removed at once, and comes back, still without a read
+    r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 5 }]));
+    await clock.advance(100);
+    expect(table(backend)).not.toContain('-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 1');
+    r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 5 }, { address: '10.0.1.2', weight: 1 }]));
+    await clock.advance(100);
+    expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 1');
+    expect(backend.calls.read).toBe(1);
+    const snap = r.snapshot();
+    expect(snap).toMatchObject({ status: 'in-sync', sync: { fastRuns: 3, applies: 4, driftCorrections: 0 } });
+    expect(renderSave(snap.table)).toBe(renderSave(backend.snapshot()));
+  });
+
+  it('the resync timer still reads the whole table and undoes drift made between verdicts', async () => {
+    const { clock, backend, r, c } = await converged();
+    await backend.applyScript('-d -t 10.0.0.1:80 -r 10.0.1.2:80\n');
+    r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 7 }, { address: '10.0.1.2', weight: 1 }]));
+    await clock.advance(200);
+    expect(backend.calls.read).toBe(1); // the fast path does not see the drift...
+    expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s rr', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 7']);
+    await clock.advance(30_000); // ...the resync does
+    expect(backend.calls.read).toBe(2);
+    expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s rr', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 7', '-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 1']);
+    expect(r.snapshot().sync).toMatchObject({ driftCorrections: 1, fastRuns: 1 });
+  });
+
+  it('when the kernel refuses the delta (the table changed meanwhile) the same run reads it and converges', async () => {
+    const { clock, backend, r, c, lines } = await converged();
+    await backend.applyScript('-d -t 10.0.0.1:80 -r 10.0.1.1:80\n');
+    r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 3 }, { address: '10.0.1.2', weight: 1 }]));
+    await clock.advance(200);
+    expect(backend.calls.read).toBe(2);
+    expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s rr', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 3', '-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 1']);
+    expect(r.snapshot()).toMatchObject({ status: 'in-sync', sync: { consecutiveFailures: 0, driftCorrections: 1 } });
+    expect(lines.some((l) => l.startsWith('info: IPVS fast path refused'))).toBe(true);
+    expect(r.snapshot().sync.fastRuns ?? 0).toBe(0);
+  });
+
+  it('is not taken for config changes, operator drains, syncNow, while something drains, or when disabled', async () => {
+    {
+      const { clock, backend, r } = await converged();
+      const c2 = cfg({}, [{ address: '10.0.1.1', weight: 2 }, { address: '10.0.1.2' }]);
+      r.setConfig(c2);
+      r.setBackendState(allUp(c2));
+      await clock.advance(200);
+      expect(backend.calls.read).toBe(2);
+      r.drain('10.0.1.2');
+      await clock.advance(200);
+      expect(backend.calls.read).toBe(3);
+      await r.syncNow();
+      expect(backend.calls.read).toBe(4);
+    }
+    {
+      const { clock, backend, r, c } = await converged({ drainPollInterval: 1000 });
+      backend.setConnections('TCP 10.0.0.1:80', '10.0.1.2:80', 1);
+      const c2 = cfg({}, [{ address: '10.0.1.1' }]);
+      r.setConfig(c2);
+      r.setBackendState(allUp(c2));
+      await clock.advance(200);
+      expect(r.snapshot().draining).toHaveLength(1);
+      const reads = backend.calls.read;
+      r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 4 }]));
+      await clock.advance(100);
+      expect(backend.calls.read).toBe(reads + 1);
+      expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 4');
+    }
+    {
+      const { clock, backend, r, c } = await converged({ verdictFastPath: false });
+      r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 5 }, { address: '10.0.1.2', weight: 1 }]));
+      await clock.advance(200);
+      expect(backend.calls.read).toBe(2);
+      expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 5');
+    }
+  });
+
+  it('plans only the virtual servers whose pool changed', async () => {
+    const { clock, backend, r } = setup();
+    const c = cfg({
+      virtual_servers: [
+        { address: '10.0.0.1', port: 80, real_servers: [{ address: '10.0.1.1', port: 80 }] },
+        { address: '10.0.0.2', port: 80, real_servers: [{ address: '10.0.2.1', port: 80 }, { address: '10.0.2.2', port: 80 }] },
+      ],
+    });
+    r.setConfig(c);
+    r.setBackendState(allUp(c));
+    r.start();
+    await clock.advance(10);
+    const [vs1, vs2] = c.virtual_servers.map((vs) => virtualServerId(vs));
+    const st = { ...allUp(c), [vs2!]: { mode: 'real' as const, servers: [{ address: '10.0.2.1', weight: 4 }] } };
+    r.setBackendState(st);
+    await clock.advance(200);
+    expect(backend.scripts.at(-1)).toBe('-e -t 10.0.0.2:80 -r 10.0.2.1:80 -m -w 4\n-d -t 10.0.0.2:80 -r 10.0.2.2:80\n');
+    r.setBackendState({ ...st }); // the same pools again: nothing to do
+    await clock.advance(200);
+    r.setBackendState({ ...st, [vs1!]: { mode: 'real', servers: [{ address: '10.0.1.1', weight: 9 }] } });
+    await clock.advance(200);
+    expect(backend.calls.read).toBe(1);
+    expect(r.snapshot().sync.fastRuns).toBe(3);
+    expect(table(backend)).toEqual([
+      '-A -t 10.0.0.1:80 -s wlc',
+      '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 9',
+      '-A -t 10.0.0.2:80 -s wlc',
+      '-a -t 10.0.0.2:80 -r 10.0.2.1:80 -m -w 4',
+    ]);
+    expect(renderSave(r.snapshot().table)).toBe(renderSave(backend.snapshot()));
+    await clock.advance(30_000); // the resync agrees: nothing to correct
+    expect(r.snapshot().sync).toMatchObject({ driftCorrections: 0, applies: 3 });
+  });
+
+  it('after a failed run the next verdict reads the kernel again', async () => {
+    const { clock, backend, r, c } = await converged({ retryInitial: 100 });
+    backend.fault = new IpvsError('command-failed', 'boom');
+    r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 2 }, { address: '10.0.1.2', weight: 1 }]));
+    await clock.advance(150);
+    expect(r.snapshot().status).toBe('degraded');
+    backend.fault = undefined;
+    const reads = backend.calls.read;
+    await clock.advance(500);
+    expect(backend.calls.read).toBeGreaterThan(reads);
+    expect(r.snapshot().status).toBe('in-sync');
+    expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 2');
   });
 });

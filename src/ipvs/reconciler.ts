@@ -12,6 +12,14 @@
 // The loop does nothing until it has a config and a first BackendState (kube-proxy isInitialized),
 // so a restart never programs a half-known table. No method throws; failures show in snapshot().
 //
+// Verdict fast path: a run whose only triggers are health verdicts (setBackendState), after a
+// successful run, within maxInterval of the last full read and with nothing draining, plans
+// against the table it left last time (kept in memory) instead of reading the kernel. If that plan
+// only adds, edits or deletes destinations it is applied as it is; otherwise (a service changes)
+// or if the kernel refuses it (someone changed the table meanwhile), the run falls back to the full
+// read. Every other run (the resync timer, drain polls, retries, config, VRRP, operator drains,
+// syncNow) reads the whole table, so drift is still found and undone within maxInterval.
+//
 // Graceful drain (keepalived #1228, kube-proxy graceful termination): a destination that leaves the
 // config, or that the operator drains, is first set to weight 0; it is deleted once its ActiveConn is
 // 0 (InActConn too with `drainCountsInactive`) or after `drainTimeout`. A destination that is still
@@ -20,7 +28,7 @@
 // at once.
 import type { Config } from '../config/schema.js';
 import { IpvsError, type IpvsBackend, type SyncDaemon, type SyncDaemonRole } from './backend.js';
-import { desiredTable, virtualServerId, type BackendState, type PoolState } from './desired.js';
+import { desiredTable, virtualServerId, type BackendState, type PoolServer, type PoolState } from './desired.js';
 import { applyPlan, plan, summarizePlan, type ManageMode, type Operation } from './diff.js';
 import { canonicalAddress, cloneTable, destKey, hostPort, pickServices, serviceKey, tablesEqual, type Dest, type IpvsTable } from './model.js';
 import { realClock as systemClock, type Clock } from '../daemon/clock.js';
@@ -59,6 +67,8 @@ export interface ReconcilerOptions {
   retryMax?: number;
   /** overrides config.ipvs.manage */
   manage?: ManageMode;
+  /** apply verdict-only changes against the last table without reading the kernel; default true */
+  verdictFastPath?: boolean;
 }
 
 export type ReconcilerStatus = 'initializing' | 'in-sync' | 'degraded' | 'stopped';
@@ -82,6 +92,8 @@ export interface RunReport {
   durationMs: number;
   /** time spent in backend.apply (0 when there was nothing to do) */
   applyMs?: number;
+  /** planned against the last table, without reading the kernel (the verdict fast path) */
+  fast?: boolean;
 }
 
 export interface ReconcilerSnapshot {
@@ -106,6 +118,8 @@ export interface ReconcilerSnapshot {
     lastApplyMs?: number;
     /** ms from the first trigger of a change (config, health, drain) to the kernel having it */
     lastLatencyMs?: number;
+    /** runs that took the verdict fast path (no kernel read) */
+    fastRuns?: number;
     lastPlan?: Record<Operation['op'], number>;
     lastError?: string;
     lastErrorKind?: string;
@@ -145,6 +159,14 @@ export class Reconciler {
   private timerAt = Infinity;
   private inFlight: Promise<RunReport> | undefined;
   private pending = false;
+  /** what triggered the pending run: only 'state' (health verdicts) may take the fast path */
+  private pendingKinds = new Set<TriggerKind>();
+  /** lastTable is what the kernel holds as far as we know (a full run succeeded, nothing failed since) */
+  private cacheValid = false;
+  /** the health state and service owners (service key → virtual server id) of the last successful run */
+  private lastState: BackendState | undefined;
+  private lastOwners = new Map<string, string>();
+  private lastFullReadAt = -Infinity;
   private firstTriggerAt: number | undefined;
   private lastRunStart = -Infinity;
   private loggedError: string | undefined;
@@ -161,29 +183,29 @@ export class Reconciler {
   setConfig(config: Config): void {
     this.config = config;
     this.configured = configuredDests(config);
-    this.trigger();
+    this.trigger('config');
   }
 
   setBackendState(state: BackendState): void {
     this.state = state;
-    this.trigger();
+    this.trigger('state');
   }
 
   /** The VRRP state of an instance; the sync daemon follows it (see lvs_sync_daemon.instance). */
   setVrrpState(instance: string, state: VrrpState): void {
     this.vrrp.set(instance, state);
-    this.trigger();
+    this.trigger('vrrp');
   }
 
   /** Operator drain: the real server `address` (or `address:port`) leaves every service gracefully. */
   drain(address: string, port?: number): void {
     this.operatorDrained.add(drainPattern(address, port));
-    this.trigger();
+    this.trigger('drain');
   }
 
   undrain(address: string, port?: number): void {
     this.operatorDrained.delete(drainPattern(address, port));
-    this.trigger();
+    this.trigger('drain');
   }
 
   start(): void {
@@ -224,10 +246,10 @@ export class Reconciler {
     this.status = 'stopped';
   }
 
-  /** Runs the loop now (after any run in progress) and reports what it did. Never throws. */
+  /** Runs the loop now, with a full read (after any run in progress), and reports what it did. Never throws. */
   async syncNow(): Promise<RunReport> {
     await this.inFlight?.catch(() => undefined);
-    return this.execute();
+    return this.execute(true);
   }
 
   // ---------------------------------------------------------------- status
@@ -256,8 +278,9 @@ export class Reconciler {
     return this.opts.maxInterval ?? this.config?.ipvs.resync_interval ?? 30_000;
   }
 
-  private trigger(): void {
+  private trigger(kind: TriggerKind): void {
     this.pending = true;
+    this.pendingKinds.add(kind);
     this.firstTriggerAt ??= this.clock.now();
     if (!this.started || this.stopped || this.inFlight) return;
     this.schedule(Math.max(this.clock.now(), this.lastRunStart + this.minInterval));
@@ -284,8 +307,8 @@ export class Reconciler {
     this.timerAt = Infinity;
   }
 
-  private execute(): Promise<RunReport> {
-    const p = this.runOnce()
+  private execute(full = false): Promise<RunReport> {
+    const p = this.runOnce(full)
       .catch((e: unknown): RunReport => {
         // runOnce handles its own errors; this is a last resort so nothing escapes
         this.recordError(e);
@@ -314,17 +337,28 @@ export class Reconciler {
 
   // ---------------------------------------------------------------- one run
 
-  private async runOnce(): Promise<RunReport> {
+  private async runOnce(full: boolean): Promise<RunReport> {
     const t0 = this.clock.now();
     if (this.stopped) return { ok: false, skipped: 'stopped', operations: [], drift: false, durationMs: 0 };
     if (!this.config || !this.state) {
       this.pending = false;
+      this.pendingKinds.clear();
       return { ok: true, skipped: 'not-initialized', operations: [], drift: false, durationMs: 0 };
     }
     const config = this.config;
     const state = this.state;
     const triggeredAt = this.firstTriggerAt;
+    const kinds = [...this.pendingKinds];
+    const fastEligible =
+      !full &&
+      (this.opts.verdictFastPath ?? true) &&
+      this.cacheValid &&
+      kinds.length > 0 &&
+      kinds.every((k) => k === 'state') &&
+      this.draining.size === 0 &&
+      t0 - this.lastFullReadAt < this.maxInterval;
     this.pending = false;
+    this.pendingKinds.clear();
     this.firstTriggerAt = undefined;
     this.lastRunStart = t0;
     this.stats.runs++;
@@ -333,44 +367,83 @@ export class Reconciler {
     let ops: Operation[] = [];
     let drift = false;
     try {
-      let actual = await this.backend.read();
-      if (config.global.lvs_flush && !this.flushedAtStart) {
-        await this.backend.flush();
-        this.flushedAtStart = true;
-        actual = [];
-      }
-      const { table: desired0, warnings } = desiredTable(config, this.applyOperatorDrains(state));
-      this.warnings = warnings;
-      const desired = this.withDrains(desired0, actual, this.clock.now());
-      const owned = new Set([...this.owned, ...desired.map((s) => serviceKey(s.id))]);
-
-      drift = this.expected !== undefined && !this.matchesExpected(actual);
-      ops = plan(desired, actual, { manage, owned });
       let script: string | undefined;
       let applyMs = 0;
-      if (ops.length) {
-        const ta = this.clock.now();
-        const res = await this.backend.apply(ops);
-        applyMs = this.clock.now() - ta;
-        this.stats.lastApplyMs = applyMs;
-        script = res.script;
-        this.stats.applies++;
-        this.stats.operations += ops.length;
-        if (drift) {
-          this.stats.driftCorrections++;
-          this.stats.driftOperations += ops.length;
-          this.log.warn('IPVS table changed outside vipkeeper; corrected', { operations: ops.length });
+      let actual: IpvsTable | undefined;
+      let after: IpvsTable | undefined;
+      let owned = new Set<string>();
+      let desired: IpvsTable = [];
+      let fast = false;
+      const fastPlan = fastEligible ? this.planVerdicts(config, state, manage) : undefined;
+      if (fastPlan) {
+        // the verdict fast path: only the virtual servers whose pool changed, against the table as we left it
+        try {
+          if (fastPlan.ops.length) {
+            const ta = this.clock.now();
+            const res = await this.backend.apply(fastPlan.ops);
+            applyMs = this.clock.now() - ta;
+            this.stats.lastApplyMs = applyMs;
+            script = res.script;
+            this.stats.applies++;
+            this.stats.operations += fastPlan.ops.length;
+          }
+          ops = fastPlan.ops;
+          desired = fastPlan.desired;
+          owned = new Set(this.owned);
+          actual = this.lastTable;
+          after = fastPlan.after;
+          fast = true;
+          this.stats.fastRuns = (this.stats.fastRuns ?? 0) + 1;
+        } catch (e) {
+          // the kernel is not what we left: read it and plan again, now
+          this.cacheValid = false;
+          this.log.info('IPVS fast path refused; reading the whole table', { error: e instanceof Error ? e.message : String(e) });
         }
       }
-      const after = applyPlan(actual, ops);
+      if (!fast) {
+        actual = await this.backend.read();
+        this.lastFullReadAt = t0;
+        if (config.global.lvs_flush && !this.flushedAtStart) {
+          await this.backend.flush();
+          this.flushedAtStart = true;
+          actual = [];
+        }
+        const { table: desired0, warnings, owners } = desiredTable(config, this.applyOperatorDrains(state));
+        this.warnings = warnings;
+        this.lastOwners = owners;
+        desired = this.withDrains(desired0, actual, this.clock.now());
+        owned = new Set([...this.owned, ...desired.map((s) => serviceKey(s.id))]);
+
+        drift = this.expected !== undefined && !this.matchesExpected(actual);
+        ops = plan(desired, actual, { manage, owned });
+        if (ops.length) {
+          const ta = this.clock.now();
+          const res = await this.backend.apply(ops);
+          applyMs = this.clock.now() - ta;
+          this.stats.lastApplyMs = applyMs;
+          script = res.script;
+          this.stats.applies++;
+          this.stats.operations += ops.length;
+          if (drift) {
+            this.stats.driftCorrections++;
+            this.stats.driftOperations += ops.length;
+            this.log.warn('IPVS table changed outside vipkeeper; corrected', { operations: ops.length });
+          }
+        }
+      }
+      if (!actual) throw new Error('internal: no table');
+      after ??= applyPlan(actual, ops);
       const desiredKeys = new Set(desired.map((s) => serviceKey(s.id)));
       const afterKeys = new Set(after.map((s) => serviceKey(s.id)));
       this.owned = new Set([...owned].filter((k) => desiredKeys.has(k) || afterKeys.has(k)));
       const keys = manage === 'exclusive' ? new Set([...afterKeys, ...this.owned]) : new Set(this.owned);
       this.expected = { table: pickServices(after, keys), keys, exclusive: manage === 'exclusive' };
       this.lastTable = after;
+      this.lastState = state;
+      this.cacheValid = true;
 
-      await this.syncDaemons();
+      // a verdict does not change the VRRP state the sync daemons follow
+      if (!fast) await this.syncDaemons();
 
       const end = this.clock.now();
       this.stats.lastSuccessAt = end;
@@ -383,13 +456,44 @@ export class Reconciler {
       delete this.stats.lastErrorKind;
       this.loggedError = undefined;
       this.status = 'in-sync';
-      return { ok: true, operations: ops, ...(script !== undefined ? { script } : {}), drift, durationMs: end - t0, applyMs };
+      return { ok: true, operations: ops, ...(script !== undefined ? { script } : {}), drift, durationMs: end - t0, applyMs, ...(fast ? { fast } : {}) };
     } catch (e) {
-      // the change is still pending: the next run (retry) must pick it up
+      // the change is still pending: the next run (retry) must pick it up, with a full read
       this.firstTriggerAt = triggeredAt;
+      this.cacheValid = false;
       this.recordError(e);
       return { ok: false, operations: ops, drift, error: this.stats.lastError ?? String(e), durationMs: this.clock.now() - t0 };
     }
+  }
+
+  /**
+   * The fast path's plan: desired services of the virtual servers whose pool differs from the last
+   * run's, planned against their part of the last table. Undefined when it cannot be used: a
+   * service-level change, a warning, or no previous state.
+   */
+  private planVerdicts(config: Config, state: BackendState, manage: ManageMode): { ops: Operation[]; desired: IpvsTable; after: IpvsTable } | undefined {
+    const prev = this.lastState;
+    if (!prev) return undefined;
+    const changed = config.virtual_servers.filter((vs) => {
+      const id = virtualServerId(vs);
+      return !samePool(prev[id], state[id]);
+    });
+    if (!changed.length) return { ops: [], desired: [], after: this.lastTable };
+    const part = desiredTable({ ...config, virtual_servers: changed }, this.applyOperatorDrains(state));
+    if (part.warnings.length) return undefined;
+    // a service another (unchanged) virtual server defined first stays with it
+    const desired = part.table.filter((s) => {
+      const key = serviceKey(s.id);
+      return this.lastOwners.get(key) === part.owners.get(key);
+    });
+    const keys = new Set(desired.map((s) => serviceKey(s.id)));
+    const cached = pickServices(this.lastTable, keys);
+    const ops = plan(this.withDrains(desired, cached, this.clock.now()), cached, { manage, owned: this.owned });
+    if (!ops.every((o) => o.op === 'add-dest' || o.op === 'edit-dest' || o.op === 'delete-dest')) return undefined;
+    if (this.draining.size) return undefined; // withDrains started one: leave it to a full run
+    const updated = new Map(applyPlan(cached, ops).map((s) => [serviceKey(s.id), s]));
+    const after = this.lastTable.map((s) => updated.get(serviceKey(s.id)) ?? s);
+    return { ops, desired, after };
   }
 
   private recordError(e: unknown): void {
@@ -525,6 +629,23 @@ export class Reconciler {
     have = await this.backend.readDaemons();
     this.runningDaemons = have;
   }
+}
+
+type TriggerKind = 'config' | 'state' | 'vrrp' | 'drain';
+
+function samePool(a: PoolState | undefined, b: PoolState | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.mode !== b.mode) return false;
+  const x = a.servers ?? [];
+  const y = b.servers ?? [];
+  if (x === y) return true;
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) {
+    const p = x[i] as PoolServer;
+    const q = y[i] as PoolServer;
+    if (p.address !== q.address || p.port !== q.port || p.weight !== q.weight) return false;
+  }
+  return true;
 }
 
 function sameDaemon(want: SyncDaemon, have: SyncDaemon): boolean {

@@ -8,7 +8,9 @@
  *   dir (/var/cache/vipkeeper-test-vm, else /tmp/vipkeeper-test-vm) that every test file reuses.
  * - `runGuest(tasks)` boots ONCE and runs every task of a test file in one guest process:
  *   test/fixtures/ipvs-guest.ts, bundled with esbuild from the project's own sources (src/ipvs/*),
- *   is shared read-only over virtio-9p together with the task list and any files; the agent writes
+ *   is shared read-only over virtio-9p together with the task list, any files and the native addon
+ *   (native/build/Release/vipkeeper_native.node, for the netlink backend: the guest runs the host's
+ *   node, so the host's build loads there; run.sh copies it to where the bundle looks for it); the agent writes
  *   one JSON line per task to the guest's second serial port (a file on the host), so kernel and
  *   program output on the console never mix with results.
  *
@@ -18,13 +20,15 @@
  * exactly what is missing, and the test file fails.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SCRIPT = path.join(REPO_ROOT, 'test', 'helpers', 'ipvs-vm.sh');
 const AGENT = path.join(REPO_ROOT, 'test', 'fixtures', 'ipvs-guest.ts');
+/** The native addon (netlink socket for the netlink IPVS backend); the guest runs the host's node, so it loads there too. */
+const ADDON = path.join(REPO_ROOT, 'native', 'build', 'Release', 'vipkeeper_native.node');
 
 export interface GuestTask {
   id: string;
@@ -52,7 +56,7 @@ export interface GuestOptions {
   /** whole-run limit, ms (default 240 s) */
   timeoutMs?: number;
   /** extra files for the share: relative path → content */
-  files?: Record<string, string>;
+  files?: Record<string, string | Uint8Array>;
   /** echo the console to stderr as it comes */
   verbose?: boolean;
   /** the agent's entry file (default test/fixtures/ipvs-guest.ts) */
@@ -123,6 +127,10 @@ export async function runGuest(tasks: GuestTask[], opts: GuestOptions = {}): Pro
   try {
     await bundleAgent(path.join(share, 'agent.mjs'), opts.agent);
     writeFileSync(path.join(share, 'job.json'), JSON.stringify({ tasks }));
+    // the bundled agent resolves the addon as src/net/native.ts does, relative to itself:
+    // /mnt/job/agent.mjs → /native/build/Release/vipkeeper_native.node (copied there by run.sh)
+    const addon = existsSync(ADDON);
+    if (addon) copyFileSync(ADDON, path.join(share, 'vipkeeper_native.node'));
     for (const [rel, content] of Object.entries(opts.files ?? {})) {
       const p = path.join(share, rel);
       mkdirSync(path.dirname(p), { recursive: true });
@@ -130,7 +138,13 @@ export async function runGuest(tasks: GuestTask[], opts: GuestOptions = {}): Pro
     }
     writeFileSync(
       path.join(share, 'run.sh'),
-      ['stty -F /dev/ttyS1 raw -echo 2>/dev/null', 'cd /tmp', 'exec node /mnt/job/agent.mjs /mnt/job/job.json /dev/ttyS1', ''].join('\n'),
+      [
+        'stty -F /dev/ttyS1 raw -echo 2>/dev/null',
+        ...(addon ? ['mkdir -p /native/build/Release', 'cp /mnt/job/vipkeeper_native.node /native/build/Release/'] : []),
+        'cd /tmp',
+        'exec node /mnt/job/agent.mjs /mnt/job/job.json /dev/ttyS1',
+        '',
+      ].join('\n'),
     );
     const args = [
       '-m', String(opts.memMb ?? 1024), '-smp', '1', '-accel', 'tcg', '-display', 'none', '-monitor', 'none',
