@@ -117,6 +117,9 @@ describe('vipkeeper run: the daemon', () => {
     expect(await hasVip(lan.nodes.d1!.ns, '10.61.0.200')).toBe(true);
     await waitFor('rs1 up', async () => (await status('d1')).realServers[0]?.verdict === 'up', 10_000);
     const s = await status('d1');
+    // vrrp_rt_priority defaults to 10: the VRRP thread (only it) runs SCHED_RR; root has CAP_SYS_NICE.
+    expect(s.vrrp?.thread).toMatchObject({ policy: 'rr', priority: 10, requested: 10 });
+    expect(s.vrrp?.thread?.error).toBeUndefined();
     expect(s.realServers).toEqual([{ vs: '10.61.0.200 80 TCP', address: '10.61.0.11', port: 8080, verdict: 'up', weight: 1, drained: false }]);
     // This kernel has no IP_VS: the table is degraded, said plainly, and VRRP keeps working.
     await waitFor('IPVS degraded', async () => (await status('d1')).ipvs?.state === 'degraded', 10_000);

@@ -2,7 +2,7 @@
 //
 //   npx tsx bench/jitter/run.ts [--rs 10000] [--kind tcp|http] [--duration 300] [--reload-every 10]
 //                               [--runs vipkeeper,keepalived,vipkeeper-novs] [--vk snapshot|tsx|dist]
-//                               [--out bench/jitter/results/NAME]
+//                               [--out bench/jitter/results/NAME] [--vrrp-rt-priority N]
 //
 // Topology (namespaces vkb-<pid>-*, deleted at the end, also on failure or Ctrl-C): a bridge with
 //   d1     10.96.0.11  the daemon under test: VRRPv3, advert_int 0.1, priority 150, VIP 10.96.0.100
@@ -56,6 +56,9 @@ const RELOAD_S = Number(args.get('reload-every') ?? 10);
 const RUNS = (args.get('runs') ?? 'vipkeeper,keepalived,vipkeeper-novs').split(',');
 const VK_MODE = (args.get('vk') ?? 'snapshot') as VkMode;
 const SETTLE_S = Number(args.get('settle') ?? 5);
+/** `vrrp_rt_priority` in d1's config (0 = off); unset: the daemon's default. keepalived runs get it too. */
+const RT_PRIO = args.get('vrrp-rt-priority');
+const rtDefs = RT_PRIO === undefined ? [] : [`vrrp_rt_priority ${Number(RT_PRIO)}`];
 const stamp = new Date().toISOString().replace(/[:]/g, '').replace(/\..*/, 'Z');
 const OUT = args.get('out') ?? path.join(HERE, 'results', `jitter-${stamp}`);
 const PREFIX = '10.96.0';
@@ -84,8 +87,8 @@ function vrrpBlock(role: 'd1' | 'd2'): string {
 }
 
 function d1Conf(withChecks: boolean): string {
-  if (!withChecks) return ['global_defs {', '    router_id bench_d1', '    vrrp_version 3', '}', '', vrrpBlock('d1'), ''].join('\n');
-  return checksConf({ realServers: RS, kind: KIND, address: rsAddr, globalDefs: ['vrrp_version 3'], extra: vrrpBlock('d1') });
+  if (!withChecks) return ['global_defs {', '    router_id bench_d1', '    vrrp_version 3', ...rtDefs.map((l) => `    ${l}`), '}', '', vrrpBlock('d1'), ''].join('\n');
+  return checksConf({ realServers: RS, kind: KIND, address: rsAddr, globalDefs: ['vrrp_version 3', ...rtDefs], extra: vrrpBlock('d1') });
 }
 
 interface RunResult {
@@ -102,6 +105,8 @@ interface RunResult {
   reloadTimes: number[];
   /** gaps over 150 ms: when (s into the window), how long, ms since the last SIGHUP */
   longGaps: Array<{ atS: number; gapMs: number; sinceReloadMs?: number }>;
+  /** the 5 largest deviations |gap − 100 ms|, the same fields as longGaps */
+  worstGaps?: Array<{ atS: number; gapMs: number; sinceReloadMs?: number }>;
   gapMs: { min: number; max: number };
   gapsOver: { '150': number; '200': number; '300': number };
   peerTransitions: number;
@@ -114,6 +119,8 @@ interface RunResult {
   checkRate?: number;
   checkFailures?: number;
   checkP99Ms?: number;
+  /** d1's VRRP thread scheduling from `vipkeeper status --json` (vrrp.thread). */
+  vrrpThread?: string;
   notes: string[];
   error?: string;
 }
@@ -223,6 +230,7 @@ async function main(): Promise<void> {
         await sleep(SETTLE_S * 1000);
 
         const status0 = sock ? await vkCompleted(vk.argv, sock) : undefined;
+        if (sock) res.vrrpThread = await vkThread(vk.argv, sock);
         const tStatus0 = performance.now();
         const cpu0 = d1Pids().reduce((a, p) => a + procCpuS(p), 0);
         // only state changes logged inside the window count
@@ -269,6 +277,15 @@ async function main(): Promise<void> {
           const last = res.reloadTimes.filter((r) => r <= end).at(-1);
           res.longGaps.push({ atS: (end - tStart) / 1000, gapMs: gaps[i]!, ...(last !== undefined ? { sinceReloadMs: end - last } : {}) });
         }
+        res.worstGaps = gaps
+          .map((g, i) => ({ g, i }))
+          .sort((a, b) => Math.abs(b.g - INTERVAL_MS) - Math.abs(a.g - INTERVAL_MS))
+          .slice(0, 5)
+          .map(({ g, i }) => {
+            const end = adv[i + 1]!;
+            const last = res.reloadTimes.filter((r) => r <= end).at(-1);
+            return { atS: (end - tStart) / 1000, gapMs: g, ...(last !== undefined ? { sinceReloadMs: end - last } : {}) };
+          });
         res.gapsOver = { '150': gaps.filter((g) => g > 150).length, '200': gaps.filter((g) => g > 200).length, '300': gaps.filter((g) => g > 300).length };
         res.peerAdverts = cap.packets.filter((p) => p.ipSrc === d2.ip && p.prio !== undefined && p.prio > 0 && p.t >= tStart && p.t <= tEnd).length;
         const kaState = /\(VI_JIT\) Entering (MASTER|BACKUP|FAULT) STATE/;
@@ -348,6 +365,12 @@ async function main(): Promise<void> {
     );
   }
   lines.push('');
+  for (const r of results) if (r.vrrpThread) lines.push(`${r.run}: VRRP thread scheduling ${r.vrrpThread}.`);
+  for (const r of results) {
+    if (!r.worstGaps?.length) continue;
+    const w = r.worstGaps.map((g) => `${g.gapMs.toFixed(1)} ms at ${g.atS.toFixed(1)} s${g.sinceReloadMs !== undefined ? ` (${(g.sinceReloadMs / 1000).toFixed(2)} s after a SIGHUP)` : ''}`);
+    lines.push(`${r.run}: largest gaps ${w.join('; ')}.`);
+  }
   for (const r of results) {
     if (r.error || r.longGaps.length === 0) continue;
     const near = r.longGaps.filter((g) => g.sinceReloadMs !== undefined && g.sinceReloadMs < 3000);
@@ -359,6 +382,17 @@ async function main(): Promise<void> {
   writeFileSync(`${OUT}.json`, JSON.stringify({ startedAt, machine, vipkeeper: vk.describe, keepalived: kaVersion, rs: RS, kind: KIND, durationS: DURATION_S, reloadEveryS: RELOAD_S, results }, null, 1));
   writeFileSync(`${OUT}.md`, `${report}\n`);
   process.stderr.write(`[jitter] ${OUT}.json, ${OUT}.md\n`);
+}
+
+/** The VRRP thread's scheduling, e.g. `rr 10`, from `vipkeeper status --json`. */
+async function vkThread(argv: string[], sock: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await sh(argv[0]!, [...argv.slice(1), 'status', '--socket', sock, '--json'], 30_000);
+    const t = (JSON.parse(stdout) as { vrrp?: { thread?: { policy: string; priority: number; error?: string } } }).vrrp?.thread;
+    return t ? `${t.policy} ${t.priority}${t.error ? ` (${t.error})` : ''}` : 'unknown';
+  } catch {
+    return undefined;
+  }
 }
 
 /** Completed check attempts so far, from `vipkeeper status --json` over the control socket. */

@@ -65,8 +65,10 @@ export async function runRun(opts: RunOptions): Promise<number> {
       process.exit(EXIT.runtime);
     }
     stopping = true;
+    // Stop first, log after: the VRRP worker is told before this thread spends time on anything.
+    const stopped = daemon.stop(sig);
     log.info({ signal: sig }, 'signal received, stopping');
-    daemon.stop(sig).then(
+    stopped.then(
       () => resolveDone(EXIT.ok),
       (err: unknown) => {
         log.error({ err: (err as Error).message }, 'stop failed');

@@ -182,6 +182,16 @@ export const GlobalSchema = z.strictObject({
   v3_checksum_as_v2: Bool.default(false),
   vrrp_startup_delay: Duration.prefault('0s'),
   vrrp_notify_priority_changes: Bool.default(false),
+  vrrp_rt_priority: z
+    .number()
+    .int()
+    .min(0)
+    .max(99)
+    .default(10)
+    .meta({
+      description:
+        'SCHED_RR priority of the VRRP thread (keepalived vrrp_rt_priority), so adverts keep time on a busy machine; 0 = normal scheduling. Needs CAP_SYS_NICE or RLIMIT_RTPRIO; without it vipkeeper warns and runs unprioritised.',
+    }),
 
   script_user: z.strictObject({ user: Name, group: Name.optional() }).optional(),
   enable_script_security: Bool.default(false),

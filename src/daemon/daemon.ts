@@ -135,7 +135,7 @@ export class Daemon {
 
   private startWorker(): Promise<void> {
     const data: VrrpWorkerData = {
-      config: this.config,
+      config: vrrpPart(this.config),
       transport: this.opts.transport,
       udpPort: this.opts.udpPort,
       logLevel: this.opts.logLevel,
@@ -391,7 +391,7 @@ export class Daemon {
         return { ok: false, message: `reload refused: ${error}` };
       }
       const config = loaded.config;
-      const r = await this.call({ type: 'reloadConfig', config });
+      const r = await this.call({ type: 'reloadConfig', config: vrrpPart(config) });
       if (!r.ok) {
         this.configState.reloads.failed++;
         this.configState.lastReload = { at, ok: false, error: r.error };
@@ -500,15 +500,18 @@ export class Daemon {
   async stop(reason: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // The VRRP worker hears about the stop first: its priority-0 adverts go out while this thread
+    // is still stopping the checks and IPVS (keepalived sends them within a millisecond).
+    const w = this.worker;
+    const vrrpStopped = w ? this.call({ type: 'stop', reason }) : undefined;
     safe(() => notifyStopping());
     safe(() => notifyStatus(`stopping: ${reason}`));
     for (const t of this.timers) clearInterval(t);
     this.health?.stop();
     // IPVS is left or cleared as config.ipvs.on_stop says.
     await this.ipvs?.stop();
-    const w = this.worker;
-    if (w) {
-      const r = await this.call({ type: 'stop', reason });
+    if (w && vrrpStopped) {
+      const r = await vrrpStopped;
       if (!r.ok) this.log.error({ error: r.error }, 'VRRP engine did not stop cleanly');
       await w.terminate();
     }
@@ -530,6 +533,15 @@ export class Daemon {
     if (d.severity === 'error') this.log.error({ file: d.loc.file, line: d.loc.line }, line);
     else this.log.warn({ file: d.loc.file, line: d.loc.line }, line);
   }
+}
+
+/**
+ * What the VRRP worker needs of a config: everything but the virtual servers. With thousands of
+ * real servers, cloning them into the worker (and collecting them there) cost the VRRP thread tens
+ * of milliseconds at every reload.
+ */
+export function vrrpPart(config: Config): Config {
+  return { ...config, virtual_servers: [], virtual_server_groups: {} };
 }
 
 function safe(fn: () => unknown): void {

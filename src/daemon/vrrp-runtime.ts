@@ -219,6 +219,19 @@ export interface RuntimeSnapshot {
   transport: Omit<TransportStats, 'instances'> | undefined;
   instances: InstanceStatus[];
   syncGroups: { name: string; state: SyncGroupState; members: string[] }[];
+  /** How the thread running VRRP is scheduled (set by the worker; absent in-process). */
+  thread?: VrrpThreadScheduling;
+}
+
+/** The VRRP thread's scheduling: `vrrp_rt_priority` asked for, what the kernel reports. */
+export interface VrrpThreadScheduling {
+  tid: number;
+  policy: 'rr' | 'fifo' | 'other';
+  priority: number;
+  /** `global.vrrp_rt_priority` (0 = normal scheduling). */
+  requested: number;
+  /** Why the requested priority is not in effect (e.g. EPERM). */
+  error?: string;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -932,6 +945,9 @@ export class VrrpRuntime {
 
   // ---- stop ------------------------------------------------------------------------------------
 
+  /** Shown in snapshots; the worker sets it after choosing the thread's scheduling. */
+  threadScheduling: VrrpThreadScheduling | undefined;
+
   /**
    * Graceful stop (SIGTERM/SIGINT): every instance gets `shutdown` — a MASTER sends a priority-0
    * advert and removes its VIPs, notify_stop runs — then the sockets close. Idempotent.
@@ -951,19 +967,25 @@ export class VrrpRuntime {
   private async doStop(reason: string): Promise<void> {
     const wasRunning = this.state === 'running';
     this.state = 'stopping';
-    this.clearTimer();
-    this.unwatchLinks?.();
+    // The priority-0 adverts go out first (the backup takes over Skew_Time after them); the
+    // timer, the link watch, the log line, GARP aborts, VIP removal and notify scripts follow.
+    // All of it is synchronous up to the transports' flush, so nothing runs in between.
+    const now = this.clock.now();
     if (wasRunning) {
-      this.log.info({ reason }, 'stopping VRRP: priority 0 from MASTERs, removing VIPs');
-      const now = this.clock.now();
       for (const u of this.units) {
         try {
           u.command(now, 'shutdown');
         } catch (err) {
           this.log.error({ err: errMsg(err) }, 'shutdown command failed');
         }
-        this.drainOutputs(u);
+        this.drainTransmits(u);
       }
+    }
+    this.clearTimer();
+    this.unwatchLinks?.();
+    if (wasRunning) {
+      for (const u of this.units) this.drainOutputs(u);
+      this.log.info({ reason }, 'stopping VRRP: priority 0 sent from MASTERs, removing VIPs');
       for (const r of this.recs.values()) r.garpAbort.abort();
       await Promise.all(this.allTransports().map((t) => t.flush()));
       await Promise.all([...this.recs.values()].map((r) => r.chain));
@@ -1123,6 +1145,7 @@ export class VrrpRuntime {
       transport,
       instances,
       syncGroups: this.groups.map((g) => ({ name: g.group.name, state: g.group.state, members: g.members.map((m) => m.name) })),
+      ...(this.threadScheduling ? { thread: { ...this.threadScheduling } } : {}),
     };
   }
 
@@ -1211,8 +1234,12 @@ export class VrrpRuntime {
     this.drainOutputs(unit);
   }
 
-  private drainOutputs(unit: Unit): void {
+  private drainTransmits(unit: Unit): void {
     for (let tx = unit.pollTransmit(); tx; tx = unit.pollTransmit()) this.routes.get(tx.instance)?.send(tx.instance, tx.priority);
+  }
+
+  private drainOutputs(unit: Unit): void {
+    this.drainTransmits(unit);
     for (let ev = unit.pollEvent(); ev; ev = unit.pollEvent()) this.onUnitEvent(ev);
   }
 

@@ -2,14 +2,16 @@
 // child: health checks, scripts, reconciles, logging and the main thread's garbage
 // collection never delay an advert. Plain-data messages in and out; a heartbeat
 // tells the main thread (and through it systemd's watchdog) that this loop turns.
+import { stat } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
+import { native } from '../net/native.js';
 import { setDefaultScriptUser } from './exec.js';
-import { createLogger, type LogLevel } from './logger.js';
+import { createLogger, type Logger, type LogLevel } from './logger.js';
 import { createUdpTransport } from './udp-transport.js';
 import { addressPort, announcePort, linkPort, notifyPort, startTrackers } from './vrrp-adapters.js';
 import { createRawTransport } from './vrrp-socket.js';
-import { VrrpRuntime, type RuntimeRequest, type RuntimeResponse } from './vrrp-runtime.js';
+import { VrrpRuntime, type RuntimeRequest, type RuntimeResponse, type VrrpThreadScheduling } from './vrrp-runtime.js';
 
 export interface VrrpWorkerData {
   config: Config;
@@ -34,6 +36,48 @@ export type WorkerMessage =
   | { type: 'startFailed'; error: string; code?: string }
   | { type: 'stopped' };
 
+/**
+ * keepalived `vrrp_rt_priority`: SCHED_RR for THIS thread only (the addon sets it with
+ * SCHED_RESET_ON_FORK, so notify/track scripts and any thread created from here start as
+ * SCHED_OTHER). The main thread (health checks, IPVS, control API), libuv's threadpool and V8's
+ * helper threads keep normal scheduling. Without CAP_SYS_NICE (or an RLIMIT_RTPRIO as high) this
+ * warns and carries on unprioritised. Applied at start and again after each reload.
+ */
+function applyRtPriority(requested: number, log: Logger, previous: VrrpThreadScheduling | undefined): VrrpThreadScheduling | undefined {
+  let n: ReturnType<typeof native>;
+  try {
+    n = native();
+  } catch (e) {
+    if (requested > 0) log.warn({ err: (e as Error).message }, 'vrrp_rt_priority: the native addon is not available; VRRP runs with normal scheduling');
+    return undefined;
+  }
+  const tid = n.threadId();
+  const cur = n.threadScheduler();
+  const wanted = requested > 0 ? { policy: 'rr', priority: requested } : { policy: 'other', priority: 0 };
+  if (cur.policy === wanted.policy && cur.priority === wanted.priority) {
+    if (!previous) log.info({ tid, policy: cur.policy, priority: cur.priority }, requested > 0 ? `VRRP thread runs SCHED_RR priority ${requested}` : 'VRRP thread runs with normal scheduling (vrrp_rt_priority 0)');
+    return { tid, ...cur, requested };
+  }
+  try {
+    n.setThreadRealtime(requested);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const now = n.threadScheduler();
+    const why = err.code === 'EPERM' || /EPERM|not permitted/i.test(err.message) ? 'EPERM: needs CAP_SYS_NICE or LimitRTPRIO=' : err.message;
+    log.warn(
+      { tid, requested, policy: now.policy, priority: now.priority, err: err.message },
+      `vrrp_rt_priority ${requested}: cannot set SCHED_RR (${why}); VRRP runs with ${now.policy === 'other' ? 'normal scheduling' : `${now.policy} ${now.priority}`}`,
+    );
+    return { tid, ...now, requested, error: why };
+  }
+  const now = n.threadScheduler();
+  log.info({ tid, policy: now.policy, priority: now.priority }, requested > 0 ? `VRRP thread runs SCHED_RR priority ${requested}` : 'VRRP thread back to normal scheduling (vrrp_rt_priority 0)');
+  return { tid, ...now, requested };
+}
+
+/** The schema's default (10) also for a config object built without it. */
+const rtPriorityOf = (c: Config): number => c.global.vrrp_rt_priority ?? 10;
+
 async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('vrrp-worker must run in a worker thread');
@@ -41,6 +85,10 @@ async function main(): Promise<void> {
   let config = data.config;
   const log = createLogger({ level: data.logLevel }).child({ component: 'vrrp' });
   setDefaultScriptUser(config.global.script_user);
+  // Start libuv's threadpool from this thread while it is still SCHED_OTHER (it is created once,
+  // by whichever thread queues work first), then raise this thread alone.
+  await stat('/').catch(() => undefined);
+  let sched = applyRtPriority(rtPriorityOf(config), log, undefined);
 
   const transport = data.transport === 'udp' ? createUdpTransport({ port: data.udpPort }) : createRawTransport;
   const announcer = announcePort(log);
@@ -60,12 +108,16 @@ async function main(): Promise<void> {
   });
 
   current = runtime;
+  runtime.threadScheduling = sched;
   const heartbeat = setInterval(() => port.postMessage({ type: 'heartbeat', at: Date.now() } satisfies WorkerMessage), data.heartbeatMs);
   let stopTrackers: () => void = () => undefined;
 
   const stop = async (reason: string): Promise<void> => {
+    // runtime.stop sends the priority-0 adverts synchronously, before its first await; the
+    // trackers (file watchers, track scripts) are stopped right after.
+    const stopped = runtime.stop(reason);
     stopTrackers();
-    await runtime.stop(reason);
+    await stopped;
     clearInterval(heartbeat);
     announcer.close();
     await notifier.close?.();
@@ -86,6 +138,10 @@ async function main(): Promise<void> {
           const res = await runtime.handleRequest({ type: 'reload', config: msg.req.config });
           if (res.ok) {
             config = msg.req.config;
+            if (rtPriorityOf(config) !== sched?.requested) {
+              sched = applyRtPriority(rtPriorityOf(config), log, sched);
+              runtime.threadScheduling = sched;
+            }
             // The runtime keeps the trackers' last states; new watchers report from here on.
             stopTrackers();
             stopTrackers = await startTrackers(config, runtime, log);

@@ -1150,6 +1150,64 @@ describe('MASTER reaction to adverts (facts §5.4)', () => {
   });
 });
 
+describe('advert schedule: absolute deadlines, not now + interval after a late timer', () => {
+  /** Drive as a real event loop would: every timer fires `late(k)` ms after its deadline. */
+  function sendsWithLateness(late: (k: number) => number, n: number): { sends: number[]; h: Harness; t0: number } {
+    const h = mk({ version: 3, advertIntervalMs: 100 });
+    const t0 = toMaster(h);
+    flush(h.inst);
+    const sends: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const due = h.inst.pollTimeout();
+      if (due === undefined) throw new Error('no advert timer');
+      const now = due + late(k);
+      h.inst.handleTimeout(now);
+      if (transmits(h.inst).length === 1) sends.push(now);
+      events(h.inst);
+    }
+    return { sends, h, t0 };
+  }
+
+  it('a driver that is always 0.7 ms late keeps the 100 ms period (no drift)', () => {
+    const { sends, t0 } = sendsWithLateness(() => 0.7, 3000);
+    expect(sends).toHaveLength(3000);
+    // every send is at t0 + k·100 + 0.7: 3000 adverts span exactly 300 s, not 302.1 s
+    sends.forEach((at, k) => expect(at).toBeCloseTo(t0 + (k + 1) * 100 + 0.7, 6));
+  });
+
+  it('one late timer does not push every later advert', () => {
+    const { sends, t0 } = sendsWithLateness((k) => (k === 3 ? 30 : 0), 8);
+    expect(sends).toEqual([t0 + 100, t0 + 200, t0 + 300, t0 + 430, t0 + 500, t0 + 600, t0 + 700, t0 + 800]);
+  });
+
+  it('a timer half an interval late or more restarts the schedule from now (no catch-up burst)', () => {
+    const { sends, t0 } = sendsWithLateness((k) => (k === 1 ? 250 : 0), 4);
+    // the late send at t0+450 restarts the schedule: the next is 100 ms later, not 50 or 0 ms
+    expect(sends).toEqual([t0 + 100, t0 + 450, t0 + 550, t0 + 650]);
+    const half = sendsWithLateness((k) => (k === 1 ? 50 : 0), 3);
+    expect(half.sends).toEqual([half.t0 + 100, half.t0 + 250, half.t0 + 350]);
+  });
+
+  it('becoming MASTER on a late down timer arms the Adver_Timer from now, not from that deadline', () => {
+    const h = mk({ version: 3, advertIntervalMs: 100 });
+    h.inst.start(0);
+    const down = h.inst.pollTimeout()!;
+    h.inst.handleTimeout(down + 20);
+    expect(h.inst.state).toBe('MASTER');
+    expect(transmits(h.inst)).toHaveLength(1);
+    expect(h.inst.pollTimeout()).toBe(down + 120);
+  });
+
+  it('an early call is still a no-op', () => {
+    const h = mk({ version: 3, advertIntervalMs: 100 });
+    const t = toMaster(h);
+    flush(h.inst);
+    h.inst.handleTimeout(t + 99.5);
+    expect(transmits(h.inst)).toEqual([]);
+    expect(h.inst.pollTimeout()).toBe(t + 100);
+  });
+});
+
 describe('address owner (priority 255, facts §5.6)', () => {
   it('starts MASTER at once, trackers cannot change its priority, but a weight-0 fault still applies', () => {
     const h = mk({ priority: 255 });

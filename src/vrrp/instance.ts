@@ -276,6 +276,8 @@ interface InputContext {
   reason: string;
   adv?: ReceivedAdvert;
   oldPriority?: number;
+  /** The advert timer's own deadline when the input is its expiry (a driver may call late). */
+  advertDeadline?: number;
 }
 
 function validate(p: VrrpInstanceParams): void {
@@ -495,7 +497,7 @@ export class VrrpInstance {
           });
           break;
         case 'advert':
-          this.apply(now, 'advertTimerExpired', { reason: 'advert timer' });
+          this.apply(now, 'advertTimerExpired', { reason: 'advert timer', advertDeadline: due.at });
           break;
         case 'garpDelay':
           this.apply(now, 'garpDelayExpired', { reason: 'garp_master_delay' });
@@ -771,10 +773,20 @@ export class VrrpInstance {
         this.timers.stop('garpRefresh');
         this.timers.stop('garpLowerPrio');
         return;
-      case 'armAdvertTimer':
+      case 'armAdvertTimer': {
         this.timers.stop('masterDown');
-        this.timers.set('advert', now + p.advertIntervalMs);
+        // RFC 5798 §6.4.3 resets the Adver_Timer to Advertisement_Interval on each send. When the
+        // send is the timer's own expiry, count the interval from the deadline rather than from a
+        // late `now`, so a driver that wakes up late (timer granularity, a busy thread) neither
+        // stretches every period nor pushes every later advert (keepalived: 100.0 ms, not
+        // 100.7). A driver half an interval late or more restarts the schedule from now, so two
+        // adverts are never less than half an interval apart (no catch-up bursts). Any other
+        // send (becoming MASTER, answering a lower-priority advert) restarts it from now.
+        const d = ctx.advertDeadline;
+        const base = d !== undefined && d <= now && 2 * (now - d) < p.advertIntervalMs ? d : now;
+        this.timers.set('advert', base + p.advertIntervalMs);
         return;
+      }
       case 'armDownTimer':
         this.armDown(now, this.masterDownUs());
         return;

@@ -42,6 +42,15 @@ describe('keepalived importer: values and defaults', () => {
     });
   });
 
+  it('reads vrrp_rt_priority (0 = off, a vipkeeper extension); without it the VRRP thread gets SCHED_RR 10', () => {
+    const r = imp('global_defs {\n  vrrp_rt_priority 30\n}\n' + INSTANCE('  virtual_router_id 5\n  priority 100'));
+    expect(r.diagnostics).toEqual([]);
+    expect(r.config!.global.vrrp_rt_priority).toBe(30);
+    expect(imp('global_defs {\n  vrrp_rt_priority 0\n}\n').config!.global.vrrp_rt_priority).toBe(0);
+    expect(imp(INSTANCE('  virtual_router_id 5\n  priority 100')).config!.global.vrrp_rt_priority).toBe(10);
+    expect(imp('global_defs {\n  vrrp_rt_priority 100\n}\n').diagnostics.some((d) => d.severity === 'error')).toBe(true);
+  });
+
   it('makes a MASTER without priority the address owner, with a warning', () => {
     const r = imp(INSTANCE('  state MASTER\n  virtual_router_id 5'));
     expect(r.config!.instances.VI_1!.priority).toBe(255);

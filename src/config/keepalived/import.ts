@@ -242,6 +242,9 @@ const GLOBAL: Table = withUnsupported(
     vrrp_startup_delay: secs('vrrp_startup_delay'),
     vrrp_delay_after_boot: secs('vrrp_startup_delay'),
     vrrp_notify_priority_changes: bool('vrrp_notify_priority_changes'),
+    // vipkeeper runs the VRRP thread at SCHED_RR 10 unless told otherwise; 0 turns that off here
+    // (keepalived has no off value: it is off unless set, and clamps 0 to 1).
+    vrrp_rt_priority: int('vrrp_rt_priority', 0, 99),
     script_user: (ctx, node, t, path) => {
       const user = needArg(ctx, node, 'a user name');
       if (user === undefined) return;
@@ -317,7 +320,7 @@ const GLOBAL: Table = withUnsupported(
     'startup_script_timeout', 'shutdown_script', 'shutdown_script_timeout', 'snmp_vs_stats_update_interval', 'snmp_rs_stats_update_interval',
     'enable_dbus', 'dbus_service_name', 'dbus_no_interface_name', 'process_names', 'process_name', 'vrrp_process_name',
     'checker_process_name', 'lvs_process_name', 'bfd_process_name', 'vrrp_priority', 'checker_priority', 'bfd_priority',
-    'vrrp_rt_priority', 'checker_rt_priority', 'bfd_rt_priority', 'vrrp_no_swap', 'checker_no_swap', 'bfd_no_swap',
+    'checker_rt_priority', 'bfd_rt_priority', 'vrrp_no_swap', 'checker_no_swap', 'bfd_no_swap',
     'vrrp_cpu_affinity', 'checker_cpu_affinity', 'bfd_cpu_affinity', 'vrrp_rlimit_rttime', 'checker_rlimit_rttime',
     'bfd_rlimit_rttime', 'vrrp_rlimit_rtime', 'checker_rlimit_rtime', 'bfd_rlimit_rtime', 'max_auto_priority',
     'min_auto_priority_delay', 'vrrp_netlink_cmd_rcv_bufs', 'vrrp_netlink_cmd_rcv_bufs_force', 'vrrp_netlink_monitor_rcv_bufs',
