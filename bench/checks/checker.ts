@@ -23,6 +23,8 @@ interface Args {
   settleMs: number;
   durationMs: number;
   out: string;
+  /** The scheduler's maxConcurrent (default: the scheduler's own). */
+  maxConcurrent?: number;
   /** Print a progress line to stdout every N ms (0 = never). */
   progressMs?: number;
 }
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
   let events = 0;
   const hc = new HealthChecker(loaded.config, {
     probe: runProbe,
+    ...(args.maxConcurrent ? { maxConcurrent: args.maxConcurrent } : {}),
     onLatency: (_kind, ms, ok) => {
       total++;
       if (!measuring) return;
@@ -82,10 +85,16 @@ async function main(): Promise<void> {
   const rssAfterStart = process.memoryUsage.rss();
   let peakRss = rssAfterStart;
   let peakRssWindow = 0;
+  // what the RSS is made of at its peak in the window (V8 heap reserved, heap in use, off-heap)
+  let atPeak = { heapTotal: 0, heapUsed: 0, external: 0 };
   const rssTimer = setInterval(() => {
     const r = process.memoryUsage.rss();
     peakRss = Math.max(peakRss, r);
-    if (measuring) peakRssWindow = Math.max(peakRssWindow, r);
+    if (measuring && r > peakRssWindow) {
+      peakRssWindow = r;
+      const m = process.memoryUsage();
+      atPeak = { heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external };
+    }
   }, 1000);
   let progress: NodeJS.Timeout | undefined;
   if (args.progressMs) {
@@ -148,6 +157,8 @@ async function main(): Promise<void> {
     rssAfterStartMb: rssAfterStart / 2 ** 20,
     peakRssWindowMb: peakRssWindow / 2 ** 20,
     rssAtEndMb: process.memoryUsage.rss() / 2 ** 20,
+    atPeakRssWindow: { heapTotalMb: atPeak.heapTotal / 2 ** 20, heapUsedMb: atPeak.heapUsed / 2 ** 20, externalMb: atPeak.external / 2 ** 20 },
+    execArgv: process.execArgv,
     rssBeforeConfigMb: rssBeforeConfig / 2 ** 20,
     heapUsedMb: heapUsedAtEnd / 2 ** 20,
     afterGc,

@@ -111,8 +111,13 @@ export async function compileChecker(dir: string): Promise<string> {
 }
 
 /** The command for the checker process (tsx only when the modules are src/ .ts files). */
+/**
+ * The checker's command line. Extra node flags for experiments come from the environment:
+ * VKB_CHECKER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" or "--max-semi-space-size=2".
+ */
 export function checkerArgv(mode: VkMode, checkerJs: string): string[] {
-  return [process.execPath, '--expose-gc', ...(mode === 'tsx' ? ['--import', 'tsx'] : []), checkerJs];
+  const extra = (process.env.VKB_CHECKER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  return [process.execPath, '--expose-gc', ...extra, ...(mode === 'tsx' ? ['--import', 'tsx'] : []), checkerJs];
 }
 
 function readParent(pid: number): number {

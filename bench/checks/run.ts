@@ -2,7 +2,7 @@
 // real servers on loopback, delay_loop 1 s.
 //
 //   npx tsx bench/checks/run.ts [--sizes 1000,5000,10000] [--kinds tcp,http] [--duration 60]
-//                               [--settle 3] [--listener nginx|node] [--vk snapshot|tsx|dist]
+//                               [--settle 3] [--listener nginx|node] [--vk snapshot|tsx|dist] [--max-concurrent N]
 //                               [--out bench/checks/results/NAME]
 //                               [--vm [--vm-sizes 1000] [--vm-kinds tcp,http] [--vm-duration 30]] [--host false]
 //
@@ -34,6 +34,7 @@ const SIZES = (args.get('sizes') ?? '1000,5000,10000').split(',').map(Number);
 const KINDS = (args.get('kinds') ?? 'tcp,http').split(',') as CheckKind[];
 const DURATION_S = Number(args.get('duration') ?? 60);
 const SETTLE_S = Number(args.get('settle') ?? 3);
+const MAX_CONCURRENT = args.get('max-concurrent') ? Number(args.get('max-concurrent')) : undefined;
 const LISTENER = args.get('listener') ?? 'nginx';
 const VK_MODE = (args.get('vk') ?? 'snapshot') as VkMode;
 const HOST = (args.get('host') ?? 'true') !== 'false';
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
           const conf = path.join(lab.dir, `checks-${kind}-${size}.conf`);
           writeFileSync(conf, checksConf({ realServers: size, kind }));
           const out = path.join(lab.dir, `result-${kind}-${size}.json`);
-          const argv = [...checkerArgv(vk.mode, checkerJs), JSON.stringify({ modulesRoot: vk.modulesRoot, conf, settleMs: SETTLE_S * 1000, durationMs: DURATION_S * 1000, out })];
+          const argv = [...checkerArgv(vk.mode, checkerJs), JSON.stringify({ modulesRoot: vk.modulesRoot, conf, settleMs: SETTLE_S * 1000, durationMs: DURATION_S * 1000, out, ...(MAX_CONCURRENT ? { maxConcurrent: MAX_CONCURRENT } : {}) })];
           const loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
           process.stderr.write(`[checks] ${kind} × ${size}: ${DURATION_S} s (load average ${loadavg}) …\n`);
           const lcpu0 = listener.procs().reduce((a, p) => a + procCpuS(p), 0);

@@ -145,7 +145,11 @@ export class ServicePool {
   /** A checker of an RS reported. Returns the resulting events (possibly none). */
   setCheck(rsKey: string, checkKey: string, verdict: CheckVerdictView): PoolEvent[] {
     const e = this.rs.get(rsKey);
-    if (!e || !e.checks.has(checkKey)) return [];
+    if (!e) return [];
+    const prev = e.checks.get(checkKey);
+    if (!prev) return [];
+    // The steady state (same verdict as last time): nothing can change, skip the pool walk.
+    if (prev.up === verdict.up && prev.weight === verdict.weight && prev.weightDelta === verdict.weightDelta) return [];
     e.checks.set(checkKey, { up: verdict.up, ...weightFields(verdict) });
     const events: PoolEvent[] = [];
     this.refreshRs(e, events);

@@ -66,7 +66,12 @@ export interface SchedulerOptions {
   probe: Probe;
   /** Uniform [0, 1). Default: an even spread from a random seed (`evenSpread()`). */
   rng?: () => number;
-  /** Probes in flight at most. Default 256. */
+  /**
+   * Probes in flight at most. Default 1024: 10,000 checks/s at delay_loop 1 s as long as an
+   * attempt takes ≤ ~100 ms (Little's law: in flight = rate × latency); keepalived has no cap.
+   * Higher buys nothing when the process is CPU-bound (the attempts only wait longer in the event
+   * loop, and hold sockets and memory meanwhile).
+   */
   maxConcurrent?: number;
   /** Delay before any first attempt. Default 1000 (keepalived BOOTSTRAP_DELAY). */
   bootstrapDelayMs?: number;
@@ -112,8 +117,11 @@ interface Job {
   verdict: CheckVerdict;
   listeners: Map<number, CheckListener>;
   phase: 'waiting' | 'queued' | 'running';
-  timer?: unknown;
   nextAt: number;
+  /** Position in the scheduler's due heap (-1: not waiting). */
+  heapIndex: number;
+  /** Tie-break of equal `nextAt`: scheduling order. */
+  seq: number;
   enqueuedAt: number;
   attempt?: Attempt;
   /** The last probe started has not settled yet (possibly given up on). */
@@ -151,6 +159,15 @@ export class CheckScheduler {
   private running = 0;
   private nextListenerId = 1;
   private stopped = false;
+  /**
+   * Waiting jobs by (nextAt, seq): one clock timer for the earliest instead of a timer (and a
+   * closure) per job and attempt, so the steady state allocates nothing to wait for the next run.
+   */
+  private dueHeap: Job[] = [];
+  private dueSeq = 0;
+  private dueTimer: unknown;
+  private dueTimerAt = Infinity;
+  private readonly onDueTimer = (): void => this.runDue();
   private readonly counters = {
     started: 0,
     completed: 0,
@@ -168,7 +185,7 @@ export class CheckScheduler {
     this.clock = opts.clock;
     this.probe = opts.probe;
     this.rng = opts.rng ?? evenSpread();
-    this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? 256);
+    this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? 1024);
     this.bootstrapDelayMs = opts.bootstrapDelayMs ?? 1000;
     this.graceMs = opts.graceMs ?? 1000;
     this.queueWaitWarnMs = opts.queueWaitWarnMs ?? 1000;
@@ -190,6 +207,8 @@ export class CheckScheduler {
         listeners: new Map(),
         phase: 'waiting',
         nextAt: 0,
+        heapIndex: -1,
+        seq: 0,
         enqueuedAt: 0,
         probePending: false,
         attempts: 0,
@@ -242,6 +261,8 @@ export class CheckScheduler {
     for (const j of [...this.jobs.values()]) this.cancel(j);
     this.queue = [];
     this.queueHead = 0;
+    this.dueHeap = [];
+    this.disarmDue();
   }
 
   // ------------------------------------------------------------------ internals
@@ -250,11 +271,105 @@ export class CheckScheduler {
     const d = Math.max(0, delayMs);
     job.phase = 'waiting';
     job.nextAt = this.clock.now() + d;
-    job.timer = this.clock.setTimeout(() => this.due(job), d);
+    job.seq = this.dueSeq++;
+    if (job.heapIndex >= 0) this.heapRemove(job);
+    this.heapPush(job);
+    this.armDue();
+  }
+
+  /** Arms the clock timer for the earliest waiting job (keeps one already armed as early or earlier). */
+  private armDue(): void {
+    const head = this.dueHeap[0];
+    if (!head) {
+      this.disarmDue();
+      return;
+    }
+    if (this.dueTimer !== undefined && this.dueTimerAt <= head.nextAt) return;
+    this.disarmDue();
+    this.dueTimerAt = head.nextAt;
+    this.dueTimer = this.clock.setTimeout(this.onDueTimer, Math.max(0, head.nextAt - this.clock.now()));
+  }
+
+  private disarmDue(): void {
+    if (this.dueTimer !== undefined) this.clock.clearTimeout(this.dueTimer);
+    this.dueTimer = undefined;
+    this.dueTimerAt = Infinity;
+  }
+
+  /** Runs every job due now, in (nextAt, scheduling) order; jobs scheduled meanwhile wait for the next turn. */
+  private runDue(): void {
+    this.dueTimer = undefined;
+    this.dueTimerAt = Infinity;
+    const now = this.clock.now();
+    const limit = this.dueSeq;
+    for (;;) {
+      const head = this.dueHeap[0];
+      if (!head || head.nextAt > now || head.seq >= limit) break;
+      this.heapRemove(head);
+      this.due(head);
+    }
+    if (!this.stopped) this.armDue();
+  }
+
+  private heapLess(a: Job, b: Job): boolean {
+    return a.nextAt < b.nextAt || (a.nextAt === b.nextAt && a.seq < b.seq);
+  }
+
+  private heapPush(job: Job): void {
+    job.heapIndex = this.dueHeap.length;
+    this.dueHeap.push(job);
+    this.siftUp(job.heapIndex);
+  }
+
+  private heapRemove(job: Job): void {
+    const h = this.dueHeap;
+    const i = job.heapIndex;
+    if (i < 0 || h[i] !== job) return;
+    job.heapIndex = -1;
+    const last = h.pop() as Job;
+    if (i === h.length) return;
+    h[i] = last;
+    last.heapIndex = i;
+    this.siftUp(i);
+    this.siftDown(last.heapIndex);
+  }
+
+  private siftUp(i: number): void {
+    const h = this.dueHeap;
+    const x = h[i] as Job;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const y = h[p] as Job;
+      if (!this.heapLess(x, y)) break;
+      h[i] = y;
+      y.heapIndex = i;
+      i = p;
+    }
+    h[i] = x;
+    x.heapIndex = i;
+  }
+
+  private siftDown(i: number): void {
+    const h = this.dueHeap;
+    const n = h.length;
+    const x = h[i] as Job;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      let c = l;
+      if (r < n && this.heapLess(h[r] as Job, h[l] as Job)) c = r;
+      const y = h[c] as Job;
+      if (!this.heapLess(y, x)) break;
+      h[i] = y;
+      y.heapIndex = i;
+      i = c;
+    }
+    h[i] = x;
+    x.heapIndex = i;
   }
 
   private due(job: Job): void {
-    job.timer = undefined;
     if (job.cancelled) return;
     if (job.probePending) {
       // The last probe of this key was given up on and still has not settled: never overlap it.
@@ -405,21 +520,30 @@ export class CheckScheduler {
     const base = verdict.delayFrom === 'start' ? attempt.startedAt : now;
     this.schedule(job, base + verdict.nextDelayMs - now);
 
-    for (const l of [...job.listeners.values()]) {
-      try {
-        l(update);
-      } catch (err) {
-        this.opts.onListenerError?.(err, job.check.key);
-      }
+    if (job.listeners.size === 1) {
+      // The common case: one subscriber; no copy of the listener list.
+      for (const l of job.listeners.values()) this.notify(job, l, update);
+    } else {
+      for (const l of [...job.listeners.values()]) this.notify(job, l, update);
     }
     this.pump();
+  }
+
+  private notify(job: Job, l: CheckListener, update: CheckUpdate): void {
+    try {
+      l(update);
+    } catch (err) {
+      this.opts.onListenerError?.(err, job.check.key);
+    }
   }
 
   private cancel(job: Job): void {
     job.cancelled = true;
     job.listeners.clear();
-    if (job.timer !== undefined) this.clock.clearTimeout(job.timer);
-    job.timer = undefined;
+    if (job.heapIndex >= 0) {
+      this.heapRemove(job);
+      if (!this.stopped) this.armDue();
+    }
     const a = job.attempt;
     if (a && !a.done) {
       a.done = true;

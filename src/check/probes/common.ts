@@ -97,7 +97,8 @@ export interface AttemptOptions {
  */
 export function runAttempt(opts: AttemptOptions, start: (a: Attempt) => void | Promise<void>): Promise<ProbeResult> {
   return new Promise<ProbeResult>((resolve) => {
-    const ctl = new AbortController();
+    // Created on first use of `a.signal` only (most probes never look at it).
+    let ctl: AbortController | undefined;
     const cleanups: Array<() => void> = [];
     const began = performance.now();
     const limit = opts.timeoutMs !== undefined && Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0 ? opts.timeoutMs : undefined;
@@ -105,14 +106,20 @@ export function runAttempt(opts: AttemptOptions, start: (a: Attempt) => void | P
     let timer: ReturnType<typeof setTimeout> | undefined;
 
     const a: Attempt = {
-      signal: ctl.signal,
+      get signal() {
+        if (ctl === undefined) {
+          ctl = new AbortController();
+          if (settled) ctl.abort();
+        }
+        return ctl.signal;
+      },
       phase: opts.phase,
       finish(result) {
         if (settled) return;
         settled = true;
         if (timer !== undefined) clearTimeout(timer);
         opts.signal.removeEventListener('abort', onDeadline);
-        ctl.abort();
+        ctl?.abort();
         for (const fn of cleanups.reverse()) {
           try {
             fn();
@@ -229,6 +236,29 @@ export function closeGracefully(sock: net.Socket, graceMs: number): Promise<void
     // allowHalfOpen is false by default: when the peer's FIN arrives Node destroys the socket.
     timer = setTimeout(() => sock.destroy(), Math.max(0, Math.min(graceMs, 2_000)));
   });
+}
+
+/**
+ * Closes a socket like `closeGracefully` (FIN, drain, destroy on the peer's FIN or after `graceMs`)
+ * but in the background: nothing waits for it, so an attempt can settle as soon as its result is
+ * known (keepalived closes right after connect and does not wait for the peer either). Cheaper
+ * than `closeGracefully`: no promise, and the grace timer is the socket's own idle timeout.
+ */
+export function closeInBackground(sock: net.Socket, graceMs: number = CLOSE_GRACE_MS): void {
+  if (sock.destroyed) return;
+  sock.on('error', noop);
+  sock.on('timeout', destroyThis);
+  sock.setTimeout(Math.max(1, Math.min(graceMs, 2_000)));
+  sock.resume();
+  if (!sock.writableEnded) sock.end();
+}
+
+function noop(): void {
+  /* a late RST from the peer changes nothing now */
+}
+
+function destroyThis(this: net.Socket): void {
+  this.destroy();
 }
 
 /** Default time to wait for the peer's FIN after ours. */

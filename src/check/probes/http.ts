@@ -20,7 +20,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 
 import type { Probe, ProbeResult, ProbeSpec } from '../types.js';
-import { CLOSE_GRACE_MS, closeGracefully, describeError, fail, message, ok, reasonFor, runAttempt, tcpConnectOptions } from './common.js';
+import { closeInBackground, describeError, fail, message, ok, reasonFor, runAttempt, tcpConnectOptions } from './common.js';
 import { buildHttpRequest, HttpProtocolError, HttpResponseReader, statusAccepted } from './http-response.js';
 
 type HttpProbeSpec = Extract<ProbeSpec, { kind: 'HTTP_GET' | 'SSL_GET' }>;
@@ -35,6 +35,9 @@ function rangesText(r: readonly (readonly [number, number])[]): string {
   return r.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(',');
 }
 
+/** The request bytes per spec (plans are long-lived), built once. */
+const requests = new WeakMap<HttpProbeSpec, string>();
+
 function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResult> {
   let regex: RegExp | undefined;
   if (spec.url.regex !== undefined) {
@@ -46,7 +49,11 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
   }
   const digest = spec.url.digest?.toLowerCase();
   const secure = spec.kind === 'SSL_GET';
-  const request = buildHttpRequest(spec);
+  let request = requests.get(spec);
+  if (request === undefined) {
+    request = buildHttpRequest(spec);
+    requests.set(spec, request);
+  }
   const where = `${spec.address} port ${spec.port}`;
 
   return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: `connecting to ${where}` }, (a) => {
@@ -60,7 +67,11 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
     } else {
       sock = net.connect(base);
     }
-    a.defer(() => sock.destroy());
+    let closing = false;
+    // Unless it is already closing gracefully (success), the socket goes when the attempt ends.
+    a.defer(() => {
+      if (!closing) sock.destroy();
+    });
 
     const reader = new HttpResponseReader({ digest: digest !== undefined, keepBody: regex !== undefined });
     let statusChecked = false;
@@ -74,9 +85,10 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
         a.finish(result);
         return;
       }
-      a.phase = 'closing';
-      a.onDeadline = () => result;
-      void closeGracefully(sock, Math.min(CLOSE_GRACE_MS, a.remainingMs())).then(() => a.finish(result));
+      // Settle now; the FIN exchange goes on in the background (not part of the check's latency).
+      closing = true;
+      closeInBackground(sock);
+      a.finish(result);
     };
 
     const verdict = (): ProbeResult => {
