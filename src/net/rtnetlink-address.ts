@@ -19,6 +19,7 @@
 import { isIP } from 'node:net';
 
 import type { Vip } from '../config/schema.js';
+import { formatIpv4, formatIpv6 } from '../vrrp/packet-address.js';
 import { attr, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_REPLACE, parseAttrs, type Attr, type NlMessage, type Request } from './netlink.js';
 import { ipv4Bytes, ipv6Bytes } from './packet-socket.js';
 
@@ -197,31 +198,9 @@ export interface KernelAddress {
 
 /** Canonical text of a 4- or 16-byte address (RFC 5952 for IPv6, as `ip` prints it). */
 export function formatAddress(b: Uint8Array): string {
-  if (b.length === 4) return Array.from(b).join('.');
+  if (b.length === 4) return formatIpv4(b);
   if (b.length !== 16) throw new TypeError(`address of ${b.length} bytes`);
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((b[i]! << 8) | b[i + 1]!);
-  // IPv4-mapped ::ffff:a.b.c.d
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${Array.from(b.subarray(12)).join('.')}`;
-  // longest run (>= 2) of zero groups, first one on a tie
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+  return formatIpv6(b);
 }
 
 /** Parses one RTM_NEWADDR message; undefined for another type or a family other than IPv4/IPv6. */
