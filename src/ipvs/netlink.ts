@@ -14,7 +14,7 @@
 //   `modprobe ip_vs`, as ipvsadm does, then fails with IpvsError 'no-ipvs'.
 import { execFile } from 'node:child_process';
 
-import { errnoName, NETLINK_GENERIC, NetlinkClient, resolveGenlFamilySync, type Reply, type Request } from '../net/netlink.js';
+import { NETLINK_GENERIC, NetlinkClient, replyErrorText, resolveGenlFamilySync, type Reply, type Request } from '../net/netlink.js';
 import { IpvsError, type ApplyResult, type IpvsBackend, type SyncDaemon, type SyncDaemonRole } from './backend.js';
 import type { Operation } from './diff.js';
 import { renderOperation, renderScript } from './ipvsadm.js';
@@ -112,7 +112,7 @@ export class NetlinkIpvsBackend implements IpvsBackend {
   }
 
   private static fail(kind: 'command-failed', what: string, r: Reply): IpvsError {
-    const text = `${errnoName(r.errno)}${r.extack ? `: ${r.extack}` : ''}`;
+    const text = replyErrorText(r);
     return new IpvsError(kind, `IPVS ${what} failed: ${text}`, [text]);
   }
 
@@ -152,7 +152,7 @@ export class NetlinkIpvsBackend implements IpvsBackend {
     for (const [i, r] of replies.entries()) {
       if (!r.errno) continue;
       const o = ops[i] as Operation;
-      refused.push(`${renderOperation(o)}: ${refusalText(o.op, r.errno)} (${errnoName(r.errno)}${r.extack ? `: ${r.extack}` : ''})`);
+      refused.push(`${renderOperation(o)}: ${refusalText(o.op, r.errno)} (${replyErrorText(r)})`);
     }
     if (refused.length) {
       throw new IpvsError('apply-failed', `IPVS refused ${refused.length} of ${ops.length} operation(s): ${refused.slice(0, 5).join('; ')}${refused.length > 5 ? `; ... (${refused.length - 5} more)` : ''}`, refused);
@@ -177,13 +177,13 @@ export class NetlinkIpvsBackend implements IpvsBackend {
   async startDaemon(d: SyncDaemon): Promise<void> {
     const fam = await this.familyId();
     const [r] = await this.transact([startDaemonRequest(fam, d)], `start-daemon ${d.role}`);
-    if (r?.errno) throw new IpvsError('command-failed', `IPVS start-daemon ${d.role} failed: ${refusalText('start-daemon', r.errno)} (${errnoName(r.errno)}${r.extack ? `: ${r.extack}` : ''})`);
+    if (r?.errno) throw new IpvsError('command-failed', `IPVS start-daemon ${d.role} failed: ${refusalText('start-daemon', r.errno)} (${replyErrorText(r)})`);
   }
 
   async stopDaemon(role: SyncDaemonRole): Promise<void> {
     const fam = await this.familyId();
     const [r] = await this.transact([stopDaemonRequest(fam, role)], `stop-daemon ${role}`);
-    if (r?.errno) throw new IpvsError('command-failed', `IPVS stop-daemon ${role} failed: ${refusalText('stop-daemon', r.errno)} (${errnoName(r.errno)}${r.extack ? `: ${r.extack}` : ''})`);
+    if (r?.errno) throw new IpvsError('command-failed', `IPVS stop-daemon ${role} failed: ${refusalText('stop-daemon', r.errno)} (${replyErrorText(r)})`);
   }
 
   /** Closes the socket (a later call opens a new one). */

@@ -4,6 +4,8 @@
  * are pure so they are tested without a kernel; rtnetlink addresses (addresses-netlink.ts)
  * and IPVS over generic netlink (src/ipvs/netlink.ts) build on them.
  */
+import { getSystemErrorName } from 'node:util';
+
 import { native } from './native.js';
 
 export const NETLINK_ROUTE = 0;
@@ -131,29 +133,28 @@ export function parseMessages(buf: Buffer): NlMessage[] {
   return out;
 }
 
-/** Attributes by type (the last wins; NLA_F_NESTED and byte-order bits stripped). */
-export function parseAttrs(buf: Buffer): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
+/** Calls `fn` for each attribute in order (type with NLA_F_NESTED and byte-order bits stripped); stops at a truncated one. */
+function forEachAttr(buf: Buffer, fn: (type: number, value: Buffer) => void): void {
   let off = 0;
   while (off + 4 <= buf.length) {
     const len = buf.readUInt16LE(off);
     if (len < 4 || off + len > buf.length) break;
-    out.set(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + 4, off + len));
+    fn(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + 4, off + len));
     off += align4(len);
   }
+}
+
+/** Attributes by type (the last wins). */
+export function parseAttrs(buf: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  forEachAttr(buf, (type, value) => out.set(type, value));
   return out;
 }
 
 /** Every attribute in order (for lists such as nested arrays). */
 export function parseAttrList(buf: Buffer): { type: number; value: Buffer }[] {
   const out: { type: number; value: Buffer }[] = [];
-  let off = 0;
-  while (off + 4 <= buf.length) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > buf.length) break;
-    out.push({ type: buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, value: buf.subarray(off + 4, off + len) });
-    off += align4(len);
-  }
+  forEachAttr(buf, (type, value) => out.push({ type, value }));
   return out;
 }
 
@@ -171,25 +172,28 @@ export class NetlinkError extends Error {
   }
 }
 
-const ERRNO_NAMES: Record<number, [string, string]> = {
-  1: ['EPERM', 'Operation not permitted'],
-  2: ['ENOENT', 'No such file or directory'],
-  3: ['ESRCH', 'No such process'],
-  12: ['ENOMEM', 'Cannot allocate memory'],
-  13: ['EACCES', 'Permission denied'],
-  16: ['EBUSY', 'Device or resource busy'],
-  17: ['EEXIST', 'File exists'],
-  19: ['ENODEV', 'No such device'],
-  22: ['EINVAL', 'Invalid argument'],
-  95: ['EOPNOTSUPP', 'Operation not supported'],
-  97: ['EAFNOSUPPORT', 'Address family not supported by protocol'],
-  99: ['EADDRNOTAVAIL', 'Cannot assign requested address'],
+/** The texts of the errnos netlink answers with most (Node 20 has no getSystemErrorMessage). */
+const ERRNO_TEXTS: Record<number, string> = {
+  1: 'Operation not permitted', // EPERM
+  2: 'No such file or directory', // ENOENT
+  3: 'No such process', // ESRCH
+  12: 'Cannot allocate memory', // ENOMEM
+  13: 'Permission denied', // EACCES
+  16: 'Device or resource busy', // EBUSY
+  17: 'File exists', // EEXIST
+  19: 'No such device', // ENODEV
+  22: 'Invalid argument', // EINVAL
+  95: 'Operation not supported', // EOPNOTSUPP
+  97: 'Address family not supported by protocol', // EAFNOSUPPORT
+  99: 'Cannot assign requested address', // EADDRNOTAVAIL
 };
+/** EPERM, EEXIST, … for any errno (libuv's table), not only those above. */
 export function errnoName(errno: number): string {
-  return ERRNO_NAMES[errno]?.[0] ?? `errno ${errno}`;
+  const name = errno > 0 ? getSystemErrorName(-errno) : undefined;
+  return name && /^E[A-Z0-9]+$/.test(name) ? name : `errno ${errno}`;
 }
 function errnoText(errno: number): string {
-  return ERRNO_NAMES[errno]?.[1] ?? 'error';
+  return ERRNO_TEXTS[errno] ?? 'error';
 }
 
 /** Reads an NLMSG_ERROR payload: 0 for an ACK, else the positive errno, and the extack text. */
@@ -293,6 +297,11 @@ export class NetlinkClient {
   close(): void {
     this.socket.close();
   }
+}
+
+/** A failed reply in a few words: the errno name and the kernel's extended-ACK text, e.g. `EEXIST: Destination already exists`. */
+export function replyErrorText(r: Pick<Reply, 'errno' | 'extack'>): string {
+  return `${errnoName(r.errno)}${r.extack ? `: ${r.extack}` : ''}`;
 }
 
 /** Throws the first failed reply as a NetlinkError. */
