@@ -520,12 +520,8 @@ export class CheckScheduler {
     const base = verdict.delayFrom === 'start' ? attempt.startedAt : now;
     this.schedule(job, base + verdict.nextDelayMs - now);
 
-    if (job.listeners.size === 1) {
-      // The common case: one subscriber; no copy of the listener list.
-      for (const l of job.listeners.values()) this.notify(job, l, update);
-    } else {
-      for (const l of [...job.listeners.values()]) this.notify(job, l, update);
-    }
+    // A copy: a listener subscribed by another listener's callback waits for the next update.
+    for (const l of [...job.listeners.values()]) this.notify(job, l, update);
     this.pump();
   }
 
