@@ -23,6 +23,7 @@
 import { CheckVerdict, verdictParams, type VerdictOutput, type VerdictState } from './verdict.js';
 import type { Probe, ProbeKind, ProbeResult, ProbeSpec } from './types.js';
 import type { Clock } from '../daemon/clock.js';
+import { DueHeap, type DueItem } from './due-heap.js';
 
 // The health checker runs on the daemon's injectable clock (real or fake).
 export type { Clock } from '../daemon/clock.js';
@@ -163,7 +164,7 @@ export class CheckScheduler {
    * Waiting jobs by (nextAt, seq): one clock timer for the earliest instead of a timer (and a
    * closure) per job and attempt, so the steady state allocates nothing to wait for the next run.
    */
-  private dueHeap: Job[] = [];
+  private readonly dueHeap = new DueHeap<Job>();
   private dueSeq = 0;
   private dueTimer: unknown;
   private dueTimerAt = Infinity;
@@ -261,7 +262,7 @@ export class CheckScheduler {
     for (const j of [...this.jobs.values()]) this.cancel(j);
     this.queue = [];
     this.queueHead = 0;
-    this.dueHeap = [];
+    this.dueHeap.clear();
     this.disarmDue();
   }
 
@@ -272,14 +273,14 @@ export class CheckScheduler {
     job.phase = 'waiting';
     job.nextAt = this.clock.now() + d;
     job.seq = this.dueSeq++;
-    if (job.heapIndex >= 0) this.heapRemove(job);
-    this.heapPush(job);
+    this.dueHeap.remove(job);
+    this.dueHeap.push(job);
     this.armDue();
   }
 
   /** Arms the clock timer for the earliest waiting job (keeps one already armed as early or earlier). */
   private armDue(): void {
-    const head = this.dueHeap[0];
+    const head = this.dueHeap.peek();
     if (!head) {
       this.disarmDue();
       return;
@@ -303,70 +304,12 @@ export class CheckScheduler {
     const now = this.clock.now();
     const limit = this.dueSeq;
     for (;;) {
-      const head = this.dueHeap[0];
+      const head = this.dueHeap.peek();
       if (!head || head.nextAt > now || head.seq >= limit) break;
-      this.heapRemove(head);
+      this.dueHeap.remove(head);
       this.due(head);
     }
     if (!this.stopped) this.armDue();
-  }
-
-  private heapLess(a: Job, b: Job): boolean {
-    return a.nextAt < b.nextAt || (a.nextAt === b.nextAt && a.seq < b.seq);
-  }
-
-  private heapPush(job: Job): void {
-    job.heapIndex = this.dueHeap.length;
-    this.dueHeap.push(job);
-    this.siftUp(job.heapIndex);
-  }
-
-  private heapRemove(job: Job): void {
-    const h = this.dueHeap;
-    const i = job.heapIndex;
-    if (i < 0 || h[i] !== job) return;
-    job.heapIndex = -1;
-    const last = h.pop() as Job;
-    if (i === h.length) return;
-    h[i] = last;
-    last.heapIndex = i;
-    this.siftUp(i);
-    this.siftDown(last.heapIndex);
-  }
-
-  private siftUp(i: number): void {
-    const h = this.dueHeap;
-    const x = h[i] as Job;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const y = h[p] as Job;
-      if (!this.heapLess(x, y)) break;
-      h[i] = y;
-      y.heapIndex = i;
-      i = p;
-    }
-    h[i] = x;
-    x.heapIndex = i;
-  }
-
-  private siftDown(i: number): void {
-    const h = this.dueHeap;
-    const n = h.length;
-    const x = h[i] as Job;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      let c = l;
-      if (r < n && this.heapLess(h[r] as Job, h[l] as Job)) c = r;
-      const y = h[c] as Job;
-      if (!this.heapLess(y, x)) break;
-      h[i] = y;
-      y.heapIndex = i;
-      i = c;
-    }
-    h[i] = x;
-    x.heapIndex = i;
   }
 
   private due(job: Job): void {
@@ -537,7 +480,7 @@ export class CheckScheduler {
     job.cancelled = true;
     job.listeners.clear();
     if (job.heapIndex >= 0) {
-      this.heapRemove(job);
+      this.dueHeap.remove(job);
       if (!this.stopped) this.armDue();
     }
     const a = job.attempt;
@@ -573,11 +516,8 @@ function describeError(err: unknown): string {
 
 // ---------------------------------------------------------------------- a deterministic clock
 
-interface ManualTimer {
-  at: number;
-  seq: number;
+interface ManualTimer extends DueItem {
   fn: () => void;
-  cancelled: boolean;
 }
 
 /**
@@ -588,7 +528,7 @@ interface ManualTimer {
 export class ManualClock implements Clock {
   private t: number;
   private seq = 0;
-  private readonly heap: ManualTimer[] = [];
+  private readonly heap = new DueHeap<ManualTimer>();
 
   constructor(start = 0) {
     this.t = start;
@@ -599,24 +539,24 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): unknown {
-    const timer: ManualTimer = { at: this.t + Math.max(0, Number.isFinite(ms) ? ms : 0), seq: this.seq++, fn, cancelled: false };
-    this.push(timer);
+    const timer: ManualTimer = { nextAt: this.t + Math.max(0, Number.isFinite(ms) ? ms : 0), seq: this.seq++, heapIndex: -1, fn };
+    this.heap.push(timer);
     return timer;
   }
 
   clearTimeout(handle: unknown): void {
-    if (handle && typeof handle === 'object' && 'cancelled' in handle) (handle as ManualTimer).cancelled = true;
+    // remove() ignores a timer that already ran or was cleared
+    if (handle && typeof handle === 'object' && 'heapIndex' in handle && 'fn' in handle) this.heap.remove(handle as ManualTimer);
   }
 
   /** Live timers. */
   pending(): number {
-    return this.heap.filter((t) => !t.cancelled).length;
+    return this.heap.size;
   }
 
   /** The time of the next live timer. */
   nextAt(): number | undefined {
-    this.dropCancelled();
-    return this.heap[0]?.at;
+    return this.heap.peek()?.nextAt;
   }
 
   /** Moves time forward by `ms`, running everything that falls due. */
@@ -627,59 +567,17 @@ export class ManualClock implements Clock {
   async advanceTo(target: number): Promise<void> {
     await flush();
     for (;;) {
-      this.dropCancelled();
-      const first = this.heap[0];
-      if (!first || first.at > target) break;
-      this.t = Math.max(this.t, first.at);
-      const at = first.at;
-      while (this.heap[0] && (this.heap[0] as ManualTimer).at === at) {
-        const timer = this.pop() as ManualTimer;
-        if (!timer.cancelled) timer.fn();
+      const first = this.heap.peek();
+      if (!first || first.nextAt > target) break;
+      this.t = Math.max(this.t, first.nextAt);
+      const at = first.nextAt;
+      for (let timer = this.heap.peek(); timer && timer.nextAt === at; timer = this.heap.peek()) {
+        this.heap.remove(timer);
+        timer.fn();
       }
       await flush();
     }
     this.t = Math.max(this.t, target);
-  }
-
-  private dropCancelled(): void {
-    while (this.heap[0]?.cancelled) this.pop();
-  }
-
-  private less(a: ManualTimer, b: ManualTimer): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  }
-
-  private push(t: ManualTimer): void {
-    const h = this.heap;
-    h.push(t);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i] as ManualTimer, h[p] as ManualTimer)) break;
-      [h[i], h[p]] = [h[p] as ManualTimer, h[i] as ManualTimer];
-      i = p;
-    }
-  }
-
-  private pop(): ManualTimer | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l] as ManualTimer, h[m] as ManualTimer)) m = l;
-        if (r < h.length && this.less(h[r] as ManualTimer, h[m] as ManualTimer)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m] as ManualTimer, h[i] as ManualTimer];
-        i = m;
-      }
-    }
-    return top;
   }
 }
 
