@@ -3,7 +3,7 @@
 //
 //   npx tsx bench/failover/run.ts [--reps 5] [--daemons keepalived,vipkeeper] [--variants v2-1s,v3-0.1s]
 //                                 [--modes crash,graceful] [--vk snapshot|tsx|dist] [--max-minutes 45]
-//                                 [--out bench/failover/results/NAME]
+//                                 [--out bench/failover/results/NAME] [--keep-logs]
 //   npx tsx bench/failover/run.ts --summarize bench/failover/results/NAME.json   (re-print a report)
 //
 // Needs root, iproute2, tshark and keepalived. Topology (namespaces vkb-<pid>-*, all deleted at the end,
@@ -87,6 +87,8 @@ const VARIANT_KEYS = (args.get('variants') ?? 'v2-1s,v3-0.1s').split(',');
 const MODES = (args.get('modes') ?? 'crash,graceful').split(',') as Mode[];
 const VK_MODE = (args.get('vk') ?? 'snapshot') as VkMode;
 const MAX_MINUTES = Number(args.get('max-minutes') ?? 45);
+/** Keep the lab's temp dir (daemon logs, configs) instead of deleting it. */
+const KEEP_LOGS = args.has('keep-logs');
 const stamp = new Date().toISOString().replace(/[:]/g, '').replace(/\..*/, 'Z');
 const OUT = args.get('out') ?? path.join(HERE, 'results', `failover-${stamp}`);
 for (const k of VARIANT_KEYS) if (!VARIANTS[k]) throw new Error(`unknown variant ${k}; use ${Object.keys(VARIANTS).join(', ')}`);
@@ -345,7 +347,8 @@ async function main(): Promise<void> {
     monVip.proc.signal('SIGTERM');
     monArp.proc.signal('SIGTERM');
   } finally {
-    await lab.cleanup();
+    await lab.cleanup(KEEP_LOGS);
+    if (KEEP_LOGS) process.stderr.write(`[failover] daemon logs kept in ${lab.dir}\n`);
     vk?.cleanup();
   }
 

@@ -2,7 +2,7 @@
 //
 //   npx tsx bench/jitter/run.ts [--rs 10000] [--kind tcp|http] [--duration 300] [--reload-every 10]
 //                               [--runs vipkeeper,keepalived,vipkeeper-novs] [--vk snapshot|tsx|dist]
-//                               [--out bench/jitter/results/NAME] [--vrrp-rt-priority N]
+//                               [--out bench/jitter/results/NAME] [--vrrp-rt-priority N] [--keep-logs]
 //
 // Topology (namespaces vkb-<pid>-*, deleted at the end, also on failure or Ctrl-C): a bridge with
 //   d1     10.96.0.11  the daemon under test: VRRPv3, advert_int 0.1, priority 150, VIP 10.96.0.100
@@ -56,6 +56,8 @@ const RELOAD_S = Number(args.get('reload-every') ?? 10);
 const RUNS = (args.get('runs') ?? 'vipkeeper,keepalived,vipkeeper-novs').split(',');
 const VK_MODE = (args.get('vk') ?? 'snapshot') as VkMode;
 const SETTLE_S = Number(args.get('settle') ?? 5);
+/** Keep the lab's temp dir (daemon logs, configs) instead of deleting it. */
+const KEEP_LOGS = args.has('keep-logs');
 /** `vrrp_rt_priority` in d1's config (0 = off); unset: the daemon's default. keepalived runs get it too. */
 const RT_PRIO = args.get('vrrp-rt-priority');
 const rtDefs = RT_PRIO === undefined ? [] : [`vrrp_rt_priority ${Number(RT_PRIO)}`];
@@ -343,7 +345,8 @@ async function main(): Promise<void> {
     }
     await listener.stop();
   } finally {
-    await lab.cleanup();
+    await lab.cleanup(KEEP_LOGS);
+    if (KEEP_LOGS) process.stderr.write(`[jitter] daemon logs kept in ${lab.dir}\n`);
   }
 
   const lines: string[] = [];
