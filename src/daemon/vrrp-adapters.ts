@@ -35,6 +35,7 @@ export function announcePort(log: Logger): AnnouncePort & { close(): void } {
       if (r.errors.length > 0) log.warn({ errors: r.errors.slice(0, 5), sent: r.sent }, 'some gratuitous ARP / NA packets were not sent');
       return r;
     },
+    warm: (vips, defaultDev) => announcer.warm(vips, defaultDev ?? ''),
     close: () => announcer.close(),
   };
 }

@@ -98,6 +98,44 @@ describe('createAnnouncer', () => {
   });
 });
 
+describe('Announcer.warm', () => {
+  it('opens each device once and sends nothing; the next announce reuses the sockets', async () => {
+    const f = fakeSockets();
+    const a = createAnnouncer({ sockets: f.sockets });
+    a.warm(vips, 'eth0');
+    expect(f.log).toEqual(['open eth0', 'open eth1']);
+    await a.announce(vips, 'eth0');
+    expect(f.opened()).toBe(2);
+    expect(f.log.filter((l) => l.startsWith('garp') || l.startsWith('frame'))).toHaveLength(3);
+  });
+
+  it('never throws: a missing device is dropped and opened again by the first announce', async () => {
+    const f = fakeSockets();
+    let missing = true;
+    const sockets: AnnounceSockets = {
+      ...f.sockets,
+      openPacket: (ifname) => {
+        if (missing && ifname === 'eth1') throw Object.assign(new Error('No such device'), { code: 'ENODEV' });
+        return f.sockets.openPacket(ifname);
+      },
+    };
+    const a = createAnnouncer({ sockets });
+    expect(() => a.warm(vips, 'eth0')).not.toThrow();
+    missing = false;
+    const r = await a.announce(vips, 'eth0');
+    expect(r).toEqual({ sent: 3, errors: [] });
+    expect(f.log).toContain('open eth1');
+  });
+
+  it('does nothing once closed', () => {
+    const f = fakeSockets();
+    const a = createAnnouncer({ sockets: f.sockets });
+    a.close();
+    a.warm(vips, 'eth0');
+    expect(f.opened()).toBe(0);
+  });
+});
+
 describe('announceBurst', () => {
   function countingAnnouncer(): { announcer: Announcer; calls: string[] } {
     const calls: string[] = [];
@@ -108,6 +146,7 @@ describe('announceBurst', () => {
           calls.push(`announce ${v.length} ${dev}`);
           return Promise.resolve({ sent: v.length, errors: v.length > 2 ? ['x'] : [] });
         },
+        warm: () => {},
         close: () => {},
       },
     };
