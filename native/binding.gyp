@@ -9,7 +9,8 @@
         "src/packet_socket.cc",
         "src/sd_notify.cc",
         "src/netlink.cc",
-        "src/sched.cc"
+        "src/sched.cc",
+        "src/timer.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

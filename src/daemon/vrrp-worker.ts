@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import { native } from '../net/native.js';
 import { setDefaultScriptUser } from './exec.js';
 import { createLogger, type Logger, type LogLevel } from './logger.js';
+import { createPreciseClock, type PreciseClock } from './precise-clock.js';
 import { createUdpTransport } from './udp-transport.js';
 import { addressPort, announcePort, linkPort, notifyPort, startTrackers } from './vrrp-adapters.js';
 import { createRawTransport } from './vrrp-socket.js';
@@ -78,6 +79,16 @@ function applyRtPriority(requested: number, log: Logger, previous: VrrpThreadSch
 /** The schema's default (10) also for a config object built without it. */
 const rtPriorityOf = (c: Config): number => c.global.vrrp_rt_priority ?? 10;
 
+/** The timerfd clock for advert and Master_Down timers; Node's timers if the addon cannot make one. */
+function preciseClockOrNull(log: Logger): PreciseClock | undefined {
+  try {
+    return createPreciseClock();
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'no timerfd clock; VRRP timers use Node timers (millisecond resolution)');
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('vrrp-worker must run in a worker thread');
@@ -96,8 +107,10 @@ async function main(): Promise<void> {
   // that restarts an instance already uses the new scripts for its first notify.
   let current: VrrpRuntime | undefined;
   const notifier = await notifyPort(() => current?.config ?? config, log);
+  const clock = preciseClockOrNull(log);
   const runtime = new VrrpRuntime({
     config,
+    ...(clock ? { clock } : {}),
     transport,
     addresses: addressPort(),
     announcer,
@@ -120,6 +133,7 @@ async function main(): Promise<void> {
     await stopped;
     clearInterval(heartbeat);
     announcer.close();
+    clock?.close();
     await notifier.close?.();
     port.postMessage({ type: 'stopped' } satisfies WorkerMessage);
   };

@@ -93,6 +93,16 @@ export interface NativeBinding {
   /** gettid() of the calling thread. */
   threadId(): number;
   threadScheduler(): { policy: 'rr' | 'fifo' | 'other'; priority: number };
+  /** A one-shot timerfd timer on the calling thread's loop; `callback` runs when it expires. */
+  PreciseTimer: new (callback: () => void) => NativePreciseTimer;
+}
+
+export interface NativePreciseTimer {
+  /** (Re)arms the timer `delayMs` from now (fractions count; <= 0 fires on the next loop turn). */
+  arm(delayMs: number): void;
+  disarm(): void;
+  close(): void;
+  readonly closed: boolean;
 }
 
 /** Absolute path of the built addon (same from `src/net` and `dist/net`). */
