@@ -203,6 +203,8 @@ export interface LanNode {
   ns: string;
   ip: string;
   mac: string;
+  /** The veth peer of the node's eth0, a port of the bridge in the bridge's namespace. */
+  port: string;
 }
 
 export class BenchLab {
@@ -253,7 +255,7 @@ export class BenchLab {
     await sh('ip', ['-n', bridgeNs, 'link', 'set', port, 'up']);
     await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     await sh('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
-    return { name, ns, ip, mac };
+    return { name, ns, ip, mac, port };
   }
 
   /** Start `argv` inside `ns` (`ip netns exec` execs it, so the PID is the program's), output to a log file. */

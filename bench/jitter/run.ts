@@ -8,6 +8,8 @@
 //   d1     10.96.0.11  the daemon under test: VRRPv3, advert_int 0.1, priority 150, VIP 10.96.0.100
 //   d2     10.96.0.12  the peer: keepalived (VRRP only, -P), BACKUP, priority 100, the same instance
 //   client 10.96.0.10  tshark on eth0 (`ip proto 112`): kernel receive time of every advert
+//   (and a second tshark on d1's bridge port in the bridge's namespace: the send time, before the
+//   bridge forwards the frame in softirq, which a loaded machine can delay)
 //   rs     10.96.0.21  nginx (1 worker) answering on every address of 10.200.0.0/16 (an AnyIP local
 //                      route); d1 routes 10.200.0.0/16 via rs, so check traffic crosses the bridge
 // Runs (each with a fresh d1 and peer; SIGHUP to d1's daemon every --reload-every s):
@@ -102,6 +104,8 @@ interface RunResult {
   expectedAdverts: number;
   devAbsMs: { p50: number; p99: number; max: number };
   devRegularMs: { p50: number; p99: number; max: number };
+  /** The same as devRegularMs, at d1's bridge port (send time) instead of the client. */
+  devSentMs?: { p50: number; p99: number; max: number };
   shortGaps: number;
   /** wall-clock ms of each SIGHUP */
   reloadTimes: number[];
@@ -199,6 +203,10 @@ async function main(): Promise<void> {
         writeFileSync(conf, d1Conf(withChecks));
         const cap = await startCapture(lab, client.ns, DURATION_S + 180, 'ip proto 112');
         procs.push(cap.proc);
+        // d1's bridge port, in the bridge's namespace: the veth stamps a frame when d1's send puts
+        // it on the port, so this is the send time without the bridge's forwarding (softirq) delay
+        const sendCap = await startCapture(lab, lan, DURATION_S + 180, `ip proto 112 and src host ${d1.ip}`, d1.port);
+        procs.push(sendCap.proc);
         const peer = startKeepalived(d2.ns, peerConf, 'peer');
         procs.push(peer.proc);
         await pollUntil(() => /\(VI_JIT\) Entering BACKUP STATE/.test(peer.proc.log()), 10_000, 50);
@@ -272,6 +280,13 @@ async function main(): Promise<void> {
         res.adverts = adv.length;
         res.expectedAdverts = Math.floor((tEnd - tStart) / INTERVAL_MS);
         res.devAbsMs = { p50: quantile(dev, 0.5), p99: quantile(dev, 0.99), max: dev.length ? Math.max(...dev) : NaN };
+        const sent = sendCap.packets.filter((p) => p.ipSrc === d1.ip && p.prio !== undefined && p.prio > 0 && p.t >= tStart && p.t <= tEnd).map((p) => p.t);
+        const devSent = sent
+          .slice(1)
+          .map((t, i) => t - sent[i]!)
+          .filter((g) => g >= INTERVAL_MS / 2)
+          .map((g) => Math.abs(g - INTERVAL_MS));
+        res.devSentMs = { p50: quantile(devSent, 0.5), p99: quantile(devSent, 0.99), max: devSent.length ? Math.max(...devSent) : NaN };
         res.gapMs = { min: gaps.length ? Math.min(...gaps) : NaN, max: gaps.length ? Math.max(...gaps) : NaN };
         for (let i = 0; i < gaps.length; i++) {
           if (gaps[i]! <= 150) continue;
@@ -317,7 +332,7 @@ async function main(): Promise<void> {
           }
         }
         process.stderr.write(
-          `[jitter]   adverts ${res.adverts}/${res.expectedAdverts}, |dev| p50 ${res.devAbsMs.p50.toFixed(2)} p99 ${res.devAbsMs.p99.toFixed(2)} max ${res.devAbsMs.max.toFixed(1)} ms (${res.shortGaps} short gaps; without: p99 ${res.devRegularMs.p99.toFixed(2)} max ${res.devRegularMs.max.toFixed(1)}), ` +
+          `[jitter]   adverts ${res.adverts}/${res.expectedAdverts}, |dev| p50 ${res.devAbsMs.p50.toFixed(2)} p99 ${res.devAbsMs.p99.toFixed(2)} max ${res.devAbsMs.max.toFixed(1)} ms (${res.shortGaps} short gaps; without: p99 ${res.devRegularMs.p99.toFixed(2)} max ${res.devRegularMs.max.toFixed(1)}; at d1's port: p50 ${res.devSentMs?.p50.toFixed(2)} p99 ${res.devSentMs?.p99.toFixed(2)} max ${res.devSentMs?.max.toFixed(1)}), ` +
             `gaps >150/200/300 ms: ${res.gapsOver['150']}/${res.gapsOver['200']}/${res.gapsOver['300']}, peer transitions ${res.peerTransitions}, peer adverts ${res.peerAdverts}, ` +
             `${res.longGaps.filter((g) => g.sinceReloadMs !== undefined && g.sinceReloadMs < 3000).length} of the >150 ms gaps end within 3 s after a SIGHUP, ` +
             `reloads ${res.reloadsDone}/${res.reloadsSent}, d1 CPU ${res.d1CpuS.toFixed(1)} s, checks/s ${res.checkRate?.toFixed(0) ?? 'n/a'}\n`,
@@ -355,16 +370,16 @@ async function main(): Promise<void> {
   lines.push(`vipkeeper: ${vk.describe}; keepalived: ${kaVersion}; peer: keepalived -P BACKUP; real servers behind nginx (${listenerDesc}) in another namespace`);
   lines.push(`VRRPv3 advert_int 0.1 s; ${RS} ${KIND === 'tcp' ? 'TCP_CHECK' : 'HTTP_GET'} real servers at delay_loop 1 s; SIGHUP every ${RELOAD_S} s; window ${DURATION_S} s per run`);
   lines.push('');
-  lines.push('| run | window s | adverts / expected | \\|gap − 100 ms\\| p50 | p99 | max | short gaps < 50 ms (early adverts) | without them: p50 | p99 | max | gaps > 150 / 200 / 300 ms | peer state changes | peer adverts | d1 transitions | reloads done / sent | d1 daemon CPU s | check load: rate /s, CPU s | load average |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('| run | window s | adverts / expected | \\|gap − 100 ms\\| p50 | p99 | max | short gaps < 50 ms (early adverts) | without them: p50 | p99 | max | send time at the d1 bridge port, without them: p50 | p99 | max | gaps > 150 / 200 / 300 ms | peer state changes | peer adverts | d1 transitions | reloads done / sent | d1 daemon CPU s | check load: rate /s, CPU s | load average |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of results) {
     if (r.error) {
-      lines.push(`| ${r.run} | failed: ${r.error.split('\n')[0]} | | | | | | | | | | | | | | | | ${r.loadavg} |`);
+      lines.push(`| ${r.run} | failed: ${r.error.split('\n')[0]} | | | | | | | | | | | | | | | | | | | ${r.loadavg} |`);
       continue;
     }
     const load = r.run === 'keepalived' ? `${r.checkRate?.toFixed(0) ?? 'n/a'}/s, ${r.loadCpuS?.toFixed(1) ?? 'n/a'} s (separate process)` : r.run === 'vipkeeper' ? `${r.checkRate?.toFixed(0) ?? 'n/a'}/s (in the daemon)` : 'none';
     lines.push(
-      `| ${r.run} | ${r.windowS.toFixed(0)} | ${r.adverts} / ${r.expectedAdverts} | ${r.devAbsMs.p50.toFixed(2)} | ${r.devAbsMs.p99.toFixed(2)} | ${r.devAbsMs.max.toFixed(1)} | ${r.shortGaps} | ${r.devRegularMs.p50.toFixed(2)} | ${r.devRegularMs.p99.toFixed(2)} | ${r.devRegularMs.max.toFixed(1)} | ${r.gapsOver['150']} / ${r.gapsOver['200']} / ${r.gapsOver['300']} | ${r.peerTransitions} | ${r.peerAdverts} | ${r.d1Transitions} | ${r.reloadsDone} / ${r.reloadsSent} | ${r.d1CpuS.toFixed(1)} | ${load} | ${r.loadavg} |`,
+      `| ${r.run} | ${r.windowS.toFixed(0)} | ${r.adverts} / ${r.expectedAdverts} | ${r.devAbsMs.p50.toFixed(2)} | ${r.devAbsMs.p99.toFixed(2)} | ${r.devAbsMs.max.toFixed(1)} | ${r.shortGaps} | ${r.devRegularMs.p50.toFixed(2)} | ${r.devRegularMs.p99.toFixed(2)} | ${r.devRegularMs.max.toFixed(1)} | ${r.devSentMs?.p50.toFixed(2) ?? 'n/a'} | ${r.devSentMs?.p99.toFixed(2) ?? 'n/a'} | ${r.devSentMs?.max.toFixed(1) ?? 'n/a'} | ${r.gapsOver['150']} / ${r.gapsOver['200']} / ${r.gapsOver['300']} | ${r.peerTransitions} | ${r.peerAdverts} | ${r.d1Transitions} | ${r.reloadsDone} / ${r.reloadsSent} | ${r.d1CpuS.toFixed(1)} | ${load} | ${r.loadavg} |`,
     );
   }
   lines.push('');
