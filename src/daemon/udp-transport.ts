@@ -125,6 +125,13 @@ export class UdpVrrpTransport implements VrrpTransport {
     return `::%${t.wire.interface ?? ''}`;
   }
 
+  warm(instance: string, priorities: readonly number[]): void {
+    const t = this.byName.get(instance);
+    const fs = t && this.sockets.get(t.wire.family);
+    if (!t || !fs) return;
+    for (const p of priorities) for (const dst of advertDestinations(t.wire)) fs.demux.encode(instance, p, dst);
+  }
+
   send(instance: string, priority: number): void {
     const t = this.byName.get(instance);
     if (!t || this.closed) return;

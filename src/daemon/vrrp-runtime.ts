@@ -54,6 +54,7 @@ import { resolveInstance, type ResolvedInstance } from '../vrrp/params.js';
 import { computeTrack, resolveTrackers, type ResolvedTracker, type ScriptState, type TrackerStates } from '../vrrp/tracking.js';
 import { VrrpSyncGroup, type SyncGroupState } from '../vrrp/sync-group.js';
 import type { VrrpState } from '../vrrp/transitions.js';
+import { exerciseInstance } from '../vrrp/warm.js';
 import type {
   InstanceTransportStats,
   ReceivedVrrpAdvert,
@@ -453,6 +454,7 @@ export class VrrpRuntime {
   private readonly dropLogIntervalMs: number;
 
   private readonly laterQueue: (() => void)[] = [];
+  private readonly warmedKinds = new Map<string, number>();
 
   constructor(private readonly deps: VrrpRuntimeDeps) {
     this.clock = deps.clock ?? realClock;
@@ -527,6 +529,7 @@ export class VrrpRuntime {
       const opened = await this.openTransports([...this.partition(built.recs.map((r) => r.ti))]);
       for (const s of opened) this.slots.set(s.key, s);
       this.rebuildRoutes();
+      this.warmInstances(built.recs);
 
       // 6. Initial conditions (recorded in INIT; start() then picks BACKUP or FAULT), then start.
       const now = this.clock.now();
@@ -858,6 +861,7 @@ export class VrrpRuntime {
     }
     for (const s of opened) this.slots.set(s.key, s);
     this.rebuildRoutes();
+    this.warmInstances(built.recs);
     if (watch) {
       const w = watch;
       this.unwatchLinks?.();
@@ -953,6 +957,27 @@ export class VrrpRuntime {
       this.log.warn({ instance: rec.name, err: errMsg(err) }, 'could not remove stale VIPs');
     }
     this.warmAnnouncer(rec.resolved.vips, rec.resolved.defaultDev);
+  }
+
+  /**
+   * Runs copies of the state machine through a takeover and a stop, and encodes the adverts
+   * without sending them, for two instances of each kind (version, family) per process: the
+   * code is shared, and this way a backup's first takeover does not run it cold.
+   */
+  private warmInstances(recs: readonly InstanceRec[]): void {
+    for (const rec of recs) {
+      const p = rec.resolved.params;
+      const kind = `${p.version}/${p.family}/${rec.resolved.wire.unicastPeers.length > 0 ? 'u' : 'm'}`;
+      const n = this.warmedKinds.get(kind) ?? 0;
+      if (n >= 2) continue;
+      this.warmedKinds.set(kind, n + 1);
+      try {
+        exerciseInstance(p);
+        this.routes.get(rec.name)?.warm?.(rec.name, [p.priority, 0]);
+      } catch (err) {
+        this.log.debug({ instance: rec.name, err: errMsg(err) }, 'warm-up failed (harmless)');
+      }
+    }
   }
 
   private warmAnnouncer(vips: readonly Vip[], defaultDev: string | undefined): void {

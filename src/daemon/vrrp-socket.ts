@@ -106,6 +106,8 @@ export interface VrrpTransport {
   open(): Promise<void>;
   /** Send one advert of `instance` with `priority` to every destination (group or each peer). */
   send(instance: string, priority: number): void;
+  /** Encodes the instance's adverts with each of `priorities` for every destination, sending nothing (warm-up). */
+  warm?(instance: string, priorities: readonly number[]): void;
   /** Resolves once every queued advert has been handed to the kernel (raw sends are synchronous). */
   flush(): Promise<void>;
   stats(): TransportStats;
@@ -367,6 +369,13 @@ export class RawVrrpTransport implements VrrpTransport {
       this.close();
       throw err;
     }
+  }
+
+  warm(instance: string, priorities: readonly number[]): void {
+    const g = this.byInstance.get(instance);
+    const t = g?.instances.find((x) => x.wire.name === instance);
+    if (!g?.demux || !t) return;
+    for (const p of priorities) for (const dst of advertDestinations(t.wire)) g.demux.encode(instance, p, dst);
   }
 
   send(instance: string, priority: number): void {
