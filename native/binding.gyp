@@ -10,7 +10,8 @@
         "src/sd_notify.cc",
         "src/netlink.cc",
         "src/sched.cc",
-        "src/timer.cc"
+        "src/timer.cc",
+        "src/tcp_connect.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -1,8 +1,11 @@
 /**
  * Nothing leaks: after a mix of passing, failing and timed-out attempts of every socket probe,
  * the process holds no more sockets or timers than before (counted with
- * process.getActiveResourcesInfo()).
+ * process.getActiveResourcesInfo(), and — for the addon's TCP connects, which libuv does not
+ * list — as open file descriptors in /proc/self/fd).
  */
+import { readdirSync } from 'node:fs';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { runProbe } from '../src/check/probes/index.js';
@@ -16,6 +19,7 @@ function count(kinds: string[]): number {
   return process.getActiveResourcesInfo().filter((k) => kinds.includes(k)).length;
 }
 const SOCKETS = ['TCPSocketWrap', 'TCPWrap', 'UDPWrap', 'UDPWRAP', 'TLSWrap'];
+const openFds = () => readdirSync('/proc/self/fd').length;
 
 describe('probe resource hygiene', () => {
   const specs: ProbeSpec[] = [];
@@ -56,10 +60,12 @@ describe('probe resource hygiene', () => {
     await new Promise((r) => setTimeout(r, 50));
     const sockets0 = count(SOCKETS);
     const timers0 = count(['Timeout']);
+    const fds0 = openFds();
     const results = await Promise.all(specs.map((s) => runProbe(s, new AbortController().signal)));
     expect(results.map((r) => r.ok)).toEqual([true, false, true, false, false, false, false, true, false, false, false, true, true, false]);
     // half-closed server sides go away once the probes' FINs are processed
     await waitFor(() => count(SOCKETS) <= sockets0, 3000, `sockets back to ${sockets0}: ${JSON.stringify(process.getActiveResourcesInfo())}`);
     await waitFor(() => count(['Timeout']) <= timers0, 3000, `timers back to ${timers0}`);
+    await waitFor(() => openFds() <= fds0, 3000, `file descriptors back to ${fds0}`);
   });
 });

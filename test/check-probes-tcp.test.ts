@@ -1,4 +1,6 @@
 /** TCP_CHECK against loopback listeners. */
+import { readdirSync } from 'node:fs';
+
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { tcpProbe } from '../src/check/probes/tcp.js';
@@ -49,6 +51,17 @@ describe('TCP_CHECK', () => {
   it('a bind address that is not ours is an error, not a throw', async () => {
     const rec = servers.add(await startTcpRecorder());
     await expect(tcpProbe(tcp(rec.port, { bindto: '192.0.2.1' }), sig())).resolves.toMatchObject({ ok: false, reason: 'error' });
+  });
+
+  it('a server that never closes its side: ours is closed after the grace period, without RST', async () => {
+    const rec = servers.add(await startTcpRecorder({ halfOpenForever: true }));
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    await expect(tcpProbe(tcp(rec.port), sig())).resolves.toMatchObject({ ok: true });
+    await waitFor(() => rec.ends[0] === 'fin', 2000, 'the server to see our FIN');
+    // the recorder's accepted socket (same process) stays open by design: one more than before
+    await waitFor(() => fds() <= before + 1, 3000, 'our socket to be closed');
+    expect(rec.ends).toEqual(['fin']);
   });
 
   it('settles when the caller aborts', async () => {

@@ -1,11 +1,12 @@
 // vipkeeper native addon: raw IP sockets, AF_PACKET send, netlink transactions,
-// a timerfd timer, thread scheduling, sd_notify and interface name/index helpers. Linux only.
+// a timerfd timer, TCP connects for TCP_CHECK, thread scheduling, sd_notify and interface name/index helpers. Linux only.
 #include <napi.h>
 
 #include "common.h"
 #include "netlink.h"
 #include "packet_socket.h"
 #include "raw_socket.h"
+#include "tcp_connect.h"
 #include "timer.h"
 
 namespace vk {
@@ -43,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ifMac", Napi::Function::New<JsIfMac>(env, "ifMac"));
   exports.Set("NetlinkSocket", NetlinkSocket::Init(env));
   exports.Set("PreciseTimer", PreciseTimer::Init(env));
+  exports.Set("TcpConnect", TcpConnect::Init(env));
   exports.Set("setThreadRealtime", Napi::Function::New<SetThreadRealtime>(env, "setThreadRealtime"));
   exports.Set("threadId", Napi::Function::New<ThreadId>(env, "threadId"));
   exports.Set("threadScheduler", Napi::Function::New<ThreadScheduler>(env, "threadScheduler"));

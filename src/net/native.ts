@@ -93,8 +93,18 @@ export interface NativeBinding {
   /** gettid() of the calling thread. */
   threadId(): number;
   threadScheduler(): { policy: 'rr' | 'fifo' | 'other'; priority: number };
+  /**
+   * Starts a non-blocking TCP connect; `callback(errno)` runs once (0 = connected), after the
+   * socket is closed. Throws (with `code`) if the socket cannot be made, bound or connected.
+   */
+  TcpConnect: new (family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, callback: (errno: number) => void) => NativeTcpConnect;
   /** A one-shot timerfd timer on the calling thread's loop; `callback` runs when it expires. */
   PreciseTimer: new (callback: () => void) => NativePreciseTimer;
+}
+
+export interface NativeTcpConnect {
+  /** Closes the socket; the callback never runs. */
+  cancel(): void;
 }
 
 export interface NativePreciseTimer {

@@ -420,7 +420,8 @@ export interface TcpRecorder extends Closable {
 }
 
 /** Accepts connections (optionally sending `banner`) and records how each one ended. */
-export async function startTcpRecorder(opts: { host?: string; banner?: string } = {}): Promise<TcpRecorder> {
+/** `halfOpenForever`: on the client's FIN, do not close our side (a server that never hangs up). */
+export async function startTcpRecorder(opts: { host?: string; banner?: string; halfOpenForever?: boolean } = {}): Promise<TcpRecorder> {
   const host = opts.host ?? LOOPBACK4;
   const sockets = new Set<net.Socket>();
   const self: TcpRecorder = { host, port: 0, ends: [], peers: [], close: () => closeServer(server, sockets) };
@@ -434,7 +435,7 @@ export async function startTcpRecorder(opts: { host?: string; banner?: string } 
     });
     sock.on('end', () => {
       if (self.ends[i] === 'open') self.ends[i] = 'fin';
-      sock.end();
+      if (!opts.halfOpenForever) sock.end();
     });
     sock.on('data', () => {});
     if (opts.banner !== undefined) sock.write(opts.banner);
