@@ -223,7 +223,7 @@ export class HealthChecker {
 
   private checkStatus(c: CheckPlan): CheckStatus {
     const v = this.scheduler.verdict(c.key);
-    const last = this.scheduler.lastUpdate(c.key);
+    const last = this.scheduler.lastAttempt(c.key);
     const next = this.scheduler.nextRunAt(c.key);
     return {
       key: c.key,

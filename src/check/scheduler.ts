@@ -128,8 +128,18 @@ interface Job {
   /** The last probe started has not settled yet (possibly given up on). */
   probePending: boolean;
   attempts: number;
-  last?: CheckUpdate;
+  /** The last finished attempt, as plain fields: a CheckUpdate kept a second per job was promoted to the old generation. */
+  lastResult?: ProbeResult;
+  lastFinishedAt: number;
+  lastLatencyMs: number;
   cancelled: boolean;
+}
+
+/** The last finished attempt of a key (for status). */
+export interface LastAttempt {
+  result: ProbeResult;
+  finishedAt: number;
+  latencyMs: number;
 }
 
 const GOLDEN = 0.6180339887498949;
@@ -213,6 +223,8 @@ export class CheckScheduler {
         enqueuedAt: 0,
         probePending: false,
         attempts: 0,
+        lastFinishedAt: Number.NaN,
+        lastLatencyMs: Number.NaN,
         cancelled: false,
       };
       this.jobs.set(check.key, job);
@@ -242,8 +254,9 @@ export class CheckScheduler {
   }
 
   /** The last finished attempt of a key. */
-  lastUpdate(key: string): CheckUpdate | undefined {
-    return this.jobs.get(key)?.last;
+  lastAttempt(key: string): LastAttempt | undefined {
+    const j = this.jobs.get(key);
+    return j?.lastResult ? { result: j.lastResult, finishedAt: j.lastFinishedAt, latencyMs: j.lastLatencyMs } : undefined;
   }
 
   /** When the next attempt of a key is due (clock time), if it is waiting. */
@@ -407,6 +420,7 @@ export class CheckScheduler {
     if (job.attempt === attempt) job.probePending = false;
     if (attempt.done) {
       this.counters.lateSettles++;
+      if (job.attempt === attempt) job.attempt = undefined;
       return;
     }
     if (threw) this.counters.probeErrors++;
@@ -430,7 +444,11 @@ export class CheckScheduler {
       attempt.done = true;
       if (attempt.deadlineTimer !== undefined) this.clock.clearTimeout(attempt.deadlineTimer);
       if (attempt.graceTimer !== undefined) this.clock.clearTimeout(attempt.graceTimer);
+      attempt.deadlineTimer = attempt.graceTimer = undefined;
       this.running--;
+      // Let the attempt (controller, signal, timers) die young: kept until the next attempt a
+      // second later, thousands of them a second were promoted and grew the old generation.
+      if (attempt.probeSettled && job.attempt === attempt) job.attempt = undefined;
     }
     if (job.cancelled) {
       this.pump();
@@ -458,7 +476,9 @@ export class CheckScheduler {
       attempt: job.attempts,
       outcome,
     };
-    job.last = update;
+    job.lastResult = result;
+    job.lastFinishedAt = now;
+    job.lastLatencyMs = latencyMs;
 
     const base = verdict.delayFrom === 'start' ? attempt.startedAt : now;
     this.schedule(job, base + verdict.nextDelayMs - now);
