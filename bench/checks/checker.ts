@@ -111,6 +111,9 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop());
 
   await Promise.race([sleep(args.settleMs), stopped]);
+  // VKB_CHECKER_PROMOTED=FILE: sample the allocations that survive minor GCs (the ones that
+  // fill the old generation) over the window, as a .heapprofile for DevTools
+  const promoted = process.env.VKB_CHECKER_PROMOTED ? await startPromotedSampling() : undefined;
   const cpuA = process.cpuUsage();
   const tA = performance.now();
   const sA = hc.scheduler.stats();
@@ -122,6 +125,7 @@ async function main(): Promise<void> {
   const sB = hc.scheduler.stats();
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
   const heapUsedAtEnd = process.memoryUsage().heapUsed;
+  if (promoted) await promoted.stop(process.env.VKB_CHECKER_PROMOTED!);
   clearInterval(rssTimer);
   if (progress) clearInterval(progress);
   hc.stop();
@@ -186,3 +190,20 @@ main().catch((e: unknown) => {
   process.stderr.write(`checker: ${(e as Error).stack ?? String(e)}\n`);
   process.exit(1);
 });
+
+async function startPromotedSampling(): Promise<{ stop(file: string): Promise<void> }> {
+  const { Session } = await import('node:inspector');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('HeapProfiler.startSampling', { samplingInterval: 8192, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
+  return {
+    async stop(file: string) {
+      const r = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+      writeFileSync(file, JSON.stringify(r.profile));
+      session.disconnect();
+    },
+  };
+}

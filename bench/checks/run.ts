@@ -34,6 +34,8 @@ const SIZES = (args.get('sizes') ?? '1000,5000,10000').split(',').map(Number);
 const KINDS = (args.get('kinds') ?? 'tcp,http').split(',') as CheckKind[];
 const DURATION_S = Number(args.get('duration') ?? 60);
 const SETTLE_S = Number(args.get('settle') ?? 3);
+/** Keep the lab's temp dir (checker logs, configs) instead of deleting it. */
+const KEEP_LOGS = args.has('keep-logs');
 const MAX_CONCURRENT = args.get('max-concurrent') ? Number(args.get('max-concurrent')) : undefined;
 const LISTENER = args.get('listener') ?? 'nginx';
 const VK_MODE = (args.get('vk') ?? 'snapshot') as VkMode;
@@ -92,7 +94,8 @@ async function main(): Promise<void> {
       }
       await listener.stop();
     } finally {
-      await lab.cleanup();
+      await lab.cleanup(KEEP_LOGS);
+      if (KEEP_LOGS) process.stderr.write(`[checks] checker logs kept in ${lab.dir}\n`);
     }
   }
   let vmReport = '';

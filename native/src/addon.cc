@@ -44,7 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ifMac", Napi::Function::New<JsIfMac>(env, "ifMac"));
   exports.Set("NetlinkSocket", NetlinkSocket::Init(env));
   exports.Set("PreciseTimer", PreciseTimer::Init(env));
-  exports.Set("TcpConnect", TcpConnect::Init(env));
+  exports.Set("TcpConnector", TcpConnector::Init(env));
   exports.Set("setThreadRealtime", Napi::Function::New<SetThreadRealtime>(env, "setThreadRealtime"));
   exports.Set("threadId", Napi::Function::New<ThreadId>(env, "threadId"));
   exports.Set("threadScheduler", Napi::Function::New<ThreadScheduler>(env, "threadScheduler"));

@@ -260,3 +260,41 @@ describe('CheckScheduler: concurrency, deadlines and overlap', () => {
     expect(() => s.subscribe(check('c'), () => {})).toThrow(/stopped/);
   });
 });
+
+describe('CheckScheduler: the abort signal handed to probes', () => {
+  it('is reused across the attempts of a job while nothing aborted it', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ after: 10 }));
+    const s = new CheckScheduler({ clock, probe: p.probe, rng: () => 0 });
+    s.subscribe(check('a'), () => {});
+    await clock.advance(4000);
+    expect(p.calls.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(p.calls.map((c) => c.signal)).size).toBe(1);
+    expect(p.calls.every((c) => !c.signal.aborted)).toBe(true);
+  });
+
+  it('is fresh after an attempt ran into its deadline (the old one stays aborted)', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, (_s, n) => (n === 1 ? { never: true, honourAbort: true } : { after: 10 }));
+    const s = new CheckScheduler({ clock, probe: p.probe, rng: () => 0 });
+    s.subscribe(check('a'), () => {});
+    await clock.advance(5000);
+    expect(p.calls.length).toBeGreaterThanOrEqual(2);
+    expect(p.calls[0]!.signal.aborted).toBe(true);
+    expect(p.calls[1]!.signal).not.toBe(p.calls[0]!.signal);
+    expect(p.calls[1]!.signal.aborted).toBe(false);
+  });
+
+  it('is replaced within 16 attempts when probes leave listeners on it', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ after: 10, honourAbort: true }));
+    const s = new CheckScheduler({ clock, probe: p.probe, rng: () => 0 });
+    s.subscribe(check('a'), () => {});
+    await clock.advance(40_000);
+    const signals = new Set(p.calls.map((c) => c.signal));
+    expect(p.calls.length).toBeGreaterThan(32);
+    expect(signals.size).toBeGreaterThanOrEqual(2);
+    // no signal collects more than 16 leftover listeners
+    for (const sig of signals) expect(p.calls.filter((c) => c.signal === sig).length).toBeLessThanOrEqual(16);
+  });
+});

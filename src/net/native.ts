@@ -93,18 +93,20 @@ export interface NativeBinding {
   /** gettid() of the calling thread. */
   threadId(): number;
   threadScheduler(): { policy: 'rr' | 'fifo' | 'other'; priority: number };
-  /**
-   * Starts a non-blocking TCP connect; `callback(errno)` runs once (0 = connected), after the
-   * socket is closed. Throws (with `code`) if the socket cannot be made, bound or connected.
-   */
-  TcpConnect: new (family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, callback: (errno: number) => void) => NativeTcpConnect;
+  /** Runs TCP connects for TCP_CHECK; `callback(id, errno)` once per connect (0 = connected). */
+  TcpConnector: new (callback: (id: number, errno: number) => void) => NativeTcpConnector;
   /** A one-shot timerfd timer on the calling thread's loop; `callback` runs when it expires. */
   PreciseTimer: new (callback: () => void) => NativePreciseTimer;
 }
 
-export interface NativeTcpConnect {
-  /** Closes the socket; the callback never runs. */
-  cancel(): void;
+export interface NativeTcpConnector {
+  /** Starts a connect and returns its id; throws (with `code`) if the socket cannot be made, bound or connected. */
+  connect(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number): number;
+  /** Abandons a connect that has not reported: its socket is closed and no callback runs. */
+  cancel(id: number): void;
+  /** Connects not reported yet plus connected sockets still closing. */
+  readonly pending: number;
+  close(): void;
 }
 
 export interface NativePreciseTimer {

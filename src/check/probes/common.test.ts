@@ -136,3 +136,29 @@ describe('closeGracefully', () => {
     }
   });
 });
+
+describe('runAttempt: attempts sharing one caller signal', () => {
+  it('an abort settles every pending attempt; settled ones are left alone; later ones settle at once', async () => {
+    const ctl = new AbortController();
+    const phase = 'waiting';
+    let finishedFirst: (() => void) | undefined;
+    const first = runAttempt({ signal: ctl.signal, phase }, (a) => {
+      finishedFirst = () => a.finish({ ok: true });
+    });
+    const second = runAttempt({ signal: ctl.signal, phase }, () => undefined);
+    const third = runAttempt({ signal: ctl.signal, phase, timeoutMs: 60_000 }, () => undefined);
+    finishedFirst!();
+    await expect(first).resolves.toEqual({ ok: true });
+    ctl.abort();
+    await expect(second).resolves.toMatchObject({ ok: false, reason: 'timeout' });
+    await expect(third).resolves.toMatchObject({ ok: false, reason: 'timeout' });
+    await expect(runAttempt({ signal: ctl.signal, phase }, () => undefined)).resolves.toMatchObject({ ok: false, reason: 'timeout' });
+  });
+
+  it('adds one abort listener per signal, however many attempts ran on it', async () => {
+    const { getEventListeners } = await import('node:events');
+    const ctl = new AbortController();
+    for (let i = 0; i < 20; i++) await runAttempt({ signal: ctl.signal, phase: 'x' }, (a) => a.finish({ ok: true }));
+    expect(getEventListeners(ctl.signal, 'abort')).toHaveLength(1);
+  });
+});

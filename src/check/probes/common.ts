@@ -97,74 +97,13 @@ export interface AttemptOptions {
  */
 export function runAttempt(opts: AttemptOptions, start: (a: Attempt) => void | Promise<void>): Promise<ProbeResult> {
   return new Promise<ProbeResult>((resolve) => {
-    // Created on first use of `a.signal` only (most probes never look at it).
-    let ctl: AbortController | undefined;
-    const cleanups: Array<() => void> = [];
-    const began = performance.now();
-    const limit = opts.timeoutMs !== undefined && Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0 ? opts.timeoutMs : undefined;
-    let settled = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-
-    const a: Attempt = {
-      get signal() {
-        if (ctl === undefined) {
-          ctl = new AbortController();
-          if (settled) ctl.abort();
-        }
-        return ctl.signal;
-      },
-      phase: opts.phase,
-      finish(result) {
-        if (settled) return;
-        settled = true;
-        if (timer !== undefined) clearTimeout(timer);
-        opts.signal.removeEventListener('abort', onDeadline);
-        ctl?.abort();
-        for (const fn of cleanups.reverse()) {
-          try {
-            fn();
-          } catch {
-            // cleanups must not break settling
-          }
-        }
-        resolve(result);
-      },
-      defer(fn) {
-        if (settled) {
-          try {
-            fn();
-          } catch {
-            // ignore
-          }
-          return;
-        }
-        cleanups.push(fn);
-      },
-      remainingMs() {
-        return limit === undefined ? Infinity : Math.max(0, limit - (performance.now() - began));
-      },
-      get settled() {
-        return settled;
-      },
-    };
-
-    function onDeadline(): void {
-      if (settled) return;
-      let r: ProbeResult;
-      try {
-        r = a.onDeadline?.() ?? timeoutResult(a.phase, opts.signal.aborted ? opts.signal.reason : undefined, limit);
-      } catch (e) {
-        r = fail('error', message(e));
-      }
-      a.finish(r);
-    }
-
+    const a = new AttemptState(opts, resolve);
     if (opts.signal.aborted) {
-      onDeadline();
+      a.deadline();
       return;
     }
-    opts.signal.addEventListener('abort', onDeadline, { once: true });
-    if (limit !== undefined) timer = setTimeout(onDeadline, limit);
+    watch(opts.signal, a);
+    if (a.limit !== undefined) a.timer = setTimeout(a.onAbort, a.limit);
     try {
       const p = start(a);
       if (p) p.catch((e: unknown) => a.finish(fail('error', message(e))));
@@ -172,6 +111,124 @@ export function runAttempt(opts: AttemptOptions, start: (a: Attempt) => void | P
       a.finish(fail('error', message(e)));
     }
   });
+}
+
+/**
+ * The attempts waiting on each caller signal. One listener per signal, added once, instead of an
+ * add and a remove per attempt: the scheduler hands a job's attempts the same signal, and each
+ * add/remove pair rebuilt the EventTarget's listener tables, which outlived young collections.
+ */
+const watchers = new WeakMap<AbortSignal, AttemptState[]>();
+
+function watch(signal: AbortSignal, a: AttemptState): void {
+  let list = watchers.get(signal);
+  if (list === undefined) {
+    const l: AttemptState[] = [];
+    watchers.set(signal, l);
+    signal.addEventListener('abort', () => {
+      for (const x of l.splice(0)) x.deadline();
+    }, { once: true });
+    list = l;
+  }
+  list.push(a);
+}
+
+function unwatch(signal: AbortSignal, a: AttemptState): void {
+  const list = watchers.get(signal);
+  if (list === undefined) return;
+  const i = list.indexOf(a);
+  if (i < 0) return;
+  list[i] = list[list.length - 1]!;
+  list.pop();
+}
+
+/**
+ * One attempt's state. A class, not an object literal: V8 builds a literal with getters on a
+ * slow path, and those objects ended up in the old generation, where a dead one kept its whole
+ * attempt (closures, promise, timer) alive through young collections until they were promoted —
+ * at 10,000 checks a second, most of what filled the checker's heap.
+ */
+class AttemptState implements Attempt {
+  phase: string;
+  onDeadline?: () => ProbeResult;
+  readonly limit: number | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Bound once: the abort listener and the deadline timer's callback. */
+  readonly onAbort: () => void;
+  // Created on first use of `signal` only (most probes never look at it).
+  private ctl: AbortController | undefined;
+  private cleanups: Array<() => void> | undefined;
+  private readonly began = performance.now();
+  private done = false;
+
+  constructor(
+    private readonly opts: AttemptOptions,
+    private readonly resolve: (r: ProbeResult) => void,
+  ) {
+    this.phase = opts.phase;
+    const t = opts.timeoutMs;
+    this.limit = t !== undefined && Number.isFinite(t) && t > 0 ? t : undefined;
+    this.onAbort = () => this.deadline();
+  }
+
+  get signal(): AbortSignal {
+    if (this.ctl === undefined) {
+      this.ctl = new AbortController();
+      if (this.done) this.ctl.abort();
+    }
+    return this.ctl.signal;
+  }
+
+  get settled(): boolean {
+    return this.done;
+  }
+
+  finish(result: ProbeResult): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    unwatch(this.opts.signal, this);
+    this.ctl?.abort();
+    const cleanups = this.cleanups;
+    this.cleanups = undefined;
+    if (cleanups) {
+      for (let i = cleanups.length - 1; i >= 0; i--) {
+        try {
+          cleanups[i]!();
+        } catch {
+          // cleanups must not break settling
+        }
+      }
+    }
+    this.resolve(result);
+  }
+
+  defer(fn: () => void): void {
+    if (this.done) {
+      try {
+        fn();
+      } catch {
+        // ignore
+      }
+      return;
+    }
+    (this.cleanups ??= []).push(fn);
+  }
+
+  remainingMs(): number {
+    return this.limit === undefined ? Infinity : Math.max(0, this.limit - (performance.now() - this.began));
+  }
+
+  deadline(): void {
+    if (this.done) return;
+    let r: ProbeResult;
+    try {
+      r = this.onDeadline?.() ?? timeoutResult(this.phase, this.opts.signal.aborted ? this.opts.signal.reason : undefined, this.limit);
+    } catch (e) {
+      r = fail('error', message(e));
+    }
+    this.finish(r);
+  }
 }
 
 function timeoutResult(phase: string, reason: unknown, limit: number | undefined): ProbeResult {

@@ -3,16 +3,17 @@
  * The attempt succeeds as soon as connect() does, like keepalived (tcp_check.c closes the socket
  * right after a successful connect and does not wait for the server).
  *
- * To an IP address the connect is the addon's TcpConnect (socket, connect, SO_ERROR, close: what
- * keepalived does, without a net.Socket per check, which cost most of the checker's CPU and
- * heap at 10,000 real servers). To a host name, or without the addon, it is net.connect, and the
+ * To an IP address the connect is the addon's TcpConnector (socket, connect, SO_ERROR, close:
+ * what keepalived does), which names connects by id: no JS object per check survives the check,
+ * where a net.Socket per check cost most of the checker's CPU and filled its old generation at
+ * 10,000 real servers. To a host name, or without the addon, it is net.connect, and the
  * connection is closed gracefully in the background (FIN, draining anything the server sent;
  * destroyed on the server's FIN or after CLOSE_GRACE_MS).
  */
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
-import { native, type NativeBinding } from '../../net/native.js';
+import { native, type NativeTcpConnector } from '../../net/native.js';
 
 import type { Probe, ProbeResult, ProbeSpec } from '../types.js';
 import { closeInBackground, connectHost, describeError, fail, ok, reasonFor, runAttempt, stripZone, tcpConnectOptions } from './common.js';
@@ -48,37 +49,56 @@ function staticsFor(spec: TcpSpec): TcpStatic {
   return s;
 }
 
-let addon: NativeBinding | null | undefined;
-function nativeConnect(): NativeBinding['TcpConnect'] | undefined {
-  if (addon === undefined) {
+/** One connector per thread; each pending connect's continuation, by id. */
+interface Connector {
+  native: NativeTcpConnector;
+  waiting: Map<number, (errno: number) => void>;
+}
+let connector: Connector | null | undefined;
+
+function nativeConnector(): Connector | undefined {
+  if (connector === undefined) {
     try {
-      addon = native();
+      const waiting = new Map<number, (errno: number) => void>();
+      const TcpConnector = native().TcpConnector;
+      connector = {
+        waiting,
+        native: new TcpConnector((id, errno) => {
+          const k = waiting.get(id);
+          waiting.delete(id);
+          k?.(errno);
+        }),
+      };
     } catch {
-      addon = null; // not built: net.connect does the job, slower
+      connector = null; // not built: net.connect does the job, slower
     }
   }
-  return addon?.TcpConnect;
+  return connector ?? undefined;
 }
 
 function probeTcp(spec: TcpSpec, signal: AbortSignal) {
   const st = staticsFor(spec);
-  const TcpConnect = st.family !== undefined ? nativeConnect() : undefined;
-  if (TcpConnect !== undefined && st.family !== undefined) {
+  const conn = st.family !== undefined ? nativeConnector() : undefined;
+  if (conn !== undefined && st.family !== undefined) {
     const family = st.family;
     return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: st.phase }, (a) => {
-      let c;
+      let id: number;
       try {
-        c = new TcpConnect(family, st.host, spec.port, spec.bindto ?? '', spec.bindPort ?? 0, (errno) => {
-          if (errno === 0) return a.finish(st.ok);
-          const code = getSystemErrorName(-errno);
-          a.finish(fail(reasonFor({ code }), `connect ${code} ${st.where}`));
-        });
+        id = conn.native.connect(family, st.host, spec.port, spec.bindto ?? '', spec.bindPort ?? 0);
       } catch (e) {
         // the socket could not be made, bound (bindto / bind_port) or connected
         a.finish(fail(reasonFor(e), describeError(e)));
         return;
       }
-      a.defer(() => c.cancel());
+      conn.waiting.set(id, (errno) => {
+        if (errno === 0) return a.finish(st.ok);
+        const code = getSystemErrorName(-errno);
+        a.finish(fail(reasonFor({ code }), `connect ${code} ${st.where}`));
+      });
+      // deadline or abort before the connect reported: close it, no callback
+      a.defer(() => {
+        if (conn.waiting.delete(id)) conn.native.cancel(id);
+      });
     });
   }
   return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: st.phase }, (a) => {
