@@ -93,17 +93,26 @@ export interface NativeBinding {
   /** gettid() of the calling thread. */
   threadId(): number;
   threadScheduler(): { policy: 'rr' | 'fifo' | 'other'; priority: number };
-  /** Runs TCP connects for TCP_CHECK; `callback(id, errno)` once per connect (0 = connected). */
-  TcpConnector: new (callback: (id: number, errno: number) => void) => NativeTcpConnector;
+  /**
+   * Runs TCP connects (TCP_CHECK) and plain-HTTP exchanges (HTTP_GET); `callback(id, event,
+   * errno, data)` per event: 0 connected, 1 request sent, 2 data, 3 end, 4 error (0, 3, 4 final).
+   */
+  TcpConnector: new (callback: (id: number, event: number, errno: number, data: Buffer | undefined) => void) => NativeTcpConnector;
   /** A one-shot timerfd timer on the calling thread's loop; `callback` runs when it expires. */
   PreciseTimer: new (callback: () => void) => NativePreciseTimer;
 }
 
 export interface NativeTcpConnector {
-  /** Starts a connect and returns its id; throws (with `code`) if the socket cannot be made, bound or connected. */
-  connect(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number): number;
-  /** Abandons a connect that has not reported: its socket is closed and no callback runs. */
+  /**
+   * Starts a connect (or, with `request`, an exchange: the request is sent and the response
+   * reported as data) and returns its id; throws (with `code`) if the socket cannot be made,
+   * bound or connected.
+   */
+  connect(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, request?: Buffer): number;
+  /** Abandons a connection that still owes events: closed at once, no more callbacks. */
   cancel(id: number): void;
+  /** Ends an exchange: no more callbacks; FIN, drain and close in the background. */
+  finish(id: number): void;
   /** Connects not reported yet plus connected sockets still closing. */
   readonly pending: number;
   close(): void;

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -156,7 +157,6 @@ describe('runAttempt: attempts sharing one caller signal', () => {
   });
 
   it('adds one abort listener per signal, however many attempts ran on it', async () => {
-    const { getEventListeners } = await import('node:events');
     const ctl = new AbortController();
     for (let i = 0; i < 20; i++) await runAttempt({ signal: ctl.signal, phase: 'x' }, (a) => a.finish({ ok: true }));
     expect(getEventListeners(ctl.signal, 'abort')).toHaveLength(1);

@@ -15,13 +15,19 @@
  * - TLS: no verification unless `verifyTls`; then the chain is verified against the system CAs,
  *   and the host name only when `sni` is set (it is checked against `sni`).
  * - `fwmark` (SO_MARK) and `bindIf` other than for IPv6 link-local zones are not applied.
+ *
+ * Plain HTTP to an IP address runs on the addon's TcpConnector (native-connector.ts): the
+ * request goes out in one write and each chunk of the response comes back for the same parser.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 
 import type { Probe, ProbeResult, ProbeSpec } from '../types.js';
-import { closeInBackground, describeError, fail, message, ok, reasonFor, runAttempt, tcpConnectOptions } from './common.js';
+import { getSystemErrorName } from 'node:util';
+
+import { closeInBackground, connectHost, describeError, fail, message, ok, reasonFor, runAttempt, stripZone, tcpConnectOptions } from './common.js';
 import { buildHttpRequest, HttpProtocolError, HttpResponseReader, statusAccepted } from './http-response.js';
+import { DATA, END, ERROR, nativeConnections, SENT } from './native-connector.js';
 
 type HttpProbeSpec = Extract<ProbeSpec, { kind: 'HTTP_GET' | 'SSL_GET' }>;
 
@@ -37,6 +43,7 @@ function rangesText(r: readonly (readonly [number, number])[]): string {
 
 /** The request bytes per spec (plans are long-lived), built once. */
 const requests = new WeakMap<HttpProbeSpec, string>();
+const requestBuffers = new WeakMap<HttpProbeSpec, Buffer>();
 
 function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResult> {
   let regex: RegExp | undefined;
@@ -56,38 +63,34 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
   }
   const where = `${spec.address} port ${spec.port}`;
 
-  return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: `connecting to ${where}` }, (a) => {
-    const base = tcpConnectOptions(spec);
-    let sock: net.Socket;
-    if (secure) {
-      const o: tls.ConnectionOptions = { ...base, rejectUnauthorized: spec.verifyTls };
-      if (spec.sni) o.servername = spec.sni;
-      else if (spec.verifyTls) o.checkServerIdentity = () => undefined;
-      sock = tls.connect(o);
-    } else {
-      sock = net.connect(base);
+  // Plain HTTP to an IP address goes through the addon (no net.Socket per check); TLS and
+  // host names through tls / net.
+  const host = connectHost(spec);
+  const fam = net.isIP(stripZone(host));
+  const conn = !secure && (fam === 4 || fam === 6) ? nativeConnections() : undefined;
+  let requestBytes: Buffer | undefined;
+  if (conn !== undefined) {
+    requestBytes = requestBuffers.get(spec);
+    if (requestBytes === undefined) {
+      requestBytes = Buffer.from(request, 'latin1');
+      requestBuffers.set(spec, requestBytes);
     }
-    let closing = false;
-    // Unless it is already closing gracefully (success), the socket goes when the attempt ends.
-    a.defer(() => {
-      if (!closing) sock.destroy();
-    });
+  }
 
+  return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: `connecting to ${where}` }, (a) => {
     const reader = new HttpResponseReader({ digest: digest !== undefined, keepBody: regex !== undefined });
     let statusChecked = false;
     let completed = false;
     let received = 0;
+    // set by the transport below: close after a success (politely, in the background) or at once
+    let closePolitely: () => void = () => undefined;
 
     const complete = (result: ProbeResult): void => {
       if (completed) return;
       completed = true;
-      if (!result.ok) {
-        a.finish(result);
-        return;
-      }
-      // Settle now; the FIN exchange goes on in the background (not part of the check's latency).
-      closing = true;
-      closeInBackground(sock);
+      // Settle now; on success the FIN exchange goes on in the background (not part of the
+      // check's latency); on failure the attempt's cleanup closes the connection at once.
+      if (result.ok) closePolitely();
       a.finish(result);
     };
 
@@ -127,17 +130,11 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
       if (reader.done) complete(verdict());
     };
 
-    sock.on('error', (e) => {
+    const onError = (e: unknown): void => {
       if (completed) return;
       complete(fail(reasonFor(e), `${describeError(e)} (while ${a.phase})`));
-    });
-    if (secure) sock.once('connect', () => (a.phase = 'in the TLS handshake'));
-    sock.once(secure ? 'secureConnect' : 'connect', () => {
-      a.phase = 'sending the request';
-      sock.write(request);
-      a.phase = 'waiting for the response header';
-    });
-    sock.on('data', (d: Buffer) => {
+    };
+    const onData = (d: Buffer): void => {
       if (completed) return;
       received += d.length;
       try {
@@ -147,8 +144,8 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
         return;
       }
       progress();
-    });
-    sock.on('end', () => {
+    };
+    const onEnd = (): void => {
       if (completed) return;
       reader.end();
       if (!reader.headComplete) {
@@ -156,6 +153,56 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
         return;
       }
       progress();
+    };
+
+    if (conn !== undefined && requestBytes !== undefined) {
+      let id: number;
+      try {
+        id = conn.open(fam as 4 | 6, host, spec.port, spec.bindto ?? '', spec.bindPort ?? 0, requestBytes, (event, errno, data) => {
+          if (event === SENT) a.phase = 'waiting for the response header';
+          else if (event === DATA) onData(data!);
+          else if (event === END) onEnd();
+          else if (event === ERROR) {
+            const code = getSystemErrorName(-errno);
+            onError({ code, message: `${a.phase === `connecting to ${where}` ? 'connect' : 'read'} ${code}` });
+          }
+        });
+      } catch (e) {
+        onError(e);
+        return;
+      }
+      closePolitely = () => conn.finish(id);
+      a.defer(() => conn.cancel(id)); // a no-op after finish()
+      return;
+    }
+
+    const base = tcpConnectOptions(spec);
+    let sock: net.Socket;
+    if (secure) {
+      const o: tls.ConnectionOptions = { ...base, rejectUnauthorized: spec.verifyTls };
+      if (spec.sni) o.servername = spec.sni;
+      else if (spec.verifyTls) o.checkServerIdentity = () => undefined;
+      sock = tls.connect(o);
+    } else {
+      sock = net.connect(base);
+    }
+    let closing = false;
+    closePolitely = () => {
+      closing = true;
+      closeInBackground(sock);
+    };
+    // Unless it is already closing gracefully (success), the socket goes when the attempt ends.
+    a.defer(() => {
+      if (!closing) sock.destroy();
     });
+    sock.on('error', onError);
+    if (secure) sock.once('connect', () => (a.phase = 'in the TLS handshake'));
+    sock.once(secure ? 'secureConnect' : 'connect', () => {
+      a.phase = 'sending the request';
+      sock.write(request);
+      a.phase = 'waiting for the response header';
+    });
+    sock.on('data', onData);
+    sock.on('end', onEnd);
   });
 }

@@ -13,7 +13,7 @@
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
-import { native, type NativeTcpConnector } from '../../net/native.js';
+import { CONNECTED, nativeConnections } from './native-connector.js';
 
 import type { Probe, ProbeResult, ProbeSpec } from '../types.js';
 import { closeInBackground, connectHost, describeError, fail, ok, reasonFor, runAttempt, stripZone, tcpConnectOptions } from './common.js';
@@ -49,56 +49,26 @@ function staticsFor(spec: TcpSpec): TcpStatic {
   return s;
 }
 
-/** One connector per thread; each pending connect's continuation, by id. */
-interface Connector {
-  native: NativeTcpConnector;
-  waiting: Map<number, (errno: number) => void>;
-}
-let connector: Connector | null | undefined;
-
-function nativeConnector(): Connector | undefined {
-  if (connector === undefined) {
-    try {
-      const waiting = new Map<number, (errno: number) => void>();
-      const TcpConnector = native().TcpConnector;
-      connector = {
-        waiting,
-        native: new TcpConnector((id, errno) => {
-          const k = waiting.get(id);
-          waiting.delete(id);
-          k?.(errno);
-        }),
-      };
-    } catch {
-      connector = null; // not built: net.connect does the job, slower
-    }
-  }
-  return connector ?? undefined;
-}
-
 function probeTcp(spec: TcpSpec, signal: AbortSignal) {
   const st = staticsFor(spec);
-  const conn = st.family !== undefined ? nativeConnector() : undefined;
+  const conn = st.family !== undefined ? nativeConnections() : undefined;
   if (conn !== undefined && st.family !== undefined) {
     const family = st.family;
     return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: st.phase }, (a) => {
       let id: number;
       try {
-        id = conn.native.connect(family, st.host, spec.port, spec.bindto ?? '', spec.bindPort ?? 0);
+        id = conn.open(family, st.host, spec.port, spec.bindto ?? '', spec.bindPort ?? 0, undefined, (event, errno) => {
+          if (event === CONNECTED) return a.finish(st.ok);
+          const code = getSystemErrorName(-errno);
+          a.finish(fail(reasonFor({ code }), `connect ${code} ${st.where}`));
+        });
       } catch (e) {
         // the socket could not be made, bound (bindto / bind_port) or connected
         a.finish(fail(reasonFor(e), describeError(e)));
         return;
       }
-      conn.waiting.set(id, (errno) => {
-        if (errno === 0) return a.finish(st.ok);
-        const code = getSystemErrorName(-errno);
-        a.finish(fail(reasonFor({ code }), `connect ${code} ${st.where}`));
-      });
       // deadline or abort before the connect reported: close it, no callback
-      a.defer(() => {
-        if (conn.waiting.delete(id)) conn.native.cancel(id);
-      });
+      a.defer(() => conn.cancel(id));
     });
   }
   return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: st.phase }, (a) => {
