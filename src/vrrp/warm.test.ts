@@ -27,10 +27,19 @@ describe('exerciseInstance', () => {
 
   it('the copies go BACKUP -> MASTER -> stop, each round', () => {
     const moves: string[] = [];
-    exerciseInstance(cases[1]!, { trace: (r) => r.state !== r.next && moves.push(`${r.state}>${r.next}`) });
-    const round = moves.slice(0, moves.length / 3);
-    expect(moves).toEqual([...round, ...round, ...round]);
+    const inputs: string[] = [];
+    exerciseInstance(cases[1]!, {
+      trace: (r) => {
+        inputs.push(`${r.state}:${r.input}`);
+        if (r.state !== r.next) moves.push(`${r.state}>${r.next}`);
+      },
+    });
+    const round = moves.slice(0, moves.length / 4);
+    expect(moves).toEqual([...round, ...round, ...round, ...round]);
     expect(round).toContain('BACKUP>MASTER');
     expect(round.at(-1)?.startsWith('MASTER>')).toBe(true);
+    // both takeovers run: after Master_Down_Interval and after a priority-0 advert (Skew_Time)
+    expect(inputs).toContain('BACKUP:advertPriorityZero');
+    expect(inputs).toContain('BACKUP:downTimerExpired');
   });
 });

@@ -7,7 +7,7 @@
  */
 import { VrrpInstance, type VrrpInstanceOptions, type VrrpInstanceParams } from './instance.js';
 
-const ROUNDS = 3;
+const ROUNDS = 4;
 
 /** `options.trace` lets a test see the transitions the copies went through. */
 export function exerciseInstance(params: VrrpInstanceParams, options: VrrpInstanceOptions = {}): void {
@@ -26,10 +26,16 @@ export function exerciseInstance(params: VrrpInstanceParams, options: VrrpInstan
     let now = 0;
     inst.start(now);
     drain();
-    // a master's adverts, then silence: BACKUP -> MASTER on Master_Down_Interval
+    // a master's adverts, then (odd rounds) its priority-0 advert or (even rounds) silence:
+    // BACKUP -> MASTER after Skew_Time or Master_Down_Interval, the two takeovers
     for (let i = 0; i < 2; i++) {
       now += interval;
       inst.handleAdvert(now, { srcIp: peer, priority: Math.min(params.priority + 1, 254), advertIntervalMs: interval });
+      drain();
+    }
+    if (round % 2 === 1) {
+      now += 1;
+      inst.handleAdvert(now, { srcIp: peer, priority: 0, advertIntervalMs: interval });
       drain();
     }
     for (let i = 0; i < 8; i++) {
