@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { httpProbe } from '../src/check/probes/http.js';
+import { nativeConnections } from '../src/check/probes/native-connector.js';
 import type { HttpSpec, ProbeResult, ProbeSpec } from '../src/check/types.js';
 import {
   behaviours,
@@ -69,6 +70,11 @@ beforeAll(async () => {
 });
 
 afterAll(() => servers.closeAll());
+
+
+// Plain HTTP to 127.0.0.1 runs on the addon's TcpConnector (the daemon's path); without the
+// addon these tests would silently test the net.Socket fallback.
+if (nativeConnections() === undefined) throw new Error('native addon not built: run npm ci, or node native/build.mjs');
 
 describe('HTTP_GET request bytes', () => {
   it.each([

@@ -3,9 +3,15 @@ import { readdirSync } from 'node:fs';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { nativeConnections } from '../src/check/probes/native-connector.js';
 import { tcpProbe } from '../src/check/probes/tcp.js';
 import type { ProbeSpec } from '../src/check/types.js';
+import { requireNativeAddon } from './helpers/netns.js';
 import { closedPort, Servers, startTcpRecorder, waitFor } from './helpers/servers.js';
+
+// These tests are about the addon's connector (the daemon's path); without it they would
+// silently test the net.Socket fallback.
+requireNativeAddon();
 
 const servers = new Servers();
 afterAll(() => servers.closeAll());
@@ -20,6 +26,10 @@ const tcp = (port: number, over: Partial<Extract<ProbeSpec, { kind: 'TCP_CHECK' 
 const sig = () => new AbortController().signal;
 
 describe('TCP_CHECK', () => {
+  it('runs on the addon\'s TcpConnector', () => {
+    expect(nativeConnections()).toBeDefined();
+  });
+
   it('connects and closes with FIN, not RST (IPv4 and IPv6)', async () => {
     for (const host of ['127.0.0.1', '::1']) {
       const rec = servers.add(await startTcpRecorder({ host }));
