@@ -7,7 +7,7 @@
 // the ratio is an upper bound for vipkeeper, not a host measurement. Both daemons see the same guest,
 // the same listener (a Node http server in the guest), the same config text and the same method
 // (utime+stime of the checker process from /proc over the window, VmHWM, listener-side rate).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -56,12 +56,17 @@ async function bundle(entry: string): Promise<string> {
 export async function runVmComparison(o: { sizes: number[]; kinds: CheckKind[]; durationS: number; settleS: number; verbose?: boolean }): Promise<VmComparison> {
   const esbuild = await import('esbuild');
   const checker = (await esbuild.transform(readFileSync(path.join(HERE, 'checker.ts'), 'utf8'), { loader: 'ts', format: 'esm', target: 'node20' })).code;
-  const files: Record<string, string> = {
+  const files: Record<string, string | Uint8Array> = {
     'checker.mjs': checker,
     'mods/config/load.js': await bundle(path.join(REPO_ROOT, 'src', 'config', 'load.ts')),
     'mods/check/health.js': await bundle(path.join(REPO_ROOT, 'src', 'check', 'health.ts')),
     'mods/check/probes/index.js': await bundle(path.join(REPO_ROOT, 'src', 'check', 'probes', 'index.ts')),
   };
+  // the probes bundle finds the addon as src/net/native.ts does, two levels up from itself; without
+  // it TCP_CHECK and HTTP_GET would measure the net.Socket fallback instead of what the daemon runs
+  const addon = path.join(REPO_ROOT, 'native', 'build', 'Release', 'vipkeeper_native.node');
+  if (existsSync(addon)) files['mods/native/build/Release/vipkeeper_native.node'] = readFileSync(addon);
+  else process.stderr.write('[checks] WARNING: native addon not built; the guest measures the net.Socket fallback\n');
   const tasks: Array<{ id: string; kind: string; [k: string]: unknown }> = [
     { id: 'env', kind: 'env' },
     { id: 'listener', kind: 'listener' },
