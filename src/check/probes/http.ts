@@ -23,11 +23,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 
 import type { Probe, ProbeResult, ProbeSpec } from '../types.js';
-import { getSystemErrorName } from 'node:util';
-
-import { closeInBackground, connectHost, describeError, fail, message, ok, reasonFor, runAttempt, stripZone, tcpConnectOptions } from './common.js';
+import { closeInBackground, describeError, fail, message, ok, reasonFor, runAttempt, tcpConnectOptions } from './common.js';
 import { buildHttpRequest, HttpProtocolError, HttpResponseReader, statusAccepted } from './http-response.js';
-import { DATA, END, ERROR, nativeConnections, SENT } from './native-connector.js';
+import { DATA, END, ERROR, errnoError, nativeConnections, nativeTarget, SENT } from './native-connector.js';
 
 type HttpProbeSpec = Extract<ProbeSpec, { kind: 'HTTP_GET' | 'SSL_GET' }>;
 
@@ -41,9 +39,8 @@ function rangesText(r: readonly (readonly [number, number])[]): string {
   return r.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(',');
 }
 
-/** The request bytes per spec (plans are long-lived), built once. */
-const requests = new WeakMap<HttpProbeSpec, string>();
-const requestBuffers = new WeakMap<HttpProbeSpec, Buffer>();
+/** The request bytes per spec (plans are long-lived), built once; both transports write them. */
+const requests = new WeakMap<HttpProbeSpec, Buffer>();
 
 function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResult> {
   let regex: RegExp | undefined;
@@ -58,24 +55,15 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
   const secure = spec.kind === 'SSL_GET';
   let request = requests.get(spec);
   if (request === undefined) {
-    request = buildHttpRequest(spec);
+    request = Buffer.from(buildHttpRequest(spec));
     requests.set(spec, request);
   }
   const where = `${spec.address} port ${spec.port}`;
 
   // Plain HTTP to an IP address goes through the addon (no net.Socket per check); TLS and
   // host names through tls / net.
-  const host = connectHost(spec);
-  const fam = net.isIP(stripZone(host));
-  const conn = !secure && (fam === 4 || fam === 6) ? nativeConnections() : undefined;
-  let requestBytes: Buffer | undefined;
-  if (conn !== undefined) {
-    requestBytes = requestBuffers.get(spec);
-    if (requestBytes === undefined) {
-      requestBytes = Buffer.from(request, 'latin1');
-      requestBuffers.set(spec, requestBytes);
-    }
-  }
+  const target = secure ? undefined : nativeTarget(spec);
+  const conn = target !== undefined ? nativeConnections() : undefined;
 
   return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: `connecting to ${where}` }, (a) => {
     const reader = new HttpResponseReader({ digest: digest !== undefined, keepBody: regex !== undefined });
@@ -155,17 +143,14 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
       progress();
     };
 
-    if (conn !== undefined && requestBytes !== undefined) {
+    if (conn !== undefined && target !== undefined) {
       let id: number;
       try {
-        id = conn.open(fam as 4 | 6, host, spec.port, spec.bindto ?? '', spec.bindPort ?? 0, requestBytes, (event, errno, data) => {
+        id = conn.open(target.family, target.host, spec.port, spec.bindto ?? '', spec.bindPort ?? 0, request, (event, errno, data) => {
           if (event === SENT) a.phase = 'waiting for the response header';
           else if (event === DATA) onData(data!);
           else if (event === END) onEnd();
-          else if (event === ERROR) {
-            const code = getSystemErrorName(-errno);
-            onError({ code, message: `${a.phase === `connecting to ${where}` ? 'connect' : 'read'} ${code}` });
-          }
+          else if (event === ERROR) onError(errnoError(errno, a.phase === `connecting to ${where}` ? 'connect' : 'read'));
         });
       } catch (e) {
         onError(e);

@@ -6,7 +6,12 @@
  * of the checker's CPU and, surviving young collections, most of its heap at 10,000 checks a
  * second. `undefined` when the addon is not built: the probes then use net / tls.
  */
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+
 import { native, type NativeTcpConnector } from '../../net/native.js';
+import type { Target } from '../types.js';
+import { connectHost, stripZone } from './common.js';
 
 export const CONNECTED = 0;
 export const SENT = 1;
@@ -59,4 +64,33 @@ function create(TcpConnector: new (cb: (id: number, event: number, errno: number
       if (handlers.delete(id)) c.finish(id);
     },
   };
+}
+
+/** Where the connector goes for a target: its address (with the zone connectHost adds). */
+export interface NativeTarget {
+  family: 4 | 6;
+  host: string;
+}
+
+const targets = new WeakMap<Target, NativeTarget | null>();
+
+/**
+ * The target's address for the connector, or undefined for a host name (which needs a
+ * resolver: net.connect). Cached per spec, as plans are long-lived.
+ */
+export function nativeTarget(t: Target): NativeTarget | undefined {
+  let r = targets.get(t);
+  if (r === undefined) {
+    const host = connectHost(t);
+    const fam = net.isIP(stripZone(host));
+    r = fam === 4 || fam === 6 ? { family: fam, host } : null;
+    targets.set(t, r);
+  }
+  return r ?? undefined;
+}
+
+/** An ERROR event's errno as the error shape reasonFor / describeError read (`code`, `message`). */
+export function errnoError(errno: number, syscall: string): { code: string; message: string } {
+  const code = getSystemErrorName(-errno);
+  return { code, message: `${syscall} ${code}` };
 }

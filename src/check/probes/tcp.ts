@@ -11,12 +11,11 @@
  * destroyed on the server's FIN or after CLOSE_GRACE_MS).
  */
 import net from 'node:net';
-import { getSystemErrorName } from 'node:util';
 
-import { CONNECTED, nativeConnections } from './native-connector.js';
+import { CONNECTED, errnoError, nativeConnections, nativeTarget } from './native-connector.js';
 
 import type { Probe, ProbeResult, ProbeSpec } from '../types.js';
-import { closeInBackground, connectHost, describeError, fail, ok, reasonFor, runAttempt, stripZone, tcpConnectOptions } from './common.js';
+import { closeInBackground, describeError, fail, ok, reasonFor, runAttempt, tcpConnectOptions } from './common.js';
 
 type TcpSpec = Extract<ProbeSpec, { kind: 'TCP_CHECK' }>;
 
@@ -28,9 +27,6 @@ export const tcpProbe: Probe = (spec, signal) => {
 /** Per spec (plans are long-lived): the connect options, the phase text and the success result, built once. */
 interface TcpStatic {
   options: net.TcpNetConnectOpts;
-  /** Set when the target is an IP address (the native connect needs one). */
-  family: 4 | 6 | undefined;
-  host: string;
   where: string;
   phase: string;
   ok: ProbeResult;
@@ -41,9 +37,7 @@ function staticsFor(spec: TcpSpec): TcpStatic {
   let s = statics.get(spec);
   if (s === undefined) {
     const where = `${spec.address} port ${spec.port}`;
-    const host = connectHost(spec);
-    const fam = net.isIP(stripZone(host));
-    s = { options: tcpConnectOptions(spec), family: fam === 4 || fam === 6 ? fam : undefined, host, where, phase: `connecting to ${where}`, ok: Object.freeze(ok(`connected to ${where}`)) };
+    s = { options: tcpConnectOptions(spec), where, phase: `connecting to ${where}`, ok: Object.freeze(ok(`connected to ${where}`)) };
     statics.set(spec, s);
   }
   return s;
@@ -51,16 +45,16 @@ function staticsFor(spec: TcpSpec): TcpStatic {
 
 function probeTcp(spec: TcpSpec, signal: AbortSignal) {
   const st = staticsFor(spec);
-  const conn = st.family !== undefined ? nativeConnections() : undefined;
-  if (conn !== undefined && st.family !== undefined) {
-    const family = st.family;
+  const target = nativeTarget(spec);
+  const conn = target !== undefined ? nativeConnections() : undefined;
+  if (conn !== undefined && target !== undefined) {
     return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: st.phase }, (a) => {
       let id: number;
       try {
-        id = conn.open(family, st.host, spec.port, spec.bindto ?? '', spec.bindPort ?? 0, undefined, (event, errno) => {
+        id = conn.open(target.family, target.host, spec.port, spec.bindto ?? '', spec.bindPort ?? 0, undefined, (event, errno) => {
           if (event === CONNECTED) return a.finish(st.ok);
-          const code = getSystemErrorName(-errno);
-          a.finish(fail(reasonFor({ code }), `connect ${code} ${st.where}`));
+          const e = errnoError(errno, 'connect');
+          a.finish(fail(reasonFor(e), `${e.message} ${st.where}`));
         });
       } catch (e) {
         // the socket could not be made, bound (bindto / bind_port) or connected
