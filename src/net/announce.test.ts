@@ -127,6 +127,27 @@ describe('Announcer.warm', () => {
     expect(f.log).toContain('open eth1');
   });
 
+  it('warms each family and device once, however many instances start', () => {
+    const f = fakeSockets();
+    let macReads = 0;
+    const sockets: AnnounceSockets = {
+      ...f.sockets,
+      openPacket: (ifname) => {
+        const s = f.sockets.openPacket(ifname);
+        return { ...s, macBytes: () => (macReads++, s.macBytes()) };
+      },
+    };
+    const a = createAnnouncer({ sockets });
+    a.warm(vips, 'eth0');
+    const first = macReads;
+    expect(first).toBeGreaterThan(0);
+    a.warm(vips, 'eth0');
+    a.warm([{ address: '10.1.0.12', prefix: 32 }], 'eth0');
+    expect(macReads).toBe(first);
+    a.warm([{ address: '10.1.0.13', prefix: 32, dev: 'eth2' }], 'eth0');
+    expect(macReads).toBeGreaterThan(first);
+  });
+
   it('does nothing once closed', () => {
     const f = fakeSockets();
     const a = createAnnouncer({ sockets: f.sockets });

@@ -71,6 +71,8 @@ export function createAnnouncer(opts: AnnouncerOptions = {}): Announcer {
   const packets = new Map<string, ReturnType<AnnounceSockets['openPacket']>>();
   let na: ReturnType<AnnounceSockets['openNa']> | undefined;
   let closed = false;
+  /** `family device` pairs warm() has done. */
+  const warmed = new Set<string>();
 
   function packet(ifname: string): ReturnType<AnnounceSockets['openPacket']> {
     let s = packets.get(ifname);
@@ -127,7 +129,10 @@ export function createAnnouncer(opts: AnnouncerOptions = {}): Announcer {
     },
     warm(vips, defaultDev) {
       if (closed) return;
-      const sample = [...vips.filter((v) => isIPv4(v.address)).slice(0, 2), ...vips.filter((v) => isIPv6(v.address)).slice(0, 2)];
+      // the code is the same for every instance: two VIPs per family and device are enough, once
+      const fresh = (v: Vip, fam: 4 | 6) => !warmed.has(`${fam} ${v.dev ?? defaultDev}`);
+      const sample = [...vips.filter((v) => isIPv4(v.address) && fresh(v, 4)).slice(0, 2), ...vips.filter((v) => isIPv6(v.address) && fresh(v, 6)).slice(0, 2)];
+      for (const v of sample) warmed.add(`${isIPv4(v.address) ? 4 : 6} ${v.dev ?? defaultDev}`);
       // a few rounds: V8 runs new code (and regexps) interpreted before it compiles them
       for (let round = 0; round < WARM_ROUNDS; round++) {
         for (const vip of sample) {
