@@ -11,7 +11,8 @@
         "src/netlink.cc",
         "src/sched.cc",
         "src/timer.cc",
-        "src/tcp_connect.cc"
+        "src/tcp_connect.cc",
+        "src/signal_watch.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

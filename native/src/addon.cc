@@ -1,11 +1,15 @@
 // vipkeeper native addon: raw IP sockets, AF_PACKET send, netlink transactions,
-// a timerfd timer, TCP connects for TCP_CHECK, thread scheduling, sd_notify and interface name/index helpers. Linux only.
+// a timerfd timer, a per-thread signal watcher, TCP connects for TCP_CHECK, thread scheduling, sd_notify and interface name/index helpers. Linux only.
+#include <dlfcn.h>
 #include <napi.h>
+
+#include <mutex>
 
 #include "common.h"
 #include "netlink.h"
 #include "packet_socket.h"
 #include "raw_socket.h"
+#include "signal_watch.h"
 #include "tcp_connect.h"
 #include "timer.h"
 
@@ -35,7 +39,20 @@ Napi::Value JsIfMac(const Napi::CallbackInfo& info) {
   return IfMac(info.Env(), ArgString(info, 0, "ifname"));
 }
 
+// Keeps this library mapped for the life of the process. Node unloads an addon when the last
+// environment that loaded it (e.g. a worker thread) is torn down, but the uv_close callbacks of our
+// poll, timer and signal handles run after that, in the worker's final loop turns.
+void PinLibrary() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Dl_info info{};
+    // The handle is deliberately never dlclose'd.
+    if (dladdr(reinterpret_cast<void*>(&PinLibrary), &info) != 0 && info.dli_fname != nullptr) dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  PinLibrary();
   exports.Set("RawIpSocket", RawSocket::Init(env));
   exports.Set("PacketSocket", PacketSocket::Init(env));
   exports.Set("sdNotify", Napi::Function::New<SdNotify>(env, "sdNotify"));
@@ -45,6 +62,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NetlinkSocket", NetlinkSocket::Init(env));
   exports.Set("PreciseTimer", PreciseTimer::Init(env));
   exports.Set("TcpConnector", TcpConnector::Init(env));
+  exports.Set("SignalWatch", SignalWatch::Init(env));
   exports.Set("setThreadRealtime", Napi::Function::New<SetThreadRealtime>(env, "setThreadRealtime"));
   exports.Set("threadId", Napi::Function::New<ThreadId>(env, "threadId"));
   exports.Set("threadScheduler", Napi::Function::New<ThreadScheduler>(env, "threadScheduler"));

@@ -100,6 +100,17 @@ export interface NativeBinding {
   TcpConnector: new (callback: (id: number, event: number, errno: number, data: Buffer | undefined) => void) => NativeTcpConnector;
   /** A one-shot timerfd timer on the calling thread's loop; `callback` runs when it expires. */
   PreciseTimer: new (callback: () => void) => NativePreciseTimer;
+  /**
+   * A libuv signal watcher on the calling thread's loop (a worker hears the signal itself, not
+   * through the main thread); unref'd. The signal's disposition becomes libuv's handler while any
+   * watcher (or process.on listener) exists.
+   */
+  SignalWatch: new (signum: number, callback: (signum: number) => void) => NativeSignalWatch;
+}
+
+export interface NativeSignalWatch {
+  close(): void;
+  readonly closed: boolean;
 }
 
 export interface NativeTcpConnector {
