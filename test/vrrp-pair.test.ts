@@ -430,6 +430,8 @@ describe('vipkeeper pair in network namespaces', () => {
     expect(packets).toEqual([[d1().ip, '255', '0', VIP]]);
     expect(p2.transitions(INSTANCE).at(-1)).toMatchObject({ to: 'MASTER', reason: expect.stringMatching(/sent priority 0/) });
     expect(p1.transitions(INSTANCE).at(-1)).toMatchObject({ from: 'MASTER', to: 'STOP' });
+    // The VRRP thread heard SIGTERM itself, not through the main thread.
+    expect(p1.logs().filter((l) => l.thread === 'vrrp' && l.signal === 'SIGTERM')).toHaveLength(1);
     // Well under Master_Down_Interval: the priority-0 advert made d2 wait only Skew_Time.
     expect(vipMs).toBeLessThan(V3_MASTER_DOWN_MS - 100);
     expect(await hasVip(d1().ns, VIP)).toBe(false);

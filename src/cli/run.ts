@@ -52,6 +52,7 @@ export async function runRun(opts: RunOptions): Promise<number> {
     logLevel: level,
     ...(opts.socket ? { socket: opts.socket } : {}),
     log,
+    stopSignals: ['SIGTERM', 'SIGINT'],
     onFatal: (code, why) => {
       log.error({ code }, `stopping: ${why}`);
       void daemon.stop(why).finally(() => resolveDone(code));

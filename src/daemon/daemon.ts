@@ -41,6 +41,11 @@ export interface DaemonOptions {
   log: Logger;
   /** Called when a component dies and cannot be restarted: the process should exit with this code. */
   onFatal: (code: number, why: string) => void;
+  /**
+   * Signals the caller stops the daemon on (process.on handlers it installed). The VRRP worker
+   * watches them too and starts its stop (priority 0) without waiting for this thread.
+   */
+  stopSignals?: NodeJS.Signals[];
 }
 
 export class DaemonStartError extends Error {
@@ -140,6 +145,7 @@ export class Daemon {
       udpPort: this.opts.udpPort,
       logLevel: this.opts.logLevel,
       heartbeatMs: HEARTBEAT_MS,
+      stopSignals: this.opts.stopSignals ?? [],
     };
     const url = this.workerUrl();
     // Under tsx the worker must register tsx itself: loader hooks do not follow into workers on Node 20.

@@ -3,6 +3,7 @@
 // collection never delay an advert. Plain-data messages in and out; a heartbeat
 // tells the main thread (and through it systemd's watchdog) that this loop turns.
 import { stat } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import { native } from '../net/native.js';
@@ -20,6 +21,12 @@ export interface VrrpWorkerData {
   udpPort: number;
   logLevel: LogLevel;
   heartbeatMs: number;
+  /**
+   * Signals the process stops on (the CLI's handlers). The worker watches them itself: Node
+   * delivers signals to the main thread only, and its wake-up plus postMessage cost ~1 ms before
+   * the priority-0 adverts could go out. Empty when something else owns the signals (tests).
+   */
+  stopSignals: NodeJS.Signals[];
 }
 
 /** Main → worker: a runtime request with an id to answer. */
@@ -125,10 +132,16 @@ async function main(): Promise<void> {
   const heartbeat = setInterval(() => port.postMessage({ type: 'heartbeat', at: Date.now() } satisfies WorkerMessage), data.heartbeatMs);
   let stopTrackers: () => void = () => undefined;
 
-  const stop = async (reason: string): Promise<void> => {
+  let signalWatches: { close(): void }[] = [];
+  // One stop, whoever asks first: the signal watcher or the main thread's 'stop' call.
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string): Promise<void> => (stopping ??= stopOnce(reason));
+  const stopOnce = async (reason: string): Promise<void> => {
     // runtime.stop sends the priority-0 adverts synchronously, before its first await; the
     // trackers (file watchers, track scripts) are stopped right after.
     const stopped = runtime.stop(reason);
+    for (const w of signalWatches) w.close();
+    signalWatches = [];
     stopTrackers();
     await stopped;
     clearInterval(heartbeat);
@@ -182,7 +195,28 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'startFailed', error: e.message, ...(e.code ? { code: e.code } : {}) } satisfies WorkerMessage);
     return;
   }
+  if (!stopping) signalWatches = watchStopSignals(
+      data.stopSignals,
+      (sig) => {
+        void stop(sig);
+        setImmediate(() => log.info({ signal: sig, thread: 'vrrp' }, 'stop signal heard on the VRRP thread'));
+      },
+      log,
+    );
   port.postMessage({ type: 'started' } satisfies WorkerMessage);
+}
+
+/** A native watcher per stop signal on this thread's loop; none (with a warning) without the addon. */
+function watchStopSignals(signals: NodeJS.Signals[], onSignal: (sig: NodeJS.Signals) => void, log: Logger): { close(): void }[] {
+  if (signals.length === 0) return [];
+  let n: ReturnType<typeof native>;
+  try {
+    n = native();
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'the native addon is not available; the VRRP thread hears stop signals through the main thread');
+    return [];
+  }
+  return signals.map((sig) => new n.SignalWatch(osConstants.signals[sig], () => onSignal(sig)));
 }
 
 main().catch((e: unknown) => {
