@@ -34,11 +34,11 @@ struct Outcome {
   std::string syscall;
 };
 
-// Runs one transaction on fd; no JS involved, so it can run on a worker thread.
-void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, size_t chunk_bytes, Outcome& out) {
+// Runs one transaction on fd; no JS involved, so it can run on a worker thread. `buf` (kRecvBytes)
+// receives the replies; it need not be initialised.
+void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, size_t chunk_bytes, uint8_t* buf, Outcome& out) {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  std::vector<uint8_t> buf(kRecvBytes);
   size_t off = 0;
   while (off < len) {
     // one chunk of whole messages
@@ -67,7 +67,7 @@ void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, size_t chu
       int pr = ::poll(&p, 1, timeout_ms);
       if (pr < 0) { if (errno == EINTR) continue; out.err = errno; out.syscall = "poll(netlink)"; return; }
       if (pr == 0) { out.err = ETIMEDOUT; out.syscall = "netlink reply"; return; }
-      ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+      ssize_t n = ::recv(fd, buf, kRecvBytes, MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EINTR || errno == EAGAIN) continue;
         out.err = errno; out.syscall = "recv(netlink)"; return;
@@ -75,11 +75,11 @@ void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, size_t chu
       size_t pos = 0;
       while (pos + sizeof(nlmsghdr) <= static_cast<size_t>(n)) {
         nlmsghdr h;
-        std::memcpy(&h, buf.data() + pos, sizeof h);
+        std::memcpy(&h, buf + pos, sizeof h);
         if (h.nlmsg_len < sizeof(nlmsghdr) || pos + h.nlmsg_len > static_cast<size_t>(n)) break;
         bool ours = pending.count(h.nlmsg_seq) > 0;
         if (ours) {
-          out.data.insert(out.data.end(), buf.data() + pos, buf.data() + pos + h.nlmsg_len);
+          out.data.insert(out.data.end(), buf + pos, buf + pos + h.nlmsg_len);
           // keep the 4-byte alignment the parser expects
           out.data.resize(NLMSG_ALIGN(out.data.size()), 0);
           if (h.nlmsg_type == NLMSG_ERROR || h.nlmsg_type == NLMSG_DONE) pending.erase(h.nlmsg_seq);
@@ -99,7 +99,10 @@ class TransactWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
-  void Execute() override { Transact(fd_.get(), req_.data(), req_.size(), timeout_ms_, chunk_bytes_, out_); }
+  void Execute() override {
+    std::unique_ptr<uint8_t[]> buf(new uint8_t[kRecvBytes]);
+    Transact(fd_.get(), req_.data(), req_.size(), timeout_ms_, chunk_bytes_, buf.get(), out_);
+  }
   void OnOK() override {
     Napi::Env env = Env();
     if (out_.err != 0) {
@@ -181,7 +184,8 @@ Napi::Value NetlinkSocket::TransactSync(const Napi::CallbackInfo& info) {
   if (fd_ < 0) ThrowErrno(env, "netlink transact on a closed socket", EBADF);
   std::vector<uint8_t> req = RequestBytes(info);
   Outcome out;
-  Transact(fd_, req.data(), req.size(), TimeoutArg(info), ChunkArg(info), out);
+  if (!recv_buf_) recv_buf_.reset(new uint8_t[kRecvBytes]);
+  Transact(fd_, req.data(), req.size(), TimeoutArg(info), ChunkArg(info), recv_buf_.get(), out);
   if (out.err != 0) ThrowErrno(env, out.syscall, out.err);
   return Napi::Buffer<uint8_t>::Copy(env, out.data.data(), out.data.size());
 }
