@@ -18,6 +18,12 @@ import {
 } from './helpers/netns.js';
 
 const RECV = 'test/fixtures/native-raw-recv.mjs';
+
+/** The interface index of `ifname` in namespace `ns`. */
+function ifIndexIn(ns: string, ifname: string): number {
+  const r = spawnSync('ip', ['-n', ns, '-o', 'link', 'show', ifname], { encoding: 'utf8' });
+  return Number(/^(\d+):/.exec(r.stdout)?.[1]);
+}
 const SEND = 'test/fixtures/native-raw-send.mjs';
 // A VRRPv3 advert body (vrid 51, prio 100, 1 s, one address); contents do not matter here.
 const PAYLOAD4 = '3133640100640000' + '0a1f00c8';
@@ -223,5 +229,30 @@ describe('native RawIpSocket between two namespaces', () => {
     await joined.waitExit();
     await notJoined.waitExit(10_000, false);
     expect(notJoined.jsonLines().at(-1), notJoined.describe()).toEqual({ timeout: true, seen: 0 });
+  });
+
+  it('a device recreated under the same name (new index) is found again: the send after it goes out', async () => {
+    const send = lab.spawnNode(nsA, SEND, {
+      family: 4,
+      protocol: 112,
+      ttl: 255,
+      sends: [{ dst: '10.231.0.2', ifname: 'vka0', hex: PAYLOAD4 }],
+      repeat: 2,
+      intervalMs: 4000,
+    });
+    await send.waitForLine(/"i":0/);
+    const before = ifIndexIn(nsA, 'vka0');
+    // deleting one end of the pair deletes both; make it again with the same names and addresses
+    await lab.exec(nsA, ['ip', 'link', 'del', 'vka0']);
+    await lab.addVeth(nsA, 'vka0', nsB, 'vkb0');
+    await lab.addAddress(nsA, 'vka0', '10.231.0.1/24');
+    await lab.addAddress(nsB, 'vkb0', '10.231.0.2/24');
+    expect(ifIndexIn(nsA, 'vka0')).not.toBe(before);
+    const recv = lab.spawnNode(nsB, RECV, { family: 4, protocol: 112, device: 'vkb0', count: 1, timeoutMs: 10_000 });
+    await recv.waitForLine(/"ready":true/);
+    await send.waitExit();
+    await recv.waitExit();
+    expect(send.jsonLines().map((l) => (l as { sent?: boolean }).sent), send.describe()).toEqual([true, true]);
+    expect(recv.jsonLines<Msg>().filter((m) => 'src' in m).map((m) => m.data), recv.describe()).toEqual([PAYLOAD4]);
   });
 });

@@ -264,46 +264,67 @@ Napi::Value RawSocket::Send(const Napi::CallbackInfo& info) {
   std::string ifname = ArgOptString(info, 2, "ifname");
   std::string src_text = ArgOptString(info, 3, "src");
   SockAddr dst = ParseAddr(env, family_, dst_text);
-  unsigned idx = ifname.empty() ? 0 : IfIndex(env, ifname);
-
-  iovec iov{data.Data(), data.ByteLength()};
-  msghdr m{};
-  m.msg_name = const_cast<sockaddr*>(dst.sa());
-  m.msg_namelen = dst.len;
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  alignas(cmsghdr) unsigned char ctrl[CMSG_SPACE(sizeof(in6_pktinfo))];
-  std::memset(ctrl, 0, sizeof ctrl);
-  if (idx != 0 || !src_text.empty()) {
-    // Choose the egress interface / source address per packet via *_PKTINFO.
-    m.msg_control = ctrl;
-    cmsghdr* c = reinterpret_cast<cmsghdr*>(ctrl);
-    if (family_ == AF_INET) {
-      in_pktinfo pi{};
-      pi.ipi_ifindex = static_cast<int>(idx);
-      if (!src_text.empty()) pi.ipi_spec_dst = ParseAddr(env, AF_INET, src_text).in4()->sin_addr;
-      c->cmsg_level = IPPROTO_IP;
-      c->cmsg_type = IP_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof pi);
-      std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-      m.msg_controllen = CMSG_SPACE(sizeof pi);
-    } else {
-      in6_pktinfo pi{};
-      pi.ipi6_ifindex = idx;
-      if (!src_text.empty()) pi.ipi6_addr = ParseAddr(env, AF_INET6, src_text).in6()->sin6_addr;
-      c->cmsg_level = IPPROTO_IPV6;
-      c->cmsg_type = IPV6_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof pi);
-      std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-      m.msg_controllen = CMSG_SPACE(sizeof pi);
-    }
+  SockAddr src;
+  if (!src_text.empty()) src = ParseAddr(env, family_, src_text);
+  // The device's index is looked up once (if_nametoindex is a socket, an ioctl and a close per
+  // call) and again only when a send fails: the device may have been recreated.
+  bool cached = !ifname.empty() && ifname == ifname_cache_ && ifindex_cache_ != 0;
+  unsigned idx = ifname.empty() ? 0 : cached ? ifindex_cache_ : IfIndex(env, ifname);
+  if (!ifname.empty()) {
+    ifname_cache_ = ifname;
+    ifindex_cache_ = idx;
   }
-  for (;;) {
+
+  for (int attempt = 0;; attempt++) {
+    iovec iov{data.Data(), data.ByteLength()};
+    msghdr m{};
+    m.msg_name = const_cast<sockaddr*>(dst.sa());
+    m.msg_namelen = dst.len;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    alignas(cmsghdr) unsigned char ctrl[CMSG_SPACE(sizeof(in6_pktinfo))];
+    std::memset(ctrl, 0, sizeof ctrl);
+    if (idx != 0 || !src_text.empty()) {
+      // Choose the egress interface / source address per packet via *_PKTINFO.
+      m.msg_control = ctrl;
+      cmsghdr* c = reinterpret_cast<cmsghdr*>(ctrl);
+      if (family_ == AF_INET) {
+        in_pktinfo pi{};
+        pi.ipi_ifindex = static_cast<int>(idx);
+        if (!src_text.empty()) pi.ipi_spec_dst = src.in4()->sin_addr;
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof pi);
+        std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+        m.msg_controllen = CMSG_SPACE(sizeof pi);
+      } else {
+        in6_pktinfo pi{};
+        pi.ipi6_ifindex = idx;
+        if (!src_text.empty()) pi.ipi6_addr = src.in6()->sin6_addr;
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof pi);
+        std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+        m.msg_controllen = CMSG_SPACE(sizeof pi);
+      }
+    }
     ssize_t r = ::sendmsg(fd_, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (r >= 0) return Napi::Boolean::New(env, true);
     int e = errno;
-    if (e == EINTR) continue;
+    if (e == EINTR) {
+      attempt--;
+      continue;
+    }
     if (e == EAGAIN || e == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+    if (cached && attempt == 0) {
+      // A stale index? Look the name up again; retry once if it now has another index.
+      unsigned fresh = ::if_nametoindex(ifname.c_str());
+      ifindex_cache_ = fresh;
+      if (fresh != 0 && fresh != idx) {
+        idx = fresh;
+        continue;
+      }
+    }
     ThrowErrno(env, "sendmsg(" + dst_text + (ifname.empty() ? "" : " via " + ifname) + ")", e);
   }
 }

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <napi.h>
+
+#include <string>
 #include <uv.h>
 
 #include <cstdint>
@@ -38,6 +40,8 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   Napi::Value GetClosed(const Napi::CallbackInfo& info);
 
   void CheckOpen(Napi::Env env) const;
+  std::string ifname_cache_;
+  unsigned ifindex_cache_ = 0;
   void SetOpt(Napi::Env env, int level, int name, const void* val, socklen_t len, const char* what);
   void SetInt(Napi::Env env, int level, int name, int val, const char* what);
   void Membership(const Napi::CallbackInfo& info, bool join);
