@@ -131,6 +131,8 @@ interface Entry {
   stats: InstanceTransportStats;
   lastMaster: string | undefined;
   oldUnicastChecksum: 'detect' | 'never' | 'use';
+  /** Encoded adverts by priority, destination and checksum mode: an advert is built once, as keepalived does. */
+  encoded: Map<string, Buffer>;
 }
 
 /** The destinations of one instance's adverts: each unicast peer, else the multicast group. */
@@ -189,6 +191,7 @@ export class AdvertDemux {
       stats: statsOf(t.wire.name),
       lastMaster: undefined,
       oldUnicastChecksum: t.expectations.oldUnicastChecksum ?? 'detect',
+      encoded: new Map(),
     }));
   }
 
@@ -242,10 +245,24 @@ export class AdvertDemux {
     this.handlers.onAdvert({ instance: e.t.wire.name, srcIp: src, dstIp: dst, advert: r.advert, notes: r.notes, ttl: rx.ttl, ifname: rx.ifname });
   }
 
-  /** The encoded message for one destination (the v3/IPv4 checksum depends on it). */
+  /**
+   * The encoded message for one destination (the v3/IPv4 checksum depends on it). Shared and
+   * cached: callers only send it. An instance's wire parameters never change (a reload that
+   * changes them builds a new demux).
+   */
   encode(name: string, priority: number, dst: string): Buffer {
     const e = this.entries.find((x) => x.t.wire.name === name);
     if (!e) throw new Error(`Cannot send for unknown VRRP instance "${name}"`);
+    const key = `${priority} ${dst} ${e.oldUnicastChecksum}`;
+    let msg = e.encoded.get(key);
+    if (!msg) {
+      msg = this.encodeFresh(e, priority, dst);
+      e.encoded.set(key, msg);
+    }
+    return msg;
+  }
+
+  private encodeFresh(e: Entry, priority: number, dst: string): Buffer {
     const w = e.t.wire;
     const adv = buildAdvert(w, priority, e.t.expectations.advertIntervalCs * 10);
     return encodeAdvert(adv, {
