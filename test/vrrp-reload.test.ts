@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigSchema, type Config, type ConfigInput } from '../src/config/schema.js';
 import { FakeClock } from '../src/daemon/clock.js';
 import { createLogger } from '../src/daemon/logger.js';
-import { VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp-runtime.js';
+import { REHEARSAL_LEAD_MS, VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp-runtime.js';
 import {
   AdvertDemux,
   StatsTable,
@@ -48,8 +48,12 @@ class FakeTransport implements VrrpTransport {
     readonly node: string,
     private readonly instances: readonly TransportInstance[],
     handlers: TransportHandlers,
+    private readonly rehearsed: (what: string) => void = () => undefined,
   ) {
     this.demux = new AdvertDemux(instances, handlers, this.table.of);
+  }
+  warm(instance: string, priorities: readonly number[]): void {
+    this.rehearsed(`encode ${instance} ${priorities.join(',')}`);
   }
   private get iface(): string | undefined {
     return this.instances[0]?.wire.interface;
@@ -139,6 +143,8 @@ interface Node {
   logLines: string[];
   /** VIP → references held (the kernel has it while > 0). */
   vips: Map<string, number>;
+  /** Takeover rehearsals seen by the ports: time and what. */
+  rehearsals: { at: number; what: string }[];
 }
 
 function node(link: FakeLink, name: string, ip: string, cfg: Config): Node {
@@ -146,13 +152,15 @@ function node(link: FakeLink, name: string, ip: string, cfg: Config): Node {
   const notifies: Notified[] = [];
   const logLines: string[] = [];
   const vips = new Map<string, number>();
+  const rehearsals: Node['rehearsals'] = [];
+  const rehearsed = (what: string) => rehearsals.push({ at: link.clock.now(), what });
   const op = (what: string) => link.op(name, what);
   const list = (v: readonly { address: string }[]) => v.map((x) => x.address).join(',');
   const rt: VrrpRuntime = new VrrpRuntime({
     config: cfg,
     clock: link.clock,
     logger: createLogger({ level: 'debug', destination: { write: (l: string) => void logLines.push(l) } }),
-    transport: (instances, handlers) => new FakeTransport(link, name, instances, handlers),
+    transport: (instances, handlers) => new FakeTransport(link, name, instances, handlers, rehearsed),
     addresses: {
       addVips: async (v) => {
         for (const x of v) vips.set(x.address, (vips.get(x.address) ?? 0) + 1);
@@ -168,8 +176,9 @@ function node(link: FakeLink, name: string, ip: string, cfg: Config): Node {
       },
       primaryAddress: async () => ip,
       cleanupStale: async (v) => op(`cleanupStale ${list(v)}`),
+      rehearse: (v) => rehearsed(`addresses ${list(v)}`),
     },
-    announcer: { announce: async (v, _d, o) => op(`garp ${list(v)} x${o.repeat}`) },
+    announcer: { announce: async (v, _d, o) => op(`garp ${list(v)} x${o.repeat}`), rehearse: (v) => rehearsed(`frames ${list(v)}`) },
     notifier: {
       notify: (r) => {
         // As src/daemon/vrrp-adapters.ts: scripts are looked up when the notify runs.
@@ -180,7 +189,7 @@ function node(link: FakeLink, name: string, ip: string, cfg: Config): Node {
     },
     onEvent: (e) => events.push(e),
   });
-  return { name, rt, events, notifies, logLines, vips };
+  return { name, rt, events, notifies, logLines, vips, rehearsals };
 }
 
 /** A node's side effects from index `from` of the op log (adverts only when priority 0, sockets shown). */
@@ -466,6 +475,33 @@ describe('VrrpRuntime.reload: hitless, in virtual time', () => {
 
     await a.rt.stop();
     await expect(a.rt.reload(config({ VI_1: { priority: 150 } }))).rejects.toThrow(/not running/);
+    await b.rt.stop();
+  });
+});
+
+describe('VrrpRuntime: takeover rehearsal', () => {
+  it('a BACKUP rehearses its takeover REHEARSAL_LEAD_MS before its timer, once, sending nothing; never while the master is heard', async () => {
+    const { clock, link, a, b } = await pair(config({ VI_1: { priority: 150 } }), config({ VI_1: { priority: 100 } }));
+    expect(stateOf(b, 'VI_1')).toBe('BACKUP');
+    // 10 s of adverts from a: b's Master_Down timer moved with each one and never came close
+    // (the start-up warm-up encodes once; that is all). a, started as BACKUP, rehearsed before
+    // its own Master_Down takeover at start-up, and never as MASTER.
+    expect(b.rehearsals.map((r) => r.what)).toEqual(['encode VI_1 100,0']);
+    expect(a.rehearsals.map((r) => r.what)).toEqual(['encode VI_1 150,0', 'encode VI_1 150', 'addresses 10.0.0.100', 'frames 10.0.0.100']);
+    const mark = link.ops.length;
+    const since = clock.now();
+    await a.rt.stop();
+    await clock.advanceAsync(2000);
+    expect(stateOf(b, 'VI_1')).toBe('MASTER');
+    const takeover = link.ops.slice(mark).find((o) => o.node === 'b' && o.what === 'tx VI_1 100')!.at;
+    const seen = b.rehearsals.filter((r) => r.at >= since);
+    expect(seen).toEqual([
+      { at: takeover - REHEARSAL_LEAD_MS, what: 'encode VI_1 100' },
+      { at: takeover - REHEARSAL_LEAD_MS, what: 'addresses 10.0.0.100' },
+      { at: takeover - REHEARSAL_LEAD_MS, what: 'frames 10.0.0.100' },
+    ]);
+    // nothing left b between the rehearsal and the takeover
+    expect(link.ops.slice(mark).filter((o) => o.node === 'b' && o.at >= takeover - REHEARSAL_LEAD_MS && o.at < takeover)).toEqual([]);
     await b.rt.stop();
   });
 });

@@ -23,6 +23,7 @@ export function addressPort(): AddressPort {
     removeVips: (vips, dev) => ops.removeVips(vips, dev ?? '').then(check('removing VIPs')),
     primaryAddress: (dev, family) => ops.primaryAddress(dev, family),
     cleanupStale: (vips, dev) => ops.cleanupStale(vips, dev ?? '').then(check('removing stale VIPs')),
+    rehearse: (vips, dev) => ops.rehearse(vips, dev ?? ''),
   };
 }
 
@@ -36,6 +37,7 @@ export function announcePort(log: Logger): AnnouncePort & { close(): void } {
       return r;
     },
     warm: (vips, defaultDev) => announcer.warm(vips, defaultDev ?? ''),
+    rehearse: (vips, defaultDev) => announcer.rehearse(vips, defaultDev ?? ''),
     close: () => announcer.close(),
   };
 }

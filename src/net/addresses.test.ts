@@ -185,6 +185,22 @@ describe('AddressOps over rtnetlink (fake kernel)', () => {
     expect(k.present()).toEqual([]);
   });
 
+  it('rehearse runs the add/delete code without the kernel and takes no reference; the real add still does', async () => {
+    const k = fakeKernel();
+    const ops = createAddressOps(k.opts);
+    const vips: Vip[] = [v4, { address: 'fd00::10', prefix: 128 }];
+    ops.rehearse(vips, 'eth0');
+    ops.rehearse(vips, 'eth0');
+    ops.rehearse([], 'eth0');
+    expect(() => ops.rehearse([{ address: '10.1.0.12', prefix: 32, dev: 'nope' }], 'eth0')).not.toThrow();
+    expect(k.state.opened).toBe(0);
+    expect(k.state.transactions).toEqual([]);
+    expect(ops.refCount(v4, 'eth0')).toBe(0);
+    expect(await ops.addVips(vips, 'eth0')).toEqual({ ok: true, errors: [] });
+    expect(k.present()).toEqual(['2:10.1.0.10/32', '2:fd00::10/128']);
+    expect(ops.refCount(v4, 'eth0')).toBe(1);
+  });
+
   it('adding a present address is not an error (REPLACE, and EEXIST is accepted too)', async () => {
     const k = fakeKernel([{ index: 2, family: 4, local: '10.1.0.10', prefixlen: 32 }]);
     const ops = createAddressOps(k.opts);

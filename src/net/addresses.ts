@@ -62,6 +62,11 @@ export interface AddressOps {
   addVips(vips: readonly Vip[], defaultDev: string): Promise<AddressResult>;
   /** Release each VIP; ONE netlink transaction deletes those no longer held. Removing an absent address is not an error. */
   removeVips(vips: readonly Vip[], defaultDev: string): Promise<AddressResult>;
+  /**
+   * Runs the add and delete code once against a fake kernel, nothing sent: just before a
+   * takeover, so the real add runs with its code and data in the CPU caches.
+   */
+  rehearse(vips: readonly Vip[], defaultDev: string): void;
   /** The VIPs of `vips` that are configured on their device now (RTM_GETADDR dump). */
   presentVips(vips: readonly Vip[], defaultDev: string): Promise<Vip[]>;
   /**
@@ -313,17 +318,22 @@ export function createAddressOps(opts: AddressOpsOptions = {}): AddressOps {
     // once per process, on a few VIPs of each family: it is the code that needs warming, and
     // this runs on the VRRP thread (bounded to a few ms, even with hundreds of VIPs)
     if (warmed) return;
+    warmed = exercise(vips, defaultDev, WARM_ROUNDS);
+  }
+
+  /** The add and delete paths against `ackAll` on two VIPs per family; false when there are none. */
+  function exercise(vips: readonly Vip[], defaultDev: string, rounds: number): boolean {
     const sample = [...vips.filter((v) => family(v.address) === 4).slice(0, 2), ...vips.filter((v) => family(v.address) === 6).slice(0, 2)];
-    if (sample.length === 0) return;
-    warmed = true;
+    if (sample.length === 0) return false;
     const c = new NetlinkClient(ackAll);
     const send = (reqs: readonly Request[]) => c.requestSync(reqs);
-    for (let i = 0; i < WARM_ROUNDS; i++) {
+    for (let i = 0; i < rounds; i++) {
       const list = unique(sample, defaultDev);
       for (const v of list) refs.get(vipKey(v, defaultDev));
       apply(list, defaultDev, 'add', [EEXIST], send);
       apply(list, defaultDev, 'del', DEL_BENIGN, send);
     }
+    return true;
   }
 
   function dump(fam: number): KernelAddress[] {
@@ -403,6 +413,14 @@ export function createAddressOps(opts: AddressOpsOptions = {}): AddressOps {
         }
         return { ok: errors.length === 0, errors, removed: stale.filter((v) => changed.has(v)) };
       }),
+
+    rehearse: (vips, defaultDev) => {
+      try {
+        exercise(vips, defaultDev, 1);
+      } catch {
+        /* best effort */
+      }
+    },
 
     refCount: (vip, defaultDev) => refs.get(vipKey(vip, defaultDev)) ?? 0,
 

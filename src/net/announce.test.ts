@@ -157,6 +157,33 @@ describe('Announcer.warm', () => {
   });
 });
 
+describe('Announcer.rehearse', () => {
+  it('builds one frame per family every time it is asked (reading the MACs), sends nothing, never throws', () => {
+    const f = fakeSockets();
+    let macReads = 0;
+    let missing = true;
+    const sockets: AnnounceSockets = {
+      ...f.sockets,
+      openPacket: (ifname) => {
+        if (missing && ifname === 'eth1') throw Object.assign(new Error('No such device'), { code: 'ENODEV' });
+        const s = f.sockets.openPacket(ifname);
+        return { ...s, macBytes: () => (macReads++, s.macBytes()) };
+      },
+    };
+    const a = createAnnouncer({ sockets });
+    a.rehearse(vips, 'eth0');
+    expect(macReads).toBe(2); // 10.1.0.10 and fd00:1::10 on eth0, not the second IPv4 VIP
+    a.rehearse(vips, 'eth0');
+    expect(macReads).toBe(4);
+    expect(() => a.rehearse([{ address: '10.1.0.11', prefix: 32, dev: 'eth1' }], 'eth0')).not.toThrow();
+    missing = false;
+    expect(f.log.filter((l) => l.startsWith('garp') || l.startsWith('frame') || l.startsWith('na'))).toEqual([]);
+    a.close();
+    a.rehearse(vips, 'eth0');
+    expect(macReads).toBe(4);
+  });
+});
+
 describe('announceBurst', () => {
   function countingAnnouncer(): { announcer: Announcer; calls: string[] } {
     const calls: string[] = [];
@@ -168,6 +195,7 @@ describe('announceBurst', () => {
           return Promise.resolve({ sent: v.length, errors: v.length > 2 ? ['x'] : [] });
         },
         warm: () => {},
+        rehearse: () => {},
         close: () => {},
       },
     };

@@ -40,6 +40,8 @@ export interface Announcer {
    * against Node's IPv6 pattern alone cost ~10 ms (bench/failover). Never throws.
    */
   warm(vips: readonly Vip[], defaultDev: string): void;
+  /** Builds one frame per family, sending nothing: just before a takeover, to warm the caches. Never throws. */
+  rehearse(vips: readonly Vip[], defaultDev: string): void;
   close(): void;
 }
 
@@ -104,6 +106,20 @@ export function createAnnouncer(opts: AnnouncerOptions = {}): Announcer {
     return s.send(buildUnsolicitedNaFrame(vip.address, s.macBytes(), { router }));
   }
 
+  /** The frames `sendOne` would send, built and dropped. */
+  function buildFrames(sample: readonly Vip[], defaultDev: string): void {
+    for (const vip of sample) {
+      const ifname = vip.dev ?? defaultDev;
+      try {
+        const mac = packet(ifname).macBytes();
+        if (isIPv4(vip.address)) buildGratuitousArp(vip.address, mac);
+        else buildUnsolicitedNaFrame(vip.address, mac, { router: sockets.forwarding(ifname) });
+      } catch {
+        drop(ifname); // no such device yet: the first announce opens it
+      }
+    }
+  }
+
   return {
     announce(vips, defaultDev) {
       if (closed) return Promise.reject(new Error('announcer is closed'));
@@ -134,18 +150,13 @@ export function createAnnouncer(opts: AnnouncerOptions = {}): Announcer {
       const sample = [...vips.filter((v) => isIPv4(v.address) && fresh(v, 4)).slice(0, 2), ...vips.filter((v) => isIPv6(v.address) && fresh(v, 6)).slice(0, 2)];
       for (const v of sample) warmed.add(`${isIPv4(v.address) ? 4 : 6} ${v.dev ?? defaultDev}`);
       // a few rounds: V8 runs new code (and regexps) interpreted before it compiles them
-      for (let round = 0; round < WARM_ROUNDS; round++) {
-        for (const vip of sample) {
-          const ifname = vip.dev ?? defaultDev;
-          try {
-            const mac = packet(ifname).macBytes();
-            if (isIPv4(vip.address)) buildGratuitousArp(vip.address, mac);
-            else buildUnsolicitedNaFrame(vip.address, mac, { router: sockets.forwarding(ifname) });
-          } catch {
-            drop(ifname); // no such device yet: the first announce opens it
-          }
-        }
-      }
+      for (let round = 0; round < WARM_ROUNDS; round++) buildFrames(sample, defaultDev);
+    },
+    rehearse(vips, defaultDev) {
+      if (closed) return;
+      const v4 = vips.find((v) => isIPv4(v.address));
+      const v6 = vips.find((v) => !isIPv4(v.address));
+      buildFrames(v4 && v6 ? [v4, v6] : v4 ? [v4] : v6 ? [v6] : [], defaultDev);
     },
     close() {
       closed = true;

@@ -9,9 +9,12 @@ import { VrrpInstance, type VrrpInstanceOptions, type VrrpInstanceParams } from 
 
 const ROUNDS = 4;
 
-/** `options.trace` lets a test see the transitions the copies went through. */
-export function exerciseInstance(params: VrrpInstanceParams, options: VrrpInstanceOptions = {}): void {
-  for (let round = 0; round < ROUNDS; round++) {
+/**
+ * `options.trace` lets a test see the transitions the copies went through. One round (the
+ * Master_Down takeover) is the runtime's rehearsal just before a backup's timer expires.
+ */
+export function exerciseInstance(params: VrrpInstanceParams, options: VrrpInstanceOptions = {}, rounds = ROUNDS): void {
+  for (let round = 0; round < rounds; round++) {
     const inst = new VrrpInstance({ ...params, initialState: 'BACKUP', preempt: true, preemptDelayMs: 0 }, options);
     const drain = (): void => {
       while (inst.pollTransmit()) {
