@@ -87,10 +87,13 @@ const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // real columns through comment removal, `@` stripping, substitution and brace splitting.
 
 class LStr {
-  /** `cols` is either one column shared by every character (expanded text) or one per character. */
+  /**
+   * `cols` is one column shared by every character (expanded text), a Consecutive run (the
+   * usual case: a line as written, character i at column first + i) or one column per character.
+   */
   constructor(
     readonly s: string,
-    private readonly cols: Int32Array | number,
+    private readonly cols: Int32Array | Consecutive | number,
   ) {}
 
   static uniform(s: string, col: number): LStr {
@@ -102,15 +105,19 @@ class LStr {
   }
 
   colAt(i: number): number {
-    if (typeof this.cols === 'number') return this.cols;
-    if (this.cols.length === 0) return 1;
-    const v = this.cols[Math.max(0, Math.min(i, this.cols.length - 1))];
+    const c = this.cols;
+    if (typeof c === 'number') return c;
+    if (c instanceof Consecutive) return this.s.length === 0 ? 1 : c.first + Math.max(0, Math.min(i, this.s.length - 1));
+    if (c.length === 0) return 1;
+    const v = c[Math.max(0, Math.min(i, c.length - 1))];
     return v ?? 1;
   }
 
   slice(a: number, b: number = this.s.length): LStr {
-    if (typeof this.cols === 'number') return new LStr(this.s.slice(a, b), this.cols);
-    return new LStr(this.s.slice(a, b), this.cols.subarray(a, Math.max(a, b)));
+    const c = this.cols;
+    if (typeof c === 'number') return new LStr(this.s.slice(a, b), c);
+    if (c instanceof Consecutive) return new LStr(this.s.slice(a, b), new Consecutive(c.first + Math.max(0, Math.min(a, this.s.length))));
+    return new LStr(this.s.slice(a, b), c.subarray(a, Math.max(a, b)));
   }
 
   /** Trim spaces and tabs at both ends (keepalived only treats these as blanks here). */
@@ -143,6 +150,11 @@ class LStr {
     }
     return new LStr(text, cols);
   }
+}
+
+/** Columns first, first + 1, …: a line's text kept as written needs no per-character table. */
+class Consecutive {
+  constructor(readonly first: number) {}
 }
 
 function isBlank(c: number): boolean {
@@ -979,6 +991,14 @@ class Lexer {
       let text = '';
       if (s[i] === '"') {
         i++;
+        // no escape before the closing quote: the token is a slice
+        const close = s.indexOf('"', i);
+        const esc = s.indexOf('\\', i);
+        if (close >= 0 && (esc < 0 || esc > close)) {
+          tokens.push({ text: s.slice(i, close), loc, quoted: true });
+          i = close + 1;
+          continue;
+        }
         let closed = false;
         while (i < n) {
           const c = s[i];
@@ -998,6 +1018,18 @@ class Lexer {
         if (!closed) this.diag('error', loc, `unmatched quote: ${s.slice(start)}`);
         tokens.push({ text, loc, quoted: true });
       } else {
+        let plain = true;
+        while (i < n) {
+          const c = s[i];
+          if (isWhite(c) || c === '"') break;
+          if (c === '\\') plain = false;
+          i++;
+        }
+        if (plain) {
+          tokens.push({ text: s.slice(start, i), loc, quoted: false });
+          continue;
+        }
+        i = start;
         while (i < n) {
           const c = s[i];
           if (isWhite(c) || c === '"') break;
@@ -1050,6 +1082,8 @@ function endsWithContinuation(s: string): boolean {
  * keeps it, even when a comment came before it.
  */
 function decomment(line: string): LStr {
+  // Most lines have no comment, quote or backslash: the text is the line, columns 1, 2, …
+  if (!PLAIN_LINE_SPECIALS.test(line)) return new LStr(line, new Consecutive(1)).trim();
   const cont = endsWithContinuation(line);
   const body = cont ? line.slice(0, -1) : line;
   const n = body.length;
@@ -1087,6 +1121,9 @@ function decomment(line: string): LStr {
   }
   return new LStr(text, Int32Array.from(cols)).trim();
 }
+
+/** Characters that make decomment do more than trim: comments, quotes, escapes, continuations. */
+const PLAIN_LINE_SPECIALS = /[#!"\\]/;
 
 /** Index of the first '{' or '}' outside double quotes, or -1 (an unmatched quote hides the rest). */
 function findBrace(s: string): number {
