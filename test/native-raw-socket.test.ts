@@ -40,6 +40,7 @@ interface Msg {
   ifindex: number;
   ifname: string;
   truncated: boolean;
+  ageMs: number;
 }
 
 describe('native RawIpSocket (in-process, no traffic)', () => {
@@ -170,6 +171,9 @@ describe('native RawIpSocket between two namespaces', () => {
       truncated: false,
     });
     expect(msg.ifindex).toBeGreaterThan(0);
+    // the kernel's receive time (SO_TIMESTAMPNS), as an age at delivery: known, positive, small
+    expect(msg.ageMs).toBeGreaterThan(0);
+    expect(msg.ageMs).toBeLessThan(1000);
     expect(captured[0]).toEqual(['0xc0', '255', '10.231.0.1', '224.0.0.18', '01:00:5e:00:00:12']);
   });
 

@@ -28,6 +28,8 @@ type Op = { at: number; node: string; what: string };
 class FakeLink {
   readonly transports: FakeTransport[] = [];
   readonly ops: Op[] = [];
+  /** What the receiving sockets report as the kernel's receive age (SO_TIMESTAMPNS). */
+  ageMs = 0;
   constructor(
     readonly clock: FakeClock,
     readonly latencyMs = 1,
@@ -75,7 +77,7 @@ class FakeTransport implements VrrpTransport {
       const msg = this.demux.encode(instance, priority, dst);
       this.link.clock.setTimeout(() => {
         for (const o of this.link.transports) {
-          if (o.node !== this.node && o.open_ && o.iface === this.iface) o.demux.dispatch(msg, { src: t.srcIp, dst, family: 4, ttl: 255, ifname: this.iface });
+          if (o.node !== this.node && o.open_ && o.iface === this.iface) o.demux.dispatch(msg, { src: t.srcIp, dst, family: 4, ttl: 255, ifname: this.iface, ageMs: this.link.ageMs });
         }
       }, this.link.latencyMs);
     }
@@ -503,5 +505,23 @@ describe('VrrpRuntime: takeover rehearsal', () => {
     // nothing left b between the rehearsal and the takeover
     expect(link.ops.slice(mark).filter((o) => o.node === 'b' && o.at >= takeover - REHEARSAL_LEAD_MS && o.at < takeover)).toEqual([]);
     await b.rt.stop();
+  });
+
+  it('an advert is dated at its kernel receive time: the Skew_Time after a priority-0 advert runs from its arrival', async () => {
+    const takeoverAfterStop = async (ageMs: number): Promise<number> => {
+      const { clock, link, a, b } = await pair(config({ VI_1: { priority: 150 } }), config({ VI_1: { priority: 100 } }));
+      link.ageMs = ageMs;
+      const mark = link.ops.length;
+      await a.rt.stop();
+      const p0 = link.ops.slice(mark).find((o) => o.node === 'a' && o.what === 'tx VI_1 0')!.at;
+      await clock.advanceAsync(2000);
+      const takeover = link.ops.slice(mark).find((o) => o.node === 'b' && o.what === 'tx VI_1 100')!.at;
+      await b.rt.stop();
+      return takeover - p0;
+    };
+    const plain = await takeoverAfterStop(0);
+    const dated = await takeoverAfterStop(0.4);
+    expect(plain).toBeCloseTo(1 + (256 - 100) * 1000 / 256, 6); // link latency + Skew_Time (VRRPv2, 1 s)
+    expect(dated).toBeCloseTo(plain - 0.4, 6);
   });
 });

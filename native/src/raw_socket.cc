@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "common.h"
 
@@ -80,6 +81,9 @@ RawSocket::RawSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawSocke
       SetInt(env, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT");
       SetInt(env, IPPROTO_IPV6, IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS");
     }
+    // Kernel receive time of each datagram (best effort: without it `ageMs` is 0).
+    int on = 1;
+    (void)::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
   } catch (...) {
     fd_ = -1;  // fd's destructor closes it
     throw;
@@ -439,6 +443,18 @@ bool RawSocket::Emit(Napi::Env env, napi_value err, napi_value msg) {
   return fd_ >= 0 && poll_ != nullptr;
 }
 
+// if_indextoname is a socket, an ioctl and a close: look an index up at most once a second.
+const std::string& RawSocket::CachedIfName(unsigned ifindex) {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  if (ifindex != ifname_index_ || now.tv_sec != ifname_at_) {
+    ifname_index_ = ifindex;
+    ifname_at_ = now.tv_sec;
+    ifname_ = ifindex == 0 ? std::string() : IfName(ifindex);
+  }
+  return ifname_;
+}
+
 void RawSocket::OnReadable(int status) {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
@@ -478,6 +494,18 @@ void RawSocket::OnReadable(int status) {
     std::string src, dst;
     int ttl = -1, tos = -1;
     unsigned ifindex = 0;
+    double age_ms = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+        timespec rx{};
+        std::memcpy(&rx, CMSG_DATA(c), sizeof rx);
+        timespec now{};
+        ::clock_gettime(CLOCK_REALTIME, &now);
+        double age = (static_cast<double>(now.tv_sec - rx.tv_sec) * 1e3) + (static_cast<double>(now.tv_nsec - rx.tv_nsec) / 1e6);
+        // a wall-clock step between the two readings gives nonsense: treat it as unknown
+        if (age > 0 && age < 1000) age_ms = age;
+      }
+    }
 
     if (family_ == AF_INET) {
       // Raw IPv4 sockets deliver the IP header in front of the payload.
@@ -525,7 +553,8 @@ void RawSocket::OnReadable(int status) {
     if (family_ == AF_INET6) msg.Set("hopLimit", Napi::Number::New(env, ttl));
     msg.Set("tos", Napi::Number::New(env, tos));
     msg.Set("ifindex", Napi::Number::New(env, ifindex));
-    msg.Set("ifname", Napi::String::New(env, IfName(ifindex)));
+    msg.Set("ifname", Napi::String::New(env, CachedIfName(ifindex)));
+    msg.Set("ageMs", Napi::Number::New(env, age_ms));
     msg.Set("truncated", Napi::Boolean::New(env, (m.msg_flags & MSG_TRUNC) != 0));
     if (!Emit(env, env.Null(), msg)) return;
   }

@@ -42,6 +42,10 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   void CheckOpen(Napi::Env env) const;
   std::string ifname_cache_;
   unsigned ifindex_cache_ = 0;
+  const std::string& CachedIfName(unsigned ifindex);
+  std::string ifname_;
+  unsigned ifname_index_ = 0;
+  long ifname_at_ = -1;
   void SetOpt(Napi::Env env, int level, int name, const void* val, socklen_t len, const char* what);
   void SetInt(Napi::Env env, int level, int name, int val, const char* what);
   void Membership(const Napi::CallbackInfo& info, bool join);

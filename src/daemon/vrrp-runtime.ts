@@ -66,6 +66,9 @@ import type {
 } from './vrrp-socket.js';
 import { diffVrrpConfig, instancesByAction, sameData, type ReloadAction, type TrackerDiff } from './vrrp-reload.js';
 
+/** An advert is dated back to its kernel receive time by at most this much (see `machineNow`). */
+const MAX_BACKDATE_MS = 100;
+
 /** How long before a BACKUP's timer expires the runtime rehearses its takeover (see `onRehearsal`). */
 export const REHEARSAL_LEAD_MS = 3;
 
@@ -441,6 +444,7 @@ export class VrrpRuntime {
   private transportKind: VrrpTransport['kind'] | undefined;
   private timer: TimerHandle;
   private timerAt: number | undefined;
+  private lastMachineAt = -Infinity;
   /** The rehearsal before the earliest BACKUP timer (see `rehearse`). */
   private rehearsal: TimerHandle;
   private rehearsalAt: number | undefined;
@@ -542,7 +546,7 @@ export class VrrpRuntime {
       this.warmInstances(built.recs);
 
       // 6. Initial conditions (recorded in INIT; start() then picks BACKUP or FAULT), then start.
-      const now = this.clock.now();
+      const now = this.machineNow();
       for (const rec of this.recs.values()) this.initialConditions(rec, now);
       this.state = 'running';
       for (const u of this.units) {
@@ -835,7 +839,7 @@ export class VrrpRuntime {
     }
 
     // ---- 2. commit: one synchronous step.
-    const now = this.clock.now();
+    const now = this.machineNow();
     const stoppedRecs = [...this.recs.values()].filter((r) => stopNames.has(r.name));
     for (const r of stoppedRecs) {
       r.deleting = by.removed.includes(r.name);
@@ -1025,7 +1029,7 @@ export class VrrpRuntime {
     // The priority-0 adverts go out first (the backup takes over Skew_Time after them); the
     // timer, the link watch, the log line, GARP aborts, VIP removal and notify scripts follow.
     // All of it is synchronous up to the transports' flush, so nothing runs in between.
-    const now = this.clock.now();
+    const now = this.machineNow();
     if (wasRunning) {
       for (const u of this.units) {
         try {
@@ -1208,10 +1212,21 @@ export class VrrpRuntime {
 
   // ---- the driver loop -------------------------------------------------------------------------
 
-  private input(unit: Unit, fn: (now: number) => void): void {
+  /**
+   * The time given to the state machines: never before an earlier one. An advert is dated when
+   * the kernel received it (`backdateMs` earlier than now), so a BACKUP's Skew_Time and
+   * Master_Down_Interval run from the packet's arrival, not from when this thread got to it.
+   */
+  private machineNow(backdateMs = 0): number {
+    const now = Math.max(this.lastMachineAt, this.clock.now() - backdateMs);
+    this.lastMachineAt = now;
+    return now;
+  }
+
+  private input(unit: Unit, fn: (now: number) => void, backdateMs = 0): void {
     if (this.state !== 'running') return;
     try {
-      fn(this.clock.now());
+      fn(this.machineNow(backdateMs));
     } catch (err) {
       // A VrrpUsageError is a bug of ours, not of the peer; log it and keep running.
       this.log.error({ err: errMsg(err) }, 'VRRP state machine rejected an input');
@@ -1233,7 +1248,8 @@ export class VrrpRuntime {
       priority: a.priority,
       advertIntervalMs: a.version === 2 ? a.advertIntervalS * 1000 : a.advertIntervalCs * 10,
     };
-    this.input(rec.unit, (now) => rec.unit.handleAdvert(now, rx.instance, adv));
+    // ageMs: how long before this callback the kernel received it (bounded by the transport)
+    this.input(rec.unit, (now) => rec.unit.handleAdvert(now, rx.instance, adv), Math.min(Math.max(rx.ageMs ?? 0, 0), MAX_BACKDATE_MS));
   }
 
   private onDrop(d: VrrpDrop): void {
@@ -1252,7 +1268,7 @@ export class VrrpRuntime {
     this.timer = undefined;
     this.timerAt = undefined;
     if (this.state !== 'running') return;
-    const now = this.clock.now();
+    const now = this.machineNow();
     for (const u of this.units) {
       const due = u.pollTimeout();
       if (due === undefined || due > now) continue;

@@ -59,6 +59,8 @@ export interface ReceivedVrrpAdvert {
   notes: ValidateNote[];
   ttl: number | undefined;
   ifname: string | undefined;
+  /** How long before delivery the kernel received it (SO_TIMESTAMPNS), when the transport knows. */
+  ageMs?: number;
 }
 
 /** A packet we did not accept. Plain data. */
@@ -203,7 +205,7 @@ export class AdvertDemux {
    * Handle one VRRP message (the IP payload). `dst` is the packet's destination, or, when the
    * socket cannot tell (UDP), a function giving the destination an instance would expect.
    */
-  dispatch(data: Buffer, rx: { src: string; dst: string | ((t: TransportInstance) => string); family: 4 | 6; ttl: number | undefined; ifname: string | undefined }): void {
+  dispatch(data: Buffer, rx: { src: string; dst: string | ((t: TransportInstance) => string); family: 4 | 6; ttl: number | undefined; ifname: string | undefined; ageMs?: number }): void {
     const src = stripZone(rx.src);
     const vrid = data.length >= 2 ? data[1] : undefined;
     const sameVrid = vrid === undefined ? [] : this.entries.filter((e) => e.t.wire.vrid === vrid && e.t.wire.family === rx.family);
@@ -242,7 +244,7 @@ export class AdvertDemux {
       e.oldUnicastChecksum = 'use';
       this.handlers.onOldUnicastChecksum?.(e.t.wire.name, src);
     }
-    this.handlers.onAdvert({ instance: e.t.wire.name, srcIp: src, dstIp: dst, advert: r.advert, notes: r.notes, ttl: rx.ttl, ifname: rx.ifname });
+    this.handlers.onAdvert({ instance: e.t.wire.name, srcIp: src, dstIp: dst, advert: r.advert, notes: r.notes, ttl: rx.ttl, ifname: rx.ifname, ...(rx.ageMs ? { ageMs: rx.ageMs } : {}) });
   }
 
   /**
@@ -379,7 +381,7 @@ export class RawVrrpTransport implements VrrpTransport {
         sock.onError((err) => this.handlers.onError?.(err, { socket: g.key, op: 'receive' }));
         sock.onMessage((m) => {
           if (m.truncated) return;
-          demux.dispatch(m.data, { src: m.src, dst: m.dst, family: m.family, ttl: m.ttl >= 0 ? m.ttl : undefined, ifname: m.ifname || undefined });
+          demux.dispatch(m.data, { src: m.src, dst: m.dst, family: m.family, ttl: m.ttl >= 0 ? m.ttl : undefined, ifname: m.ifname || undefined, ageMs: m.ageMs });
         });
       }
     } catch (err) {

@@ -28,6 +28,8 @@ export interface NativeRawMessage {
   ifname: string;
   /** The datagram did not fit the 64 KiB receive buffer. */
   truncated: boolean;
+  /** How long before this callback the kernel received it (SO_TIMESTAMPNS); 0 if unknown. */
+  ageMs: number;
 }
 
 export type NativeRawCallback = (err: Error | null, msg?: NativeRawMessage) => void;
