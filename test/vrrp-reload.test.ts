@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigSchema, type Config, type ConfigInput } from '../src/config/schema.js';
 import { FakeClock } from '../src/daemon/clock.js';
 import { createLogger } from '../src/daemon/logger.js';
-import { REHEARSAL_LEAD_MS, VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp-runtime.js';
+import { REHEARSAL_LEAD_MS, REHEARSAL_MAX_INSTANCES, VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp-runtime.js';
 import {
   AdvertDemux,
   StatsTable,
@@ -504,6 +504,18 @@ describe('VrrpRuntime: takeover rehearsal', () => {
     ]);
     // nothing left b between the rehearsal and the takeover
     expect(link.ops.slice(mark).filter((o) => o.node === 'b' && o.at >= takeover - REHEARSAL_LEAD_MS && o.at < takeover)).toEqual([]);
+    await b.rt.stop();
+  });
+
+  it('backups due together: only REHEARSAL_MAX_INSTANCES of them are rehearsed, then all take over', async () => {
+    const three = (p: number) => config({ VI_1: { priority: p }, VI_2: { priority: p }, VI_3: { priority: p } });
+    const { clock, a, b } = await pair(three(150), three(100));
+    const since = clock.now();
+    await a.rt.stop();
+    await clock.advanceAsync(2000);
+    for (const i of ['VI_1', 'VI_2', 'VI_3']) expect(stateOf(b, i)).toBe('MASTER');
+    const rehearsed = new Set(b.rehearsals.filter((r) => r.at >= since && r.what.startsWith('encode')).map((r) => r.what.split(' ')[1]));
+    expect(rehearsed.size).toBe(REHEARSAL_MAX_INSTANCES);
     await b.rt.stop();
   });
 

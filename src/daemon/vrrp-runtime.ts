@@ -71,6 +71,8 @@ const MAX_BACKDATE_MS = 100;
 
 /** How long before a BACKUP's timer expires the runtime rehearses its takeover (see `onRehearsal`). */
 export const REHEARSAL_LEAD_MS = 3;
+/** At most this many instances are rehearsed per pass (and for at most a third of the lead). */
+export const REHEARSAL_MAX_INSTANCES = 2;
 
 // ------------------------------------------------------------------------------------------------
 // Ports (what the runtime needs from the outside world)
@@ -1328,14 +1330,19 @@ export class VrrpRuntime {
     this.rehearsal = undefined;
     this.rehearsalAt = undefined;
     if (this.state !== 'running') return;
-    const soon = this.clock.now() + REHEARSAL_LEAD_MS;
-    for (const u of this.units) {
+    const start = this.clock.now();
+    const soon = start + REHEARSAL_LEAD_MS;
+    // The code is shared, so a few instances warm it for all: with many backups due together
+    // (one master serving many VRIDs died) rehearsing each would eat into the lead itself.
+    let done = 0;
+    outer: for (const u of this.units) {
       const t = u.pollTimeout();
       if (t === undefined || t > soon) continue;
       for (const m of u.members) {
         if (m.state !== 'BACKUP') continue;
         const rec = this.recs.get(m.name);
         if (rec) this.rehearse(rec);
+        if (++done >= REHEARSAL_MAX_INSTANCES || this.clock.now() - start > REHEARSAL_LEAD_MS / 3) break outer;
       }
     }
     this.reschedule();
