@@ -256,6 +256,19 @@ Napi::Value RawSocket::SetIcmp6Filter(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+namespace {
+// One control message holding `v` at the start of `ctrl`; returns the msg_controllen it takes.
+template <typename T>
+size_t PutCmsg(unsigned char* ctrl, int level, int type, const T& v) {
+  cmsghdr* c = reinterpret_cast<cmsghdr*>(ctrl);
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(sizeof v);
+  std::memcpy(CMSG_DATA(c), &v, sizeof v);
+  return CMSG_SPACE(sizeof v);
+}
+}  // namespace
+
 Napi::Value RawSocket::Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
@@ -291,25 +304,16 @@ Napi::Value RawSocket::Send(const Napi::CallbackInfo& info) {
     if (idx != 0 || !src_text.empty()) {
       // Choose the egress interface / source address per packet via *_PKTINFO.
       m.msg_control = ctrl;
-      cmsghdr* c = reinterpret_cast<cmsghdr*>(ctrl);
       if (family_ == AF_INET) {
         in_pktinfo pi{};
         pi.ipi_ifindex = static_cast<int>(idx);
         if (!src_text.empty()) pi.ipi_spec_dst = src.in4()->sin_addr;
-        c->cmsg_level = IPPROTO_IP;
-        c->cmsg_type = IP_PKTINFO;
-        c->cmsg_len = CMSG_LEN(sizeof pi);
-        std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-        m.msg_controllen = CMSG_SPACE(sizeof pi);
+        m.msg_controllen = PutCmsg(ctrl, IPPROTO_IP, IP_PKTINFO, pi);
       } else {
         in6_pktinfo pi{};
         pi.ipi6_ifindex = idx;
         if (!src_text.empty()) pi.ipi6_addr = src.in6()->sin6_addr;
-        c->cmsg_level = IPPROTO_IPV6;
-        c->cmsg_type = IPV6_PKTINFO;
-        c->cmsg_len = CMSG_LEN(sizeof pi);
-        std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-        m.msg_controllen = CMSG_SPACE(sizeof pi);
+        m.msg_controllen = PutCmsg(ctrl, IPPROTO_IPV6, IPV6_PKTINFO, pi);
       }
     }
     ssize_t r = ::sendmsg(fd_, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
