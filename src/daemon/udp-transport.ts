@@ -127,9 +127,7 @@ export class UdpVrrpTransport implements VrrpTransport {
 
   warm(instance: string, priorities: readonly number[]): void {
     const t = this.byName.get(instance);
-    const fs = t && this.sockets.get(t.wire.family);
-    if (!t || !fs) return;
-    for (const p of priorities) for (const dst of advertDestinations(t.wire)) fs.demux.encode(instance, p, dst);
+    if (t) this.sockets.get(t.wire.family)?.demux.warm(instance, priorities);
   }
 
   send(instance: string, priority: number): void {

@@ -264,6 +264,13 @@ export class AdvertDemux {
     return msg;
   }
 
+  /** Encodes the adverts of `name` with each of `priorities` for every destination; nothing is sent (warm-up). */
+  warm(name: string, priorities: readonly number[]): void {
+    const e = this.entries.find((x) => x.t.wire.name === name);
+    if (!e) return;
+    for (const p of priorities) for (const dst of advertDestinations(e.t.wire)) this.encode(name, p, dst);
+  }
+
   private encodeFresh(e: Entry, priority: number, dst: string): Buffer {
     const w = e.t.wire;
     const adv = buildAdvert(w, priority, e.t.expectations.advertIntervalCs * 10);
@@ -391,10 +398,7 @@ export class RawVrrpTransport implements VrrpTransport {
   }
 
   warm(instance: string, priorities: readonly number[]): void {
-    const g = this.byInstance.get(instance);
-    const t = g?.instances.find((x) => x.wire.name === instance);
-    if (!g?.demux || !t) return;
-    for (const p of priorities) for (const dst of advertDestinations(t.wire)) g.demux.encode(instance, p, dst);
+    this.byInstance.get(instance)?.demux?.warm(instance, priorities);
   }
 
   send(instance: string, priority: number): void {
