@@ -195,14 +195,11 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'startFailed', error: e.message, ...(e.code ? { code: e.code } : {}) } satisfies WorkerMessage);
     return;
   }
-  if (!stopping) signalWatches = watchStopSignals(
-      data.stopSignals,
-      (sig) => {
-        void stop(sig);
-        setImmediate(() => log.info({ signal: sig, thread: 'vrrp' }, 'stop signal heard on the VRRP thread'));
-      },
-      log,
-    );
+  const onStopSignal = (sig: NodeJS.Signals): void => {
+    void stop(sig);
+    setImmediate(() => log.info({ signal: sig, thread: 'vrrp' }, 'stop signal heard on the VRRP thread'));
+  };
+  if (!stopping) signalWatches = watchStopSignals(data.stopSignals, onStopSignal, log);
   port.postMessage({ type: 'started' } satisfies WorkerMessage);
 }
 
