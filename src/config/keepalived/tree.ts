@@ -40,7 +40,9 @@ export function buildTree(lines: readonly LogicalLine[], diagnostics: Diagnostic
       if (stack.length === 1) {
         diagnostics.push({ severity: 'error', loc: first.loc, message: `extra '}' with no block to close; remove it or add the missing '{'` });
       } else {
-        stack.pop();
+        // trim the block's list to its size (a pushed-to array keeps room for 17 nodes)
+        const closed = stack.pop() as { nodes: KNode[]; opener?: KNode };
+        if (closed.opener) closed.opener.children = closed.nodes.slice();
       }
       prev = undefined;
       continue;
