@@ -262,7 +262,7 @@ describe('CheckScheduler: concurrency, deadlines and overlap', () => {
 });
 
 describe('CheckScheduler: the abort signal handed to probes', () => {
-  it('is reused across the attempts of a job while nothing aborted it', async () => {
+  it('is reused across attempts while nothing aborted it', async () => {
     const clock = new ManualClock();
     const p = recordingProbe(clock, () => ({ after: 10 }));
     const s = new CheckScheduler({ clock, probe: p.probe, rng: () => 0 });
@@ -283,6 +283,18 @@ describe('CheckScheduler: the abort signal handed to probes', () => {
     expect(p.calls[0]!.signal.aborted).toBe(true);
     expect(p.calls[1]!.signal).not.toBe(p.calls[0]!.signal);
     expect(p.calls[1]!.signal.aborted).toBe(false);
+  });
+
+  it('comes from a pool shared by all jobs, no larger than what runs at once', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ after: 50 }));
+    const s = new CheckScheduler({ clock, probe: p.probe, rng: () => 0.5, maxConcurrent: 4 });
+    for (let i = 0; i < 100; i++) s.subscribe(check(`rs${i}`, { warmupMs: 1000 }), () => {});
+    await clock.advance(10_000);
+    expect(p.calls.length).toBeGreaterThan(500);
+    expect(p.stats().maxInflight).toBeLessThanOrEqual(4);
+    // 100 jobs, at most 4 attempts at a time: at most 4 controllers ever, not one per job
+    expect(new Set(p.calls.map((c) => c.signal)).size).toBeLessThanOrEqual(4);
   });
 
   it('is replaced within 16 attempts when probes leave listeners on it', async () => {

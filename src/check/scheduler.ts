@@ -130,14 +130,6 @@ interface Job {
   /** The last probe started has not settled yet (possibly given up on). */
   probePending: boolean;
   attempts: number;
-  /**
-   * The AbortController the next attempt reuses, while no attempt has aborted it and no probe left
-   * a listener on it. One per attempt cost ~2.5 KB and, through the EventTarget machinery, a
-   * good part of it outlived young collections: at 10,000 checks a second that alone filled the
-   * old generation.
-   */
-  controller?: AbortController;
-  controllerUses: number;
   /** The last finished attempt, as plain fields: a CheckUpdate kept a second per job was promoted to the old generation. */
   lastResult?: ProbeResult;
   lastFinishedAt: number;
@@ -185,6 +177,15 @@ export class CheckScheduler {
    * closure) per job and attempt, so the steady state allocates nothing to wait for the next run.
    */
   private readonly dueHeap = new DueHeap<Job>();
+  /**
+   * AbortControllers for the next attempts, reused while no attempt aborted them and no probe
+   * left a listener on them. One per attempt cost ~2.5 KB and, through the EventTarget machinery,
+   * a good part of it outlived young collections (at 10,000 checks a second that alone filled the
+   * old generation); one kept per job was 10,000 × 2.5 KB of live heap. A shared pool holds only
+   * as many as run at once.
+   */
+  private readonly spareControllers: AbortController[] = [];
+  private controllerReleases = 0;
   private dueSeq = 0;
   private dueTimer: unknown;
   private dueTimerAt = Infinity;
@@ -235,7 +236,6 @@ export class CheckScheduler {
         attempts: 0,
         lastFinishedAt: Number.NaN,
         lastLatencyMs: Number.NaN,
-        controllerUses: 0,
         cancelled: false,
       };
       this.jobs.set(check.key, job);
@@ -383,7 +383,7 @@ export class CheckScheduler {
     const attempt: Attempt = {
       index,
       spec: specAt(job.check, index),
-      controller: job.controller !== undefined && !job.controller.signal.aborted ? job.controller : (job.controller = new AbortController()),
+      controller: this.spareControllers.pop() ?? new AbortController(),
       startedAt: now,
       queuedMs,
       aborted: false,
@@ -460,12 +460,7 @@ export class CheckScheduler {
       // Let the attempt (its timers) die young: kept until the next attempt a second later,
       // thousands of them a second were promoted and grew the old generation.
       if (attempt.probeSettled && job.attempt === attempt) job.attempt = undefined;
-      // Not settled yet (given up on), or — checked every 16th reuse, as the check allocates — a
-      // probe left listeners besides runAttempt's one per signal: the next attempt gets a new one.
-      if (job.controller === attempt.controller) {
-        if (!attempt.probeSettled) job.controller = undefined;
-        else if (++job.controllerUses % 16 === 0 && getEventListeners(attempt.controller!.signal, 'abort').length > 1) job.controller = undefined;
-      }
+      this.releaseController(attempt);
     }
     if (job.cancelled) {
       this.pump();
@@ -511,6 +506,19 @@ export class CheckScheduler {
     } catch (err) {
       this.opts.onListenerError?.(err, job.check.key);
     }
+  }
+
+  /**
+   * Back to the pool unless aborted, still in a probe's hands (given up on, not settled), or —
+   * checked every 16th release, as the check allocates — a probe left listeners on it besides
+   * runAttempt's one per signal.
+   */
+  private releaseController(attempt: Partial<Attempt>): void {
+    const c = attempt.controller;
+    if (c === undefined || !attempt.probeSettled || c.signal.aborted) return;
+    if (this.spareControllers.length >= this.maxConcurrent) return;
+    if (++this.controllerReleases % 16 === 0 && getEventListeners(c.signal, 'abort').length > 1) return;
+    this.spareControllers.push(c);
   }
 
   private cancel(job: Job): void {
