@@ -12,7 +12,8 @@
         "src/sched.cc",
         "src/timer.cc",
         "src/tcp_connect.cc",
-        "src/signal_watch.cc"
+        "src/signal_watch.cc",
+        "src/heap.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

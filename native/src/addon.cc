@@ -1,11 +1,12 @@
 // vipkeeper native addon: raw IP sockets, AF_PACKET send, netlink transactions,
-// a timerfd timer, a per-thread signal watcher, TCP connects for TCP_CHECK, thread scheduling, sd_notify and interface name/index helpers. Linux only.
+// a timerfd timer, a per-thread signal watcher, TCP connects for TCP_CHECK, thread scheduling, V8 memory-pressure hints, sd_notify and interface name/index helpers. Linux only.
 #include <dlfcn.h>
 #include <napi.h>
 
 #include <mutex>
 
 #include "common.h"
+#include "heap.h"
 #include "netlink.h"
 #include "packet_socket.h"
 #include "raw_socket.h"
@@ -19,6 +20,7 @@ Napi::Value SdNotify(const Napi::CallbackInfo& info);  // sd_notify.cc
 Napi::Value SetThreadRealtime(const Napi::CallbackInfo& info);  // sched.cc
 Napi::Value ThreadId(const Napi::CallbackInfo& info);
 Napi::Value ThreadScheduler(const Napi::CallbackInfo& info);
+Napi::Value MemoryPressure(const Napi::CallbackInfo& info);  // heap.cc
 
 namespace {
 
@@ -63,9 +65,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("PreciseTimer", PreciseTimer::Init(env));
   exports.Set("TcpConnector", TcpConnector::Init(env));
   exports.Set("SignalWatch", SignalWatch::Init(env));
+  exports.Set("HeapWatch", HeapWatch::Init(env));
   exports.Set("setThreadRealtime", Napi::Function::New<SetThreadRealtime>(env, "setThreadRealtime"));
   exports.Set("threadId", Napi::Function::New<ThreadId>(env, "threadId"));
   exports.Set("threadScheduler", Napi::Function::New<ThreadScheduler>(env, "threadScheduler"));
+  exports.Set("memoryPressure", Napi::Function::New<MemoryPressure>(env, "memoryPressure"));
   return exports;
 }
 

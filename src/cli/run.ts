@@ -53,6 +53,7 @@ export async function runRun(opts: RunOptions): Promise<number> {
     ...(opts.socket ? { socket: opts.socket } : {}),
     log,
     stopSignals: ['SIGTERM', 'SIGINT'],
+    heapGovernor: process.env.VIPKEEPER_HEAP_GOVERNOR !== 'off',
     onFatal: (code, why) => {
       log.error({ code }, `stopping: ${why}`);
       void daemon.stop(why).finally(() => resolveDone(code));

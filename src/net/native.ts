@@ -108,6 +108,27 @@ export interface NativeBinding {
    * watcher (or process.on listener) exists.
    */
   SignalWatch: new (signum: number, callback: (signum: number) => void) => NativeSignalWatch;
+  /**
+   * A thread that reads the process's RSS every `intervalMs` and, above the limit, sends the
+   * calling thread's V8 isolate a memory-pressure notification, at most once per `cooldownMs`
+   * (src/daemon/heap-governor.ts).
+   */
+  HeapWatch: new (intervalMs: number, cooldownMs: number) => NativeHeapWatch;
+  /** V8's MemoryPressureNotification for the calling thread's isolate. */
+  memoryPressure(level: 'none' | 'moderate' | 'critical'): void;
+}
+
+export interface NativeHeapWatch {
+  /** RSS in bytes above which V8 is asked to collect; 0 turns the watch off. */
+  setLimit(bytes: number): void;
+  /** What the notifications say from now on (default 'moderate'), and the least time between two. */
+  setLevel(level: 'moderate' | 'critical', cooldownMs?: number): void;
+  /** Notifications sent so far. */
+  readonly notifications: number;
+  /** The RSS (bytes) the thread read last. */
+  readonly rss: number;
+  /** Stops and joins the thread (also done when the JS environment is torn down). */
+  close(): void;
 }
 
 export interface NativeSignalWatch {
