@@ -45,6 +45,12 @@ async function main(): Promise<void> {
   const { HealthChecker } = await mod<{ HealthChecker: typeof HealthCheckerT }>('check/health.js');
   const { runProbe } = await mod<{ runProbe: Probe }>('check/probes/index.js');
 
+  // as `vipkeeper run` does (src/daemon/daemon.ts), unless VIPKEEPER_HEAP_GOVERNOR=off
+  const governor =
+    process.env.VIPKEEPER_HEAP_GOVERNOR === 'off'
+      ? undefined
+      : (await mod<{ startHeapGovernor: () => { requests: number; budget: { floor: number; limit: number; fullCollections: number }; endBurst(): void; stop(): void } }>('daemon/heap-governor.js')).startHeapGovernor();
+
   const rssBeforeConfig = process.memoryUsage.rss();
   const tLoad0 = performance.now();
   const loaded = loadConfigFile(args.conf, { configId: 'bench' });
@@ -80,6 +86,7 @@ async function main(): Promise<void> {
   const tStart0 = performance.now();
   hc.start();
   const startMs = performance.now() - tStart0;
+  governor?.endBurst(); // as the daemon does once the checker is built
   const jobs = hc.scheduler.stats().jobs;
 
   const rssAfterStart = process.memoryUsage.rss();
@@ -129,6 +136,10 @@ async function main(): Promise<void> {
   clearInterval(rssTimer);
   if (progress) clearInterval(progress);
   hc.stop();
+  const heapGovernor = governor
+    ? { requests: governor.requests, fullCollections: governor.budget.fullCollections, floorMb: governor.budget.floor / 2 ** 20, limitMb: governor.budget.limit / 2 ** 20 }
+    : undefined;
+  governor?.stop();
   // live data vs GC headroom: heap and RSS after a full collection (needs --expose-gc)
   const gc = (globalThis as { gc?: () => void }).gc;
   let afterGc: { heapUsedMb: number; rssMb: number } | undefined;
@@ -177,6 +188,7 @@ async function main(): Promise<void> {
       maxQueueWaitMs: sB.maxQueueWaitMs,
     },
     poolEvents: events,
+    heapGovernor,
     configLoadMs: loadMs,
     startMs,
     node: process.version,

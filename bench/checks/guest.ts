@@ -103,7 +103,7 @@ async function measure(t: Task) {
       }
     };
   } else {
-    child = spawn('node', ['--expose-gc', '/mnt/job/checker.mjs', JSON.stringify({ modulesRoot: '/mnt/job/mods', conf, settleMs: 0, durationMs: 0, out: '/tmp/vk-result.json' })], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn('node', ['--expose-gc', ...((t.nodeFlags as string[] | undefined) ?? []), '/mnt/job/checker.mjs', JSON.stringify({ modulesRoot: '/mnt/job/mods', conf, settleMs: 0, durationMs: 0, out: '/tmp/vk-result.json' })], { stdio: ['ignore', 'pipe', 'pipe'] });
     checkerPid = () => child.pid;
   }
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (log += c));

@@ -30,6 +30,8 @@ export interface CheckerResult {
   latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
   scheduler: { lateStarts: number; timeouts: number; stuck: number; maxQueueWaitMs: number };
   poolEvents: number;
+  /** The heap governor at the end (absent when VIPKEEPER_HEAP_GOVERNOR=off). */
+  heapGovernor?: { requests: number; fullCollections: number; floorMb: number; limitMb: number };
   configLoadMs: number;
   startMs: number;
 }
@@ -110,14 +112,14 @@ export async function compileChecker(dir: string): Promise<string> {
   return out;
 }
 
-/** The command for the checker process (tsx only when the modules are src/ .ts files). */
 /**
- * The checker's command line. Extra node flags for experiments come from the environment:
+ * The checker's command line: the launcher's node flags (tsx only when the modules are src/ .ts
+ * files). Extra node flags for experiments come from the environment:
  * VKB_CHECKER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" or "--max-semi-space-size=2".
  */
 export function checkerArgv(mode: VkMode, checkerJs: string): string[] {
   const extra = (process.env.VKB_CHECKER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  return [process.execPath, '--expose-gc', ...extra, ...(mode === 'tsx' ? ['--import', 'tsx'] : []), checkerJs];
+  return [process.execPath, '--expose-gc', ...launcherNodeFlags(), ...extra, ...(mode === 'tsx' ? ['--import', 'tsx'] : []), checkerJs];
 }
 
 function readParent(pid: number): number {
@@ -139,3 +141,13 @@ async function waitHttp(lab: BenchLab, ns: string, p: Proc, address: string): Pr
   throw new Error(`listener did not answer within 10 s: ${p.log()}`);
 }
 
+
+/**
+ * The node flags `vipkeeper` runs with: those on bin/vipkeeper.js's `#!/usr/bin/env -S node …`
+ * line, so the measured checker and the daemon cannot drift apart.
+ */
+export function launcherNodeFlags(): string[] {
+  const first = readFileSync(fileURLToPath(new URL('../../bin/vipkeeper.js', import.meta.url)), 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}

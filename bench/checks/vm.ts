@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import { REPO_ROOT, runGuest } from '../../test/helpers/ipvs-vm.js';
 import { checksConf, type CheckKind } from './config.js';
+import { launcherNodeFlags } from './lib.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -77,7 +78,7 @@ export async function runVmComparison(o: { sizes: number[]; kinds: CheckKind[]; 
       files[conf] = checksConf({ realServers: size, kind });
       // alternate the order so neither daemon always runs on a freshly booted guest
       const order: Array<'keepalived' | 'vipkeeper'> = (size + (kind === 'tcp' ? 0 : 1)) % 2 ? ['vipkeeper', 'keepalived'] : ['keepalived', 'vipkeeper'];
-      for (const daemon of order) tasks.push({ id: `${daemon}-${kind}-${size}`, kind: 'measure', daemon, conf, settleMs: o.settleS * 1000, durationMs: o.durationS * 1000 });
+      for (const daemon of order) tasks.push({ id: `${daemon}-${kind}-${size}`, kind: 'measure', daemon, conf, settleMs: o.settleS * 1000, durationMs: o.durationS * 1000, nodeFlags: launcherNodeFlags() });
     }
   }
   const perTask = o.settleS + o.durationS + 40;
