@@ -43,6 +43,7 @@ const status: DaemonStatus = {
   ],
   drained: [],
   counters: { otherMasterSeen: { VI_WEB: 4 } },
+  heap: { governorRequests: 6, fullCollections: 9, floorBytes: 100 * 2 ** 20, limitBytes: 132 * 2 ** 20 },
 };
 
 const metrics = createMetrics(() => status);
@@ -133,6 +134,8 @@ describe('control API', () => {
     expect(text).toMatch(/^vipkeeper_vrrp_priority\{iname="VI_WEB",intf="eth0",vrid="51",kind="effective"\} 80$/m);
     expect(text).toMatch(/^vipkeeper_realserver_up\{vs="TCP 192\.0\.2\.10:80",rs="192\.0\.2\.22:80"\} 0$/m);
     expect(text).toMatch(/^vipkeeper_ipvs_drift_corrections_total 2$/m);
+    expect(text).toMatch(/^vipkeeper_heap_governor_requests_total 6$/m);
+    expect(text).toMatch(/^vipkeeper_heap_governor_limit_bytes 138412032$/m);
     expect(text).toMatch(/^vipkeeper_config_last_reload_successful 0$/m);
     expect(text).toMatch(/^vipkeeper_config_reloads_total\{result="failed"\} 1$/m);
     expect(text).toMatch(/^vipkeeper_check_latency_seconds_bucket/m);

@@ -512,6 +512,9 @@ export class Daemon {
       realServers: realServerLines(health, this.drained),
       drained: [...this.drained],
       counters: { otherMasterSeen: { ...this.otherMasterSeen } },
+      ...(this.heap
+        ? { heap: { governorRequests: this.heap.requests, fullCollections: this.heap.budget.fullCollections, floorBytes: this.heap.budget.floor, limitBytes: this.heap.budget.limit } }
+        : {}),
     };
   }
 

@@ -203,6 +203,19 @@ export function createMetrics(getStatus: () => DaemonStatus | undefined): Metric
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  totalCounter(registry, 'vipkeeper_heap_governor_requests_total', 'Collections the heap governor asked of V8 (RSS over its limit).', [], () => [
+    [{}, st()?.heap?.governorRequests ?? 0],
+  ]);
+  new Gauge({
+    name: 'vipkeeper_heap_governor_limit_bytes',
+    help: "The heap governor's RSS limit: the RSS after the last full collection, less the heap's free part, plus headroom.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      const h = st()?.heap;
+      if (h) this.set(h.limitBytes);
+    },
+  });
   totalCounter(registry, 'vipkeeper_ipvs_drift_corrections_total', 'Reconciles that found the kernel table differing from the desired one.', [], () => [
     [{}, st()?.ipvs?.driftCorrections ?? 0],
   ]);

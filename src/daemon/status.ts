@@ -43,6 +43,8 @@ export interface DaemonStatus {
   /** Real servers an operator drained, as "vs rs" keys. */
   drained: string[];
   counters: { otherMasterSeen: Record<string, number> };
+  /** The heap governor (heap-governor.ts), when it runs: collections asked of V8, and its RSS budget. */
+  heap?: { governorRequests: number; fullCollections: number; floorBytes: number; limitBytes: number };
 }
 
 export interface RealServerLine {
