@@ -116,6 +116,8 @@ async function measure(t: Task) {
     await until('the checker process', () => checkerPid() !== undefined && existsSync(`/proc/${checkerPid()}`), 120_000);
     const pid = checkerPid()!;
     await sleep(settleMs);
+    // a checker that died at start says why (its output), not just that /proc has no such pid
+    if (!existsSync(`/proc/${pid}`)) throw new Error(`the ${daemon} checker exited before the window: ${log.slice(-1500)}`);
     const c0 = cpuS(pid);
     const n0 = await count();
     const w0 = now();

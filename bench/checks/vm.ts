@@ -62,6 +62,10 @@ export async function runVmComparison(o: { sizes: number[]; kinds: CheckKind[]; 
     'mods/config/load.js': await bundle(path.join(REPO_ROOT, 'src', 'config', 'load.ts')),
     'mods/check/health.js': await bundle(path.join(REPO_ROOT, 'src', 'check', 'health.ts')),
     'mods/check/probes/index.js': await bundle(path.join(REPO_ROOT, 'src', 'check', 'probes', 'index.ts')),
+    // the governor (the checker starts it as the daemon does) is bundled beside the probes so that
+    // it finds the same addon file (one dlopen); the checker imports it from daemon/
+    'mods/check/probes/heap-governor.js': await bundle(path.join(REPO_ROOT, 'src', 'daemon', 'heap-governor.ts')),
+    'mods/daemon/heap-governor.js': "export * from '../check/probes/heap-governor.js';\n",
   };
   // the probes bundle finds the addon as src/net/native.ts does, two levels up from itself; without
   // it TCP_CHECK and HTTP_GET would measure the net.Socket fallback instead of what the daemon runs
