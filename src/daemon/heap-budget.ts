@@ -1,8 +1,9 @@
 // How much the main thread's memory may grow before V8 is asked to collect: the RSS right after
 // V8's latest full collection, less the heap's free part, with the young generation at full size
-// (the floor: code, native memory, live objects, the nursery), plus a headroom. V8 alone lets a heap whose live part is 20-30 MB grow to 150-300 MB before it collects
-// (its limits scale with the machine's RAM); keepalived's checker stays under 10 MB.
-// Pure: the adapter (heap-governor.ts) feeds it RSS readings and applies its limit.
+// (the floor: code, native memory, live objects, the nursery), plus a headroom. V8 alone lets a
+// heap whose live part is 20-35 MB grow to 150-300 MB before it collects (its limits scale with
+// the machine's RAM); keepalived's checker stays under 10 MB.
+// Pure: the adapter (heap-governor.ts) feeds it readings and applies its limit.
 
 export interface HeapBudgetOptions {
   /** Smallest headroom above the floor (bytes). */

@@ -1,9 +1,9 @@
 // Keeps the main thread's RSS near its live size (heap-budget.ts decides how near): a native
-// watcher thread reads the RSS every 100 ms and asks V8 for an incremental, memory-reducing
-// collection when it is over the budget's limit (at most once a second; during an expected burst,
-// such as the start, a full collection at once, at most every 200 ms); every full collection V8 reports moves the
-// budget's floor. The watcher is a thread so that it also works inside long
-// synchronous JS, such as loading a 10,000-server config.
+// watcher thread reads the RSS every 100 ms and, over the budget's limit, asks V8 for an
+// incremental, memory-reducing collection (at most once a second) or, during a burst such as the
+// start, for a full collection at once (at most every 200 ms). Every full collection V8 reports
+// moves the budget's floor. The watcher is a thread so that it also works inside long synchronous
+// JS, such as loading a 10,000-server config.
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
@@ -38,7 +38,10 @@ export interface HeapGovernorOptions extends Partial<HeapBudgetOptions> {
 export const DEFAULT_BURST_MS = 10_000;
 
 export function startHeapGovernor(opts: HeapGovernorOptions = {}): HeapGovernor {
-  const budget = new HeapBudget(process.memoryUsage.rss(), { ...DEFAULT_HEAP_BUDGET, ...stripUndefined(opts) });
+  const budget = new HeapBudget(process.memoryUsage.rss(), {
+    minHeadroomBytes: opts.minHeadroomBytes ?? DEFAULT_HEAP_BUDGET.minHeadroomBytes,
+    headroomRatio: opts.headroomRatio ?? DEFAULT_HEAP_BUDGET.headroomRatio,
+  });
   const cooldownMs = opts.cooldownMs ?? 1000;
   const watch: NativeHeapWatch = new (native().HeapWatch)(opts.intervalMs ?? 100, cooldownMs);
   watch.setLimit(budget.limit);
@@ -85,13 +88,6 @@ export function startHeapGovernor(opts: HeapGovernorOptions = {}): HeapGovernor 
       watch.close();
     },
   };
-}
-
-function stripUndefined(o: HeapGovernorOptions): Partial<HeapBudgetOptions> {
-  const out: Partial<HeapBudgetOptions> = {};
-  if (o.minHeadroomBytes !== undefined) out.minHeadroomBytes = o.minHeadroomBytes;
-  if (o.headroomRatio !== undefined) out.headroomRatio = o.headroomRatio;
-  return out;
 }
 
 function youngGenerationBytes(): number {
