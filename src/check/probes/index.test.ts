@@ -16,6 +16,23 @@ describe('runProbe', () => {
     });
   });
 
+  it('a probe that throws or rejects becomes an error result naming its kind', async () => {
+    const probes = PROBES as Record<string, unknown>;
+    const real = probes.FILE_CHECK;
+    const spec = { kind: 'FILE_CHECK', path: '/nonexistent' } as unknown as ProbeSpec;
+    const sig = new AbortController().signal;
+    try {
+      probes.FILE_CHECK = () => {
+        throw new Error('sync boom');
+      };
+      await expect(runProbe(spec, sig)).resolves.toEqual({ ok: false, reason: 'error', detail: 'probe FILE_CHECK threw: sync boom' });
+      probes.FILE_CHECK = () => Promise.reject(new Error('async boom'));
+      await expect(runProbe(spec, sig)).resolves.toEqual({ ok: false, reason: 'error', detail: 'probe FILE_CHECK threw: async boom' });
+    } finally {
+      probes.FILE_CHECK = real;
+    }
+  });
+
   it('bad input becomes an error result, not an exception', async () => {
     const sig = new AbortController().signal;
     await expect(runProbe({ kind: 'DNS_CHECK', address: '127.0.0.1', port: 53, timeoutMs: 100, type: 'A', name: 'a..b' }, sig)).resolves.toMatchObject({
