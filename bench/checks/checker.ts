@@ -14,6 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import type { HealthChecker as HealthCheckerT } from '../../src/check/health.js';
+import type { startHeapGovernor as startHeapGovernorT } from '../../src/daemon/heap-governor.js';
 import type { Probe } from '../../src/check/types.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   const governor =
     process.env.VIPKEEPER_HEAP_GOVERNOR === 'off'
       ? undefined
-      : (await mod<{ startHeapGovernor: () => { requests: number; budget: { floor: number; limit: number; fullCollections: number }; endBurst(): void; stop(): void } }>('daemon/heap-governor.js')).startHeapGovernor();
+      : (await mod<{ startHeapGovernor: typeof startHeapGovernorT }>('daemon/heap-governor.js')).startHeapGovernor();
 
   const rssBeforeConfig = process.memoryUsage.rss();
   const tLoad0 = performance.now();

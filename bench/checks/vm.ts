@@ -76,13 +76,14 @@ export async function runVmComparison(o: { sizes: number[]; kinds: CheckKind[]; 
     { id: 'env', kind: 'env' },
     { id: 'listener', kind: 'listener' },
   ];
+  const nodeFlags = launcherNodeFlags();
   for (const kind of o.kinds) {
     for (const size of o.sizes) {
       const conf = `checks-${kind}-${size}.conf`;
       files[conf] = checksConf({ realServers: size, kind });
       // alternate the order so neither daemon always runs on a freshly booted guest
       const order: Array<'keepalived' | 'vipkeeper'> = (size + (kind === 'tcp' ? 0 : 1)) % 2 ? ['vipkeeper', 'keepalived'] : ['keepalived', 'vipkeeper'];
-      for (const daemon of order) tasks.push({ id: `${daemon}-${kind}-${size}`, kind: 'measure', daemon, conf, settleMs: o.settleS * 1000, durationMs: o.durationS * 1000, nodeFlags: launcherNodeFlags() });
+      for (const daemon of order) tasks.push({ id: `${daemon}-${kind}-${size}`, kind: 'measure', daemon, conf, settleMs: o.settleS * 1000, durationMs: o.durationS * 1000, nodeFlags });
     }
   }
   const perTask = o.settleS + o.durationS + 40;

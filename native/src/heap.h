@@ -15,9 +15,9 @@ namespace vk {
 // (/proc/self/statm) and, when the RSS is over the limit JS set, sends V8 a memory pressure
 // notification, at most once per cooldown: 'moderate' (an incremental, memory-reducing
 // mark-compact) or, for a start-up or reload burst that would outrun incremental marking,
-// 'critical' (full collections at once, on the JS thread's next interrupt check). From a thread of its own because the growth that matters most happens inside long
-// synchronous JS (loading a 10,000-server config), when no JS timer can run; V8 allows this
-// one call from another thread.
+// 'critical' (full collections at once, on the JS thread's next interrupt check). From a thread
+// of its own because the growth that matters most happens inside long synchronous JS (loading a
+// 10,000-server config), when no JS timer can run; V8 allows this one call from another thread.
 class HeapWatch : public Napi::ObjectWrap<HeapWatch> {
  public:
   static Napi::Function Init(Napi::Env env);
