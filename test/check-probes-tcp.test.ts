@@ -34,7 +34,7 @@ describe('TCP_CHECK', () => {
     for (const host of ['127.0.0.1', '::1']) {
       const rec = servers.add(await startTcpRecorder({ host }));
       await expect(tcpProbe(tcp(rec.port, { address: host }), sig())).resolves.toMatchObject({ ok: true });
-      await waitFor(() => rec.ends[0] !== 'open', 2000, 'the server to see the close');
+      await waitFor(() => rec.ends.length > 0 && rec.ends[0] !== 'open', 2000, 'the server to see the close');
       expect(rec.ends).toEqual(['fin']);
     }
   });
@@ -42,7 +42,7 @@ describe('TCP_CHECK', () => {
   it('still closes without RST when the server sent a banner we never read', async () => {
     const rec = servers.add(await startTcpRecorder({ banner: 'SSH-2.0-OpenSSH_9.2\r\n'.repeat(50) }));
     await expect(tcpProbe(tcp(rec.port), sig())).resolves.toMatchObject({ ok: true });
-    await waitFor(() => rec.ends[0] !== 'open', 2000, 'the server to see the close');
+    await waitFor(() => rec.ends.length > 0 && rec.ends[0] !== 'open', 2000, 'the server to see the close');
     expect(rec.ends).toEqual(['fin']);
   });
 
@@ -50,6 +50,7 @@ describe('TCP_CHECK', () => {
     const rec = servers.add(await startTcpRecorder());
     const bindPort = await closedPort('tcp', '127.0.0.2');
     await expect(tcpProbe(tcp(rec.port, { bindto: '127.0.0.2', bindPort }), sig())).resolves.toMatchObject({ ok: true });
+    await waitFor(() => rec.peers.length > 0, 2000, 'the server to accept');
     expect(rec.peers).toEqual([`127.0.0.2:${bindPort}`]);
   });
 

@@ -1,10 +1,13 @@
 #include "tcp_connect.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "common.h"
@@ -14,50 +17,60 @@ namespace vk {
 namespace {
 // Time to wait for the server's FIN after ours (the JS path's CLOSE_GRACE_MS).
 constexpr uint64_t kCloseGraceMs = 250;
+// The drain timer runs this much after the earliest expiry, for every drain due by then: one
+// wakeup for many closes.
+constexpr uint64_t kDrainSlackMs = 50;
+constexpr int kBatch = 256;
+// One read's size; the shared data array holds at least one.
+constexpr size_t kReadMax = 16384;
 enum Event { kConnected = 0, kSent = 1, kData = 2, kEnd = 3, kError = 4 };
+// kLingering: a finished connect, FIN sent, out of the epoll set; read and closed by the drain
+// timer. kDraining: a finished exchange, FIN sent, read as data comes, closed on the server's FIN.
+enum State { kConnecting, kSending, kReading, kDraining, kLingering, kDead };
+
+// What target() returns to JS, as the bytes of a Buffer JS keeps per check spec: the addresses
+// are parsed once, not at every connect.
+struct TargetBytes {
+  uint32_t magic;
+  int family;
+  bool bind;
+  SockAddr dst;
+  SockAddr src;
+};
+constexpr uint32_t kTargetMagic = 0x76'6b'74'67;  // "vktg"
 }  // namespace
 
 struct TcpConnector::Conn {
-  TcpConnector* owner = nullptr;  // valid while !dead (the connector disposes every Conn it owns)
-  uint32_t id = 0;
+  uint32_t tag = 0;
   int fd = -1;
+  State state = kConnecting;
   bool exchange = false;
-  std::string out;  // the request (exchange)
+  bool pending = false;      // in pending_
+  bool in_drain = false;     // in draining_ (freed when it leaves)
+  uint64_t drain_until = 0;  // uv_now
+  std::string out;           // the request (exchange)
   size_t sent = 0;
+};
+
+// libuv handles outlive the connector until their close callbacks run.
+struct TcpConnector::Handles {
+  TcpConnector* owner = nullptr;
   uv_poll_t poll{};
-  uv_timer_t grace{};
-  bool timer_started = false;
-  bool dead = false;  // no more callbacks into the connector
-  int open_handles = 0;
+  uv_timer_t timer{};
+  int open = 0;
 };
 
 namespace {
-
 void OnHandleClosed(uv_handle_t* h) {
-  auto* c = static_cast<TcpConnector::Conn*>(h->data);
-  if (--c->open_handles == 0) delete c;
+  auto* hs = static_cast<TcpConnector::Handles*>(h->data);
+  if (--hs->open == 0) delete hs;
 }
-
-// Closes the fd and both handles; the Conn is freed when libuv has closed them.
-void Dispose(TcpConnector::Conn* c) {
-  if (c->fd >= 0) ::close(c->fd);
-  c->fd = -1;
-  c->dead = true;
-  uv_poll_stop(&c->poll);
-  c->open_handles = 1;
-  if (c->timer_started) {
-    uv_timer_stop(&c->grace);
-    c->open_handles = 2;
-    uv_close(reinterpret_cast<uv_handle_t*>(&c->grace), OnHandleClosed);
-  }
-  uv_close(reinterpret_cast<uv_handle_t*>(&c->poll), OnHandleClosed);
-}
-
 }  // namespace
 
 Napi::Function TcpConnector::Init(Napi::Env env) {
   return DefineClass(env, "TcpConnector",
                      {
+                         InstanceMethod<&TcpConnector::Target>("target"),
                          InstanceMethod<&TcpConnector::Connect>("connect"),
                          InstanceMethod<&TcpConnector::Cancel>("cancel"),
                          InstanceMethod<&TcpConnector::Finish>("finish"),
@@ -66,25 +79,92 @@ Napi::Function TcpConnector::Init(Napi::Env env) {
                      });
 }
 
+// new TcpConnector(callback(count), events: Int32Array, data: Uint8Array)
 TcpConnector::TcpConnector(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TcpConnector>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsFunction()) ThrowType(env, "callback must be a function");
+  if (info.Length() < 3 || !info[0].IsFunction() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    ThrowType(env, "TcpConnector(callback, events: Int32Array, data: Uint8Array)");
+  auto events = info[1].As<Napi::Int32Array>();
+  auto data = info[2].As<Napi::Uint8Array>();
+  if (events.ElementLength() < 4) ThrowType(env, "the events array must hold at least one event (4 elements)");
+  if (data.ElementLength() < kReadMax) ThrowType(env, "the data array must hold at least 16384 bytes");
   if (napi_get_uv_event_loop(env, &loop_) != napi_ok || loop_ == nullptr) throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
+  epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) ThrowErrno(env, "epoll_create1", errno);
+  auto* hs = new Handles();
+  int r = uv_poll_init(loop_, &hs->poll, epfd_);
+  if (r < 0) {
+    delete hs;
+    ::close(epfd_);
+    epfd_ = -1;
+    ThrowErrno(env, "uv_poll_init", -r);
+  }
+  uv_timer_init(loop_, &hs->timer);
+  hs->owner = this;
+  hs->poll.data = hs;
+  hs->timer.data = hs;
+  hs->open = 2;
+  handles_ = hs;
+  uv_poll_start(&hs->poll, UV_READABLE, &TcpConnector::OnEpoll);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&hs->poll));  // ref'd while events are owed
+  uv_unref(reinterpret_cast<uv_handle_t*>(&hs->timer));  // a polite close keeps nothing alive
   callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+  events_ref_ = Napi::Persistent(events);
+  events_ = events.Data();
+  capacity_ = events.ElementLength() / 4;
+  data_ref_ = Napi::Persistent(data);
+  data_ = data.Data();
+  data_capacity_ = data.ElementLength();
 }
 
 TcpConnector::~TcpConnector() {
-  for (auto& [id, c] : pending_) Dispose(c);
-  for (auto& [id, c] : draining_) Dispose(c);
-  pending_.clear();
-  draining_.clear();
+  referenced_ = false;  // being finalized: no reference left to drop
+  Shutdown();
 }
 
-// connect(family 4|6, host, port, bindHost | '', bindPort | 0, request?: Buffer) -> id. Throws
-// (with .code) if the socket cannot be made, bound or connected; otherwise events follow.
-Napi::Value TcpConnector::Connect(const Napi::CallbackInfo& info) {
+void TcpConnector::Shutdown() {
+  // Inside a batch (JS closed it from the callback), this batch's epoll events still point at
+  // the Conns: they go to the graveyard, which the batch frees at its end.
+  auto release = [this](Conn* c) {
+    if (c->fd >= 0) ::close(c->fd);
+    c->fd = -1;
+    c->state = kDead;
+    c->pending = false;
+    c->in_drain = false;
+    if (in_batch_) graveyard_.push_back(c);
+    else delete c;
+  };
+  for (auto& [tag, c] : pending_)
+    if (!c->in_drain) release(c);
+  pending_.clear();
+  for (Conn* c : draining_) release(c);
+  draining_.clear();
+  if (!in_batch_) {
+    for (Conn* c : graveyard_) delete c;
+    graveyard_.clear();
+  }
+  if (handles_ != nullptr) {
+    handles_->owner = nullptr;
+    uv_poll_stop(&handles_->poll);
+    uv_timer_stop(&handles_->timer);
+    uv_close(reinterpret_cast<uv_handle_t*>(&handles_->poll), OnHandleClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&handles_->timer), OnHandleClosed);
+    handles_ = nullptr;
+  }
+  if (epfd_ >= 0) ::close(epfd_);
+  epfd_ = -1;
+  if (referenced_) {
+    referenced_ = false;
+    Unref();
+  }
+}
+
+// target(family 4|6, host, port, bindHost | '', bindPort | 0) -> Buffer: the parsed addresses
+// for connect(). Throws a TypeError for an address that does not parse.
+Napi::Value TcpConnector::Target(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closed_) ThrowErrno(env, "TcpConnector is closed", EBADF);
   int fam = ArgInt(info, 0, "family", 4, 6);
   if (fam != 4 && fam != 6) ThrowType(env, "family must be 4 or 6");
   int family = fam == 4 ? AF_INET : AF_INET6;
@@ -92,134 +172,270 @@ Napi::Value TcpConnector::Connect(const Napi::CallbackInfo& info) {
   int port = ArgInt(info, 2, "port", 1, 65535);
   std::string bind_host = ArgOptString(info, 3, "bindHost");
   int bind_port = ArgInt(info, 4, "bindPort", 0, 65535);
-  bool exchange = info.Length() > 5 && info[5].IsBuffer();
-
-  SockAddr dst = ParseAddr(env, family, host);
-  if (family == AF_INET) reinterpret_cast<sockaddr_in*>(&dst.ss)->sin_port = htons(static_cast<uint16_t>(port));
-  else reinterpret_cast<sockaddr_in6*>(&dst.ss)->sin6_port = htons(static_cast<uint16_t>(port));
-
-  Fd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) ThrowErrno(env, "socket", errno);
-  if (!bind_host.empty() || bind_port != 0) {
-    SockAddr src;
+  TargetBytes t{};
+  t.magic = kTargetMagic;
+  t.family = family;
+  t.dst = ParseAddr(env, family, host);
+  if (family == AF_INET) reinterpret_cast<sockaddr_in*>(&t.dst.ss)->sin_port = htons(static_cast<uint16_t>(port));
+  else reinterpret_cast<sockaddr_in6*>(&t.dst.ss)->sin6_port = htons(static_cast<uint16_t>(port));
+  t.bind = !bind_host.empty() || bind_port != 0;
+  if (t.bind) {
     if (!bind_host.empty()) {
-      src = ParseAddr(env, family, bind_host);
+      t.src = ParseAddr(env, family, bind_host);
     } else {
-      src.ss.ss_family = static_cast<sa_family_t>(family);
-      src.len = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+      t.src.ss.ss_family = static_cast<sa_family_t>(family);
+      t.src.len = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
     }
-    if (family == AF_INET) reinterpret_cast<sockaddr_in*>(&src.ss)->sin_port = htons(static_cast<uint16_t>(bind_port));
-    else reinterpret_cast<sockaddr_in6*>(&src.ss)->sin6_port = htons(static_cast<uint16_t>(bind_port));
-    if (::bind(fd.get(), src.sa(), src.len) < 0) ThrowErrno(env, "bind", errno);
+    if (family == AF_INET) reinterpret_cast<sockaddr_in*>(&t.src.ss)->sin_port = htons(static_cast<uint16_t>(bind_port));
+    else reinterpret_cast<sockaddr_in6*>(&t.src.ss)->sin6_port = htons(static_cast<uint16_t>(bind_port));
   }
-  if (exchange) {
-    // keepalived's HTTP check writes the request at once; no Nagle delay for a short request
-    int one = 1;
-    ::setsockopt(fd.get(), IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
-  }
+  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&t), sizeof t);
+}
+
+// connect(target: Buffer, tag: uint32, request?: Buffer). Throws (with .code) if the socket
+// cannot be made, bound or connected, or if the tag is in use; otherwise events follow.
+Napi::Value TcpConnector::Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) ThrowErrno(env, "TcpConnector is closed", EBADF);
+  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsNumber()) ThrowType(env, "connect(target: Buffer, tag: number, request?: Buffer)");
+  auto tb = info[0].As<Napi::Buffer<uint8_t>>();
+  if (tb.Length() != sizeof(TargetBytes)) ThrowType(env, "target must come from target()");
+  TargetBytes t;
+  std::memcpy(&t, tb.Data(), sizeof t);
+  if (t.magic != kTargetMagic) ThrowType(env, "target must come from target()");
+  uint32_t tag = info[1].As<Napi::Number>().Uint32Value();
+  if (pending_.find(tag) != pending_.end()) ThrowErrno(env, "connect: tag in use", EEXIST);
+  bool exchange = info.Length() > 2 && info[2].IsBuffer();
+
+  Fd fd(::socket(t.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) ThrowErrno(env, "socket", errno);
+  if (t.bind && ::bind(fd.get(), t.src.sa(), t.src.len) < 0) ThrowErrno(env, "bind", errno);
+  // No TCP_NODELAY for an exchange: its request goes out in one write, which Nagle never holds
+  // back (nothing is unacknowledged before it).
   int r;
   do {
-    r = ::connect(fd.get(), dst.sa(), dst.len);
+    r = ::connect(fd.get(), t.dst.sa(), t.dst.len);
   } while (r < 0 && errno == EINTR);
   if (r < 0 && errno != EINPROGRESS) ThrowErrno(env, "connect", errno);
 
   auto* c = new Conn();
-  c->id = next_id_++;
-  if (next_id_ == 0) next_id_ = 1;
+  c->tag = tag;
   c->exchange = exchange;
   if (exchange) {
-    auto b = info[5].As<Napi::Buffer<char>>();
+    auto b = info[2].As<Napi::Buffer<char>>();
     c->out.assign(b.Data(), b.Length());
   }
-  int ur = uv_poll_init(loop_, &c->poll, fd.get());
-  if (ur < 0) {
+  // Connected (or failed) = writable; the result is in SO_ERROR. One-shot: a connect-only check
+  // needs no epoll_ctl after it (the fd is disabled until closed); an exchange re-arms it.
+  epoll_event ev{};
+  ev.events = EPOLLOUT | EPOLLONESHOT;
+  ev.data.ptr = c;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd.get(), &ev) < 0) {
+    int err = errno;
     delete c;
-    ThrowErrno(env, "uv_poll_init", -ur);
+    ThrowErrno(env, "epoll_ctl", err);
   }
-  c->poll.data = c;
   c->fd = fd.release();
-  // Connected (or failed) = writable; the result is in SO_ERROR.
-  ur = uv_poll_start(&c->poll, UV_WRITABLE, &TcpConnector::OnWritable);
-  if (ur < 0) {
-    Dispose(c);
-    ThrowErrno(env, "uv_poll_start", -ur);
+  c->pending = true;
+  pending_.emplace(tag, c);
+  if (!referenced_) {
+    referenced_ = true;
+    Ref();  // the JS object stays while it owes events
+    uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
   }
-  c->owner = this;
-  pending_.emplace(c->id, c);
-  if (pending_.size() == 1) Ref();  // alive while it owes events
-  return Napi::Number::New(env, c->id);
+  return env.Undefined();
 }
 
-// Abandons a connection that still owes events: closed at once, no more events. Unknown ids
+// Abandons a connection that still owes events: closed at once, no more events. Unknown tags
 // are ignored.
 Napi::Value TcpConnector::Cancel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) ThrowType(env, "id must be a number");
+  if (info.Length() < 1 || !info[0].IsNumber()) ThrowType(env, "tag must be a number");
   auto it = pending_.find(info[0].As<Napi::Number>().Uint32Value());
-  if (it != pending_.end()) Retire(it->second, false);
+  if (it != pending_.end()) {
+    Conn* c = it->second;
+    Unpend(c);
+    Kill(c);
+  }
   return env.Undefined();
 }
 
 // Ends an exchange JS has read enough of: no more events; closed politely in the background.
 Napi::Value TcpConnector::Finish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) ThrowType(env, "id must be a number");
+  if (info.Length() < 1 || !info[0].IsNumber()) ThrowType(env, "tag must be a number");
   auto it = pending_.find(info[0].As<Napi::Number>().Uint32Value());
-  if (it != pending_.end()) Retire(it->second, true);
+  if (it == pending_.end()) return env.Undefined();
+  Conn* c = it->second;
+  Unpend(c);
+  CloseSoon(c);
   return env.Undefined();
 }
 
+void TcpConnector::CloseSoon(Conn* c) {
+  if (c->state == kConnecting && !c->exchange && c->fd >= 0) {
+    // A finished connect: FIN now; what the server sends meanwhile (a banner) waits in the
+    // socket, is read by the drain timer, and the socket closed then, without an RST and without
+    // a wakeup for the server's FIN.
+    if (::shutdown(c->fd, SHUT_WR) == 0) {
+      c->state = kLingering;
+      Enqueue(c);
+    } else {
+      Kill(c);
+    }
+    return;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = c;
+  if ((c->state == kSending || c->state == kReading) && c->fd >= 0 && ::shutdown(c->fd, SHUT_WR) == 0 &&
+      (c->state == kReading || ::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) == 0)) {
+    // FIN sent; read and drop until the server's FIN, or until the grace period ends
+    std::string().swap(c->out);
+    c->state = kDraining;
+    Enqueue(c);
+  } else {
+    Kill(c);
+  }
+}
+
+void TcpConnector::Enqueue(Conn* c) {
+  c->in_drain = true;
+  c->drain_until = uv_now(loop_) + kCloseGraceMs;
+  draining_.push_back(c);
+  if (draining_.size() == 1) ArmDrainTimer();
+}
+
 Napi::Value TcpConnector::GetPending(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(pending_.size() + draining_.size()));
+  size_t live = pending_.size();
+  for (Conn* c : draining_)
+    if (c->state != kDead) ++live;
+  return Napi::Number::New(info.Env(), static_cast<double>(live));
 }
 
 Napi::Value TcpConnector::Close(const Napi::CallbackInfo& info) {
-  bool had = !pending_.empty();
-  for (auto& [id, c] : pending_) Dispose(c);
-  for (auto& [id, c] : draining_) Dispose(c);
-  pending_.clear();
-  draining_.clear();
-  if (had) Unref();
   closed_ = true;
+  Shutdown();
   return info.Env().Undefined();
 }
 
-void TcpConnector::Retire(Conn* c, bool polite) {
-  pending_.erase(c->id);
-  bool drained = false;
-  if (polite && c->fd >= 0 && ::shutdown(c->fd, SHUT_WR) == 0 &&
-      uv_poll_start(&c->poll, UV_READABLE, &TcpConnector::OnDrain) == 0 && uv_timer_init(loop_, &c->grace) == 0) {
-    // FIN sent; read and drop until the server's FIN, or until the grace period ends. A polite
-    // close must not keep a process alive.
-    c->grace.data = c;
-    c->timer_started = true;
-    uv_timer_start(&c->grace, &TcpConnector::OnGrace, kCloseGraceMs, 0);
-    uv_unref(reinterpret_cast<uv_handle_t*>(&c->poll));
-    uv_unref(reinterpret_cast<uv_handle_t*>(&c->grace));
-    draining_.emplace(c->id, c);
-    drained = true;
+void TcpConnector::Unpend(Conn* c) {
+  if (!c->pending) return;
+  c->pending = false;
+  pending_.erase(c->tag);
+  if (pending_.empty() && referenced_) {
+    referenced_ = false;
+    if (handles_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
+    Unref();
   }
-  if (!drained) Dispose(c);
-  if (pending_.empty()) Unref();
 }
 
-bool TcpConnector::Emit(Conn* c, int event, int err, const char* data, size_t len) {
-  uint32_t id = c->id;
+void TcpConnector::Kill(Conn* c) {
+  if (c->state == kDead) return;
+  if (c->fd >= 0) ::close(c->fd);  // also leaves the epoll set (the fd is never duplicated)
+  c->fd = -1;
+  c->state = kDead;
+  if (c->in_drain) return;  // freed when it leaves draining_
+  if (in_batch_) graveyard_.push_back(c);  // its pointer may be in this batch's epoll events
+  else delete c;
+}
+
+void TcpConnector::Emit(uint32_t tag, int event, int value, int extra) {
+  if (epfd_ < 0) return;  // closed (by JS, from the batch's callback): nothing more to report
+  if (count_ == capacity_) Flush();
+  if (epfd_ < 0) return;
+  int32_t* e = events_ + 4 * count_++;
+  e[0] = static_cast<int32_t>(tag);
+  e[1] = event;
+  e[2] = value;
+  e[3] = extra;
+}
+
+void TcpConnector::Flush() {
+  if (epfd_ < 0) {
+    count_ = 0;
+    data_used_ = 0;
+    return;
+  }
+  if (count_ == 0 || callback_.IsEmpty()) return;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  Napi::Object self = Value();  // alive through the callback even if Retire unrefs it
-  if (!callback_.IsEmpty()) {
-    Napi::Value buf = data != nullptr ? Napi::Buffer<char>::Copy(env, data, len).As<Napi::Value>() : env.Undefined();
-    try {
-      callback_.MakeCallback(self, {Napi::Number::New(env, id), Napi::Number::New(env, event), Napi::Number::New(env, err), buf});
-    } catch (const Napi::Error& e) {
-      napi_fatal_exception(env, e.Value());
-    }
+  Napi::Object self = Value();  // alive through the callback even if it unrefs
+  size_t n = count_;
+  // JS reads the events during the call; nothing is emitted meanwhile (connect, cancel and
+  // finish report nothing synchronously).
+  try {
+    callback_.MakeCallback(self, {Napi::Number::New(env, static_cast<double>(n))});
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
   }
-  return pending_.find(id) != pending_.end();
+  count_ = 0;
+  data_used_ = 0;
 }
 
-bool TcpConnector::SendMore(Conn* c) {
+void TcpConnector::OnEpoll(uv_poll_t* handle, int /*status*/, int /*events*/) {
+  auto* hs = static_cast<Handles*>(handle->data);
+  TcpConnector* self = hs->owner;
+  if (self == nullptr || self->epfd_ < 0) return;
+  Napi::HandleScope scope(self->Env());
+  self->in_batch_ = true;
+  epoll_event evs[kBatch];
+  for (int round = 0; round < 8; ++round) {
+    int n = ::epoll_wait(self->epfd_, evs, kBatch, 0);
+    if (n <= 0) break;
+    for (int i = 0; i < n; ++i) {
+      auto* c = static_cast<Conn*>(evs[i].data.ptr);
+      if (c->state != kDead) self->Process(c, evs[i].events);
+    }
+    if (n < kBatch || self->closed_) break;
+  }
+  self->Flush();
+  self->in_batch_ = false;
+  for (Conn* c : self->graveyard_) delete c;
+  self->graveyard_.clear();
+}
+
+void TcpConnector::Process(Conn* c, uint32_t events) {
+  switch (c->state) {
+    case kConnecting: {
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (::getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+      if (err == 0 && (events & EPOLLERR) != 0) err = EIO;
+      if (err != 0) {
+        Emit(c->tag, kError, err);
+        Unpend(c);
+        Kill(c);
+        return;
+      }
+      if (!c->exchange) {
+        // Done, as keepalived's tcp_check is here; but where it closes at once (an RST if the
+        // server has sent a banner by then), this closes politely in the background.
+        Emit(c->tag, kConnected, 0);
+        Unpend(c);
+        CloseSoon(c);
+        return;
+      }
+      c->state = kSending;
+      SendMore(c);
+      return;
+    }
+    case kSending:
+      SendMore(c);
+      return;
+    case kReading:
+      ReadSome(c);
+      return;
+    case kDraining:
+      Drain(c);
+      return;
+    case kLingering:
+    case kDead:
+      return;
+  }
+}
+
+void TcpConnector::SendMore(Conn* c) {
   while (c->sent < c->out.size()) {
     ssize_t n = ::send(c->fd, c->out.data() + c->sent, c->out.size() - c->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
@@ -227,97 +443,107 @@ bool TcpConnector::SendMore(Conn* c) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // more on the next writable
-    int err = n < 0 ? errno : EPIPE;
-    Retire(c, false);
-    Emit(c, kError, err, nullptr, 0);
-    return false;
-  }
-  return true;
-}
-
-void TcpConnector::OnWritable(uv_poll_t* handle, int status, int /*events*/) {
-  auto* c = static_cast<Conn*>(handle->data);
-  if (c == nullptr || c->dead) return;
-  auto* self = c->owner;
-  if (c->sent == 0) {
-    // libuv reports POLLERR (a failed connect) as status UV_EBADF; the real error is in SO_ERROR
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-    if (err == 0 && status < 0) err = -status;
-    if (err != 0) {
-      self->Retire(c, false);
-      self->Emit(c, kError, err, nullptr, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // more on the next writable (re-armed: the connect's registration was one-shot)
+      epoll_event ev{};
+      ev.events = EPOLLOUT;
+      ev.data.ptr = c;
+      if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
+        Emit(c->tag, kError, errno);
+        Unpend(c);
+        Kill(c);
+      }
       return;
     }
-    if (!c->exchange) {
-      self->Retire(c, true);
-      self->Emit(c, kConnected, 0, nullptr, 0);
-      return;
-    }
-  }
-  if (!self->SendMore(c)) return;
-  if (c->sent < c->out.size()) return;
-  std::string().swap(c->out);
-  if (uv_poll_start(&c->poll, UV_READABLE, &TcpConnector::OnReadable) < 0) {
-    self->Retire(c, false);
-    self->Emit(c, kError, EIO, nullptr, 0);
+    Emit(c->tag, kError, n < 0 ? errno : EPIPE);
+    Unpend(c);
+    Kill(c);
     return;
   }
-  self->Emit(c, kSent, 0, nullptr, 0);
+  std::string().swap(c->out);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = c;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
+    Emit(c->tag, kError, errno);
+    Unpend(c);
+    Kill(c);
+    return;
+  }
+  c->state = kReading;
+  Emit(c->tag, kSent, 0);
 }
 
-void TcpConnector::OnReadable(uv_poll_t* handle, int status, int /*events*/) {
-  auto* c = static_cast<Conn*>(handle->data);
-  if (c == nullptr || c->dead) return;
-  auto* self = c->owner;
-  char buf[16384];
-  for (int i = 0; i < 16; ++i) {
-    ssize_t n = ::read(c->fd, buf, sizeof buf);
+void TcpConnector::ReadSome(Conn* c) {
+  for (int i = 0; i < 16 && c->state == kReading; ++i) {
+    // Read straight into the data array JS shares; JS copies each chunk out during the flush.
+    // Room for the chunk and its event first, so that the Emit below cannot flush (and reuse
+    // the data array) before the chunk's event is in.
+    if (data_capacity_ - data_used_ < kReadMax || count_ == capacity_) {
+      Flush();  // JS may finish or cancel it, or close the connector
+      if (c->state != kReading) return;
+    }
+    ssize_t n = ::read(c->fd, data_ + data_used_, kReadMax);
     if (n > 0) {
-      if (!self->Emit(c, kData, 0, buf, static_cast<size_t>(n))) return;
+      size_t at = data_used_;
+      data_used_ += static_cast<size_t>(n);
+      Emit(c->tag, kData, static_cast<int>(at), static_cast<int>(n));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (status < 0) break;
-      return;
-    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     int err = n < 0 ? errno : 0;
-    self->Retire(c, false);  // the server closed (or reset): nothing left to be polite about
-    self->Emit(c, err == 0 ? kEnd : kError, err, nullptr, 0);
+    // the server closed (or reset): nothing left to be polite about
+    Emit(c->tag, err == 0 ? kEnd : kError, err);
+    Unpend(c);
+    Kill(c);
     return;
   }
 }
 
-void TcpConnector::DrainDone(Conn* c) {
-  draining_.erase(c->id);
-  Dispose(c);
-}
-
-void TcpConnector::OnDrain(uv_poll_t* handle, int status, int /*events*/) {
-  auto* c = static_cast<Conn*>(handle->data);
-  if (c == nullptr || c->dead) return;
-  if (status < 0) {
-    c->owner->DrainDone(c);
-    return;
-  }
+void TcpConnector::Drain(Conn* c) {
   char buf[4096];
   for (;;) {
     ssize_t n = ::read(c->fd, buf, sizeof buf);
     if (n > 0) continue;
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    c->owner->DrainDone(c);  // EOF or an error
+    Kill(c);  // EOF or an error; freed when the drain queue reaches it
     return;
   }
 }
 
-void TcpConnector::OnGrace(uv_timer_t* handle) {
-  auto* c = static_cast<Conn*>(handle->data);
-  if (c == nullptr || c->dead) return;
-  c->owner->DrainDone(c);
+void TcpConnector::ArmDrainTimer() {
+  if (handles_ == nullptr || draining_.empty()) return;
+  uint64_t now = uv_now(loop_);
+  uint64_t at = draining_.front()->drain_until + kDrainSlackMs;
+  uv_timer_start(&handles_->timer, &TcpConnector::OnDrainTimer, at > now ? at - now : 0, 0);
+}
+
+void TcpConnector::OnDrainTimer(uv_timer_t* handle) {
+  auto* hs = static_cast<Handles*>(handle->data);
+  TcpConnector* self = hs->owner;
+  if (self == nullptr) return;
+  uint64_t now = uv_now(self->loop_);
+  // Every drain lasts kCloseGraceMs from its finish, so the queue is in expiry order.
+  while (!self->draining_.empty()) {
+    Conn* c = self->draining_.front();
+    if (c->state != kDead && c->drain_until > now) break;
+    self->draining_.pop_front();
+    c->in_drain = false;
+    if (c->state == kLingering) {
+      // whatever the server sent is read first: close() with unread data would send an RST
+      char buf[4096];
+      for (int i = 0; i < 64; ++i) {
+        ssize_t n = ::read(c->fd, buf, sizeof buf);
+        if (n > 0 || (n < 0 && errno == EINTR)) continue;
+        break;
+      }
+    }
+    if (c->fd >= 0) ::close(c->fd);
+    delete c;
+  }
+  self->ArmDrainTimer();
 }
 
 }  // namespace vk

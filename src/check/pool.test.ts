@@ -23,7 +23,7 @@ function setRs(pool: ServicePool, plan: ServicePlan, rsKey: string, up: boolean,
   return rs.checks.flatMap((c) => pool.setCheck(rsKey, c.key, { up, ...extra }));
 }
 
-const types = (events: PoolEvent[]) => events.map((e) => e.type);
+const types = (events: readonly PoolEvent[]) => events.map((e) => e.type);
 
 describe('ServicePool: real servers', () => {
   it('an RS is alive iff every checker is up; an RS without checkers is always alive', () => {

@@ -101,6 +101,9 @@ export interface PoolState {
   realServers: RealServerState[];
 }
 
+/** What setCheck returns when nothing changed (every check of the steady state): shared, frozen. */
+const NO_EVENTS: readonly PoolEvent[] = Object.freeze([]);
+
 interface RsEntry {
   plan: RealServerPlan;
   checks: Map<string, CheckVerdictView>;
@@ -143,13 +146,13 @@ export class ServicePool {
   }
 
   /** A checker of an RS reported. Returns the resulting events (possibly none). */
-  setCheck(rsKey: string, checkKey: string, verdict: CheckVerdictView): PoolEvent[] {
+  setCheck(rsKey: string, checkKey: string, verdict: CheckVerdictView): readonly PoolEvent[] {
     const e = this.rs.get(rsKey);
-    if (!e) return [];
+    if (!e) return NO_EVENTS;
     const prev = e.checks.get(checkKey);
-    if (!prev) return [];
+    if (!prev) return NO_EVENTS;
     // The steady state (same verdict as last time): nothing can change, skip the pool walk.
-    if (prev.up === verdict.up && prev.weight === verdict.weight && prev.weightDelta === verdict.weightDelta) return [];
+    if (prev.up === verdict.up && prev.weight === verdict.weight && prev.weightDelta === verdict.weightDelta) return NO_EVENTS;
     e.checks.set(checkKey, { up: verdict.up, ...weightFields(verdict) });
     const events: PoolEvent[] = [];
     this.refreshRs(e, events);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CheckScheduler, ManualClock, evenSpread, type CheckUpdate, type ScheduledCheck } from './scheduler.js';
-import type { Probe, ProbeResult, ProbeSpec } from './types.js';
+import type { DirectProbe, Probe, ProbeResult, ProbeSink, ProbeSpec } from './types.js';
 
 const OK: ProbeResult = { ok: true };
 const FAIL: ProbeResult = { ok: false, reason: 'refused', detail: 'refused' };
@@ -310,3 +310,163 @@ describe('CheckScheduler: the abort signal handed to probes', () => {
     for (const sig of signals) expect(p.calls.filter((c) => c.signal === sig).length).toBeLessThanOrEqual(16);
   });
 });
+
+/** A DirectProbe whose attempts settle when the test (or a fake-time delay) says so. */
+function directProbe(clock: ManualClock, behave: (spec: ProbeSpec, n: number) => { after?: number; result?: ProbeResult; never?: boolean; sync?: boolean; decline?: boolean; throws?: boolean }) {
+  const started: { spec: ProbeSpec; at: number; handle: number }[] = [];
+  const expired: number[] = [];
+  const cancelled: number[] = [];
+  const live = new Map<number, { sink: ProbeSink; timer?: unknown }>();
+  let next = 1;
+  const direct: DirectProbe = {
+    start(spec, sink) {
+      const b = behave(spec, started.length + 1);
+      if (b.throws) throw new Error('direct start blew up');
+      if (b.decline) return -1;
+      const handle = next++;
+      started.push({ spec, at: clock.now(), handle });
+      if (b.sync) {
+        sink.settle(b.result ?? OK);
+        return handle;
+      }
+      const entry: { sink: ProbeSink; timer?: unknown } = { sink };
+      live.set(handle, entry);
+      if (!b.never)
+        entry.timer = clock.setTimeout(() => {
+          live.delete(handle);
+          sink.settle(b.result ?? OK);
+        }, b.after ?? 0);
+      return handle;
+    },
+    expire(handle, spec, timeoutMs) {
+      expired.push(handle);
+      const e = live.get(handle);
+      if (e?.timer !== undefined) clock.clearTimeout(e.timer);
+      live.delete(handle);
+      return { ok: false, reason: 'timeout', detail: `direct ${spec.kind} expired after ${timeoutMs}` };
+    },
+    cancel(handle) {
+      cancelled.push(handle);
+      const e = live.get(handle);
+      if (e?.timer !== undefined) clock.clearTimeout(e.timer);
+      live.delete(handle);
+    },
+  };
+  return { direct, started, expired, cancelled, live };
+}
+
+describe('CheckScheduler: direct probes (no promise per attempt)', () => {
+  const never: Probe = () => {
+    throw new Error('the promise path must not run');
+  };
+
+  it('runs a direct probe, and the update and timing are those of the promise path', async () => {
+    const clock = new ManualClock();
+    const d = directProbe(clock, () => ({ after: 200 }));
+    const s = new CheckScheduler({ clock, probe: never, direct: d.direct });
+    const updates: CheckUpdate[] = [];
+    s.subscribe(check('a'), (u) => updates.push(u));
+    await clock.advance(3500);
+    expect(d.started.map((c) => c.at)).toEqual([1000, 2200, 3400]);
+    expect(updates.map((u) => [u.startedAt, u.finishedAt, u.latencyMs, u.outcome, u.result.ok])).toEqual([
+      [1000, 1200, 200, 'settled', true],
+      [2200, 2400, 200, 'settled', true],
+    ]);
+    expect(s.stats()).toMatchObject({ started: 3, completed: 2, running: 1 });
+  });
+
+  it('expires at the deadline with the probe\'s own result, counted as a timeout, and a late settle is ignored', async () => {
+    const clock = new ManualClock();
+    const d = directProbe(clock, (_s, n) => (n === 1 ? { never: true } : { after: 10 }));
+    const s = new CheckScheduler({ clock, probe: never, direct: d.direct });
+    const updates: CheckUpdate[] = [];
+    s.subscribe(check('a', { retry: 0 }), (u) => updates.push(u));
+    await clock.advance(1999);
+    expect(updates).toHaveLength(0);
+    const first = d.live.get(1)!.sink;
+    await clock.advance(1);
+    expect(d.expired).toEqual([1]);
+    first.settle(OK); // late: ignored
+    expect(updates).toHaveLength(1);
+    expect(updates[0]).toMatchObject({ latencyMs: 1000, outcome: 'settled', result: { ok: false, reason: 'timeout', detail: 'direct TCP_CHECK expired after 1000' } });
+    expect(updates[0]!.verdict.up).toBe(false);
+    expect(s.stats()).toMatchObject({ timeouts: 1, running: 0, stuck: 0 });
+    // the next attempt runs after delay_before_retry... retry 0: delay_loop from the end
+    await clock.advance(1010);
+    expect(d.started.map((c) => c.at)).toEqual([1000, 3000]);
+    expect(updates[1]).toMatchObject({ result: { ok: true } });
+  });
+
+  it('a settle during start() (a synchronous error) finishes the attempt at once', async () => {
+    const clock = new ManualClock();
+    const d = directProbe(clock, () => ({ sync: true, result: FAIL }));
+    const s = new CheckScheduler({ clock, probe: never, direct: d.direct });
+    const updates: CheckUpdate[] = [];
+    s.subscribe(check('a', { retry: 0 }), (u) => updates.push(u));
+    await clock.advance(1000);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]).toMatchObject({ latencyMs: 0, result: FAIL });
+    expect(s.stats()).toMatchObject({ running: 0, completed: 1 });
+    // no deadline left behind: nothing expires later
+    await clock.advance(5000);
+    expect(d.expired).toEqual([]);
+  });
+
+  it('a spec the direct probe declines runs on the promise path', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ after: 50 }));
+    const d = directProbe(clock, () => ({ decline: true }));
+    const s = new CheckScheduler({ clock, probe: p.probe, direct: d.direct });
+    const updates: CheckUpdate[] = [];
+    s.subscribe(check('a'), (u) => updates.push(u));
+    await clock.advance(1100);
+    expect(d.started).toEqual([]);
+    expect(p.calls.map((c) => c.at)).toEqual([1000]);
+    expect(updates[0]).toMatchObject({ latencyMs: 50, result: { ok: true } });
+  });
+
+  it('a direct probe that throws gives an error result, not a crash', async () => {
+    const clock = new ManualClock();
+    const d = directProbe(clock, () => ({ throws: true }));
+    const s = new CheckScheduler({ clock, probe: never, direct: d.direct });
+    const updates: CheckUpdate[] = [];
+    s.subscribe(check('a'), (u) => updates.push(u));
+    await clock.advance(1000);
+    expect(updates[0]).toMatchObject({ outcome: 'threw', result: { ok: false, reason: 'error', detail: 'the probe threw: direct start blew up' } });
+    expect(s.stats()).toMatchObject({ probeErrors: 1, running: 0 });
+  });
+
+  it('unsubscribing cancels the running attempt; stop() cancels every one, and nothing settles after', async () => {
+    const clock = new ManualClock();
+    const d = directProbe(clock, () => ({ never: true }));
+    const s = new CheckScheduler({ clock, probe: never, direct: d.direct });
+    const updates: CheckUpdate[] = [];
+    const off = s.subscribe(check('a'), (u) => updates.push(u));
+    s.subscribe(check('b', {}, { specs: [tcpSpec(81)] }), (u) => updates.push(u));
+    await clock.advance(1000);
+    expect(d.started).toHaveLength(2);
+    off();
+    expect(d.cancelled).toEqual([d.started[0]!.handle]);
+    s.stop();
+    expect(d.cancelled).toEqual([d.started[0]!.handle, d.started[1]!.handle]);
+    await clock.advance(5000);
+    expect(updates).toEqual([]);
+    expect(d.expired).toEqual([]);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('deadlines share one clock timer, however many attempts run', async () => {
+    const clock = new ManualClock();
+    const d = directProbe(clock, () => ({ never: true }));
+    const s = new CheckScheduler({ clock, probe: never, direct: d.direct, rng: evenSpread(0) });
+    for (let i = 0; i < 50; i++) s.subscribe(check(`k${i}`, { warmupMs: 500 }, { specs: [tcpSpec(1000 + i)] }), () => {});
+    await clock.advance(1500);
+    expect(d.started).toHaveLength(50);
+    // every job is running: no due timer, and one deadline timer for all 50
+    expect(clock.pending()).toBe(1);
+    await clock.advance(1000);
+    expect(d.expired).toHaveLength(50);
+    expect(s.stats()).toMatchObject({ timeouts: 50, running: 0 });
+  });
+});
+

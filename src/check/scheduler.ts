@@ -23,7 +23,7 @@
 import { getEventListeners } from 'node:events';
 
 import { CheckVerdict, verdictParams, type VerdictOutput, type VerdictState } from './verdict.js';
-import type { Probe, ProbeKind, ProbeResult, ProbeSpec } from './types.js';
+import type { DirectProbe, Probe, ProbeKind, ProbeResult, ProbeSink, ProbeSpec } from './types.js';
 import type { Clock } from '../daemon/clock.js';
 import { DueHeap, type DueItem } from './due-heap.js';
 
@@ -67,6 +67,11 @@ export type CheckListener = (update: CheckUpdate) => void;
 export interface SchedulerOptions {
   clock: Clock;
   probe: Probe;
+  /**
+   * Runs the specs it can without a promise per attempt (TCP_CHECK on the addon); the others,
+   * and all of them without it, run on `probe`.
+   */
+  direct?: DirectProbe;
   /** Uniform [0, 1). Default: an even spread from a random seed (`evenSpread()`). */
   rng?: () => number;
   /**
@@ -102,18 +107,45 @@ export interface SchedulerStats {
   maxQueueWaitMs: number;
 }
 
-interface Attempt {
-  index: number;
-  spec: ProbeSpec;
-  controller: AbortController;
-  startedAt: number;
-  queuedMs: number;
-  aborted: boolean;
-  done: boolean;
-  probeSettled: boolean;
-  deadlineTimer?: unknown;
-  graceTimer?: unknown;
+/**
+ * One started attempt. A class with a `settle` method, so a direct probe reports to it without
+ * a closure, and a DueItem, so deadlines wait in one heap under one timer instead of a timer each.
+ */
+class Attempt implements ProbeSink, DueItem {
+  /** Promise path: the attempt's signal (from the scheduler's pool). */
+  controller: AbortController | undefined;
+  /** Direct path: the probe's handle (-1: promise path). */
+  handle = -1;
+  aborted = false;
+  done = false;
+  probeSettled = false;
+  graceTimer: unknown;
+  // DueItem: the deadline
+  nextAt: number;
+  seq: number;
+  heapIndex = -1;
+
+  constructor(
+    private readonly scheduler: CheckScheduler,
+    readonly job: Job,
+    readonly index: number,
+    readonly spec: ProbeSpec,
+    readonly startedAt: number,
+    readonly queuedMs: number,
+    deadlineAt: number,
+    seq: number,
+  ) {
+    this.nextAt = deadlineAt;
+    this.seq = seq;
+  }
+
+  settle(result: ProbeResult): void {
+    this.scheduler.settled(this, result);
+  }
 }
+
+/** What finish() needs of an attempt; an overlap-skipped one is only this. */
+type AttemptInfo = Pick<Attempt, 'index' | 'spec' | 'startedAt' | 'queuedMs'>;
 
 interface Job {
   check: ScheduledCheck;
@@ -160,6 +192,7 @@ export function evenSpread(seed: number = Math.random()): () => number {
 export class CheckScheduler {
   private readonly clock: Clock;
   private readonly probe: Probe;
+  private readonly direct: DirectProbe | undefined;
   private readonly rng: () => number;
   private readonly maxConcurrent: number;
   private readonly bootstrapDelayMs: number;
@@ -190,6 +223,12 @@ export class CheckScheduler {
   private dueTimer: unknown;
   private dueTimerAt = Infinity;
   private readonly onDueTimer = (): void => this.runDue();
+  /** Running attempts by deadline, under one timer (armed for the earliest, or earlier). */
+  private readonly deadlines = new DueHeap<Attempt>();
+  private deadlineSeq = 0;
+  private deadlineTimer: unknown;
+  private deadlineTimerAt = Infinity;
+  private readonly onDeadlineTimer = (): void => this.runDeadlines();
   private readonly counters = {
     started: 0,
     completed: 0,
@@ -206,6 +245,7 @@ export class CheckScheduler {
     this.opts = opts;
     this.clock = opts.clock;
     this.probe = opts.probe;
+    this.direct = opts.direct;
     this.rng = opts.rng ?? evenSpread();
     this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? 1024);
     this.bootstrapDelayMs = opts.bootstrapDelayMs ?? 1000;
@@ -288,6 +328,10 @@ export class CheckScheduler {
     this.queueHead = 0;
     this.dueHeap.clear();
     this.disarmDue();
+    this.deadlines.clear();
+    if (this.deadlineTimer !== undefined) this.clock.clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    this.deadlineTimerAt = Infinity;
   }
 
   // ------------------------------------------------------------------ internals
@@ -380,40 +424,30 @@ export class CheckScheduler {
     if (queuedMs > this.queueWaitWarnMs) this.counters.lateStarts++;
     if (queuedMs > this.counters.maxQueueWaitMs) this.counters.maxQueueWaitMs = queuedMs;
     const index = job.verdict.nextIndex;
-    const attempt: Attempt = {
-      index,
-      spec: specAt(job.check, index),
-      controller: this.spareControllers.pop() ?? new AbortController(),
-      startedAt: now,
-      queuedMs,
-      aborted: false,
-      done: false,
-      probeSettled: false,
-    };
+    const attempt = new Attempt(this, job, index, specAt(job.check, index), now, queuedMs, now + job.check.timeoutMs, this.deadlineSeq++);
     job.phase = 'running';
     job.attempt = attempt;
     job.probePending = true;
     this.running++;
     this.counters.started++;
+    this.deadlines.push(attempt);
+    this.armDeadline();
 
-    attempt.deadlineTimer = this.clock.setTimeout(() => {
-      attempt.deadlineTimer = undefined;
-      if (attempt.done) return;
-      attempt.aborted = true;
-      attempt.controller.abort(new DOMException(`check deadline of ${job.check.timeoutMs}ms reached`, 'TimeoutError'));
-      attempt.graceTimer = this.clock.setTimeout(() => {
-        attempt.graceTimer = undefined;
-        if (attempt.done) return;
-        this.counters.stuck++;
-        const result: ProbeResult = {
-          ok: false,
-          reason: 'timeout',
-          detail: `the probe did not settle within ${this.graceMs}ms after its ${job.check.timeoutMs}ms deadline`,
-        };
-        this.finish(job, attempt, result, 'stuck');
-      }, this.graceMs);
-    }, job.check.timeoutMs);
+    if (this.direct !== undefined) {
+      let handle: number;
+      try {
+        handle = this.direct.start(attempt.spec, attempt);
+      } catch (err) {
+        this.onProbeSettled(job, attempt, { ok: false, reason: 'error', detail: `the probe threw: ${describeError(err)}` }, true);
+        return;
+      }
+      if (handle >= 0 || attempt.probeSettled) {
+        attempt.handle = handle;
+        return;
+      }
+    }
 
+    attempt.controller = this.spareControllers.pop() ?? new AbortController();
     let pending: Promise<ProbeResult>;
     try {
       pending = Promise.resolve(this.probe(attempt.spec, attempt.controller.signal));
@@ -424,6 +458,64 @@ export class CheckScheduler {
       (r) => this.onProbeSettled(job, attempt, r, false),
       (err: unknown) => this.onProbeSettled(job, attempt, { ok: false, reason: 'error', detail: `the probe threw: ${describeError(err)}` }, true),
     );
+  }
+
+  /** A direct probe's result (ProbeSink.settle). */
+  settled(attempt: Attempt, result: ProbeResult): void {
+    if (attempt.probeSettled) return;
+    this.onProbeSettled(attempt.job, attempt, result, false);
+  }
+
+  /** Arms the deadline timer for the earliest running attempt (keeps one armed as early or earlier). */
+  private armDeadline(): void {
+    const head = this.deadlines.peek();
+    if (head === undefined || (this.deadlineTimer !== undefined && this.deadlineTimerAt <= head.nextAt)) return;
+    if (this.deadlineTimer !== undefined) this.clock.clearTimeout(this.deadlineTimer);
+    this.deadlineTimerAt = head.nextAt;
+    this.deadlineTimer = this.clock.setTimeout(this.onDeadlineTimer, Math.max(0, head.nextAt - this.clock.now()));
+  }
+
+  /** Expires every attempt whose deadline has come, in (deadline, start) order. */
+  private runDeadlines(): void {
+    this.deadlineTimer = undefined;
+    this.deadlineTimerAt = Infinity;
+    const now = this.clock.now();
+    for (let head = this.deadlines.peek(); head !== undefined && head.nextAt <= now; head = this.deadlines.peek()) {
+      this.deadlines.remove(head);
+      this.expire(head);
+    }
+    if (!this.stopped) this.armDeadline();
+  }
+
+  private expire(attempt: Attempt): void {
+    if (attempt.done) return;
+    const job = attempt.job;
+    if (attempt.controller === undefined) {
+      // direct: the probe stops at once and says what it was doing
+      let result: ProbeResult;
+      try {
+        result = this.direct!.expire(attempt.handle, attempt.spec, job.check.timeoutMs);
+      } catch (err) {
+        result = { ok: false, reason: 'timeout', detail: `check deadline of ${job.check.timeoutMs}ms reached (${describeError(err)})` };
+      }
+      attempt.probeSettled = true;
+      if (job.attempt === attempt) job.probePending = false;
+      this.finish(job, attempt, result, 'settled');
+      return;
+    }
+    attempt.aborted = true;
+    attempt.controller.abort(new DOMException(`check deadline of ${job.check.timeoutMs}ms reached`, 'TimeoutError'));
+    attempt.graceTimer = this.clock.setTimeout(() => {
+      attempt.graceTimer = undefined;
+      if (attempt.done) return;
+      this.counters.stuck++;
+      const result: ProbeResult = {
+        ok: false,
+        reason: 'timeout',
+        detail: `the probe did not settle within ${this.graceMs}ms after its ${job.check.timeoutMs}ms deadline`,
+      };
+      this.finish(job, attempt, result, 'stuck');
+    }, this.graceMs);
   }
 
   private onProbeSettled(job: Job, attempt: Attempt, r: ProbeResult, threw: boolean): void {
@@ -444,18 +536,13 @@ export class CheckScheduler {
     this.finish(job, attempt, result, outcome);
   }
 
-  private finish(
-    job: Job,
-    attempt: Pick<Attempt, 'index' | 'spec' | 'startedAt' | 'queuedMs'> & Partial<Attempt>,
-    result: ProbeResult,
-    outcome: CheckUpdate['outcome'],
-  ): void {
-    const ranProbe = attempt.controller !== undefined;
+  private finish(job: Job, attempt: AttemptInfo, result: ProbeResult, outcome: CheckUpdate['outcome']): void {
+    const ranProbe = attempt instanceof Attempt;
     if (ranProbe) {
       attempt.done = true;
-      if (attempt.deadlineTimer !== undefined) this.clock.clearTimeout(attempt.deadlineTimer);
+      if (attempt.heapIndex >= 0) this.deadlines.remove(attempt);
       if (attempt.graceTimer !== undefined) this.clock.clearTimeout(attempt.graceTimer);
-      attempt.deadlineTimer = attempt.graceTimer = undefined;
+      attempt.graceTimer = undefined;
       this.running--;
       // Let the attempt (its timers) die young: kept until the next attempt a second later,
       // thousands of them a second were promoted and grew the old generation.
@@ -496,7 +583,8 @@ export class CheckScheduler {
     this.schedule(job, base + verdict.nextDelayMs - now);
 
     // A copy: a listener subscribed by another listener's callback waits for the next update.
-    for (const l of [...job.listeners.values()]) this.notify(job, l, update);
+    if (job.listeners.size === 1) for (const l of job.listeners.values()) this.notify(job, l, update);
+    else for (const l of [...job.listeners.values()]) this.notify(job, l, update);
     this.pump();
   }
 
@@ -513,7 +601,7 @@ export class CheckScheduler {
    * checked every 16th release, as the check allocates — a probe left listeners on it besides
    * runAttempt's one per signal.
    */
-  private releaseController(attempt: Partial<Attempt>): void {
+  private releaseController(attempt: Attempt): void {
     const c = attempt.controller;
     if (c === undefined || !attempt.probeSettled || c.signal.aborted) return;
     if (this.spareControllers.length >= this.maxConcurrent) return;
@@ -531,9 +619,17 @@ export class CheckScheduler {
     const a = job.attempt;
     if (a && !a.done) {
       a.done = true;
-      if (a.deadlineTimer !== undefined) this.clock.clearTimeout(a.deadlineTimer);
+      if (a.heapIndex >= 0) this.deadlines.remove(a);
       if (a.graceTimer !== undefined) this.clock.clearTimeout(a.graceTimer);
-      a.controller.abort(new DOMException('check cancelled', 'AbortError'));
+      if (a.controller !== undefined) a.controller.abort(new DOMException('check cancelled', 'AbortError'));
+      else if (!a.probeSettled) {
+        a.probeSettled = true;
+        try {
+          this.direct!.cancel(a.handle);
+        } catch {
+          // the check is gone either way
+        }
+      }
       this.running--;
     }
     if (this.jobs.get(job.check.key) === job) this.jobs.delete(job.check.key);

@@ -63,3 +63,28 @@ export type ProbeFailure =
 
 /** Runs one attempt. Must settle by `signal` (aborted at the deadline) and never throw. */
 export type Probe = (spec: ProbeSpec, signal: AbortSignal) => Promise<ProbeResult>;
+
+/** Where a direct probe reports: the scheduler's attempt. */
+export interface ProbeSink {
+  readonly spec: ProbeSpec;
+  /** The attempt's result; the first call counts. */
+  settle(result: ProbeResult): void;
+}
+
+/**
+ * A probe the scheduler can run without a promise, an AbortSignal or a timer per attempt (at
+ * 10,000 checks a second those were most of the checker's JS work). The scheduler keeps the
+ * deadline and calls `expire` when it passes.
+ */
+export interface DirectProbe {
+  /**
+   * Starts an attempt of `spec` that reports to `sink.settle` once (possibly before returning),
+   * unless expired or cancelled first. Returns its handle, or -1 if this spec must run on the
+   * promise path (`Probe`).
+   */
+  start(spec: ProbeSpec, sink: ProbeSink): number;
+  /** The deadline passed: stop the attempt (no settle follows) and say what it was doing. */
+  expire(handle: number, spec: ProbeSpec, timeoutMs: number): ProbeResult;
+  /** Stop the attempt without a result (its check was cancelled). */
+  cancel(handle: number): void;
+}

@@ -11,7 +11,7 @@ import type { BackendState, PoolState } from '../ipvs/desired.js';
 import { createIpvsBackend } from '../ipvs/factory.js';
 import { serviceKey } from '../ipvs/model.js';
 import { Reconciler, type ReconcilerSnapshot, type VrrpState } from '../ipvs/reconciler.js';
-import { runProbe } from '../check/probes/index.js';
+import { runDirect, runProbe } from '../check/probes/index.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { loadConfigFile, type ConfigFormat } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -288,6 +288,7 @@ export class Daemon {
     if (this.config.virtual_servers.length === 0) return;
     this.health = new HealthChecker(this.config, {
       probe: runProbe,
+      direct: runDirect,
       onLatency: (kind, ms, ok) => this.metrics.observeCheck(kind, ok, ms),
       onEvent: (ev) => {
         const e = ev as unknown as { type: string; vs?: string; rs?: string; initial?: boolean };

@@ -96,10 +96,12 @@ export interface NativeBinding {
   threadId(): number;
   threadScheduler(): { policy: 'rr' | 'fifo' | 'other'; priority: number };
   /**
-   * Runs TCP connects (TCP_CHECK) and plain-HTTP exchanges (HTTP_GET); `callback(id, event,
-   * errno, data)` per event: 0 connected, 1 request sent, 2 data, 3 end, 4 error (0, 3, 4 final).
+   * Runs TCP connects (TCP_CHECK) and plain-HTTP exchanges (HTTP_GET). Events are written to
+   * `events` as [tag, event, value, extra] quadruples, then `callback(count)` is called once per
+   * batch: event 0 connected, 1 request sent, 2 data (`extra` bytes at offset `value` of `data`,
+   * valid during the call), 3 end, 4 error (value: errno); 0, 3 and 4 are final.
    */
-  TcpConnector: new (callback: (id: number, event: number, errno: number, data: Buffer | undefined) => void) => NativeTcpConnector;
+  TcpConnector: new (callback: (count: number) => void, events: Int32Array, data: Uint8Array) => NativeTcpConnector;
   /** A one-shot timerfd timer on the calling thread's loop; `callback` runs when it expires. */
   PreciseTimer: new (callback: () => void) => NativePreciseTimer;
   /**
@@ -137,17 +139,19 @@ export interface NativeSignalWatch {
 }
 
 export interface NativeTcpConnector {
+  /** The parsed addresses of a target, for connect(); throws a TypeError if one does not parse. */
+  target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number): Buffer;
   /**
    * Starts a connect (or, with `request`, an exchange: the request is sent and the response
-   * reported as data) and returns its id; throws (with `code`) if the socket cannot be made,
-   * bound or connected.
+   * reported as data) named `tag` (uint32, unique among the connections owing events); throws
+   * (with `code`) if the socket cannot be made, bound or connected.
    */
-  connect(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, request?: Buffer): number;
-  /** Abandons a connection that still owes events: closed at once, no more callbacks. */
-  cancel(id: number): void;
-  /** Ends an exchange: no more callbacks; FIN, drain and close in the background. */
-  finish(id: number): void;
-  /** Connects not reported yet plus connected sockets still closing. */
+  connect(target: Buffer, tag: number, request?: Buffer): void;
+  /** Abandons a connection that still owes events: closed at once, no more events. */
+  cancel(tag: number): void;
+  /** Ends an exchange: no more events; FIN, drain and close in the background. */
+  finish(tag: number): void;
+  /** Connections owing events plus finished ones still closing. */
   readonly pending: number;
   close(): void;
 }

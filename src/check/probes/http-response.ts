@@ -32,6 +32,9 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 /** Bytes of decoded body kept for `regex` (the digests see the whole body). */
 export const MAX_REGEX_BODY_BYTES = 1024 * 1024;
 
+/** The header buffer before the first byte (shared: a reader per check). */
+const EMPTY = Buffer.alloc(0);
+
 type BodyMode = 'none' | 'length' | 'chunked' | 'eof';
 type ChunkState = 'size' | 'data' | 'data-crlf' | 'trailer' | 'done';
 
@@ -49,7 +52,7 @@ export class HttpResponseReader {
   /** EOF came before Content-Length bytes or before the last chunk. */
   truncated = false;
 
-  private head: Buffer = Buffer.alloc(0);
+  private head: Buffer = EMPTY;
   private mode: BodyMode = 'eof';
   private remaining = 0;
   private chunkState: ChunkState = 'size';
@@ -81,7 +84,7 @@ export class HttpResponseReader {
       }
       const rest = this.head.subarray(end.bodyStart);
       this.parseHead(this.head.subarray(0, end.headEnd).toString('latin1'));
-      this.head = Buffer.alloc(0);
+      this.head = EMPTY;
       this.headComplete = true;
       if (this.mode === 'none' || (this.mode === 'length' && this.remaining === 0)) {
         this.done = true;

@@ -18,14 +18,15 @@
  *
  * Plain HTTP to an IP address runs on the addon's TcpConnector (native-connector.ts): the
  * request goes out in one write and each chunk of the response comes back for the same parser.
+ * The scheduler runs those through `httpDirect`, without a promise or a timer per attempt.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 
-import type { Probe, ProbeResult, ProbeSpec } from '../types.js';
+import type { DirectProbe, Probe, ProbeResult, ProbeSink, ProbeSpec } from '../types.js';
 import { closeInBackground, describeError, fail, message, ok, reasonFor, runAttempt, tcpConnectOptions } from './common.js';
 import { buildHttpRequest, HttpProtocolError, HttpResponseReader, statusAccepted } from './http-response.js';
-import { DATA, END, ERROR, errnoError, nativeConnections, nativeTarget, SENT } from './native-connector.js';
+import { DATA, END, ERROR, errnoError, nativeConnections, nativeTarget, SENT, type ConnectionListener, type NativeTargetHandle } from './native-connector.js';
 
 type HttpProbeSpec = Extract<ProbeSpec, { kind: 'HTTP_GET' | 'SSL_GET' }>;
 
@@ -39,131 +40,262 @@ function rangesText(r: readonly (readonly [number, number])[]): string {
   return r.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(',');
 }
 
-/** The request bytes per spec (plans are long-lived), built once; both transports write them. */
-const requests = new WeakMap<HttpProbeSpec, Buffer>();
+/** Per spec (plans are long-lived), built once: the request bytes both transports write, the texts, the regex, the connector's target. */
+class HttpStatic {
+  readonly request: Buffer;
+  readonly where: string;
+  readonly connecting: string;
+  readonly digest: string | undefined;
+  readonly regex: RegExp | undefined;
+  readonly regexError: string | undefined;
+  readonly secure: boolean;
+  /** undefined: not looked up yet; null: no native path (TLS, a host name, or no addon). */
+  private nativeTarget: NativeTargetHandle | null | undefined;
 
-function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResult> {
-  let regex: RegExp | undefined;
-  if (spec.url.regex !== undefined) {
-    try {
-      regex = new RegExp(spec.url.regex);
-    } catch (e) {
-      return Promise.resolve(fail('error', `invalid regex ${JSON.stringify(spec.url.regex)}: ${message(e)}`));
+  constructor(readonly spec: HttpProbeSpec) {
+    this.request = Buffer.from(buildHttpRequest(spec));
+    this.where = `${spec.address} port ${spec.port}`;
+    this.connecting = `connecting to ${this.where}`;
+    this.digest = spec.url.digest?.toLowerCase();
+    this.secure = spec.kind === 'SSL_GET';
+    if (spec.url.regex !== undefined) {
+      try {
+        this.regex = new RegExp(spec.url.regex);
+      } catch (e) {
+        this.regexError = `invalid regex ${JSON.stringify(spec.url.regex)}: ${message(e)}`;
+      }
     }
   }
-  const digest = spec.url.digest?.toLowerCase();
-  const secure = spec.kind === 'SSL_GET';
-  let request = requests.get(spec);
-  if (request === undefined) {
-    request = Buffer.from(buildHttpRequest(spec));
-    requests.set(spec, request);
+
+  private readonly okByStatus = new Map<number, ProbeResult>();
+
+  /** The plain success (status only), shared per status: most checks end with it. */
+  okStatus(status: number): ProbeResult {
+    let r = this.okByStatus.get(status);
+    if (r === undefined) {
+      r = Object.freeze(ok(`HTTP ${status}`));
+      this.okByStatus.set(status, r);
+    }
+    return r;
   }
-  const where = `${spec.address} port ${spec.port}`;
 
-  // Plain HTTP to an IP address goes through the addon (no net.Socket per check); TLS and
-  // host names through tls / net.
-  const target = secure ? undefined : nativeTarget(spec);
-  const conn = target !== undefined ? nativeConnections() : undefined;
+  /** Plain HTTP to an IP address goes through the addon; TLS and host names through tls / net. */
+  target(): NativeTargetHandle | undefined {
+    if (this.nativeTarget === undefined) this.nativeTarget = (!this.secure && nativeTarget(this.spec)) || null;
+    return this.nativeTarget ?? undefined;
+  }
+}
 
-  return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: `connecting to ${where}` }, (a) => {
-    const reader = new HttpResponseReader({ digest: digest !== undefined, keepBody: regex !== undefined });
-    let statusChecked = false;
-    let completed = false;
-    let received = 0;
-    // set by the transport below: close after a success (politely, in the background) or at once
-    let closePolitely: () => void = () => undefined;
+const statics = new WeakMap<HttpProbeSpec, HttpStatic>();
 
-    const complete = (result: ProbeResult): void => {
-      if (completed) return;
-      completed = true;
-      // Settle now; on success the FIN exchange goes on in the background (not part of the
-      // check's latency); on failure the attempt's cleanup closes the connection at once.
-      if (result.ok) closePolitely();
-      a.finish(result);
-    };
+function staticsFor(spec: HttpProbeSpec): HttpStatic {
+  let s = statics.get(spec);
+  if (s === undefined) {
+    s = new HttpStatic(spec);
+    statics.set(spec, s);
+  }
+  return s;
+}
 
-    const verdict = (): ProbeResult => {
+/**
+ * One exchange, on either transport: reads the response and judges it. `report` gets the result
+ * once; on success the connection is closed politely in the background (not part of the check's
+ * latency), on failure at once.
+ */
+class HttpExchange implements ConnectionListener<undefined> {
+  phase: string;
+  completed = false;
+  /** The connector's handle (-1: a net / tls socket). */
+  handle = -1;
+  sock: net.Socket | undefined;
+  private closing = false;
+  private readonly reader: HttpResponseReader;
+  private statusChecked = false;
+  private received = 0;
+
+  constructor(
+    private readonly st: HttpStatic,
+    private readonly report: { settle(result: ProbeResult): void },
+    /** The promise path's attempt, whose timeout text names the phase. */
+    private readonly attempt?: { phase: string },
+  ) {
+    this.phase = st.connecting;
+    this.reader = new HttpResponseReader({ digest: st.digest !== undefined, keepBody: st.regex !== undefined });
+  }
+
+  setPhase(phase: string): void {
+    this.phase = phase;
+    if (this.attempt !== undefined) this.attempt.phase = phase;
+  }
+
+  complete(result: ProbeResult): void {
+    if (this.completed) return;
+    this.completed = true;
+    if (this.handle >= 0) {
+      const conn = nativeConnections()!;
+      if (result.ok) conn.finish(this.handle);
+      else conn.cancel(this.handle);
+      live.delete(this.handle);
+    } else if (this.sock !== undefined && result.ok) {
+      this.closing = true;
+      closeInBackground(this.sock);
+    }
+    this.report.settle(result);
+  }
+
+  /** The attempt ended without a result of ours (deadline, abort): close at once. */
+  abandon(): void {
+    this.completed = true;
+    if (this.handle >= 0) {
+      nativeConnections()?.cancel(this.handle);
+      live.delete(this.handle);
+    } else if (this.sock !== undefined && !this.closing) {
+      this.sock.destroy();
+    }
+  }
+
+  /** The connector's events. */
+  onConnection(_ctx: undefined, event: number, errno: number, data: Buffer | undefined): void {
+    if (event === DATA) this.onData(data!);
+    else if (event === SENT) this.setPhase('waiting for the response header');
+    else if (event === END) this.onEnd();
+    else if (event === ERROR) this.onError(errnoError(errno, this.phase === this.st.connecting ? 'connect' : 'read'));
+  }
+
+  onError(e: unknown): void {
+    if (this.completed) return;
+    this.complete(fail(reasonFor(e), `${describeError(e)} (while ${this.phase})`));
+  }
+
+  onData(d: Buffer): void {
+    if (this.completed) return;
+    this.received += d.length;
+    try {
+      this.reader.push(d);
+    } catch (e) {
+      this.complete(fail('protocol', e instanceof HttpProtocolError ? e.message : message(e)));
+      return;
+    }
+    this.progress();
+  }
+
+  onEnd(): void {
+    if (this.completed) return;
+    const reader = this.reader;
+    reader.end();
+    if (!reader.headComplete) {
+      this.complete(
+        fail('protocol', this.received === 0 ? 'connection closed without a response' : `connection closed after ${this.received} bytes, before the end of the response header`),
+      );
+      return;
+    }
+    this.progress();
+  }
+
+  private progress(): void {
+    const reader = this.reader;
+    if (this.completed || !reader.headComplete) return;
+    if (!this.statusChecked) {
+      this.statusChecked = true;
       const status = reader.status ?? 0;
-      const notes = [`HTTP ${status}`];
-      if (reader.truncated) notes.push(`body truncated at ${reader.decodedBytes} bytes`);
-      if (digest !== undefined) {
-        const d = reader.digests();
-        if (!d || (d.raw !== digest && d.body !== digest)) {
-          const got = d === undefined ? 'none' : d.raw === d.body ? d.body : `${d.body} (raw ${d.raw})`;
-          return fail('digest', `MD5 digest ${got} does not match ${digest}; ${notes.join(', ')}`);
-        }
-        notes.push('digest ok');
-      }
-      if (regex !== undefined) {
-        const matched = regex.test(reader.bodyText());
-        if (matched === Boolean(spec.url.regexNoMatch)) {
-          return fail('regex', `body ${matched ? 'matches' : 'does not match'} ${String(regex)}${spec.url.regexNoMatch ? ' (regex_no_match)' : ''}; ${notes.join(', ')}`);
-        }
-        notes.push(spec.url.regexNoMatch ? 'regex absent' : 'regex ok');
-      }
-      return ok(notes.join(', '));
-    };
-
-    const progress = (): void => {
-      if (completed || !reader.headComplete) return;
-      if (!statusChecked) {
-        statusChecked = true;
-        const status = reader.status ?? 0;
-        if (!statusAccepted(status, spec.url.statusCodes)) {
-          complete(fail('status', `HTTP status ${status} not in ${rangesText(spec.url.statusCodes)} (${reader.statusLine.slice(0, 120)})`));
-          return;
-        }
-        a.phase = 'reading the response body';
-      }
-      if (reader.done) complete(verdict());
-    };
-
-    const onError = (e: unknown): void => {
-      if (completed) return;
-      complete(fail(reasonFor(e), `${describeError(e)} (while ${a.phase})`));
-    };
-    const onData = (d: Buffer): void => {
-      if (completed) return;
-      received += d.length;
-      try {
-        reader.push(d);
-      } catch (e) {
-        complete(fail('protocol', e instanceof HttpProtocolError ? e.message : message(e)));
+      const codes = this.st.spec.url.statusCodes;
+      if (!statusAccepted(status, codes)) {
+        this.complete(fail('status', `HTTP status ${status} not in ${rangesText(codes)} (${reader.statusLine.slice(0, 120)})`));
         return;
       }
-      progress();
-    };
-    const onEnd = (): void => {
-      if (completed) return;
-      reader.end();
-      if (!reader.headComplete) {
-        complete(fail('protocol', received === 0 ? 'connection closed without a response' : `connection closed after ${received} bytes, before the end of the response header`));
-        return;
-      }
-      progress();
-    };
+      this.setPhase('reading the response body');
+    }
+    if (reader.done) this.complete(this.verdict());
+  }
 
-    if (conn !== undefined && target !== undefined) {
-      let id: number;
-      try {
-        id = conn.open(target.family, target.host, spec.port, spec.bindto ?? '', spec.bindPort ?? 0, request, (event, errno, data) => {
-          if (event === SENT) a.phase = 'waiting for the response header';
-          else if (event === DATA) onData(data!);
-          else if (event === END) onEnd();
-          else if (event === ERROR) onError(errnoError(errno, a.phase === `connecting to ${where}` ? 'connect' : 'read'));
-        });
-      } catch (e) {
-        onError(e);
-        return;
+  private verdict(): ProbeResult {
+    const { reader, st } = this;
+    const status = reader.status ?? 0;
+    const digest = st.digest;
+    if (!reader.truncated && digest === undefined && st.regex === undefined) return st.okStatus(status);
+    const notes = [`HTTP ${status}`];
+    if (reader.truncated) notes.push(`body truncated at ${reader.decodedBytes} bytes`);
+    if (digest !== undefined) {
+      const d = reader.digests();
+      if (!d || (d.raw !== digest && d.body !== digest)) {
+        const got = d === undefined ? 'none' : d.raw === d.body ? d.body : `${d.body} (raw ${d.raw})`;
+        return fail('digest', `MD5 digest ${got} does not match ${digest}; ${notes.join(', ')}`);
       }
-      closePolitely = () => conn.finish(id);
-      a.defer(() => conn.cancel(id)); // a no-op after finish()
+      notes.push('digest ok');
+    }
+    const regex = st.regex;
+    if (regex !== undefined) {
+      const matched = regex.test(reader.bodyText());
+      if (matched === Boolean(st.spec.url.regexNoMatch)) {
+        return fail('regex', `body ${matched ? 'matches' : 'does not match'} ${String(regex)}${st.spec.url.regexNoMatch ? ' (regex_no_match)' : ''}; ${notes.join(', ')}`);
+      }
+      notes.push(st.spec.url.regexNoMatch ? 'regex absent' : 'regex ok');
+    }
+    return ok(notes.join(', '));
+  }
+}
+
+/** Exchanges on the connector by handle, for expire / cancel. */
+const live = new Map<number, HttpExchange>();
+
+/** Starts the exchange on the connector; false if the connect threw (the exchange has failed). */
+function openNative(ex: HttpExchange, st: HttpStatic, target: NativeTargetHandle): boolean {
+  try {
+    ex.handle = nativeConnections()!.open(target, st.request, ex, undefined);
+  } catch (e) {
+    // the socket could not be made, bound (bindto / bind_port) or connected
+    ex.onError(e);
+    return false;
+  }
+  live.set(ex.handle, ex);
+  return true;
+}
+
+/**
+ * Plain HTTP_GET for the scheduler without a promise, an AbortSignal or a timer per attempt (the
+ * scheduler's deadline expires it). SSL_GET, host names, an invalid regex and no addon: -1, and
+ * the scheduler runs httpProbe.
+ */
+export const httpDirect: DirectProbe = {
+  start(spec, sink: ProbeSink) {
+    if (spec.kind !== 'HTTP_GET') return -1;
+    const st = staticsFor(spec);
+    const target = st.regexError === undefined ? st.target() : undefined;
+    if (target === undefined || nativeConnections() === undefined) return -1;
+    const ex = new HttpExchange(st, sink);
+    return openNative(ex, st, target) ? ex.handle : 0;
+  },
+  expire(handle, _spec, timeoutMs) {
+    const ex = live.get(handle);
+    if (ex === undefined) return fail('timeout', `timed out after ${timeoutMs} ms`);
+    ex.abandon();
+    return fail('timeout', `timed out after ${timeoutMs} ms while ${ex.phase}`);
+  },
+  cancel(handle) {
+    live.get(handle)?.abandon();
+  },
+};
+
+function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResult> {
+  const st = staticsFor(spec);
+  if (st.regexError !== undefined) return Promise.resolve(fail('error', st.regexError));
+  const target = st.target();
+
+  return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: st.connecting }, (a) => {
+    const ex = new HttpExchange(st, { settle: (r) => a.finish(r) }, a);
+    // deadline or abort first: closed at once
+    a.defer(() => {
+      if (!ex.completed) ex.abandon();
+    });
+
+    if (target !== undefined && nativeConnections() !== undefined) {
+      openNative(ex, st, target);
       return;
     }
 
     const base = tcpConnectOptions(spec);
     let sock: net.Socket;
-    if (secure) {
+    if (st.secure) {
       const o: tls.ConnectionOptions = { ...base, rejectUnauthorized: spec.verifyTls };
       if (spec.sni) o.servername = spec.sni;
       else if (spec.verifyTls) o.checkServerIdentity = () => undefined;
@@ -171,23 +303,15 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
     } else {
       sock = net.connect(base);
     }
-    let closing = false;
-    closePolitely = () => {
-      closing = true;
-      closeInBackground(sock);
-    };
-    // Unless it is already closing gracefully (success), the socket goes when the attempt ends.
-    a.defer(() => {
-      if (!closing) sock.destroy();
+    ex.sock = sock;
+    sock.on('error', (e) => ex.onError(e));
+    if (st.secure) sock.once('connect', () => ex.setPhase('in the TLS handshake'));
+    sock.once(st.secure ? 'secureConnect' : 'connect', () => {
+      ex.setPhase('sending the request');
+      sock.write(st.request);
+      ex.setPhase('waiting for the response header');
     });
-    sock.on('error', onError);
-    if (secure) sock.once('connect', () => (a.phase = 'in the TLS handshake'));
-    sock.once(secure ? 'secureConnect' : 'connect', () => {
-      a.phase = 'sending the request';
-      sock.write(request);
-      a.phase = 'waiting for the response header';
-    });
-    sock.on('data', onData);
-    sock.on('end', onEnd);
+    sock.on('data', (d: Buffer) => ex.onData(d));
+    sock.on('end', () => ex.onEnd());
   });
 }

@@ -3,15 +3,15 @@
  * dispatches on `spec.kind`. Every probe settles by the deadline (`signal`, and the spec's own
  * timeoutMs where it has one), cleans up its socket or child, and never throws or rejects.
  */
-import type { Probe, ProbeKind } from '../types.js';
+import type { DirectProbe, Probe, ProbeKind } from '../types.js';
 import { fail, message } from './common.js';
 import { dnsProbe } from './dns.js';
 import { fileProbe } from './file.js';
-import { httpProbe } from './http.js';
+import { httpDirect, httpProbe } from './http.js';
 import { miscProbe } from './misc.js';
 import { pingProbe } from './ping.js';
 import { smtpProbe } from './smtp.js';
-import { tcpProbe } from './tcp.js';
+import { tcpDirect, tcpProbe } from './tcp.js';
 import { udpProbe } from './udp.js';
 
 export { dnsProbe, fileProbe, httpProbe, miscProbe, pingProbe, smtpProbe, tcpProbe, udpProbe };
@@ -49,4 +49,27 @@ export const runProbe: Probe = (spec, signal) => {
   } catch (e) {
     return Promise.resolve(onRejected(spec.kind)(e));
   }
+};
+
+/**
+ * The checks the scheduler can run without a promise per attempt (SchedulerOptions.direct):
+ * TCP_CHECK and plain HTTP_GET to an IP address on the addon. Every other spec (start() says -1)
+ * goes to runProbe.
+ */
+const DIRECT: Partial<Record<string, DirectProbe>> = { TCP_CHECK: tcpDirect, HTTP_GET: httpDirect };
+
+export const runDirect: DirectProbe = {
+  start(spec, sink) {
+    const d = DIRECT[spec.kind];
+    return d === undefined ? -1 : d.start(spec, sink);
+  },
+  expire(handle, spec, timeoutMs) {
+    return (DIRECT[spec.kind] as DirectProbe).expire(handle, spec, timeoutMs);
+  },
+  cancel(handle) {
+    // A handle is the connector's, unique across both: HTTP lets go of its exchange (if it is
+    // one of its own), then the connection is closed (a no-op if that already did).
+    httpDirect.cancel(handle);
+    tcpDirect.cancel(handle);
+  },
 };

@@ -1,10 +1,15 @@
 /**
  * The addon's TcpConnector (native/src/tcp_connect.cc), one per thread, behind a small
  * interface: open a connect (TCP_CHECK) or a plain-HTTP exchange (HTTP_GET), get its events
- * through a handler, cancel it (closed at once) or finish it (closed politely in the
- * background). No JS object per connection beyond the handler: a net.Socket per check cost most
- * of the checker's CPU and, surviving young collections, most of its heap at 10,000 checks a
- * second. `undefined` when the addon is not built: the probes then use net / tls.
+ * through a listener, cancel it (closed at once) or finish it (closed politely in the
+ * background). `undefined` when the addon is not built: the probes then use net / tls.
+ *
+ * No JS object per connection: a connection is a slot in a few arrays, named by a tag (slot and
+ * a generation, so a stale handle never reaches the slot's next owner), and its listener gets a
+ * context the caller chose (the scheduler's attempt, for TCP_CHECK). The connector reports its
+ * events in batches, one call per epoll batch, through a shared Int32Array, and response bytes
+ * through a shared buffer: a net.Socket per check, and later a JS callback per event, cost most
+ * of the checker's CPU at 10,000 checks a second.
  */
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
@@ -19,16 +24,26 @@ export const DATA = 2;
 export const END = 3;
 export const ERROR = 4;
 
-/** One connection's events: CONNECTED, END and ERROR are final. */
-export type ConnectionHandler = (event: number, errno: number, data: Buffer | undefined) => void;
+/** One connection's events: CONNECTED, END and ERROR are final. `value` is ERROR's errno. */
+export interface ConnectionListener<C> {
+  onConnection(ctx: C, event: number, value: number, data: Buffer | undefined): void;
+}
+
+/** A target's addresses, parsed by the addon once per spec. */
+export type NativeTargetHandle = Buffer & { readonly __nativeTarget: true };
 
 export interface NativeConnections {
-  /** Starts a connection; `request` makes it an exchange. Throws (with `code`) like connect(2). */
-  open(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, request: Buffer | undefined, handler: ConnectionHandler): number;
-  /** Closes at once; no more events. */
-  cancel(id: number): void;
-  /** No more events; FIN, drain and close in the background. */
-  finish(id: number): void;
+  /**
+   * Starts a connection to `target` (from nativeTarget); `request` makes it an exchange. Throws
+   * (with `code`) like socket/bind/connect(2). Returns the connection's handle.
+   */
+  open<C>(target: NativeTargetHandle, request: Buffer | undefined, listener: ConnectionListener<C>, ctx: C): number;
+  /** Closes at once; no more events. A handle that has ended is ignored. */
+  cancel(handle: number): void;
+  /** No more events; FIN, drain and close in the background. A handle that has ended is ignored. */
+  finish(handle: number): void;
+  /** Connections owing events, and finished ones still closing (the addon's count). */
+  readonly pending: number;
 }
 
 let shared: NativeConnections | null | undefined;
@@ -44,46 +59,140 @@ export function nativeConnections(): NativeConnections | undefined {
   return shared ?? undefined;
 }
 
-function create(TcpConnector: new (cb: (id: number, event: number, errno: number, data: Buffer | undefined) => void) => NativeTcpConnector): NativeConnections {
-  const handlers = new Map<number, ConnectionHandler>();
-  const c = new TcpConnector((id, event, errno, data) => {
-    const h = handlers.get(id);
-    if (event === CONNECTED || event === END || event === ERROR) handlers.delete(id);
-    h?.(event, errno, data);
-  });
-  return {
-    open(family, host, port, bindHost, bindPort, request, handler) {
-      const id = c.connect(family, host, port, bindHost, bindPort, request);
-      handlers.set(id, handler);
-      return id;
-    },
-    cancel(id) {
-      if (handlers.delete(id)) c.cancel(id);
-    },
-    finish(id) {
-      if (handlers.delete(id)) c.finish(id);
-    },
-  };
+const SLOT_BITS = 20;
+const SLOT_MASK = (1 << SLOT_BITS) - 1;
+const GEN_MASK = (1 << (32 - SLOT_BITS)) - 1;
+/** Events per batch the shared array holds (the addon calls again when it is full). */
+const BATCH = 1024;
+/** Bytes of response data per batch (the addon reads straight into it; at least 16 KiB). */
+const DATA_BYTES = 256 * 1024;
+
+class Connections implements NativeConnections {
+  private readonly events = new Int32Array(4 * BATCH);
+  private readonly data = Buffer.alloc(DATA_BYTES);
+  private readonly c: NativeTcpConnector;
+  /** Per slot: the live tag (0: free), its listener and context. */
+  private tags: number[] = [];
+  private listeners: Array<ConnectionListener<unknown> | undefined> = [];
+  private ctxs: unknown[] = [];
+  private gens: number[] = [];
+  private readonly free: number[] = [];
+
+  constructor(TcpConnector: NativeConstructor) {
+    this.c = new TcpConnector((count) => this.dispatch(count), this.events, this.data);
+  }
+
+  target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number): NativeTargetHandle {
+    return this.c.target(family, host, port, bindHost, bindPort) as NativeTargetHandle;
+  }
+
+  open<C>(target: NativeTargetHandle, request: Buffer | undefined, listener: ConnectionListener<C>, ctx: C): number {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.tags.length;
+      if (slot > SLOT_MASK) throw new RangeError('too many connections in flight');
+      this.tags.push(0);
+      this.listeners.push(undefined);
+      this.ctxs.push(undefined);
+      this.gens.push(0);
+    }
+    const gen = ((this.gens[slot]! + 1) & GEN_MASK) || 1;
+    this.gens[slot] = gen;
+    const tag = ((gen << SLOT_BITS) | slot) >>> 0;
+    try {
+      this.c.connect(target, tag, request);
+    } catch (e) {
+      this.free.push(slot);
+      throw e;
+    }
+    this.tags[slot] = tag;
+    this.listeners[slot] = listener as ConnectionListener<unknown>;
+    this.ctxs[slot] = ctx;
+    return tag;
+  }
+
+  cancel(handle: number): void {
+    if (this.release(handle)) this.c.cancel(handle);
+  }
+
+  finish(handle: number): void {
+    if (this.release(handle)) this.c.finish(handle);
+  }
+
+  get pending(): number {
+    return this.c.pending;
+  }
+
+  /**
+   * A DATA chunk, copied out of the shared array (which the next batch overwrites): a small one
+   * comes from Node's buffer pool, where a Buffer made by the addon cost a backing store each.
+   */
+  private chunk(offset: number, length: number): Buffer {
+    const b = Buffer.allocUnsafe(length);
+    this.data.copy(b, 0, offset, offset + length);
+    return b;
+  }
+
+  /** Frees the handle's slot; false if the handle has ended already. */
+  private release(tag: number): boolean {
+    const slot = tag & SLOT_MASK;
+    if (this.tags[slot] !== tag) return false;
+    this.tags[slot] = 0;
+    this.listeners[slot] = undefined;
+    this.ctxs[slot] = undefined;
+    this.free.push(slot);
+    return true;
+  }
+
+  private dispatch(count: number): void {
+    const ev = this.events;
+    let thrown: { e: unknown } | undefined;
+    for (let i = 0; i < count; i++) {
+      const tag = ev[4 * i]! >>> 0;
+      const event = ev[4 * i + 1]!;
+      const value = ev[4 * i + 2]!;
+      const slot = tag & SLOT_MASK;
+      if (this.tags[slot] !== tag) continue; // cancelled or finished earlier in this batch
+      const l = this.listeners[slot]!;
+      const ctx = this.ctxs[slot];
+      if (event === CONNECTED || event === END || event === ERROR) this.release(tag);
+      try {
+        l.onConnection(ctx, event, value, event === DATA ? this.chunk(value, ev[4 * i + 3]!) : undefined);
+      } catch (e) {
+        thrown ??= { e }; // the rest of the batch still runs; then it is an uncaught exception
+      }
+    }
+    if (thrown) throw thrown.e;
+  }
 }
 
-/** Where the connector goes for a target: its address (with the zone connectHost adds). */
-export interface NativeTarget {
-  family: 4 | 6;
-  host: string;
+type NativeConstructor = new (callback: (count: number) => void, events: Int32Array, data: Uint8Array) => NativeTcpConnector;
+
+function create(TcpConnector: NativeConstructor): Connections {
+  return new Connections(TcpConnector);
 }
 
-const targets = new WeakMap<Target, NativeTarget | null>();
+const targets = new WeakMap<Target, NativeTargetHandle | null>();
 
 /**
- * The target's address for the connector, or undefined for a host name (which needs a
- * resolver: net.connect). Cached per spec, as plans are long-lived.
+ * The target's addresses for the connector, or undefined for a host name (which needs a
+ * resolver: net.connect), an address the addon cannot parse (net.connect reports it) or no
+ * addon. Cached per spec, as plans are long-lived.
  */
-export function nativeTarget(t: Target): NativeTarget | undefined {
+export function nativeTarget(t: Target): NativeTargetHandle | undefined {
   let r = targets.get(t);
   if (r === undefined) {
+    r = null;
+    const conn = nativeConnections() as Connections | undefined;
     const host = connectHost(t);
     const fam = net.isIP(stripZone(host));
-    r = fam === 4 || fam === 6 ? { family: fam, host } : null;
+    if (conn !== undefined && (fam === 4 || fam === 6)) {
+      try {
+        r = conn.target(fam, host, t.port, t.bindto ?? '', t.bindPort ?? 0);
+      } catch {
+        r = null;
+      }
+    }
     targets.set(t, r);
   }
   return r ?? undefined;

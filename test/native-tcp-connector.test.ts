@@ -1,0 +1,189 @@
+/**
+ * The addon's TcpConnector against loopback listeners this test starts: events come in batches
+ * through the shared Int32Array, each connection's final event exactly once; handles from the
+ * JS wrapper never reach a slot's next owner; closing from inside a batch is safe.
+ */
+import net from 'node:net';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { CONNECTED, DATA, END, ERROR, SENT, nativeConnections, nativeTarget, type ConnectionListener } from '../src/check/probes/native-connector.js';
+import { native } from '../src/net/native.js';
+import { requireNativeAddon } from './helpers/netns.js';
+import { closedPort, Servers, startTcpRecorder, waitFor } from './helpers/servers.js';
+
+requireNativeAddon();
+
+const servers = new Servers();
+afterAll(() => servers.closeAll());
+
+// DATA events carry their bytes (as latin1) and value 0
+type Ev = [tag: number, event: number, value: number, data?: string];
+
+/** A raw connector with room for `room` events per batch, recording every batch. */
+function rawConnector(room: number, dataBytes = 16384) {
+  const events = new Int32Array(4 * room);
+  const data = Buffer.alloc(dataBytes);
+  const batches: Ev[][] = [];
+  let onBatch: ((c: ReturnType<typeof make>) => void) | undefined;
+  const make = () =>
+    new (native().TcpConnector)((count) => {
+      const b: Ev[] = [];
+      for (let i = 0; i < count; i++) {
+        const ev: Ev = [events[4 * i]! >>> 0, events[4 * i + 1]!, events[4 * i + 2]!];
+        if (ev[1] === DATA) {
+          ev.push(data.toString('latin1', ev[2], ev[2] + events[4 * i + 3]!));
+          ev[2] = 0;
+        }
+        b.push(ev);
+      }
+      batches.push(b);
+      onBatch?.(c);
+    }, events, data);
+  const c = make();
+  return { c, batches, all: () => batches.flat(), setOnBatch: (f: typeof onBatch) => (onBatch = f) };
+}
+
+describe('native TcpConnector', () => {
+  it('reports 40 connects in batches no larger than the shared array, each exactly once', async () => {
+    const rec = servers.add(await startTcpRecorder());
+    const r = rawConnector(4);
+    const target = r.c.target(4, '127.0.0.1', rec.port, '', 0);
+    for (let tag = 1; tag <= 40; tag++) r.c.connect(target, tag);
+    await waitFor(() => r.all().length === 40, 5000, '40 events');
+    expect(r.batches.every((b) => b.length >= 1 && b.length <= 4)).toBe(true);
+    expect(r.all().map((e) => e[0]).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(r.all().every((e) => e[1] === CONNECTED)).toBe(true);
+    // every connection then closes politely: the server sees 40 FINs, and nothing stays open
+    await waitFor(() => rec.ends.length === 40 && rec.ends.every((e) => e === 'fin'), 5000, '40 FINs');
+    await waitFor(() => r.c.pending === 0, 2000, 'the drains to end');
+    r.c.close();
+  });
+
+  it('refuses a tag in use, reports a refused connect as ERROR ECONNREFUSED, and a bad target as a TypeError', async () => {
+    const r = rawConnector(8);
+    const port = await closedPort('tcp');
+    const target = r.c.target(4, '127.0.0.1', port, '', 0);
+    r.c.connect(target, 7);
+    expect(() => r.c.connect(target, 7)).toThrow(/tag in use/);
+    await waitFor(() => r.all().length === 1, 2000, 'the refusal');
+    expect(r.all()).toEqual([[7, ERROR, 111]]);
+    expect(() => r.c.target(4, 'not-an-address', 80, '', 0)).toThrow(TypeError);
+    expect(() => r.c.connect(Buffer.alloc(8), 1)).toThrow(/target must come from target\(\)/);
+    r.c.close();
+  });
+
+  it('runs an exchange: SENT, the response as DATA chunks, END when the server closes', async () => {
+    const srv = net.createServer((s) => {
+      s.once('data', (d) => {
+        s.write(`got ${d.length} bytes;`);
+        s.end('bye');
+      });
+    });
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
+    const r = rawConnector(16);
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0);
+    r.c.connect(target, 3, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    await waitFor(() => r.all().some((e) => e[1] === END), 3000, 'END');
+    const evs = r.all();
+    expect(evs[0]).toEqual([3, SENT, 0]);
+    expect(evs.filter((e) => e[1] === DATA).map((e) => e[3]).join('')).toBe('got 18 bytes;bye');
+    expect(evs.at(-1)).toEqual([3, END, 0]);
+    r.c.close();
+  });
+
+  it('sends a request larger than the socket buffer in parts (the one-shot registration re-armed)', async () => {
+    const size = 8 << 20;
+    const srv = net.createServer((s) => {
+      let got = 0;
+      s.on('data', (d) => {
+        got += d.length;
+        if (got === size) s.end(`all ${got}`);
+      });
+    });
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
+    const r = rawConnector(16);
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0);
+    r.c.connect(target, 9, Buffer.alloc(size, 0x61));
+    await waitFor(() => r.all().some((e) => e[1] === END || e[1] === ERROR), 10_000, 'the exchange to end');
+    const evs = r.all();
+    expect(evs[0]).toEqual([9, SENT, 0]);
+    expect(evs.filter((e) => e[1] === DATA).map((e) => e[3]).join('')).toBe(`all ${size}`);
+    expect(evs.at(-1)).toEqual([9, END, 0]);
+    r.c.close();
+  });
+
+  it('passes a response larger than the shared data array intact, over several batches', async () => {
+    const body = Buffer.alloc(300_000);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7 + (i >> 8)) & 0xff;
+    const srv = net.createServer((s) => s.once('data', () => s.end(body)));
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
+    const r = rawConnector(4, 16384);
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0);
+    r.c.connect(target, 5, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    await waitFor(() => r.all().some((e) => e[1] === END || e[1] === ERROR), 5000, 'the response');
+    const got = Buffer.from(r.all().filter((e) => e[1] === DATA).map((e) => e[3]).join(''), 'latin1');
+    expect(got.equals(body)).toBe(true);
+    expect(r.batches.length).toBeGreaterThan(300_000 / 16384);
+    r.c.close();
+  });
+
+  it('closing from inside a batch drops the rest of it and reports nothing more', async () => {
+    const rec = servers.add(await startTcpRecorder());
+    const r = rawConnector(2);
+    const target = r.c.target(4, '127.0.0.1', rec.port, '', 0);
+    r.setOnBatch((c) => c.close());
+    for (let tag = 1; tag <= 10; tag++) r.c.connect(target, tag);
+    await waitFor(() => r.batches.length > 0, 2000, 'the first batch');
+    await new Promise((res) => setTimeout(res, 200));
+    expect(r.batches).toHaveLength(1);
+    expect(r.c.pending).toBe(0);
+    expect(() => r.c.connect(target, 11)).toThrow(/closed/);
+  });
+});
+
+describe('nativeConnections (the JS wrapper)', () => {
+  it('a handle that has ended never reaches the next owner of its slot', async () => {
+    const rec = servers.add(await startTcpRecorder());
+    const conn = nativeConnections()!;
+    const target = nativeTarget({ address: '127.0.0.1', port: rec.port, timeoutMs: 1000 })!;
+    const seen: string[] = [];
+    const listener: ConnectionListener<string> = { onConnection: (name, event) => seen.push(`${name}:${event}`) };
+    const first = conn.open(target, undefined, listener, 'first');
+    await waitFor(() => seen.length === 1, 2000, 'the first connect');
+    const second = conn.open(target, undefined, listener, 'second');
+    expect(second & 0xfffff).toBe(first & 0xfffff); // the same slot, reused
+    expect(second).not.toBe(first);
+    conn.cancel(first); // stale: ignored
+    conn.finish(first);
+    await waitFor(() => seen.length === 2, 2000, 'the second connect');
+    expect(seen).toEqual([`first:${CONNECTED}`, `second:${CONNECTED}`]);
+  });
+
+  it('a listener that throws does not cost the rest of its batch their events', async () => {
+    const rec = servers.add(await startTcpRecorder());
+    const conn = nativeConnections()!;
+    const target = nativeTarget({ address: '127.0.0.1', port: rec.port, timeoutMs: 1000 })!;
+    const seen: number[] = [];
+    const errors: unknown[] = [];
+    const onUncaught = (e: unknown) => errors.push(e);
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      const listener: ConnectionListener<number> = {
+        onConnection: (n) => {
+          seen.push(n);
+          if (n === 0) throw new Error('listener 0 failed');
+        },
+      };
+      for (let i = 0; i < 5; i++) conn.open(target, undefined, listener, i);
+      await waitFor(() => seen.length === 5, 3000, 'five connects');
+      await waitFor(() => errors.length === 1, 1000, 'the uncaught exception');
+      expect(String(errors[0])).toMatch(/listener 0 failed/);
+    } finally {
+      process.removeListener('uncaughtException', onUncaught);
+    }
+  });
+});
