@@ -470,3 +470,32 @@ describe('CheckScheduler: direct probes (no promise per attempt)', () => {
   });
 });
 
+describe('CheckScheduler: timer slack', () => {
+  it('starts the attempts due within the slack in one wakeup, none early and none more than the slack late', async () => {
+    const clock = new ManualClock();
+    const p = recordingProbe(clock, () => ({ result: OK }));
+    const s = new CheckScheduler({ clock, probe: p.probe, rng: evenSpread(0), timerSlackMs: 10 });
+    const due = new Map<string, number>();
+    for (let i = 0; i < 200; i++) {
+      const key = `k${i}`;
+      s.subscribe(check(key, { warmupMs: 1000 }, { specs: [tcpSpec(2000 + i)] }), () => {});
+      due.set(`${2000 + i}`, s.nextRunAt(key)!);
+    }
+    let wakeups = 0;
+    const starts = new Set<number>();
+    while (p.calls.length < 200) {
+      const before = p.calls.length;
+      await clock.advanceTo(clock.nextAt()!);
+      if (p.calls.length > before) wakeups++;
+      for (const c of p.calls.slice(before)) starts.add(c.at);
+    }
+    for (const c of p.calls) {
+      const at = due.get(`${(c.spec as { port: number }).port}`)!;
+      expect(c.at).toBeGreaterThanOrEqual(at);
+      expect(c.at - at).toBeLessThanOrEqual(10);
+    }
+    // 200 starts evenly over 1 s (one per 5 ms): a wakeup per ~10 ms window, not one per check
+    expect(wakeups).toBeLessThanOrEqual(200 / 2);
+    expect(wakeups).toBeGreaterThanOrEqual(1000 / 20);
+  });
+});

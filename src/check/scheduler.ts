@@ -81,6 +81,13 @@ export interface SchedulerOptions {
    * loop, and hold sockets and memory meanwhile).
    */
   maxConcurrent?: number;
+  /**
+   * How late an attempt may start, so that one wakeup starts every attempt due within it.
+   * Default 0 (each at its time). The daemon uses CHECK_TIMER_SLACK_MS: at a few hundred checks
+   * a second a wakeup per check was a good part of what a check cost, and a start a few ms late
+   * is nothing against a delay_loop of a second or more.
+   */
+  timerSlackMs?: number;
   /** Delay before any first attempt. Default 1000 (keepalived BOOTSTRAP_DELAY). */
   bootstrapDelayMs?: number;
   /** How long after the abort a probe may take to settle before it is given up on. Default 1000. */
@@ -176,6 +183,9 @@ export interface LastAttempt {
   latencyMs: number;
 }
 
+/** The daemon's timerSlackMs (SchedulerOptions). */
+export const CHECK_TIMER_SLACK_MS = 10;
+
 const GOLDEN = 0.6180339887498949;
 
 /** An rng whose successive values are evenly spread over [0, 1) (additive golden-ratio sequence). */
@@ -196,6 +206,7 @@ export class CheckScheduler {
   private readonly rng: () => number;
   private readonly maxConcurrent: number;
   private readonly bootstrapDelayMs: number;
+  private readonly timerSlackMs: number;
   private readonly graceMs: number;
   private readonly queueWaitWarnMs: number;
   private readonly opts: SchedulerOptions;
@@ -249,6 +260,7 @@ export class CheckScheduler {
     this.rng = opts.rng ?? evenSpread();
     this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? 1024);
     this.bootstrapDelayMs = opts.bootstrapDelayMs ?? 1000;
+    this.timerSlackMs = Math.max(0, opts.timerSlackMs ?? 0);
     this.graceMs = opts.graceMs ?? 1000;
     this.queueWaitWarnMs = opts.queueWaitWarnMs ?? 1000;
   }
@@ -353,10 +365,11 @@ export class CheckScheduler {
       this.disarmDue();
       return;
     }
-    if (this.dueTimer !== undefined && this.dueTimerAt <= head.nextAt) return;
+    const at = head.nextAt + this.timerSlackMs;
+    if (this.dueTimer !== undefined && this.dueTimerAt <= at) return;
     this.disarmDue();
-    this.dueTimerAt = head.nextAt;
-    this.dueTimer = this.clock.setTimeout(this.onDueTimer, Math.max(0, head.nextAt - this.clock.now()));
+    this.dueTimerAt = at;
+    this.dueTimer = this.clock.setTimeout(this.onDueTimer, Math.max(0, at - this.clock.now()));
   }
 
   private disarmDue(): void {

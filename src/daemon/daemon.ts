@@ -12,6 +12,7 @@ import { createIpvsBackend } from '../ipvs/factory.js';
 import { serviceKey } from '../ipvs/model.js';
 import { Reconciler, type ReconcilerSnapshot, type VrrpState } from '../ipvs/reconciler.js';
 import { runDirect, runProbe } from '../check/probes/index.js';
+import { CHECK_TIMER_SLACK_MS } from '../check/scheduler.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { loadConfigFile, type ConfigFormat } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -289,6 +290,7 @@ export class Daemon {
     this.health = new HealthChecker(this.config, {
       probe: runProbe,
       direct: runDirect,
+      timerSlackMs: CHECK_TIMER_SLACK_MS,
       onLatency: (kind, ms, ok) => this.metrics.observeCheck(kind, ok, ms),
       onEvent: (ev) => {
         const e = ev as unknown as { type: string; vs?: string; rs?: string; initial?: boolean };
