@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 
 import type { HealthChecker as HealthCheckerT } from '../../src/check/health.js';
 import type { startHeapGovernor as startHeapGovernorT } from '../../src/daemon/heap-governor.js';
-import type { Probe } from '../../src/check/types.js';
+import type { DirectProbe, Probe } from '../../src/check/types.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 
 interface Args {
@@ -43,8 +43,8 @@ async function main(): Promise<void> {
   const t00 = performance.now();
   const cpu00 = process.cpuUsage();
   const { loadConfigFile } = await mod<{ loadConfigFile: (p: string, o: { configId: string }) => LoadedConfig }>('config/load.js');
-  const { HealthChecker } = await mod<{ HealthChecker: typeof HealthCheckerT }>('check/health.js');
-  const { runProbe } = await mod<{ runProbe: Probe }>('check/probes/index.js');
+  const { HealthChecker, CHECK_TIMER_SLACK_MS } = await mod<{ HealthChecker: typeof HealthCheckerT; CHECK_TIMER_SLACK_MS?: number }>('check/health.js');
+  const { runProbe, runDirect } = await mod<{ runProbe: Probe; runDirect?: DirectProbe }>('check/probes/index.js');
 
   // as `vipkeeper run` does (src/daemon/daemon.ts), unless VIPKEEPER_HEAP_GOVERNOR=off
   const governor =
@@ -71,6 +71,9 @@ async function main(): Promise<void> {
   let events = 0;
   const hc = new HealthChecker(loaded.config, {
     probe: runProbe,
+    // as `vipkeeper run` does (src/daemon/daemon.ts startHealth)
+    ...(runDirect ? { direct: runDirect } : {}),
+    ...(CHECK_TIMER_SLACK_MS !== undefined ? { timerSlackMs: CHECK_TIMER_SLACK_MS } : {}),
     ...(args.maxConcurrent ? { maxConcurrent: args.maxConcurrent } : {}),
     onLatency: (_kind, ms, ok) => {
       total++;

@@ -50,6 +50,7 @@ async function until(what: string, pred: () => boolean, timeoutMs: number, every
 }
 
 let listener: ChildProcess | undefined;
+let listenerKind = 'a Node http server';
 
 function count(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -64,7 +65,7 @@ function count(): Promise<number> {
 async function env() {
   const t0 = now();
   spawnSync('node', ['-e', '0']);
-  return { kernel: sh('uname -r').trim(), keepalived: sh('keepalived --version 2>&1 | head -1').trim(), node: process.version, nodeStartMs: now() - t0, cpus: sh('nproc').trim() };
+  return { listener: listenerKind, kernel: sh('uname -r').trim(), keepalived: sh('keepalived --version 2>&1 | head -1').trim(), node: process.version, nodeStartMs: now() - t0, cpus: sh('nproc').trim() };
 }
 
 async function startListener() {
@@ -73,7 +74,14 @@ async function startListener() {
   const code =
     "let n=0;const s=require('http').createServer((q,r)=>{if(q.url==='/__count'){r.end(String(n));return}r.setHeader('content-type','text/plain');r.end('ok\\n')});" +
     "s.on('connection',()=>{n++});s.listen({port:80,host:'0.0.0.0',backlog:8192},()=>console.log('listening'));";
-  listener = spawn('node', ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // the C listener (bench/checks/listener.c) when the job has it; the share is not executable
+  if (existsSync('/mnt/job/listener')) {
+    sh('cp /mnt/job/listener /tmp/vk-listener && chmod 755 /tmp/vk-listener');
+    listener = spawn('/tmp/vk-listener', ['80'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    listenerKind = 'a C epoll server (bench/checks/listener.c)';
+  } else {
+    listener = spawn('node', ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
   let ready = false;
   listener.stdout!.setEncoding('utf8').on('data', (c: string) => {
     if (c.includes('listening')) ready = true;
@@ -119,17 +127,19 @@ async function measure(t: Task) {
     // a checker that died at start says why (its output), not just that /proc has no such pid
     if (!existsSync(`/proc/${pid}`)) throw new Error(`the ${daemon} checker exited before the window: ${log.slice(-1500)}`);
     const c0 = cpuS(pid);
+    const l0 = listener?.pid ? cpuS(listener.pid) : NaN;
     const n0 = await count();
     const w0 = now();
     await sleep(durationMs);
     const c1 = cpuS(pid);
+    const l1 = listener?.pid ? cpuS(listener.pid) : NaN;
     const n1 = await count();
     const windowS = (now() - w0) / 1000;
     const hwm = statusKb(pid, 'VmHWM');
     const rss = statusKb(pid, 'VmRSS');
     const dests = daemon === 'keepalived' ? sh('ipvsadm -Ln | grep -c -- "->" || true').trim() : 'n/a';
     say(`${daemon}: cpu ${(c1 - c0).toFixed(2)} s in ${windowS.toFixed(1)} s, rate ${((n1 - n0) / windowS).toFixed(0)}/s, VmHWM ${(hwm / 1024).toFixed(1)} MB`);
-    Object.assign(result, { daemon, conf: t.conf, startToMeasureMs: now() - t0 - durationMs, windowS, cpuS: c1 - c0, rate: (n1 - n0) / windowS, vmHwmMb: hwm / 1024, vmRssMb: rss / 1024, ipvsDestLines: dests, logTail: log.slice(-1500) });
+    Object.assign(result, { daemon, conf: t.conf, startToMeasureMs: now() - t0 - durationMs, windowS, cpuS: c1 - c0, listenerCpuS: l1 - l0, rate: (n1 - n0) / windowS, vmHwmMb: hwm / 1024, vmRssMb: rss / 1024, ipvsDestLines: dests, logTail: log.slice(-1500) });
   } finally {
     if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
     await Promise.race([exited, sleep(60_000)]);

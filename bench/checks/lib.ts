@@ -118,8 +118,12 @@ export async function compileChecker(dir: string): Promise<string> {
  * VKB_CHECKER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" or "--max-semi-space-size=2".
  */
 export function checkerArgv(mode: VkMode, checkerJs: string): string[] {
-  const extra = (process.env.VKB_CHECKER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  return [process.execPath, '--expose-gc', ...launcherNodeFlags(), ...extra, ...(mode === 'tsx' ? ['--import', 'tsx'] : []), checkerJs];
+  return [process.execPath, '--expose-gc', ...checkerNodeFlags(), ...(mode === 'tsx' ? ['--import', 'tsx'] : []), checkerJs];
+}
+
+/** The launcher's node flags and VKB_CHECKER_NODE_FLAGS (host and QEMU guest alike). */
+export function checkerNodeFlags(): string[] {
+  return [...launcherNodeFlags(), ...(process.env.VKB_CHECKER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
 }
 
 function readParent(pid: number): number {

@@ -7,13 +7,15 @@
 // the ratio is an upper bound for vipkeeper, not a host measurement. Both daemons see the same guest,
 // the same listener (a Node http server in the guest), the same config text and the same method
 // (utime+stime of the checker process from /proc over the window, VmHWM, listener-side rate).
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { REPO_ROOT, runGuest } from '../../test/helpers/ipvs-vm.js';
 import { checksConf, type CheckKind } from './config.js';
-import { launcherNodeFlags } from './lib.js';
+import { checkerNodeFlags } from './lib.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -26,6 +28,8 @@ export interface VmMeasure {
   windowS?: number;
   cpuS?: number;
   rate?: number;
+  /** The listener's CPU over the same window (the vCPU is shared with it). */
+  listenerCpuS?: number;
   vmHwmMb?: number;
   vmRssMb?: number;
   ipvsDestLines?: string;
@@ -37,6 +41,17 @@ export interface VmComparison {
   env?: Record<string, unknown>;
   measures: VmMeasure[];
   timing: { bootMs: number; agentMs: number; totalMs: number };
+}
+
+function buildListener(): Uint8Array {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vkb-listener-'));
+  try {
+    const out = path.join(dir, 'listener');
+    execFileSync('gcc', ['-O2', '-Wall', '-o', out, path.join(HERE, 'listener.c')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    return readFileSync(out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function bundle(entry: string): Promise<string> {
@@ -69,14 +84,17 @@ export async function runVmComparison(o: { sizes: number[]; kinds: CheckKind[]; 
   };
   // the probes bundle finds the addon as src/net/native.ts does, two levels up from itself; without
   // it TCP_CHECK and HTTP_GET would measure the net.Socket fallback instead of what the daemon runs
+  // the real servers: a small C epoll server (listener.c), built here with the host's gcc (the
+  // guest runs the host's binaries); a Node http server could not keep up on the one vCPU
+  files.listener = buildListener();
   const addon = path.join(REPO_ROOT, 'native', 'build', 'Release', 'vipkeeper_native.node');
   if (existsSync(addon)) files['mods/native/build/Release/vipkeeper_native.node'] = readFileSync(addon);
   else process.stderr.write('[checks] WARNING: native addon not built; the guest measures the net.Socket fallback\n');
   const tasks: Array<{ id: string; kind: string; [k: string]: unknown }> = [
-    { id: 'env', kind: 'env' },
     { id: 'listener', kind: 'listener' },
+    { id: 'env', kind: 'env' },
   ];
-  const nodeFlags = launcherNodeFlags();
+  const nodeFlags = checkerNodeFlags();
   for (const kind of o.kinds) {
     for (const size of o.sizes) {
       const conf = `checks-${kind}-${size}.conf`;
@@ -103,7 +121,7 @@ export async function runVmComparison(o: { sizes: number[]; kinds: CheckKind[]; 
       continue;
     }
     const x = r.result as Required<VmMeasure>;
-    measures.push({ daemon, kind, size: Number(size), ok: true, windowS: x.windowS, cpuS: x.cpuS, rate: x.rate, vmHwmMb: x.vmHwmMb, vmRssMb: x.vmRssMb, ipvsDestLines: x.ipvsDestLines, internal: x.internal });
+    measures.push({ daemon, kind, size: Number(size), ok: true, windowS: x.windowS, cpuS: x.cpuS, rate: x.rate, listenerCpuS: x.listenerCpuS, vmHwmMb: x.vmHwmMb, vmRssMb: x.vmRssMb, ipvsDestLines: x.ipvsDestLines, internal: x.internal });
   }
   const env = run.results.get('env');
   return { env: env?.ok ? (env.result as Record<string, unknown>) : { error: env?.error }, measures, timing: run.timing };
@@ -122,8 +140,10 @@ export function vmTable(c: VmComparison, durationS: number): string {
   const lines: string[] = [];
   lines.push(`QEMU guest (TCG, 1 vCPU, ${String(c.env?.kernel ?? '?')}, ${String(c.env?.keepalived ?? 'keepalived ?')}, node ${String(c.env?.node ?? '?')}); ${durationS} s windows; boot ${(c.timing.bootMs / 1000).toFixed(1)} s, whole run ${(c.timing.totalMs / 1000).toFixed(0)} s`);
   lines.push('');
-  lines.push('| check | real servers | keepalived CPU s | vipkeeper CPU s | CPU ratio vipkeeper / keepalived | keepalived VmHWM MB | vipkeeper VmHWM MB | keepalived rate /s | vipkeeper rate /s | CPU ms per check: keepalived / vipkeeper (ratio) | vipkeeper latency p50 / p99 ms |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  lines.push(`Real servers: ${String(c.env?.listener ?? 'a Node http server')} in the guest, on 127.0.0.0/8; listener CPU s = the listener's CPU in the same window.`);
+  lines.push('');
+  lines.push('| check | real servers | keepalived CPU s | vipkeeper CPU s | CPU ratio vipkeeper / keepalived | keepalived VmHWM MB | vipkeeper VmHWM MB | keepalived rate /s | vipkeeper rate /s | CPU ms per check: keepalived / vipkeeper (ratio) | vipkeeper latency p50 / p99 ms | listener CPU s: keepalived / vipkeeper run |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const keys = [...new Set(c.measures.map((m) => `${m.kind}|${m.size}`))];
   for (const k of keys) {
     const [kind, size] = k.split('|');
@@ -131,7 +151,7 @@ export function vmTable(c: VmComparison, durationS: number): string {
     const vk = c.measures.find((m) => m.daemon === 'vipkeeper' && `${m.kind}|${m.size}` === k);
     const f = (m: VmMeasure | undefined, g: (m: VmMeasure) => number | undefined, d = 2) => (m?.ok && g(m) !== undefined ? g(m)!.toFixed(d) : `failed${m?.error ? `: ${m.error.split('\n')[0]!.slice(0, 80)}` : ''}`);
     const ratio = ka?.ok && vk?.ok && ka.cpuS && vk.cpuS !== undefined ? (vk.cpuS / ka.cpuS).toFixed(2) : 'n/a';
-    lines.push(`| ${kind === 'tcp' ? 'TCP_CHECK' : 'HTTP_GET'} | ${size} | ${f(ka, (m) => m.cpuS)} | ${f(vk, (m) => m.cpuS)} | ${ratio} | ${f(ka, (m) => m.vmHwmMb, 1)} | ${f(vk, (m) => m.vmHwmMb, 1)} | ${f(ka, (m) => m.rate, 0)} | ${f(vk, (m) => m.rate, 0)} | ${perCheck(ka, vk)} | ${vk?.internal?.latencyMs ? `${vk.internal.latencyMs.p50.toFixed(2)} / ${vk.internal.latencyMs.p99.toFixed(2)}` : 'n/a'} |`);
+    lines.push(`| ${kind === 'tcp' ? 'TCP_CHECK' : 'HTTP_GET'} | ${size} | ${f(ka, (m) => m.cpuS)} | ${f(vk, (m) => m.cpuS)} | ${ratio} | ${f(ka, (m) => m.vmHwmMb, 1)} | ${f(vk, (m) => m.vmHwmMb, 1)} | ${f(ka, (m) => m.rate, 0)} | ${f(vk, (m) => m.rate, 0)} | ${perCheck(ka, vk)} | ${vk?.internal?.latencyMs ? `${vk.internal.latencyMs.p50.toFixed(2)} / ${vk.internal.latencyMs.p99.toFixed(2)}` : 'n/a'} | ${f(ka, (m) => m.listenerCpuS)} / ${f(vk, (m) => m.listenerCpuS)} |`);
   }
   return lines.join('\n');
 }
