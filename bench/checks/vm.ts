@@ -34,7 +34,7 @@ export interface VmMeasure {
   vmRssMb?: number;
   ipvsDestLines?: string;
   /** vipkeeper only: the checker's own numbers (process.cpuUsage over its whole run, latency). */
-  internal?: { latencyMs?: { p50: number; p99: number }; afterGc?: { heapUsedMb: number; rssMb: number } };
+  internal?: { latencyMs?: { p50: number; p99: number }; afterGc?: { heapUsedMb: number; rssMb: number }; cpuS?: number; cpuWholeProcessS?: number };
 }
 
 export interface VmComparison {
@@ -141,6 +141,13 @@ export function vmTable(c: VmComparison, durationS: number): string {
   lines.push(`QEMU guest (TCG, 1 vCPU, ${String(c.env?.kernel ?? '?')}, ${String(c.env?.keepalived ?? 'keepalived ?')}, node ${String(c.env?.node ?? '?')}); ${durationS} s windows; boot ${(c.timing.bootMs / 1000).toFixed(1)} s, whole run ${(c.timing.totalMs / 1000).toFixed(0)} s`);
   lines.push('');
   lines.push(`Real servers: ${String(c.env?.listener ?? 'a Node http server')} in the guest, on 127.0.0.0/8; listener CPU s = the listener's CPU in the same window.`);
+  lines.push("Windows start a settle time after the daemon is ready (vipkeeper: its checker's ready line, after node's start and the config load); vipkeeper's CPU before that, per row:");
+  lines.push(
+    c.measures
+      .filter((m) => m.daemon === 'vipkeeper' && m.internal?.cpuWholeProcessS !== undefined && m.internal.cpuS !== undefined)
+      .map((m) => `${m.kind} ${m.size}: ${(m.internal!.cpuWholeProcessS! - m.internal!.cpuS!).toFixed(2)} s`)
+      .join('; ') || 'n/a',
+  );
   lines.push('');
   lines.push('| check | real servers | keepalived CPU s | vipkeeper CPU s | CPU ratio vipkeeper / keepalived | keepalived VmHWM MB | vipkeeper VmHWM MB | keepalived rate /s | vipkeeper rate /s | CPU ms per check: keepalived / vipkeeper (ratio) | vipkeeper latency p50 / p99 ms | listener CPU s: keepalived / vipkeeper run |');
   lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
