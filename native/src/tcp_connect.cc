@@ -23,7 +23,7 @@ constexpr uint64_t kDrainSlackMs = 50;
 constexpr int kBatch = 256;
 // One read's size; the shared data array holds at least one.
 constexpr size_t kReadMax = 16384;
-enum Event { kConnected = 0, kSent = 1, kData = 2, kEnd = 3, kError = 4 };
+enum Event { kConnected = 0, kData = 2, kEnd = 3, kError = 4 };  // 1 (request sent) is not reported: see State()
 // kLingering: a finished connect, FIN sent, out of the epoll set; read and closed by the drain
 // timer. kDraining: a finished exchange, FIN sent, read as data comes, closed on the server's FIN.
 enum State { kConnecting, kSending, kReading, kDraining, kLingering, kDead };
@@ -74,6 +74,7 @@ Napi::Function TcpConnector::Init(Napi::Env env) {
                          InstanceMethod<&TcpConnector::Connect>("connect"),
                          InstanceMethod<&TcpConnector::Cancel>("cancel"),
                          InstanceMethod<&TcpConnector::Finish>("finish"),
+                         InstanceMethod<&TcpConnector::StateOf>("state"),
                          InstanceMethod<&TcpConnector::Close>("close"),
                          InstanceAccessor<&TcpConnector::GetPending>("pending"),
                      });
@@ -306,6 +307,18 @@ void TcpConnector::Enqueue(Conn* c) {
   if (draining_.size() == 1) ArmDrainTimer();
 }
 
+// state(tag) -> 0 connecting, 1 sending the request, 2 reading the response; -1 for a tag that
+// owes no events. Asked only when a deadline hits (for the timeout's text), so that no event per
+// exchange says the request went out.
+Napi::Value TcpConnector::StateOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) ThrowType(env, "tag must be a number");
+  auto it = pending_.find(info[0].As<Napi::Number>().Uint32Value());
+  int st = -1;
+  if (it != pending_.end()) st = it->second->state == kConnecting ? 0 : it->second->state == kSending ? 1 : 2;
+  return Napi::Number::New(env, st);
+}
+
 Napi::Value TcpConnector::GetPending(const Napi::CallbackInfo& info) {
   size_t live = pending_.size();
   for (Conn* c : draining_)
@@ -471,7 +484,6 @@ void TcpConnector::SendMore(Conn* c) {
     return;
   }
   c->state = kReading;
-  Emit(c->tag, kSent, 0);
 }
 
 void TcpConnector::ReadSome(Conn* c) {

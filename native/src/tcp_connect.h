@@ -28,8 +28,8 @@ namespace vk {
 //   exchange on the server's FIN), so no unread data turns into an RST. A connect lingers out of
 //   the epoll set (no wakeup for the server's FIN); the drain timer reads and closes many at once.
 //
-// Events: CONNECTED (connect-only: final), SENT (exchange: the request is out), DATA (a chunk),
-// END (the server closed: final), ERROR (errno: final).
+// Events: CONNECTED (connect-only: final), DATA (a chunk), END (the server closed: final), ERROR
+// (errno: final). state(tag) says where a connection is (connecting, sending, reading).
 class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -44,6 +44,7 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Finish(const Napi::CallbackInfo& info);
+  Napi::Value StateOf(const Napi::CallbackInfo& info);
   Napi::Value GetPending(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 

@@ -98,7 +98,7 @@ export interface NativeBinding {
   /**
    * Runs TCP connects (TCP_CHECK) and plain-HTTP exchanges (HTTP_GET). Events are written to
    * `events` as [tag, event, value, extra] quadruples, then `callback(count)` is called once per
-   * batch: event 0 connected, 1 request sent, 2 data (`extra` bytes at offset `value` of `data`,
+   * batch: event 0 connected, 2 data (`extra` bytes at offset `value` of `data`,
    * valid during the call), 3 end, 4 error (value: errno); 0, 3 and 4 are final.
    */
   TcpConnector: new (callback: (count: number) => void, events: Int32Array, data: Uint8Array) => NativeTcpConnector;
@@ -151,6 +151,8 @@ export interface NativeTcpConnector {
   cancel(tag: number): void;
   /** Ends an exchange: no more events; FIN, drain and close in the background. */
   finish(tag: number): void;
+  /** 0 connecting, 1 sending the request, 2 reading the response; -1 if the tag owes no events. */
+  state(tag: number): number;
   /** Connections owing events plus finished ones still closing. */
   readonly pending: number;
   close(): void;

@@ -72,8 +72,9 @@ export interface Attempt {
   /**
    * A result to use if the deadline hits before `finish` is called (e.g. TCP_CHECK has connected
    * and is only closing; UDP_CHECK without require_reply succeeds when nothing came back).
+   * undefined: the usual timeout result (naming `phase`, which it may update).
    */
-  onDeadline?: () => ProbeResult;
+  onDeadline?: () => ProbeResult | undefined;
   /** Settle the attempt (first call wins) and run the cleanups. */
   finish(result: ProbeResult): void;
   /** Register a cleanup; run once, in reverse order, when the attempt settles. */
@@ -150,7 +151,7 @@ function unwatch(signal: AbortSignal, a: AttemptState): void {
  */
 class AttemptState implements Attempt {
   phase: string;
-  onDeadline?: () => ProbeResult;
+  onDeadline?: () => ProbeResult | undefined;
   readonly limit: number | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Bound once: the abort listener and the deadline timer's callback. */

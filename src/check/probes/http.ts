@@ -26,7 +26,7 @@ import tls from 'node:tls';
 import type { DirectProbe, Probe, ProbeResult, ProbeSink, ProbeSpec } from '../types.js';
 import { closeInBackground, describeError, fail, message, ok, reasonFor, runAttempt, tcpConnectOptions } from './common.js';
 import { buildHttpRequest, HttpProtocolError, HttpResponseReader, statusAccepted } from './http-response.js';
-import { DATA, END, ERROR, errnoError, nativeConnections, nativeTarget, SENT, type ConnectionListener, type NativeTargetHandle } from './native-connector.js';
+import { DATA, END, ERROR, errnoError, nativeConnections, nativeTarget, type ConnectionListener, type NativeTargetHandle } from './native-connector.js';
 
 type HttpProbeSpec = Extract<ProbeSpec, { kind: 'HTTP_GET' | 'SSL_GET' }>;
 
@@ -123,6 +123,19 @@ class HttpExchange implements ConnectionListener<undefined> {
     this.reader = new HttpResponseReader({ digest: st.digest !== undefined, keepBody: st.regex !== undefined });
   }
 
+  /**
+   * What the exchange is doing now. On the connector, connecting and sending are not reported as
+   * events (one event fewer per check); the connector is asked when a deadline needs the text.
+   */
+  currentPhase(): string {
+    if (this.handle >= 0 && !this.completed && this.phase === this.st.connecting) {
+      const s = nativeConnections()?.state(this.handle);
+      if (s === 1) this.setPhase('sending the request');
+      else if (s === 2) this.setPhase('waiting for the response header');
+    }
+    return this.phase;
+  }
+
   setPhase(phase: string): void {
     this.phase = phase;
     if (this.attempt !== undefined) this.attempt.phase = phase;
@@ -156,8 +169,10 @@ class HttpExchange implements ConnectionListener<undefined> {
 
   /** The connector's events. */
   onConnection(_ctx: undefined, event: number, errno: number, data: Buffer | undefined): void {
-    if (event === DATA) this.onData(data!);
-    else if (event === SENT) this.setPhase('waiting for the response header');
+    if (event === DATA) {
+      if (this.phase === this.st.connecting) this.setPhase('waiting for the response header');
+      this.onData(data!);
+    }
     else if (event === END) this.onEnd();
     else if (event === ERROR) this.onError(errnoError(errno, this.phase === this.st.connecting ? 'connect' : 'read'));
   }
@@ -268,8 +283,9 @@ export const httpDirect: DirectProbe = {
   expire(handle, _spec, timeoutMs) {
     const ex = live.get(handle);
     if (ex === undefined) return fail('timeout', `timed out after ${timeoutMs} ms`);
+    const phase = ex.currentPhase();
     ex.abandon();
-    return fail('timeout', `timed out after ${timeoutMs} ms while ${ex.phase}`);
+    return fail('timeout', `timed out after ${timeoutMs} ms while ${phase}`);
   },
   cancel(handle) {
     live.get(handle)?.abandon();
@@ -283,6 +299,12 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
 
   return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: st.connecting }, (a) => {
     const ex = new HttpExchange(st, { settle: (r) => a.finish(r) }, a);
+    // the deadline's text names the phase, which the connector knows (not reported as an event)
+    if (target !== undefined)
+      a.onDeadline = () => {
+        ex.currentPhase(); // updates the attempt's phase; the usual timeout result follows
+        return undefined;
+      };
     // deadline or abort first: closed at once
     a.defer(() => {
       if (!ex.completed) ex.abandon();

@@ -19,7 +19,6 @@ import type { Target } from '../types.js';
 import { connectHost, stripZone } from './common.js';
 
 export const CONNECTED = 0;
-export const SENT = 1;
 export const DATA = 2;
 export const END = 3;
 export const ERROR = 4;
@@ -42,6 +41,8 @@ export interface NativeConnections {
   cancel(handle: number): void;
   /** No more events; FIN, drain and close in the background. A handle that has ended is ignored. */
   finish(handle: number): void;
+  /** Where a live connection is: 0 connecting, 1 sending the request, 2 reading the response; -1 if it has ended. */
+  state(handle: number): number;
   /** Connections owing events, and finished ones still closing (the addon's count). */
   readonly pending: number;
 }
@@ -117,6 +118,10 @@ class Connections implements NativeConnections {
 
   finish(handle: number): void {
     if (this.release(handle)) this.c.finish(handle);
+  }
+
+  state(handle: number): number {
+    return this.tags[handle & SLOT_MASK] === handle ? this.c.state(handle) : -1;
   }
 
   get pending(): number {
