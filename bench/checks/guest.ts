@@ -30,10 +30,16 @@ function sh(cmd: string): string {
   return r.stdout;
 }
 
-function cpuS(pid: number): number {
+/** utime and stime of a process, in seconds (/proc/PID/stat fields 14 and 15, in USER_HZ = 100). */
+function cpuTimes(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  return { user: Number(f[11]) / 100, sys: Number(f[12]) / 100 };
+}
+
+function cpuS(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.sys;
 }
 
 function statusKb(pid: number, field: string): number {
@@ -130,20 +136,21 @@ async function measure(t: Task) {
     await sleep(settleMs);
     // a checker that died at start says why (its output), not just that /proc has no such pid
     if (!existsSync(`/proc/${pid}`)) throw new Error(`the ${daemon} checker exited before the window: ${log.slice(-1500)}`);
-    const c0 = cpuS(pid);
+    const c0 = cpuTimes(pid);
     const l0 = listener?.pid ? cpuS(listener.pid) : NaN;
     const n0 = await count();
     const w0 = now();
     await sleep(durationMs);
-    const c1 = cpuS(pid);
+    const c1 = cpuTimes(pid);
     const l1 = listener?.pid ? cpuS(listener.pid) : NaN;
     const n1 = await count();
     const windowS = (now() - w0) / 1000;
     const hwm = statusKb(pid, 'VmHWM');
     const rss = statusKb(pid, 'VmRSS');
     const dests = daemon === 'keepalived' ? sh('ipvsadm -Ln | grep -c -- "->" || true').trim() : 'n/a';
-    say(`${daemon}: cpu ${(c1 - c0).toFixed(2)} s in ${windowS.toFixed(1)} s, rate ${((n1 - n0) / windowS).toFixed(0)}/s, VmHWM ${(hwm / 1024).toFixed(1)} MB`);
-    Object.assign(result, { daemon, conf: t.conf, startToMeasureMs: now() - t0 - durationMs, startToReadyMs: readyAt - t0, windowS, cpuS: c1 - c0, listenerCpuS: l1 - l0, rate: (n1 - n0) / windowS, vmHwmMb: hwm / 1024, vmRssMb: rss / 1024, ipvsDestLines: dests, logTail: log.slice(-1500) });
+    const cpu = c1.user + c1.sys - c0.user - c0.sys;
+    say(`${daemon}: cpu ${cpu.toFixed(2)} s in ${windowS.toFixed(1)} s, rate ${((n1 - n0) / windowS).toFixed(0)}/s, VmHWM ${(hwm / 1024).toFixed(1)} MB`);
+    Object.assign(result, { daemon, conf: t.conf, startToMeasureMs: now() - t0 - durationMs, startToReadyMs: readyAt - t0, windowS, cpuS: cpu, cpuUserS: c1.user - c0.user, cpuSysS: c1.sys - c0.sys, listenerCpuS: l1 - l0, rate: (n1 - n0) / windowS, vmHwmMb: hwm / 1024, vmRssMb: rss / 1024, ipvsDestLines: dests, logTail: log.slice(-1500) });
   } finally {
     if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
     await Promise.race([exited, sleep(60_000)]);

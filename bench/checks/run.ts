@@ -4,7 +4,7 @@
 //   npx tsx bench/checks/run.ts [--sizes 1000,5000,10000] [--kinds tcp,http] [--duration 60]
 //                               [--settle 3] [--listener nginx|node] [--vk snapshot|tsx|dist] [--max-concurrent N]
 //                               [--out bench/checks/results/NAME]
-//                               [--vm [--vm-sizes 1000] [--vm-kinds tcp,http] [--vm-duration 30]] [--host false]
+//                               [--vm [--vm-sizes 1000] [--vm-kinds tcp,http] [--vm-duration 30] [--vm-rounds 1]] [--host false]
 //
 // Everything runs in ONE network namespace created here (vkb-<pid>-chk, only `lo`; deleted at the
 // end, also on failure or Ctrl-C): the listener (nginx, one worker, `return 200` — or a Node
@@ -44,6 +44,7 @@ const VM = args.get('vm') === 'true';
 const VM_SIZES = (args.get('vm-sizes') ?? '1000').split(',').map(Number);
 const VM_KINDS = (args.get('vm-kinds') ?? 'tcp,http').split(',') as CheckKind[];
 const VM_DURATION_S = Number(args.get('vm-duration') ?? 30);
+const VM_ROUNDS = Number(args.get('vm-rounds') ?? 1);
 const stamp = new Date().toISOString().replace(/[:]/g, '').replace(/\..*/, 'Z');
 const OUT = args.get('out') ?? path.join(HERE, 'results', `checks-${stamp}`);
 
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
   if (VM) {
     process.stderr.write(`[checks] keepalived vs vipkeeper in the QEMU guest: sizes ${VM_SIZES.join(',')}, ${VM_KINDS.join(',')}, ${VM_DURATION_S} s each …\n`);
     try {
-      vm = await runVmComparison({ sizes: VM_SIZES, kinds: VM_KINDS, durationS: VM_DURATION_S, settleS: SETTLE_S });
+      vm = await runVmComparison({ sizes: VM_SIZES, kinds: VM_KINDS, durationS: VM_DURATION_S, settleS: SETTLE_S, rounds: VM_ROUNDS });
       vmReport = vmTable(vm, VM_DURATION_S);
     } catch (e) {
       vmReport = `The QEMU comparison failed: ${(e as Error).message.split('\n').slice(0, 5).join(' ')}`;

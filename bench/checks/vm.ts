@@ -23,10 +23,15 @@ export interface VmMeasure {
   daemon: 'keepalived' | 'vipkeeper';
   kind: CheckKind;
   size: number;
+  /** Which repetition (1-based) of this daemon, check and size. */
+  round: number;
   ok: boolean;
   error?: string;
   windowS?: number;
   cpuS?: number;
+  /** The split of cpuS (utime, stime). */
+  cpuUserS?: number;
+  cpuSysS?: number;
   rate?: number;
   /** The listener's CPU over the same window (the vCPU is shared with it). */
   listenerCpuS?: number;
@@ -69,7 +74,7 @@ async function bundle(entry: string): Promise<string> {
   return r.outputFiles[0]!.text;
 }
 
-export async function runVmComparison(o: { sizes: number[]; kinds: CheckKind[]; durationS: number; settleS: number; verbose?: boolean }): Promise<VmComparison> {
+export async function runVmComparison(o: { sizes: number[]; kinds: CheckKind[]; durationS: number; settleS: number; rounds?: number; verbose?: boolean }): Promise<VmComparison> {
   const esbuild = await import('esbuild');
   const checker = (await esbuild.transform(readFileSync(path.join(HERE, 'checker.ts'), 'utf8'), { loader: 'ts', format: 'esm', target: 'node20' })).code;
   const files: Record<string, string | Uint8Array> = {
@@ -95,13 +100,18 @@ export async function runVmComparison(o: { sizes: number[]; kinds: CheckKind[]; 
     { id: 'env', kind: 'env' },
   ];
   const nodeFlags = checkerNodeFlags();
-  for (const kind of o.kinds) {
-    for (const size of o.sizes) {
-      const conf = `checks-${kind}-${size}.conf`;
-      files[conf] = checksConf({ realServers: size, kind });
-      // alternate the order so neither daemon always runs on a freshly booted guest
-      const order: Array<'keepalived' | 'vipkeeper'> = (size + (kind === 'tcp' ? 0 : 1)) % 2 ? ['vipkeeper', 'keepalived'] : ['keepalived', 'vipkeeper'];
-      for (const daemon of order) tasks.push({ id: `${daemon}-${kind}-${size}`, kind: 'measure', daemon, conf, settleMs: o.settleS * 1000, durationMs: o.durationS * 1000, nodeFlags });
+  // Rounds repeat the whole matrix (a round's pairs run back to back), because one pair of 30 s
+  // windows in the guest varies by up to ±30 %; the table gives each round and the medians.
+  const rounds = Math.max(1, o.rounds ?? 1);
+  for (let round = 1; round <= rounds; round++) {
+    for (const kind of o.kinds) {
+      for (const size of o.sizes) {
+        const conf = `checks-${kind}-${size}.conf`;
+        files[conf] = checksConf({ realServers: size, kind });
+        // alternate the order so neither daemon always runs first (on a fresh guest, or after the other)
+        const order: Array<'keepalived' | 'vipkeeper'> = (size + (kind === 'tcp' ? 0 : 1) + round) % 2 ? ['keepalived', 'vipkeeper'] : ['vipkeeper', 'keepalived'];
+        for (const daemon of order) tasks.push({ id: `${daemon}-${kind}-${size}-${round}`, kind: 'measure', daemon, conf, settleMs: o.settleS * 1000, durationMs: o.durationS * 1000, nodeFlags });
+      }
     }
   }
   const perTask = o.settleS + o.durationS + 40;
@@ -114,26 +124,28 @@ export async function runVmComparison(o: { sizes: number[]; kinds: CheckKind[]; 
   });
   const measures: VmMeasure[] = [];
   for (const t of tasks.filter((x) => x.kind === 'measure')) {
-    const [daemon, kind, size] = (t.id as string).split('-') as ['keepalived' | 'vipkeeper', CheckKind, string];
+    const [daemon, kind, size, round] = (t.id as string).split('-') as ['keepalived' | 'vipkeeper', CheckKind, string, string];
     const r = run.results.get(t.id);
     if (!r || !r.ok) {
-      measures.push({ daemon, kind, size: Number(size), ok: false, error: r?.error ?? 'no result' });
+      measures.push({ daemon, kind, size: Number(size), round: Number(round), ok: false, error: r?.error ?? 'no result' });
       continue;
     }
     const x = r.result as Required<VmMeasure>;
-    measures.push({ daemon, kind, size: Number(size), ok: true, windowS: x.windowS, cpuS: x.cpuS, rate: x.rate, listenerCpuS: x.listenerCpuS, vmHwmMb: x.vmHwmMb, vmRssMb: x.vmRssMb, ipvsDestLines: x.ipvsDestLines, internal: x.internal });
+    measures.push({ daemon, kind, size: Number(size), round: Number(round), ok: true, windowS: x.windowS, cpuS: x.cpuS, cpuUserS: x.cpuUserS, cpuSysS: x.cpuSysS, rate: x.rate, listenerCpuS: x.listenerCpuS, vmHwmMb: x.vmHwmMb, vmRssMb: x.vmRssMb, ipvsDestLines: x.ipvsDestLines, internal: x.internal });
   }
   const env = run.results.get('env');
   return { env: env?.ok ? (env.result as Record<string, unknown>) : { error: env?.error }, measures, timing: run.timing };
 }
 
-/** CPU per achieved check (the fair comparison when a daemon cannot reach N checks/s in the guest). */
-function perCheck(ka: VmMeasure | undefined, vk: VmMeasure | undefined): string {
-  const pc = (m: VmMeasure | undefined) => (m?.ok && m.cpuS !== undefined && m.rate && m.windowS ? (m.cpuS * 1000) / (m.rate * m.windowS) : undefined);
-  const a = pc(ka);
-  const b = pc(vk);
-  if (a === undefined || b === undefined) return 'n/a';
-  return `${a.toFixed(2)} / ${b.toFixed(2)} (${(b / a).toFixed(2)})`;
+/** CPU ms per achieved check (the fair comparison when a daemon cannot reach N checks/s in the guest). */
+function msPerCheck(m: VmMeasure | undefined): number | undefined {
+  return m?.ok && m.cpuS !== undefined && m.rate && m.windowS ? (m.cpuS * 1000) / (m.rate * m.windowS) : undefined;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
 }
 
 export function vmTable(c: VmComparison, durationS: number): string {
@@ -145,20 +157,43 @@ export function vmTable(c: VmComparison, durationS: number): string {
   lines.push(
     c.measures
       .filter((m) => m.daemon === 'vipkeeper' && m.internal?.cpuWholeProcessS !== undefined && m.internal.cpuS !== undefined)
-      .map((m) => `${m.kind} ${m.size}: ${(m.internal!.cpuWholeProcessS! - m.internal!.cpuS!).toFixed(2)} s`)
+      .map((m) => `${m.kind} ${m.size} #${m.round}: ${(m.internal!.cpuWholeProcessS! - m.internal!.cpuS!).toFixed(2)} s`)
       .join('; ') || 'n/a',
   );
   lines.push('');
-  lines.push('| check | real servers | keepalived CPU s | vipkeeper CPU s | CPU ratio vipkeeper / keepalived | keepalived VmHWM MB | vipkeeper VmHWM MB | keepalived rate /s | vipkeeper rate /s | CPU ms per check: keepalived / vipkeeper (ratio) | vipkeeper latency p50 / p99 ms | listener CPU s: keepalived / vipkeeper run |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('| check | real servers | round | keepalived CPU s (user / sys) | vipkeeper CPU s (user / sys) | CPU ratio vipkeeper / keepalived | keepalived VmHWM MB | vipkeeper VmHWM MB | keepalived rate /s | vipkeeper rate /s | CPU ms per check: keepalived / vipkeeper (ratio) | vipkeeper latency p50 / p99 ms | listener CPU s: keepalived / vipkeeper run |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const pair = (k: string, round: number) =>
+    [c.measures.find((m) => m.daemon === 'keepalived' && `${m.kind}|${m.size}` === k && m.round === round), c.measures.find((m) => m.daemon === 'vipkeeper' && `${m.kind}|${m.size}` === k && m.round === round)] as const;
+  const f = (m: VmMeasure | undefined, g: (m: VmMeasure) => number | undefined, d = 2) => (m?.ok && g(m) !== undefined ? g(m)!.toFixed(d) : `failed${m?.error ? `: ${m.error.split('\n')[0]!.slice(0, 80)}` : ''}`);
+  const cpu = (m: VmMeasure | undefined) => (m?.ok && m.cpuUserS !== undefined ? `${f(m, (x) => x.cpuS)} (${m.cpuUserS.toFixed(2)} / ${m.cpuSysS!.toFixed(2)})` : f(m, (x) => x.cpuS));
   const keys = [...new Set(c.measures.map((m) => `${m.kind}|${m.size}`))];
+  const rounds = [...new Set(c.measures.map((m) => m.round))].sort((a, b) => a - b);
+  const summary: string[] = [];
   for (const k of keys) {
     const [kind, size] = k.split('|');
-    const ka = c.measures.find((m) => m.daemon === 'keepalived' && `${m.kind}|${m.size}` === k);
-    const vk = c.measures.find((m) => m.daemon === 'vipkeeper' && `${m.kind}|${m.size}` === k);
-    const f = (m: VmMeasure | undefined, g: (m: VmMeasure) => number | undefined, d = 2) => (m?.ok && g(m) !== undefined ? g(m)!.toFixed(d) : `failed${m?.error ? `: ${m.error.split('\n')[0]!.slice(0, 80)}` : ''}`);
-    const ratio = ka?.ok && vk?.ok && ka.cpuS && vk.cpuS !== undefined ? (vk.cpuS / ka.cpuS).toFixed(2) : 'n/a';
-    lines.push(`| ${kind === 'tcp' ? 'TCP_CHECK' : 'HTTP_GET'} | ${size} | ${f(ka, (m) => m.cpuS)} | ${f(vk, (m) => m.cpuS)} | ${ratio} | ${f(ka, (m) => m.vmHwmMb, 1)} | ${f(vk, (m) => m.vmHwmMb, 1)} | ${f(ka, (m) => m.rate, 0)} | ${f(vk, (m) => m.rate, 0)} | ${perCheck(ka, vk)} | ${vk?.internal?.latencyMs ? `${vk.internal.latencyMs.p50.toFixed(2)} / ${vk.internal.latencyMs.p99.toFixed(2)}` : 'n/a'} | ${f(ka, (m) => m.listenerCpuS)} / ${f(vk, (m) => m.listenerCpuS)} |`);
+    const name = kind === 'tcp' ? 'TCP_CHECK' : 'HTTP_GET';
+    const cpuRatios: number[] = [];
+    const checkRatios: number[] = [];
+    for (const round of rounds) {
+      const [ka, vk] = pair(k, round);
+      if (!ka && !vk) continue;
+      const r = ka?.ok && vk?.ok && ka.cpuS && vk.cpuS !== undefined ? vk.cpuS / ka.cpuS : undefined;
+      const a = msPerCheck(ka);
+      const b = msPerCheck(vk);
+      if (r !== undefined) cpuRatios.push(r);
+      if (a !== undefined && b !== undefined) checkRatios.push(b / a);
+      const perCheck = a !== undefined && b !== undefined ? `${a.toFixed(2)} / ${b.toFixed(2)} (${(b / a).toFixed(2)})` : 'n/a';
+      lines.push(`| ${name} | ${size} | ${round} | ${cpu(ka)} | ${cpu(vk)} | ${r === undefined ? 'n/a' : r.toFixed(2)} | ${f(ka, (m) => m.vmHwmMb, 1)} | ${f(vk, (m) => m.vmHwmMb, 1)} | ${f(ka, (m) => m.rate, 0)} | ${f(vk, (m) => m.rate, 0)} | ${perCheck} | ${vk?.internal?.latencyMs ? `${vk.internal.latencyMs.p50.toFixed(2)} / ${vk.internal.latencyMs.p99.toFixed(2)}` : 'n/a'} | ${f(ka, (m) => m.listenerCpuS)} / ${f(vk, (m) => m.listenerCpuS)} |`);
+    }
+    if (cpuRatios.length > 0)
+      summary.push(`| ${name} | ${size} | ${cpuRatios.length} | ${median(cpuRatios).toFixed(2)} (${Math.min(...cpuRatios).toFixed(2)}–${Math.max(...cpuRatios).toFixed(2)}) | ${checkRatios.length ? `${median(checkRatios).toFixed(2)} (${Math.min(...checkRatios).toFixed(2)}–${Math.max(...checkRatios).toFixed(2)})` : 'n/a'} |`);
+  }
+  if (summary.length > 0) {
+    lines.push('');
+    lines.push('| check | real servers | rounds | CPU ratio vipkeeper / keepalived: median (range) | CPU per check ratio: median (range) |');
+    lines.push('| --- | --- | --- | --- | --- |');
+    lines.push(...summary);
   }
   return lines.join('\n');
 }
