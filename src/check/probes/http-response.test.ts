@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import type { HttpSpec } from '../types.js';
@@ -139,5 +140,75 @@ describe('statusAccepted', () => {
     expect(statusAccepted(404, [[200, 200], [404, 404]])).toBe(true);
     expect(statusAccepted(201, [[200, 200], [404, 404]])).toBe(false);
     expect(statusAccepted(301, [[300, 302]])).toBe(true);
+  });
+});
+
+/**
+ * The string parse the byte parser replaced (a header map from split lines), as the oracle: the
+ * status, the status line, the body framing, and which error.
+ */
+function oracle(head: string): { status: number; statusLine: string; mode: string; length?: number } | { error: string } {
+  const lines = head.replace(/\r$/, '').split(/\r?\n/);
+  const first = lines.shift() ?? '';
+  const m = /^HTTP\/(\d)\.(\d)[ \t]+(\d{3})(?:[ \t]|$)/.exec(first);
+  if (!m) return { error: `not an HTTP status line: ${JSON.stringify(first.slice(0, 80))}` };
+  const headers = new Map<string, string>();
+  for (const l of lines) {
+    const i = l.indexOf(':');
+    if (i <= 0) continue;
+    const name = l.slice(0, i).trim().toLowerCase();
+    const value = l.slice(i + 1).trim();
+    const prev = headers.get(name);
+    headers.set(name, prev === undefined ? value : `${prev}, ${value}`);
+  }
+  const status = Number(m[3]);
+  if ((status >= 100 && status < 200) || status === 204 || status === 304) return { status, statusLine: first, mode: 'none' };
+  const te = headers.get('transfer-encoding');
+  if (te !== undefined && /(^|,)\s*chunked\s*$/i.test(te)) return { status, statusLine: first, mode: 'chunked' };
+  const cl = headers.get('content-length');
+  if (cl !== undefined) {
+    const f = cl.split(',')[0]?.trim() ?? '';
+    if (!/^\d+$/.test(f)) return { error: `bad Content-Length ${JSON.stringify(cl)}` };
+    return { status, statusLine: first, mode: 'length', length: Number(f) };
+  }
+  return { status, statusLine: first, mode: 'eof' };
+}
+
+describe('HttpResponseReader header block (property: the byte parse equals the string parse)', () => {
+  const pad = fc.constantFrom('', ' ', '\t', ' \t ', '\xa0', '\x0b', '\r');
+  const name = fc.constantFrom('Content-Length', 'content-length', 'CONTENT-LENGTH', 'Transfer-Encoding', 'transfer-encoding', 'TrAnSfEr-EnCoDiNg', 'Content-Lengthx', 'Content_Length', 'Server', 'X', 'Contént-Length', '');
+  const value = fc.oneof(
+    fc.constantFrom('0', '5', '12', '007', ' 3 ', '3, 3', '3,4', 'x', '', '-1', 'chunked', 'gzip, chunked', 'chunked, gzip', 'CHUNKED', 'identity', 'a:b'),
+    fc.string({ maxLength: 8 }).map((v) => v.replace(/[\r\n]/g, '')),
+  );
+  const eol = fc.constantFrom('\r\n', '\n');
+  const header = fc.tuple(pad, name, pad, fc.constantFrom(':', ':', ''), pad, value, pad).map((p) => p.join(''));
+  const statusLine = fc.oneof(
+    fc.tuple(fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1', 'http/1.1', 'HTTP/x.1', 'HTTP/1.1x'), fc.constantFrom(' ', '\t', '  ', ''), fc.constantFrom('200', '204', '304', '101', '404', '20', '2000', '2x0', '500'), fc.constantFrom('', ' OK', '\tOK', 'OK', ' ', '\r')).map((p) => p.join('')),
+    fc.string({ maxLength: 20 }).map((v) => v.replace(/[\r\n]/g, '')),
+  );
+
+  it('agrees on status, status line, framing and errors for generated header blocks', () => {
+    fc.assert(
+      fc.property(statusLine, fc.array(fc.tuple(header, eol), { maxLength: 6 }), eol, eol, (first, hs, e1, e2) => {
+        const block = [first + e1, ...hs.map(([h, e]) => h + e)].join('') + e2;
+        // the text the string parse was given: up to the LF before the blank line that ends the block
+        const end = /\n\r?\n/.exec(block);
+        if (end === null) return;
+        const want = oracle(block.slice(0, end.index));
+        const r = new HttpResponseReader({ digest: false, keepBody: false });
+        let got: unknown;
+        try {
+          r.push(Buffer.from(`${block}abcdefghij`, 'latin1'));
+          expect(r.headComplete).toBe(true);
+          got = { status: r.status, statusLine: r.statusLine, mode: r.bodyMode, ...(r.bodyMode === 'length' ? { length: r.decodedBytes } : {}) };
+        } catch (err) {
+          got = { error: (err as Error).message };
+        }
+        if ('length' in want && want.length !== undefined) want.length = Math.min(want.length, 10);
+        expect(got).toEqual(want);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -40,8 +40,6 @@ type ChunkState = 'size' | 'data' | 'data-crlf' | 'trailer' | 'done';
 
 export class HttpResponseReader {
   status: number | undefined;
-  statusLine = '';
-  readonly headers = new Map<string, string>();
   /** Body bytes after the header block (raw, i.e. with chunk framing), counted up to completion. */
   rawBytes = 0;
   decodedBytes = 0;
@@ -53,12 +51,15 @@ export class HttpResponseReader {
   truncated = false;
 
   private head: Buffer = EMPTY;
+  /** The header block once parsed, kept for statusLine (made only for a message). */
+  private parsedHead: Buffer = EMPTY;
+  private statusEnd = 0;
   private mode: BodyMode = 'eof';
   private remaining = 0;
   private chunkState: ChunkState = 'size';
   private line = '';
   private readonly keepBody: boolean;
-  private readonly kept: Buffer[] = [];
+  private kept: Buffer[] | undefined;
   private keptBytes = 0;
   private readonly rawMd5: Hash | undefined;
   private readonly bodyMd5: Hash | undefined;
@@ -76,24 +77,30 @@ export class HttpResponseReader {
     if (this.done) return;
     if (!this.headComplete) {
       const from = Math.max(0, this.head.length - 3);
-      this.head = this.head.length ? Buffer.concat([this.head, chunk]) : chunk;
-      const end = findHeadEnd(this.head, from);
-      if (end === undefined) {
-        if (this.head.length > MAX_HEAD_BYTES) throw new HttpProtocolError(`response header block larger than ${MAX_HEAD_BYTES} bytes`);
+      const head = this.head.length ? Buffer.concat([this.head, chunk]) : chunk;
+      const bodyStart = findHeadEnd(head, from);
+      if (bodyStart < 0) {
+        if (head.length > MAX_HEAD_BYTES) throw new HttpProtocolError(`response header block larger than ${MAX_HEAD_BYTES} bytes`);
+        this.head = head;
         return;
       }
-      const rest = this.head.subarray(end.bodyStart);
-      this.parseHead(this.head.subarray(0, end.headEnd).toString('latin1'));
+      // the block without the LF that ends its last line (that line's CR, if any, is stripped below)
+      this.parseHead(head, head[bodyStart - 2] === 0x0a ? bodyStart - 2 : bodyStart - 3);
       this.head = EMPTY;
       this.headComplete = true;
       if (this.mode === 'none' || (this.mode === 'length' && this.remaining === 0)) {
         this.done = true;
         return;
       }
-      if (rest.length) this.body(rest);
+      if (bodyStart < head.length) this.bodyFrom(head, bodyStart);
       return;
     }
-    this.body(chunk);
+    this.bodyFrom(chunk, 0);
+  }
+
+  /** The status line as received (latin1), '' before the header block is complete. */
+  get statusLine(): string {
+    return this.parsedHead.toString('latin1', 0, this.statusEnd);
   }
 
   /** The peer closed the connection. */
@@ -112,41 +119,63 @@ export class HttpResponseReader {
 
   /** The decoded body kept for regex matching (latin1, at most MAX_REGEX_BODY_BYTES). */
   bodyText(): string {
-    return Buffer.concat(this.kept).toString('latin1');
+    return this.kept === undefined ? '' : Buffer.concat(this.kept).toString('latin1');
   }
 
   get bodyMode(): BodyMode {
     return this.mode;
   }
 
-  private parseHead(text: string): void {
-    const lines = text.replace(/\r$/, '').split(/\r?\n/);
-    const first = lines.shift() ?? '';
-    const m = /^HTTP\/(\d)\.(\d)[ \t]+(\d{3})(?:[ \t]|$)/.exec(first);
-    if (!m) throw new HttpProtocolError(`not an HTTP status line: ${JSON.stringify(first.slice(0, 80))}`);
-    this.statusLine = first;
-    this.status = Number(m[3]);
-    for (const l of lines) {
-      const i = l.indexOf(':');
-      if (i <= 0) continue;
-      const name = l.slice(0, i).trim().toLowerCase();
-      const value = l.slice(i + 1).trim();
-      const prev = this.headers.get(name);
-      this.headers.set(name, prev === undefined ? value : `${prev}, ${value}`);
+  /**
+   * The header block head[0, end), on bytes: each check parses one, so no string is made for
+   * lines or names (a string-split parse allocated ~3 KB a response). Lines end at LF, one CR
+   * before it dropped; names are trimmed as String.prototype.trim trims latin1 and compared
+   * case-insensitively; only Transfer-Encoding and Content-Length are read (repeats joined with
+   * ", ", as a header map would).
+   */
+  private parseHead(head: Buffer, end: number): void {
+    let eol = head.indexOf(0x0a);
+    if (eol < 0 || eol > end) eol = end;
+    const statusEnd = eol > 0 && head[eol - 1] === 0x0d ? eol - 1 : eol;
+    this.parsedHead = head;
+    this.statusEnd = statusEnd;
+    const status = statusCode(head, statusEnd);
+    if (status < 0) throw new HttpProtocolError(`not an HTTP status line: ${JSON.stringify(this.statusLine.slice(0, 80))}`);
+    this.status = status;
+    let te: string | undefined;
+    let cl: string | undefined;
+    for (let start = eol + 1; start <= end && eol < end; start = eol + 1) {
+      eol = head.indexOf(0x0a, start);
+      if (eol < 0 || eol > end) eol = end;
+      const lineEnd = eol > start && head[eol - 1] === 0x0d ? eol - 1 : eol;
+      const colon = head.indexOf(0x3a, start);
+      if (colon <= start || colon >= lineEnd) continue;
+      let n0 = start;
+      let n1 = colon;
+      while (n0 < n1 && isTrimmed(head[n0]!)) n0++;
+      while (n1 > n0 && isTrimmed(head[n1 - 1]!)) n1--;
+      const which = nameIs(head, n0, n1, TRANSFER_ENCODING) ? 1 : nameIs(head, n0, n1, CONTENT_LENGTH) ? 2 : 0;
+      if (which === 0) continue;
+      let v0 = colon + 1;
+      let v1 = lineEnd;
+      while (v0 < v1 && isTrimmed(head[v0]!)) v0++;
+      while (v1 > v0 && isTrimmed(head[v1 - 1]!)) v1--;
+      const value = head.toString('latin1', v0, v1);
+      if (which === 1) te = te === undefined ? value : `${te}, ${value}`;
+      else cl = cl === undefined ? value : `${cl}, ${value}`;
     }
-    const s = this.status;
+    const s = status;
     if ((s >= 100 && s < 200) || s === 204 || s === 304) {
       this.mode = 'none';
       return;
     }
-    const te = this.headers.get('transfer-encoding');
     if (te !== undefined && /(^|,)\s*chunked\s*$/i.test(te)) {
       this.mode = 'chunked';
       return;
     }
-    const cl = this.headers.get('content-length');
     if (cl !== undefined) {
-      const first = cl.split(',')[0]?.trim() ?? '';
+      const comma = cl.indexOf(',');
+      const first = comma < 0 ? cl : cl.slice(0, comma).trim();
       if (!/^\d+$/.test(first)) throw new HttpProtocolError(`bad Content-Length ${JSON.stringify(cl)}`);
       this.mode = 'length';
       this.remaining = Number(first);
@@ -165,9 +194,25 @@ export class HttpResponseReader {
     this.bodyMd5?.update(buf);
     if (this.keepBody && this.keptBytes < MAX_REGEX_BODY_BYTES) {
       const part = buf.length > MAX_REGEX_BODY_BYTES - this.keptBytes ? buf.subarray(0, MAX_REGEX_BODY_BYTES - this.keptBytes) : buf;
-      this.kept.push(Buffer.from(part));
+      (this.kept ??= []).push(Buffer.from(part));
       this.keptBytes += part.length;
     }
+  }
+
+  /** Body bytes buf[from..]; a plain check (no digest, no regex) with a length or to EOF only counts them. */
+  private bodyFrom(buf: Buffer, from: number): void {
+    const mode = this.mode;
+    if (this.rawMd5 === undefined && !this.keepBody && (mode === 'length' || mode === 'eof')) {
+      const n = mode === 'length' ? Math.min(this.remaining, buf.length - from) : buf.length - from;
+      this.rawBytes += n;
+      this.decodedBytes += n;
+      if (mode === 'length') {
+        this.remaining -= n;
+        if (this.remaining === 0) this.done = true;
+      }
+      return;
+    }
+    this.body(from === 0 ? buf : buf.subarray(from));
   }
 
   private body(buf: Buffer): void {
@@ -256,15 +301,51 @@ export class HttpResponseReader {
   }
 }
 
-/** End of the header block: `\r\n\r\n` (or bare `\n\n`). */
-function findHeadEnd(buf: Buffer, from: number): { headEnd: number; bodyStart: number } | undefined {
-  for (let i = from; i < buf.length; i++) {
-    if (buf[i] !== 0x0a) continue;
+/**
+ * Where the body starts, just after the header block's end (`\r\n\r\n` or a bare `\n\n`);
+ * -1 if the block has not ended yet.
+ */
+function findHeadEnd(buf: Buffer, from: number): number {
+  for (let i = buf.indexOf(0x0a, from); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
     // buf[i] is LF: the line that just ended is empty if the previous byte is LF, or CR preceded by LF.
-    if (i >= 1 && buf[i - 1] === 0x0a) return { headEnd: i - 1, bodyStart: i + 1 };
-    if (i >= 2 && buf[i - 1] === 0x0d && buf[i - 2] === 0x0a) return { headEnd: i - 2, bodyStart: i + 1 };
+    if (i >= 1 && buf[i - 1] === 0x0a) return i + 1;
+    if (i >= 2 && buf[i - 1] === 0x0d && buf[i - 2] === 0x0a) return i + 1;
   }
-  return undefined;
+  return -1;
+}
+
+/** The code of a status line head[0, end) as /^HTTP\/\d\.\d[ \t]+(\d{3})(?:[ \t]|$)/ reads it; -1 if it is none. */
+function statusCode(head: Buffer, end: number): number {
+  if (end < 12 || head[0] !== 0x48 || head[1] !== 0x54 || head[2] !== 0x54 || head[3] !== 0x50 || head[4] !== 0x2f) return -1;
+  if (!isDigit(head[5]!) || head[6] !== 0x2e || !isDigit(head[7]!)) return -1;
+  let i = 8;
+  while (i < end && (head[i] === 0x20 || head[i] === 0x09)) i++;
+  if (i === 8 || i + 3 > end || !isDigit(head[i]!) || !isDigit(head[i + 1]!) || !isDigit(head[i + 2]!)) return -1;
+  if (i + 3 < end && head[i + 3] !== 0x20 && head[i + 3] !== 0x09) return -1;
+  return (head[i]! - 0x30) * 100 + (head[i + 1]! - 0x30) * 10 + (head[i + 2]! - 0x30);
+}
+
+function isDigit(b: number): boolean {
+  return b >= 0x30 && b <= 0x39;
+}
+
+/** A latin1 byte that String.prototype.trim removes: TAB, LF, VT, FF, CR, space, NBSP. */
+function isTrimmed(b: number): boolean {
+  return b === 0x20 || (b >= 0x09 && b <= 0x0d) || b === 0xa0;
+}
+
+const TRANSFER_ENCODING = Buffer.from('transfer-encoding', 'latin1');
+const CONTENT_LENGTH = Buffer.from('content-length', 'latin1');
+
+/** head[n0, n1) equals `lower` (ASCII lower case letters and '-') ignoring ASCII case. */
+function nameIs(head: Buffer, n0: number, n1: number, lower: Buffer): boolean {
+  if (n1 - n0 !== lower.length) return false;
+  for (let k = 0; k < lower.length; k++) {
+    const b = head[n0 + k]!;
+    const c = lower[k]!;
+    if (b !== c && !(c >= 0x61 && c <= 0x7a && b === c - 0x20)) return false;
+  }
+  return true;
 }
 
 /** True if `status` is within one of the ranges; no ranges means keepalived's default 200-299. */
