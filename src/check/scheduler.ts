@@ -128,8 +128,8 @@ class Attempt implements ProbeSink, DueItem {
   probeSettled = false;
   graceTimer: unknown;
   // DueItem: the deadline
-  nextAt: number;
-  seq: number;
+  nextAt = 0;
+  seq = 0;
   heapIndex = -1;
 
   constructor(

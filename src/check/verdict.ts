@@ -94,6 +94,9 @@ export class CheckVerdict {
   private failures = 0;
   private weight: number | undefined;
   private weightDelta: number | undefined;
+  /** The last step's outcome: the delay before the next attempt, and whether it is a retry. */
+  private stepDelayMs = 0;
+  private stepRetrying = false;
 
   constructor(params: VerdictParams) {
     if (!Number.isInteger(params.retry) || params.retry < 0) throw new RangeError(`Invalid retry "${params.retry}": expected an integer ≥ 0`);
@@ -129,18 +132,21 @@ export class CheckVerdict {
     const wasUp = this.isUp;
     const weightChanged = this.applyWeight(result);
     this.failures = result.ok ? 0 : this.failures + 1;
-    const { nextDelayMs, retrying } = this.isHttp ? this.stepHttp(result.ok) : this.stepL4(result.ok);
-    return {
+    // the steps leave their outcome in fields: one object per result, the output (no spreads)
+    if (this.isHttp) this.stepHttp(result.ok);
+    else this.stepL4(result.ok);
+    const out: VerdictOutput = {
       up: this.isUp,
       changed: this.isUp !== wasUp,
-      ...(this.weight !== undefined ? { weight: this.weight } : {}),
-      ...(this.weightDelta !== undefined ? { weightDelta: this.weightDelta } : {}),
       weightChanged,
-      nextDelayMs,
+      nextDelayMs: this.stepDelayMs,
       delayFrom: this.params.kind === 'MISC_CHECK' ? 'start' : 'end',
       nextIndex: this.nextIndex,
-      retrying,
+      retrying: this.stepRetrying,
     };
+    if (this.weight !== undefined) out.weight = this.weight;
+    if (this.weightDelta !== undefined) out.weightDelta = this.weightDelta;
+    return out;
   }
 
   private get isHttp(): boolean {
@@ -163,7 +169,7 @@ export class CheckVerdict {
     return false;
   }
 
-  private stepL4(ok: boolean): { nextDelayMs: number; retrying: boolean } {
+  private stepL4(ok: boolean): void {
     const { retry, delayLoopMs, delayBeforeRetryMs } = this.params;
     let delay = delayLoopMs;
     let retrying = false;
@@ -181,10 +187,11 @@ export class CheckVerdict {
       }
     }
     this.hasRun = true;
-    return { nextDelayMs: delay, retrying };
+    this.stepDelayMs = delay;
+    this.stepRetrying = retrying;
   }
 
-  private stepHttp(ok: boolean): { nextDelayMs: number; retrying: boolean } {
+  private stepHttp(ok: boolean): void {
     const { retry, delayLoopMs, delayBeforeRetryMs, fastRecovery } = this.params;
     const n = this.params.urlCount ?? 1;
     type Method = 'new' | 'retry' | 'failed';
@@ -230,8 +237,8 @@ export class CheckVerdict {
       delay = delayBeforeRetryMs;
     }
     if (fastRecovery && (!this.hasRun || (!this.isUp && this.failedUrl === null))) delay = 0;
-    const retrying = method === 'retry' && this.failedUrl === null;
-    return { nextDelayMs: delay, retrying };
+    this.stepDelayMs = delay;
+    this.stepRetrying = method === 'retry' && this.failedUrl === null;
   }
 }
 
