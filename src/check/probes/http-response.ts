@@ -351,5 +351,10 @@ function nameIs(head: Buffer, n0: number, n1: number, lower: Buffer): boolean {
 /** True if `status` is within one of the ranges; no ranges means keepalived's default 200-299. */
 export function statusAccepted(status: number, ranges: readonly (readonly [number, number])[]): boolean {
   if (ranges.length === 0) return status >= 200 && status <= 299;
-  return ranges.some(([lo, hi]) => status >= lo && status <= hi);
+  // a loop, not some() with a destructuring callback: this runs once a check
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i]!;
+    if (status >= r[0] && status <= r[1]) return true;
+  }
+  return false;
 }

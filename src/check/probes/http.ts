@@ -148,7 +148,6 @@ class HttpExchange implements ConnectionListener<undefined> {
       const conn = nativeConnections()!;
       if (result.ok) conn.finish(this.handle);
       else conn.cancel(this.handle);
-      live.delete(this.handle);
     } else if (this.sock !== undefined && result.ok) {
       this.closing = true;
       closeInBackground(this.sock);
@@ -161,7 +160,6 @@ class HttpExchange implements ConnectionListener<undefined> {
     this.completed = true;
     if (this.handle >= 0) {
       nativeConnections()?.cancel(this.handle);
-      live.delete(this.handle);
     } else if (this.sock !== undefined && !this.closing) {
       this.sock.destroy();
     }
@@ -250,8 +248,11 @@ class HttpExchange implements ConnectionListener<undefined> {
   }
 }
 
-/** Exchanges on the connector by handle, for expire / cancel. */
-const live = new Map<number, HttpExchange>();
+/** The exchange on the connector by handle (its listener while it owes events), for expire / cancel. */
+function live(handle: number): HttpExchange | undefined {
+  const l = nativeConnections()?.listenerOf(handle);
+  return l instanceof HttpExchange ? l : undefined;
+}
 
 /** Starts the exchange on the connector; false if the connect threw (the exchange has failed). */
 function openNative(ex: HttpExchange, st: HttpStatic, target: NativeTargetHandle): boolean {
@@ -262,7 +263,6 @@ function openNative(ex: HttpExchange, st: HttpStatic, target: NativeTargetHandle
     ex.onError(e);
     return false;
   }
-  live.set(ex.handle, ex);
   return true;
 }
 
@@ -281,14 +281,14 @@ export const httpDirect: DirectProbe = {
     return openNative(ex, st, target) ? ex.handle : 0;
   },
   expire(handle, _spec, timeoutMs) {
-    const ex = live.get(handle);
+    const ex = live(handle);
     if (ex === undefined) return fail('timeout', `timed out after ${timeoutMs} ms`);
     const phase = ex.currentPhase();
     ex.abandon();
     return fail('timeout', `timed out after ${timeoutMs} ms while ${phase}`);
   },
   cancel(handle) {
-    live.get(handle)?.abandon();
+    live(handle)?.abandon();
   },
 };
 

@@ -43,6 +43,8 @@ export interface NativeConnections {
   finish(handle: number): void;
   /** Where a live connection is: 0 connecting, 1 sending the request, 2 reading the response; -1 if it has ended. */
   state(handle: number): number;
+  /** The listener of a connection that still owes events (undefined once it has ended). */
+  listenerOf(handle: number): ConnectionListener<unknown> | undefined;
   /** Connections owing events, and finished ones still closing (the addon's count). */
   readonly pending: number;
 }
@@ -122,6 +124,11 @@ class Connections implements NativeConnections {
 
   state(handle: number): number {
     return this.tags[handle & SLOT_MASK] === handle ? this.c.state(handle) : -1;
+  }
+
+  listenerOf(handle: number): ConnectionListener<unknown> | undefined {
+    const slot = handle & SLOT_MASK;
+    return this.tags[slot] === handle ? this.listeners[slot] : undefined;
   }
 
   get pending(): number {
