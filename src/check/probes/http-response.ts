@@ -144,12 +144,15 @@ export class HttpResponseReader {
     this.status = status;
     let te: string | undefined;
     let cl: string | undefined;
-    for (let start = eol + 1; start <= end && eol < end; start = eol + 1) {
+    while (eol < end) {
+      const start = eol + 1;
       eol = head.indexOf(0x0a, start);
       if (eol < 0 || eol > end) eol = end;
       const lineEnd = eol > start && head[eol - 1] === 0x0d ? eol - 1 : eol;
-      const colon = head.indexOf(0x3a, start);
-      if (colon <= start || colon >= lineEnd) continue;
+      // within the line: indexOf would run on into later lines (or the body) for a line without one
+      let colon = start;
+      while (colon < lineEnd && head[colon] !== 0x3a) colon++;
+      if (colon === start || colon === lineEnd) continue;
       let n0 = start;
       let n1 = colon;
       while (n0 < n1 && isTrimmed(head[n0]!)) n0++;
@@ -164,8 +167,7 @@ export class HttpResponseReader {
       if (which === 1) te = te === undefined ? value : `${te}, ${value}`;
       else cl = cl === undefined ? value : `${cl}, ${value}`;
     }
-    const s = status;
-    if ((s >= 100 && s < 200) || s === 204 || s === 304) {
+    if ((status >= 100 && status < 200) || status === 204 || status === 304) {
       this.mode = 'none';
       return;
     }
