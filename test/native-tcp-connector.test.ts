@@ -95,7 +95,7 @@ describe('native TcpConnector', () => {
     r.c.close();
   });
 
-  it('sends a request larger than the socket buffer in parts (the one-shot registration re-armed)', async () => {
+  it('sends a request larger than the socket buffer in parts (edge-triggered: writable again once the buffer has room)', async () => {
     const size = 8 << 20;
     const srv = net.createServer((s) => {
       let got = 0;
@@ -129,6 +129,67 @@ describe('native TcpConnector', () => {
     const got = Buffer.from(r.all().filter((e) => e[1] === DATA).map((e) => e[3]).join(''), 'latin1');
     expect(got.equals(body)).toBe(true);
     expect(r.batches.length).toBeGreaterThan(300_000 / 16384);
+    r.c.close();
+  });
+
+  it('reads a response that outlasts one wakeup (16 reads) whole: the edge-triggered registration is re-armed', async () => {
+    const body = Buffer.alloc(2 << 20);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 13 + (i >> 10)) & 0xff;
+    const srv = net.createServer((s) => s.once('data', () => s.end(body)));
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
+    const r = rawConnector(1024, 256 * 1024);
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0);
+    r.c.connect(target, 6, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    await waitFor(() => r.all().some((e) => e[1] === END || e[1] === ERROR), 10_000, 'the response');
+    const got = Buffer.from(r.all().filter((e) => e[1] === DATA).map((e) => e[3]).join(''), 'latin1');
+    expect(got.length).toBe(body.length);
+    expect(got.equals(body)).toBe(true);
+    expect(r.all().at(-1)).toEqual([6, END, 0]);
+    r.c.close();
+  });
+
+  it('a server that writes before the request (a banner) has it read with the response', async () => {
+    const srv = net.createServer((s) => {
+      s.write('220 banner\r\n');
+      s.once('data', () => s.end('reply'));
+    });
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
+    const r = rawConnector(16);
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0);
+    for (let tag = 1; tag <= 20; tag++) r.c.connect(target, tag, Buffer.from('HELO\r\n'));
+    await waitFor(() => r.all().filter((e) => e[1] === END || e[1] === ERROR).length === 20, 5000, '20 exchanges');
+    for (let tag = 1; tag <= 20; tag++) {
+      const evs = r.all().filter((e) => e[0] === tag);
+      expect(evs.filter((e) => e[1] === DATA).map((e) => e[3]).join('')).toBe('220 banner\r\nreply');
+      expect(evs.at(-1)).toEqual([tag, END, 0]);
+    }
+    r.c.close();
+  });
+
+  it('finishing an exchange in the middle of a long response closes it politely: the server sees a FIN, never an RST', async () => {
+    const seen: string[] = [];
+    const srv = net.createServer((s) => {
+      s.on('error', (e: NodeJS.ErrnoException) => seen.push(e.code ?? 'error'));
+      s.on('end', () => seen.push('fin'));
+      s.once('data', () => s.write(Buffer.alloc(1 << 20, 0x62)));
+    });
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
+    const r = rawConnector(16, 256 * 1024);
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0);
+    let finished = false;
+    r.setOnBatch((c) => {
+      if (!finished && r.all().some((e) => e[1] === DATA)) {
+        finished = true;
+        c.finish(8);
+      }
+    });
+    r.c.connect(target, 8, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    await waitFor(() => seen.length > 0, 5000, 'the server to see the close');
+    expect(seen).toEqual(['fin']);
+    expect(r.all().every((e) => e[1] === DATA)).toBe(true); // nothing after finish
     r.c.close();
   });
 

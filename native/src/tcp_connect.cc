@@ -226,10 +226,13 @@ Napi::Value TcpConnector::Connect(const Napi::CallbackInfo& info) {
     auto b = info[2].As<Napi::Buffer<char>>();
     c->out.assign(b.Data(), b.Length());
   }
-  // Connected (or failed) = writable; the result is in SO_ERROR. One-shot: a connect-only check
-  // needs no epoll_ctl after it (the fd is disabled until closed); an exchange re-arms it.
+  // Connected (or failed) = writable; a failure also sets EPOLLERR, and SO_ERROR says which.
+  // A connect-only check is one-shot: no epoll_ctl after it (the fd is disabled until closed).
+  // An exchange is registered once for all it will wait for, edge-triggered: writable (the
+  // connect, a request larger than the send buffer), readable and the server's FIN, so it needs
+  // no epoll_ctl between sending and reading; the handlers read until the socket is empty.
   epoll_event ev{};
-  ev.events = EPOLLOUT | EPOLLONESHOT;
+  ev.events = exchange ? EPOLLOUT | EPOLLIN | EPOLLRDHUP | EPOLLET : EPOLLOUT | EPOLLONESHOT;
   ev.data.ptr = c;
   if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd.get(), &ev) < 0) {
     int err = errno;
@@ -286,15 +289,14 @@ void TcpConnector::CloseSoon(Conn* c) {
     }
     return;
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = c;
-  if ((c->state == kSending || c->state == kReading) && c->fd >= 0 && ::shutdown(c->fd, SHUT_WR) == 0 &&
-      (c->state == kReading || ::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) == 0)) {
+  if ((c->state == kSending || c->state == kReading) && c->fd >= 0 && ::shutdown(c->fd, SHUT_WR) == 0) {
     // FIN sent; read and drop until the server's FIN, or until the grace period ends
+    bool was_sending = c->state == kSending;
     std::string().swap(c->out);
     c->state = kDraining;
     Enqueue(c);
+    // Edge-triggered: what came while it was sending raises no new event.
+    if (was_sending) Drain(c, 0);
   } else {
     Kill(c);
   }
@@ -408,13 +410,24 @@ void TcpConnector::OnEpoll(uv_poll_t* handle, int /*status*/, int /*events*/) {
   self->graveyard_.clear();
 }
 
+namespace {
+// The server has sent data or its FIN, or the socket has failed.
+constexpr uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
+}  // namespace
+
 void TcpConnector::Process(Conn* c, uint32_t events) {
   switch (c->state) {
     case kConnecting: {
+      // Still in SYN_SENT an edge may say nothing yet (tcp_poll reports no event there).
+      if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
+      // Writable without EPOLLERR is a connect that succeeded (tcp_poll sets EPOLLERR whenever
+      // sk_err is): SO_ERROR is read only when there is an error to name.
       int err = 0;
-      socklen_t len = sizeof err;
-      if (::getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-      if (err == 0 && (events & EPOLLERR) != 0) err = EIO;
+      if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
+        socklen_t len = sizeof err;
+        if (::getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+        if (err == 0 && (events & EPOLLERR) != 0) err = EIO;
+      }
       if (err != 0) {
         Emit(c->tag, kError, err);
         Unpend(c);
@@ -431,16 +444,19 @@ void TcpConnector::Process(Conn* c, uint32_t events) {
       }
       c->state = kSending;
       SendMore(c);
+      // the server may have written first (a banner); edge-triggered, that is not told again
+      if (c->state == kReading && (events & kReadable) != 0) ReadSome(c, events);
       return;
     }
     case kSending:
       SendMore(c);
+      if (c->state == kReading && (events & kReadable) != 0) ReadSome(c, events);
       return;
     case kReading:
-      ReadSome(c);
+      if ((events & kReadable) != 0) ReadSome(c, events);
       return;
     case kDraining:
-      Drain(c);
+      if ((events & kReadable) != 0) Drain(c, events);
       return;
     case kLingering:
     case kDead:
@@ -456,43 +472,30 @@ void TcpConnector::SendMore(Conn* c) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      // more on the next writable (re-armed: the connect's registration was one-shot)
-      epoll_event ev{};
-      ev.events = EPOLLOUT;
-      ev.data.ptr = c;
-      if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
-        Emit(c->tag, kError, errno);
-        Unpend(c);
-        Kill(c);
-      }
-      return;
-    }
+    // more when the send buffer has room: an edge comes then (the socket is marked as short of
+    // space by this EAGAIN)
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     Emit(c->tag, kError, n < 0 ? errno : EPIPE);
     Unpend(c);
     Kill(c);
     return;
   }
   std::string().swap(c->out);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = c;
-  if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
-    Emit(c->tag, kError, errno);
-    Unpend(c);
-    Kill(c);
-    return;
-  }
   c->state = kReading;
 }
 
-void TcpConnector::ReadSome(Conn* c) {
+void TcpConnector::ReadSome(Conn* c, uint32_t events) {
+  // The server's FIN had come when the event was taken (and no error): a read that returns less
+  // than asked has then reached it (all data before a FIN is queued before the FIN counts), and
+  // the read that would return 0 is not needed.
+  bool fin = (events & EPOLLRDHUP) != 0 && (events & EPOLLERR) == 0;
   for (int i = 0; i < 16 && c->state == kReading; ++i) {
     // Read straight into the data array JS shares; JS copies each chunk out during the flush.
     // Room for the chunk and its event first, so that the Emit below cannot flush (and reuse
     // the data array) before the chunk's event is in.
     if (data_capacity_ - data_used_ < kReadMax || count_ == capacity_) {
       Flush();  // JS may finish or cancel it, or close the connector
+      if (c->state == kDraining) Drain(c, events);  // the rest, which no new edge will tell
       if (c->state != kReading) return;
     }
     ssize_t n = ::read(c->fd, data_ + data_used_, kReadMax);
@@ -500,6 +503,15 @@ void TcpConnector::ReadSome(Conn* c) {
       size_t at = data_used_;
       data_used_ += static_cast<size_t>(n);
       Emit(c->tag, kData, static_cast<int>(at), static_cast<int>(n));
+      // A short read has emptied the socket (edge-triggered: the next data raises an event).
+      if (static_cast<size_t>(n) < kReadMax) {
+        if (fin && c->state == kReading) {
+          Emit(c->tag, kEnd, 0);
+          Unpend(c);
+          Kill(c);
+        }
+        return;
+      }
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -511,18 +523,36 @@ void TcpConnector::ReadSome(Conn* c) {
     Kill(c);
     return;
   }
+  // 16 full reads and maybe more waiting, which no new edge will tell: re-arm, so that epoll
+  // reports it again (EPOLL_CTL_MOD rechecks readiness), and other connections get a turn.
+  if (c->state == kReading) Rearm(c);
 }
 
-void TcpConnector::Drain(Conn* c) {
+void TcpConnector::Rearm(Conn* c) {
+  epoll_event ev{};
+  ev.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = c;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) == 0) return;
+  int err = errno;
+  if (c->pending) Emit(c->tag, kError, err);
+  Unpend(c);
+  Kill(c);
+}
+
+void TcpConnector::Drain(Conn* c, uint32_t events) {
+  bool fin = (events & EPOLLRDHUP) != 0;
   char buf[4096];
-  for (;;) {
+  for (int i = 0; i < 64; ++i) {
     ssize_t n = ::read(c->fd, buf, sizeof buf);
-    if (n > 0) continue;
-    if (n < 0 && errno == EINTR) continue;
+    if (n > 0 && static_cast<size_t>(n) < sizeof buf) {
+      if (fin) break;  // reached the server's FIN (see ReadSome)
+      return;          // empty; the next data or the FIN raises an event
+    }
+    if (n > 0 || (n < 0 && errno == EINTR)) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    Kill(c);  // EOF or an error; freed when the drain queue reaches it
-    return;
+    break;  // EOF or an error
   }
+  Kill(c);  // done, or a server that will not stop sending; freed when the drain queue reaches it
 }
 
 void TcpConnector::ArmDrainTimer() {

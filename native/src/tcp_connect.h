@@ -12,7 +12,7 @@
 namespace vk {
 
 // Non-blocking TCP connects for TCP_CHECK, as keepalived's tcp_check does them (connect, wait
-// until writable, read SO_ERROR, close), and plain-HTTP exchanges for HTTP_GET (connect, send
+// until writable, check for an error, close), and plain-HTTP exchanges for HTTP_GET (connect, send
 // the request, hand every chunk of the response to JS, which parses it). One long-lived
 // TcpConnector per thread runs any number of them, named by tags JS chooses.
 //
@@ -27,6 +27,10 @@ namespace vk {
 //   (FIN, what the server still sends read and dropped, closed after a grace period, an
 //   exchange on the server's FIN), so no unread data turns into an RST. A connect lingers out of
 //   the epoll set (no wakeup for the server's FIN); the drain timer reads and closes many at once.
+// - Few system calls: SO_ERROR is read only when epoll reports an error; an exchange is
+//   registered once, edge-triggered, for everything it waits for; a read shorter than asked has
+//   emptied the socket, and with the server's FIN reported it has reached the end. An HTTP_GET
+//   against a server that answers and closes is socket, connect, epoll_ctl, send, read, close.
 //
 // Events: CONNECTED (connect-only: final), DATA (a chunk), END (the server closed: final), ERROR
 // (errno: final). state(tag) says where a connection is (connecting, sending, reading).
@@ -53,8 +57,11 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
 
   void Process(Conn* c, uint32_t events);
   void SendMore(Conn* c);
-  void ReadSome(Conn* c);
-  void Drain(Conn* c);
+  // `events`: the epoll events that woke it (0: none known).
+  void ReadSome(Conn* c, uint32_t events);
+  void Drain(Conn* c, uint32_t events);
+  // Edge-triggered registration again, so that epoll reports what is still readable.
+  void Rearm(Conn* c);
   void Emit(uint32_t tag, int event, int value, int extra = 0);
   void Flush();
   // Closes the socket; frees the Conn now, after the batch, or when it leaves the drain queue.

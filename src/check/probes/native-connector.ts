@@ -80,6 +80,12 @@ class Connections implements NativeConnections {
   private ctxs: unknown[] = [];
   private gens: number[] = [];
   private readonly free: number[] = [];
+  /**
+   * During a DATA event whose connection's END follows in the same batch (the addon read to the
+   * server's FIN and has closed it): its tag, so that finish / cancel skip the call into the
+   * addon, which would find nothing to close. 0 otherwise (no tag is 0: generations start at 1).
+   */
+  private ending = 0;
 
   constructor(TcpConnector: NativeConstructor) {
     this.c = new TcpConnector((count) => this.dispatch(count), this.events, this.data);
@@ -115,11 +121,11 @@ class Connections implements NativeConnections {
   }
 
   cancel(handle: number): void {
-    if (this.release(handle)) this.c.cancel(handle);
+    if (this.release(handle) && handle !== this.ending) this.c.cancel(handle);
   }
 
   finish(handle: number): void {
-    if (this.release(handle)) this.c.finish(handle);
+    if (this.release(handle) && handle !== this.ending) this.c.finish(handle);
   }
 
   state(handle: number): number {
@@ -168,11 +174,13 @@ class Connections implements NativeConnections {
       const l = this.listeners[slot]!;
       const ctx = this.ctxs[slot];
       if (event === CONNECTED || event === END || event === ERROR) this.release(tag);
+      else if (i + 1 < count && ev[4 * i + 4] === ev[4 * i] && ev[4 * i + 5] === END) this.ending = tag;
       try {
         l.onConnection(ctx, event, value, event === DATA ? this.chunk(value, ev[4 * i + 3]!) : undefined);
       } catch (e) {
         thrown ??= { e }; // the rest of the batch still runs; then it is an uncaught exception
       }
+      this.ending = 0;
     }
     if (thrown) throw thrown.e;
   }
