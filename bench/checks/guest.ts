@@ -4,7 +4,7 @@
 // the second serial port. Every process it starts is stopped by its PID.
 //
 // Tasks:
-//   env       versions, node start time
+//   env       versions, node start time, the clock source and what a clock read costs
 //   listener  a Node http server on 0.0.0.0:80 in the guest (lo up; every 127/8 address is local),
 //             counting accepted connections (GET /__count answers the running total)
 //   measure   one daemon on one config: start it, wait `settleMs`, then over `durationMs` read
@@ -71,7 +71,29 @@ function count(): Promise<number> {
 async function env() {
   const t0 = now();
   spawnSync('node', ['-e', '0']);
-  return { listener: listenerKind, kernel: sh('uname -r').trim(), keepalived: sh('keepalived --version 2>&1 | head -1').trim(), node: process.version, nodeStartMs: now() - t0, cpus: sh('nproc').trim() };
+  const nodeStartMs = now() - t0;
+  // what a clock read costs here: without a stable TSC the guest kernel falls back to a clock
+  // source that the vDSO cannot read, and every clock_gettime is a system call and an emulated
+  // device read (both daemons read the clock around every check)
+  const clocksource = sh('cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || true').trim();
+  const reads = 100_000;
+  const c0 = process.cpuUsage();
+  const w0 = process.hrtime.bigint();
+  let x = 0;
+  for (let i = 0; i < reads; i++) x += performance.now();
+  const clockReadNs = Number(process.hrtime.bigint() - w0) / reads;
+  const c1 = process.cpuUsage(c0);
+  return {
+    listener: listenerKind,
+    kernel: sh('uname -r').trim(),
+    keepalived: sh('keepalived --version 2>&1 | head -1').trim(),
+    node: process.version,
+    nodeStartMs,
+    cpus: sh('nproc').trim(),
+    clocksource,
+    clockReadNs: Math.round(clockReadNs),
+    clockReadSysShare: x > 0 ? Number((c1.system / Math.max(1, c1.user + c1.system)).toFixed(2)) : 0,
+  };
 }
 
 async function startListener() {

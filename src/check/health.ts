@@ -195,7 +195,7 @@ export class HealthChecker {
     for (const plan of resolved.services) {
       // Subscribe the new listeners before dropping the old ones, so shared keys keep their job.
       const unsubscribe = plan.realServers.flatMap((rs) =>
-        rs.checks.map((c) => this.scheduler.subscribe(c, (u) => this.onUpdate(plan.id, rs.key, u))),
+        rs.checks.map((c) => this.scheduler.subscribe(c, this.listenerFor(plan.id, rs.key))),
       );
       const prev = old.get(plan.id);
       if (prev) {
@@ -211,6 +211,29 @@ export class HealthChecker {
     this.services = next;
     for (const e of events) this.emit(e);
     return events;
+  }
+
+  /**
+   * One subscription's listener. The steady state (the verdict this listener passed on last time,
+   * again) stops here: the pool would find nothing changed, after three Map lookups that were a
+   * good part of a check's JS time (10,000 pools' maps are pointer chasing through the heap).
+   * The pool's entry for this check is whatever this listener passed on last (a reload makes new
+   * listeners), so skipping the same verdict changes nothing.
+   */
+  private listenerFor(vs: string, rs: string): (u: CheckUpdate) => void {
+    let passed = false;
+    let up = false;
+    let weight: number | undefined;
+    let weightDelta: number | undefined;
+    return (u) => {
+      const v = u.verdict;
+      if (passed && v.up === up && v.weight === weight && v.weightDelta === weightDelta) return;
+      passed = true;
+      up = v.up;
+      weight = v.weight;
+      weightDelta = v.weightDelta;
+      this.onUpdate(vs, rs, u);
+    };
   }
 
   private onUpdate(vs: string, rs: string, u: CheckUpdate): void {
