@@ -69,7 +69,9 @@ describe('native TcpConnector', () => {
     await waitFor(() => r.all().length === 1, 2000, 'the refusal');
     expect(r.all()).toEqual([[7, ERROR, 111]]);
     expect(() => r.c.target(4, 'not-an-address', 80, '', 0)).toThrow(TypeError);
-    expect(() => r.c.connect(Buffer.alloc(8), 1)).toThrow(/target must come from target\(\)/);
+    expect(() => r.c.connect(12345, 1)).toThrow(/target must come from target\(\)/);
+    r.c.dropTarget(target);
+    expect(() => r.c.connect(target, 2)).toThrow(/not be dropped/);
     r.c.close();
   });
 
@@ -83,8 +85,8 @@ describe('native TcpConnector', () => {
     await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
     servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
     const r = rawConnector(16);
-    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0);
-    r.c.connect(target, 3, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    r.c.connect(target, 3);
     expect(r.c.state(3)).toBe(0); // connecting: nothing has run the loop yet
     expect(r.c.state(4)).toBe(-1);
     await waitFor(() => r.all().some((e) => e[1] === END), 3000, 'END');
@@ -95,7 +97,7 @@ describe('native TcpConnector', () => {
     r.c.close();
   });
 
-  it('sends a request larger than the socket buffer in parts (edge-triggered: writable again once the buffer has room)', async () => {
+  it('sends a request larger than the socket buffer in parts (edge-triggered: writable again once the buffer has room), even with its target dropped meanwhile', async () => {
     const size = 8 << 20;
     const srv = net.createServer((s) => {
       let got = 0;
@@ -107,8 +109,9 @@ describe('native TcpConnector', () => {
     await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
     servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
     const r = rawConnector(16);
-    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0);
-    r.c.connect(target, 9, Buffer.alloc(size, 0x61));
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0, Buffer.alloc(size, 0x61));
+    r.c.connect(target, 9);
+    r.c.dropTarget(target); // the exchange in flight keeps its request
     await waitFor(() => r.all().some((e) => e[1] === END || e[1] === ERROR), 10_000, 'the exchange to end');
     const evs = r.all();
     expect(evs.filter((e) => e[1] === DATA).map((e) => e[3]).join('')).toBe(`all ${size}`);
@@ -123,8 +126,8 @@ describe('native TcpConnector', () => {
     await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
     servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
     const r = rawConnector(4, 16384);
-    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0);
-    r.c.connect(target, 5, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    r.c.connect(target, 5);
     await waitFor(() => r.all().some((e) => e[1] === END || e[1] === ERROR), 5000, 'the response');
     const got = Buffer.from(r.all().filter((e) => e[1] === DATA).map((e) => e[3]).join(''), 'latin1');
     expect(got.equals(body)).toBe(true);
@@ -139,8 +142,8 @@ describe('native TcpConnector', () => {
     await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
     servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
     const r = rawConnector(1024, 256 * 1024);
-    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0);
-    r.c.connect(target, 6, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    r.c.connect(target, 6);
     await waitFor(() => r.all().some((e) => e[1] === END || e[1] === ERROR), 10_000, 'the response');
     const got = Buffer.from(r.all().filter((e) => e[1] === DATA).map((e) => e[3]).join(''), 'latin1');
     expect(got.length).toBe(body.length);
@@ -157,8 +160,8 @@ describe('native TcpConnector', () => {
     await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
     servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
     const r = rawConnector(16);
-    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0);
-    for (let tag = 1; tag <= 20; tag++) r.c.connect(target, tag, Buffer.from('HELO\r\n'));
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0, Buffer.from('HELO\r\n'));
+    for (let tag = 1; tag <= 20; tag++) r.c.connect(target, tag);
     await waitFor(() => r.all().filter((e) => e[1] === END || e[1] === ERROR).length === 20, 5000, '20 exchanges');
     for (let tag = 1; tag <= 20; tag++) {
       const evs = r.all().filter((e) => e[0] === tag);
@@ -178,7 +181,7 @@ describe('native TcpConnector', () => {
     await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
     servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
     const r = rawConnector(16, 256 * 1024);
-    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0);
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
     let finished = false;
     r.setOnBatch((c) => {
       if (!finished && r.all().some((e) => e[1] === DATA)) {
@@ -186,7 +189,7 @@ describe('native TcpConnector', () => {
         c.finish(8);
       }
     });
-    r.c.connect(target, 8, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    r.c.connect(target, 8);
     await waitFor(() => seen.length > 0, 5000, 'the server to see the close');
     expect(seen).toEqual(['fin']);
     expect(r.all().every((e) => e[1] === DATA)).toBe(true); // nothing after finish
@@ -214,9 +217,9 @@ describe('nativeConnections (the JS wrapper)', () => {
     const target = nativeTarget({ address: '127.0.0.1', port: rec.port, timeoutMs: 1000 })!;
     const seen: string[] = [];
     const listener: ConnectionListener<string> = { onConnection: (name, event) => seen.push(`${name}:${event}`) };
-    const first = conn.open(target, undefined, listener, 'first');
+    const first = conn.open(target, listener, 'first');
     await waitFor(() => seen.length === 1, 2000, 'the first connect');
-    const second = conn.open(target, undefined, listener, 'second');
+    const second = conn.open(target, listener, 'second');
     expect(second & 0xfffff).toBe(first & 0xfffff); // the same slot, reused
     expect(second).not.toBe(first);
     conn.cancel(first); // stale: ignored
@@ -240,7 +243,7 @@ describe('nativeConnections (the JS wrapper)', () => {
           if (n === 0) throw new Error('listener 0 failed');
         },
       };
-      for (let i = 0; i < 5; i++) conn.open(target, undefined, listener, i);
+      for (let i = 0; i < 5; i++) conn.open(target, listener, i);
       await waitFor(() => seen.length === 5, 3000, 'five connects');
       await waitFor(() => errors.length === 1, 1000, 'the uncaught exception');
       expect(String(errors[0])).toMatch(/listener 0 failed/);

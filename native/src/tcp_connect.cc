@@ -28,17 +28,20 @@ enum Event { kConnected = 0, kData = 2, kEnd = 3, kError = 4 };  // 1 (request s
 // timer. kDraining: a finished exchange, FIN sent, read as data comes, closed on the server's FIN.
 enum State { kConnecting, kSending, kReading, kDraining, kLingering, kDead };
 
-// What target() returns to JS, as the bytes of a Buffer JS keeps per check spec: the addresses
-// are parsed once, not at every connect.
-struct TargetBytes {
-  uint32_t magic;
-  int family;
-  bool bind;
+}  // namespace
+
+// A target JS registered with target() (one per check spec): the addresses parsed once, and an
+// exchange's request. connect() names it by its index, so that a check's call into the addon
+// passes two numbers: Buffer arguments cost more in N-API's type checks and lookups than the
+// rest of the call. The request is shared with the exchanges in flight (dropTarget may come first).
+struct TcpConnector::TargetEntry {
+  bool live = false;
+  int family = AF_INET;
+  bool bind = false;
   SockAddr dst;
   SockAddr src;
+  std::shared_ptr<const std::string> request;  // null: connect only
 };
-constexpr uint32_t kTargetMagic = 0x76'6b'74'67;  // "vktg"
-}  // namespace
 
 struct TcpConnector::Conn {
   uint32_t tag = 0;
@@ -48,7 +51,7 @@ struct TcpConnector::Conn {
   bool pending = false;      // in pending_
   bool in_drain = false;     // in draining_ (freed when it leaves)
   uint64_t drain_until = 0;  // uv_now
-  std::string out;           // the request (exchange)
+  std::shared_ptr<const std::string> out;  // the request (exchange); reset once sent
   size_t sent = 0;
 };
 
@@ -71,6 +74,7 @@ Napi::Function TcpConnector::Init(Napi::Env env) {
   return DefineClass(env, "TcpConnector",
                      {
                          InstanceMethod<&TcpConnector::Target>("target"),
+                         InstanceMethod<&TcpConnector::DropTarget>("dropTarget"),
                          InstanceMethod<&TcpConnector::Connect>("connect"),
                          InstanceMethod<&TcpConnector::Cancel>("cancel"),
                          InstanceMethod<&TcpConnector::Finish>("finish"),
@@ -162,8 +166,9 @@ void TcpConnector::Shutdown() {
   }
 }
 
-// target(family 4|6, host, port, bindHost | '', bindPort | 0) -> Buffer: the parsed addresses
-// for connect(). Throws a TypeError for an address that does not parse.
+// target(family 4|6, host, port, bindHost | '', bindPort | 0, request?: Buffer) -> id: the
+// parsed addresses (and, for an exchange, the request) for connect(id, tag). Throws a TypeError
+// for an address that does not parse. Held until dropTarget(id).
 Napi::Value TcpConnector::Target(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fam = ArgInt(info, 0, "family", 4, 6);
@@ -173,8 +178,8 @@ Napi::Value TcpConnector::Target(const Napi::CallbackInfo& info) {
   int port = ArgInt(info, 2, "port", 1, 65535);
   std::string bind_host = ArgOptString(info, 3, "bindHost");
   int bind_port = ArgInt(info, 4, "bindPort", 0, 65535);
-  TargetBytes t{};
-  t.magic = kTargetMagic;
+  TargetEntry t;
+  t.live = true;
   t.family = family;
   t.dst = ParseAddr(env, family, host);
   if (family == AF_INET) reinterpret_cast<sockaddr_in*>(&t.dst.ss)->sin_port = htons(static_cast<uint16_t>(port));
@@ -190,23 +195,47 @@ Napi::Value TcpConnector::Target(const Napi::CallbackInfo& info) {
     if (family == AF_INET) reinterpret_cast<sockaddr_in*>(&t.src.ss)->sin_port = htons(static_cast<uint16_t>(bind_port));
     else reinterpret_cast<sockaddr_in6*>(&t.src.ss)->sin6_port = htons(static_cast<uint16_t>(bind_port));
   }
-  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&t), sizeof t);
+  if (info.Length() > 5 && info[5].IsBuffer()) {
+    auto b = info[5].As<Napi::Buffer<char>>();
+    t.request = std::make_shared<const std::string>(b.Data(), b.Length());
+  }
+  uint32_t id;
+  if (!free_targets_.empty()) {
+    id = free_targets_.back();
+    free_targets_.pop_back();
+    targets_[id] = std::move(t);
+  } else {
+    id = static_cast<uint32_t>(targets_.size());
+    targets_.push_back(std::move(t));
+  }
+  return Napi::Number::New(env, id);
 }
 
-// connect(target: Buffer, tag: uint32, request?: Buffer). Throws (with .code) if the socket
-// cannot be made, bound or connected, or if the tag is in use; otherwise events follow.
+// dropTarget(id): the target is no longer needed (exchanges in flight keep their request).
+Napi::Value TcpConnector::DropTarget(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) ThrowType(env, "dropTarget(id: number)");
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id < targets_.size() && targets_[id].live) {
+    targets_[id] = TargetEntry();
+    free_targets_.push_back(id);
+  }
+  return env.Undefined();
+}
+
+// connect(target: id from target(), tag: uint32): a connect, or an exchange if the target has a
+// request. Throws (with .code) if the socket cannot be made, bound or connected, or if the tag is
+// in use; otherwise events follow.
 Napi::Value TcpConnector::Connect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) ThrowErrno(env, "TcpConnector is closed", EBADF);
-  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsNumber()) ThrowType(env, "connect(target: Buffer, tag: number, request?: Buffer)");
-  auto tb = info[0].As<Napi::Buffer<uint8_t>>();
-  if (tb.Length() != sizeof(TargetBytes)) ThrowType(env, "target must come from target()");
-  TargetBytes t;
-  std::memcpy(&t, tb.Data(), sizeof t);
-  if (t.magic != kTargetMagic) ThrowType(env, "target must come from target()");
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) ThrowType(env, "connect(target: number, tag: number)");
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= targets_.size() || !targets_[id].live) ThrowType(env, "target must come from target() (and not be dropped)");
+  const TargetEntry& t = targets_[id];
   uint32_t tag = info[1].As<Napi::Number>().Uint32Value();
   if (pending_.find(tag) != pending_.end()) ThrowErrno(env, "connect: tag in use", EEXIST);
-  bool exchange = info.Length() > 2 && info[2].IsBuffer();
+  bool exchange = t.request != nullptr;
 
   Fd fd(::socket(t.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) ThrowErrno(env, "socket", errno);
@@ -222,10 +251,7 @@ Napi::Value TcpConnector::Connect(const Napi::CallbackInfo& info) {
   auto* c = new Conn();
   c->tag = tag;
   c->exchange = exchange;
-  if (exchange) {
-    auto b = info[2].As<Napi::Buffer<char>>();
-    c->out.assign(b.Data(), b.Length());
-  }
+  if (exchange) c->out = t.request;
   // Connected (or failed) = writable; a failure also sets EPOLLERR, and SO_ERROR says which.
   // A connect-only check is one-shot: no epoll_ctl after it (the fd is disabled until closed).
   // An exchange is registered once for all it will wait for, edge-triggered: writable (the
@@ -292,7 +318,7 @@ void TcpConnector::CloseSoon(Conn* c) {
   if ((c->state == kSending || c->state == kReading) && c->fd >= 0 && ::shutdown(c->fd, SHUT_WR) == 0) {
     // FIN sent; read and drop until the server's FIN, or until the grace period ends
     bool was_sending = c->state == kSending;
-    std::string().swap(c->out);
+    c->out.reset();
     c->state = kDraining;
     Enqueue(c);
     // Edge-triggered: what came while it was sending raises no new event.
@@ -465,8 +491,9 @@ void TcpConnector::Process(Conn* c, uint32_t events) {
 }
 
 void TcpConnector::SendMore(Conn* c) {
-  while (c->sent < c->out.size()) {
-    ssize_t n = ::send(c->fd, c->out.data() + c->sent, c->out.size() - c->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+  const std::string& out = *c->out;
+  while (c->sent < out.size()) {
+    ssize_t n = ::send(c->fd, out.data() + c->sent, out.size() - c->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       c->sent += static_cast<size_t>(n);
       continue;
@@ -480,7 +507,7 @@ void TcpConnector::SendMore(Conn* c) {
     Kill(c);
     return;
   }
-  std::string().swap(c->out);
+  c->out.reset();
   c->state = kReading;
 }
 

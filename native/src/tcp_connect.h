@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -42,9 +43,11 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
 
   struct Conn;
   struct Handles;
+  struct TargetEntry;
 
  private:
   Napi::Value Target(const Napi::CallbackInfo& info);
+  Napi::Value DropTarget(const Napi::CallbackInfo& info);
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Finish(const Napi::CallbackInfo& info);
@@ -82,6 +85,8 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   bool referenced_ = false;
   bool in_batch_ = false;
   bool closed_ = false;
+  std::vector<TargetEntry> targets_;  // by id (target()); dropped ones are reused
+  std::vector<uint32_t> free_targets_;
   std::unordered_map<uint32_t, Conn*> pending_;  // by tag: events still owed to JS
   std::deque<Conn*> draining_;                   // closing politely, in finish order
   std::vector<Conn*> graveyard_;                 // dead during a batch; freed after it

@@ -139,14 +139,19 @@ export interface NativeSignalWatch {
 }
 
 export interface NativeTcpConnector {
-  /** The parsed addresses of a target, for connect(); throws a TypeError if one does not parse. */
-  target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number): Buffer;
   /**
-   * Starts a connect (or, with `request`, an exchange: the request is sent and the response
-   * reported as data) named `tag` (uint32, unique among the connections owing events); throws
-   * (with `code`) if the socket cannot be made, bound or connected.
+   * Registers a target: its parsed addresses and, for an exchange, the request. Returns its id
+   * for connect(); throws a TypeError if an address does not parse. Held until dropTarget(id).
    */
-  connect(target: Buffer, tag: number, request?: Buffer): void;
+  target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, request?: Buffer): number;
+  /** Forgets a target (exchanges in flight keep their request). */
+  dropTarget(id: number): void;
+  /**
+   * Starts a connect (or, if the target has a request, an exchange: the request is sent and the
+   * response reported as data) named `tag` (uint32, unique among the connections owing events);
+   * throws (with `code`) if the socket cannot be made, bound or connected.
+   */
+  connect(target: number, tag: number): void;
   /** Abandons a connection that still owes events: closed at once, no more events. */
   cancel(tag: number): void;
   /** Ends an exchange: no more events; FIN, drain and close in the background. */

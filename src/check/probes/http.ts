@@ -81,7 +81,7 @@ class HttpStatic {
 
   /** Plain HTTP to an IP address goes through the addon; TLS and host names through tls / net. */
   target(): NativeTargetHandle | undefined {
-    if (this.nativeTarget === undefined) this.nativeTarget = (!this.secure && nativeTarget(this.spec)) || null;
+    if (this.nativeTarget === undefined) this.nativeTarget = (!this.secure && nativeTarget(this.spec, this.request)) || null;
     return this.nativeTarget ?? undefined;
   }
 }
@@ -257,7 +257,7 @@ function live(handle: number): HttpExchange | undefined {
 /** Starts the exchange on the connector; false if the connect threw (the exchange has failed). */
 function openNative(ex: HttpExchange, st: HttpStatic, target: NativeTargetHandle): boolean {
   try {
-    ex.handle = nativeConnections()!.open(target, st.request, ex, undefined);
+    ex.handle = nativeConnections()!.open(target, ex, undefined);
   } catch (e) {
     // the socket could not be made, bound (bindto / bind_port) or connected
     ex.onError(e);

@@ -28,15 +28,24 @@ export interface ConnectionListener<C> {
   onConnection(ctx: C, event: number, value: number, data: Buffer | undefined): void;
 }
 
-/** A target's addresses, parsed by the addon once per spec. */
-export type NativeTargetHandle = Buffer & { readonly __nativeTarget: true };
+/**
+ * A target registered with the addon once per spec (its addresses parsed, an exchange's request
+ * held there): a connect passes its id, two numbers in all. Dropped from the addon when the
+ * handle is collected.
+ */
+export interface NativeTargetHandle {
+  readonly id: number;
+  /** Opens exchanges (the target has a request), not connects. */
+  readonly exchange: boolean;
+  readonly __nativeTarget: true;
+}
 
 export interface NativeConnections {
   /**
-   * Starts a connection to `target` (from nativeTarget); `request` makes it an exchange. Throws
-   * (with `code`) like socket/bind/connect(2). Returns the connection's handle.
+   * Starts a connection to `target` (from nativeTarget): an exchange if it has a request, else a
+   * connect. Throws (with `code`) like socket/bind/connect(2). Returns the connection's handle.
    */
-  open<C>(target: NativeTargetHandle, request: Buffer | undefined, listener: ConnectionListener<C>, ctx: C): number;
+  open<C>(target: NativeTargetHandle, listener: ConnectionListener<C>, ctx: C): number;
   /** Closes at once; no more events. A handle that has ended is ignored. */
   cancel(handle: number): void;
   /** No more events; FIN, drain and close in the background. A handle that has ended is ignored. */
@@ -87,15 +96,21 @@ class Connections implements NativeConnections {
    */
   private ending = 0;
 
+  /** Drops a target from the addon once its handle is collected (a reload's old specs). */
+  private readonly dropper = new FinalizationRegistry<number>((id) => this.c.dropTarget(id));
+
   constructor(TcpConnector: NativeConstructor) {
     this.c = new TcpConnector((count) => this.dispatch(count), this.events, this.data);
   }
 
-  target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number): NativeTargetHandle {
-    return this.c.target(family, host, port, bindHost, bindPort) as NativeTargetHandle;
+  target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, request: Buffer | undefined): NativeTargetHandle {
+    const id = this.c.target(family, host, port, bindHost, bindPort, request);
+    const handle = { id, exchange: request !== undefined } as NativeTargetHandle;
+    this.dropper.register(handle, id);
+    return handle;
   }
 
-  open<C>(target: NativeTargetHandle, request: Buffer | undefined, listener: ConnectionListener<C>, ctx: C): number {
+  open<C>(target: NativeTargetHandle, listener: ConnectionListener<C>, ctx: C): number {
     let slot = this.free.pop();
     if (slot === undefined) {
       slot = this.tags.length;
@@ -109,7 +124,7 @@ class Connections implements NativeConnections {
     this.gens[slot] = gen;
     const tag = ((gen << SLOT_BITS) | slot) >>> 0;
     try {
-      this.c.connect(target, tag, request);
+      this.c.connect(target.id, tag);
     } catch (e) {
       this.free.push(slot);
       throw e;
@@ -192,14 +207,17 @@ function create(TcpConnector: NativeConstructor): Connections {
   return new Connections(TcpConnector);
 }
 
-const targets = new WeakMap<Target, NativeTargetHandle | null>();
+const connectTargets = new WeakMap<Target, NativeTargetHandle | null>();
+const exchangeTargets = new WeakMap<Target, NativeTargetHandle | null>();
 
 /**
- * The target's addresses for the connector, or undefined for a host name (which needs a
- * resolver: net.connect), an address the addon cannot parse (net.connect reports it) or no
- * addon. Cached per spec, as plans are long-lived.
+ * The target registered with the connector (with `request`: for exchanges, which send it), or
+ * undefined for a host name (which needs a resolver: net.connect), an address the addon cannot
+ * parse (net.connect reports it) or no addon. Cached per spec, as plans are long-lived; a spec's
+ * request is the same every time.
  */
-export function nativeTarget(t: Target): NativeTargetHandle | undefined {
+export function nativeTarget(t: Target, request?: Buffer): NativeTargetHandle | undefined {
+  const targets = request === undefined ? connectTargets : exchangeTargets;
   let r = targets.get(t);
   if (r === undefined) {
     r = null;
@@ -208,7 +226,7 @@ export function nativeTarget(t: Target): NativeTargetHandle | undefined {
     const fam = net.isIP(stripZone(host));
     if (conn !== undefined && (fam === 4 || fam === 6)) {
       try {
-        r = conn.target(fam, host, t.port, t.bindto ?? '', t.bindPort ?? 0);
+        r = conn.target(fam, host, t.port, t.bindto ?? '', t.bindPort ?? 0, request);
       } catch {
         r = null;
       }

@@ -90,7 +90,7 @@ export const tcpDirect: DirectProbe = {
     const conn = target !== undefined ? nativeConnections() : undefined;
     if (conn === undefined || target === undefined) return -1;
     try {
-      return conn.open(target, undefined, st, sink);
+      return conn.open(target, st, sink);
     } catch (e) {
       // the socket could not be made, bound (bindto / bind_port) or connected
       sink.settle(fail(reasonFor(e), describeError(e)));
@@ -114,7 +114,7 @@ function probeTcp(spec: TcpSpec, signal: AbortSignal) {
     return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: st.phase }, (a) => {
       let id: number;
       try {
-        id = conn.open(target, undefined, attemptListener, { attempt: a, st });
+        id = conn.open(target, attemptListener, { attempt: a, st });
       } catch (e) {
         // the socket could not be made, bound (bindto / bind_port) or connected
         a.finish(fail(reasonFor(e), describeError(e)));
