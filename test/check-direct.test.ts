@@ -52,7 +52,28 @@ describe('direct probes in the scheduler, against real servers', () => {
   beforeAll(async () => {
     const http = servers.add(
       await startScriptedHttp({
-        routes: { '/ok': behaviours.respond(200, 'ok'), '/hang': behaviours.hang(), '/reset': behaviours.reset(), '/503': behaviours.respond(503, 'no') },
+        routes: {
+          '/ok': behaviours.respond(200, 'ok'),
+          '/hang': behaviours.hang(),
+          '/reset': behaviours.reset(),
+          '/503': behaviours.respond(503, 'no'),
+          // the addon's plain path, and what it hands to JS's parser
+          '/chunked': behaviours.respond(200, 'hello world', { chunks: [3, 4] }),
+          '/to-fin': behaviours.respond(200, 'body to the FIN', { noLength: true }),
+          '/204': behaviours.respond(204),
+          '/truncated': behaviours.raw('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort'),
+          '/split-head': (_req, sock) => {
+            sock.write('HTTP/1.1 200 OK\r\nContent-Le');
+            setTimeout(() => sock.end('ngth: 2\r\n\r\nok'), 50);
+          },
+          '/slow-body': behaviours.trickle(200, 'x'.repeat(100), 50),
+          '/body-reset': (_req, sock) => {
+            sock.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789');
+            setTimeout(() => sock.resetAndDestroy(), 50);
+          },
+          '/not-http': behaviours.raw('SSH-2.0-OpenSSH\r\n\r\n'),
+          '/two-lengths': behaviours.raw('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok'),
+        },
       }),
     );
     const rec = servers.add(await startTcpRecorder());
@@ -66,6 +87,17 @@ describe('direct probes in the scheduler, against real servers', () => {
       httpReset: get('/reset'),
       httpStatus: get('/503'),
       httpRefused: { ...get('/ok'), port: await closedPort('tcp') },
+      httpChunked: get('/chunked'),
+      httpToFin: get('/to-fin'),
+      http204: get('/204'),
+      httpTruncated: get('/truncated'),
+      httpSplitHead: get('/split-head'),
+      httpSlowBody: get('/slow-body'),
+      httpBodyReset: get('/body-reset'),
+      httpNotHttp: get('/not-http'),
+      httpTwoLengths: get('/two-lengths'),
+      http404Accepted: { ...get('/missing'), url: { path: '/missing', statusCodes: [[404, 404]] } },
+      httpDigest: { ...get('/ok'), url: { path: '/ok', statusCodes: [], digest: '444bcb3a3fcf8389296c49467f27e1d6' } },
     } satisfies Record<string, ProbeSpec>);
   });
 
@@ -93,9 +125,35 @@ describe('direct probes in the scheduler, against real servers', () => {
       httpReset: 'reset',
       httpStatus: 'status',
       httpRefused: 'refused',
+      httpChunked: 'ok',
+      httpToFin: 'ok',
+      http204: 'ok',
+      httpTruncated: 'ok',
+      httpSplitHead: 'ok',
+      httpSlowBody: 'timeout',
+      httpBodyReset: 'reset',
+      httpNotHttp: 'protocol',
+      httpTwoLengths: 'ok',
+      http404Accepted: 'ok',
+      httpDigest: 'ok',
     });
-    expect(summary(viaPromise)).toEqual(summary(direct));
+    // word for word: the addon's verdicts (plain responses) and JS's parser (the rest) alike; a
+    // timeout names the phase on both paths, but the promise path's is the signal's "at the deadline"
+    const details = (u: Record<string, CheckUpdate>) =>
+      Object.fromEntries(Object.entries(u).map(([k, v]) => [k, v.result.ok || v.result.reason !== 'timeout' ? v.result.detail : v.result.detail.replace(/^timed out .*? while /, 'timed out while ')]));
+    expect(details(viaPromise)).toEqual(details(direct));
+    expect(details(direct)).toMatchObject({
+      httpUp: 'HTTP 200',
+      httpToFin: 'HTTP 200',
+      http204: 'HTTP 204',
+      httpTruncated: 'HTTP 200, body truncated at 5 bytes',
+      httpBodyReset: 'read ECONNRESET (while reading the response body)',
+      httpReset: 'read ECONNRESET (while waiting for the response header)',
+      http404Accepted: 'HTTP 404',
+      httpDigest: 'HTTP 200, digest ok',
+    });
     expect(direct.httpHang!.result).toMatchObject({ detail: 'timed out after 300 ms while waiting for the response header' });
+    expect(direct.httpSlowBody!.result).toMatchObject({ detail: 'timed out after 300 ms while reading the response body' });
     expect(direct.httpHang!.latencyMs).toBeGreaterThanOrEqual(299);
     expect(direct.httpStatus!.result).toMatchObject({ detail: expect.stringMatching(/^HTTP status 503 not in 200-299/) });
     expect(direct.tcpRefused!.result).toMatchObject({ detail: `connect ECONNREFUSED 127.0.0.1 port ${(specs.tcpRefused as { port: number }).port}` });

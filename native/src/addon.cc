@@ -1,5 +1,5 @@
 // vipkeeper native addon: raw IP sockets, AF_PACKET send, netlink transactions,
-// a timerfd timer, a per-thread signal watcher, TCP connects for TCP_CHECK, thread scheduling, V8 memory-pressure hints, sd_notify and interface name/index helpers. Linux only.
+// a timerfd timer, a per-thread signal watcher, TCP connects for TCP_CHECK and HTTP_GET, thread scheduling, V8 memory-pressure hints, sd_notify and interface name/index helpers. Linux only.
 #include <dlfcn.h>
 #include <napi.h>
 
@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "heap.h"
+#include "http_head.h"
 #include "netlink.h"
 #include "packet_socket.h"
 #include "raw_socket.h"
@@ -64,6 +65,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NetlinkSocket", NetlinkSocket::Init(env));
   exports.Set("PreciseTimer", PreciseTimer::Init(env));
   exports.Set("TcpConnector", TcpConnector::Init(env));
+  exports.Set("parsePlainHttpHead", Napi::Function::New<JsParsePlainHttpHead>(env, "parsePlainHttpHead"));
   exports.Set("SignalWatch", SignalWatch::Init(env));
   exports.Set("HeapWatch", HeapWatch::Init(env));
   exports.Set("setThreadRealtime", Napi::Function::New<SetThreadRealtime>(env, "setThreadRealtime"));

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common.h"
+#include "http_head.h"
 
 namespace vk {
 
@@ -23,7 +24,10 @@ constexpr uint64_t kDrainSlackMs = 50;
 constexpr int kBatch = 256;
 // One read's size; the shared data array holds at least one.
 constexpr size_t kReadMax = 16384;
-enum Event { kConnected = 0, kData = 2, kEnd = 3, kError = 4 };  // 1 (request sent) is not reported: see State()
+// 1 (request sent) is not reported: see State(). kHttpOk and kHttpRejected end a plain HTTP_GET.
+enum Event { kConnected = 0, kData = 2, kEnd = 3, kError = 4, kHttpOk = 5, kHttpRejected = 6 };
+// A plain HTTP_GET: where its response is (kHttpNone: not plain, or handed to JS).
+enum HttpStage : uint8_t { kHttpNone, kHttpHead, kHttpBodyLength, kHttpBodyToFin };
 // kLingering: a finished connect, FIN sent, out of the epoll set; read and closed by the drain
 // timer. kDraining: a finished exchange, FIN sent, read as data comes, closed on the server's FIN.
 enum State { kConnecting, kSending, kReading, kDraining, kLingering, kDead };
@@ -34,14 +38,34 @@ enum State { kConnecting, kSending, kReading, kDraining, kLingering, kDead };
 // exchange's request. connect() names it by its index, so that a check's call into the addon
 // passes two numbers: Buffer arguments cost more in N-API's type checks and lookups than the
 // rest of the call. The request is shared with the exchanges in flight (dropTarget may come first).
+//
+// A plain HTTP_GET (no digest, no regex: JS gave the accepted status ranges) is judged here when
+// its response head comes in one read and is plain (ParsePlainHead): the status against the
+// ranges, and the body counted to its Content-Length or to the server's FIN. JS then gets one
+// event, not the bytes, and makes no object for the check. Anything else goes to JS as DATA.
+struct TcpConnector::Exchange {
+  std::string request;
+  bool plain = false;
+  std::vector<int32_t> ranges;  // [lo, hi, ...]; empty: 200-299
+};
+
 struct TcpConnector::TargetEntry {
   bool live = false;
   int family = AF_INET;
   bool bind = false;
   SockAddr dst;
   SockAddr src;
-  std::shared_ptr<const std::string> request;  // null: connect only
+  std::shared_ptr<const Exchange> exchange;  // null: connect only
 };
+
+namespace {
+bool StatusAccepted(int status, const std::vector<int32_t>& ranges) {
+  if (ranges.empty()) return status >= 200 && status <= 299;
+  for (size_t i = 0; i + 1 < ranges.size(); i += 2)
+    if (status >= ranges[i] && status <= ranges[i + 1]) return true;
+  return false;
+}
+}  // namespace
 
 struct TcpConnector::Conn {
   uint32_t tag = 0;
@@ -51,8 +75,12 @@ struct TcpConnector::Conn {
   bool pending = false;      // in pending_
   bool in_drain = false;     // in draining_ (freed when it leaves)
   uint64_t drain_until = 0;  // uv_now
-  std::shared_ptr<const std::string> out;  // the request (exchange); reset once sent
+  std::shared_ptr<const Exchange> out;  // the exchange's request (and plain HTTP ranges)
   size_t sent = 0;
+  HttpStage http = kHttpNone;
+  int status = 0;
+  int64_t remaining = 0;  // kHttpBodyLength: body bytes still to come
+  int64_t received = 0;   // body bytes counted (up to the Content-Length)
 };
 
 // libuv handles outlive the connector until their close callbacks run.
@@ -166,9 +194,11 @@ void TcpConnector::Shutdown() {
   }
 }
 
-// target(family 4|6, host, port, bindHost | '', bindPort | 0, request?: Buffer) -> id: the
-// parsed addresses (and, for an exchange, the request) for connect(id, tag). Throws a TypeError
-// for an address that does not parse. Held until dropTarget(id).
+// target(family 4|6, host, port, bindHost | '', bindPort | 0, request?: Buffer,
+// statusRanges?: Int32Array) -> id: the parsed addresses (and, for an exchange, the request) for
+// connect(id, tag). With statusRanges ([lo, hi, ...]; empty: 200-299) the exchange is a plain
+// HTTP_GET (kHttpOk / kHttpRejected). Throws a TypeError for an address that does not parse.
+// Held until dropTarget(id).
 Napi::Value TcpConnector::Target(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fam = ArgInt(info, 0, "family", 4, 6);
@@ -197,7 +227,16 @@ Napi::Value TcpConnector::Target(const Napi::CallbackInfo& info) {
   }
   if (info.Length() > 5 && info[5].IsBuffer()) {
     auto b = info[5].As<Napi::Buffer<char>>();
-    t.request = std::make_shared<const std::string>(b.Data(), b.Length());
+    auto x = std::make_shared<Exchange>();
+    x->request.assign(b.Data(), b.Length());
+    if (info.Length() > 6 && info[6].IsTypedArray()) {
+      auto r = info[6].As<Napi::TypedArray>();
+      if (r.TypedArrayType() != napi_int32_array || r.ElementLength() % 2 != 0) ThrowType(env, "statusRanges must be an Int32Array of [lo, hi] pairs");
+      auto ri = info[6].As<Napi::Int32Array>();
+      x->plain = true;
+      x->ranges.assign(ri.Data(), ri.Data() + ri.ElementLength());
+    }
+    t.exchange = std::move(x);
   }
   uint32_t id;
   if (!free_targets_.empty()) {
@@ -235,7 +274,7 @@ Napi::Value TcpConnector::Connect(const Napi::CallbackInfo& info) {
   const TargetEntry& t = targets_[id];
   uint32_t tag = info[1].As<Napi::Number>().Uint32Value();
   if (pending_.find(tag) != pending_.end()) ThrowErrno(env, "connect: tag in use", EEXIST);
-  bool exchange = t.request != nullptr;
+  bool exchange = t.exchange != nullptr;
 
   Fd fd(::socket(t.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) ThrowErrno(env, "socket", errno);
@@ -251,7 +290,10 @@ Napi::Value TcpConnector::Connect(const Napi::CallbackInfo& info) {
   auto* c = new Conn();
   c->tag = tag;
   c->exchange = exchange;
-  if (exchange) c->out = t.request;
+  if (exchange) {
+    c->out = t.exchange;
+    if (t.exchange->plain) c->http = kHttpHead;
+  }
   // Connected (or failed) = writable; a failure also sets EPOLLERR, and SO_ERROR says which.
   // A connect-only check is one-shot: no epoll_ctl after it (the fd is disabled until closed).
   // An exchange is registered once for all it will wait for, edge-triggered: writable (the
@@ -335,15 +377,21 @@ void TcpConnector::Enqueue(Conn* c) {
   if (draining_.size() == 1) ArmDrainTimer();
 }
 
-// state(tag) -> 0 connecting, 1 sending the request, 2 reading the response; -1 for a tag that
-// owes no events. Asked only when a deadline hits (for the timeout's text), so that no event per
+int TcpConnector::PhaseOf(const Conn* c) {
+  if (c->state == kConnecting) return 0;
+  if (c->state == kSending) return 1;
+  return c->http == kHttpBodyLength || c->http == kHttpBodyToFin ? 3 : 2;
+}
+
+// state(tag) -> 0 connecting, 1 sending the request, 2 reading the response (3: a plain HTTP_GET
+// past its head); -1 for a tag that owes no events. Asked only when a deadline hits (for the timeout's text), so that no event per
 // exchange says the request went out.
 Napi::Value TcpConnector::StateOf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) ThrowType(env, "tag must be a number");
   auto it = pending_.find(info[0].As<Napi::Number>().Uint32Value());
   int st = -1;
-  if (it != pending_.end()) st = it->second->state == kConnecting ? 0 : it->second->state == kSending ? 1 : 2;
+  if (it != pending_.end()) st = PhaseOf(it->second);
   return Napi::Number::New(env, st);
 }
 
@@ -491,7 +539,7 @@ void TcpConnector::Process(Conn* c, uint32_t events) {
 }
 
 void TcpConnector::SendMore(Conn* c) {
-  const std::string& out = *c->out;
+  const std::string& out = c->out->request;
   while (c->sent < out.size()) {
     ssize_t n = ::send(c->fd, out.data() + c->sent, out.size() - c->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
@@ -502,12 +550,12 @@ void TcpConnector::SendMore(Conn* c) {
     // more when the send buffer has room: an edge comes then (the socket is marked as short of
     // space by this EAGAIN)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    Emit(c->tag, kError, n < 0 ? errno : EPIPE);
+    Emit(c->tag, kError, n < 0 ? errno : EPIPE, PhaseOf(c));
     Unpend(c);
     Kill(c);
     return;
   }
-  c->out.reset();
+  if (c->http == kHttpNone) c->out.reset();  // a plain HTTP_GET still needs its ranges
   c->state = kReading;
 }
 
@@ -527,25 +575,29 @@ void TcpConnector::ReadSome(Conn* c, uint32_t events) {
     }
     ssize_t n = ::read(c->fd, data_ + data_used_, kReadMax);
     if (n > 0) {
-      size_t at = data_used_;
-      data_used_ += static_cast<size_t>(n);
-      Emit(c->tag, kData, static_cast<int>(at), static_cast<int>(n));
       // A short read has emptied the socket (edge-triggered: the next data raises an event).
-      if (static_cast<size_t>(n) < kReadMax) {
-        if (fin && c->state == kReading) {
-          Emit(c->tag, kEnd, 0);
-          Unpend(c);
-          Kill(c);
-        }
+      bool drained = static_cast<size_t>(n) < kReadMax;
+      if (c->http != kHttpNone) {
+        if (!PlainResponse(c, static_cast<size_t>(n), drained && fin)) return;  // judged
+      } else {
+        size_t at = data_used_;
+        data_used_ += static_cast<size_t>(n);
+        Emit(c->tag, kData, static_cast<int>(at), static_cast<int>(n));
+      }
+      if (drained) {
+        if (fin && c->state == kReading) AtFin(c);
         return;
       }
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    int err = n < 0 ? errno : 0;
     // the server closed (or reset): nothing left to be polite about
-    Emit(c->tag, err == 0 ? kEnd : kError, err);
+    if (n == 0) {
+      AtFin(c);
+      return;
+    }
+    Emit(c->tag, kError, errno, PhaseOf(c));
     Unpend(c);
     Kill(c);
     return;
@@ -555,13 +607,86 @@ void TcpConnector::ReadSome(Conn* c, uint32_t events) {
   if (c->state == kReading) Rearm(c);
 }
 
+void TcpConnector::AtFin(Conn* c) {
+  switch (c->http) {
+    case kHttpBodyLength:  // before its Content-Length: truncated, as the JS reader says
+      Emit(c->tag, kHttpOk, c->status, static_cast<int>(c->received));
+      break;
+    case kHttpBodyToFin:
+      Emit(c->tag, kHttpOk, c->status, -1);
+      break;
+    default:  // not plain, or nothing received yet (JS: closed without a response)
+      Emit(c->tag, kEnd, 0);
+  }
+  Unpend(c);
+  Kill(c);
+}
+
+bool TcpConnector::PlainResponse(Conn* c, size_t n, bool at_fin) {
+  const uint8_t* p = data_ + data_used_;  // this read's bytes (the data array's free part)
+  if (c->http == kHttpHead) {
+    PlainHead h;
+    if (ParsePlainHead(p, n, &h) != HeadParse::kPlain) {
+      // not judged here: JS gets this read and the rest as DATA and parses them
+      c->http = kHttpNone;
+      c->out.reset();
+      size_t at = data_used_;
+      data_used_ += n;
+      Emit(c->tag, kData, static_cast<int>(at), static_cast<int>(n));
+      return true;
+    }
+    c->status = h.status;
+    if (!StatusAccepted(h.status, c->out->ranges)) {
+      // JS makes the failure's text from the status line; closed at once, as JS's cancel would
+      size_t at = data_used_;
+      data_used_ += h.status_end;
+      Emit(c->tag, kHttpRejected, static_cast<int>(at), static_cast<int>(h.status_end));
+      Unpend(c);
+      Kill(c);
+      return false;
+    }
+    int64_t body = static_cast<int64_t>(n - h.body_start);
+    if (h.no_body) return PlainDone(c, at_fin);
+    if (h.content_length < 0) {
+      c->received = body;
+      c->http = kHttpBodyToFin;
+      return true;
+    }
+    c->received = body < h.content_length ? body : h.content_length;
+    c->remaining = h.content_length - c->received;
+    if (c->remaining == 0) return PlainDone(c, at_fin);
+    c->http = kHttpBodyLength;
+    return true;
+  }
+  if (c->http == kHttpBodyLength) {
+    int64_t take = static_cast<int64_t>(n) < c->remaining ? static_cast<int64_t>(n) : c->remaining;
+    c->received += take;
+    c->remaining -= take;
+    if (c->remaining == 0) return PlainDone(c, at_fin);
+    return true;
+  }
+  c->received += static_cast<int64_t>(n);  // kHttpBodyToFin
+  return true;
+}
+
+bool TcpConnector::PlainDone(Conn* c, bool at_fin) {
+  Emit(c->tag, kHttpOk, c->status, -1);
+  Unpend(c);
+  c->http = kHttpNone;
+  c->out.reset();
+  // at the server's FIN with nothing unread: a close is a FIN, no RST; else FIN and drain
+  if (at_fin) Kill(c);
+  else CloseSoon(c);
+  return false;
+}
+
 void TcpConnector::Rearm(Conn* c) {
   epoll_event ev{};
   ev.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = c;
   if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) == 0) return;
   int err = errno;
-  if (c->pending) Emit(c->tag, kError, err);
+  if (c->pending) Emit(c->tag, kError, err, PhaseOf(c));
   Unpend(c);
   Kill(c);
 }

@@ -14,8 +14,8 @@ namespace vk {
 
 // Non-blocking TCP connects for TCP_CHECK, as keepalived's tcp_check does them (connect, wait
 // until writable, check for an error, close), and plain-HTTP exchanges for HTTP_GET (connect, send
-// the request, hand every chunk of the response to JS, which parses it). One long-lived
-// TcpConnector per thread runs any number of them, named by tags JS chooses.
+// the request, judge a plain response here or hand every chunk of it to JS, which parses it).
+// One long-lived TcpConnector per thread runs any number of them, named by tags JS chooses.
 //
 // Why it looks like this (each measured at 1,000–10,000 checks a second):
 // - Its own epoll set, watched by libuv through one poll handle on the epoll fd: one epoll_ctl
@@ -33,8 +33,12 @@ namespace vk {
 //   emptied the socket, and with the server's FIN reported it has reached the end. An HTTP_GET
 //   against a server that answers and closes is socket, connect, epoll_ctl, send, read, close.
 //
+// - A plain HTTP_GET (its target has status ranges: no digest, no regex) is judged here when
+//   its response head comes in one read and is plain (http_head.h): one event to JS, no bytes.
+//
 // Events: CONNECTED (connect-only: final), DATA (a chunk), END (the server closed: final), ERROR
-// (errno: final). state(tag) says where a connection is (connecting, sending, reading).
+// (errno, and where it was: final), HTTP_OK / HTTP_REJECTED (a plain HTTP_GET judged: final).
+// state(tag) says where a connection is (connecting, sending, reading, reading a plain body).
 class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -44,6 +48,7 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   struct Conn;
   struct Handles;
   struct TargetEntry;
+  struct Exchange;
 
  private:
   Napi::Value Target(const Napi::CallbackInfo& info);
@@ -65,6 +70,15 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   void Drain(Conn* c, uint32_t events);
   // Edge-triggered registration again, so that epoll reports what is still readable.
   void Rearm(Conn* c);
+  // Where a connection is, as state() and an ERROR's extra say it: 0 connecting, 1 sending the
+  // request, 2 reading the response, 3 reading a plain HTTP_GET's body.
+  static int PhaseOf(const Conn* c);
+  // The server's FIN (nothing unread): END, or a plain HTTP_GET's verdict event. Final.
+  void AtFin(Conn* c);
+  // A plain HTTP_GET's read of n bytes (at data_ + data_used_, not yet reported): judged here,
+  // or handed to JS as DATA. False once the connection has had its final event.
+  bool PlainResponse(Conn* c, size_t n, bool at_fin);
+  bool PlainDone(Conn* c, bool at_fin);
   void Emit(uint32_t tag, int event, int value, int extra = 0);
   void Flush();
   // Closes the socket; frees the Conn now, after the batch, or when it leaves the drain queue.

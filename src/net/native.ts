@@ -99,7 +99,9 @@ export interface NativeBinding {
    * Runs TCP connects (TCP_CHECK) and plain-HTTP exchanges (HTTP_GET). Events are written to
    * `events` as [tag, event, value, extra] quadruples, then `callback(count)` is called once per
    * batch: event 0 connected, 2 data (`extra` bytes at offset `value` of `data`,
-   * valid during the call), 3 end, 4 error (value: errno); 0, 3 and 4 are final.
+   * valid during the call), 3 end, 4 error (value: errno; extra: where it was, as state() says), and for a plain HTTP_GET (a target with statusRanges) 5 ok (value: status; extra:
+   * the body bytes received if it was cut short, else -1) or 6 rejected (its status line,
+   * `extra` bytes at offset `value`); 0, 3, 4, 5 and 6 are final.
    */
   TcpConnector: new (callback: (count: number) => void, events: Int32Array, data: Uint8Array) => NativeTcpConnector;
   /** A one-shot timerfd timer on the calling thread's loop; `callback` runs when it expires. */
@@ -116,6 +118,11 @@ export interface NativeBinding {
    * (src/daemon/heap-governor.ts).
    */
   HeapWatch: new (intervalMs: number, cooldownMs: number) => NativeHeapWatch;
+  /**
+   * The connector's parse of a plain HTTP_GET response head (native/src/http_head.cc), exposed
+   * for the property test that holds it to HttpResponseReader.
+   */
+  parsePlainHttpHead(bytes: Uint8Array): 'incomplete' | 'not plain' | { status: number; statusEnd: number; bodyStart: number; noBody: boolean; contentLength: number };
   /** V8's MemoryPressureNotification for the calling thread's isolate. */
   memoryPressure(level: 'none' | 'moderate' | 'critical'): void;
 }
@@ -143,7 +150,7 @@ export interface NativeTcpConnector {
    * Registers a target: its parsed addresses and, for an exchange, the request. Returns its id
    * for connect(); throws a TypeError if an address does not parse. Held until dropTarget(id).
    */
-  target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, request?: Buffer): number;
+  target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, request?: Buffer, statusRanges?: Int32Array): number;
   /** Forgets a target (exchanges in flight keep their request). */
   dropTarget(id: number): void;
   /**
@@ -156,7 +163,7 @@ export interface NativeTcpConnector {
   cancel(tag: number): void;
   /** Ends an exchange: no more events; FIN, drain and close in the background. */
   finish(tag: number): void;
-  /** 0 connecting, 1 sending the request, 2 reading the response; -1 if the tag owes no events. */
+  /** 0 connecting, 1 sending the request, 2 reading the response (3: a plain HTTP_GET's body); -1 if the tag owes no events. */
   state(tag: number): number;
   /** Connections owing events plus finished ones still closing. */
   readonly pending: number;

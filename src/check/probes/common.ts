@@ -24,7 +24,10 @@ export function fail(reason: ProbeFailure, detail: string, weight?: number): Pro
 
 /** An Error's message, or String(x). */
 export function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  if (e instanceof Error) return e.message;
+  // an errno from the addon ({ code, message }: errnoError) is not an Error
+  const m = (e as { message?: unknown } | null)?.message;
+  return typeof m === 'string' ? m : String(e);
 }
 
 function errCode(e: unknown): string | undefined {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
+import { native } from '../../net/native.js';
 import type { HttpSpec } from '../types.js';
 import { buildHttpRequest, HttpProtocolError, HttpResponseReader, MAX_HEAD_BYTES, statusAccepted } from './http-response.js';
 
@@ -210,5 +211,63 @@ describe('HttpResponseReader header block (property: the byte parse equals the s
       }),
       { numRuns: 2000 },
     );
+  });
+
+  // The addon judges a plain HTTP_GET itself (native/src/http_head.cc) when the head is plain:
+  // whatever it calls plain, this reader must read the same way; the rest it hands to the reader.
+  it('the addon\'s plain-head parse agrees with the reader wherever it calls a head plain', () => {
+    const parse = native().parsePlainHttpHead;
+    // besides the odd ones above, heads as servers send them (most are plain)
+    const usualStatus = fc.constantFrom('HTTP/1.1 200 OK', 'HTTP/1.0 200 OK', 'HTTP/1.1 404 Not Found', 'HTTP/1.1 204 No Content', 'HTTP/1.1 304', 'HTTP/1.1 101 Switching', 'HTTP/1.1 503 X');
+    const usualHeader = fc.oneof(
+      fc.constantFrom('Server: nginx', 'Content-Type: text/html', 'Connection: close', 'X-Empty:', 'Date: Sat, 05 Dec 2026 18:00:00 GMT'),
+      fc.tuple(fc.constantFrom('Content-Length', 'content-length'), pad, fc.nat({ max: 40 }), pad).map(([n, p1, v, p2]) => `${n}:${p1}${v}${p2}`),
+    );
+    let plain = 0;
+    let runs = 0;
+    fc.assert(
+      fc.property(
+        fc.oneof(statusLine, usualStatus),
+        fc.array(fc.tuple(fc.oneof(header, usualHeader, usualHeader), eol), { maxLength: 6 }),
+        eol,
+        eol,
+        fc.nat({ max: 24 }),
+        fc.boolean(),
+        (first, hs, e1, e2, bodyLen, cut) => {
+        runs++;
+        let block = [first + e1, ...hs.map(([h, e]) => h + e)].join('') + e2;
+        if (cut) block = block.slice(0, Math.max(0, block.length - 2)); // a head not complete yet
+        const bytes = Buffer.from(block + 'b'.repeat(bodyLen), 'latin1');
+        const got = parse(bytes);
+        const r = new HttpResponseReader({ digest: false, keepBody: false });
+        if (got === 'not plain') return;
+        if (got === 'incomplete') {
+          r.push(bytes);
+          expect(r.headComplete).toBe(false);
+          return;
+        }
+        plain++;
+        r.push(bytes); // throws if the reader would fail it: the test fails
+        expect(r.headComplete).toBe(true);
+        expect(r.status).toBe(got.status);
+        expect(r.statusLine).toBe(bytes.toString('latin1', 0, got.statusEnd));
+        const body = bytes.length - got.bodyStart;
+        if (got.noBody) {
+          expect(r.bodyMode).toBe('none');
+          expect(r.done).toBe(true);
+        } else if (got.contentLength >= 0) {
+          expect(r.bodyMode).toBe('length');
+          expect(r.decodedBytes).toBe(Math.min(got.contentLength, body));
+          expect(r.done).toBe(got.contentLength <= body);
+        } else {
+          expect(r.bodyMode).toBe('eof');
+          expect(r.decodedBytes).toBe(body);
+        }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    // the generators reach the plain path often enough for the property to say something
+    expect(plain).toBeGreaterThan(runs / 20);
   });
 });

@@ -316,6 +316,11 @@ function findHeadEnd(buf: Buffer, from: number): number {
   return -1;
 }
 
+/** The code of a status line (without its line end) as statusCode reads it; -1 if it is none. */
+export function statusCodeOfLine(line: Buffer): number {
+  return statusCode(line, line.length);
+}
+
 /** The code of a status line head[0, end) as /^HTTP\/\d\.\d[ \t]+(\d{3})(?:[ \t]|$)/ reads it; -1 if it is none. */
 function statusCode(head: Buffer, end: number): number {
   if (end < 12 || head[0] !== 0x48 || head[1] !== 0x54 || head[2] !== 0x54 || head[3] !== 0x50 || head[4] !== 0x2f) return -1;

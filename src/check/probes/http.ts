@@ -19,14 +19,29 @@
  * Plain HTTP to an IP address runs on the addon's TcpConnector (native-connector.ts): the
  * request goes out in one write and each chunk of the response comes back for the same parser.
  * The scheduler runs those through `httpDirect`, without a promise or a timer per attempt.
+ * Without a digest or a regex the addon judges the response itself when its head comes in one
+ * read and is plain (native/src/http_head.cc, held to HttpResponseReader by a property test):
+ * the status against the ranges, the body counted to Content-Length or the server's FIN. JS then
+ * gets one event and makes no object for the check; anything else comes back as DATA.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 
 import type { DirectProbe, Probe, ProbeResult, ProbeSink, ProbeSpec } from '../types.js';
 import { closeInBackground, describeError, fail, message, ok, reasonFor, runAttempt, tcpConnectOptions } from './common.js';
-import { buildHttpRequest, HttpProtocolError, HttpResponseReader, statusAccepted } from './http-response.js';
-import { DATA, END, ERROR, errnoError, nativeConnections, nativeTarget, type ConnectionListener, type NativeTargetHandle } from './native-connector.js';
+import { buildHttpRequest, HttpProtocolError, HttpResponseReader, statusAccepted, statusCodeOfLine } from './http-response.js';
+import {
+  DATA,
+  END,
+  ERROR,
+  errnoError,
+  HTTP_OK,
+  HTTP_REJECTED,
+  nativeConnections,
+  nativeTarget,
+  type ConnectionListener,
+  type NativeTargetHandle,
+} from './native-connector.js';
 
 type HttpProbeSpec = Extract<ProbeSpec, { kind: 'HTTP_GET' | 'SSL_GET' }>;
 
@@ -40,8 +55,22 @@ function rangesText(r: readonly (readonly [number, number])[]): string {
   return r.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(',');
 }
 
-/** Per spec (plans are long-lived), built once: the request bytes both transports write, the texts, the regex, the connector's target. */
-class HttpStatic {
+/** The system call an ERROR in that state came from. */
+function syscallOfState(state: number): string {
+  return state === 1 ? 'send' : state >= 2 ? 'read' : 'connect';
+}
+
+/** The phase a connector's state() names (see NativeConnections.state). */
+function phaseOfState(state: number, connecting: string): string {
+  return state === 1 ? 'sending the request' : state === 2 ? 'waiting for the response header' : state === 3 ? 'reading the response body' : connecting;
+}
+
+/**
+ * Per spec (plans are long-lived), built once: the request bytes both transports write, the
+ * texts, the regex, the connector's target. Also the listener of the plain checks the addon
+ * judges (the context is the scheduler's attempt), so that those make no object of their own.
+ */
+class HttpStatic implements ConnectionListener<ProbeSink> {
   readonly request: Buffer;
   readonly where: string;
   readonly connecting: string;
@@ -49,6 +78,8 @@ class HttpStatic {
   readonly regex: RegExp | undefined;
   readonly regexError: string | undefined;
   readonly secure: boolean;
+  /** No digest and no regex: the addon may judge the response (with these status ranges). */
+  readonly plain: boolean;
   /** undefined: not looked up yet; null: no native path (TLS, a host name, or no addon). */
   private nativeTarget: NativeTargetHandle | null | undefined;
 
@@ -64,6 +95,32 @@ class HttpStatic {
       } catch (e) {
         this.regexError = `invalid regex ${JSON.stringify(spec.url.regex)}: ${message(e)}`;
       }
+    }
+    this.plain = this.digest === undefined && spec.url.regex === undefined;
+  }
+
+  /** The result of the addon's verdict event (HTTP_OK, HTTP_REJECTED), as HttpExchange.verdict would give it. */
+  judged(event: number, value: number, statusLine: Buffer | undefined, extra: number): ProbeResult {
+    if (event === HTTP_OK) return extra < 0 ? this.okStatus(value) : ok(`HTTP ${value}, body truncated at ${extra} bytes`);
+    const line = statusLine!;
+    return fail('status', `HTTP status ${statusCodeOfLine(line)} not in ${rangesText(this.spec.url.statusCodes)} (${line.toString('latin1').slice(0, 120)})`);
+  }
+
+  /** A plain check's events (the addon judges it, or hands it over at its first DATA). */
+  onConnection(sink: ProbeSink, event: number, value: number, data: Buffer | undefined, extra: number, handle: number): void {
+    if (event === HTTP_OK || event === HTTP_REJECTED) {
+      sink.settle(this.judged(event, value, data, extra));
+    } else if (event === DATA) {
+      // not plain after all: an exchange parses it from here on, as any other
+      const ex = new HttpExchange(this, sink);
+      ex.handle = handle;
+      nativeConnections()!.rebind(handle, ex, undefined);
+      ex.onConnection(undefined, event, value, data);
+    } else if (event === END) {
+      sink.settle(fail('protocol', 'connection closed without a response'));
+    } else if (event === ERROR) {
+      const e = errnoError(value, syscallOfState(extra));
+      sink.settle(fail(reasonFor(e), `${describeError(e)} (while ${phaseOfState(extra, this.connecting)})`));
     }
   }
 
@@ -81,7 +138,10 @@ class HttpStatic {
 
   /** Plain HTTP to an IP address goes through the addon; TLS and host names through tls / net. */
   target(): NativeTargetHandle | undefined {
-    if (this.nativeTarget === undefined) this.nativeTarget = (!this.secure && nativeTarget(this.spec, this.request)) || null;
+    if (this.nativeTarget === undefined) {
+      const ranges = this.plain ? Int32Array.from(this.spec.url.statusCodes.flat()) : undefined;
+      this.nativeTarget = (!this.secure && nativeTarget(this.spec, this.request, ranges)) || null;
+    }
     return this.nativeTarget ?? undefined;
   }
 }
@@ -129,9 +189,8 @@ class HttpExchange implements ConnectionListener<undefined> {
    */
   currentPhase(): string {
     if (this.handle >= 0 && !this.completed && this.phase === this.st.connecting) {
-      const s = nativeConnections()?.state(this.handle);
-      if (s === 1) this.setPhase('sending the request');
-      else if (s === 2) this.setPhase('waiting for the response header');
+      const s = nativeConnections()?.state(this.handle) ?? -1;
+      if (s > 0) this.setPhase(phaseOfState(s, this.st.connecting));
     }
     return this.phase;
   }
@@ -166,13 +225,19 @@ class HttpExchange implements ConnectionListener<undefined> {
   }
 
   /** The connector's events. */
-  onConnection(_ctx: undefined, event: number, errno: number, data: Buffer | undefined): void {
+  onConnection(_ctx: undefined, event: number, errno: number, data: Buffer | undefined, extra = -1): void {
     if (event === DATA) {
       if (this.phase === this.st.connecting) this.setPhase('waiting for the response header');
       this.onData(data!);
     }
     else if (event === END) this.onEnd();
-    else if (event === ERROR) this.onError(errnoError(errno, this.phase === this.st.connecting ? 'connect' : 'read'));
+    else if (event === ERROR) {
+      // before any DATA JS knows no phase; the addon says where it was
+      if (this.phase === this.st.connecting && extra > 0) this.setPhase(phaseOfState(extra, this.st.connecting));
+      this.onError(errnoError(errno, this.phase === this.st.connecting ? 'connect' : this.phase === 'sending the request' ? 'send' : 'read'));
+    }
+    // the promise path's exchange on a plain target: the addon has judged it
+    else if (event === HTTP_OK || event === HTTP_REJECTED) this.complete(this.st.judged(event, errno, data, extra));
   }
 
   onError(e: unknown): void {
@@ -248,11 +313,6 @@ class HttpExchange implements ConnectionListener<undefined> {
   }
 }
 
-/** The exchange on the connector by handle (its listener while it owes events), for expire / cancel. */
-function live(handle: number): HttpExchange | undefined {
-  const l = nativeConnections()?.listenerOf(handle);
-  return l instanceof HttpExchange ? l : undefined;
-}
 
 /** Starts the exchange on the connector; false if the connect threw (the exchange has failed). */
 function openNative(ex: HttpExchange, st: HttpStatic, target: NativeTargetHandle): boolean {
@@ -276,19 +336,40 @@ export const httpDirect: DirectProbe = {
     if (spec.kind !== 'HTTP_GET') return -1;
     const st = staticsFor(spec);
     const target = st.regexError === undefined ? st.target() : undefined;
-    if (target === undefined || nativeConnections() === undefined) return -1;
+    const conn = nativeConnections();
+    if (target === undefined || conn === undefined) return -1;
+    if (st.plain) {
+      // the addon judges it; its events come to the spec's statics with the attempt as context
+      try {
+        return conn.open(target, st, sink);
+      } catch (e) {
+        sink.settle(fail(reasonFor(e), `${describeError(e)} (while ${st.connecting})`));
+        return 0;
+      }
+    }
     const ex = new HttpExchange(st, sink);
     return openNative(ex, st, target) ? ex.handle : 0;
   },
   expire(handle, _spec, timeoutMs) {
-    const ex = live(handle);
-    if (ex === undefined) return fail('timeout', `timed out after ${timeoutMs} ms`);
-    const phase = ex.currentPhase();
-    ex.abandon();
+    const conn = nativeConnections();
+    const l = conn?.listenerOf(handle);
+    let phase: string;
+    if (l instanceof HttpExchange) {
+      phase = l.currentPhase();
+      l.abandon();
+    } else if (l instanceof HttpStatic) {
+      phase = phaseOfState(conn!.state(handle), l.connecting);
+      conn!.cancel(handle);
+    } else {
+      return fail('timeout', `timed out after ${timeoutMs} ms`);
+    }
     return fail('timeout', `timed out after ${timeoutMs} ms while ${phase}`);
   },
   cancel(handle) {
-    live(handle)?.abandon();
+    const conn = nativeConnections();
+    const l = conn?.listenerOf(handle);
+    if (l instanceof HttpExchange) l.abandon();
+    else if (l !== undefined) conn!.cancel(handle);
   },
 };
 

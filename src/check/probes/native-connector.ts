@@ -22,10 +22,18 @@ export const CONNECTED = 0;
 export const DATA = 2;
 export const END = 3;
 export const ERROR = 4;
+/** A plain HTTP_GET judged by the addon: `value` the status; `extra` the body bytes if cut short, else -1. */
+export const HTTP_OK = 5;
+/** A plain HTTP_GET whose status is not accepted: `data` its status line. */
+export const HTTP_REJECTED = 6;
 
-/** One connection's events: CONNECTED, END and ERROR are final. `value` is ERROR's errno. */
+/**
+ * One connection's events: CONNECTED, END, ERROR, HTTP_OK and HTTP_REJECTED are final. `value`
+ * is ERROR's errno (`extra` where it was, as state() says); `data` a DATA chunk or
+ * HTTP_REJECTED's status line; `handle` the connection's.
+ */
 export interface ConnectionListener<C> {
-  onConnection(ctx: C, event: number, value: number, data: Buffer | undefined): void;
+  onConnection(ctx: C, event: number, value: number, data: Buffer | undefined, extra: number, handle: number): void;
 }
 
 /**
@@ -54,6 +62,8 @@ export interface NativeConnections {
   state(handle: number): number;
   /** The listener of a connection that still owes events (undefined once it has ended). */
   listenerOf(handle: number): ConnectionListener<unknown> | undefined;
+  /** Its events go to another listener from now on (a plain HTTP_GET handed to JS's parser). */
+  rebind<C>(handle: number, listener: ConnectionListener<C>, ctx: C): void;
   /** Connections owing events, and finished ones still closing (the addon's count). */
   readonly pending: number;
 }
@@ -103,8 +113,8 @@ class Connections implements NativeConnections {
     this.c = new TcpConnector((count) => this.dispatch(count), this.events, this.data);
   }
 
-  target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, request: Buffer | undefined): NativeTargetHandle {
-    const id = this.c.target(family, host, port, bindHost, bindPort, request);
+  target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, request: Buffer | undefined, statusRanges: Int32Array | undefined): NativeTargetHandle {
+    const id = this.c.target(family, host, port, bindHost, bindPort, request, statusRanges);
     const handle = { id, exchange: request !== undefined } as NativeTargetHandle;
     this.dropper.register(handle, id);
     return handle;
@@ -152,6 +162,13 @@ class Connections implements NativeConnections {
     return this.tags[slot] === handle ? this.listeners[slot] : undefined;
   }
 
+  rebind<C>(handle: number, listener: ConnectionListener<C>, ctx: C): void {
+    const slot = handle & SLOT_MASK;
+    if (this.tags[slot] !== handle) return;
+    this.listeners[slot] = listener as ConnectionListener<unknown>;
+    this.ctxs[slot] = ctx;
+  }
+
   get pending(): number {
     return this.c.pending;
   }
@@ -188,10 +205,11 @@ class Connections implements NativeConnections {
       if (this.tags[slot] !== tag) continue; // cancelled or finished earlier in this batch
       const l = this.listeners[slot]!;
       const ctx = this.ctxs[slot];
-      if (event === CONNECTED || event === END || event === ERROR) this.release(tag);
+      const extra = ev[4 * i + 3]!;
+      if (event !== DATA) this.release(tag);
       else if (i + 1 < count && ev[4 * i + 4] === ev[4 * i] && ev[4 * i + 5] === END) this.ending = tag;
       try {
-        l.onConnection(ctx, event, value, event === DATA ? this.chunk(value, ev[4 * i + 3]!) : undefined);
+        l.onConnection(ctx, event, value, event === DATA || event === HTTP_REJECTED ? this.chunk(value, extra) : undefined, extra, tag);
       } catch (e) {
         thrown ??= { e }; // the rest of the batch still runs; then it is an uncaught exception
       }
@@ -211,12 +229,13 @@ const connectTargets = new WeakMap<Target, NativeTargetHandle | null>();
 const exchangeTargets = new WeakMap<Target, NativeTargetHandle | null>();
 
 /**
- * The target registered with the connector (with `request`: for exchanges, which send it), or
+ * The target registered with the connector (with `request`: for exchanges, which send it; with
+ * `statusRanges` too: plain HTTP_GETs, which the addon judges), or
  * undefined for a host name (which needs a resolver: net.connect), an address the addon cannot
  * parse (net.connect reports it) or no addon. Cached per spec, as plans are long-lived; a spec's
  * request is the same every time.
  */
-export function nativeTarget(t: Target, request?: Buffer): NativeTargetHandle | undefined {
+export function nativeTarget(t: Target, request?: Buffer, statusRanges?: Int32Array): NativeTargetHandle | undefined {
   const targets = request === undefined ? connectTargets : exchangeTargets;
   let r = targets.get(t);
   if (r === undefined) {
@@ -226,7 +245,7 @@ export function nativeTarget(t: Target, request?: Buffer): NativeTargetHandle | 
     const fam = net.isIP(stripZone(host));
     if (conn !== undefined && (fam === 4 || fam === 6)) {
       try {
-        r = conn.target(fam, host, t.port, t.bindto ?? '', t.bindPort ?? 0, request);
+        r = conn.target(fam, host, t.port, t.bindto ?? '', t.bindPort ?? 0, request, statusRanges);
       } catch {
         r = null;
       }
