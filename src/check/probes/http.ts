@@ -234,7 +234,7 @@ class HttpExchange implements ConnectionListener<undefined> {
     else if (event === ERROR) {
       // before any DATA JS knows no phase; the addon says where it was
       if (this.phase === this.st.connecting && extra > 0) this.setPhase(phaseOfState(extra, this.st.connecting));
-      this.onError(errnoError(errno, this.phase === this.st.connecting ? 'connect' : this.phase === 'sending the request' ? 'send' : 'read'));
+      this.onError(errnoError(errno, syscallOfState(extra)));
     }
     // the promise path's exchange on a plain target: the addon has judged it
     else if (event === HTTP_OK || event === HTTP_REJECTED) this.complete(this.st.judged(event, errno, data, extra));

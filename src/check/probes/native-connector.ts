@@ -43,8 +43,6 @@ export interface ConnectionListener<C> {
  */
 export interface NativeTargetHandle {
   readonly id: number;
-  /** Opens exchanges (the target has a request), not connects. */
-  readonly exchange: boolean;
   readonly __nativeTarget: true;
 }
 
@@ -115,7 +113,7 @@ class Connections implements NativeConnections {
 
   target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, request: Buffer | undefined, statusRanges: Int32Array | undefined): NativeTargetHandle {
     const id = this.c.target(family, host, port, bindHost, bindPort, request, statusRanges);
-    const handle = { id, exchange: request !== undefined } as NativeTargetHandle;
+    const handle = { id } as NativeTargetHandle;
     this.dropper.register(handle, id);
     return handle;
   }
