@@ -72,14 +72,14 @@ async function env() {
   const t0 = now();
   spawnSync('node', ['-e', '0']);
   const nodeStartMs = now() - t0;
-  // what a clock read costs here: without a stable TSC the guest kernel falls back to a clock
-  // source that the vDSO cannot read, and every clock_gettime is a system call and an emulated
-  // device read (both daemons read the clock around every check)
+  // what a clock read costs here (both daemons read the clock around every check): the clock
+  // source, and the time and user/system share of performance.now() in a loop (under TCG even
+  // the tsc source costs microseconds a read, in user space)
   const clocksource = sh('cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || true').trim();
   const reads = 100_000;
   const c0 = process.cpuUsage();
   const w0 = process.hrtime.bigint();
-  let x = 0;
+  let x = 0; // summed and used below, so that the loop is not optimised away
   for (let i = 0; i < reads; i++) x += performance.now();
   const clockReadNs = Number(process.hrtime.bigint() - w0) / reads;
   const c1 = process.cpuUsage(c0);

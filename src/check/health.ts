@@ -221,14 +221,12 @@ export class HealthChecker {
    * listeners), so skipping the same verdict changes nothing.
    */
   private listenerFor(vs: string, rs: string): (u: CheckUpdate) => void {
-    let passed = false;
-    let up = false;
+    let up: boolean | undefined; // undefined until the first update: that one always passes
     let weight: number | undefined;
     let weightDelta: number | undefined;
     return (u) => {
       const v = u.verdict;
-      if (passed && v.up === up && v.weight === weight && v.weightDelta === weightDelta) return;
-      passed = true;
+      if (v.up === up && v.weight === weight && v.weightDelta === weightDelta) return;
       up = v.up;
       weight = v.weight;
       weightDelta = v.weightDelta;
