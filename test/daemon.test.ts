@@ -4,6 +4,7 @@
 // old one keeps running) and SIGTERM.
 import { execFile } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, NsProcess, REPO_ROOT, setupOrFail } from './helpers/netns.js';
@@ -125,6 +126,26 @@ describe('vipkeeper run: the daemon', () => {
     await waitFor('IPVS degraded', async () => (await status('d1')).ipvs?.state === 'degraded', 10_000);
     expect((await status('d1')).ipvs?.error).toMatch(/IPVS is not available in this kernel/);
     expect(d1.stdoutLines.join('\n')).toMatch(/IPVS is not available in this kernel/);
+  });
+
+  it('survives malformed requests on its control socket (GET //, ///, //[::1 once ended the process)', async () => {
+    const pid = (await status('d1')).node.pid;
+    for (const target of ['//', '///', '//[::1']) {
+      const reply = await new Promise<string>((resolve) => {
+        const c = connect(sock('d1'));
+        let got = '';
+        c.on('data', (d) => (got += d.toString()));
+        c.on('close', () => resolve(got));
+        c.on('error', () => resolve(got));
+        c.end(`GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      });
+      expect(reply, target).toMatch(/^HTTP\/1\.1 40[04]/);
+    }
+    const s = await status('d1');
+    expect(s.node.pid).toBe(pid);
+    expect(s.vrrp?.instances[0]?.state).toBe('MASTER');
+    expect(s.counters.unhandledErrors).toBe(0);
+    expect(d1.child.exitCode).toBeNull();
   });
 
   it('catches a real server that stops', async () => {

@@ -80,11 +80,13 @@ export async function runRun(opts: RunOptions): Promise<number> {
   };
   const onHup = (): void => {
     log.info({ signal: 'SIGHUP' }, 'reloading the config');
-    void daemon.reload();
+    daemon.reload().catch((err: unknown) => log.error({ err: (err as Error)?.message }, 'reload failed; the running config stays'));
   };
+  const onRejection = (reason: unknown): void => daemon.onUnhandledRejection(reason);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', onHup);
+  process.on('unhandledRejection', onRejection);
   // Signal handlers do not keep Node alive; a config without instances must still wait for one.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const cleanup = () => {
@@ -92,6 +94,7 @@ export async function runRun(opts: RunOptions): Promise<number> {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     process.off('SIGHUP', onHup);
+    process.off('unhandledRejection', onRejection);
   };
 
   try {

@@ -83,6 +83,7 @@ export class Daemon {
   private readonly drained = new Set<string>();
   private maintenance = false;
   private readonly otherMasterSeen: Record<string, number> = {};
+  private unhandledErrors = 0;
   private readonly startedAt = new Date();
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping = false;
@@ -493,6 +494,16 @@ export class Daemon {
     return { ok: true, message: `${on ? 'draining' : 'undrained'} ${matches.join(', ')}` };
   }
 
+  /**
+   * A rejection nothing handled: a bug, but never a reason to drop the VIPs and fail over.
+   * Logged with its stack and counted (status, vipkeeper_unhandled_errors_total).
+   */
+  onUnhandledRejection(reason: unknown): void {
+    this.unhandledErrors++;
+    const err = reason instanceof Error ? { err: reason.message, stack: reason.stack } : { err: String(reason) };
+    this.log.error({ ...err, count: this.unhandledErrors }, 'unhandled promise rejection (a bug); the daemon keeps running');
+  }
+
   // ------------------------------------------------------------------ status
 
   status(): DaemonStatus {
@@ -514,7 +525,7 @@ export class Daemon {
       maintenance: this.maintenance,
       realServers: realServerLines(health, this.drained),
       drained: [...this.drained],
-      counters: { otherMasterSeen: { ...this.otherMasterSeen } },
+      counters: { otherMasterSeen: { ...this.otherMasterSeen }, unhandledErrors: this.unhandledErrors },
       ...(this.heap
         ? { heap: { governorRequests: this.heap.requests, fullCollections: this.heap.budget.fullCollections, floorBytes: this.heap.budget.floor, limitBytes: this.heap.budget.limit } }
         : {}),

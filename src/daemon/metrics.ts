@@ -143,6 +143,9 @@ export function createMetrics(getStatus: () => DaemonStatus | undefined): Metric
   totalCounter(registry, 'vipkeeper_vrrp_other_master_seen_total', 'Adverts from another MASTER while this node was MASTER (split-brain detector).', ['iname'], () =>
     Object.entries(st()?.counters.otherMasterSeen ?? {}).map(([iname, n]) => [{ iname }, n]),
   );
+  totalCounter(registry, 'vipkeeper_unhandled_errors_total', 'Promise rejections no code handled (logged; the daemon keeps running).', [], () => [
+    [{}, st()?.counters.unhandledErrors ?? 0],
+  ]);
   const garp = new Counter({ name: 'vipkeeper_gratuitous_sent_total', help: 'Gratuitous ARPs and unsolicited NAs sent.', labelNames: ['iname'], registers: [registry] });
 
   // Health checks.

@@ -42,7 +42,7 @@ export interface DaemonStatus {
   realServers: RealServerLine[];
   /** Real servers an operator drained, as "vs rs" keys. */
   drained: string[];
-  counters: { otherMasterSeen: Record<string, number> };
+  counters: { otherMasterSeen: Record<string, number>; /** Rejections no code handled; logged and survived. */ unhandledErrors?: number };
   /** The heap governor (heap-governor.ts), when it runs: collections asked of V8, and its RSS budget. */
   heap?: { governorRequests: number; fullCollections: number; floorBytes: number; limitBytes: number };
 }
