@@ -14,9 +14,11 @@ import {
   buildUnsolicitedNaFrame,
   formatMac,
   icmpv6Checksum,
-  ipv6Bytes,
   macBytes,
 } from '../src/net/packet-socket.js';
+import { ipBytes } from '../src/vocab/ip.js';
+
+const ipv6Bytes = (a: string) => ipBytes(a, 6);
 import {
   NetnsLab,
   requireNativeAddon,

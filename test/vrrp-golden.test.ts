@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeIpAdvert, encodeAdvert, encodeIpv4Packet, validateAdvert, type IpAdvertOk } from '../src/vrrp/codec.js';
-import { parseIpv4 } from '../src/vrrp/packet-address.js';
+import { parseIpv4 } from '../src/vocab/ip.js';
 import type { InstanceExpectations } from '../src/vrrp/packet.js';
 
 const CAPTURES_URL = new URL('../../shared/lab/captures/', import.meta.url);

@@ -14,7 +14,7 @@ import {
   type VrrpInstanceInput,
   type VrrpState,
 } from '../src/vrrp/instance.js';
-import { compareIp } from '../src/vrrp/transitions.js';
+import { compareIp } from '../src/vocab/ip.js';
 import { masterDownIntervalMs, skewTimeMs } from '../src/vrrp/timers.js';
 
 interface RouterSpec extends Partial<VrrpInstanceInput> {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeIpv4Packet, encodeIpv6Packet, type EncodeContext } from '../src/vrrp/codec.js';
-import { isMulticastIp, parseIp } from '../src/vrrp/packet-address.js';
+import { isMulticastIp, parseIp } from '../src/vocab/ip.js';
 import { passwordAuthData, type VrrpAdvert } from '../src/vrrp/packet.js';
 
 const TSHARK = process.env.TSHARK ?? 'tshark';

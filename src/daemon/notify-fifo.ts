@@ -21,20 +21,13 @@
 import { execFile } from 'node:child_process';
 import { closeSync, constants as fsc, promises as fsp, openSync, writeSync } from 'node:fs';
 import type { ScriptSpec } from '../config/schema.js';
+import type { NotifyState } from '../vocab/states.js';
 import { lookupGroup, lookupUser, noopLogger, runScript, type Logger, type ScriptResult, type ScriptRunner } from './exec.js';
 
 // ---------------------------------------------------------------- line formats
 
 export type VrrpFifoKind = 'INSTANCE' | 'GROUP';
-export type VrrpFifoState =
-  | 'MASTER'
-  | 'BACKUP'
-  | 'FAULT'
-  | 'STOP'
-  | 'DELETED'
-  | 'MASTER_RX_LOWER_PRI'
-  | 'MASTER_PRIORITY'
-  | 'BACKUP_PRIORITY';
+export type VrrpFifoState = NotifyState;
 
 /** `INSTANCE "VI_1" MASTER 100\n`; groups always print priority 0. */
 export function formatVrrpFifoLine(kind: VrrpFifoKind, name: string, state: VrrpFifoState, priority = 0): string {

@@ -24,11 +24,12 @@
  *   keeps a hung script from accumulating, and 30 s is far above any sane notify script.
  */
 import type { ScriptSpec } from '../config/schema.js';
+import type { NotifyScriptState } from '../vocab/states.js';
 import { noopLogger, runScript, type Logger, type RunOptions, type ScriptResult, type ScriptRunner } from './exec.js';
 import { formatVrrpFifoLine, type FifoSink, type VrrpFifoKind } from './notify-fifo.js';
 
 export type NotifyKind = VrrpFifoKind;
-export type NotifyStateName = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'DELETED' | 'MASTER_RX_LOWER_PRI';
+export type NotifyStateName = NotifyScriptState;
 
 /** The notify keys of an instance or sync group (a config `Instance`/`SyncGroup` fits). */
 export interface NotifyScripts {

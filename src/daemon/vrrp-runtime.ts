@@ -40,6 +40,7 @@
  *    (the stopped MASTERs' priority-0 adverts) and closed.
  */
 import type { Config, Vip } from '../config/schema.js';
+import type { NotifyState } from '../vocab/states.js';
 import { DROP_REASONS } from '../vrrp/packet.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import {
@@ -105,8 +106,7 @@ export interface AnnouncePort {
   rehearse?(vips: readonly Vip[], defaultDev: string | undefined): void;
 }
 
-/** DELETED: an instance removed by a reload that configures `notify_deleted` (else it gets STOP). */
-export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'DELETED' | 'MASTER_RX_LOWER_PRI' | 'MASTER_PRIORITY' | 'BACKUP_PRIORITY';
+export type { NotifyState };
 
 /** A notify request (scripts and FIFO lines are the notifier's business). Plain data. */
 export interface NotifyRequest {

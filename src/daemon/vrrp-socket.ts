@@ -21,7 +21,7 @@
  */
 import { validateAdvert, encodeAdvert } from '../vrrp/codec.js';
 import type { InstanceWire } from '../vrrp/params.js';
-import { canonicalIp, isMulticastIp } from '../vrrp/packet-address.js';
+import { canonicalIp, isMulticastIp, stripZone } from '../vocab/ip.js';
 import {
   DROP_REASONS,
   dropKind,
@@ -122,11 +122,7 @@ export type TransportFactory = (instances: readonly TransportInstance[], handler
 // ------------------------------------------------------------------------------------------------
 // Shared: demultiplexing, validation, encoding, counters
 
-/** Removes an IPv6 zone (`fe80::1%eth0` → `fe80::1`). */
-export function stripZone(ip: string): string {
-  const i = ip.indexOf('%');
-  return i < 0 ? ip : ip.slice(0, i);
-}
+export { stripZone };
 
 interface Entry {
   t: TransportInstance;

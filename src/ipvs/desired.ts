@@ -21,12 +21,12 @@
 // - A destination of the other address family is dropped with a warning unless it is TUN.
 import type { Config, RealServer, VirtualServer } from '../config/schema.js';
 import { vsKey } from '../config/validate.js';
+import { ipFromBigInt, ipToBigInt } from '../vocab/ip.js';
 import {
   addressFamily,
   canonicalAddress,
   canonicalNetmask,
   destKey,
-  ipv6Words,
   normalizeFlags,
   serviceFamily,
   serviceKey,
@@ -184,17 +184,8 @@ export function expandEntry(e: { address: string; last?: string | undefined; pre
   return out;
 }
 
-function toBig(address: string): bigint {
-  if (addressFamily(address) === 'inet') return address.split('.').reduce((acc, p) => (acc << 8n) | BigInt(Number(p)), 0n);
-  return ipv6Words(address).reduce((acc, w) => (acc << 16n) | BigInt(w), 0n);
-}
-
-function fromBig(n: bigint, fam: Family): string {
-  if (fam === 'inet') return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join('.');
-  const words: string[] = [];
-  for (let i = 7; i >= 0; i--) words.push(((n >> BigInt(i * 16)) & 0xffffn).toString(16));
-  return canonicalAddress(words.join(':'));
-}
+const toBig = ipToBigInt;
+const fromBig = (n: bigint, fam: Family): string => ipFromBigInt(n, fam === 'inet' ? 4 : 6);
 
 function serviceSpec(vs: VirtualServer, id: ServiceId, warnings: string[]): ServiceSpec {
   const spec: ServiceSpec = { scheduler: vs.lb_algo, flags: normalizeFlags(vs.flags), ops: false };

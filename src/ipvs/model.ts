@@ -11,6 +11,7 @@
 // Values are kept in the form `ipvsadm -Sn` prints them, after `normalizeService`/`normalizeDest`,
 // so a table read from the kernel and a table computed from the config compare field by field.
 import { isIP } from 'node:net';
+import { ipFamily, ntopIp } from '../vocab/ip.js';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type Family = 'inet' | 'inet6';
@@ -101,68 +102,13 @@ export function canonicalAddress(address: string): string {
 const canonicalCache = new Map<string, string>();
 
 function canonicalize(address: string): string {
-  const fam = isIP(address);
-  if (fam === 4) return address.split('.').map((p) => String(Number(p))).join('.');
-  if (fam !== 6) throw new TypeError(`Invalid IP address: '${address}'`);
-  const words = ipv6Words(address);
-  // glibc inet_ntop prints the IPv4 tail for ::ffff:a.b.c.d and ::a.b.c.d (a.b.c.d not 0.0.0.x)
-  let best = { base: -1, len: 0 };
-  let cur = { base: -1, len: 0 };
-  for (let i = 0; i < 8; i++) {
-    if (words[i] === 0) {
-      if (cur.base === -1) cur = { base: i, len: 1 };
-      else cur.len++;
-    } else if (cur.base !== -1) {
-      if (cur.len > best.len) best = cur;
-      cur = { base: -1, len: 0 };
-    }
-  }
-  if (cur.base !== -1 && cur.len > best.len) best = cur;
-  if (best.len < 2) best = { base: -1, len: 0 };
-  const v4tail = best.base === 0 && (best.len === 6 || (best.len === 5 && words[5] === 0xffff));
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    if (best.base !== -1 && i >= best.base && i < best.base + best.len) {
-      if (i === best.base) out += ':';
-      continue;
-    }
-    if (i !== 0) out += ':';
-    if (i === 6 && v4tail) {
-      const w6 = words[6] ?? 0;
-      const w7 = words[7] ?? 0;
-      out += `${w6 >> 8}.${w6 & 0xff}.${w7 >> 8}.${w7 & 0xff}`;
-      break;
-    }
-    out += (words[i] ?? 0).toString(16);
-  }
-  if (best.base !== -1 && best.base + best.len === 8) out += ':';
-  return out;
-}
-
-/** The 8 16-bit groups of an IPv6 address (accepts `::`, embedded IPv4 and a zone suffix). */
-export function ipv6Words(address: string): number[] {
-  let a = address.toLowerCase();
-  const pct = a.indexOf('%');
-  if (pct >= 0) a = a.slice(0, pct);
-  const lastColon = a.lastIndexOf(':');
-  const last = a.slice(lastColon + 1);
-  if (last.includes('.')) {
-    const v4 = last.split('.').map(Number);
-    const hi = (((v4[0] ?? 0) << 8) | (v4[1] ?? 0)).toString(16);
-    const lo = (((v4[2] ?? 0) << 8) | (v4[3] ?? 0)).toString(16);
-    a = `${a.slice(0, lastColon + 1)}${hi}:${lo}`;
-  }
-  const parse = (s: string) => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
-  const dbl = a.indexOf('::');
-  if (dbl < 0) return parse(a).slice(0, 8);
-  const head = parse(a.slice(0, dbl));
-  const rest = parse(a.slice(dbl + 2));
-  const fill = Math.max(0, 8 - head.length - rest.length);
-  return [...head, ...new Array<number>(fill).fill(0), ...rest].slice(0, 8);
+  const c = ntopIp(address);
+  if (c === undefined) throw new TypeError(`Invalid IP address: '${address}'`);
+  return c;
 }
 
 export function addressFamily(address: string): Family {
-  return isIP(address) === 6 ? 'inet6' : 'inet';
+  return ipFamily(address) === 6 ? 'inet6' : 'inet';
 }
 
 export function serviceFamily(id: ServiceId): Family {

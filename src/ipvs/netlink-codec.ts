@@ -13,13 +13,13 @@
 // - as ipvsadm does (the kernel does not), a DR or TUN destination of an address service takes the
 //   service's port on add and edit, so both backends leave the same table.
 import { attr, encodeAttrs, genlHeader, NLM_F_ACK, NLM_F_DUMP, parseAttrs, type Attr, type NlMessage, type Request } from '../net/netlink.js';
+import { formatIpv6Ntop, ipBytes } from '../vocab/ip.js';
 import type { SyncDaemon } from './backend.js';
 import type { Operation } from './diff.js';
 import {
   addressFamily,
   canonicalAddress,
   defaultNetmask,
-  ipv6Words,
   serviceFamily,
   type Dest,
   type Family,
@@ -96,10 +96,7 @@ const familyNum = (f: Family) => (f === 'inet6' ? AF_INET6 : AF_INET);
 
 /** 4 bytes for IPv4, 16 for IPv6, network order. */
 export function addressBytes(address: string): Buffer {
-  if (addressFamily(address) === 'inet') return Buffer.from(address.split('.').map(Number));
-  const b = Buffer.alloc(16);
-  ipv6Words(address).forEach((w, i) => b.writeUInt16BE(w, i * 2));
-  return b;
+  return ipBytes(address);
 }
 
 /** The address in `buf` (the kernel sends 16 bytes for either family), canonical. */
@@ -109,9 +106,7 @@ export function bytesToAddress(buf: Buffer, family: Family): string {
     return `${buf[0]}.${buf[1]}.${buf[2]}.${buf[3]}`;
   }
   if (buf.length < 16) throw new RangeError(`IPv6 address attribute of ${buf.length} bytes`);
-  const words: string[] = [];
-  for (let i = 0; i < 8; i++) words.push(buf.readUInt16BE(i * 2).toString(16));
-  return canonicalAddress(words.join(':'));
+  return formatIpv6Ntop(buf);
 }
 
 // ---------------------------------------------------------------- encoding

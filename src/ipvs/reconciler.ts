@@ -27,6 +27,7 @@
 // the health state says so: inhibit_on_failure). Whole services that leave the config are deleted
 // at once.
 import type { Config } from '../config/schema.js';
+import type { VrrpState } from '../vocab/states.js';
 import { IpvsError, type IpvsBackend, type SyncDaemon, type SyncDaemonRole } from './backend.js';
 import { desiredTable, virtualServerId, type BackendState, type PoolServer, type PoolState } from './desired.js';
 import { applyPlan, plan, summarizePlan, type ManageMode, type Operation } from './diff.js';
@@ -45,7 +46,7 @@ export interface Logger {
 
 const noLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT' | 'STOP';
+export type { VrrpState };
 
 export interface ReconcilerOptions {
   backend: IpvsBackend;

@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { Vip } from '../config/schema.js';
 import { createAddressOps, describeVip, vipProblem, type AddressOpsOptions } from './addresses.js';
 import { attr, encodeAttrs, encodeMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_MULTI, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, parseMessages, type NetlinkTransport, type NlMessage } from './netlink.js';
-import { ipv6Bytes } from './packet-socket.js';
+import { ipBytes } from '../vocab/ip.js';
+
+const ipv6Bytes = (a: string) => ipBytes(a, 6);
 import {
   AF_INET,
   AF_INET6,

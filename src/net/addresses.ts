@@ -35,7 +35,7 @@ import { isIP, isIPv4 } from 'node:net';
 import type { Vip } from '../config/schema.js';
 import { ifIndex as nativeIfIndex } from './native.js';
 import { encodeMessage, errnoName, NETLINK_ROUTE, NetlinkClient, NetlinkError, NLMSG_ERROR, parseMessages, type NetlinkTransport, type Reply, type Request } from './netlink.js';
-import { ipv6Bytes } from './packet-socket.js';
+import { ipBytes, ipFamily } from '../vocab/ip.js';
 import {
   AF_INET,
   AF_INET6,
@@ -108,9 +108,7 @@ const DEL_BENIGN = [EADDRNOTAVAIL, ENOENT, ENODEV];
 /** Kernel interface names: 1..15 bytes, no blanks, '/' or ':' (dev_valid_name). */
 const DEV_NAME = /^[^\s/:]{1,15}$/;
 
-function family(address: string): 4 | 6 | 0 {
-  return isIP(address) as 4 | 6 | 0;
-}
+const family = ipFamily;
 
 /** Why `vip` cannot be added (an RTM_NEWADDR), or undefined when it can. */
 export function vipProblem(vip: Vip, defaultDev: string): string | undefined {
@@ -155,7 +153,7 @@ export function describeVip(op: 'add' | 'del', vip: Vip, defaultDev: string): st
 // ---------------------------------------------------------------- identity keys
 
 function canon(address: string): string {
-  return family(address) === 6 ? ipv6Bytes(address).toString('hex') : address;
+  return family(address) === 6 ? ipBytes(address, 6).toString('hex') : address;
 }
 
 function vipKey(vip: Vip, defaultDev: string): string {

@@ -11,7 +11,7 @@
  *   over AF_PACKET via `buildUnsolicitedNaFrame` (checksum computed here).
  */
 import { readFileSync } from 'node:fs';
-import { isIPv4, isIPv6 } from 'node:net';
+import { ipBytes } from '../vocab/ip.js';
 
 import { native, type NativePacketSocket } from './native.js';
 import { IPPROTO_ICMPV6, RawIpSocket } from './raw-socket.js';
@@ -152,7 +152,7 @@ export function ipv6Forwarding(ifname: string): boolean {
 /** 42-byte Ethernet + ARP gratuitous request (no padding, like keepalived). */
 export function buildGratuitousArp(vip: string, mac: MacInput): Buffer {
   const m = macBytes(mac);
-  const ip = ipv4Bytes(vip);
+  const ip = ipBytes(vip, 4);
   const f = Buffer.alloc(42);
   BROADCAST_MAC.copy(f, 0); // eth dst
   m.copy(f, 6); // eth src
@@ -180,7 +180,7 @@ export function buildUnsolicitedNa(vip: string, mac: MacInput, opts: { router?: 
   b[1] = 0; // code
   // b[2..3] checksum
   b[4] = NA_FLAG_OVERRIDE | (opts.router ? NA_FLAG_ROUTER : 0);
-  ipv6Bytes(vip).copy(b, 8); // target
+  ipBytes(vip, 6).copy(b, 8); // target
   b[24] = 2; // option: Target Link-Layer Address
   b[25] = 1; // length in units of 8 bytes
   macBytes(mac).copy(b, 26);
@@ -195,8 +195,8 @@ export function buildUnsolicitedNa(vip: string, mac: MacInput, opts: { router?: 
 export function buildUnsolicitedNaFrame(vip: string, mac: MacInput, opts: { router?: boolean } = {}): Buffer {
   const m = macBytes(mac);
   const icmp = buildUnsolicitedNa(vip, m, opts);
-  const src = ipv6Bytes(vip);
-  const dst = ipv6Bytes(ALL_NODES6);
+  const src = ipBytes(vip, 6);
+  const dst = ipBytes(ALL_NODES6, 6);
   icmp.writeUInt16BE(icmpv6Checksum(src, dst, icmp), 2);
   const f = Buffer.alloc(14 + 40 + icmp.length);
   ALL_NODES_MAC.copy(f, 0);
@@ -243,37 +243,3 @@ export function formatMac(mac: Uint8Array): string {
   return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-export function ipv4Bytes(addr: string): Buffer {
-  if (!isIPv4(addr)) throw new TypeError(`invalid IPv4 address: ${addr}`);
-  return Buffer.from(addr.split('.').map(Number));
-}
-
-export function ipv6Bytes(addr: string): Buffer {
-  const text = addr.split('%')[0]!;
-  if (!isIPv6(text)) throw new TypeError(`invalid IPv6 address: ${addr}`);
-  let groups: number[];
-  const toGroups = (s: string): number[] => {
-    if (s === '') return [];
-    const out: number[] = [];
-    for (const part of s.split(':')) {
-      if (part.includes('.')) {
-        const v4 = ipv4Bytes(part);
-        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else {
-        out.push(parseInt(part, 16));
-      }
-    }
-    return out;
-  };
-  const dbl = text.indexOf('::');
-  if (dbl >= 0) {
-    const head = toGroups(text.slice(0, dbl));
-    const tail = toGroups(text.slice(dbl + 2));
-    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  } else {
-    groups = toGroups(text);
-  }
-  const b = Buffer.alloc(16);
-  groups.forEach((g, i) => b.writeUInt16BE(g, i * 2));
-  return b;
-}

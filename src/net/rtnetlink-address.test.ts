@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 
 import type { Vip } from '../config/schema.js';
 import { attr, encodeMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_MULTI, NLM_F_REPLACE, NLM_F_REQUEST, parseAttrList, parseAttrs, parseMessages } from './netlink.js';
-import { ipv4Bytes, ipv6Bytes } from './packet-socket.js';
+import { ipBytes } from '../vocab/ip.js';
+
+const ipv4Bytes = (a: string) => ipBytes(a, 4);
+const ipv6Bytes = (a: string) => ipBytes(a, 6);
 import {
   AF_INET,
   AF_INET6,

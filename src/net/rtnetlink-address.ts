@@ -19,9 +19,8 @@
 import { isIP } from 'node:net';
 
 import type { Vip } from '../config/schema.js';
-import { formatIpv4, formatIpv6 } from '../vrrp/packet-address.js';
+import { formatIpv4, formatIpv6, ipBytes } from '../vocab/ip.js';
 import { attr, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_REPLACE, parseAttrs, type Attr, type NlMessage, type Request } from './netlink.js';
-import { ipv4Bytes, ipv6Bytes } from './packet-socket.js';
 
 export const RTM_NEWADDR = 20;
 export const RTM_DELADDR = 21;
@@ -105,7 +104,7 @@ export function ifaddrmsg(m: { family: number; prefixlen: number; flags?: number
 }
 
 function addrBytes(address: string): Buffer {
-  return isIP(address) === 6 ? ipv6Bytes(address) : ipv4Bytes(address);
+  return ipBytes(address);
 }
 
 /** IFA_F_* flags an RTM_NEWADDR for `vip` carries. */
@@ -144,7 +143,7 @@ export function newAddrRequest(vip: Vip, index: number): Request {
   const v4 = fam === 4;
   const flags = vipFlags(vip);
   const attrs = identityAttrs(vip);
-  if (v4 && vip.brd !== undefined) attrs.push(attr.bytes(IFA_BROADCAST, ipv4Bytes(vip.brd)));
+  if (v4 && vip.brd !== undefined) attrs.push(attr.bytes(IFA_BROADCAST, ipBytes(vip.brd, 4)));
   if (v4 && vip.label !== undefined) attrs.push(attr.str(IFA_LABEL, vip.label));
   if (vip.preferred_lft !== undefined) {
     const ci = Buffer.alloc(16); // ifa_cacheinfo: prefered, valid, cstamp, tstamp

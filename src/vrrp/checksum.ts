@@ -11,7 +11,7 @@
  * The checksum field (bytes 6–7 of the message) counts as zero when computing.
  */
 import { IPPROTO_VRRP, type IpFamily, type VrrpVersion } from './packet.js';
-import { parseIpOf } from './packet-address.js';
+import { parseIpOf } from '../vocab/ip.js';
 
 /** Offset of the checksum field inside a VRRP message. */
 export const VRRP_CHECKSUM_OFFSET = 6;

@@ -7,7 +7,7 @@
  * class 0xc0, hop limit 255, next header 112).
  */
 import { internetChecksum, ipv4HeaderChecksum } from './checksum.js';
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './packet-address.js';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../vocab/ip.js';
 import {
   IPPROTO_AH,
   IPPROTO_VRRP,

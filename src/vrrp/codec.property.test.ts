@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeAdvert, decodeIpAdvert, encodeAdvert, encodeIpv4Packet, encodeIpv6Packet, validateAdvert, type EncodeContext } from './codec.js';
-import { formatIpv4, formatIpv6, parseIpv6 } from './packet-address.js';
+import { formatIpv4, formatIpv6, parseIpv6 } from '../vocab/ip.js';
 import {
   DROP_REASONS,
   type DropResult,

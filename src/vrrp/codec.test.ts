@@ -12,7 +12,7 @@ import {
   validateAdvert,
   type EncodeContext,
 } from './codec.js';
-import { canonicalIp, formatIpv6, isMulticastIp, parseIpv4, parseIpv6 } from './packet-address.js';
+import { canonicalIp, formatIpv6, isMulticastIp, parseIpv4, parseIpv6 } from '../vocab/ip.js';
 import {
   DROP_REASONS,
   advertIntervalCs,

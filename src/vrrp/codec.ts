@@ -25,7 +25,7 @@ import {
   type Ipv4Header,
   type Ipv6Header,
 } from './codec-ip.js';
-import { formatIp, isMulticastBytes, parseIpOf } from './packet-address.js';
+import { formatIp, isMulticastBytes, parseIpOf } from '../vocab/ip.js';
 import {
   IPPROTO_AH,
   IPPROTO_VRRP,

@@ -15,11 +15,10 @@ import {
   VRRP_INPUTS,
   VRRP_STATES,
   classifyAdvert,
-  compareIp,
-  ipToBigInt,
   type VrrpInput,
   type VrrpState,
 } from './transitions.js';
+import { compareIp } from '../vocab/ip.js';
 import { TimerTable, masterDownIntervalMs, skewMinMs, skewTimeMs } from './timers.js';
 
 // ---- harness -----------------------------------------------------------------------------------
@@ -163,10 +162,11 @@ describe('IP comparison for the tie-break (facts §5.4)', () => {
     expect(compareIp('10.0.0.1', '10.0.0.1')).toBe(0);
     expect(compareIp('fe80::2', 'fe80::1%eth0')).toBe(1);
     expect(compareIp('fe80::1:0', 'fe80::ffff')).toBe(1);
-    expect(ipToBigInt('::ffff:1.2.3.4')).toBe(0xffff01020304n);
-    expect(ipToBigInt('2001:db8::1')).toBe(0x20010db8000000000000000000000001n);
-    expect(() => ipToBigInt('1.2.3')).toThrow(TypeError);
-    expect(() => ipToBigInt('1::2::3')).toThrow(TypeError);
+    expect(compareIp('::ffff:1.2.3.4', '::ffff:1.2.3.5')).toBe(-1);
+    expect(compareIp('2001:db8::1', '2001:db8::0:1')).toBe(0);
+    expect(compareIp('10.0.0.1', '::1')).toBe(1);
+    expect(() => compareIp('1.2.3', '1.2.3.4')).toThrow(TypeError);
+    expect(() => compareIp('1::2::3', '::1')).toThrow(TypeError);
   });
 });
 

@@ -15,6 +15,7 @@
  * `transitions.ts`; this file classifies inputs and carries out the table's actions.
  */
 
+import type { NotifyState } from '../vocab/states.js';
 import {
   TRANSITIONS,
   classifyAdvert,
@@ -175,7 +176,8 @@ export interface TrackInput {
 export type VrrpCommand = 'stepDown' | 'maintenanceOn' | 'maintenanceOff' | 'shutdown';
 export type SyncState = 'MASTER' | 'BACKUP' | 'FAULT';
 export type WantState = 'MASTER' | 'BACKUP' | 'FAULT';
-export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'MASTER_RX_LOWER_PRI';
+/** The notify states the machine itself raises (DELETED and the *_PRIORITY lines are the driver's). */
+export type MachineNotifyState = Exclude<NotifyState, 'DELETED' | 'MASTER_PRIORITY' | 'BACKUP_PRIORITY'>;
 export type GarpCause = 'becomeMaster' | 'masterDelay' | 'refresh' | 'lowerPrio' | 'lowerPrioDelay' | 'lowerPrioSync';
 
 export type VrrpEvent =
@@ -184,7 +186,7 @@ export type VrrpEvent =
   | { type: 'removeVips' }
   /** Send `repeat` rounds of GARP/NA over every VIP, `intervalMs` apart per packet (vrrp_garp_interval). */
   | { type: 'sendGarp'; repeat: number; intervalMs: number; cause: GarpCause }
-  | { type: 'notify'; state: NotifyState }
+  | { type: 'notify'; state: MachineNotifyState }
   /** While MASTER: an advert from another router (lower → we re-assert; higher → we yield). */
   | { type: 'otherMasterSeen'; srcIp: string; priority: number }
   /** While BACKUP: the master we accept adverts from changed (or was first seen). */

@@ -33,7 +33,8 @@ export const VRRP_TYPE_ADVERTISEMENT = 1;
 export const VRRP_V3_MAX_INTERVAL_CS = 0x0fff;
 
 export type VrrpVersion = 2 | 3;
-export type IpFamily = 4 | 6;
+import type { IpFamily } from '../vocab/ip.js';
+export type { IpFamily };
 
 /** VRRPv2 Auth Type: 0 none, 1 simple password (PASS), 2 IPsec AH. */
 export type VrrpAuthType = 0 | 1 | 2;

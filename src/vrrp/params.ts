@@ -18,7 +18,7 @@ import { isIP } from 'node:net';
 import type { Config, Instance, Vip } from '../config/schema.js';
 import { instanceFamily, instanceVersion } from '../config/validate.js';
 import { resolveVrrpParams, type VrrpInstanceParams } from './instance.js';
-import { canonicalIp } from './packet-address.js';
+import { canonicalIp } from '../vocab/ip.js';
 import {
   type InstanceExpectations,
   type UnicastPeer,

@@ -11,10 +11,10 @@
  *
  * Section numbers (§) refer to /work/shared/research/vrrp-facts.md.
  */
+import { compareIp } from '../vocab/ip.js';
+import { VRRP_STATES, type VrrpState } from '../vocab/states.js';
 
-export const VRRP_STATES = ['INIT', 'BACKUP', 'MASTER', 'FAULT', 'STOP'] as const;
-/** INIT = constructed, not started. STOP = shut down (terminal). The rest are keepalived's. */
-export type VrrpState = (typeof VRRP_STATES)[number];
+export { VRRP_STATES, type VrrpState };
 
 export const VRRP_INPUTS = [
   // start(now), classified by startInput()
@@ -537,53 +537,4 @@ export function classifyAdvert(ctx: AdvertContext, adv: AdvertLike): VrrpInput {
     return 'advertLowerPreemptDelay';
   }
   return 'advertLower';
-}
-
-// ---- IP comparison (§5.4: compared numerically, network order, unsigned) ------------------------
-
-/** Parse an IPv4 or IPv6 address (optionally with a %zone) to an unsigned bigint. */
-export function ipToBigInt(ip: string): bigint {
-  const addr = ip.split('%')[0] ?? ip;
-  if (!addr.includes(':')) return ipv4ToBigInt(addr, ip);
-  let head = addr;
-  let tailV4: bigint | undefined;
-  const lastColon = addr.lastIndexOf(':');
-  const last = addr.slice(lastColon + 1);
-  if (last.includes('.')) {
-    tailV4 = ipv4ToBigInt(last, ip);
-    head = `${addr.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = head.split('::');
-  if (halves.length > 2) throw new TypeError(`Invalid IP address "${ip}"`);
-  const parse = (s: string): string[] => (s === '' ? [] : s.split(':'));
-  const left = parse(halves[0] ?? '');
-  const right = halves.length === 2 ? parse(halves[1] ?? '') : [];
-  const missing = 8 - left.length - right.length;
-  if ((halves.length === 1 && missing !== 0) || missing < 0) throw new TypeError(`Invalid IP address "${ip}"`);
-  const groups = [...left, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...right];
-  let value = 0n;
-  for (const g of groups) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw new TypeError(`Invalid IP address "${ip}"`);
-    value = (value << 16n) | BigInt(parseInt(g, 16));
-  }
-  if (tailV4 !== undefined) value = (value & ~0xffffffffn) | tailV4;
-  return value;
-}
-
-function ipv4ToBigInt(addr: string, original: string): bigint {
-  const parts = addr.split('.');
-  if (parts.length !== 4) throw new TypeError(`Invalid IP address "${original}"`);
-  let value = 0n;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) throw new TypeError(`Invalid IP address "${original}"`);
-    value = (value << 8n) | BigInt(Number(p));
-  }
-  return value;
-}
-
-/** −1, 0 or 1 as `a` is numerically lower than, equal to or higher than `b`. */
-export function compareIp(a: string, b: string): number {
-  const x = ipToBigInt(a);
-  const y = ipToBigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
 }

@@ -9,6 +9,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 
+import { stripZone } from '../../vocab/ip.js';
 import type { ProbeFailure, ProbeResult, Target } from '../types.js';
 
 export function ok(detail?: string, weight?: number): ProbeResult {
@@ -249,11 +250,7 @@ export function connectHost(t: Pick<Target, 'address' | 'bindIf'>): string {
   return a;
 }
 
-/** The address without an IPv6 zone (`fe80::1%eth0` → `fe80::1`). */
-export function stripZone(address: string): string {
-  const i = address.indexOf('%');
-  return i < 0 ? address : address.slice(0, i);
-}
+export { stripZone };
 
 /** net.connect / tls.connect options for a Target. `fwmark` and non-link-local `bindIf` are not supported by Node sockets. */
 export function tcpConnectOptions(t: Target): net.TcpNetConnectOpts {

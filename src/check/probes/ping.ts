@@ -20,6 +20,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import net from 'node:net';
 
 import { RawIpSocket, type RawMessage } from '../../net/raw-socket.js';
+import { canonicalIp as canonicalIp6 } from '../../vocab/ip.js';
 import type { Probe, ProbeResult, ProbeSpec } from '../types.js';
 import { connectHost, describeError, fail, ok, reasonFor, runAttempt, stripZone } from './common.js';
 
@@ -61,13 +62,7 @@ export function buildEchoRequest(family: 4 | 6, id: number, seq: number, payload
 
 /** Canonical text of an IP address (for comparing with what the kernel reports). */
 export function canonicalIp(addr: string): string {
-  const a = stripZone(addr);
-  if (!net.isIPv6(a)) return a;
-  try {
-    return new URL(`http://[${a}]/`).hostname.slice(1, -1);
-  } catch {
-    return a.toLowerCase();
-  }
+  return canonicalIp6(stripZone(addr)) ?? addr;
 }
 
 export type EchoVerdict = { kind: 'reply' } | { kind: 'error'; type: number; code: number } | undefined;

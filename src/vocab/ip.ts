@@ -1,13 +1,20 @@
 /**
- * IP address text ⇄ bytes for the VRRP codec. Pure and dependency-free.
+ * IP addresses: the one module for text ⇄ bytes, canonical forms, comparison, zones and
+ * family. Pure and dependency-free; every layer uses it (VRRP codec, netlink, IPVS model,
+ * probes, GARP frames).
  *
  * Parsing is strict (what `inet_pton` accepts): dotted quads without leading zeros,
- * IPv6 with at most one `::`, an optional trailing dotted quad, no zone index.
- * Formatting is canonical: dotted quad for IPv4, RFC 5952 for IPv6 (lower case, no
- * leading zeros, the first longest run of two or more zero groups compressed,
- * `::ffff:a.b.c.d` for IPv4-mapped addresses).
+ * IPv6 with at most one `::`, an optional trailing dotted quad, no zone index (strip it
+ * with `stripZone` first where a zone may occur).
+ * Two text forms:
+ * - `canonicalIp` — RFC 5952: lower case, no leading zeros, the first longest run of two or
+ *   more zero groups compressed, `::ffff:a.b.c.d` for IPv4-mapped addresses;
+ * - `ntopIp` — what glibc's `inet_ntop` (and so ipvsadm and `ip`) prints: the same, but it
+ *   also writes the dotted tail for IPv4-compatible `::a.b.c.d`, so tables read back from
+ *   tools compare equal.
  */
-import type { IpFamily } from './packet.js';
+
+export type IpFamily = 4 | 6;
 
 const IPV4_PART = /^(?:0|[1-9][0-9]{0,2})$/;
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
@@ -88,11 +95,24 @@ export function formatIpv4(bytes: Uint8Array, offset = 0): string {
 
 /** Formats 16 bytes at `offset` in RFC 5952 canonical form. */
 export function formatIpv6(bytes: Uint8Array, offset = 0): string {
+  return formatIpv6Words(bytes, offset, false);
+}
+
+/** Formats 16 bytes at `offset` as glibc's inet_ntop does (see the module comment). */
+export function formatIpv6Ntop(bytes: Uint8Array, offset = 0): string {
+  return formatIpv6Words(bytes, offset, true);
+}
+
+function formatIpv6Words(bytes: Uint8Array, offset: number, ntop: boolean): string {
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push((bytes[offset + 2 * i]! << 8) | bytes[offset + 2 * i + 1]!);
   // IPv4-mapped (::ffff:0:0/96): RFC 5952 §5 recommends the dotted-quad tail.
   if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
     return `::ffff:${formatIpv4(bytes, offset + 12)}`;
+  }
+  // IPv4-compatible ::a.b.c.d: inet_ntop prints the dotted tail unless a.b.c.d is 0.0.0.x.
+  if (ntop && words.slice(0, 6).every((w) => w === 0) && words[6] !== 0) {
+    return `::${formatIpv4(bytes, offset + 12)}`;
   }
   // First longest run of at least two zero groups.
   let bestStart = -1;
@@ -120,10 +140,53 @@ export function formatIp(family: IpFamily, bytes: Uint8Array, offset = 0): strin
   return family === 4 ? formatIpv4(bytes, offset) : formatIpv6(bytes, offset);
 }
 
-/** The canonical text form of an address, or `undefined` if it is not a valid address. */
+/** The canonical (RFC 5952) text form of an address, or `undefined` if it is not a valid address. */
 export function canonicalIp(text: string): string | undefined {
   const p = parseIp(text);
   return p ? formatIp(p.family, p.bytes) : undefined;
+}
+
+/** The address as inet_ntop prints it (a zone is dropped), or `undefined` if it is not valid. */
+export function ntopIp(text: string): string | undefined {
+  const p = parseIp(stripZone(text));
+  if (!p) return undefined;
+  return p.family === 4 ? formatIpv4(p.bytes) : formatIpv6Ntop(p.bytes);
+}
+
+/** The address without an IPv6 zone (`fe80::1%eth0` → `fe80::1`). */
+export function stripZone(text: string): string {
+  const i = text.indexOf('%');
+  return i < 0 ? text : text.slice(0, i);
+}
+
+/** 4, 6, or 0 when `text` (a zone allowed) is not an address. */
+export function ipFamily(text: string): IpFamily | 0 {
+  const a = stripZone(text);
+  return parseIpv4(a) ? 4 : parseIpv6(a) ? 6 : 0;
+}
+
+/** The 4 or 16 bytes of an address (a zone allowed); throws a TypeError naming it when invalid. */
+export function ipBytes(text: string, family?: IpFamily): Buffer {
+  const a = stripZone(text);
+  const b = family === 4 ? parseIpv4(a) : family === 6 ? parseIpv6(a) : (parseIpv4(a) ?? parseIpv6(a));
+  if (!b) throw new TypeError(`invalid ${family ? `IPv${family} ` : 'IP '}address: ${text}`);
+  return b;
+}
+
+/**
+ * −1, 0 or 1 as `a` is numerically lower than, equal to or higher than `b` (network byte
+ * order, unsigned, as VRRP's tie-break on the primary address compares them). Zones are
+ * ignored; an IPv4 address compares as its 32-bit value. Throws on an invalid address.
+ */
+export function compareIp(a: string, b: string): number {
+  const x = ipBytes(a);
+  const y = ipBytes(b);
+  if (x.length !== y.length) {
+    // Only a mixed pair: compare as 128-bit values, the IPv4 one zero-extended.
+    const wide = (v: Buffer) => (v.length === 16 ? v : Buffer.concat([Buffer.alloc(12), v]));
+    return Buffer.compare(wide(x), wide(y));
+  }
+  return Buffer.compare(x, y);
 }
 
 /** True for 224.0.0.0/4 and ff00::/8. */
@@ -136,4 +199,22 @@ export function isMulticastBytes(family: IpFamily, bytes: Uint8Array): boolean {
 export function isMulticastIp(text: string): boolean {
   const p = parseIp(text);
   return p !== undefined && isMulticastBytes(p.family, p.bytes);
+}
+
+/** The address as an unsigned integer (for ranges and arithmetic). */
+export function ipToBigInt(text: string): bigint {
+  let n = 0n;
+  for (const b of ipBytes(text)) n = (n << 8n) | BigInt(b);
+  return n;
+}
+
+/** The address of `family` whose integer value is `n` (taken modulo the family's size), formatted as inet_ntop does. */
+export function ipFromBigInt(n: bigint, family: IpFamily): string {
+  const len = family === 4 ? 4 : 16;
+  const out = Buffer.alloc(len);
+  for (let i = len - 1; i >= 0; i--) {
+    out[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
+  return family === 4 ? formatIpv4(out) : formatIpv6Ntop(out);
 }
