@@ -3,7 +3,8 @@
 // window ever sees more than a small multiple of the average start rate.
 import { describe, expect, it } from 'vitest';
 import { HealthChecker } from '../src/check/health.js';
-import { CHECK_TIMER_SLACK_MS, ManualClock } from '../src/check/scheduler.js';
+import { CHECK_TIMER_SLACK_MS } from '../src/check/scheduler.js';
+import { FakeClock } from '../src/sys/clock.js';
 import type { Probe } from '../src/check/types.js';
 import { ConfigSchema } from '../src/config/schema.js';
 
@@ -39,7 +40,7 @@ function maxInWindow(sorted: number[], width: number): number {
 
 describe('check scheduler at scale (fake time)', () => {
   it('spreads 10,000 checks at delay_loop 1 s: at most 1.2× the average starts in any 10 ms window', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const starts: number[] = [];
     const perTarget = new Map<string, number>();
     // Each target answers after 0..19 ms of fake time, derived from its address.
@@ -55,7 +56,7 @@ describe('check scheduler at scale (fake time)', () => {
     hc.start();
     expect(hc.scheduler.keys()).toHaveLength(TOTAL);
 
-    await clock.advance(5500);
+    await clock.advanceAsync(5500);
     hc.stop();
 
     // Nothing before the 1 s bootstrap delay; every check ran every round (first in 1..2 s).
@@ -78,7 +79,7 @@ describe('check scheduler at scale (fake time)', () => {
   }, 120_000);
 
   it('with the daemon\'s timer slack (10 ms), 10,000 checks over 20 rounds stay spread: at most 1.2× the average starts in any 10 or 20 ms window', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const starts: number[] = [];
     const perTarget = new Map<string, number>();
     // Each target answers after 0..19 ms of fake time, derived from its address.
@@ -94,7 +95,7 @@ describe('check scheduler at scale (fake time)', () => {
     hc.start();
     expect(hc.scheduler.keys()).toHaveLength(TOTAL);
 
-    await clock.advance(21_500);
+    await clock.advanceAsync(21_500);
     hc.stop();
 
     // Nothing before the 1 s bootstrap delay; every check ran every round (first in 1..2 s).
@@ -121,7 +122,7 @@ describe('check scheduler at scale (fake time)', () => {
   }, 120_000);
 
   it('with every first attempt at the same instant (warmup 0), the concurrency bound still holds and late starts are counted', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     let inflight = 0;
     let peak = 0;
     const probe: Probe = () => {
@@ -147,7 +148,7 @@ describe('check scheduler at scale (fake time)', () => {
     });
     const hc = new HealthChecker(config, { clock, probe, maxConcurrent: 100, queueWaitWarnMs: 100 });
     hc.start();
-    await clock.advance(1500);
+    await clock.advanceAsync(1500);
     // 2000 checks, 100 at a time, 10 ms each: 20 batches over 200 ms.
     expect(peak).toBe(100);
     const stats = hc.scheduler.stats();

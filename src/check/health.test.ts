@@ -4,7 +4,7 @@ import { loadConfigFile } from '../config/load.js';
 import { ConfigSchema, type Config, type ConfigInput } from '../config/schema.js';
 import { HealthChecker } from './health.js';
 import type { PoolEvent } from './pool.js';
-import { ManualClock } from './scheduler.js';
+import { FakeClock } from '../sys/clock.js';
 import type { Probe, ProbeSpec } from './types.js';
 
 const CORPUS = fileURLToPath(new URL('../../../shared/corpus/keepalived-samples/', import.meta.url));
@@ -45,7 +45,7 @@ const twoServices = (port = 8080): VsIn[] => [
 
 describe('HealthChecker', () => {
   it('runs a check shared by two virtual servers once per round and moves both pools', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const net = fakeNetwork();
     const events: PoolEvent[] = [];
     const hc = new HealthChecker(cfg(twoServices()), { clock, probe: net.probe, onEvent: (e) => events.push(e) });
@@ -60,15 +60,15 @@ describe('HealthChecker', () => {
     expect(events).toEqual(boot);
     expect(hc.scheduler.keys()).toHaveLength(2);
 
-    await clock.advance(1000); // first round (warmup 0)
+    await clock.advanceAsync(1000); // first round (warmup 0)
     expect(net.calls.get('10.0.1.1')).toBe(1);
     events.length = 0;
 
     // 10.0.1.1 dies: TCP retry 1 → a retry after 1 s, then DOWN, in both virtual servers at once.
     net.down.add('10.0.1.1');
-    await clock.advance(2000); // 3000: first failure (retry)
+    await clock.advanceAsync(2000); // 3000: first failure (retry)
     expect(events).toEqual([]);
-    await clock.advance(1000); // 4000: second failure → DOWN
+    await clock.advanceAsync(1000); // 4000: second failure → DOWN
     expect(events.map((e) => `${e.type} ${e.vs} ${'rs' in e ? e.rs : ''}`)).toEqual([
       'rsDown 10.0.0.1 80 TCP 10.0.1.1:8080',
       'quorumDown 10.0.0.1 80 TCP ',
@@ -81,18 +81,18 @@ describe('HealthChecker', () => {
     // One success brings it back everywhere.
     net.down.delete('10.0.1.1');
     events.length = 0;
-    await clock.advance(2000);
+    await clock.advanceAsync(2000);
     expect(events.map((e) => e.type)).toEqual(['rsUp', 'quorumUp', 'rsUp']);
     hc.stop();
   });
 
   it('snapshot: per RS the verdict, weight, last result and latency', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const net = fakeNetwork();
     net.down.add('10.0.1.2');
     const hc = new HealthChecker(cfg(twoServices()), { clock, probe: net.probe });
     hc.start();
-    await clock.advance(1000);
+    await clock.advanceAsync(1000);
     const snap = hc.snapshot();
     expect(snap.at).toBe(1000);
     expect(snap.services.map((s) => s.vs)).toEqual(['10.0.0.1 80 TCP', '10.0.0.2 80 TCP']);
@@ -108,13 +108,13 @@ describe('HealthChecker', () => {
   });
 
   it('reload keeps the state of unchanged checks and RS, starts new ones fresh and drops removed ones', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const net = fakeNetwork();
     const events: PoolEvent[] = [];
     const hc = new HealthChecker(cfg(twoServices()), { clock, probe: net.probe, onEvent: (e) => events.push(e) });
     hc.start();
     net.down.add('10.0.1.2');
-    await clock.advance(1000);
+    await clock.advanceAsync(1000);
     expect(hc.pool('10.0.0.2 80 TCP')?.rsState('10.0.1.2:8080')?.alive).toBe(false);
     const keyBefore = hc.scheduler.keys();
     const nextBefore = hc.scheduler.nextRunAt(keyBefore[1] as string);
@@ -141,14 +141,14 @@ describe('HealthChecker', () => {
 
   it('corpus keepalived.conf.quorum: starts with the quorum lost (alpha) and gains it once, when the ninth RS passes', async () => {
     const r = loadConfigFile(`${CORPUS}keepalived.conf.quorum`, { configId: 'test' });
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const net = fakeNetwork();
     const events: PoolEvent[] = [];
     const hc = new HealthChecker(r.config as Config, { clock, probe: net.probe, onEvent: (e) => events.push(e) });
     expect(hc.start()).toEqual([{ type: 'quorumDown', vs: '10.0.1.1 80 TCP', weight: 0, threshold: 9, initial: true }]);
     expect(hc.desired('10.0.1.1 80 TCP')?.backends).toEqual([]);
     // First checks run between 1 s and 1 s + warmup (= delay_loop 6 s).
-    await clock.advance(7000);
+    await clock.advanceAsync(7000);
     const quorum = events.filter((e) => e.type === 'quorumUp');
     expect(quorum).toEqual([{ type: 'quorumUp', vs: '10.0.1.1 80 TCP', weight: 9, threshold: 9 }]);
     expect(events.filter((e) => e.type === 'rsUp')).toHaveLength(10);

@@ -24,12 +24,12 @@ import { getEventListeners } from 'node:events';
 
 import { CheckVerdict, verdictParams, type VerdictOutput, type VerdictState } from './verdict.js';
 import type { DirectProbe, Probe, ProbeKind, ProbeResult, ProbeSink, ProbeSpec } from './types.js';
-import type { Clock } from '../daemon/clock.js';
-import { DueHeap, type DueItem } from './due-heap.js';
+import type { Clock } from '../sys/clock.js';
+import { DueHeap, type DueItem } from '../sys/due-heap.js';
 
 // The health checker runs on the daemon's injectable clock (real or fake).
-export type { Clock } from '../daemon/clock.js';
-export { realClock as systemClock } from '../daemon/clock.js';
+export type { Clock } from '../sys/clock.js';
+export { realClock as systemClock } from '../sys/clock.js';
 
 /** What the scheduler needs to know about a check (a `CheckPlan` fits). */
 export interface ScheduledCheck {
@@ -675,76 +675,4 @@ function normalize(r: unknown): ProbeResult {
 
 function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-// ---------------------------------------------------------------------- a deterministic clock
-
-interface ManualTimer extends DueItem {
-  fn: () => void;
-}
-
-/**
- * A clock that only moves when told to, for tests and simulations. `advance()` runs every timer
- * that falls due, in time order (ties in creation order), setting `now()` to each timer's time and
- * letting pending promise callbacks run after each instant, so async probes settle "in" fake time.
- */
-export class ManualClock implements Clock {
-  private t: number;
-  private seq = 0;
-  private readonly heap = new DueHeap<ManualTimer>();
-
-  constructor(start = 0) {
-    this.t = start;
-  }
-
-  now(): number {
-    return this.t;
-  }
-
-  setTimeout(fn: () => void, ms: number): unknown {
-    const timer: ManualTimer = { nextAt: this.t + Math.max(0, Number.isFinite(ms) ? ms : 0), seq: this.seq++, heapIndex: -1, fn };
-    this.heap.push(timer);
-    return timer;
-  }
-
-  clearTimeout(handle: unknown): void {
-    // remove() ignores a timer that already ran or was cleared
-    if (handle && typeof handle === 'object' && 'heapIndex' in handle && 'fn' in handle) this.heap.remove(handle as ManualTimer);
-  }
-
-  /** Live timers. */
-  pending(): number {
-    return this.heap.size;
-  }
-
-  /** The time of the next live timer. */
-  nextAt(): number | undefined {
-    return this.heap.peek()?.nextAt;
-  }
-
-  /** Moves time forward by `ms`, running everything that falls due. */
-  async advance(ms: number): Promise<void> {
-    await this.advanceTo(this.t + ms);
-  }
-
-  async advanceTo(target: number): Promise<void> {
-    await flush();
-    for (;;) {
-      const first = this.heap.peek();
-      if (!first || first.nextAt > target) break;
-      this.t = Math.max(this.t, first.nextAt);
-      const at = first.nextAt;
-      for (let timer = this.heap.peek(); timer && timer.nextAt === at; timer = this.heap.peek()) {
-        this.heap.remove(timer);
-        timer.fn();
-      }
-      await flush();
-    }
-    this.t = Math.max(this.t, target);
-  }
-}
-
-/** Lets every queued promise callback run (one macrotask turn; no wall-clock timer involved). */
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }

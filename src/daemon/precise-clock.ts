@@ -8,7 +8,7 @@
  * native timerfd (src/net/native.ts PreciseTimer) for the earliest; the VRRP runtime has one
  * timer at a time, so the list stays tiny.
  */
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../sys/clock.js';
 import { native, type NativePreciseTimer } from '../net/native.js';
 
 interface Pending {

@@ -23,7 +23,7 @@ import { EventEmitter } from 'node:events';
 import { constants as fsc, promises as fsp, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { realClock, type Clock, type TimerHandle } from '../sys/clock.js';
 import { noopLogger, type Logger } from './exec.js';
 
 export type TrackFileDef = Config['track_files'][string];

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ScriptSpec } from '../config/schema.js';
-import { FakeClock } from './clock.js';
+import { FakeClock } from '../sys/clock.js';
 import type { RunOptions, ScriptResult, ScriptRunner } from './exec.js';
 import { TrackScript, type TrackScriptOptions } from './track-script.js';
 

@@ -23,7 +23,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ScriptSpec, VrrpScript } from '../config/schema.js';
-import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { realClock, type Clock, type TimerHandle } from '../sys/clock.js';
 import { noopLogger, runScript, type Logger, type RunOptions, type ScriptResult, type ScriptRunner } from './exec.js';
 
 export type TrackScriptStatus = 'init' | 'up' | 'down';

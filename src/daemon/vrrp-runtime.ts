@@ -42,7 +42,7 @@
 import type { Config, Vip } from '../config/schema.js';
 import type { NotifyState } from '../vocab/states.js';
 import { DROP_REASONS } from '../vrrp/packet.js';
-import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { realClock, type Clock, type TimerHandle } from '../sys/clock.js';
 import {
   VrrpInstance,
   type ReceivedAdvert,

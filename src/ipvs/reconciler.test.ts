@@ -5,42 +5,8 @@ import { IpvsError } from './backend.js';
 import { allUp, virtualServerId, type BackendState } from './desired.js';
 import { renderSave } from './ipvsadm.js';
 import { MemoryBackend } from './memory.js';
-import { Reconciler, type Clock, type Logger, type ReconcilerOptions } from './reconciler.js';
-
-/** Virtual time: timers run when advance() passes them; promises settle in between. */
-class FakeClock implements Clock {
-  t = 0;
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private nextId = 1;
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.push({ at: this.t + ms, fn, id });
-    return id;
-  }
-  clearTimeout(h: unknown): void {
-    this.timers = this.timers.filter((x) => x.id !== h);
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await settle();
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = Math.max(this.t, next.at);
-      next.fn();
-    }
-    this.t = end;
-    await settle();
-  }
-  pending(): number[] {
-    return this.timers.map((x) => x.at - this.t).sort((a, b) => a - b);
-  }
-}
+import { FakeClock } from '../sys/clock.js';
+import { Reconciler, type Logger, type ReconcilerOptions } from './reconciler.js';
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
@@ -61,7 +27,7 @@ function recLogger() {
 }
 
 function setup(opts: Partial<ReconcilerOptions> = {}, backend = new MemoryBackend()) {
-  const clock = new FakeClock();
+  const clock = new FakeClock(0, { settleTurns: 20 });
   const { lines, logger } = recLogger();
   const r = new Reconciler({ backend, clock, logger, minInterval: 100, ...opts });
   return { clock, backend, r, lines };
@@ -73,13 +39,13 @@ describe('Reconciler', () => {
   it('does nothing until it has a config and a first health state', async () => {
     const { clock, backend, r } = setup();
     r.start();
-    await clock.advance(1000);
+    await clock.advanceAsync(1000);
     r.setConfig(cfg());
-    await clock.advance(1000);
+    await clock.advanceAsync(1000);
     expect(backend.calls.read).toBe(0);
     expect(r.snapshot().status).toBe('initializing');
     r.setBackendState(allUp(cfg()));
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s rr', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1', '-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 1']);
     expect(r.snapshot()).toMatchObject({ status: 'in-sync', owned: ['TCP 10.0.0.1:80'], sync: { applies: 1, consecutiveFailures: 0 } });
   });
@@ -90,15 +56,15 @@ describe('Reconciler', () => {
     r.setConfig(c);
     r.setBackendState(allUp(c));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     expect(backend.calls.read).toBe(1);
     const id = virtualServerId(c.virtual_servers[0]!);
     for (let w = 2; w <= 6; w++) {
       r.setBackendState({ [id]: { mode: 'real', servers: [{ address: '10.0.1.1', weight: w }, { address: '10.0.1.2', weight: 1 }] } });
-      await clock.advance(20);
+      await clock.advanceAsync(20);
     }
     expect(backend.calls.read).toBe(1);
-    await clock.advance(500);
+    await clock.advanceAsync(500);
     // one more run (verdicts only: the fast path applies it without reading the kernel)
     expect(r.snapshot().sync.runs).toBe(2);
     expect(backend.calls.apply).toBe(2);
@@ -112,17 +78,17 @@ describe('Reconciler', () => {
     r.setConfig(c);
     r.setBackendState(allUp(c));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     const good = table(backend);
     await backend.applyScript('-e -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 9\n-d -t 10.0.0.1:80 -r 10.0.1.2:80\n-A -t 10.9.9.9:80 -s rr\n');
-    await clock.advance(29_000);
+    await clock.advanceAsync(29_000);
     expect(r.snapshot().sync.driftCorrections).toBe(0);
-    await clock.advance(1_100);
+    await clock.advanceAsync(1_100);
     expect(table(backend).filter((l) => !l.includes('10.9.9.9'))).toEqual(good);
     expect(table(backend)).toContain('-A -t 10.9.9.9:80 -s rr'); // foreign: untouched
     expect(r.snapshot().sync).toMatchObject({ driftCorrections: 1, driftOperations: 2 });
     expect(lines.some((l) => l.startsWith('warn: IPVS table changed outside vipkeeper'))).toBe(true);
-    await clock.advance(30_000);
+    await clock.advanceAsync(30_000);
     expect(r.snapshot().sync.driftCorrections).toBe(1);
   });
 
@@ -133,13 +99,13 @@ describe('Reconciler', () => {
     r.setConfig(c);
     r.setBackendState(allUp(c));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     backend.setConnections('TCP 10.0.0.1:80', '10.0.1.2:80', 5);
     r.setBackendState({ [id]: { mode: 'real', servers: [{ address: '10.0.1.1', weight: 1 }] } });
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s rr', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1']);
     r.setBackendState({ [id]: { mode: 'real', servers: [{ address: '10.0.1.1', weight: 0 }] } });
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s rr', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 0']);
     expect(r.snapshot().draining).toEqual([]);
   });
@@ -150,19 +116,19 @@ describe('Reconciler', () => {
     r.setConfig(c);
     r.setBackendState(allUp(c));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     backend.setConnections('TCP 10.0.0.1:80', '10.0.1.2:80', 3, 10);
     const c2 = cfg({}, [{ address: '10.0.1.1' }]);
     r.setConfig(c2);
     r.setBackendState(allUp(c2));
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 0');
     expect(r.snapshot().draining).toMatchObject([{ service: 'TCP 10.0.0.1:80', dest: '10.0.1.2:80', activeConns: 3, inactiveConns: 10 }]);
-    expect(clock.pending()[0]).toBeLessThanOrEqual(1000);
-    await clock.advance(5000);
+    expect(clock.nextDue()! - clock.now()).toBeLessThanOrEqual(1000);
+    await clock.advanceAsync(5000);
     expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 0');
     backend.setConnections('TCP 10.0.0.1:80', '10.0.1.2:80', 0, 10); // only TIME_WAIT left
-    await clock.advance(1000);
+    await clock.advanceAsync(1000);
     expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s rr', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1']);
     expect(r.snapshot().draining).toEqual([]);
     expect(lines).toContain('info: real server drained; removing it');
@@ -174,16 +140,16 @@ describe('Reconciler', () => {
     r.setConfig(c);
     r.setBackendState(allUp(c));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     backend.setConnections('TCP 10.0.0.1:80', '10.0.1.2:80', 1);
     const c2 = cfg({}, [{ address: '10.0.1.1' }]);
     r.setConfig(c2);
     r.setBackendState(allUp(c2));
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     const since = clock.now();
-    await clock.advance(9_000);
+    await clock.advanceAsync(9_000);
     expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 0');
-    await clock.advance(1_500);
+    await clock.advanceAsync(1_500);
     expect(table(backend)).not.toContain('-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 0');
     expect(clock.now() - since).toBeGreaterThanOrEqual(10_000);
     expect(lines).toContain('info: drain timeout; removing real server with open connections');
@@ -195,16 +161,16 @@ describe('Reconciler', () => {
     r.setConfig(c);
     r.setBackendState(allUp(c));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     backend.setConnections('TCP 10.0.0.1:80', '10.0.1.2:80', 0, 4);
     const c2 = cfg({}, [{ address: '10.0.1.1' }]);
     r.setConfig(c2);
     r.setBackendState(allUp(c2));
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 0');
     r.setConfig(c);
     r.setBackendState(allUp(c));
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 1');
     expect(r.snapshot().draining).toEqual([]);
   });
@@ -215,17 +181,17 @@ describe('Reconciler', () => {
     r.setConfig(c);
     r.setBackendState(allUp(c));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     backend.setConnections('TCP 10.0.0.1:80', '10.0.1.1:80', 2);
     r.drain('10.0.1.1');
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 0');
     expect(r.snapshot().operatorDrained).toEqual(['10.0.1.1']);
     r.undrain('10.0.1.1');
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1');
     r.drain('10.0.1.2', 80);
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(table(backend)).not.toContain('-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 1'); // no connections: gone at once
     expect(table(backend)).toHaveLength(2);
   });
@@ -238,11 +204,11 @@ describe('Reconciler', () => {
     r.setConfig(c);
     r.setBackendState(allUp(c));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     const times: number[] = [];
     let last = backend.calls.read;
     for (let t = 0; t < 40_000; t += 100) {
-      await clock.advance(100);
+      await clock.advanceAsync(100);
       if (backend.calls.read !== last) {
         times.push(clock.now());
         last = backend.calls.read;
@@ -256,7 +222,7 @@ describe('Reconciler', () => {
     expect(lines.filter((l) => l.startsWith('error:'))).toHaveLength(1);
     await expect(r.syncNow()).resolves.toMatchObject({ ok: false });
     backend.fault = undefined;
-    await clock.advance(8000);
+    await clock.advanceAsync(8000);
     expect(r.snapshot()).toMatchObject({ status: 'in-sync', sync: { consecutiveFailures: 0 } });
     expect(lines).toContain('info: IPVS sync recovered');
   });
@@ -269,10 +235,10 @@ describe('Reconciler', () => {
     r.setConfig(c);
     r.setBackendState(allUp(c));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     expect(r.snapshot()).toMatchObject({ status: 'degraded', sync: { lastErrorKind: 'apply-failed', lastError: expect.stringMatching(/Scheduler or persistence engine not found/) } });
     backend.schedulers.add('mh');
-    await clock.advance(1000);
+    await clock.advanceAsync(1000);
     expect(r.snapshot().status).toBe('in-sync');
     expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s mh', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1']);
   });
@@ -283,25 +249,25 @@ describe('Reconciler', () => {
     r.setConfig(c);
     r.setBackendState(allUp(c));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     expect(await backend.readDaemons()).toEqual([]);
     r.setVrrpState('VI_2', 'MASTER'); // not the followed instance
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(await backend.readDaemons()).toEqual([]);
     r.setVrrpState('VI_1', 'MASTER');
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(await backend.readDaemons()).toEqual([{ role: 'master', interface: 'eth1', syncid: 7 }]);
     r.setVrrpState('VI_1', 'BACKUP');
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(await backend.readDaemons()).toEqual([{ role: 'backup', interface: 'eth1', syncid: 7 }]);
     r.setVrrpState('VI_1', 'FAULT');
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(r.snapshot().syncDaemons).toMatchObject({ vrrpState: 'FAULT', running: [{ role: 'backup' }] });
     r.setVrrpState('VI_1', 'STOP');
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(await backend.readDaemons()).toEqual([]);
     r.setVrrpState('VI_1', 'MASTER');
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     await r.stop();
     expect(await backend.readDaemons()).toEqual([]);
   });
@@ -315,12 +281,12 @@ describe('Reconciler', () => {
       r.setConfig(c);
       r.setBackendState(allUp(c));
       r.start();
-      await clock.advance(10);
+      await clock.advanceAsync(10);
       await r.stop();
       expect(r.snapshot().status).toBe('stopped');
       expect(table(backend).length).toBe(onStop === 'remove' ? 1 : 4);
       r.setConfig(c); // after stop: ignored, no throw
-      await clock.advance(1000);
+      await clock.advanceAsync(1000);
       expect(table(backend).length).toBe(onStop === 'remove' ? 1 : 4);
     }
   });
@@ -333,10 +299,10 @@ describe('Reconciler', () => {
     r.setConfig(c);
     r.setBackendState(allUp(c));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     expect(table(backend)).toHaveLength(3);
     await backend.applyScript('-A -f 9 -s rr\n');
-    await clock.advance(31_000);
+    await clock.advanceAsync(31_000);
     expect(table(backend)).toHaveLength(4); // flushed once only; owned mode keeps it
 
     const b2 = new MemoryBackend();
@@ -346,10 +312,10 @@ describe('Reconciler', () => {
     s2.r.setConfig(c2);
     s2.r.setBackendState(allUp(c2));
     s2.r.start();
-    await s2.clock.advance(10);
+    await s2.clock.advanceAsync(10);
     expect(table(b2)).toHaveLength(3);
     await b2.applyScript('-A -f 8 -s rr\n');
-    await s2.clock.advance(31_000);
+    await s2.clock.advanceAsync(31_000);
     expect(table(b2)).toHaveLength(3);
     expect(s2.r.snapshot().sync.driftCorrections).toBe(1);
   });
@@ -365,12 +331,12 @@ describe('Reconciler', () => {
     r.setConfig(two);
     r.setBackendState(allUp(two));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     expect(table(backend)).toHaveLength(4);
     const one = cfg({ virtual_servers: [two.virtual_servers[0]!] });
     r.setConfig(one);
     r.setBackendState(allUp(one) as BackendState);
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s wlc', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1']);
     expect(r.snapshot().owned).toEqual(['TCP 10.0.0.1:80']);
   });
@@ -385,25 +351,25 @@ describe('Reconciler verdict fast path', () => {
     s.r.setConfig(c);
     s.r.setBackendState(allUp(c));
     s.r.start();
-    await s.clock.advance(10);
+    await s.clock.advanceAsync(10);
     expect(s.backend.calls.read).toBe(1);
     return { ...s, c };
   }
 
   it('applies a verdict against the last table without reading the kernel', async () => {
     const { clock, backend, r, c } = await converged();
-    clock.t += 1000;
+    clock.jump(1000);
     r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 5 }, { address: '10.0.1.2', weight: 1 }]));
-    await clock.advance(0);
+    await clock.advanceAsync(0);
     expect(backend.calls).toMatchObject({ read: 1, apply: 2 });
     expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 5');
     expect(backend.scripts.at(-1)).toBe('-e -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 5\n');
     // a failed server is removed at once, and comes back, still without a read
     r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 5 }]));
-    await clock.advance(100);
+    await clock.advanceAsync(100);
     expect(table(backend)).not.toContain('-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 1');
     r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 5 }, { address: '10.0.1.2', weight: 1 }]));
-    await clock.advance(100);
+    await clock.advanceAsync(100);
     expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 1');
     expect(backend.calls.read).toBe(1);
     const snap = r.snapshot();
@@ -415,10 +381,10 @@ describe('Reconciler verdict fast path', () => {
     const { clock, backend, r, c } = await converged();
     await backend.applyScript('-d -t 10.0.0.1:80 -r 10.0.1.2:80\n');
     r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 7 }, { address: '10.0.1.2', weight: 1 }]));
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(backend.calls.read).toBe(1); // the fast path does not see the drift...
     expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s rr', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 7']);
-    await clock.advance(30_000); // ...the resync does
+    await clock.advanceAsync(30_000); // ...the resync does
     expect(backend.calls.read).toBe(2);
     expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s rr', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 7', '-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 1']);
     expect(r.snapshot().sync).toMatchObject({ driftCorrections: 1, fastRuns: 1 });
@@ -428,7 +394,7 @@ describe('Reconciler verdict fast path', () => {
     const { clock, backend, r, c, lines } = await converged();
     await backend.applyScript('-d -t 10.0.0.1:80 -r 10.0.1.1:80\n');
     r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 3 }, { address: '10.0.1.2', weight: 1 }]));
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(backend.calls.read).toBe(2);
     expect(table(backend)).toEqual(['-A -t 10.0.0.1:80 -s rr', '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 3', '-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 1']);
     expect(r.snapshot()).toMatchObject({ status: 'in-sync', sync: { consecutiveFailures: 0, driftCorrections: 1 } });
@@ -442,10 +408,10 @@ describe('Reconciler verdict fast path', () => {
       const c2 = cfg({}, [{ address: '10.0.1.1', weight: 2 }, { address: '10.0.1.2' }]);
       r.setConfig(c2);
       r.setBackendState(allUp(c2));
-      await clock.advance(200);
+      await clock.advanceAsync(200);
       expect(backend.calls.read).toBe(2);
       r.drain('10.0.1.2');
-      await clock.advance(200);
+      await clock.advanceAsync(200);
       expect(backend.calls.read).toBe(3);
       await r.syncNow();
       expect(backend.calls.read).toBe(4);
@@ -456,18 +422,18 @@ describe('Reconciler verdict fast path', () => {
       const c2 = cfg({}, [{ address: '10.0.1.1' }]);
       r.setConfig(c2);
       r.setBackendState(allUp(c2));
-      await clock.advance(200);
+      await clock.advanceAsync(200);
       expect(r.snapshot().draining).toHaveLength(1);
       const reads = backend.calls.read;
       r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 4 }]));
-      await clock.advance(100);
+      await clock.advanceAsync(100);
       expect(backend.calls.read).toBe(reads + 1);
       expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 4');
     }
     {
       const { clock, backend, r, c } = await converged({ verdictFastPath: false });
       r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 5 }, { address: '10.0.1.2', weight: 1 }]));
-      await clock.advance(200);
+      await clock.advanceAsync(200);
       expect(backend.calls.read).toBe(2);
       expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 5');
     }
@@ -484,16 +450,16 @@ describe('Reconciler verdict fast path', () => {
     r.setConfig(c);
     r.setBackendState(allUp(c));
     r.start();
-    await clock.advance(10);
+    await clock.advanceAsync(10);
     const [vs1, vs2] = c.virtual_servers.map((vs) => virtualServerId(vs));
     const st = { ...allUp(c), [vs2!]: { mode: 'real' as const, servers: [{ address: '10.0.2.1', weight: 4 }] } };
     r.setBackendState(st);
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(backend.scripts.at(-1)).toBe('-e -t 10.0.0.2:80 -r 10.0.2.1:80 -m -w 4\n-d -t 10.0.0.2:80 -r 10.0.2.2:80\n');
     r.setBackendState({ ...st }); // the same pools again: nothing to do
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     r.setBackendState({ ...st, [vs1!]: { mode: 'real', servers: [{ address: '10.0.1.1', weight: 9 }] } });
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(backend.calls.read).toBe(1);
     expect(r.snapshot().sync.fastRuns).toBe(3);
     expect(table(backend)).toEqual([
@@ -503,7 +469,7 @@ describe('Reconciler verdict fast path', () => {
       '-a -t 10.0.0.2:80 -r 10.0.2.1:80 -m -w 4',
     ]);
     expect(renderSave(r.snapshot().table)).toBe(renderSave(backend.snapshot()));
-    await clock.advance(30_000); // the resync agrees: nothing to correct
+    await clock.advanceAsync(30_000); // the resync agrees: nothing to correct
     expect(r.snapshot().sync).toMatchObject({ driftCorrections: 0, applies: 3 });
   });
 
@@ -511,11 +477,11 @@ describe('Reconciler verdict fast path', () => {
     const { clock, backend, r, c } = await converged({ retryInitial: 100 });
     backend.fault = new IpvsError('command-failed', 'boom');
     r.setBackendState(verdict(c, [{ address: '10.0.1.1', weight: 2 }, { address: '10.0.1.2', weight: 1 }]));
-    await clock.advance(150);
+    await clock.advanceAsync(150);
     expect(r.snapshot().status).toBe('degraded');
     backend.fault = undefined;
     const reads = backend.calls.read;
-    await clock.advance(500);
+    await clock.advanceAsync(500);
     expect(backend.calls.read).toBeGreaterThan(reads);
     expect(r.snapshot().status).toBe('in-sync');
     expect(table(backend)).toContain('-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 2');

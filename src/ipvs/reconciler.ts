@@ -32,11 +32,11 @@ import { IpvsError, type IpvsBackend, type SyncDaemon, type SyncDaemonRole } fro
 import { desiredTable, virtualServerId, type BackendState, type PoolServer, type PoolState } from './desired.js';
 import { applyPlan, plan, summarizePlan, type ManageMode, type Operation } from './diff.js';
 import { canonicalAddress, cloneTable, destKey, hostPort, pickServices, serviceKey, tablesEqual, type Dest, type IpvsTable } from './model.js';
-import { realClock as systemClock, type Clock } from '../daemon/clock.js';
+import { realClock as systemClock, type Clock } from '../sys/clock.js';
 
 // The reconciler runs on the daemon's injectable clock (real or fake).
-export type { Clock } from '../daemon/clock.js';
-export { realClock as systemClock } from '../daemon/clock.js';
+export type { Clock } from '../sys/clock.js';
+export { realClock as systemClock } from '../sys/clock.js';
 
 export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;

@@ -1,7 +1,8 @@
 /**
- * The waiting checks ordered by (nextAt, seq): a binary min-heap whose items carry their own
- * position, so a cancelled or rescheduled check leaves it in O(log n) without a search. The
- * scheduler arms one clock timer for the head instead of a timer per check.
+ * Timed items ordered by (nextAt, seq): a binary min-heap whose items carry their own
+ * position, so a cancelled or rescheduled item leaves it in O(log n) without a search. The
+ * check scheduler arms one clock timer for the head instead of a timer per check; the fake
+ * clock keeps its timers in one.
  */
 export interface DueItem {
   nextAt: number;
