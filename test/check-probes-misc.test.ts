@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { miscProbe, miscRunsInFlight } from '../src/check/probes/misc.js';
 import type { ProbeSpec } from '../src/check/types.js';
-import { runningScriptCount } from '../src/daemon/exec.js';
+import { runningScriptCount } from '../src/sys/exec.js';
 import { waitFor } from './helpers/servers.js';
 
 const misc = (command: string, over: Partial<Extract<ProbeSpec, { kind: 'MISC_CHECK' }>> = {}): ProbeSpec => ({

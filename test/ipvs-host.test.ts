@@ -12,7 +12,8 @@ import type { IpvsBackend } from '../src/ipvs/backend.js';
 import { createIpvsBackend } from '../src/ipvs/factory.js';
 import { IpvsadmBackend } from '../src/ipvs/ipvsadm.js';
 import { NetlinkIpvsBackend } from '../src/ipvs/netlink.js';
-import { Reconciler, type Logger } from '../src/ipvs/reconciler.js';
+import { Reconciler } from '../src/ipvs/reconciler.js';
+import { noopLogger, type Logger } from '../src/sys/logger.js';
 
 const config = ConfigSchema.parse({ virtual_servers: [] });
 
@@ -29,7 +30,7 @@ function recorder(inner: IpvsBackend): IpvsBackend & { reads: number[] } {
 
 function logger() {
   const errors: string[] = [];
-  const l: Logger = { info: () => undefined, warn: () => undefined, error: (m) => void errors.push(m) };
+  const l: Logger = { ...noopLogger, error: (_f, m) => void errors.push(m ?? '') };
   return { l, errors };
 }
 

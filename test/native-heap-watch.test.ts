@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { startHeapGovernor } from '../src/daemon/heap-governor.js';
-import { native } from '../src/net/native.js';
+import { native } from '../src/sys/addon.js';
 import { REPO_ROOT, requireNativeAddon } from './helpers/netns.js';
 
 requireNativeAddon();

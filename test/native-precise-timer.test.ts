@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { createPreciseClock } from '../src/daemon/precise-clock.js';
+import { createPreciseClock } from '../src/sys/precise-clock.js';
 import { REPO_ROOT, requireNativeAddon } from './helpers/netns.js';
 
 requireNativeAddon();

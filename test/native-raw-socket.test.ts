@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { RawIpSocket } from '../src/net/raw-socket.js';
-import { ifIndex, ifName } from '../src/net/native.js';
+import { ifIndex, ifName } from '../src/sys/addon.js';
 import {
   NetnsLab,
   requireNativeAddon,

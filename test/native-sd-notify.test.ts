@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
-import { notifyReady, notifyStatus, sdNotify, watchdogIntervalMs } from '../src/net/sd-notify.js';
+import { notifyReady, notifyStatus, sdNotify, watchdogIntervalMs } from '../src/sys/sd-notify.js';
 import { NsProcess, requireNativeAddon, setupOrFail } from './helpers/netns.js';
 
 const LISTENER = `

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { CONNECTED, DATA, END, ERROR, nativeConnections, nativeTarget, type ConnectionListener } from '../src/check/probes/native-connector.js';
-import { native } from '../src/net/native.js';
+import { native } from '../src/sys/addon.js';
 import { requireNativeAddon } from './helpers/netns.js';
 import { closedPort, Servers, startTcpRecorder, waitFor } from './helpers/servers.js';
 

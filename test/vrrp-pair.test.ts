@@ -19,7 +19,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigSchema, type Config, type ConfigInput } from '../src/config/schema.js';
 import { FakeClock } from '../src/sys/clock.js';
-import { createLogger } from '../src/daemon/logger.js';
+import { createLogger } from '../src/sys/logger.js';
 import { VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp-runtime.js';
 import {
   AdvertDemux,

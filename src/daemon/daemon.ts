@@ -16,10 +16,10 @@ import { CHECK_TIMER_SLACK_MS } from '../check/scheduler.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { loadConfigFile, type ConfigFormat } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { notifyReady, notifyReloading, notifyStatus, notifyStopping, notifyWatchdog, watchdogIntervalMs } from '../net/sd-notify.js';
+import { notifyReady, notifyReloading, notifyStatus, notifyStopping, notifyWatchdog, watchdogIntervalMs } from '../sys/sd-notify.js';
 import { startControlServer, type CommandResult, type ControlServer } from './control-server.js';
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
-import type { Logger, LogLevel } from './logger.js';
+import type { Logger, LogLevel } from '../sys/logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './status.js';
 import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp-runtime.js';
@@ -315,11 +315,7 @@ export class Daemon {
       manage: this.config.ipvs.manage,
       drainTimeout: this.config.ipvs.drain_timeout,
       maxInterval: this.config.ipvs.resync_interval,
-      logger: {
-        info: (msg, fields) => log.info(fields ?? {}, msg),
-        warn: (msg, fields) => log.warn(fields ?? {}, msg),
-        error: (msg, fields) => log.error(fields ?? {}, msg),
-      },
+      logger: log,
     });
     this.ipvs.setConfig(this.config);
     this.pushBackends();

@@ -7,7 +7,7 @@
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
-import { native, type NativeHeapWatch } from '../net/native.js';
+import { native, type NativeHeapWatch } from '../sys/addon.js';
 import { DEFAULT_HEAP_BUDGET, HeapBudget, type HeapBudgetOptions } from './heap-budget.js';
 
 export interface HeapGovernor {

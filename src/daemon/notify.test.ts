@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ScriptSpec } from '../config/schema.js';
-import type { RunOptions, ScriptResult, ScriptRunner } from './exec.js';
+import { noopLogger, type RunOptions, type ScriptResult, type ScriptRunner } from '../sys/exec.js';
 import { NotifyFifo, type FifoSink } from './notify-fifo.js';
 import { Notifier, genericNotifyArgs, type NotifyScripts } from './notify.js';
 
@@ -134,7 +134,7 @@ describe('Notifier (fake runner)', () => {
 
   it('errors are logged, not thrown, and do not stop later launches', async () => {
     const errors: string[] = [];
-    const logger = { debug() {}, info() {}, warn() {}, error: (_o: object, m?: string) => void errors.push(m ?? '') };
+    const logger = { ...noopLogger, error: (_o: object, m?: string) => void errors.push(m ?? '') };
     let i = 0;
     const runner: ScriptRunner = async () => {
       if (i++ === 0) throw new Error('boom');
@@ -196,7 +196,7 @@ describe('Notifier (real scripts and FIFO)', () => {
 
   it('a hanging notify_stop is killed after 1 s', async () => {
     const warned: { pid?: number; msg: string }[] = [];
-    const logger = { debug() {}, info() {}, error() {}, warn: (o: object, msg?: string) => void warned.push({ ...(o as { pid?: number }), msg: msg ?? '' }) };
+    const logger = { ...noopLogger, warn: (o: object, msg?: string) => void warned.push({ ...(o as { pid?: number }), msg: msg ?? '' }) };
     const n = new Notifier({ logger });
     const t0 = Date.now();
     n.notifyInstance('VI_1', 'STOP', 100, { notify_stop: { command: "/bin/sh -c 'sleep 30 & wait'" } });

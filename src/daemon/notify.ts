@@ -25,7 +25,7 @@
  */
 import type { ScriptSpec } from '../config/schema.js';
 import type { NotifyScriptState } from '../vocab/states.js';
-import { noopLogger, runScript, type Logger, type RunOptions, type ScriptResult, type ScriptRunner } from './exec.js';
+import { noopLogger, runScript, type Logger, type RunOptions, type ScriptResult, type ScriptRunner } from '../sys/exec.js';
 import { formatVrrpFifoLine, type FifoSink, type VrrpFifoKind } from './notify-fifo.js';
 
 export type NotifyKind = VrrpFifoKind;

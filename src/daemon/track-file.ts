@@ -24,7 +24,7 @@ import { constants as fsc, promises as fsp, watch, type FSWatcher } from 'node:f
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { realClock, type Clock, type TimerHandle } from '../sys/clock.js';
-import { noopLogger, type Logger } from './exec.js';
+import { noopLogger, type Logger } from '../sys/exec.js';
 
 export type TrackFileDef = Config['track_files'][string];
 

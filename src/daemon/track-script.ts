@@ -24,7 +24,7 @@
 import { EventEmitter } from 'node:events';
 import type { ScriptSpec, VrrpScript } from '../config/schema.js';
 import { realClock, type Clock, type TimerHandle } from '../sys/clock.js';
-import { noopLogger, runScript, type Logger, type RunOptions, type ScriptResult, type ScriptRunner } from './exec.js';
+import { noopLogger, runScript, type Logger, type RunOptions, type ScriptResult, type ScriptRunner } from '../sys/exec.js';
 
 export type TrackScriptStatus = 'init' | 'up' | 'down';
 

@@ -4,7 +4,7 @@ import type { Config, Vip } from '../config/schema.js';
 import { createAddressOps } from '../net/addresses.js';
 import { announceBurst, createAnnouncer } from '../net/announce.js';
 import { createLinkMonitor } from '../net/link-monitor.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../sys/logger.js';
 import { Notifier } from './notify.js';
 import { formatVrrpFifoLine, NotifyFifo } from './notify-fifo.js';
 import { TrackFileWatcher } from './track-file.js';

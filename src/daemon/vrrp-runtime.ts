@@ -43,6 +43,7 @@ import type { Config, Vip } from '../config/schema.js';
 import type { NotifyState } from '../vocab/states.js';
 import { DROP_REASONS } from '../vrrp/packet.js';
 import { realClock, type Clock, type TimerHandle } from '../sys/clock.js';
+import type { Logger } from '../sys/logger.js';
 import {
   VrrpInstance,
   type ReceivedAdvert,
@@ -132,13 +133,6 @@ export interface LinkPort {
   watch(ifnames: readonly string[], cb: (ifname: string, up: boolean) => void): { ready?: Promise<unknown>; close(): void };
 }
 
-/** The pino subset the runtime uses. */
-export interface RuntimeLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
 
 export interface VrrpRuntimeDeps {
   config: Config;
@@ -149,7 +143,7 @@ export interface VrrpRuntimeDeps {
   links?: LinkPort;
   /** Default: the real monotonic clock. */
   clock?: Clock;
-  logger: RuntimeLogger;
+  logger: Logger;
   /** Plain-data events out (status API, worker `postMessage`). */
   onEvent?: (ev: RuntimeEvent) => void;
   /** Drop-log rate limit per (instance, reason); default 60 s. */
@@ -430,7 +424,7 @@ export class VrrpRuntimeError extends Error {
 
 export class VrrpRuntime {
   private readonly clock: Clock;
-  private readonly log: RuntimeLogger;
+  private readonly log: Logger;
   private readonly recs = new Map<string, InstanceRec>();
   private units: Unit[] = [];
   private groups: GroupUnit[] = [];

@@ -1,12 +1,10 @@
+import { recordingLogger } from '../sys/logger.js';
 import { describe, expect, it } from 'vitest';
 
 import { ConfigSchema } from '../config/schema.js';
 import { createIpvsBackend } from './factory.js';
 
-function rec() {
-  const lines: string[] = [];
-  return { lines, logger: { info: (_f: Record<string, unknown>, m: string) => void lines.push(`info: ${m}`), warn: (_f: Record<string, unknown>, m: string) => void lines.push(`warn: ${m}`) } };
-}
+const rec = recordingLogger;
 
 describe('createIpvsBackend', () => {
   it('netlink by default where the addon loads; ipvsadm when configured', () => {

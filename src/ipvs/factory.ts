@@ -2,23 +2,19 @@
 // loads, else ipvsadm. A netlink choice whose addon cannot load falls back to ipvsadm with a
 // warning, so a build without the addon still programs IPVS.
 import type { Config } from '../config/schema.js';
-import { native } from '../net/native.js';
+import { native } from '../sys/addon.js';
+import type { Logger } from '../sys/logger.js';
 import type { IpvsBackend } from './backend.js';
 import { IpvsadmBackend } from './ipvsadm.js';
 import { NetlinkIpvsBackend } from './netlink.js';
 
-/** pino's argument order (fields, message); the daemon passes its child logger. */
-export interface FactoryLogger {
-  info(fields: Record<string, unknown>, msg: string): void;
-  warn(fields: Record<string, unknown>, msg: string): void;
-}
 
 export interface FactoryOptions {
   /** replaces the addon probe (tests) */
   loadAddon?: () => unknown;
 }
 
-export function createIpvsBackend(config: Pick<Config, 'ipvs'>, logger?: FactoryLogger, opts: FactoryOptions = {}): IpvsBackend {
+export function createIpvsBackend(config: Pick<Config, 'ipvs'>, logger?: Logger, opts: FactoryOptions = {}): IpvsBackend {
   const want = config.ipvs.backend ?? 'netlink';
   if (want === 'ipvsadm') {
     logger?.info({ backend: 'ipvsadm' }, 'IPVS backend: ipvsadm');

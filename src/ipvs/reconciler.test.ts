@@ -6,7 +6,8 @@ import { allUp, virtualServerId, type BackendState } from './desired.js';
 import { renderSave } from './ipvsadm.js';
 import { MemoryBackend } from './memory.js';
 import { FakeClock } from '../sys/clock.js';
-import { Reconciler, type Logger, type ReconcilerOptions } from './reconciler.js';
+import { recordingLogger } from '../sys/logger.js';
+import { Reconciler, type ReconcilerOptions } from './reconciler.js';
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
@@ -19,12 +20,7 @@ const cfg = (extra: Partial<ConfigInput> = {}, rs: { address: string; port?: num
     ...extra,
   });
 
-function recLogger() {
-  const lines: string[] = [];
-  const rec = (lvl: string) => (msg: string) => void lines.push(`${lvl}: ${msg}`);
-  const logger: Logger = { info: rec('info'), warn: rec('warn'), error: rec('error') };
-  return { lines, logger };
-}
+const recLogger = recordingLogger;
 
 function setup(opts: Partial<ReconcilerOptions> = {}, backend = new MemoryBackend()) {
   const clock = new FakeClock(0, { settleTurns: 20 });

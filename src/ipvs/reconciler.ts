@@ -27,6 +27,7 @@
 // the health state says so: inhibit_on_failure). Whole services that leave the config are deleted
 // at once.
 import type { Config } from '../config/schema.js';
+import { noopLogger, type Logger } from '../sys/logger.js';
 import type { VrrpState } from '../vocab/states.js';
 import { IpvsError, type IpvsBackend, type SyncDaemon, type SyncDaemonRole } from './backend.js';
 import { desiredTable, virtualServerId, type BackendState, type PoolServer, type PoolState } from './desired.js';
@@ -38,13 +39,7 @@ import { realClock as systemClock, type Clock } from '../sys/clock.js';
 export type { Clock } from '../sys/clock.js';
 export { realClock as systemClock } from '../sys/clock.js';
 
-export interface Logger {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
-
-const noLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+export type { Logger };
 
 export type { VrrpState };
 
@@ -176,7 +171,7 @@ export class Reconciler {
     this.opts = opts;
     this.backend = opts.backend;
     this.clock = opts.clock ?? systemClock;
-    this.log = opts.logger ?? noLogger;
+    this.log = opts.logger ?? noopLogger;
   }
 
   // ---------------------------------------------------------------- inputs
@@ -398,7 +393,7 @@ export class Reconciler {
         } catch (e) {
           // the kernel is not what we left: read it and plan again, now
           this.cacheValid = false;
-          this.log.info('IPVS fast path refused; reading the whole table', { error: e instanceof Error ? e.message : String(e) });
+          this.log.info({ error: e instanceof Error ? e.message : String(e) }, 'IPVS fast path refused; reading the whole table');
         }
       }
       if (!fast) {
@@ -428,7 +423,7 @@ export class Reconciler {
           if (drift) {
             this.stats.driftCorrections++;
             this.stats.driftOperations += ops.length;
-            this.log.warn('IPVS table changed outside vipkeeper; corrected', { operations: ops.length });
+            this.log.warn({ operations: ops.length }, 'IPVS table changed outside vipkeeper; corrected');
           }
         }
       }
@@ -451,7 +446,7 @@ export class Reconciler {
       this.stats.lastDurationMs = end - t0;
       if (ops.length && triggeredAt !== undefined) this.stats.lastLatencyMs = end - triggeredAt;
       this.stats.lastPlan = summarizePlan(ops);
-      if (this.stats.consecutiveFailures > 0) this.log.info('IPVS sync recovered', { after: this.stats.consecutiveFailures });
+      if (this.stats.consecutiveFailures > 0) this.log.info({ after: this.stats.consecutiveFailures }, 'IPVS sync recovered');
       this.stats.consecutiveFailures = 0;
       delete this.stats.lastError;
       delete this.stats.lastErrorKind;
@@ -505,7 +500,7 @@ export class Reconciler {
     this.status = this.stopped ? 'stopped' : 'degraded';
     if (this.loggedError !== msg) {
       this.loggedError = msg;
-      this.log.error(`IPVS sync failed: ${msg}`, { kind: this.stats.lastErrorKind });
+      this.log.error({ kind: this.stats.lastErrorKind }, `IPVS sync failed: ${msg}`);
     }
   }
 
@@ -552,17 +547,15 @@ export class Reconciler {
         entry.inactiveConns = d.inactiveConns ?? 0;
         if (conns === 0 || now >= entry.deadline) {
           if (this.draining.has(id) || d.weight > 0) {
-            this.log.info(conns === 0 ? 'real server drained; removing it' : 'drain timeout; removing real server with open connections', {
-              service: key,
-              dest: dk,
-              activeConns: entry.activeConns,
-              drainedMs: now - entry.since,
-            });
+            this.log.info(
+              { service: key, dest: dk, activeConns: entry.activeConns, drainedMs: now - entry.since },
+              conns === 0 ? 'real server drained; removing it' : 'drain timeout; removing real server with open connections',
+            );
           }
           this.draining.delete(id);
           continue;
         }
-        if (!this.draining.has(id)) this.log.info('draining real server: weight 0 until its connections end', { service: key, dest: dk, activeConns: entry.activeConns });
+        if (!this.draining.has(id)) this.log.info({ service: key, dest: dk, activeConns: entry.activeConns }, 'draining real server: weight 0 until its connections end');
         this.draining.set(id, entry);
         seen.add(id);
         s.dests.push(zeroWeight(d));
@@ -619,12 +612,12 @@ export class Reconciler {
       if (h && (w ? !sameDaemon(w, h) : this.daemonsStarted.has(role))) {
         await this.backend.stopDaemon(role);
         this.daemonsStarted.delete(role);
-        this.log.info(`stopped the IPVS ${role} sync daemon`);
+        this.log.info({}, `stopped the IPVS ${role} sync daemon`);
       }
       if (w && (!h || !sameDaemon(w, h))) {
         await this.backend.startDaemon(w);
         this.daemonsStarted.add(role);
-        this.log.info(`started the IPVS ${role} sync daemon`, { interface: w.interface, syncid: w.syncid });
+        this.log.info({ interface: w.interface, syncid: w.syncid }, `started the IPVS ${role} sync daemon`);
       }
     }
     have = await this.backend.readDaemons();

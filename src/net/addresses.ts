@@ -33,7 +33,7 @@
 import { isIP, isIPv4 } from 'node:net';
 
 import type { Vip } from '../config/schema.js';
-import { ifIndex as nativeIfIndex } from './native.js';
+import { ifIndex as nativeIfIndex } from '../sys/addon.js';
 import { encodeMessage, errnoName, NETLINK_ROUTE, NetlinkClient, NetlinkError, NLMSG_ERROR, parseMessages, type NetlinkTransport, type Reply, type Request } from './netlink.js';
 import { ipBytes, ipFamily } from '../vocab/ip.js';
 import {

@@ -6,7 +6,7 @@
  */
 import { getSystemErrorName } from 'node:util';
 
-import { native } from './native.js';
+import { native } from '../sys/addon.js';
 
 export const NETLINK_ROUTE = 0;
 export const NETLINK_GENERIC = 16;

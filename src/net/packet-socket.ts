@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { ipBytes } from '../vocab/ip.js';
 
-import { native, type NativePacketSocket } from './native.js';
+import { native, type NativePacketSocket } from '../sys/addon.js';
 import { IPPROTO_ICMPV6, RawIpSocket } from './raw-socket.js';
 
 export const ETH_P_ARP = 0x0806;

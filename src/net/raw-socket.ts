@@ -9,7 +9,7 @@
  * Needs CAP_NET_RAW; errors from the kernel are thrown as Errors with
  * `code` ('EPERM', 'ENODEV', ...), `errno` and `syscall` set.
  */
-import { native, type NativeRawIpSocket, type NativeRawMessage } from './native.js';
+import { native, type NativeRawIpSocket, type NativeRawMessage } from '../sys/addon.js';
 
 export type IpFamily = 4 | 6;
 

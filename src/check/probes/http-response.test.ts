@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { native } from '../../net/native.js';
+import { native } from '../../sys/addon.js';
 import type { HttpSpec } from '../types.js';
 import { buildHttpRequest, HttpProtocolError, HttpResponseReader, MAX_HEAD_BYTES, statusAccepted } from './http-response.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import type { RunOptions, ScriptResult } from '../../daemon/exec.js';
+import type { RunOptions, ScriptResult } from '../../sys/exec.js';
 import type { ProbeSpec } from '../types.js';
 import { createMiscProbe, miscResult, miscRunsInFlight } from './misc.js';
 

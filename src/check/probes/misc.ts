@@ -16,7 +16,7 @@
  * command/user/group) until it has exited; if it has not exited by the next attempt's deadline,
  * that attempt fails with 'timeout' without starting a second copy.
  */
-import { runScript, type ScriptResult, type ScriptRunner } from '../../daemon/exec.js';
+import { runScript, type ScriptResult, type ScriptRunner } from '../../sys/exec.js';
 import type { Probe, ProbeResult, ProbeSpec } from '../types.js';
 import { fail, message, ok, runAttempt } from './common.js';
 

@@ -14,7 +14,7 @@
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
-import { native, type NativeTcpConnector } from '../../net/native.js';
+import { native, type NativeTcpConnector } from '../../sys/addon.js';
 import type { Target } from '../types.js';
 import { connectHost, stripZone } from './common.js';
 

@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { noopLogger, runScript, runningScriptCount, setDefaultScriptUser, type Logger } from '../src/daemon/exec.js';
+import { noopLogger, runScript, runningScriptCount, setDefaultScriptUser, type Logger } from '../src/sys/exec.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vk-exec-'));
 /** Process groups started by tests, SIGKILLed in afterEach whatever happened. */
@@ -164,24 +164,21 @@ describe('runScript: exit codes and failures', () => {
   });
 
   it('does not wait for background children that keep stdout open', async () => {
-    const t0 = Date.now();
-    const r = await runScript({ command: "/bin/sh -c 'sleep 5 & echo started'" }, { timeoutMs: 10_000, onSpawn: track });
+    const r = await runScript({ command: "/bin/sh -c 'sleep 5 & echo $!'" }, { timeoutMs: 10_000, onSpawn: track });
     expect(r.code).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(2000);
-    expect(r.stdout).toMatch(/started/);
+    expect(r.timedOut).toBe(false);
+    // the script's result came while its background child still runs
+    expect(alive(Number(r.stdout.trim()))).toBe(true);
   });
 });
 
 describe('runScript: timeouts kill the whole process group', () => {
   it('kills a hanging script at the timeout', async () => {
     let pid = 0;
-    const t0 = Date.now();
     const r = await runScript({ command: '/bin/sleep 30' }, { timeoutMs: 300, onSpawn: (p) => track((pid = p)) });
     expect(r.timedOut).toBe(true);
     expect(r.signal).toBe('SIGTERM');
     expect(r.code).toBeNull();
-    expect(Date.now() - t0).toBeLessThan(3000);
-    expect(r.durationMs).toBeGreaterThanOrEqual(290);
     expect(r.pid).toBe(pid);
     expect(alive(pid)).toBe(false);
     expect(runningScriptCount()).toBe(0);
@@ -193,7 +190,7 @@ describe('runScript: timeouts kill the whole process group', () => {
     const pids = r.stdout.trim().split('\n').map(Number);
     expect(pids).toHaveLength(2);
     expect(await waitFor(() => pids.every((p) => !alive(p)))).toBe(true);
-    expect(groupMembers(r.pid ?? -1)).toEqual([]);
+    expect(await waitFor(() => groupMembers(r.pid ?? -1).length === 0)).toBe(true);
   });
 
   it('SIGKILLs children that ignore SIGTERM once the leader is gone', async () => {
@@ -205,17 +202,16 @@ describe('runScript: timeouts kill the whole process group', () => {
     expect(r.signal).toBe('SIGTERM'); // the leader died of SIGTERM
     const child = Number(r.stdout.trim());
     expect(await waitFor(() => !alive(child))).toBe(true);
-    expect(groupMembers(r.pid ?? -1)).toEqual([]);
+    expect(await waitFor(() => groupMembers(r.pid ?? -1).length === 0)).toBe(true);
   });
 
   it('SIGKILLs a script that ignores SIGTERM after the grace period', async () => {
-    const t0 = Date.now();
-    const r = await runScript({ command: `/bin/sh -c 'trap "" TERM; sleep 30'` }, { timeoutMs: 300, killGraceMs: 300, onSpawn: track });
+    // The trap writes a line when SIGTERM arrives: TERM came first, then KILL.
+    const r = await runScript({ command: `/bin/sh -c 'trap "echo got-TERM" TERM; while :; do sleep 0.05; done'` }, { timeoutMs: 300, killGraceMs: 300, onSpawn: track });
     expect(r.timedOut).toBe(true);
+    expect(r.stdout).toMatch(/got-TERM/);
     expect(r.signal).toBe('SIGKILL');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(550);
-    expect(Date.now() - t0).toBeLessThan(4000);
-    expect(groupMembers(r.pid ?? -1)).toEqual([]);
+    expect(await waitFor(() => groupMembers(r.pid ?? -1).length === 0)).toBe(true);
   });
 
   it('an abort signal kills the group too', async () => {
@@ -224,7 +220,7 @@ describe('runScript: timeouts kill the whole process group', () => {
     const r = await runScript({ command: "/bin/sh -c 'sleep 30 & wait'" }, { timeoutMs: 10_000, signal: ac.signal, onSpawn: track });
     expect(r.aborted).toBe(true);
     expect(r.timedOut).toBe(false);
-    expect(groupMembers(r.pid ?? -1)).toEqual([]);
+    expect(await waitFor(() => groupMembers(r.pid ?? -1).length === 0)).toBe(true);
   });
 
   it('an already aborted signal does not start the script', async () => {

@@ -8,8 +8,8 @@
  * native timerfd (src/net/native.ts PreciseTimer) for the earliest; the VRRP runtime has one
  * timer at a time, so the list stays tiny.
  */
-import type { Clock, TimerHandle } from '../sys/clock.js';
-import { native, type NativePreciseTimer } from '../net/native.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { native, type NativePreciseTimer } from './addon.js';
 
 interface Pending {
   at: number;

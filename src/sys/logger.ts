@@ -7,9 +7,26 @@
  * `authPassword` (and the same keys one to three objects down). The VRRP runtime never logs the
  * config objects that hold them in the first place; this is the safety net.
  */
-import { pino, type DestinationStream, type Logger, type LoggerOptions as PinoOptions } from 'pino';
+import { pino, type DestinationStream, type LoggerOptions as PinoOptions } from 'pino';
 
-export type { Logger } from 'pino';
+type LogMethod = (obj: object, msg?: string) => void;
+
+/**
+ * The one logger port every layer takes: pino's shape (fields first, then the message), so
+ * the daemon passes its pino logger (or a child) straight in and tests pass `noopLogger` or
+ * a recorder.
+ */
+export interface Logger {
+  debug: LogMethod;
+  info: LogMethod;
+  warn: LogMethod;
+  error: LogMethod;
+  /** A logger whose lines carry `bindings` too (pino's child). */
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+const noop: LogMethod = () => {};
+export const noopLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop, child: () => noopLogger };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -35,7 +52,7 @@ export function isLogLevel(s: string): s is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(s);
 }
 
-export function createLogger(opts: CreateLoggerOptions = {}): Logger {
+export function createLogger(opts: CreateLoggerOptions = {}): pino.Logger {
   const dest = opts.destination ?? pino.destination({ dest: 1, sync: true });
   const tty = opts.destination === undefined ? process.stdout.isTTY === true : false;
   const pretty = opts.pretty ?? tty;
@@ -81,4 +98,24 @@ function prettyStream(dest: DestinationStream | NodeJS.WritableStream): Destinat
       for (const line of chunk.split('\n')) if (line) dest.write(formatPrettyLine(line));
     },
   };
+}
+
+/** A logger that keeps `level: message` lines (and the fields), for tests. */
+export function recordingLogger(): { logger: Logger; lines: string[]; records: { level: string; msg: string; fields: object }[] } {
+  const lines: string[] = [];
+  const records: { level: string; msg: string; fields: object }[] = [];
+  const at =
+    (level: string, bound: object): LogMethod =>
+    (fields, msg = '') => {
+      lines.push(`${level}: ${msg}`);
+      records.push({ level, msg, fields: { ...bound, ...fields } });
+    };
+  const make = (bound: object): Logger => ({
+    debug: at('debug', bound),
+    info: at('info', bound),
+    warn: at('warn', bound),
+    error: at('error', bound),
+    child: (b) => make({ ...bound, ...b }),
+  });
+  return { logger: make({}), lines, records };
 }

@@ -32,21 +32,9 @@ import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { ScriptSpec } from '../config/schema.js';
 import { shellSplit } from '../config/keepalived/lexer.js';
+import { noopLogger, type Logger } from './logger.js';
 
-// ---------------------------------------------------------------- logging
-
-type LogMethod = (obj: object, msg?: string) => void;
-
-/** The subset of a pino logger used by the daemon helpers; a pino `Logger` fits. */
-export interface Logger {
-  debug: LogMethod;
-  info: LogMethod;
-  warn: LogMethod;
-  error: LogMethod;
-}
-
-const noop: LogMethod = () => {};
-export const noopLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
+export { noopLogger, type Logger };
 
 // ---------------------------------------------------------------- types
 

@@ -3,7 +3,7 @@
  * AF_UNIX datagram to $NOTIFY_SOCKET (a path, or '@name' for the abstract
  * namespace), sent from this process so `NotifyAccess=main` works.
  */
-import { native } from './native.js';
+import { native } from './addon.js';
 
 /**
  * Send `state` (e.g. 'READY=1', or several 'KEY=value' lines joined by '\n').
