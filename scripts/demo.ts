@@ -29,9 +29,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
-import { getStatus } from '../src/cli/client.js';
+import { getStatus } from '../src/daemon/control/client.js';
 import { formatStatus } from '../src/cli/status-format.js';
-import type { DaemonStatus } from '../src/daemon/status.js';
+import type { DaemonStatus } from '../src/daemon/control/status.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEMO_YAML = path.join(REPO, 'config', 'demo.yaml');

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startControlServer, type ControlHandlers, type ControlServer } from '../src/daemon/control-server.js';
-import { createMetrics } from '../src/daemon/metrics.js';
-import type { DaemonStatus } from '../src/daemon/status.js';
+import { startControlServer, type ControlHandlers, type ControlServer } from '../src/daemon/control/server.js';
+import { createMetrics } from '../src/daemon/control/metrics.js';
+import type { DaemonStatus } from '../src/daemon/control/status.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'vipkeeper-ctl-'));
@@ -20,7 +20,7 @@ const status: DaemonStatus = {
   vrrp: {
     at: 1, running: true, transport: undefined, syncGroups: [],
     instances: [{
-      name: 'VI_WEB', vrid: 51, version: 3, family: 4, interface: 'eth0', syncGroup: undefined, state: 'MASTER', basePriority: 110, effectivePriority: 80,
+      name: 'VI_WEB', vrid: 51, version: 3, family: 4, interface: 'eth0', sourceIp: '192.0.2.2', advertIntervalMs: 1000, syncGroup: undefined, state: 'MASTER', basePriority: 110, effectivePriority: 80,
       masterSeen: undefined, vips: ['192.0.2.10/24'], vipsSet: true, maintenance: false, fault: { link: false, track: false, reason: '' },
       recentTransitions: [{ at: 5000, from: 'BACKUP', to: 'MASTER', reason: 'master down timer expired' }],
       counters: { advertsSent: 7, priorityZeroSent: 0, advertsReceived: 3, priorityZeroReceived: 1, advertsDropped: 2, lowerPriorityDiscarded: 0, sameIpConflicts: 0, becameMaster: 1, releasedMaster: 0, garpBursts: 1 },

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startControlServer, type ControlHandlers, type ControlServer, requestPath, hostAllowed } from '../src/daemon/control-server.js';
+import { startControlServer, type ControlHandlers, type ControlServer, requestPath, hostAllowed } from '../src/daemon/control/server.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vipkeeper-ctlfuzz-'));
 const socket = join(tmp, 'vk.sock');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, NsProcess, REPO_ROOT, setupOrFail } from './helpers/netns.js';
 import { createLan, hasVip, sleep, waitFor, type Lan } from './helpers/vipkeeper-proc.js';
-import type { DaemonStatus } from '../src/daemon/status.js';
+import type { DaemonStatus } from '../src/daemon/control/status.js';
 
 const LISTENER = `
 import socket, sys

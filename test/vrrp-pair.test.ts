@@ -20,7 +20,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigSchema, type Config, type ConfigInput } from '../src/config/schema.js';
 import { FakeClock } from '../src/sys/clock.js';
 import { createLogger } from '../src/sys/logger.js';
-import { VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp-runtime.js';
+import { VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp/runtime.js';
 import {
   AdvertDemux,
   StatsTable,
@@ -30,7 +30,7 @@ import {
   type TransportInstance,
   type TransportStats,
   type VrrpTransport,
-} from '../src/daemon/vrrp-socket.js';
+} from '../src/daemon/vrrp/socket.js';
 import { NetnsLab, requireNativeAddon, requireNetnsRoot, requireTshark } from './helpers/netns.js';
 import {
   createLan,

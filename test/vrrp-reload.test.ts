@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigSchema, type Config, type ConfigInput } from '../src/config/schema.js';
 import { FakeClock } from '../src/sys/clock.js';
 import { createLogger } from '../src/sys/logger.js';
-import { REHEARSAL_LEAD_MS, REHEARSAL_MAX_INSTANCES, VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp-runtime.js';
+import { REHEARSAL_LEAD_MS, REHEARSAL_MAX_INSTANCES, VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp/runtime.js';
 import {
   AdvertDemux,
   StatsTable,
@@ -21,7 +21,7 @@ import {
   type TransportInstance,
   type TransportStats,
   type VrrpTransport,
-} from '../src/daemon/vrrp-socket.js';
+} from '../src/daemon/vrrp/socket.js';
 
 type Op = { at: number; node: string; what: string };
 
@@ -183,7 +183,7 @@ function node(link: FakeLink, name: string, ip: string, cfg: Config): Node {
     announcer: { announce: async (v, _d, o) => op(`garp ${list(v)} x${o.repeat}`), rehearse: (v) => rehearsed(`frames ${list(v)}`) },
     notifier: {
       notify: (r) => {
-        // As src/daemon/vrrp-adapters.ts: scripts are looked up when the notify runs.
+        // As src/daemon/vrrp/adapters.ts: scripts are looked up when the notify runs.
         const owner = (r.kind === 'instance' ? rt.config.instances[r.name] : rt.config.sync_groups[r.name]) as Record<string, { command: string } | undefined> | undefined;
         const key = PER_STATE[r.state];
         notifies.push({ ...r, at: link.clock.now(), script: key ? owner?.[key]?.command : undefined });

@@ -1,6 +1,6 @@
 // The client commands: status, drain, undrain, maintenance, stepdown, reload.
 import { formatStatus } from './status-format.js';
-import { DaemonUnreachable, getStatus, postCommand, resolveSocket } from './client.js';
+import { DaemonUnreachable, getStatus, postCommand, resolveSocket } from '../daemon/control/client.js';
 import { EXIT } from './exit-codes.js';
 
 async function guard(fn: () => Promise<number>): Promise<number> {

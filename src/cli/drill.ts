@@ -20,7 +20,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { loadConfigFile } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
 import {
   AdvertListener,
@@ -30,18 +29,20 @@ import {
   httpEndpoint,
   localAddresses,
   localMac,
-  masterDownMs,
   nowMs,
   primaryIpv4,
-  skewMs,
   sleep,
   socketEndpoint,
   type PeerEndpoint,
-} from '../daemon/drill-probe.js';
-import type { DaemonStatus } from '../daemon/status.js';
-import type { InstanceStatus } from '../daemon/vrrp-runtime.js';
-import { DaemonUnreachable, resolveSocket } from './client.js';
+} from '../drill/probe.js';
+import type { DaemonStatus } from '../daemon/control/status.js';
+import type { InstanceStatus } from '../daemon/vrrp/runtime.js';
+import { DaemonUnreachable, resolveSocket } from '../daemon/control/client.js';
+import { masterDownIntervalMs, skewTimeMs } from '../vrrp/timers.js';
 import { EXIT } from './exit-codes.js';
+import { measure } from '../drill/measure.js';
+import { ipvsCheck, localChecks, nodeIdentity, peerChecks, wireCheck, type PeerView } from '../drill/precheck.js';
+import { fmtMs, incomplete, isoNow, type DrillReport, type PrecheckResult } from '../drill/report.js';
 
 export interface DrillOptions {
   socket?: string;
@@ -54,92 +55,11 @@ export interface DrillOptions {
   json?: boolean;
 }
 
-/** What a poll of a status looks like; also the added measurement allowance. */
-const POLL_MS = 25;
+/** The measurement allowance added to a bound. */
 const SLACK_MS = 100;
 const STATUS_TIMEOUT_MS = 3000;
-/** After the required events, how long optional ones (VIPs in a status) are still awaited. */
-const GRACE_MS = 700;
-
-export interface PrecheckResult {
-  check: string;
-  ok: boolean;
-  detail: string;
-}
-
-export interface TimelineEvent {
-  /** Milliseconds since t0 (the command was sent). */
-  t: number;
-  event: string;
-  detail: string;
-}
-
-export interface PhaseReport {
-  t0: string;
-  events: TimelineEvent[];
-  completed: boolean;
-  durationMs: number | undefined;
-  boundMs: number;
-  boundExplained: string;
-  withinBound: boolean;
-  /** Required events that were not seen. */
-  missing: string[];
-  /** The command was refused or failed. */
-  error?: string;
-  notes: string[];
-}
-
-export interface DrillReport {
-  tool: 'vipkeeper drill';
-  startedAt: string;
-  finishedAt?: string;
-  host: string;
-  socket: string;
-  peer: string;
-  instance?: {
-    name: string;
-    vrid: number;
-    version: number;
-    family: number;
-    interface: string | undefined;
-    vips: string[];
-    priority: number;
-    advertIntervalMs: number;
-    advertIntervalFrom: string;
-  };
-  peerInstance?: { name: string; priority: number; address?: string; mac?: string };
-  arp: { method: string; measured: boolean; why?: string };
-  prechecks: PrecheckResult[];
-  failover?: PhaseReport;
-  handBack?: PhaseReport;
-  result: 'pass' | 'fail' | 'refused';
-  message: string;
-  exitCode: number;
-}
 
 class Refusal extends Error {}
-
-function fmtMs(ms: number): string {
-  return `${Math.round(ms)} ms`;
-}
-
-function isoNow(): string {
-  return new Date().toISOString();
-}
-
-/** The advert interval: from the status if the daemon reports it, else from its config file. */
-function advertInterval(inst: InstanceStatus, status: DaemonStatus): { ms: number; from: string } | undefined {
-  const reported = (inst as InstanceStatus & { advertIntervalMs?: number }).advertIntervalMs;
-  if (typeof reported === 'number' && reported > 0) return { ms: reported, from: 'daemon status' };
-  try {
-    const loaded = loadConfigFile(status.config.path);
-    const ms = loaded.config?.instances[inst.name]?.advert_int;
-    if (typeof ms === 'number' && ms > 0) return { ms, from: `config ${status.config.path}` };
-  } catch {
-    // unreadable: fall through
-  }
-  return undefined;
-}
 
 export async function runDrill(o: DrillOptions): Promise<number> {
   const out = (s: string): void => {
@@ -218,10 +138,13 @@ export async function runDrill(o: DrillOptions): Promise<number> {
     return code;
   };
 
-  const check = (name: string, ok: boolean, detail: string): void => {
-    report.prechecks.push({ check: name, ok, detail });
-    out(`  ${ok ? 'ok  ' : 'FAIL'} ${detail}`);
-    if (!ok) throw new Refusal(detail);
+  /** Records and prints pre-checks; a failed one refuses the drill. */
+  const record = (...results: PrecheckResult[]): void => {
+    for (const r of results) {
+      report.prechecks.push(r);
+      out(`  ${!r.ok ? 'FAIL' : r.warning ? 'warn' : 'ok  '} ${r.detail}`);
+      if (!r.ok) throw new Refusal(r.detail);
+    }
   };
 
   // ---- our daemon -------------------------------------------------------------------------------
@@ -248,8 +171,7 @@ export async function runDrill(o: DrillOptions): Promise<number> {
     return instances.length === 0 ? EXIT.invalid : EXIT.usage;
   }
   const me = inst!;
-  const interval = advertInterval(me, ours);
-  const advertMs = interval?.ms ?? 1000;
+  const advertMs = me.advertIntervalMs;
   report.instance = {
     name: me.name,
     vrid: me.vrid,
@@ -259,13 +181,13 @@ export async function runDrill(o: DrillOptions): Promise<number> {
     vips: me.vips,
     priority: me.effectivePriority,
     advertIntervalMs: advertMs,
-    advertIntervalFrom: interval?.from ?? 'unknown: assumed 1 s',
   };
   const vipAddrs = me.vips.map((v) => v.split('/')[0]!);
-  const self = localAddresses();
+  // Our own adverts, whatever namespace this process runs in: the daemon's addresses and ours.
+  const self = new Set([...nodeIdentity(me), ...localAddresses()]);
   const myMac = me.interface ? localMac(me.interface) : undefined;
 
-  out(`vipkeeper drill: ${me.name} (VRID ${me.vrid}, VRRPv${me.version}, IPv${me.family}) on ${me.interface ?? '(no interface)'}, advert ${advertMs} ms (${report.instance.advertIntervalFrom}); peer via ${peer.describe}`);
+  out(`vipkeeper drill: ${me.name} (VRID ${me.vrid}, VRRPv${me.version}, IPv${me.family}) on ${me.interface ?? '(no interface)'}, advert ${advertMs} ms; peer via ${peer.describe}`);
   out('pre-checks:');
 
   let listener: AdvertListener | undefined;
@@ -286,64 +208,34 @@ export async function runDrill(o: DrillOptions): Promise<number> {
   let arpOk: { arping: string; vip: string; source: string | undefined; ifname: string } | undefined;
   try {
     // 1. We are MASTER with the VIPs.
-    check('local-master', me.state === 'MASTER' && me.vipsSet, `this node is ${me.state} for ${me.name}${me.state === 'MASTER' ? (me.vipsSet ? ` (priority ${me.effectivePriority}, VIPs ${me.vips.join(' ')} set)` : ' but its VIPs are not set') : ': the drill runs on the MASTER'}`);
-    if (ours.maintenance || me.maintenance) check('local-maintenance', false, 'this node is in maintenance');
+    record(...localChecks(me, ours));
 
-    // 2. The peer answers.
-    let theirs: DaemonStatus;
+    // 2, 3. The peer answers, is BACKUP for the same VRID, can take over, and hears us.
     const t = nowMs();
-    try {
-      theirs = await peer.status(Math.min(peerTimeoutMs, STATUS_TIMEOUT_MS));
-    } catch (e) {
-      check('peer-reachable', false, `the peer does not answer: ${(e as Error).message}`);
-      throw new Error('unreachable'); // not reached
-    }
-    check('peer-reachable', true, `peer answers (${peer.describe}, ${fmtMs(nowMs() - t)})`);
-
-    // 3. The peer is BACKUP for the same VRID, can take over, and hears us.
-    const candidates = (theirs.vrrp?.instances ?? []).filter((i) => i.vrid === me.vrid && i.family === me.family);
-    peerInst = candidates.find((i) => i.name === me.name) ?? candidates[0];
-    if (!peerInst) check('peer-backup', false, `the peer runs no instance with VRID ${me.vrid} (IPv${me.family})`);
-    const p = peerInst!;
-    check('peer-backup', p.state === 'BACKUP', `peer ${p.name} is ${p.state} for VRID ${me.vrid}${p.state === 'BACKUP' ? '' : ': it must be BACKUP'}`);
-    const prioOk = p.effectivePriority >= 1 && p.effectivePriority <= 254 && !p.maintenance && !theirs.maintenance;
-    check(
-      'peer-priority',
-      prioOk,
-      prioOk ? `peer priority ${p.effectivePriority} (ours ${me.effectivePriority})` : `the peer cannot take over: priority ${p.effectivePriority}${p.maintenance || theirs.maintenance ? ', in maintenance' : ''}`,
+    const view: PeerView = await peer.status(Math.min(peerTimeoutMs, STATUS_TIMEOUT_MS)).then(
+      (status) => ({ status, describe: peer.describe, latencyMs: nowMs() - t }),
+      (e: unknown) => ({ error: (e as Error).message, describe: peer.describe }),
     );
-    report.peerInstance = { name: p.name, priority: p.effectivePriority };
-    const seen = p.masterSeen;
-    const ageMs = seen && theirs.vrrp ? theirs.vrrp.at - seen.lastSeenAt : undefined;
-    const hearsUs = seen !== undefined && self.has(seen.ip.split('%')[0]!.toLowerCase()) && (ageMs === undefined || ageMs <= 3 * advertMs + SLACK_MS);
-    check(
-      'peer-hears-us',
-      hearsUs,
-      !seen
-        ? 'the peer has not heard a MASTER: it does not receive our adverts'
-        : !self.has(seen.ip.split('%')[0]!.toLowerCase())
-          ? `the peer follows ${seen.ip}, which is not this node`
-          : `peer hears our adverts (from ${seen.ip}${ageMs !== undefined ? `, ${fmtMs(ageMs)} ago` : ''})`,
-    );
+    const peerSide = peerChecks(me, view, advertMs, SLACK_MS);
+    peerInst = peerSide.peerInstance;
+    if (peerInst) report.peerInstance = { name: peerInst.name, priority: peerInst.effectivePriority };
+    record(...peerSide.checks);
 
     // 4. Same IPVS table on both.
-    const diffs = compareIpvsTables(ours.ipvs, theirs.ipvs);
-    const svc = ours.ipvs?.table.length ?? 0;
-    const dests = ours.ipvs?.table.reduce((n, s) => n + s.dests.length, 0) ?? 0;
-    check('ipvs-tables-match', diffs.length === 0, diffs.length === 0 ? `IPVS tables identical (${ours.ipvs ? `${svc} service(s), ${dests} destination(s)` : 'not managed on either'})` : `IPVS tables differ: ${diffs.join('; ')}`);
+    const theirs = view.status!;
+    record(ipvsCheck(ours.ipvs, theirs.ipvs, compareIpvsTables(ours.ipvs, theirs.ipvs)));
 
     // 5. Nobody else advertises our VRID (we are the only MASTER).
     try {
       listener = new AdvertListener({ family: me.family, ifname: me.interface, vrid: me.vrid, self });
     } catch (e) {
       const err = e as Error & { code?: string };
-      check('wire', false, `cannot listen for VRRP adverts: ${err.message}${err.code === 'EPERM' ? ' (run the drill as root: it needs CAP_NET_RAW)' : ''}`);
+      record({ check: 'wire', ok: false, detail: `cannot listen for VRRP adverts: ${err.message}${err.code === 'EPERM' ? ' (run the drill as root: it needs CAP_NET_RAW)' : ''}` });
     }
     const listenMs = Math.min(3 * advertMs, 3000);
     const t1 = nowMs();
     await sleep(listenMs);
-    const other = listener!.find(t1, (a) => a.priority > 0);
-    check('no-other-master', !other, other ? `another router advertises VRID ${me.vrid}: ${other.src} at priority ${other.priority}` : `no other router advertises VRID ${me.vrid} (listened ${fmtMs(listenMs)})`);
+    record(wireCheck(me.vrid, listener!.find(t1, (a) => a.priority > 0), listenMs));
 
     // ARP: how we will see the VIP move.
     const arping = findArping();
@@ -365,12 +257,12 @@ export async function runDrill(o: DrillOptions): Promise<number> {
   // ---- the failover -----------------------------------------------------------------------------
   const p = peerInst!;
   try {
-    const bound = masterDownMs(p.effectivePriority, advertMs) + SLACK_MS;
+    const bound = masterDownIntervalMs(me.version, p.effectivePriority, advertMs) + SLACK_MS;
     out('failover:');
     const fo = await measure({
       label: 'failover',
       boundMs: bound,
-      boundExplained: `3 × ${advertMs} ms + Skew_Time ${fmtMs(skewMs(p.effectivePriority, advertMs))} (peer priority ${p.effectivePriority}) + ${SLACK_MS} ms measurement slack`,
+      boundExplained: `3 × ${advertMs} ms + Skew_Time ${fmtMs(skewTimeMs(me.version, p.effectivePriority, advertMs))} (peer priority ${p.effectivePriority}) + ${SLACK_MS} ms measurement slack`,
       timeoutMs: peerTimeoutMs,
       print: out,
       command: async () => {
@@ -459,12 +351,12 @@ export async function runDrill(o: DrillOptions): Promise<number> {
     if (!o.handBack) {
       return finish(EXIT.ok, 'pass', `drill passed; the peer stays MASTER (give --hand-back, or run 'vipkeeper stepdown' on the peer, to return mastership)`);
     }
-    const hbBound = masterDownMs(me.effectivePriority, advertMs) + SLACK_MS;
+    const hbBound = masterDownIntervalMs(me.version, me.effectivePriority, advertMs) + SLACK_MS;
     out('hand-back:');
     const hb = await measure({
       label: 'hand-back',
       boundMs: hbBound,
-      boundExplained: `3 × ${advertMs} ms + Skew_Time ${fmtMs(skewMs(me.effectivePriority, advertMs))} (our priority ${me.effectivePriority}) + ${SLACK_MS} ms measurement slack`,
+      boundExplained: `3 × ${advertMs} ms + Skew_Time ${fmtMs(skewTimeMs(me.version, me.effectivePriority, advertMs))} (our priority ${me.effectivePriority}) + ${SLACK_MS} ms measurement slack`,
       timeoutMs: peerTimeoutMs,
       print: out,
       command: () => peer.stepDown(p.name, STATUS_TIMEOUT_MS),
@@ -514,123 +406,4 @@ export async function runDrill(o: DrillOptions): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-}
-
-function incomplete(what: string, r: PhaseReport, timeoutMs: number): string {
-  if (r.error) return `${what}: ${r.error}`;
-  return `${what} did not complete within --peer-timeout ${fmtMs(timeoutMs)}: not seen: ${r.missing.join(', ')}`;
-}
-
-// ------------------------------------------------------------------------------------------------
-// One measured phase: send a command at t0, then follow probes until the required ones are seen.
-
-interface Probe {
-  key: string;
-  /** Needed for the phase to count as complete (and for its duration). */
-  required?: boolean;
-  /** Polled every POLL_MS: a detail string once the event happened. */
-  poll?: () => Promise<string | undefined>;
-  /** Checked every few ms against what a listener recorded, with the event's own time. */
-  wire?: () => { at: number; detail: string } | undefined;
-}
-
-interface MeasureOptions {
-  label: string;
-  boundMs: number;
-  boundExplained: string;
-  timeoutMs: number;
-  print: (s: string) => void;
-  command: () => Promise<{ ok: boolean; message: string }>;
-  commandLabel: string;
-  probes: (t0: number) => Probe[];
-}
-
-async function measure(m: MeasureOptions): Promise<PhaseReport> {
-  const events: TimelineEvent[] = [];
-  const seen = new Set<string>();
-  const t0 = nowMs();
-  const t0Iso = isoNow();
-  const add = (key: string, at: number, detail: string): void => {
-    if (seen.has(key)) return;
-    seen.add(key);
-    const t = Math.max(0, Math.round((at - t0) * 10) / 10);
-    events.push({ t, event: key, detail });
-  };
-  add('command-sent', t0, m.commandLabel);
-  const notes: string[] = [];
-  let failed: string | undefined;
-  const cmd = m.command().then(
-    (r) => {
-      if (r.ok) add('command-acknowledged', nowMs(), `acknowledged: ${r.message}`);
-      else failed = `the command was refused: ${r.message}`;
-    },
-    (e: unknown) => {
-      failed = `the command failed: ${(e as Error).message}`;
-    },
-  );
-  const probes = m.probes(t0);
-  const required = probes.filter((p) => p.required).map((p) => p.key);
-  const deadline = t0 + m.timeoutMs;
-
-  // Pollers: each polls on its own so a slow status does not delay the others. Optional events
-  // (VIPs in a status, which the daemon refreshes periodically) get a short grace after the
-  // required ones.
-  let requiredDoneAt: number | undefined;
-  const graceOver = (): boolean => requiredDoneAt !== undefined && (!required.length || nowMs() > requiredDoneAt + GRACE_MS);
-  const pollers = probes
-    .filter((p) => p.poll)
-    .map(async (p) => {
-      while (!seen.has(p.key) && !failed && nowMs() < deadline && !(p.required ? requiredDoneAt !== undefined : graceOver())) {
-        const before = nowMs();
-        try {
-          const d = await p.poll!();
-          // The event happened between the request and the answer; take the answer's time.
-          if (d) add(p.key, nowMs(), d);
-        } catch (e) {
-          if (notes.length < 20) notes.push(`${p.key}: ${(e as Error).message}`);
-        }
-        const left = POLL_MS - (nowMs() - before);
-        if (left > 0) await sleep(left);
-      }
-    });
-  const wires = probes.filter((p) => p.wire);
-  while (!failed && nowMs() < deadline && !graceOver()) {
-    for (const p of wires) {
-      if (seen.has(p.key)) continue;
-      const w = p.wire!();
-      if (w) add(p.key, w.at, w.detail);
-    }
-    if (requiredDoneAt === undefined && required.every((k) => seen.has(k))) requiredDoneAt = nowMs();
-    if (requiredDoneAt !== undefined && probes.every((p) => seen.has(p.key))) break;
-    await sleep(5);
-  }
-  for (const p of wires) {
-    if (seen.has(p.key)) continue;
-    const w = p.wire!();
-    if (w) add(p.key, w.at, w.detail);
-  }
-  await Promise.all(pollers);
-  // The command's own answer (bounded by its timeout); never leave a timer behind.
-  let raceTimer: NodeJS.Timeout | undefined;
-  await Promise.race([cmd, new Promise<void>((r) => (raceTimer = setTimeout(r, Math.max(0, deadline - nowMs()))))]);
-  clearTimeout(raceTimer);
-  events.sort((a, b) => a.t - b.t);
-  for (const e of events) m.print(`  t+${String(Math.round(e.t)).padEnd(6)} ms  ${e.detail}`);
-  if (failed) notes.unshift(failed);
-  for (const n of notes) m.print(`  note: ${n}`);
-  const missing = required.filter((k) => !seen.has(k));
-  const completed = !failed && missing.length === 0;
-  const durationMs = completed ? Math.max(...events.filter((e) => required.includes(e.event)).map((e) => e.t)) : undefined;
-  return {
-    t0: t0Iso,
-    events,
-    completed,
-    durationMs,
-    boundMs: Math.round(m.boundMs),
-    boundExplained: m.boundExplained,
-    withinBound: durationMs !== undefined && durationMs <= m.boundMs,
-    missing,
-    ...(failed ? { error: failed } : {}),
-    notes,
-  };
 }

@@ -9,7 +9,7 @@
 import { defaultConfigId } from '../config/load.js';
 import { Daemon, DaemonStartError } from '../daemon/daemon.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../sys/logger.js';
-import { VRRP_UDP_PORT } from '../daemon/udp-transport.js';
+import { VRRP_UDP_PORT } from '../daemon/vrrp/udp-transport.js';
 import { EXIT } from './exit-codes.js';
 
 export interface RunOptions {

@@ -1,6 +1,6 @@
 // `vipkeeper status` for people: the VRRP instances, then the table in the layout of
 // `ipvsadm -Ln` with each real server's check verdict beside it.
-import type { DaemonStatus } from '../daemon/status.js';
+import type { DaemonStatus } from '../daemon/control/status.js';
 
 function pad(s: string | number, n: number): string {
   return String(s).padEnd(n);

@@ -17,13 +17,13 @@ import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { loadConfigFile, type ConfigFormat } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { notifyReady, notifyReloading, notifyStatus, notifyStopping, notifyWatchdog, watchdogIntervalMs } from '../sys/sd-notify.js';
-import { startControlServer, type CommandResult, type ControlServer } from './control-server.js';
+import { startControlServer, type CommandResult, type ControlServer } from './control/server.js';
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import type { Logger, LogLevel } from '../sys/logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
-import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './status.js';
-import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp-runtime.js';
-import type { VrrpWorkerData, WorkerCall, WorkerMessage } from './vrrp-worker.js';
+import { createMetrics, type Metrics } from './control/metrics.js';
+import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
+import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/runtime.js';
+import type { VrrpWorkerData, WorkerCall, WorkerMessage } from './vrrp/worker.js';
 
 const VERSION = '0.1.0';
 const HEARTBEAT_MS = 500;
@@ -150,7 +150,7 @@ export class Daemon {
   private workerUrl(): URL {
     // Under tsx (tests, development) the sources are .ts; installed, they are compiled .js.
     const here = import.meta.url;
-    return new URL(here.endsWith('.ts') ? './vrrp-worker.ts' : './vrrp-worker.js', here);
+    return new URL(here.endsWith('.ts') ? './vrrp/worker.ts' : './vrrp/worker.js', here);
   }
 
   private startWorker(): Promise<void> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigSchema, type Config, type ConfigInput } from '../config/schema.js';
-import { diffVrrpConfig, instancesByAction, sameData, type ReloadAction, type TrackerDiff, type VrrpConfigDiff } from './vrrp-reload.js';
+import { ConfigSchema, type Config, type ConfigInput } from '../../config/schema.js';
+import { diffVrrpConfig, instancesByAction, sameData, type ReloadAction, type TrackerDiff, type VrrpConfigDiff } from './reload.js';
 
 const PASSWORD = 'sekr1t!x';
 

@@ -22,9 +22,9 @@
  * `result(result, ok)` after every run.
  */
 import { EventEmitter } from 'node:events';
-import type { ScriptSpec, VrrpScript } from '../config/schema.js';
-import { realClock, type Clock, type TimerHandle } from '../sys/clock.js';
-import { noopLogger, runScript, type Logger, type RunOptions, type ScriptResult, type ScriptRunner } from '../sys/exec.js';
+import type { ScriptSpec, VrrpScript } from '../../config/schema.js';
+import { realClock, type Clock, type TimerHandle } from '../../sys/clock.js';
+import { noopLogger, runScript, type Logger, type RunOptions, type ScriptResult, type ScriptRunner } from '../../sys/exec.js';
 
 export type TrackScriptStatus = 'init' | 'up' | 'down';
 

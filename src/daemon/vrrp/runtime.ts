@@ -39,11 +39,11 @@
  *    the new one); new instances' VIP work is queued behind that; retired sockets are flushed
  *    (the stopped MASTERs' priority-0 adverts) and closed.
  */
-import type { Config, Vip } from '../config/schema.js';
-import type { NotifyState } from '../vocab/states.js';
-import { DROP_REASONS } from '../vrrp/packet.js';
-import { realClock, type Clock, type TimerHandle } from '../sys/clock.js';
-import type { Logger } from '../sys/logger.js';
+import type { Config, Vip } from '../../config/schema.js';
+import type { NotifyState } from '../../vocab/states.js';
+import { DROP_REASONS } from '../../vrrp/packet.js';
+import { realClock, type Clock, type TimerHandle } from '../../sys/clock.js';
+import type { Logger } from '../../sys/logger.js';
 import {
   VrrpInstance,
   type ReceivedAdvert,
@@ -51,12 +51,12 @@ import {
   type VrrpCommand,
   type VrrpEvent,
   type VrrpSnapshot,
-} from '../vrrp/instance.js';
-import { resolveInstance, type ResolvedInstance } from '../vrrp/params.js';
-import { computeTrack, resolveTrackers, type ResolvedTracker, type ScriptState, type TrackerStates } from '../vrrp/tracking.js';
-import { VrrpSyncGroup, type SyncGroupState } from '../vrrp/sync-group.js';
-import type { VrrpState } from '../vrrp/transitions.js';
-import { exerciseInstance } from '../vrrp/warm.js';
+} from '../../vrrp/instance.js';
+import { resolveInstance, type ResolvedInstance } from '../../vrrp/params.js';
+import { computeTrack, resolveTrackers, type ResolvedTracker, type ScriptState, type TrackerStates } from '../../vrrp/tracking.js';
+import { VrrpSyncGroup, type SyncGroupState } from '../../vrrp/sync-group.js';
+import type { VrrpState } from '../../vrrp/transitions.js';
+import { exerciseInstance } from '../../vrrp/warm.js';
 import type {
   InstanceTransportStats,
   ReceivedVrrpAdvert,
@@ -65,8 +65,8 @@ import type {
   TransportStats,
   VrrpDrop,
   VrrpTransport,
-} from './vrrp-socket.js';
-import { diffVrrpConfig, instancesByAction, sameData, type ReloadAction, type TrackerDiff } from './vrrp-reload.js';
+} from './socket.js';
+import { diffVrrpConfig, instancesByAction, sameData, type ReloadAction, type TrackerDiff } from './reload.js';
 
 /** An advert is dated back to its kernel receive time by at most this much (see `machineNow`). */
 const MAX_BACKDATE_MS = 100;
@@ -211,6 +211,10 @@ export interface InstanceStatus {
   version: 2 | 3;
   family: 4 | 6;
   interface: string | undefined;
+  /** The address this node's adverts come from: how a peer names this node. */
+  sourceIp: string;
+  /** The configured advert interval. */
+  advertIntervalMs: number;
   syncGroup: string | undefined;
   state: VrrpState;
   basePriority: number;
@@ -1176,6 +1180,8 @@ export class VrrpRuntime {
         version: s.version,
         family: rec.resolved.wire.family,
         interface: rec.resolved.wire.interface,
+        sourceIp: rec.resolved.params.primaryIp,
+        advertIntervalMs: rec.resolved.params.advertIntervalMs,
         syncGroup: s.syncGroup,
         state: s.state,
         basePriority: s.basePriority,

@@ -22,9 +22,9 @@
  *
  * Reasons name keys only, never values (the auth password must not reach a log line).
  */
-import type { Config } from '../config/schema.js';
-import { resolveInstance, type ResolvedInstance } from '../vrrp/params.js';
-import { resolveTrackers, syncGroupOf } from '../vrrp/tracking.js';
+import type { Config } from '../../config/schema.js';
+import { resolveInstance, type ResolvedInstance } from '../../vrrp/params.js';
+import { resolveTrackers, syncGroupOf } from '../../vrrp/tracking.js';
 
 export type ReloadAction = 'unchanged' | 'updated' | 'changed' | 'added' | 'removed';
 

@@ -20,9 +20,9 @@
  */
 import { execFile } from 'node:child_process';
 import { closeSync, constants as fsc, promises as fsp, openSync, writeSync } from 'node:fs';
-import type { ScriptSpec } from '../config/schema.js';
-import type { NotifyState } from '../vocab/states.js';
-import { lookupGroup, lookupUser, noopLogger, runScript, type Logger, type ScriptResult, type ScriptRunner } from '../sys/exec.js';
+import type { ScriptSpec } from '../../config/schema.js';
+import type { NotifyState } from '../../vocab/states.js';
+import { lookupGroup, lookupUser, noopLogger, runScript, type Logger, type ScriptResult, type ScriptRunner } from '../../sys/exec.js';
 
 // ---------------------------------------------------------------- line formats
 

@@ -17,11 +17,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
-import { call, DaemonUnreachable } from '../cli/client.js';
+import { call, DaemonUnreachable } from '../daemon/control/client.js';
 import { IPPROTO_VRRP, RawIpSocket, VRRP_GROUP4, VRRP_GROUP6, type RawMessage } from '../net/raw-socket.js';
 import { decodeAdvert } from '../vrrp/codec.js';
-import type { CommandResult } from './control-server.js';
-import type { DaemonStatus, IpvsServiceStatus, IpvsStatus } from './status.js';
+import type { CommandResult } from '../daemon/control/server.js';
+import type { DaemonStatus, IpvsServiceStatus, IpvsStatus } from '../daemon/control/status.js';
 
 // ------------------------------------------------------------------------------------------------
 // Time
@@ -351,17 +351,4 @@ export function compareIpvsTables(ours: IpvsStatus | undefined, theirs: IpvsStat
     for (const k of db.keys()) if (!da.has(k)) out.push(`${s.service} -> ${k}: only on the peer`);
   }
   return out;
-}
-
-// ------------------------------------------------------------------------------------------------
-// VRRP timing
-
-/** RFC 5798 Skew_Time for a backup of `priority` at `advertIntervalMs` (v2: (256−p)/256 s at 1 s). */
-export function skewMs(priority: number, advertIntervalMs: number): number {
-  return ((256 - priority) * advertIntervalMs) / 256;
-}
-
-/** Master_Down_Interval = 3 × advert interval + Skew_Time. */
-export function masterDownMs(priority: number, advertIntervalMs: number): number {
-  return 3 * advertIntervalMs + skewMs(priority, advertIntervalMs);
 }

@@ -5,15 +5,15 @@
 import { stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Config } from '../config/schema.js';
-import { native } from '../sys/addon.js';
-import { setDefaultScriptUser } from '../sys/exec.js';
-import { createLogger, type Logger, type LogLevel } from '../sys/logger.js';
-import { createPreciseClock, type PreciseClock } from '../sys/precise-clock.js';
+import type { Config } from '../../config/schema.js';
+import { native } from '../../sys/addon.js';
+import { setDefaultScriptUser } from '../../sys/exec.js';
+import { createLogger, type Logger, type LogLevel } from '../../sys/logger.js';
+import { createPreciseClock, type PreciseClock } from '../../sys/precise-clock.js';
 import { createUdpTransport } from './udp-transport.js';
-import { addressPort, announcePort, linkPort, notifyPort, startTrackers } from './vrrp-adapters.js';
-import { createRawTransport } from './vrrp-socket.js';
-import { VrrpRuntime, type RuntimeRequest, type RuntimeResponse, type VrrpThreadScheduling } from './vrrp-runtime.js';
+import { addressPort, announcePort, linkPort, notifyPort, startTrackers } from './adapters.js';
+import { createRawTransport } from './socket.js';
+import { VrrpRuntime, type RuntimeRequest, type RuntimeResponse, type VrrpThreadScheduling } from './runtime.js';
 
 export interface VrrpWorkerData {
   config: Config;
@@ -98,7 +98,7 @@ function preciseClockOrNull(log: Logger): PreciseClock | undefined {
 
 async function main(): Promise<void> {
   const port = parentPort;
-  if (!port) throw new Error('vrrp-worker must run in a worker thread');
+  if (!port) throw new Error('the VRRP worker must run in a worker thread');
   const data = workerData as VrrpWorkerData;
   let config = data.config;
   const log = createLogger({ level: data.logLevel }).child({ component: 'vrrp' });

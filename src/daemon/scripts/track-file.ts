@@ -22,9 +22,9 @@
 import { EventEmitter } from 'node:events';
 import { constants as fsc, promises as fsp, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../config/schema.js';
-import { realClock, type Clock, type TimerHandle } from '../sys/clock.js';
-import { noopLogger, type Logger } from '../sys/exec.js';
+import type { Config } from '../../config/schema.js';
+import { realClock, type Clock, type TimerHandle } from '../../sys/clock.js';
+import { noopLogger, type Logger } from '../../sys/exec.js';
 
 export type TrackFileDef = Config['track_files'][string];
 

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ScriptSpec } from '../config/schema.js';
-import { noopLogger, type RunOptions, type ScriptResult, type ScriptRunner } from '../sys/exec.js';
+import type { ScriptSpec } from '../../config/schema.js';
+import { noopLogger, type RunOptions, type ScriptResult, type ScriptRunner } from '../../sys/exec.js';
 import { NotifyFifo, type FifoSink } from './notify-fifo.js';
 import { Notifier, genericNotifyArgs, type NotifyScripts } from './notify.js';
 

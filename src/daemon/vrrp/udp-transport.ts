@@ -29,7 +29,7 @@ import {
   type TransportInstance,
   type TransportStats,
   type VrrpTransport,
-} from './vrrp-socket.js';
+} from './socket.js';
 
 /** Default UDP port of the vipkeeper-only UDP transport (not a standard port; not VRRP). */
 export const VRRP_UDP_PORT = 12112;

@@ -1,7 +1,7 @@
 // Talks to a running daemon over its control socket.
 import { request } from 'node:http';
-import type { CommandResult } from '../daemon/control-server.js';
-import type { DaemonStatus } from '../daemon/status.js';
+import type { CommandResult } from './server.js';
+import type { DaemonStatus } from './status.js';
 
 export const DEFAULT_SOCKET = '/run/vipkeeper/vipkeeper.sock';
 

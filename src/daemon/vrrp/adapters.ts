@@ -1,15 +1,15 @@
 // Adapters from the shared modules (src/net, notify, trackers) to the VRRP runtime's
 // ports. They run wherever the runtime runs: in the VRRP worker thread.
-import type { Config, Vip } from '../config/schema.js';
-import { createAddressOps } from '../net/addresses.js';
-import { announceBurst, createAnnouncer } from '../net/announce.js';
-import { createLinkMonitor } from '../net/link-monitor.js';
-import type { Logger } from '../sys/logger.js';
-import { Notifier } from './notify.js';
-import { formatVrrpFifoLine, NotifyFifo } from './notify-fifo.js';
-import { TrackFileWatcher } from './track-file.js';
-import { TrackScript } from './track-script.js';
-import type { AddressPort, AnnouncePort, LinkPort, NotifyPort, NotifyRequest, VrrpRuntime } from './vrrp-runtime.js';
+import type { Config, Vip } from '../../config/schema.js';
+import { createAddressOps } from '../../net/addresses.js';
+import { announceBurst, createAnnouncer } from '../../net/announce.js';
+import { createLinkMonitor } from '../../net/link-monitor.js';
+import type { Logger } from '../../sys/logger.js';
+import { Notifier } from '../scripts/notify.js';
+import { formatVrrpFifoLine, NotifyFifo } from '../scripts/notify-fifo.js';
+import { TrackFileWatcher } from '../scripts/track-file.js';
+import { TrackScript } from '../scripts/track-script.js';
+import type { AddressPort, AnnouncePort, LinkPort, NotifyPort, NotifyRequest, VrrpRuntime } from './runtime.js';
 
 
 export function addressPort(): AddressPort {

@@ -23,9 +23,9 @@
  * - everything else: 30 s by default (`timeoutMs`). keepalived sets no limit at all; a bound
  *   keeps a hung script from accumulating, and 30 s is far above any sane notify script.
  */
-import type { ScriptSpec } from '../config/schema.js';
-import type { NotifyScriptState } from '../vocab/states.js';
-import { noopLogger, runScript, type Logger, type RunOptions, type ScriptResult, type ScriptRunner } from '../sys/exec.js';
+import type { ScriptSpec } from '../../config/schema.js';
+import type { NotifyScriptState } from '../../vocab/states.js';
+import { noopLogger, runScript, type Logger, type RunOptions, type ScriptResult, type ScriptRunner } from '../../sys/exec.js';
 import { formatVrrpFifoLine, type FifoSink, type VrrpFifoKind } from './notify-fifo.js';
 
 export type NotifyKind = VrrpFifoKind;

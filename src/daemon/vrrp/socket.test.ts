@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { encodeAdvert } from '../vrrp/codec.js';
-import type { InstanceWire } from '../vrrp/params.js';
-import { AdvertDemux, buildAdvert, StatsTable, type ReceivedVrrpAdvert, type TransportInstance } from './vrrp-socket.js';
+import { encodeAdvert } from '../../vrrp/codec.js';
+import type { InstanceWire } from '../../vrrp/params.js';
+import { AdvertDemux, buildAdvert, StatsTable, type ReceivedVrrpAdvert, type TransportInstance } from './socket.js';
 
 function instance(over: Partial<InstanceWire> = {}): TransportInstance {
   const wire: InstanceWire = {

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ScriptSpec } from '../config/schema.js';
-import { FakeClock } from '../sys/clock.js';
-import type { RunOptions, ScriptResult, ScriptRunner } from '../sys/exec.js';
+import type { ScriptSpec } from '../../config/schema.js';
+import { FakeClock } from '../../sys/clock.js';
+import type { RunOptions, ScriptResult, ScriptRunner } from '../../sys/exec.js';
 import { TrackScript, type TrackScriptOptions } from './track-script.js';
 
 /** How one fake run ends: exit code after `ms`, or hang until killed (dying `killMs` after the abort). */

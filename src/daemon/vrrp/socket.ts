@@ -19,9 +19,9 @@
  * The transport is plain objects and callbacks: no globals, no logger, no clock. It can live in a
  * worker thread together with the runtime.
  */
-import { validateAdvert, encodeAdvert } from '../vrrp/codec.js';
-import type { InstanceWire } from '../vrrp/params.js';
-import { canonicalIp, isMulticastIp, stripZone } from '../vocab/ip.js';
+import { validateAdvert, encodeAdvert } from '../../vrrp/codec.js';
+import type { InstanceWire } from '../../vrrp/params.js';
+import { canonicalIp, isMulticastIp, stripZone } from '../../vocab/ip.js';
 import {
   DROP_REASONS,
   dropKind,
@@ -31,8 +31,8 @@ import {
   type RxContext,
   type ValidateNote,
   type VrrpAdvert,
-} from '../vrrp/packet.js';
-import { RawIpSocket, type RawIpSocketOptions, type RawMessage } from '../net/raw-socket.js';
+} from '../../vrrp/packet.js';
+import { RawIpSocket, type RawIpSocketOptions, type RawMessage } from '../../net/raw-socket.js';
 
 /** IPTOS_PREC_INTERNETCONTROL, what keepalived puts in TOS / TCLASS. */
 export const VRRP_TOS = 0xc0;
