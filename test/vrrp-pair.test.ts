@@ -21,16 +21,8 @@ import { ConfigSchema, type Config, type ConfigInput } from '../src/config/schem
 import { FakeClock } from '../src/sys/clock.js';
 import { createLogger } from '../src/sys/logger.js';
 import { VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp/runtime.js';
-import {
-  AdvertDemux,
-  StatsTable,
-  advertDestinations,
-  sumDrops,
-  type TransportHandlers,
-  type TransportInstance,
-  type TransportStats,
-  type VrrpTransport,
-} from '../src/daemon/vrrp/socket.js';
+import { AdvertDemux, StatsTable, advertDestinations, sumDrops, type TransportInstance } from '../src/vrrp/advert-demux.js';
+import type { TransportHandlers, TransportStats, VrrpTransport } from '../src/daemon/vrrp/socket.js';
 import { NetnsLab, requireNativeAddon, requireNetnsRoot, requireTshark } from './helpers/netns.js';
 import {
   createLan,
@@ -129,7 +121,7 @@ class FakeTransport implements VrrpTransport {
     for (const dst of advertDestinations(t.wire)) {
       const msg = this.demux.encode(instance, priority, dst);
       this.link.clock.setTimeout(() => {
-        for (const o of this.link.transports) if (o !== this && o.open_) o.demux.dispatch(msg, { src: t.srcIp, dst, family: 4, ttl: 255, ifname: 'eth0' });
+        for (const o of this.link.transports) if (o !== this && o.open_) o.demux.dispatch({ data: msg, src: t.srcIp, dst, family: 4, ttl: 255, ifname: 'eth0' });
       }, this.link.latencyMs);
     }
   }

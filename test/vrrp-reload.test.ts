@@ -12,16 +12,8 @@ import { ConfigSchema, type Config, type ConfigInput } from '../src/config/schem
 import { FakeClock } from '../src/sys/clock.js';
 import { createLogger } from '../src/sys/logger.js';
 import { REHEARSAL_LEAD_MS, REHEARSAL_MAX_INSTANCES, VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp/runtime.js';
-import {
-  AdvertDemux,
-  StatsTable,
-  advertDestinations,
-  sumDrops,
-  type TransportHandlers,
-  type TransportInstance,
-  type TransportStats,
-  type VrrpTransport,
-} from '../src/daemon/vrrp/socket.js';
+import { AdvertDemux, StatsTable, advertDestinations, sumDrops, type TransportInstance } from '../src/vrrp/advert-demux.js';
+import type { TransportHandlers, TransportStats, VrrpTransport } from '../src/daemon/vrrp/socket.js';
 
 type Op = { at: number; node: string; what: string };
 
@@ -77,7 +69,7 @@ class FakeTransport implements VrrpTransport {
       const msg = this.demux.encode(instance, priority, dst);
       this.link.clock.setTimeout(() => {
         for (const o of this.link.transports) {
-          if (o.node !== this.node && o.open_ && o.iface === this.iface) o.demux.dispatch(msg, { src: t.srcIp, dst, family: 4, ttl: 255, ifname: this.iface, ageMs: this.link.ageMs });
+          if (o.node !== this.node && o.open_ && o.iface === this.iface) o.demux.dispatch({ data: msg, src: t.srcIp, dst, family: 4, ttl: 255, ifname: this.iface, ageMs: this.link.ageMs });
         }
       }, this.link.latencyMs);
     }

@@ -19,6 +19,7 @@ import type { NotifyState } from '../vocab/states.js';
 import {
   TRANSITIONS,
   classifyAdvert,
+  type ReceivedAdvert,
   type TransitionRule,
   type VrrpAction,
   type VrrpInput,
@@ -152,12 +153,7 @@ export function resolveVrrpParams(input: VrrpInstanceInput): VrrpInstanceParams 
 }
 
 /** A received advert, already validated by the codec (checksum, TTL, version, VRID, auth…). */
-export interface ReceivedAdvert {
-  srcIp: string;
-  priority: number;
-  /** The advert's interval: v2 seconds × 1000, v3 centiseconds × 10. */
-  advertIntervalMs: number;
-}
+export type { ReceivedAdvert };
 
 /** An advert to send now. */
 export interface VrrpTransmit {

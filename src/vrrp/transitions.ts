@@ -508,9 +508,11 @@ export interface AdvertContext {
   now: number;
 }
 
-export interface AdvertLike {
+/** A received, validated advert: the machine's input (the demux adds where it came from). */
+export interface ReceivedAdvert {
   srcIp: string;
   priority: number;
+  /** The advert's interval: v2 seconds × 1000, v3 centiseconds × 10. */
   advertIntervalMs: number;
 }
 
@@ -518,7 +520,7 @@ export interface AdvertLike {
  * Classify a received (already codec-validated) advert. State-independent: the table decides
  * what each class means in each state.
  */
-export function classifyAdvert(ctx: AdvertContext, adv: AdvertLike): VrrpInput {
+export function classifyAdvert(ctx: AdvertContext, adv: ReceivedAdvert): VrrpInput {
   // §3/§4 step 7: v2 drops an advert whose Adver Int differs from ours (RFC 3768 MUST discard).
   if (ctx.version === 2 && adv.advertIntervalMs !== ctx.localAdvertIntervalMs) return 'advertDropped';
   // §4 step 11: owner_ignore_adverts (default off; on in strict mode).

@@ -57,15 +57,8 @@ import { computeTrack, resolveTrackers, type ResolvedTracker, type ScriptState, 
 import { VrrpSyncGroup, type SyncGroupState } from '../../vrrp/sync-group.js';
 import type { VrrpState } from '../../vrrp/transitions.js';
 import { exerciseInstance } from '../../vrrp/warm.js';
-import type {
-  InstanceTransportStats,
-  ReceivedVrrpAdvert,
-  TransportFactory,
-  TransportInstance,
-  TransportStats,
-  VrrpDrop,
-  VrrpTransport,
-} from './socket.js';
+import type { InstanceTransportStats, DemuxedAdvert, TransportInstance, VrrpDrop } from '../../vrrp/advert-demux.js';
+import type { TransportFactory, TransportStats, VrrpTransport } from './socket.js';
 import { diffVrrpConfig, instancesByAction, sameData, type ReloadAction, type TrackerDiff } from './reload.js';
 
 /** An advert is dated back to its kernel receive time by at most this much (see `machineNow`). */
@@ -1237,21 +1230,15 @@ export class VrrpRuntime {
     this.reschedule();
   }
 
-  private onAdvert(rx: ReceivedVrrpAdvert): void {
+  private onAdvert(rx: DemuxedAdvert): void {
     const rec = this.recs.get(rx.instance);
     if (!rec) return;
     for (const n of rx.notes) {
       if (n.kind === 'priority-zero') continue;
       this.rateLimited(`note/${rx.instance}/${n.kind}/${rx.srcIp}`, () => ({ instance: rx.instance, vrid: rec.resolved.wire.vrid, src: rx.srcIp, note: n.kind, detail: n.detail }), 'VRRP advert accepted with a warning');
     }
-    const a = rx.advert;
-    const adv: ReceivedAdvert = {
-      srcIp: rx.srcIp,
-      priority: a.priority,
-      advertIntervalMs: a.version === 2 ? a.advertIntervalS * 1000 : a.advertIntervalCs * 10,
-    };
     // ageMs: how long before this callback the kernel received it (bounded by the transport)
-    this.input(rec.unit, (now) => rec.unit.handleAdvert(now, rx.instance, adv), Math.min(Math.max(rx.ageMs ?? 0, 0), MAX_BACKDATE_MS));
+    this.input(rec.unit, (now) => rec.unit.handleAdvert(now, rx.instance, rx), Math.min(Math.max(rx.ageMs ?? 0, 0), MAX_BACKDATE_MS));
   }
 
   private onDrop(d: VrrpDrop): void {

@@ -19,19 +19,9 @@
  * The transport is plain objects and callbacks: no globals, no logger, no clock. It can live in a
  * worker thread together with the runtime.
  */
-import { validateAdvert, encodeAdvert } from '../../vrrp/codec.js';
-import type { InstanceWire } from '../../vrrp/params.js';
-import { canonicalIp, isMulticastIp, stripZone } from '../../vocab/ip.js';
-import {
-  DROP_REASONS,
-  dropKind,
-  type DropKind,
-  type DropReason,
-  type InstanceExpectations,
-  type RxContext,
-  type ValidateNote,
-  type VrrpAdvert,
-} from '../../vrrp/packet.js';
+import { AdvertDemux, StatsTable, advertDestinations, sumDrops, type DemuxHandlers, type InstanceTransportStats, type TransportInstance } from '../../vrrp/advert-demux.js';
+import { DROP_REASONS, type DropReason } from '../../vrrp/packet.js';
+import { stripZone } from '../../vocab/ip.js';
 import { RawIpSocket, type RawIpSocketOptions, type RawMessage } from '../../net/raw-socket.js';
 
 /** IPTOS_PREC_INTERNETCONTROL, what keepalived puts in TOS / TCLASS. */
@@ -41,55 +31,9 @@ export const VRRP_PROTOCOL = 112;
 // ------------------------------------------------------------------------------------------------
 // Transport interface (shared by the raw and the UDP transport)
 
-/** One instance as the transport sees it. */
-export interface TransportInstance {
-  wire: InstanceWire;
-  /** The source address actually used: the configured one, else the interface's primary (IPv4) / link-local (IPv6). */
-  srcIp: string;
-  /** Base expectations for `validateAdvert`; the demux adds the last master and old-checksum state. */
-  expectations: InstanceExpectations;
-}
-
-/** A valid advert for one of our instances. Plain data. */
-export interface ReceivedVrrpAdvert {
-  instance: string;
-  srcIp: string;
-  dstIp: string;
-  advert: VrrpAdvert;
-  notes: ValidateNote[];
-  ttl: number | undefined;
-  ifname: string | undefined;
-  /** How long before delivery the kernel received it (SO_TIMESTAMPNS), when the transport knows. */
-  ageMs?: number;
-}
-
-/** A packet we did not accept. Plain data. */
-export interface VrrpDrop {
-  /** The instance it was validated against; undefined when no instance has that VRID here. */
-  instance: string | undefined;
-  vrid: number | undefined;
-  reason: DropReason;
-  kind: DropKind;
-  detail: string;
-  srcIp: string;
-  ifname: string | undefined;
-}
-
-export interface TransportHandlers {
-  onAdvert(rx: ReceivedVrrpAdvert): void;
-  onDrop?(drop: VrrpDrop): void;
+export interface TransportHandlers extends DemuxHandlers {
   /** Socket-level trouble (send failure, receive error); the transport keeps going. */
   onError?(err: Error, context: { instance?: string; socket?: string; op: 'send' | 'receive' }): void;
-  /** A peer was found to use keepalived's old (≤1.3.6) unicast checksum; we switched to it. */
-  onOldUnicastChecksum?(instance: string, peer: string): void;
-}
-
-export interface InstanceTransportStats {
-  advertsSent: number;
-  sendErrors: number;
-  received: number;
-  accepted: number;
-  dropped: Partial<Record<DropReason, number>>;
 }
 
 export interface TransportStats {
@@ -118,192 +62,6 @@ export interface VrrpTransport {
 }
 
 export type TransportFactory = (instances: readonly TransportInstance[], handlers: TransportHandlers) => VrrpTransport;
-
-// ------------------------------------------------------------------------------------------------
-// Shared: demultiplexing, validation, encoding, counters
-
-export { stripZone };
-
-interface Entry {
-  t: TransportInstance;
-  stats: InstanceTransportStats;
-  lastMaster: string | undefined;
-  oldUnicastChecksum: 'detect' | 'never' | 'use';
-  /** Encoded adverts by priority, destination and checksum mode: an advert is built once, as keepalived does. */
-  encoded: Map<string, Buffer>;
-}
-
-/** The destinations of one instance's adverts: each unicast peer, else the multicast group. */
-export function advertDestinations(w: InstanceWire): string[] {
-  return w.unicastPeers.length > 0 ? w.unicastPeers.map((p) => p.address) : [w.mcastGroup];
-}
-
-/** Builds the advert an instance sends with `priority` (plain data; the codec encodes it). */
-export function buildAdvert(w: InstanceWire, priority: number, advertIntervalMs: number): VrrpAdvert {
-  if (w.version === 2) {
-    return {
-      version: 2,
-      type: 1,
-      family: 4,
-      vrid: w.vrid,
-      priority,
-      addresses: w.addresses,
-      advertIntervalS: Math.round(advertIntervalMs / 1000),
-      authType: w.authType,
-      ...(w.authType === 1 && w.authPassword !== undefined ? { authData: passwordBytes(w.authPassword) } : {}),
-    };
-  }
-  return { version: 3, type: 1, family: w.family, vrid: w.vrid, priority, addresses: w.addresses, advertIntervalCs: Math.round(advertIntervalMs / 10) };
-}
-
-function passwordBytes(pw: string): Buffer {
-  const out = Buffer.alloc(8);
-  Buffer.from(pw, 'utf8').copy(out, 0, 0, 8);
-  return out;
-}
-
-function emptyDrops(): Record<DropReason, number> {
-  return Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
-}
-
-function sameIp(a: string, b: string): boolean {
-  return (canonicalIp(stripZone(a)) ?? a) === (canonicalIp(stripZone(b)) ?? b);
-}
-
-/**
- * Demultiplexes received VRRP messages to instances and validates them. One per socket (the raw
- * transport) or per family (UDP); instances are those reachable through it.
- */
-export class AdvertDemux {
-  private readonly entries: Entry[];
-  unknownVrid = 0;
-  readonly dropped: Record<DropReason, number> = emptyDrops();
-
-  constructor(
-    instances: readonly TransportInstance[],
-    private readonly handlers: TransportHandlers,
-    statsOf: (name: string) => InstanceTransportStats,
-  ) {
-    this.entries = instances.map((t) => ({
-      t,
-      stats: statsOf(t.wire.name),
-      lastMaster: undefined,
-      oldUnicastChecksum: t.expectations.oldUnicastChecksum ?? 'detect',
-      encoded: new Map(),
-    }));
-  }
-
-  get size(): number {
-    return this.entries.length;
-  }
-
-  /**
-   * Handle one VRRP message (the IP payload). `dst` is the packet's destination, or, when the
-   * socket cannot tell (UDP), a function giving the destination an instance would expect.
-   */
-  dispatch(data: Buffer, rx: { src: string; dst: string | ((t: TransportInstance) => string); family: 4 | 6; ttl: number | undefined; ifname: string | undefined; ageMs?: number }): void {
-    const src = stripZone(rx.src);
-    const vrid = data.length >= 2 ? data[1] : undefined;
-    const sameVrid = vrid === undefined ? [] : this.entries.filter((e) => e.t.wire.vrid === vrid && e.t.wire.family === rx.family);
-    if (sameVrid.length === 0) {
-      this.unknownVrid++;
-      this.dropped.vrid++;
-      this.handlers.onDrop?.({ instance: undefined, vrid, reason: vrid === undefined ? 'truncated' : 'vrid', kind: 'other', detail: `no instance with VRID ${vrid ?? '?'} here`, srcIp: src, ifname: rx.ifname });
-      return;
-    }
-    const dstOf = (e: Entry): string => stripZone(typeof rx.dst === 'string' ? rx.dst : rx.dst(e.t));
-    // Prefer the instance whose mode (unicast peer / multicast) fits the packet.
-    const fits = (e: Entry): boolean => {
-      const uni = e.t.wire.unicastPeers.length > 0;
-      if (uni) return !isMulticastIp(dstOf(e)) && e.t.wire.unicastPeers.some((p) => sameIp(p.address, src));
-      return isMulticastIp(dstOf(e));
-    };
-    const e = sameVrid.find(fits) ?? sameVrid.find((x) => x.t.wire.unicastPeers.length > 0 === !isMulticastIp(dstOf(x))) ?? sameVrid[0]!;
-    const dst = dstOf(e);
-    e.stats.received++;
-    const exp: InstanceExpectations = {
-      ...e.t.expectations,
-      oldUnicastChecksum: e.oldUnicastChecksum,
-      ...(e.lastMaster !== undefined ? { lastMasterAddress: e.lastMaster } : {}),
-    };
-    const ctx: RxContext = { src, dst, family: rx.family, ...(rx.ttl !== undefined ? { ttl: rx.ttl } : {}) };
-    const r = validateAdvert(data, ctx, exp);
-    if (!r.ok) {
-      e.stats.dropped[r.reason] = (e.stats.dropped[r.reason] ?? 0) + 1;
-      this.dropped[r.reason]++;
-      this.handlers.onDrop?.({ instance: e.t.wire.name, vrid, reason: r.reason, kind: dropKind(r.reason), detail: r.detail, srcIp: src, ifname: rx.ifname });
-      return;
-    }
-    e.stats.accepted++;
-    e.lastMaster = src;
-    if (e.oldUnicastChecksum === 'detect' && r.notes.some((n) => n.kind === 'old-unicast-checksum')) {
-      e.oldUnicastChecksum = 'use';
-      this.handlers.onOldUnicastChecksum?.(e.t.wire.name, src);
-    }
-    this.handlers.onAdvert({ instance: e.t.wire.name, srcIp: src, dstIp: dst, advert: r.advert, notes: r.notes, ttl: rx.ttl, ifname: rx.ifname, ...(rx.ageMs ? { ageMs: rx.ageMs } : {}) });
-  }
-
-  /**
-   * The encoded message for one destination (the v3/IPv4 checksum depends on it). Shared and
-   * cached: callers only send it. An instance's wire parameters never change (a reload that
-   * changes them builds a new demux).
-   */
-  encode(name: string, priority: number, dst: string): Buffer {
-    const e = this.entries.find((x) => x.t.wire.name === name);
-    if (!e) throw new Error(`Cannot send for unknown VRRP instance "${name}"`);
-    const key = `${priority} ${dst} ${e.oldUnicastChecksum}`;
-    let msg = e.encoded.get(key);
-    if (!msg) {
-      msg = this.encodeFresh(e, priority, dst);
-      e.encoded.set(key, msg);
-    }
-    return msg;
-  }
-
-  /** Encodes the adverts of `name` with each of `priorities` for every destination; nothing is sent (warm-up). */
-  warm(name: string, priorities: readonly number[]): void {
-    const e = this.entries.find((x) => x.t.wire.name === name);
-    if (!e) return;
-    for (const p of priorities) for (const dst of advertDestinations(e.t.wire)) this.encode(name, p, dst);
-  }
-
-  private encodeFresh(e: Entry, priority: number, dst: string): Buffer {
-    const w = e.t.wire;
-    const adv = buildAdvert(w, priority, e.t.expectations.advertIntervalCs * 10);
-    return encodeAdvert(adv, {
-      src: stripZone(e.t.srcIp),
-      dst: stripZone(dst),
-      v3ChecksumAsV2: w.v3ChecksumAsV2,
-      ...(e.oldUnicastChecksum === 'use' && w.unicastPeers.length > 0 ? { checksumDst: w.mcastGroup } : {}),
-    });
-  }
-}
-
-/** Per-instance counters, created on demand. */
-export class StatsTable {
-  readonly instances: Record<string, InstanceTransportStats> = {};
-  of = (name: string): InstanceTransportStats => {
-    let s = this.instances[name];
-    if (!s) {
-      s = { advertsSent: 0, sendErrors: 0, received: 0, accepted: 0, dropped: {} };
-      this.instances[name] = s;
-    }
-    return s;
-  };
-  snapshot(): Record<string, InstanceTransportStats> {
-    return Object.fromEntries(Object.entries(this.instances).map(([k, v]) => [k, { ...v, dropped: { ...v.dropped } }]));
-  }
-}
-
-export function sumDrops(demuxes: Iterable<AdvertDemux>): { unknownVrid: number; dropped: Record<DropReason, number> } {
-  const dropped = emptyDrops();
-  let unknownVrid = 0;
-  for (const d of demuxes) {
-    unknownVrid += d.unknownVrid;
-    for (const r of DROP_REASONS) dropped[r] += d.dropped[r];
-  }
-  return { unknownVrid, dropped };
-}
 
 // ------------------------------------------------------------------------------------------------
 // The raw-socket transport
@@ -384,7 +142,7 @@ export class RawVrrpTransport implements VrrpTransport {
         sock.onError((err) => this.handlers.onError?.(err, { socket: g.key, op: 'receive' }));
         sock.onMessage((m) => {
           if (m.truncated) return;
-          demux.dispatch(m.data, { src: m.src, dst: m.dst, family: m.family, ttl: m.ttl >= 0 ? m.ttl : undefined, ifname: m.ifname || undefined, ageMs: m.ageMs });
+          demux.dispatch(m);
         });
       }
     } catch (err) {

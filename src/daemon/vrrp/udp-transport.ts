@@ -18,18 +18,9 @@
  *   AF_PACKET GARPs; run without GARPs only where the network tolerates stale ARP caches).
  */
 import dgram from 'node:dgram';
-import {
-  AdvertDemux,
-  StatsTable,
-  advertDestinations,
-  stripZone,
-  sumDrops,
-  type TransportFactory,
-  type TransportHandlers,
-  type TransportInstance,
-  type TransportStats,
-  type VrrpTransport,
-} from './socket.js';
+import { AdvertDemux, StatsTable, advertDestinations, sumDrops, type TransportInstance } from '../../vrrp/advert-demux.js';
+import { stripZone } from '../../vocab/ip.js';
+import type { TransportFactory, TransportHandlers, TransportStats, VrrpTransport } from './socket.js';
 
 /** Default UDP port of the vipkeeper-only UDP transport (not a standard port; not VRRP). */
 export const VRRP_UDP_PORT = 12112;
@@ -85,13 +76,7 @@ export class UdpVrrpTransport implements VrrpTransport {
         sock.on('error', (err) => this.handlers.onError?.(err, { socket: `udp${family}`, op: 'receive' }));
         sock.on('message', (msg, rinfo) => {
           // Unknown destination: multicast instances assume their group, unicast ones their own address.
-          demux.dispatch(msg, {
-            src: rinfo.address,
-            dst: (t) => (t.wire.unicastPeers.length > 0 ? t.srcIp : t.wire.mcastGroup),
-            family,
-            ttl: undefined,
-            ifname: undefined,
-          });
+          demux.dispatch({ data: msg, src: rinfo.address, dst: (t) => (t.wire.unicastPeers.length > 0 ? t.srcIp : t.wire.mcastGroup), family });
         });
         await new Promise<void>((resolve, reject) => {
           sock.once('error', reject);

@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { encodeAdvert } from '../../vrrp/codec.js';
-import type { InstanceWire } from '../../vrrp/params.js';
-import { AdvertDemux, buildAdvert, StatsTable, type ReceivedVrrpAdvert, type TransportInstance } from './socket.js';
+import { encodeAdvert } from './codec.js';
+import type { InstanceWire } from './params.js';
+import { AdvertDemux, buildAdvert, StatsTable, type DemuxedAdvert, type TransportInstance } from './advert-demux.js';
 
 function instance(over: Partial<InstanceWire> = {}): TransportInstance {
   const wire: InstanceWire = {
@@ -50,12 +50,12 @@ describe('AdvertDemux.encode', () => {
   it('a unicast peer that uses the old checksum switches the cached bytes to that checksum', () => {
     const peer = '10.0.0.12';
     const t = instance({ unicastPeers: [{ address: peer }] });
-    const got: ReceivedVrrpAdvert[] = [];
+    const got: DemuxedAdvert[] = [];
     const demux = new AdvertDemux([t], { onAdvert: (rx) => got.push(rx) }, new StatsTable().of);
     const normal = demux.encode('VI_1', 100, peer);
     // the peer's advert, checksummed over the multicast group as old keepalived did
     const theirs = encodeAdvert(buildAdvert({ ...t.wire }, 90, 100), { src: peer, dst: '10.0.0.11', v3ChecksumAsV2: false, checksumDst: '224.0.0.18' });
-    demux.dispatch(theirs, { src: peer, dst: '10.0.0.11', family: 4, ttl: 255, ifname: 'eth0' });
+    demux.dispatch({ data: theirs, src: peer, dst: '10.0.0.11', family: 4, ttl: 255, ifname: 'eth0' });
     expect(got).toHaveLength(1);
     const old = demux.encode('VI_1', 100, peer);
     expect(old.equals(normal)).toBe(false);
