@@ -27,7 +27,7 @@ function drainTx(g: VrrpSyncGroup): SyncGroupTransmit[] {
 }
 
 const groupEvents = (evs: SyncGroupEvent[]) => evs.filter((e) => e.type !== 'member');
-const states = (g: VrrpSyncGroup) => g.instances.map((m) => m.state);
+const states = (g: VrrpSyncGroup) => g.members.map((m) => m.state);
 
 function runUntil(g: VrrpSyncGroup, t: number): void {
   for (let d = g.pollTimeout(); d !== undefined && d <= t; d = g.pollTimeout()) g.handleTimeout(d);

@@ -30,12 +30,12 @@ import {
   type ReceivedAdvert,
   type TrackInput,
   type VrrpCommand,
-  type VrrpEvent,
   type VrrpSnapshot,
-  type VrrpTransmit,
 } from './instance.js';
+import type { UnitEvent, UnitTransmit, VrrpUnit } from './unit.js';
+import type { VrrpState } from '../vocab/states.js';
 
-export type SyncGroupState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT' | 'STOP';
+export type SyncGroupState = VrrpState;
 
 export interface SyncGroupOptions {
   name: string;
@@ -43,15 +43,8 @@ export interface SyncGroupOptions {
   trackingWeight?: boolean;
 }
 
-export type SyncGroupEvent =
-  | { type: 'member'; instance: string; event: VrrpEvent }
-  | { type: 'groupStateChange'; group: string; from: SyncGroupState; to: SyncGroupState; reason: string }
-  /** Run the group's notify_master / notify_backup / notify_fault / notify_stop. */
-  | { type: 'groupNotify'; group: string; state: Exclude<SyncGroupState, 'INIT'> };
-
-export interface SyncGroupTransmit extends VrrpTransmit {
-  instance: string;
-}
+export type SyncGroupEvent = UnitEvent;
+export type SyncGroupTransmit = UnitTransmit;
 
 export interface SyncGroupSnapshot {
   name: string;
@@ -60,9 +53,9 @@ export interface SyncGroupSnapshot {
   transitions: { at: number; from: SyncGroupState; to: SyncGroupState; reason: string }[];
 }
 
-export class VrrpSyncGroup {
+export class VrrpSyncGroup implements VrrpUnit {
   readonly name: string;
-  private readonly members: readonly VrrpInstance[];
+  readonly members: readonly VrrpInstance[];
   private readonly byName = new Map<string, VrrpInstance>();
   private groupState: SyncGroupState = 'INIT';
   private readonly events: SyncGroupEvent[] = [];
@@ -81,13 +74,12 @@ export class VrrpSyncGroup {
     }
   }
 
-  get state(): SyncGroupState {
-    return this.groupState;
+  get group(): string {
+    return this.name;
   }
 
-  /** The member instances, for status. Feed inputs through the group, not directly. */
-  get instances(): readonly VrrpInstance[] {
-    return this.members;
+  get state(): SyncGroupState {
+    return this.groupState;
   }
 
   member(name: string): VrrpInstance {

@@ -55,6 +55,7 @@ import {
 import { resolveInstance, type ResolvedInstance } from '../../vrrp/params.js';
 import { computeTrack, resolveTrackers, type ResolvedTracker, type ScriptState, type TrackerStates } from '../../vrrp/tracking.js';
 import { VrrpSyncGroup, type SyncGroupState } from '../../vrrp/sync-group.js';
+import { LoneInstance, type UnitEvent, type VrrpUnit } from '../../vrrp/unit.js';
 import type { VrrpState } from '../../vrrp/transitions.js';
 import { exerciseInstance } from '../../vrrp/warm.js';
 import type { InstanceTransportStats, DemuxedAdvert, TransportInstance, VrrpDrop } from '../../vrrp/advert-demux.js';
@@ -247,102 +248,6 @@ export interface VrrpThreadScheduling {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Units: a lone instance or a sync group, behind one shape
-
-type UnitEvent =
-  | { kind: 'member'; instance: string; event: VrrpEvent }
-  | { kind: 'groupState'; group: string; from: SyncGroupState; to: SyncGroupState; reason: string }
-  | { kind: 'groupNotify'; group: string; state: Exclude<SyncGroupState, 'INIT'> };
-
-interface Unit {
-  readonly members: readonly VrrpInstance[];
-  start(now: number): void;
-  handleAdvert(now: number, instance: string, adv: ReceivedAdvert): void;
-  handleTimeout(now: number): void;
-  setTrack(now: number, instance: string, t: TrackInput): void;
-  linkChange(now: number, instance: string, up: boolean): void;
-  command(now: number, cmd: VrrpCommand, instance?: string): void;
-  pollTransmit(): { instance: string; priority: number } | undefined;
-  pollEvent(): UnitEvent | undefined;
-  pollTimeout(): number | undefined;
-}
-
-class SingleUnit implements Unit {
-  readonly members: readonly VrrpInstance[];
-  constructor(private readonly inst: VrrpInstance) {
-    this.members = [inst];
-  }
-  start(now: number): void {
-    this.inst.start(now);
-  }
-  handleAdvert(now: number, _i: string, adv: ReceivedAdvert): void {
-    this.inst.handleAdvert(now, adv);
-  }
-  handleTimeout(now: number): void {
-    this.inst.handleTimeout(now);
-  }
-  setTrack(now: number, _i: string, t: TrackInput): void {
-    this.inst.setTrack(now, t);
-  }
-  linkChange(now: number, _i: string, up: boolean): void {
-    this.inst.linkChange(now, up);
-  }
-  command(now: number, cmd: VrrpCommand): void {
-    this.inst.command(now, cmd);
-  }
-  pollTransmit(): { instance: string; priority: number } | undefined {
-    const tx = this.inst.pollTransmit();
-    return tx ? { instance: this.inst.name, priority: tx.priority } : undefined;
-  }
-  pollEvent(): UnitEvent | undefined {
-    const ev = this.inst.pollEvent();
-    return ev ? { kind: 'member', instance: this.inst.name, event: ev } : undefined;
-  }
-  pollTimeout(): number | undefined {
-    return this.inst.pollTimeout();
-  }
-}
-
-class GroupUnit implements Unit {
-  readonly members: readonly VrrpInstance[];
-  constructor(readonly group: VrrpSyncGroup) {
-    this.members = group.instances;
-  }
-  start(now: number): void {
-    this.group.start(now);
-  }
-  handleAdvert(now: number, i: string, adv: ReceivedAdvert): void {
-    this.group.handleAdvert(now, i, adv);
-  }
-  handleTimeout(now: number): void {
-    this.group.handleTimeout(now);
-  }
-  setTrack(now: number, i: string, t: TrackInput): void {
-    this.group.setTrack(now, i, t);
-  }
-  linkChange(now: number, i: string, up: boolean): void {
-    this.group.linkChange(now, i, up);
-  }
-  command(now: number, cmd: VrrpCommand, i?: string): void {
-    this.group.command(now, cmd, i);
-  }
-  pollTransmit(): { instance: string; priority: number } | undefined {
-    const tx = this.group.pollTransmit();
-    return tx ? { instance: tx.instance, priority: tx.priority } : undefined;
-  }
-  pollEvent(): UnitEvent | undefined {
-    const ev = this.group.pollEvent();
-    if (!ev) return undefined;
-    if (ev.type === 'member') return { kind: 'member', instance: ev.instance, event: ev.event };
-    if (ev.type === 'groupStateChange') return { kind: 'groupState', group: ev.group, from: ev.from, to: ev.to, reason: ev.reason };
-    return { kind: 'groupNotify', group: ev.group, state: ev.state };
-  }
-  pollTimeout(): number | undefined {
-    return this.group.pollTimeout();
-  }
-}
-
-// ------------------------------------------------------------------------------------------------
 // Per-instance bookkeeping
 
 interface InstanceRec {
@@ -355,7 +260,7 @@ interface InstanceRec {
   /** Removed by a reload: its STOP notify becomes DELETED when it configures notify_deleted. */
   deleting: boolean;
   inst: VrrpInstance;
-  unit: Unit;
+  unit: VrrpUnit;
   /** Serialises this instance's VIP changes, GARPs and notifies. */
   chain: Promise<void>;
   /** The instance's own interface, followed with `linkChange` (unless `dont_track_primary`). */
@@ -423,8 +328,8 @@ export class VrrpRuntime {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly recs = new Map<string, InstanceRec>();
-  private units: Unit[] = [];
-  private groups: GroupUnit[] = [];
+  private units: VrrpUnit[] = [];
+  private groups: VrrpSyncGroup[] = [];
   /** The config running now (see `config`). */
   private cfg: Config;
   /** One transport per socket, by `socketKey`. */
@@ -544,7 +449,7 @@ export class VrrpRuntime {
       this.state = 'running';
       for (const u of this.units) {
         u.start(now);
-        this.drain(u);
+        this.drainOutputs(u);
       }
       this.reschedule();
       for (const rec of this.recs.values()) this.logStarted(rec, 'VRRP instance started');
@@ -585,7 +490,7 @@ export class VrrpRuntime {
    * State machines, sync groups and bookkeeping for `resolved` (not yet started). A sync group is
    * built only as a whole: all its members must be in `resolved`.
    */
-  private build(config: Config, resolved: readonly ResolvedInstance[]): { recs: InstanceRec[]; units: Unit[]; groups: GroupUnit[] } {
+  private build(config: Config, resolved: readonly ResolvedInstance[]): { recs: InstanceRec[]; units: VrrpUnit[]; groups: VrrpSyncGroup[] } {
     const inGroup = new Map<string, string>();
     for (const [gname, g] of Object.entries(config.sync_groups)) for (const m of g.group) inGroup.set(m, gname);
     const insts = new Map<string, VrrpInstance>();
@@ -594,8 +499,8 @@ export class VrrpRuntime {
       for (const w of inst.configWarnings) this.log.warn({ instance: r.name, vrid: r.wire.vrid }, w);
       insts.set(r.name, inst);
     }
-    const groups: GroupUnit[] = [];
-    const units: Unit[] = [];
+    const groups: VrrpSyncGroup[] = [];
+    const units: VrrpUnit[] = [];
     for (const [gname, g] of Object.entries(config.sync_groups)) {
       const inConfig = g.group.filter((m) => config.instances[m] !== undefined);
       const members = inConfig.map((m) => insts.get(m)).filter((m): m is VrrpInstance => m !== undefined);
@@ -603,7 +508,7 @@ export class VrrpRuntime {
       if (members.length !== inConfig.length) {
         throw new VrrpRuntimeError(`Sync group "${gname}" must start as a whole, but ${inConfig.filter((m) => !insts.has(m)).join(', ')} would keep running`);
       }
-      const unit = new GroupUnit(new VrrpSyncGroup({ name: gname }, members));
+      const unit = new VrrpSyncGroup({ name: gname }, members);
       units.push(unit);
       groups.push(unit);
     }
@@ -611,8 +516,8 @@ export class VrrpRuntime {
     for (const r of resolved) {
       const inst = insts.get(r.name)!;
       const gname = inGroup.get(r.name);
-      const unit = gname ? groups.find((g) => g.group.name === gname) : undefined;
-      const u = unit ?? new SingleUnit(inst);
+      const unit = gname ? groups.find((g) => g.name === gname) : undefined;
+      const u = unit ?? new LoneInstance(inst);
       if (!unit) units.push(u);
       const cfg = config.instances[r.name]!;
       const tr = resolveTrackers(config, r.name);
@@ -848,7 +753,7 @@ export class VrrpRuntime {
       this.drainOutputs(u);
     }
     for (const r of stoppedRecs) r.garpAbort.abort();
-    const stoppedGroups = stopUnits.filter((u): u is GroupUnit => u instanceof GroupUnit).map((g) => g.group.name);
+    const stoppedGroups = stopUnits.flatMap((u) => (u.group !== undefined ? [u.group] : []));
     const oldWork = [...stoppedRecs.map((r) => r.chain), ...stoppedGroups.map((g) => this.groupNotifies.get(g) ?? Promise.resolve())];
     this.units = this.units.filter((u) => !stopUnits.includes(u));
     this.groups = this.groups.filter((g) => !stopUnits.includes(g));
@@ -899,7 +804,7 @@ export class VrrpRuntime {
       } catch (err) {
         this.log.error({ err: errMsg(err) }, 'VRRP state machine rejected start');
       }
-      this.drain(u);
+      this.drainOutputs(u);
     }
     this.reschedule();
     for (const rec of built.recs) this.logStarted(rec, by.added.includes(rec.name) ? 'VRRP instance added by reload' : 'VRRP instance restarted by reload');
@@ -948,12 +853,12 @@ export class VrrpRuntime {
     this.recs.clear();
     for (const r of recs) this.recs.set(r.name, r);
     const gorder = Object.keys(config.sync_groups);
-    const rank = (g: GroupUnit) => {
-      const i = gorder.indexOf(g.group.name);
+    const rank = (g: VrrpSyncGroup) => {
+      const i = gorder.indexOf(g.name);
       return i < 0 ? gorder.length : i;
     };
     this.groups.sort((a, b) => rank(a) - rank(b));
-    const singles = [...new Set(recs.map((r) => r.unit).filter((u) => !(u instanceof GroupUnit)))];
+    const singles = [...new Set(recs.map((r) => r.unit).filter((u) => u.group === undefined))];
     this.units = [...this.groups, ...singles];
   }
 
@@ -1200,7 +1105,7 @@ export class VrrpRuntime {
       running: this.state === 'running',
       transport,
       instances,
-      syncGroups: this.groups.map((g) => ({ name: g.group.name, state: g.group.state, members: g.members.map((m) => m.name) })),
+      syncGroups: this.groups.map((g) => ({ name: g.name, state: g.state, members: g.members.map((m) => m.name) })),
       ...(this.threadScheduling ? { thread: { ...this.threadScheduling } } : {}),
     };
   }
@@ -1218,7 +1123,7 @@ export class VrrpRuntime {
     return now;
   }
 
-  private input(unit: Unit, fn: (now: number) => void, backdateMs = 0): void {
+  private input(unit: VrrpUnit, fn: (now: number) => void, backdateMs = 0): void {
     if (this.state !== 'running') return;
     try {
       fn(this.machineNow(backdateMs));
@@ -1226,7 +1131,7 @@ export class VrrpRuntime {
       // A VrrpUsageError is a bug of ours, not of the peer; log it and keep running.
       this.log.error({ err: errMsg(err) }, 'VRRP state machine rejected an input');
     }
-    this.drain(unit);
+    this.drainOutputs(unit);
     this.reschedule();
   }
 
@@ -1266,7 +1171,7 @@ export class VrrpRuntime {
       } catch (err) {
         this.log.error({ err: errMsg(err) }, 'VRRP timer handling failed');
       }
-      this.drain(u);
+      this.drainOutputs(u);
     }
     this.reschedule();
   }
@@ -1347,30 +1252,26 @@ export class VrrpRuntime {
     }
   }
 
-  /** Drain every output of `unit`: transmits first, then events. */
-  private drain(unit: Unit): void {
-    this.drainOutputs(unit);
-  }
-
-  private drainTransmits(unit: Unit): void {
+  private drainTransmits(unit: VrrpUnit): void {
     for (let tx = unit.pollTransmit(); tx; tx = unit.pollTransmit()) this.routes.get(tx.instance)?.send(tx.instance, tx.priority);
   }
 
-  private drainOutputs(unit: Unit): void {
+  /** Drain every output of `unit`: transmits first, then events. */
+  private drainOutputs(unit: VrrpUnit): void {
     this.drainTransmits(unit);
     for (let ev = unit.pollEvent(); ev; ev = unit.pollEvent()) this.onUnitEvent(ev);
   }
 
   private onUnitEvent(ev: UnitEvent): void {
     const now = this.clock.now();
-    if (ev.kind === 'groupState') {
+    if (ev.type === 'groupStateChange') {
       this.log.info({ group: ev.group, from: ev.from, to: ev.to, reason: ev.reason }, `sync group ${ev.group}: ${ev.from} -> ${ev.to}`);
       this.emit({ type: 'groupTransition', at: now, group: ev.group, from: ev.from, to: ev.to, reason: ev.reason });
       return;
     }
-    if (ev.kind === 'groupNotify') {
+    if (ev.type === 'groupNotify') {
       if (ev.state === 'BACKUP' || ev.state === 'MASTER' || ev.state === 'FAULT' || ev.state === 'STOP') {
-        const g = this.groups.find((x) => x.group.name === ev.group);
+        const g = this.groups.find((x) => x.name === ev.group);
         const chains = g ? g.members.map((m) => this.recs.get(m.name)?.chain ?? Promise.resolve()) : [];
         const state: NotifyState = ev.state;
         const p = Promise.all(chains).then(() => this.notify({ kind: 'group', name: ev.group, state, priority: 0 }));
