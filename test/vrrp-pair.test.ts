@@ -20,7 +20,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigSchema, type Config, type ConfigInput } from '../src/config/schema.js';
 import { FakeClock } from '../src/sys/clock.js';
 import { createLogger } from '../src/sys/logger.js';
-import { VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp/runtime.js';
+import type { NotifyRequest, RuntimeEvent } from '../src/daemon/vrrp/types.js';
+import { VrrpRuntime } from '../src/daemon/vrrp/runtime.js';
 import { AdvertDemux, StatsTable, advertDestinations, sumDrops, type TransportInstance } from '../src/vrrp/advert-demux.js';
 import type { TransportHandlers, TransportStats, VrrpTransport } from '../src/daemon/vrrp/socket.js';
 import { NetnsLab, requireNativeAddon, requireNetnsRoot, requireTshark } from './helpers/netns.js';
@@ -163,7 +164,7 @@ interface FakeNode {
   logLines: string[];
 }
 
-function fakeNode(link: FakeLink, node: string, ip: string, config: Config): FakeNode {
+function fakeNode(link: FakeLink, node: string, ip: string, config: Config, opts: { addError?: () => string | undefined } = {}): FakeNode {
   const events: RuntimeEvent[] = [];
   const notifies: NotifyRequest[] = [];
   const logLines: string[] = [];
@@ -174,7 +175,11 @@ function fakeNode(link: FakeLink, node: string, ip: string, config: Config): Fak
     logger: createLogger({ level: 'trace', destination: { write: (l: string) => void logLines.push(l) } }),
     transport: (instances, handlers) => new FakeTransport(link, node, instances, handlers),
     addresses: {
-      addVips: async (vips) => op(`add ${vips.map((v) => v.address).join(',')}`),
+      addVips: async (vips) => {
+        op(`add ${vips.map((v) => v.address).join(',')}`);
+        const err = opts.addError?.();
+        if (err) throw new Error(err);
+      },
       removeVips: async (vips) => op(`remove ${vips.map((v) => v.address).join(',')}`),
       primaryAddress: async () => ip,
       cleanupStale: async () => op('cleanupStale'),
@@ -234,6 +239,41 @@ describe('VrrpRuntime driver: an in-process pair in virtual time', () => {
     // Transitions are logged with stable fields.
     const t = a.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((o) => o.to === 'MASTER');
     expect(t).toMatchObject({ instance: 'VI_1', vrid: 51, from: 'BACKUP', to: 'MASTER', reason: expect.any(String) });
+    await b.rt.stop();
+  });
+
+  it('a MASTER whose VIPs cannot be added goes to FAULT (the peer takes over), retries with backoff, and recovers once the cause is fixed', async () => {
+    const clock = new FakeClock(1000);
+    const ops: Op[] = [];
+    const link = new FakeLink(clock, ops);
+    let broken = true;
+    const a = fakeNode(link, 'a', '10.0.0.11', fakeConfig(150), { addError: () => (broken ? 'addr add 10.0.0.100/24 dev vk-missing: no interface vk-missing' : undefined) });
+    const b = fakeNode(link, 'b', '10.0.0.12', fakeConfig(100));
+    await a.rt.start();
+    await b.rt.start();
+    await clock.advanceAsync(5000);
+    // a won the election, could not add its VIPs, and handed over with priority 0 at once.
+    expect(opsOf(ops, 'a')).toEqual(['cleanupStale', 'add 10.0.0.100', 'tx 0', 'remove 10.0.0.100']);
+    expect(a.rt.snapshot().instances[0]).toMatchObject({ state: 'FAULT', vipsSet: false, vipError: expect.stringMatching(/no interface vk-missing/), tracking: { fault: true } });
+    expect(b.rt.snapshot().instances[0]).toMatchObject({ state: 'MASTER', vipsSet: true });
+    expect(a.events.filter((e) => e.type === 'vips')).toEqual([expect.objectContaining({ action: 'added', ok: false }), expect.objectContaining({ action: 'removed', ok: true })]);
+    const retryLogs = () => a.logLines.map((l) => JSON.parse(l) as { msg: string; retry_in_ms?: number }).filter((o) => o.retry_in_ms !== undefined).map((o) => o.retry_in_ms);
+    expect(retryLogs()).toEqual([5000]);
+
+    // Still broken at the retry: one more takeover attempt, FAULT again, twice the wait.
+    await clock.advanceAsync(10_000);
+    expect(retryLogs()).toEqual([5000, 10_000]);
+    expect(a.rt.snapshot().instances[0]?.state).toBe('FAULT');
+    expect(b.rt.snapshot().instances[0]?.state).toBe('MASTER');
+
+    // The cause is fixed: at the next retry a competes, preempts b and keeps its VIPs.
+    broken = false;
+    await clock.advanceAsync(15_000);
+    expect(a.rt.snapshot().instances[0]).toMatchObject({ state: 'MASTER', vipsSet: true });
+    expect(a.rt.snapshot().instances[0]?.vipError).toBeUndefined();
+    expect(b.rt.snapshot().instances[0]?.state).toBe('BACKUP');
+    expect(opsOf(ops, 'a').at(-2)).toBe('add 10.0.0.100');
+    await a.rt.stop();
     await b.rt.stop();
   });
 

@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigSchema, type Config, type ConfigInput } from '../src/config/schema.js';
 import { FakeClock } from '../src/sys/clock.js';
 import { createLogger } from '../src/sys/logger.js';
-import { REHEARSAL_LEAD_MS, REHEARSAL_MAX_INSTANCES, VrrpRuntime, type NotifyRequest, type RuntimeEvent } from '../src/daemon/vrrp/runtime.js';
+import type { NotifyRequest, RuntimeEvent } from '../src/daemon/vrrp/types.js';
+import { REHEARSAL_LEAD_MS, REHEARSAL_MAX_INSTANCES, VrrpRuntime } from '../src/daemon/vrrp/runtime.js';
 import { AdvertDemux, StatsTable, advertDestinations, sumDrops, type TransportInstance } from '../src/vrrp/advert-demux.js';
 import type { TransportHandlers, TransportStats, VrrpTransport } from '../src/daemon/vrrp/socket.js';
 

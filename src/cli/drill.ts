@@ -36,7 +36,7 @@ import {
   type PeerEndpoint,
 } from '../drill/probe.js';
 import type { DaemonStatus } from '../daemon/control/status.js';
-import type { InstanceStatus } from '../daemon/vrrp/runtime.js';
+import type { InstanceStatus } from '../daemon/vrrp/types.js';
 import { DaemonUnreachable, resolveSocket } from '../daemon/control/client.js';
 import { masterDownIntervalMs, skewTimeMs } from '../vrrp/timers.js';
 import { EXIT } from './exit-codes.js';

@@ -22,7 +22,7 @@ import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import type { Logger, LogLevel } from '../sys/logger.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
-import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/runtime.js';
+import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/types.js';
 import type { VrrpWorkerData, WorkerCall, WorkerMessage } from './vrrp/worker.js';
 
 const VERSION = '0.1.0';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DaemonStatus, IpvsStatus } from '../daemon/control/status.js';
-import type { InstanceStatus } from '../daemon/vrrp/runtime.js';
+import type { InstanceStatus } from '../daemon/vrrp/types.js';
 import { compareIpvsTables } from './probe.js';
 import { ipvsCheck, localChecks, nodeIdentity, peerChecks, wireCheck } from './precheck.js';
 

@@ -9,7 +9,7 @@
  * warning, not an ok: it proves nothing.
  */
 import type { DaemonStatus, IpvsStatus } from '../daemon/control/status.js';
-import type { InstanceStatus } from '../daemon/vrrp/runtime.js';
+import type { InstanceStatus } from '../daemon/vrrp/types.js';
 import { canonicalIp, stripZone } from '../vocab/ip.js';
 import type { PrecheckResult } from './report.js';
 

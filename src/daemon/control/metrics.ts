@@ -62,6 +62,16 @@ export function createMetrics(getStatus: () => DaemonStatus | undefined): Metric
       }
     },
   });
+  new Gauge({
+    name: 'vipkeeper_vrrp_vip_error',
+    help: 'Whether the last VIP add of the instance failed (1): it is held in FAULT and retries.',
+    labelNames: ['iname', 'intf', 'vrid'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const i of instances()) this.set(ilabels(i), i.vipError ? 1 : 0);
+    },
+  });
   const counter = (name: string, help: string, pick: (c: NonNullable<DaemonStatus['vrrp']>['instances'][number]['counters']) => number) =>
     totalCounter(registry, name, help, ['iname', 'intf', 'vrid'], () => instances().map((i) => [ilabels(i), pick(i.counters)]));
   counter('keepalived_advertisements_received_total', 'VRRP adverts received.', (c) => c.advertsReceived);

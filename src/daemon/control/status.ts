@@ -1,7 +1,7 @@
 // The daemon's status as plain JSON: what `GET /status` returns, what `vipkeeper
 // status` prints, and what the metrics are read from at scrape time.
 import type { HealthSnapshot } from '../../check/health.js';
-import type { RuntimeSnapshot } from '../vrrp/runtime.js';
+import type { RuntimeSnapshot } from '../vrrp/types.js';
 
 export interface ConfigState {
   path: string;

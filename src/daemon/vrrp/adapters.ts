@@ -9,7 +9,8 @@ import { Notifier } from '../scripts/notify.js';
 import { formatVrrpFifoLine, NotifyFifo } from '../scripts/notify-fifo.js';
 import { TrackFileWatcher } from '../scripts/track-file.js';
 import { TrackScript } from '../scripts/track-script.js';
-import type { AddressPort, AnnouncePort, LinkPort, NotifyPort, NotifyRequest, VrrpRuntime } from './runtime.js';
+import type { AddressPort, AnnouncePort, LinkPort, NotifyPort, NotifyRequest } from './types.js';
+import type { VrrpRuntime } from './runtime.js';
 
 
 export function addressPort(): AddressPort {

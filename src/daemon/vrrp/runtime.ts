@@ -41,26 +41,24 @@
  */
 import type { Config, Vip } from '../../config/schema.js';
 import type { NotifyState } from '../../vocab/states.js';
-import { DROP_REASONS } from '../../vrrp/packet.js';
 import { realClock, type Clock, type TimerHandle } from '../../sys/clock.js';
 import type { Logger } from '../../sys/logger.js';
-import {
-  VrrpInstance,
-  type ReceivedAdvert,
-  type TrackInput,
-  type VrrpCommand,
-  type VrrpEvent,
-  type VrrpSnapshot,
-} from '../../vrrp/instance.js';
+import { VrrpInstance, type TrackInput } from '../../vrrp/instance.js';
 import { resolveInstance, type ResolvedInstance } from '../../vrrp/params.js';
 import { computeTrack, resolveTrackers, type ResolvedTracker, type ScriptState, type TrackerStates } from '../../vrrp/tracking.js';
-import { VrrpSyncGroup, type SyncGroupState } from '../../vrrp/sync-group.js';
+import { VrrpSyncGroup } from '../../vrrp/sync-group.js';
 import { LoneInstance, type UnitEvent, type VrrpUnit } from '../../vrrp/unit.js';
-import type { VrrpState } from '../../vrrp/transitions.js';
 import { exerciseInstance } from '../../vrrp/warm.js';
-import type { InstanceTransportStats, DemuxedAdvert, TransportInstance, VrrpDrop } from '../../vrrp/advert-demux.js';
-import type { TransportFactory, TransportStats, VrrpTransport } from './socket.js';
-import { diffVrrpConfig, instancesByAction, sameData, type ReloadAction, type TrackerDiff } from './reload.js';
+import type { DemuxedAdvert, VrrpDrop } from '../../vrrp/advert-demux.js';
+import { InstanceEffects, errMsg } from './effects.js';
+import { TransportSet, type TransportSlot } from './transport-set.js';
+import { diffVrrpConfig, instancesByAction, sameData, type ReloadAction } from './reload.js';
+import type { InstanceRec, InstanceStatus, NotifyRequest, OperatorCommand, ReloadReport, RuntimeEvent, RuntimeRequest, RuntimeResponse, RuntimeSnapshot, VrrpRuntimeDeps, VrrpThreadScheduling } from './types.js';
+
+
+/** After a failed VIP add, the instance waits this long in FAULT before it competes again; doubling. */
+export const VIP_RETRY_MS = 5_000;
+export const VIP_RETRY_MAX_MS = 300_000;
 
 /** An advert is dated back to its kernel receive time by at most this much (see `machineNow`). */
 const MAX_BACKDATE_MS = 100;
@@ -69,247 +67,6 @@ const MAX_BACKDATE_MS = 100;
 export const REHEARSAL_LEAD_MS = 3;
 /** At most this many instances are rehearsed per pass (and for at most a third of the lead). */
 export const REHEARSAL_MAX_INSTANCES = 2;
-
-// ------------------------------------------------------------------------------------------------
-// Ports (what the runtime needs from the outside world)
-
-/** VIP configuration in the kernel. Every call is for one instance's whole VIP list (one batch). */
-export interface AddressPort {
-  addVips(vips: readonly Vip[], defaultDev: string | undefined): Promise<unknown> | unknown;
-  removeVips(vips: readonly Vip[], defaultDev: string | undefined): Promise<unknown> | unknown;
-  /** Source address for adverts: primary IPv4 / link-local IPv6 of `dev`. */
-  primaryAddress(dev: string, family: 4 | 6): Promise<string | undefined> | string | undefined;
-  /** At startup: remove these VIPs if a previous run left them configured. */
-  cleanupStale(vips: readonly Vip[], defaultDev: string | undefined): Promise<unknown> | unknown;
-  /** Run the add code without a kernel, just before a possible takeover (see VrrpRuntime.rehearse). */
-  rehearse?(vips: readonly Vip[], defaultDev: string | undefined): void;
-}
-
-/**
- * Gratuitous ARP / unsolicited NA: `repeat` rounds over all VIPs, `intervalMs` apart; stop early
- * when `signal` aborts (the instance left MASTER: GARPs only while the VIPs are set).
- */
-export interface AnnouncePort {
-  announce(
-    vips: readonly Vip[],
-    defaultDev: string | undefined,
-    opts: { repeat: number; intervalMs: number; signal: AbortSignal },
-  ): Promise<unknown> | unknown;
-  /** Prepare (open sockets, run the frame code once) so the first takeover is not slowed. */
-  warm?(vips: readonly Vip[], defaultDev: string | undefined): void;
-  /** Build the frames once, sending nothing, just before a possible takeover. */
-  rehearse?(vips: readonly Vip[], defaultDev: string | undefined): void;
-}
-
-export type { NotifyState };
-
-/** A notify request (scripts and FIFO lines are the notifier's business). Plain data. */
-export interface NotifyRequest {
-  kind: 'instance' | 'group';
-  name: string;
-  state: NotifyState;
-  /** Effective priority (0 for groups, as keepalived). */
-  priority: number;
-}
-
-export interface NotifyPort {
-  notify(req: NotifyRequest): Promise<unknown> | unknown;
-  /** Wait for running notify scripts (notify_stop included), bounded. */
-  close?(): Promise<unknown> | unknown;
-}
-
-/** Link state of interfaces (e.g. `ip monitor link`). */
-export interface LinkPort {
-  /**
-   * Calls `cb(ifname, up)` with each interface's initial state (by the time `ready` resolves) and
-   * on every change. `close()` stops watching.
-   */
-  watch(ifnames: readonly string[], cb: (ifname: string, up: boolean) => void): { ready?: Promise<unknown>; close(): void };
-}
-
-
-export interface VrrpRuntimeDeps {
-  config: Config;
-  transport: TransportFactory;
-  addresses: AddressPort;
-  announcer: AnnouncePort;
-  notifier?: NotifyPort;
-  links?: LinkPort;
-  /** Default: the real monotonic clock. */
-  clock?: Clock;
-  logger: Logger;
-  /** Plain-data events out (status API, worker `postMessage`). */
-  onEvent?: (ev: RuntimeEvent) => void;
-  /** Drop-log rate limit per (instance, reason); default 60 s. */
-  dropLogIntervalMs?: number;
-  /**
-   * Runs the log lines and events of a state change or VIP change once the current burst of work
-   * (advert, address add, gratuitous ARP) is done; default `setImmediate`. Serialising a log line
-   * costs ~0.3 ms, and a takeover has two before its first GARP.
-   */
-  defer?: (fn: () => void) => void;
-}
-
-// ------------------------------------------------------------------------------------------------
-// Plain-data messages in and out
-
-export type OperatorCommand = 'stepDown' | 'maintenanceOn' | 'maintenanceOff';
-
-export type RuntimeRequest =
-  | { type: 'snapshot' }
-  | { type: 'command'; instance: string; command: OperatorCommand }
-  | { type: 'scriptState'; script: string; state: ScriptState }
-  | { type: 'fileValue'; file: string; value: number }
-  | { type: 'linkChange'; ifname: string; up: boolean }
-  /** Hitless reload; `config` is plain data (structured-clone safe). */
-  | { type: 'reload'; config: Config }
-  | { type: 'stop'; reason?: string };
-
-export type RuntimeResponse =
-  | { ok: true; snapshot?: RuntimeSnapshot; report?: ReloadReport }
-  | { ok: false; error: string };
-
-/** What a reload did (instance names; plain data). */
-export interface ReloadReport {
-  /** Untouched: same machine, timers and VIPs. */
-  unchanged: string[];
-  /** Notify settings only: applied in place, no restart. */
-  updated: string[];
-  /** Stopped (as on shutdown) and started fresh. */
-  restarted: string[];
-  added: string[];
-  /** Stopped as on shutdown; only their own VIPs were released. */
-  removed: string[];
-  syncGroups: Record<Exclude<ReloadAction, 'changed'> | 'restarted', string[]>;
-  /** Tracker definitions that changed (their watchers need restarting; the runtime keeps the last state). */
-  trackers: { scripts: TrackerDiff; files: TrackerDiff; processes: TrackerDiff };
-  /** Why each restarted / updated instance is so (key names only, never values). */
-  reasons: Record<string, string[]>;
-  /** Changes this reload does not apply. */
-  notes: string[];
-}
-
-export type RuntimeEvent =
-  | { type: 'transition'; at: number; instance: string; vrid: number; from: VrrpState; to: VrrpState; reason: string }
-  | { type: 'groupTransition'; at: number; group: string; from: SyncGroupState; to: SyncGroupState; reason: string }
-  | { type: 'vips'; at: number; instance: string; action: 'added' | 'removed'; ok: boolean; error?: string }
-  /** While MASTER, an advert from another router arrived (lower: we re-assert; higher: we yield). */
-  | { type: 'otherMasterSeen'; at: number; instance: string; vrid: number; srcIp: string; priority: number }
-  | { type: 'started'; at: number; instances: string[] }
-  | { type: 'reloaded'; at: number; report: ReloadReport }
-  | { type: 'stopped'; at: number };
-
-export interface InstanceStatus {
-  name: string;
-  vrid: number;
-  version: 2 | 3;
-  family: 4 | 6;
-  interface: string | undefined;
-  /** The address this node's adverts come from: how a peer names this node. */
-  sourceIp: string;
-  /** The configured advert interval. */
-  advertIntervalMs: number;
-  syncGroup: string | undefined;
-  state: VrrpState;
-  basePriority: number;
-  effectivePriority: number;
-  /** The master we last accepted adverts from (BACKUP), if any. */
-  masterSeen: { ip: string; priority: number; lastSeenAt: number } | undefined;
-  vips: string[];
-  vipsSet: boolean;
-  maintenance: boolean;
-  fault: VrrpSnapshot['fault'];
-  /** The tracker input last given to the machine (weight delta, fault, reason). */
-  tracking?: TrackInput | undefined;
-  recentTransitions: VrrpSnapshot['transitions'];
-  counters: VrrpSnapshot['counters'];
-  transport: InstanceTransportStats | undefined;
-}
-
-export interface RuntimeSnapshot {
-  at: number;
-  running: boolean;
-  transport: Omit<TransportStats, 'instances'> | undefined;
-  instances: InstanceStatus[];
-  syncGroups: { name: string; state: SyncGroupState; members: string[] }[];
-  /** How the thread running VRRP is scheduled (set by the worker; absent in-process). */
-  thread?: VrrpThreadScheduling;
-}
-
-/** The VRRP thread's scheduling: `vrrp_rt_priority` asked for, what the kernel reports. */
-export interface VrrpThreadScheduling {
-  tid: number;
-  policy: 'rr' | 'fifo' | 'other';
-  priority: number;
-  /** `global.vrrp_rt_priority` (0 = normal scheduling). */
-  requested: number;
-  /** Why the requested priority is not in effect (e.g. EPERM). */
-  error?: string;
-}
-
-// ------------------------------------------------------------------------------------------------
-// Per-instance bookkeeping
-
-interface InstanceRec {
-  name: string;
-  resolved: ResolvedInstance;
-  /** The config this instance runs under (notify settings are read from it). */
-  config: Config;
-  /** What the transport was given for this instance. */
-  ti: TransportInstance;
-  /** Removed by a reload: its STOP notify becomes DELETED when it configures notify_deleted. */
-  deleting: boolean;
-  inst: VrrpInstance;
-  unit: VrrpUnit;
-  /** Serialises this instance's VIP changes, GARPs and notifies. */
-  chain: Promise<void>;
-  /** The instance's own interface, followed with `linkChange` (unless `dont_track_primary`). */
-  ownInterface: string | undefined;
-  /** track_interface / track_script / track_file of the instance and its sync group (src/vrrp/tracking.ts). */
-  trackers: ResolvedTracker[];
-  /** Last tracker input given to the machine (to feed only changes). */
-  lastTrack: TrackInput | undefined;
-  /** Aborted when the VIPs are removed: running GARP/NA bursts stop. */
-  garpAbort: AbortController;
-}
-
-/** One socket's transport and the instances it serves. */
-interface TransportSlot {
-  key: string;
-  transport: VrrpTransport;
-  instances: TransportInstance[];
-}
-
-/** Counters of transports closed by reloads, so the totals never go backwards. */
-interface RetiredStats {
-  unknownVrid: number;
-  dropped: TransportStats['dropped'];
-  instances: Record<string, InstanceTransportStats>;
-}
-
-function emptyRetired(): RetiredStats {
-  return { unknownVrid: 0, dropped: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as TransportStats['dropped'], instances: {} };
-}
-
-function addInstanceStats(into: Record<string, InstanceTransportStats>, name: string, s: InstanceTransportStats): void {
-  const t = (into[name] ??= { advertsSent: 0, sendErrors: 0, received: 0, accepted: 0, dropped: {} });
-  t.advertsSent += s.advertsSent;
-  t.sendErrors += s.sendErrors;
-  t.received += s.received;
-  t.accepted += s.accepted;
-  for (const [r, n] of Object.entries(s.dropped) as [keyof InstanceTransportStats['dropped'], number][]) t.dropped[r] = (t.dropped[r] ?? 0) + n;
-}
-
-/**
- * The socket an instance needs: the raw transport opens one per (interface, family, unicast TTL),
- * the UDP transport one per family (both bind the same port, so never two per family).
- */
-function socketKey(t: TransportInstance, kind: VrrpTransport['kind']): string {
-  const w = t.wire;
-  if (kind === 'udp') return `udp/ipv${w.family}`;
-  const ttl = w.unicastPeers.length > 0 ? w.unicastTtl : 255;
-  return `${w.interface ?? '*'}/ipv${w.family}${ttl === 255 ? '' : `/ttl${ttl}`}`;
-}
 
 function ifnamesOf(recs: Iterable<InstanceRec>): string[] {
   return [
@@ -332,14 +89,8 @@ export class VrrpRuntime {
   private groups: VrrpSyncGroup[] = [];
   /** The config running now (see `config`). */
   private cfg: Config;
-  /** One transport per socket, by `socketKey`. */
-  private readonly slots = new Map<string, TransportSlot>();
-  /** The transport each instance sends through and accepts adverts from. */
-  private readonly routes = new Map<string, VrrpTransport>();
-  /** Transports a reload retired, until flushed and closed. */
-  private readonly closing = new Set<VrrpTransport>();
-  private readonly retired: RetiredStats = emptyRetired();
-  private transportKind: VrrpTransport['kind'] | undefined;
+  private readonly transports: TransportSet;
+  private readonly effects: InstanceEffects;
   private timer: TimerHandle;
   private timerAt: number | undefined;
   private lastMachineAt = -Infinity;
@@ -373,6 +124,23 @@ export class VrrpRuntime {
     this.log = deps.logger;
     this.dropLogIntervalMs = deps.dropLogIntervalMs ?? 60_000;
     this.cfg = deps.config;
+    this.effects = new InstanceEffects({
+      addresses: deps.addresses,
+      announcer: deps.announcer,
+      notifier: deps.notifier,
+      clock: this.clock,
+      log: this.log,
+      later: (fn) => this.later(fn),
+      emit: (ev) => this.emit(ev),
+      stopped: () => this.state === 'stopped',
+      onVips: (rec, action, error) => this.onVips(rec, action, error),
+    });
+    this.transports = new TransportSet(deps.transport, {
+      onAdvert: (rx) => this.onAdvert(rx),
+      onDrop: (d) => this.onDrop(d),
+      onError: (err, ctx) => this.rateLimited(`err/${ctx.instance ?? ctx.socket ?? ''}/${ctx.op}/${errCode(err)}`, () => ({ ...ctx, err: errMsg(err) }), 'VRRP socket error'),
+      onOldUnicastChecksum: (instance, peer) => this.log.warn({ instance, peer }, 'peer uses the old (keepalived <= 1.3.6) VRRPv3 unicast checksum; switched to it'),
+    });
   }
 
   get running(): boolean {
@@ -438,9 +206,8 @@ export class VrrpRuntime {
       for (const i of ifnames) this.states.interfaces[i] ??= true;
 
       // 5. Sockets.
-      const opened = await this.openTransports([...this.partition(built.recs.map((r) => r.ti))]);
-      for (const s of opened) this.slots.set(s.key, s);
-      this.rebuildRoutes();
+      const parts = this.transports.partition(built.recs.map((r) => r.ti));
+      this.transports.install(await this.transports.open([...parts]), parts);
       this.warmInstances(built.recs);
 
       // 6. Initial conditions (recorded in INIT; start() then picks BACKUP or FAULT), then start.
@@ -456,9 +223,7 @@ export class VrrpRuntime {
       this.emit({ type: 'started', at: now, instances: this.instanceNames });
     } catch (err) {
       this.state = 'stopped';
-      for (const t of this.allTransports()) t.close();
-      this.slots.clear();
-      this.routes.clear();
+      this.transports.closeAll();
       this.unwatchLinks?.();
       throw err;
     }
@@ -540,6 +305,7 @@ export class VrrpRuntime {
         trackers,
         lastTrack: undefined,
         garpAbort: new AbortController(),
+        vipFault: undefined,
       });
     }
     return { recs, units, groups };
@@ -567,100 +333,6 @@ export class VrrpRuntime {
       },
       msg,
     );
-  }
-
-  // ---- sockets ---------------------------------------------------------------------------------
-
-  /** Instances grouped by the socket they need (config order kept within a socket). */
-  private partition(list: readonly TransportInstance[]): Map<string, TransportInstance[]> {
-    const out = new Map<string, TransportInstance[]>();
-    if (list.length === 0) return out;
-    if (this.transportKind === undefined) {
-      // Constructing a transport opens nothing (`open()` does): ask one which kind it is.
-      const probe = this.deps.transport(list, { onAdvert: () => undefined });
-      this.transportKind = probe.kind;
-      probe.close();
-    }
-    for (const t of list) {
-      const key = socketKey(t, this.transportKind);
-      const l = out.get(key);
-      if (l) l.push(t);
-      else out.set(key, [t]);
-    }
-    return out;
-  }
-
-  /** A transport whose adverts count only while the instance is routed to it (a reload swaps them). */
-  private createTransport(list: readonly TransportInstance[]): VrrpTransport {
-    let self: VrrpTransport | undefined;
-    const routed = (instance: string): boolean => self !== undefined && this.routes.get(instance) === self;
-    self = this.deps.transport(list, {
-      onAdvert: (rx) => {
-        if (routed(rx.instance)) this.onAdvert(rx);
-      },
-      onDrop: (d) => {
-        if (d.instance === undefined || routed(d.instance)) this.onDrop(d);
-      },
-      onError: (err, ctx) => this.rateLimited(`err/${ctx.instance ?? ctx.socket ?? ''}/${ctx.op}/${errCode(err)}`, () => ({ ...ctx, err: errMsg(err) }), 'VRRP socket error'),
-      onOldUnicastChecksum: (instance, peer) => this.log.warn({ instance, peer }, 'peer uses the old (keepalived <= 1.3.6) VRRPv3 unicast checksum; switched to it'),
-    });
-    return self;
-  }
-
-  /** Opens one transport per entry; on failure closes those it opened and throws. */
-  private async openTransports(parts: readonly (readonly [string, TransportInstance[]])[]): Promise<TransportSlot[]> {
-    const opened: TransportSlot[] = [];
-    try {
-      for (const [key, instances] of parts) {
-        const transport = this.createTransport(instances);
-        opened.push({ key, transport, instances });
-        await transport.open();
-      }
-    } catch (err) {
-      for (const s of opened) s.transport.close();
-      throw err;
-    }
-    return opened;
-  }
-
-  private rebuildRoutes(): void {
-    this.routes.clear();
-    for (const s of this.slots.values()) for (const t of s.instances) this.routes.set(t.wire.name, s.transport);
-  }
-
-  private allTransports(): VrrpTransport[] {
-    return [...[...this.slots.values()].map((s) => s.transport), ...this.closing];
-  }
-
-  /** Closes a transport a reload retired, keeping its counters for instances that still run. */
-  private retire(t: VrrpTransport): void {
-    const s = t.stats();
-    this.retired.unknownVrid += s.unknownVrid;
-    for (const r of DROP_REASONS) this.retired.dropped[r] += s.dropped[r] ?? 0;
-    for (const [name, st] of Object.entries(s.instances)) if (this.recs.has(name)) addInstanceStats(this.retired.instances, name, st);
-    for (const name of Object.keys(this.retired.instances)) if (!this.recs.has(name)) delete this.retired.instances[name];
-    t.close();
-    this.closing.delete(t);
-  }
-
-  private transportStats(): TransportStats | undefined {
-    if (this.transportKind === undefined) return undefined;
-    const out: TransportStats = {
-      kind: this.transportKind,
-      sockets: [],
-      unknownVrid: this.retired.unknownVrid,
-      dropped: { ...this.retired.dropped },
-      instances: {},
-    };
-    for (const [name, st] of Object.entries(this.retired.instances)) addInstanceStats(out.instances, name, st);
-    for (const t of this.allTransports()) {
-      const s = t.stats();
-      out.sockets.push(...s.sockets);
-      out.unknownVrid += s.unknownVrid;
-      for (const r of DROP_REASONS) out.dropped[r] += s.dropped[r] ?? 0;
-      for (const [name, st] of Object.entries(s.instances)) addInstanceStats(out.instances, name, st);
-    }
-    return out;
   }
 
   // ---- reload ----------------------------------------------------------------------------------
@@ -718,14 +390,10 @@ export class VrrpRuntime {
     }
 
     // Sockets: open those that are new or serve a different set of instances; keep the rest.
-    const parts = this.partition(finalRecs.map((r) => r.ti));
-    const toOpen = [...parts].filter(([key, list]) => {
-      const cur = this.slots.get(key);
-      return !cur || !sameData(cur.instances, list);
-    });
+    const parts = this.transports.partition(finalRecs.map((r) => r.ti));
     let opened: TransportSlot[];
     try {
-      opened = await this.openTransports(toOpen);
+      opened = await this.transports.open(this.transports.changed(parts, sameData));
     } catch (err) {
       watch?.close();
       throw err;
@@ -752,7 +420,10 @@ export class VrrpRuntime {
       }
       this.drainOutputs(u);
     }
-    for (const r of stoppedRecs) r.garpAbort.abort();
+    for (const r of stoppedRecs) {
+      r.garpAbort.abort();
+      this.clearVipFault(r);
+    }
     const stoppedGroups = stopUnits.flatMap((u) => (u.group !== undefined ? [u.group] : []));
     const oldWork = [...stoppedRecs.map((r) => r.chain), ...stoppedGroups.map((g) => this.groupNotifies.get(g) ?? Promise.resolve())];
     this.units = this.units.filter((u) => !stopUnits.includes(u));
@@ -763,16 +434,7 @@ export class VrrpRuntime {
     for (const r of this.recs.values()) r.config = next;
 
     // Swap the sockets whose instance set changed; retire those no longer needed.
-    const retiring: VrrpTransport[] = [];
-    for (const [key, slot] of this.slots) {
-      if (!parts.has(key) || opened.some((o) => o.key === key)) {
-        retiring.push(slot.transport);
-        this.closing.add(slot.transport);
-        this.slots.delete(key);
-      }
-    }
-    for (const s of opened) this.slots.set(s.key, s);
-    this.rebuildRoutes();
+    const retiring = this.transports.install(opened, parts);
     this.warmInstances(built.recs);
     if (watch) {
       const w = watch;
@@ -811,7 +473,7 @@ export class VrrpRuntime {
 
     // ---- 3. settle.
     await Promise.all(retiring.map((t) => t.flush().catch(() => undefined)));
-    for (const t of retiring) this.retire(t);
+    for (const t of retiring) this.transports.retire(t, (name) => this.recs.has(name));
     await settled;
 
     const groupsBy = (a: ReloadAction) => diff.syncGroups.filter((g) => g.action === a).map((g) => g.name);
@@ -836,7 +498,7 @@ export class VrrpRuntime {
         removed: report.removed,
         sync_groups: report.syncGroups,
         reasons: report.reasons,
-        sockets: { opened: opened.map((s) => s.key), closed: retiring.length, kept: this.slots.size - opened.length },
+        sockets: { opened: opened.map((s) => s.key), closed: retiring.length, kept: this.transports.size - opened.length },
       },
       'VRRP config reloaded',
     );
@@ -885,7 +547,7 @@ export class VrrpRuntime {
       this.warmedKinds.set(kind, n + 1);
       try {
         exerciseInstance(p);
-        this.routes.get(rec.name)?.warm?.(rec.name, [p.priority, 0]);
+        this.transports.route(rec.name)?.warm?.(rec.name, [p.priority, 0]);
       } catch (err) {
         this.log.debug({ instance: rec.name, err: errMsg(err) }, 'warm-up failed (harmless)');
       }
@@ -940,12 +602,13 @@ export class VrrpRuntime {
     }
     this.clearTimer();
     this.unwatchLinks?.();
+    for (const r of this.recs.values()) this.clearVipFault(r);
     if (wasRunning) {
       for (const u of this.units) this.drainOutputs(u);
       this.flushLater(); // the transitions to STOP are logged before this line
       this.log.info({ reason }, 'stopping VRRP: priority 0 sent from MASTERs, removing VIPs');
       for (const r of this.recs.values()) r.garpAbort.abort();
-      await Promise.all(this.allTransports().map((t) => t.flush()));
+      await Promise.all(this.transports.all().map((t) => t.flush()));
       await Promise.all([...this.recs.values()].map((r) => r.chain));
       try {
         await this.deps.notifier?.close?.();
@@ -953,8 +616,7 @@ export class VrrpRuntime {
         this.log.warn({ err: errMsg(err) }, 'notifier did not close cleanly');
       }
     }
-    for (const t of this.allTransports()) t.close();
-    this.closing.clear();
+    this.transports.closeAll();
     this.flushLater();
     this.state = 'stopped';
     this.emit({ type: 'stopped', at: this.clock.now() });
@@ -1015,6 +677,7 @@ export class VrrpRuntime {
     const r = computeTrack(rec.trackers, rec.config, states);
     let track: TrackInput = { weightDelta: r.weightDelta, fault: r.fault, reason: r.reason };
     if (rec.resolved.configFault) track = { weightDelta: track.weightDelta, fault: true, reason: `${rec.resolved.configFault}; ${track.reason}` };
+    if (rec.vipFault) track = { weightDelta: track.weightDelta, fault: true, reason: `VIPs could not be added (${rec.vipFault.error})` };
     const last = rec.lastTrack;
     if (last && last.weightDelta === track.weightDelta && last.fault === track.fault) return;
     if (!last && initial && track.weightDelta === 0 && !track.fault) {
@@ -1024,6 +687,38 @@ export class VrrpRuntime {
     rec.lastTrack = track;
     if (!initial) this.log.info({ instance: rec.name, vrid: rec.resolved.wire.vrid, weight_delta: track.weightDelta, fault: track.fault, reason: track.reason }, `${rec.name}: trackers changed`);
     rec.unit.setTrack(now, rec.name, track);
+  }
+
+  /**
+   * A VIP change finished (on the instance's effect chain). A MASTER without its VIPs must not
+   * hold mastership: the peer would never take over. A failed add holds the instance in FAULT (a
+   * MASTER sends priority 0 on the way, so the peer takes over at once) and, after a backoff
+   * (VIP_RETRY_MS doubling up to VIP_RETRY_MAX_MS), lets it compete again: it tries the add once
+   * it is MASTER again. A successful add clears the count.
+   */
+  private onVips(rec: InstanceRec, action: 'added' | 'removed', error: string | undefined): void {
+    if (action !== 'added' || this.state !== 'running' || this.recs.get(rec.name) !== rec) return;
+    if (error === undefined) {
+      this.clearVipFault(rec);
+      rec.vipFailures = 0;
+      return;
+    }
+    rec.vipFailures = (rec.vipFailures ?? 0) + 1;
+    const delay = Math.min(VIP_RETRY_MS * 2 ** (rec.vipFailures - 1), VIP_RETRY_MAX_MS);
+    const timer = this.clock.setTimeout(() => {
+      if (rec.vipFault?.timer !== timer || this.recs.get(rec.name) !== rec) return;
+      rec.vipFault = undefined;
+      this.log.info({ instance: rec.name, vrid: rec.resolved.wire.vrid, failures: rec.vipFailures }, `${rec.name}: retrying the VIPs: leaving FAULT to compete again`);
+      this.input(rec.unit, (now) => this.applyTrack(rec, now, false));
+    }, delay);
+    rec.vipFault = { error, retryAt: this.clock.now() + delay, timer };
+    this.log.error({ instance: rec.name, vrid: rec.resolved.wire.vrid, err: error, retry_in_ms: delay }, `${rec.name}: VIPs could not be added: going to FAULT so the peer takes over`);
+    this.input(rec.unit, (now) => this.applyTrack(rec, now, false));
+  }
+
+  private clearVipFault(rec: InstanceRec): void {
+    if (rec.vipFault) this.clock.clearTimeout(rec.vipFault.timer);
+    rec.vipFault = undefined;
   }
 
   /** Plain-data entry point (for a worker's `message` handler or the control socket). */
@@ -1069,7 +764,7 @@ export class VrrpRuntime {
   }
 
   snapshot(): RuntimeSnapshot {
-    const ts = this.transportStats();
+    const ts = this.transports.stats();
     const instances: InstanceStatus[] = [...this.recs.values()].map((rec) => {
       const s = rec.inst.snapshot();
       return {
@@ -1093,6 +788,7 @@ export class VrrpRuntime {
         recentTransitions: s.transitions,
         counters: s.counters,
         transport: ts?.instances[rec.name],
+        ...(rec.vipFault ? { vipError: rec.vipFault.error } : {}),
       };
     });
     let transport: RuntimeSnapshot['transport'];
@@ -1244,7 +940,7 @@ export class VrrpRuntime {
     const { vips, defaultDev } = rec.resolved;
     try {
       exerciseInstance(rec.resolved.params, {}, 1);
-      this.routes.get(rec.name)?.warm?.(rec.name, [rec.inst.effectivePriority]);
+      this.transports.route(rec.name)?.warm?.(rec.name, [rec.inst.effectivePriority]);
       this.deps.addresses.rehearse?.(vips, defaultDev);
       this.deps.announcer.rehearse?.(vips, defaultDev);
     } catch (err) {
@@ -1253,7 +949,7 @@ export class VrrpRuntime {
   }
 
   private drainTransmits(unit: VrrpUnit): void {
-    for (let tx = unit.pollTransmit(); tx; tx = unit.pollTransmit()) this.routes.get(tx.instance)?.send(tx.instance, tx.priority);
+    for (let tx = unit.pollTransmit(); tx; tx = unit.pollTransmit()) this.transports.route(tx.instance)?.send(tx.instance, tx.priority);
   }
 
   /** Drain every output of `unit`: transmits first, then events. */
@@ -1274,7 +970,7 @@ export class VrrpRuntime {
         const g = this.groups.find((x) => x.name === ev.group);
         const chains = g ? g.members.map((m) => this.recs.get(m.name)?.chain ?? Promise.resolve()) : [];
         const state: NotifyState = ev.state;
-        const p = Promise.all(chains).then(() => this.notify({ kind: 'group', name: ev.group, state, priority: 0 }));
+        const p = Promise.all(chains).then(() => this.effects.notify({ kind: 'group', name: ev.group, state, priority: 0 }));
         this.groupNotifies.set(ev.group, p);
       }
       return;
@@ -1291,32 +987,18 @@ export class VrrpRuntime {
         });
         return;
       case 'addVips':
-        rec.garpAbort = new AbortController();
-        this.enqueue(rec, () => this.vipOp(rec, 'added'));
+        this.effects.vips(rec, 'added');
         return;
       case 'removeVips':
-        rec.garpAbort.abort();
-        this.enqueue(rec, () => this.vipOp(rec, 'removed'));
+        this.effects.vips(rec, 'removed');
         return;
-      case 'sendGarp': {
-        // After the VIPs are in place; not on the chain itself, so a long burst never delays a removal.
-        const { repeat, intervalMs, cause } = e;
-        const signal = rec.garpAbort.signal;
-        void rec.chain.then(async () => {
-          if (signal.aborted || this.state === 'stopped') return;
-          try {
-            await this.deps.announcer.announce(rec.resolved.vips, rec.resolved.defaultDev, { repeat, intervalMs, signal });
-            this.log.debug({ instance: rec.name, vrid, repeat, cause }, 'gratuitous ARP / NA burst sent');
-          } catch (err) {
-            this.log.warn({ instance: rec.name, vrid, err: errMsg(err) }, 'gratuitous ARP / NA burst failed');
-          }
-        });
+      case 'sendGarp':
+        this.effects.announce(rec, e);
         return;
-      }
       case 'notify': {
         // A removed instance that configures notify_deleted reports DELETED instead of STOP.
         const state: NotifyState = e.state === 'STOP' && rec.deleting && rec.config.instances[rec.name]?.notify_deleted ? 'DELETED' : e.state;
-        this.enqueue(rec, () => this.notify({ kind: 'instance', name: rec.name, state, priority: rec.inst.effectivePriority }));
+        this.effects.notifyInstance(rec, { kind: 'instance', name: rec.name, state, priority: rec.inst.effectivePriority });
         return;
       }
       case 'priorityChange':
@@ -1324,7 +1006,7 @@ export class VrrpRuntime {
         if (rec.config.instances[rec.name]?.notify_priority_changes ?? rec.config.global.vrrp_notify_priority_changes) {
           const st = rec.inst.state;
           if (st === 'MASTER' || st === 'BACKUP') {
-            this.enqueue(rec, () => this.notify({ kind: 'instance', name: rec.name, state: st === 'MASTER' ? 'MASTER_PRIORITY' : 'BACKUP_PRIORITY', priority: e.to }));
+            this.effects.notifyInstance(rec, { kind: 'instance', name: rec.name, state: st === 'MASTER' ? 'MASTER_PRIORITY' : 'BACKUP_PRIORITY', priority: e.to });
           }
         }
         return;
@@ -1337,30 +1019,6 @@ export class VrrpRuntime {
         return;
       case 'wantMaster':
         return;
-    }
-  }
-
-  private enqueue(rec: InstanceRec, op: () => Promise<void>): void {
-    rec.chain = rec.chain.then(op, op);
-  }
-
-  private async vipOp(rec: InstanceRec, action: 'added' | 'removed'): Promise<void> {
-    const { vips, defaultDev } = rec.resolved;
-    const t0 = this.clock.now();
-    try {
-      if (action === 'added') await this.deps.addresses.addVips(vips, defaultDev);
-      else await this.deps.addresses.removeVips(vips, defaultDev);
-      const at = this.clock.now();
-      this.later(() => {
-        this.log.info({ instance: rec.name, vrid: rec.resolved.wire.vrid, vips: vips.map((v) => `${v.address}/${v.prefix}`), ms: Math.round(at - t0) }, `${rec.name}: VIPs ${action}`);
-        this.emit({ type: 'vips', at, instance: rec.name, action, ok: true });
-      });
-    } catch (err) {
-      const at = this.clock.now();
-      this.later(() => {
-        this.log.error({ instance: rec.name, vrid: rec.resolved.wire.vrid, err: errMsg(err) }, `${rec.name}: VIPs could not be ${action}`);
-        this.emit({ type: 'vips', at, instance: rec.name, action, ok: false, error: errMsg(err) });
-      });
     }
   }
 
@@ -1377,15 +1035,6 @@ export class VrrpRuntime {
       } catch (err) {
         this.log.warn({ err: errMsg(err) }, 'deferred log or event failed');
       }
-    }
-  }
-
-  private async notify(req: NotifyRequest): Promise<void> {
-    if (!this.deps.notifier) return;
-    try {
-      await this.deps.notifier.notify(req);
-    } catch (err) {
-      this.log.warn({ [req.kind]: req.name, state: req.state, err: errMsg(err) }, 'notify failed');
     }
   }
 
@@ -1416,9 +1065,6 @@ async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(t);
 }
 
-function errMsg(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 function errCode(err: unknown): string {
   return (err as { code?: string } | undefined)?.code ?? 'E';

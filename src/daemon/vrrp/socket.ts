@@ -20,7 +20,7 @@
  * worker thread together with the runtime.
  */
 import { AdvertDemux, StatsTable, advertDestinations, sumDrops, type DemuxHandlers, type InstanceTransportStats, type TransportInstance } from '../../vrrp/advert-demux.js';
-import { DROP_REASONS, type DropReason } from '../../vrrp/packet.js';
+import { type DropReason } from '../../vrrp/packet.js';
 import { stripZone } from '../../vocab/ip.js';
 import { RawIpSocket, type RawIpSocketOptions, type RawMessage } from '../../net/raw-socket.js';
 

@@ -13,7 +13,8 @@ import { createPreciseClock, type PreciseClock } from '../../sys/precise-clock.j
 import { createUdpTransport } from './udp-transport.js';
 import { addressPort, announcePort, linkPort, notifyPort, startTrackers } from './adapters.js';
 import { createRawTransport } from './socket.js';
-import { VrrpRuntime, type RuntimeRequest, type RuntimeResponse, type VrrpThreadScheduling } from './runtime.js';
+import type { RuntimeRequest, RuntimeResponse, VrrpThreadScheduling } from './types.js';
+import { VrrpRuntime } from './runtime.js';
 
 export interface VrrpWorkerData {
   config: Config;
