@@ -1557,3 +1557,68 @@ describe('random input sequences keep the machine consistent', () => {
     expect(seen.size).toBeGreaterThan(60);
   });
 });
+
+// ---- reload in place -----------------------------------------------------------------------------
+
+describe('retune: a reload applies new parameters in place', () => {
+  const params = (over: Partial<VrrpInstanceInput> = {}) => resolveVrrpParams({ name: 'VI_1', vrid: 51, primaryIp: '10.0.0.5', ...over });
+
+  it('a MASTER keeps its state and VIPs; its next advert carries the new priority', () => {
+    const h = mk({ priority: 150 });
+    const t = toMaster(h);
+    h.inst.retune(t + 100, params({ priority: 140 }));
+    const evs = events(h.inst);
+    expect(types(evs)).toEqual(['priorityChange']);
+    expect(evs[0]).toMatchObject({ from: 150, to: 140 });
+    expect(h.inst.state).toBe('MASTER');
+    runUntil(h.inst, t + 1000);
+    expect(transmits(h.inst)).toEqual([{ priority: 140, advertIntervalMs: 1000 }]);
+    expect(h.inst.snapshot()).toMatchObject({ basePriority: 140, effectivePriority: 140, vipsSet: true });
+  });
+
+  it('a MASTER lowered below its peer hands over once, by the protocol', () => {
+    const h = mk({ priority: 150 });
+    const t = toMaster(h);
+    h.inst.retune(t + 100, params({ priority: 90 }));
+    flush(h.inst);
+    h.inst.handleAdvert(t + 200, adv('10.0.0.6', 100));
+    expect(h.inst.state).toBe('BACKUP');
+    expect(types(events(h.inst))).toContain('removeVips');
+  });
+
+  it("a BACKUP's down timer moves by the change of skew", () => {
+    const h = mk();
+    toBackup(h);
+    h.inst.handleAdvert(500, adv('10.0.0.6', 200));
+    flush(h.inst);
+    const before = h.inst.pollTimeout()!;
+    h.inst.retune(600, params({ priority: 200 }));
+    expect(h.inst.pollTimeout()! - before).toBeCloseTo(skewTimeMs(2, 200, 1000) - SKEW_100, 3);
+    expect(h.inst.state).toBe('BACKUP');
+  });
+
+  it('a new advert interval is used from the next advert; nopreempt applies at once', () => {
+    const h = mk({ priority: 150 });
+    const t = toMaster(h);
+    h.inst.retune(t + 10, params({ priority: 150, advertIntervalMs: 2000 }));
+    runUntil(h.inst, t + 1000);
+    expect(transmits(h.inst)).toEqual([{ priority: 150, advertIntervalMs: 2000 }]);
+    runUntil(h.inst, t + 2999);
+    expect(transmits(h.inst)).toEqual([]);
+    runUntil(h.inst, t + 3000);
+    expect(transmits(h.inst)).toHaveLength(1);
+
+    const b = mk({ priority: 200 });
+    toBackup(b);
+    b.inst.retune(10, params({ priority: 200, preempt: false }));
+    b.inst.handleAdvert(20, adv('10.0.0.6', 100));
+    expect(b.inst.state).toBe('BACKUP');
+  });
+
+  it('refuses a different VRID or family: that is another virtual router', () => {
+    const h = mk();
+    toBackup(h);
+    expect(() => h.inst.retune(10, params({ vrid: 52 }))).toThrow(/cannot change in place/);
+    expect(() => h.inst.retune(10, params({ family: 6, version: 3, primaryIp: 'fe80::5' }))).toThrow(/cannot change in place/);
+  });
+});

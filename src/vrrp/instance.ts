@@ -278,7 +278,8 @@ interface InputContext {
   advertDeadline?: number;
 }
 
-function validate(p: VrrpInstanceParams): void {
+/** Throws a VrrpUsageError naming what is wrong when `p` cannot run. */
+export function validateParams(p: VrrpInstanceParams): void {
   const bad = (what: string): never => {
     throw new VrrpUsageError(`Invalid VRRP instance "${p.name}": ${what}`);
   };
@@ -302,10 +303,34 @@ function validate(p: VrrpInstanceParams): void {
   }
 }
 
+/**
+ * keepalived's fix-ups (facts §5.1/§5.5): nopreempt and preempt_delay only work with state BACKUP;
+ * nopreempt is incompatible with priority 255. keepalived clears them with a config error.
+ */
+function applyFixups(params: VrrpInstanceParams): { params: Readonly<VrrpInstanceParams>; warnings: readonly string[] } {
+  const warnings: string[] = [];
+  let { preempt, preemptDelayMs } = params;
+  if (!preempt && (params.initialState === 'MASTER' || params.priority === 255)) {
+    warnings.push('nopreempt ignored: it needs state BACKUP and a priority below 255');
+    preempt = true;
+  }
+  if (preemptDelayMs > 0 && params.initialState === 'MASTER') {
+    warnings.push('preempt_delay ignored: it needs state BACKUP');
+    preemptDelayMs = 0;
+  }
+  if (preemptDelayMs > 0 && !preempt) {
+    warnings.push('preempt_delay ignored: nopreempt is set');
+    preemptDelayMs = 0;
+  }
+  return {
+    params: Object.freeze({ ...params, preempt, preemptDelayMs, garp: Object.freeze({ ...params.garp }) }),
+    warnings: Object.freeze(warnings),
+  };
+}
+
 export class VrrpInstance {
-  readonly params: Readonly<VrrpInstanceParams>;
-  /** Config fix-ups applied as keepalived would, with the reason. */
-  readonly configWarnings: readonly string[];
+  private p: Readonly<VrrpInstanceParams>;
+  private warnings: readonly string[];
 
   private currentState: VrrpState = 'INIT';
   private want: WantState;
@@ -344,26 +369,11 @@ export class VrrpInstance {
   private readonly trace: ((record: VrrpTraceRecord) => void) | undefined;
 
   constructor(params: VrrpInstanceParams, options: VrrpInstanceOptions = {}) {
-    validate(params);
+    validateParams(params);
     this.trace = options.trace;
-    const warnings: string[] = [];
-    let { preempt, preemptDelayMs } = params;
-    // facts §5.1/§5.5: nopreempt and preempt_delay only work with state BACKUP; nopreempt is
-    // incompatible with priority 255. keepalived clears them with a config error.
-    if (!preempt && (params.initialState === 'MASTER' || params.priority === 255)) {
-      warnings.push('nopreempt ignored: it needs state BACKUP and a priority below 255');
-      preempt = true;
-    }
-    if (preemptDelayMs > 0 && params.initialState === 'MASTER') {
-      warnings.push('preempt_delay ignored: it needs state BACKUP');
-      preemptDelayMs = 0;
-    }
-    if (preemptDelayMs > 0 && !preempt) {
-      warnings.push('preempt_delay ignored: nopreempt is set');
-      preemptDelayMs = 0;
-    }
-    this.params = Object.freeze({ ...params, preempt, preemptDelayMs, garp: Object.freeze({ ...params.garp }) });
-    this.configWarnings = Object.freeze(warnings);
+    const fixed = applyFixups(params);
+    this.p = fixed.params;
+    this.warnings = fixed.warnings;
     this.want = params.initialState;
     this.effPriority = this.computeEffectivePriority();
     this.masterAdverIntervalUs = msToUs(params.advertIntervalMs);
@@ -371,8 +381,17 @@ export class VrrpInstance {
 
   // ---- getters ---------------------------------------------------------------------------------
 
+  /** The parameters in effect (a reload may retune them in place). */
+  get params(): Readonly<VrrpInstanceParams> {
+    return this.p;
+  }
+  /** Config fix-ups applied as keepalived would, with the reason. */
+  get configWarnings(): readonly string[] {
+    return this.warnings;
+  }
+
   get name(): string {
-    return this.params.name;
+    return this.p.name;
   }
   get state(): VrrpState {
     return this.currentState;
@@ -401,7 +420,7 @@ export class VrrpInstance {
   }
   /** Current Skew_Time in ms. */
   get skewTimeMs(): number {
-    return usToMs(skewTimeUs(this.params.version, this.effPriority, this.masterAdverIntervalUs));
+    return usToMs(skewTimeUs(this.p.version, this.effPriority, this.masterAdverIntervalUs));
   }
 
   // ---- outputs ---------------------------------------------------------------------------------
@@ -420,6 +439,31 @@ export class VrrpInstance {
 
   // ---- inputs ----------------------------------------------------------------------------------
 
+  /**
+   * A reload's new parameters, applied in place: no restart, no state change of its own, no VIP
+   * touched. A new priority is handled as any priority change (a BACKUP's down timer moves by the
+   * change of skew; a MASTER's next advert carries it, and a peer with a higher priority then takes
+   * over once, by the protocol). A new advert interval is used from the next advert or down-timer
+   * arming (a v3 BACKUP keeps the interval it learned from its master); preemption, GARP and timer
+   * settings from the next time they are read. The VRID and the address family identify the
+   * virtual router: changing them needs a new instance.
+   */
+  retune(now: number, next: VrrpInstanceParams): void {
+    this.checkTime(now);
+    validateParams(next);
+    const old = this.p;
+    if (next.name !== old.name || next.vrid !== old.vrid || next.family !== old.family) {
+      throw new VrrpUsageError(`Instance "${old.name}": the name, VRID and family cannot change in place`);
+    }
+    const fixed = applyFixups(next);
+    this.p = fixed.params;
+    this.warnings = fixed.warnings;
+    const learned = next.version === 3 && old.version === 3 && this.currentState === 'BACKUP' && this.master !== undefined;
+    if (!learned) this.masterAdverIntervalUs = msToUs(next.advertIntervalMs);
+    if (!this.p.preempt || this.p.preemptDelayMs === 0) this.preemptUntil = undefined;
+    this.afterConditionChange(now, this.hasOwnFault, 'reload');
+  }
+
   /** Called by `VrrpSyncGroup` before start. */
   attachToSyncGroup(group: string, opts: { ignoreTrackWeights: boolean; ownersMayStartMaster: boolean }): void {
     if (this.currentState !== 'INIT') throw new VrrpUsageError(`Cannot add started instance "${this.name}" to sync group "${group}"`);
@@ -431,7 +475,7 @@ export class VrrpInstance {
   /** keepalived `vrrp_init_state` (facts §5.1). */
   start(now: number): void {
     this.checkTime(now);
-    const p = this.params;
+    const p = this.p;
     let input: VrrpInput;
     let reason: string;
     if (this.hasOwnFault) {
@@ -465,14 +509,14 @@ export class VrrpInstance {
     if (adv.priority === 0) this.counters.priorityZeroReceived++;
     const input = classifyAdvert(
       {
-        version: this.params.version,
-        localAdvertIntervalMs: this.params.advertIntervalMs,
-        basePriority: this.params.priority,
+        version: this.p.version,
+        localAdvertIntervalMs: this.p.advertIntervalMs,
+        basePriority: this.p.priority,
         effectivePriority: this.effPriority,
-        primaryIp: this.params.primaryIp,
-        ownerIgnoreAdverts: this.params.ownerIgnoreAdverts,
-        preempt: this.params.preempt,
-        preemptDelayMs: this.params.preemptDelayMs,
+        primaryIp: this.p.primaryIp,
+        ownerIgnoreAdverts: this.p.ownerIgnoreAdverts,
+        preempt: this.p.preempt,
+        preemptDelayMs: this.p.preemptDelayMs,
         preemptUntil: this.preemptUntil,
         holdOff: this.maintenance || this.stepDownHold,
         now,
@@ -580,13 +624,13 @@ export class VrrpInstance {
   snapshot(): VrrpSnapshot {
     return {
       name: this.name,
-      vrid: this.params.vrid,
-      version: this.params.version,
+      vrid: this.p.vrid,
+      version: this.p.version,
       state: this.currentState,
       wantState: this.want,
-      basePriority: this.params.priority,
+      basePriority: this.p.priority,
       effectivePriority: this.effPriority,
-      advertIntervalMs: this.params.advertIntervalMs,
+      advertIntervalMs: this.p.advertIntervalMs,
       masterAdvertIntervalMs: this.masterAdvertIntervalMs,
       masterDownIntervalMs: this.masterDownIntervalMs,
       master: this.master ? { ...this.master } : undefined,
@@ -616,7 +660,7 @@ export class VrrpInstance {
 
   /** facts §5.7: base + weights clamped to 1..254; an owner (255) is never changed. */
   private computeEffectivePriority(): number {
-    const base = this.params.priority;
+    const base = this.p.priority;
     if (base === 255) return 255;
     const weight = this.sync?.ignoreTrackWeights ? 0 : this.trackWeight;
     return Math.min(254, Math.max(1, base + weight));
@@ -660,10 +704,10 @@ export class VrrpInstance {
 
   private masterDownUs(): number {
     return masterDownIntervalUs(
-      this.params.version,
+      this.p.version,
       this.effPriority,
       this.masterAdverIntervalUs,
-      this.params.downTimerAdverts,
+      this.p.downTimerAdverts,
     );
   }
 
@@ -687,14 +731,14 @@ export class VrrpInstance {
       this.currentState = rule.next;
       const record = { at: now, from, to: rule.next, reason: ctx.reason };
       this.history.push(record);
-      while (this.history.length > this.params.transitionHistory) this.history.shift();
+      while (this.history.length > this.p.transitionHistory) this.history.shift();
       this.events.push({ type: 'stateChange', from, to: rule.next, reason: ctx.reason });
     }
     for (const action of rule.actions) this.runAction(action, now, ctx);
   }
 
   private queueAdvert(priority: number): void {
-    this.transmits.push({ priority, advertIntervalMs: this.params.advertIntervalMs });
+    this.transmits.push({ priority, advertIntervalMs: this.p.advertIntervalMs });
     this.counters.advertsSent++;
     if (priority === 0) this.counters.priorityZeroSent++;
   }
@@ -702,7 +746,7 @@ export class VrrpInstance {
   private garp(repeat: number, cause: GarpCause): void {
     if (repeat <= 0 || !this.vipsSet) return; // §7: GARPs only while the VIPs are set
     this.counters.garpBursts++;
-    this.events.push({ type: 'sendGarp', repeat, intervalMs: this.params.garp.intervalMs, cause });
+    this.events.push({ type: 'sendGarp', repeat, intervalMs: this.p.garp.intervalMs, cause });
   }
 
   private armDown(now: number, us: number): void {
@@ -715,7 +759,7 @@ export class VrrpInstance {
   }
 
   private runAction(action: VrrpAction, now: number, ctx: InputContext): void {
-    const p = this.params;
+    const p = this.p;
     const g = p.garp;
     switch (action) {
       case 'sendAdvert':

@@ -30,6 +30,7 @@ import {
   type ReceivedAdvert,
   type TrackInput,
   type VrrpCommand,
+  type VrrpInstanceParams,
   type VrrpSnapshot,
 } from './instance.js';
 import type { UnitEvent, UnitTransmit, VrrpUnit } from './unit.js';
@@ -125,6 +126,11 @@ export class VrrpSyncGroup implements VrrpUnit {
   command(now: number, cmd: VrrpCommand, instance?: string): void {
     const targets = instance === undefined ? this.members : [this.member(instance)];
     for (const m of targets) m.command(now, cmd);
+    this.settle(now);
+  }
+
+  retune(now: number, instance: string, params: VrrpInstanceParams): void {
+    this.member(instance).retune(now, params);
     this.settle(now);
   }
 

@@ -3,7 +3,7 @@
  * names the member it is for (a lone instance has one); every output says which member it came
  * from. `VrrpSyncGroup` implements it directly; `LoneInstance` is the unit of one instance.
  */
-import type { ReceivedAdvert, TrackInput, VrrpCommand, VrrpEvent, VrrpInstance, VrrpTransmit } from './instance.js';
+import type { ReceivedAdvert, TrackInput, VrrpCommand, VrrpEvent, VrrpInstance, VrrpInstanceParams, VrrpTransmit } from './instance.js';
 import type { VrrpState } from '../vocab/states.js';
 
 export type UnitEvent =
@@ -28,6 +28,8 @@ export interface VrrpUnit {
   linkChange(now: number, instance: string, up: boolean): void;
   /** A command for one member, or for every member when `instance` is omitted. */
   command(now: number, cmd: VrrpCommand, instance?: string): void;
+  /** A reload's new parameters for a member, applied in place (see VrrpInstance.retune). */
+  retune(now: number, instance: string, params: VrrpInstanceParams): void;
   pollTransmit(): UnitTransmit | undefined;
   pollEvent(): UnitEvent | undefined;
   pollTimeout(): number | undefined;
@@ -59,6 +61,9 @@ export class LoneInstance implements VrrpUnit {
   }
   command(now: number, cmd: VrrpCommand): void {
     this.inst.command(now, cmd);
+  }
+  retune(now: number, _instance: string, params: VrrpInstanceParams): void {
+    this.inst.retune(now, params);
   }
   pollTransmit(): UnitTransmit | undefined {
     const tx = this.inst.pollTransmit();

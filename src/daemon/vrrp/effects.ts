@@ -10,6 +10,7 @@
  */
 import type { Clock } from '../../sys/clock.js';
 import type { Logger } from '../../sys/logger.js';
+import type { Vip } from '../../config/schema.js';
 import type { AddressPort, AnnouncePort, InstanceRec, NotifyPort, NotifyRequest, RuntimeEvent } from './types.js';
 
 export interface EffectsDeps {
@@ -40,6 +41,40 @@ export class InstanceEffects {
     if (action === 'added') rec.garpAbort = new AbortController();
     else rec.garpAbort.abort();
     this.enqueue(rec, () => this.vipOp(rec, action));
+  }
+
+  /**
+   * A reload changed the VIP list of an instance that holds its VIPs: remove the ones that went,
+   * add (and announce) the new ones, leave the rest untouched. A failed add is reported like a
+   * failed takeover (`onVips`).
+   */
+  vipDelta(rec: InstanceRec, added: readonly Vip[], removed: readonly Vip[], garpRepeat: number): void {
+    const { log, later, emit, clock } = this.d;
+    const dev = rec.resolved.defaultDev;
+    const vrid = rec.resolved.wire.vrid;
+    const names = (vs: readonly Vip[]) => vs.map((v) => `${v.address}/${v.prefix}`);
+    this.enqueue(rec, async () => {
+      let error: string | undefined;
+      try {
+        if (removed.length) await this.d.addresses.removeVips(removed, dev);
+        if (added.length) await this.d.addresses.addVips(added, dev);
+      } catch (err) {
+        error = errMsg(err);
+      }
+      const at = clock.now();
+      later(() => {
+        if (error === undefined) log.info({ instance: rec.name, vrid, added: names(added), removed: names(removed) }, `${rec.name}: VIP list changed by reload`);
+        else log.error({ instance: rec.name, vrid, err: error }, `${rec.name}: VIP list change failed`);
+        emit({ type: 'vips', at, instance: rec.name, action: 'added', ok: error === undefined, ...(error ? { error } : {}) });
+      });
+      if (added.length && error === undefined && !rec.garpAbort.signal.aborted && garpRepeat > 0) {
+        const signal = rec.garpAbort.signal;
+        Promise.resolve()
+          .then(() => this.d.announcer.announce(added, dev, { repeat: garpRepeat, intervalMs: 0, signal }))
+          .catch((err: unknown) => log.warn({ instance: rec.name, vrid, err: errMsg(err) }, 'gratuitous ARP / NA burst failed'));
+      }
+      if (added.length) this.d.onVips(rec, 'added', error);
+    });
   }
 
   /** A GARP / NA burst after the VIPs are in place; not on the chain itself, so a long burst never delays a removal. */

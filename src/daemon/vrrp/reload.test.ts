@@ -64,15 +64,14 @@ const CASES: Case[] = [
   { name: 'an unrelated global key (router_id)', mutate: (c) => void (c.global = { router_id: 'other' }) },
 
   // Machine parameters.
-  { name: 'priority', mutate: (c) => void (inst(c, 'VI_1').priority = 200), instances: { VI_1: 'changed' }, reasons: { VI_1: ['priority'] } },
-  { name: 'advert_int', mutate: (c) => void (inst(c, 'VI_2').advert_int = '2s'), instances: { VI_2: 'changed' }, reasons: { VI_2: ['advert_int'] } },
-  { name: 'nopreempt', mutate: (c) => void (inst(c, 'VI_2').nopreempt = true), instances: { VI_2: 'changed' }, reasons: { VI_2: ['nopreempt'] } },
-  { name: 'state', mutate: (c) => void (inst(c, 'VI_2').state = 'MASTER'), instances: { VI_2: 'changed' }, reasons: { VI_2: ['state'] } },
+  { name: 'priority', mutate: (c) => void (inst(c, 'VI_1').priority = 200), instances: { VI_1: 'retuned' }, reasons: { VI_1: ['priority'] } },
+  { name: 'advert_int', mutate: (c) => void (inst(c, 'VI_2').advert_int = '2s'), instances: { VI_2: 'retuned' }, reasons: { VI_2: ['advert_int'] } },
+  { name: 'nopreempt', mutate: (c) => void (inst(c, 'VI_2').nopreempt = true), instances: { VI_2: 'retuned' }, reasons: { VI_2: ['nopreempt'] } },
+  { name: 'state', mutate: (c) => void (inst(c, 'VI_2').state = 'MASTER'), instances: { VI_2: 'retuned' }, reasons: { VI_2: ['state'] } },
   {
     name: 'a global default that reaches the instances (vrrp_garp_master_delay)',
     mutate: (c) => void (c.global = { vrrp_garp_master_delay: '10s' }),
-    instances: { VI_1: 'changed', VI_2: 'changed', VG_A: 'changed', VG_B: 'changed' },
-    groups: { G: 'changed' },
+    instances: { VI_1: 'retuned', VI_2: 'retuned', VG_A: 'retuned', VG_B: 'retuned' },
     reasons: { VI_1: ['resolved params (global defaults)'], VI_2: ['resolved params (global defaults)'] },
   },
   {
@@ -81,8 +80,7 @@ const CASES: Case[] = [
       inst(c, 'VI_2').garp_master_delay = '5s';
       c.global = { vrrp_garp_master_delay: '10s' };
     },
-    instances: { VI_1: 'changed', VG_A: 'changed', VG_B: 'changed' },
-    groups: { G: 'changed' },
+    instances: { VI_1: 'retuned', VG_A: 'retuned', VG_B: 'retuned' },
   },
   {
     name: 'global vrrp_version reaches instances without their own version; an explicit equal value is no change',
@@ -90,40 +88,40 @@ const CASES: Case[] = [
       c.global = { vrrp_version: 3 };
       for (const n of ['VI_1', 'VG_A', 'VG_B']) inst(c, n).version = 2;
     },
-    instances: { VI_2: 'changed' },
+    instances: { VI_2: 'retuned' },
     reasons: { VI_2: /^resolved params \(global defaults\)/ },
   },
   { name: 'an explicit value equal to the default (down_timer_adverts 3)', mutate: (c) => void (inst(c, 'VI_2').down_timer_adverts = 3) },
   // Sockets and VIPs.
-  { name: 'VIP list', mutate: (c) => void inst(c, 'VI_2').virtual_ipaddress!.push('10.0.0.102/24'), instances: { VI_2: 'changed' }, reasons: { VI_2: ['virtual_ipaddress'] } },
-  { name: 'a VIP option (dev)', mutate: (c) => void (inst(c, 'VI_2').virtual_ipaddress = ['10.0.0.101/24 dev eth9']), instances: { VI_2: 'changed' } },
-  { name: 'excluded VIPs', mutate: (c) => void (inst(c, 'VI_2').virtual_ipaddress_excluded = ['10.9.0.1/32']), instances: { VI_2: 'changed' }, reasons: { VI_2: ['virtual_ipaddress_excluded'] } },
-  { name: 'interface', mutate: (c) => void (inst(c, 'VI_2').interface = 'eth2'), instances: { VI_2: 'changed' }, reasons: { VI_2: ['interface'] } },
-  { name: 'unicast peers', mutate: (c) => void (inst(c, 'VI_2').unicast_peer = ['10.0.0.12']), instances: { VI_2: 'changed' }, reasons: { VI_2: ['unicast_peer'] } },
-  { name: 'unicast source', mutate: (c) => void (inst(c, 'VI_2').unicast_src_ip = '10.0.0.11'), instances: { VI_2: 'changed' }, reasons: { VI_2: ['unicast_src_ip'] } },
+  { name: 'VIP list', mutate: (c) => void inst(c, 'VI_2').virtual_ipaddress!.push('10.0.0.102/24'), instances: { VI_2: 'retuned' }, reasons: { VI_2: ['virtual_ipaddress'] } },
+  { name: 'a VIP option (dev)', mutate: (c) => void (inst(c, 'VI_2').virtual_ipaddress = ['10.0.0.101/24 dev eth9']), instances: { VI_2: 'retuned' } },
+  { name: 'excluded VIPs', mutate: (c) => void (inst(c, 'VI_2').virtual_ipaddress_excluded = ['10.9.0.1/32']), instances: { VI_2: 'retuned' }, reasons: { VI_2: ['virtual_ipaddress_excluded'] } },
+  { name: 'interface: another virtual router, a restart', mutate: (c) => void (inst(c, 'VI_2').interface = 'eth2'), instances: { VI_2: 'changed' }, reasons: { VI_2: ['interface'] } },
+  { name: 'unicast peers', mutate: (c) => void (inst(c, 'VI_2').unicast_peer = ['10.0.0.12']), instances: { VI_2: 'retuned' }, reasons: { VI_2: ['unicast_peer'] } },
+  { name: 'unicast source', mutate: (c) => void (inst(c, 'VI_2').unicast_src_ip = '10.0.0.11'), instances: { VI_2: 'retuned' }, reasons: { VI_2: ['unicast_src_ip'] } },
   {
     name: 'auth password (the reason names the key, never the value)',
     mutate: (c) => void (inst(c, 'VI_1').authentication = { auth_type: 'PASS', auth_pass: 'n3w-pass' }),
-    instances: { VI_1: 'changed' },
+    instances: { VI_1: 'retuned' },
     reasons: { VI_1: ['authentication'] },
   },
-  { name: 'a key the machine does not read (virtual_routes) still restarts', mutate: (c) => void (inst(c, 'VI_2').virtual_routes = ['10.5.0.0/16 via 10.0.0.1']), instances: { VI_2: 'changed' } },
-  { name: 'dont_track_primary', mutate: (c) => void (inst(c, 'VI_2').dont_track_primary = true), instances: { VI_2: 'changed' } },
+  { name: 'a key the diff does not capture (virtual_routes) still restarts', mutate: (c) => void (inst(c, 'VI_2').virtual_routes = ['10.5.0.0/16 via 10.0.0.1']), instances: { VI_2: 'changed' } },
+  { name: 'dont_track_primary', mutate: (c) => void (inst(c, 'VI_2').dont_track_primary = true), instances: { VI_2: 'retuned' } },
 
   // Trackers.
-  { name: 'a track_script reference', mutate: (c) => void (inst(c, 'VI_2').track_script = ['chk']), instances: { VI_2: 'changed' }, reasons: { VI_2: ['track_script'] } },
-  { name: 'a track_interface reference', mutate: (c) => void (inst(c, 'VI_2').track_interface = ['eth5']), instances: { VI_2: 'changed' }, reasons: { VI_2: ['track_interface'] } },
+  { name: 'a track_script reference', mutate: (c) => void (inst(c, 'VI_2').track_script = ['chk']), instances: { VI_2: 'retuned' }, reasons: { VI_2: ['track_script'] } },
+  { name: 'a track_interface reference', mutate: (c) => void (inst(c, 'VI_2').track_interface = ['eth5']), instances: { VI_2: 'retuned' }, reasons: { VI_2: ['track_interface'] } },
   {
     name: "a tracked script's weight (definition)",
     mutate: (c) => void (c.vrrp_scripts!.chk!.weight = -30),
-    instances: { VI_1: 'changed' },
+    instances: { VI_1: 'retuned' },
     reasons: { VI_1: ['trackers'] },
     scripts: { changed: ['chk'] },
   },
   {
     name: "a tracked script's init_fail (read when evaluating)",
     mutate: (c) => void (c.vrrp_scripts!.chk!.init_fail = true),
-    instances: { VI_1: 'changed' },
+    instances: { VI_1: 'retuned' },
     reasons: { VI_1: ['trackers'] },
     scripts: { changed: ['chk'] },
   },
@@ -137,7 +135,7 @@ const CASES: Case[] = [
       delete c.vrrp_scripts!.spare;
     }, scripts: { added: ['extra'], removed: ['spare'] } },
   { name: "a tracked file's path only", mutate: (c) => void (c.track_files!.tf!.file = '/run/vk/other'), files: { changed: ['tf'] } },
-  { name: "a tracked file's weight", mutate: (c) => void (c.track_files!.tf!.weight = 5), instances: { VI_1: 'changed' }, files: { changed: ['tf'] } },
+  { name: "a tracked file's weight", mutate: (c) => void (c.track_files!.tf!.weight = 5), instances: { VI_1: 'retuned' }, files: { changed: ['tf'] } },
 
   // Notify settings: in place.
   { name: 'notify_master', mutate: (c) => void (inst(c, 'VI_1').notify_master = '/bin/new'), instances: { VI_1: 'updated' }, reasons: { VI_1: ['notify_master'] } },
@@ -157,7 +155,8 @@ const CASES: Case[] = [
     },
     instances: { VI_2: 'updated' },
   },
-  { name: 'notify and priority: a restart wins', mutate: (c) => Object.assign(inst(c, 'VI_1'), { notify_master: '/bin/new', priority: 120 }), instances: { VI_1: 'changed' }, reasons: { VI_1: ['priority'] } },
+  { name: 'notify and priority: retuned (the notify is picked up in place too)', mutate: (c) => Object.assign(inst(c, 'VI_1'), { notify_master: '/bin/new', priority: 120 }), instances: { VI_1: 'retuned' }, reasons: { VI_1: ['priority'] } },
+  { name: 'virtual_router_id: another virtual router, a restart', mutate: (c) => void (inst(c, 'VI_2').virtual_router_id = 59), instances: { VI_2: 'changed' } },
   { name: 'global vrrp_notify_priority_changes: in place (read at event time)', mutate: (c) => void (c.global = { vrrp_notify_priority_changes: true }) },
   { name: 'global notify_fifo: a note (opened at startup)', mutate: (c) => void (c.global = { notify_fifo: { path: '/run/vk.fifo' } }), notes: [/notify_fifo changed/] },
 
@@ -171,11 +170,17 @@ const CASES: Case[] = [
 
   // Sync groups restart as a whole.
   {
-    name: 'a sync-group member changes: the group and its sibling restart',
+    name: "a sync-group member's priority: retuned in place; the group and its sibling keep running",
     mutate: (c) => void (inst(c, 'VG_A').priority = 120),
+    instances: { VG_A: 'retuned' },
+    reasons: { VG_A: ['priority'] },
+  },
+  {
+    name: "a sync-group member's interface: the group and its sibling restart",
+    mutate: (c) => void (inst(c, 'VG_A').interface = 'eth4'),
     instances: { VG_A: 'changed', VG_B: 'changed' },
     groups: { G: 'changed' },
-    reasons: { VG_A: ['priority'], VG_B: ['sync group G restarts'] },
+    reasons: { VG_A: ['interface'], VG_B: ['sync group G restarts'] },
   },
   { name: 'a sync-group notify script: in place', mutate: (c) => void (c.sync_groups!.G!.notify_master = '/bin/g-new'), groups: { G: 'updated' } },
   {
@@ -258,7 +263,7 @@ describe('diffVrrpConfig', () => {
 
   it('a structured clone of the config (as a worker receives it) is unchanged', () => {
     const d = diffVrrpConfig(prev, structuredClone(prev));
-    expect(instancesByAction(d)).toEqual({ unchanged: ['VI_1', 'VI_2', 'VG_A', 'VG_B'], updated: [], changed: [], added: [], removed: [] });
+    expect(instancesByAction(d)).toEqual({ unchanged: ['VI_1', 'VI_2', 'VG_A', 'VG_B'], updated: [], retuned: [], changed: [], added: [], removed: [] });
   });
 
   it('lists new-config order first, then removed instances in old order', () => {

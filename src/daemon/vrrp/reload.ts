@@ -9,7 +9,13 @@
  *   that evaluation reads: `init_fail`, process quorum) and its sync group membership;
  * - `updated`: only notify keys differ (`notify*`, `smtp_alert`, `notify_priority_changes`): the
  *   runtime keeps the machine and picks the new scripts up in place;
- * - `changed`: anything else differs: the runtime restarts the unit (stop, then start fresh);
+ * - `retuned`: parameters differ (priority, advert interval, preemption, VIPs, trackers, unicast
+ *   peers, authentication, GARP and timer settings...): the runtime keeps the machine and its
+ *   state and applies them in place (`VrrpInstance.retune`; added VIPs added, removed ones removed,
+ *   the rest untouched). Nothing fails over because of the reload itself;
+ * - `changed`: what identifies the virtual router differs (VRID, interface, address family), the
+ *   instance moves between sync groups, or a key the diff does not know how to apply changed: the
+ *   runtime restarts the unit (stop, then start fresh);
  * - `added` / `removed`.
  *
  * A sync group is one machine (`VrrpSyncGroup`), so it restarts as a whole: a group whose own keys
@@ -26,7 +32,7 @@ import type { Config } from '../../config/schema.js';
 import { resolveInstance, type ResolvedInstance } from '../../vrrp/params.js';
 import { resolveTrackers, syncGroupOf } from '../../vrrp/tracking.js';
 
-export type ReloadAction = 'unchanged' | 'updated' | 'changed' | 'added' | 'removed';
+export type ReloadAction = 'unchanged' | 'updated' | 'retuned' | 'changed' | 'added' | 'removed';
 
 /** Instance and sync-group keys a reload applies in place (looked up when a notify runs). */
 export const NOTIFY_ONLY_KEYS: readonly string[] = [
@@ -177,45 +183,54 @@ const CAPTURED_KEYS: readonly string[] = [
   'down_timer_adverts',
   'lower_prio_no_advert',
   'higher_prio_send_advert',
+  'dont_track_primary',
   'track_interface',
   'track_script',
   'track_file',
   'track_process',
 ];
 
-function compareInstance(prev: Config, next: Config, name: string): { action: 'unchanged' | 'updated' | 'changed'; reasons: string[] } {
+function compareInstance(prev: Config, next: Config, name: string): { action: 'unchanged' | 'updated' | 'retuned' | 'changed'; reasons: string[] } {
   const a = prev.instances[name] as Record<string, unknown> | undefined;
   const b = next.instances[name] as Record<string, unknown> | undefined;
   const rawKeys = differingKeys(a, b, NOTIFY_ONLY_KEYS);
-  let changed = rawKeys.some((k) => !CAPTURED_KEYS.includes(k));
+  // A key the diff does not capture cannot be applied in place.
+  let restart = rawKeys.some((k) => !CAPTURED_KEYS.includes(k));
+  // dont_track_primary shows in no resolved part: it decides which link the runtime follows.
+  let retune = rawKeys.includes('dont_track_primary');
   const reasons = [...rawKeys];
 
   // Resolved params (also catches a global vrrp_* default reaching this instance).
   const ra = resolve(prev, name);
   const rb = resolve(next, name);
   if (!rb.ok || !ra.ok) {
-    changed = true;
+    restart = true;
     reasons.push(rb.ok ? 'resolved (was invalid)' : `invalid: ${rb.error}`);
   } else {
     const resolvedKeys = differingKeys(resolvedParts(ra.r), resolvedParts(rb.r));
     if (resolvedKeys.length > 0) {
-      changed = true;
+      retune = true;
       if (rawKeys.length === 0) for (const k of resolvedKeys) reasons.push(`resolved ${k} (global defaults)`);
     }
+    // What identifies the virtual router.
+    const wa = ra.r.wire;
+    const wb = rb.r.wire;
+    if (wa.vrid !== wb.vrid || wa.family !== wb.family || wa.interface !== wb.interface) restart = true;
   }
 
   if (!sameData(trackerFingerprint(prev, name), trackerFingerprint(next, name))) {
-    changed = true;
+    retune = true;
     if (!rawKeys.some((k) => k.startsWith('track_'))) reasons.push('trackers');
   }
   const ga = syncGroupOf(prev, name);
   const gb = syncGroupOf(next, name);
   if (ga !== gb) {
-    changed = true;
+    restart = true;
     reasons.push(`sync group ${ga ?? '(none)'} -> ${gb ?? '(none)'}`);
   }
 
-  if (changed) return { action: 'changed', reasons };
+  if (restart) return { action: 'changed', reasons };
+  if (retune) return { action: 'retuned', reasons };
   const notify = NOTIFY_ONLY_KEYS.filter((k) => !sameData(a?.[k], b?.[k]));
   return notify.length > 0 ? { action: 'updated', reasons: notify } : { action: 'unchanged', reasons: [] };
 }
@@ -270,7 +285,7 @@ export function diffVrrpConfig(prev: Config, next: Config): VrrpConfigDiff {
       if (restarts(g.action)) {
         for (const m of membersOf(g.name)) {
           const d = inst.get(m);
-          if (d && (d.action === 'unchanged' || d.action === 'updated')) {
+          if (d && (d.action === 'unchanged' || d.action === 'updated' || d.action === 'retuned')) {
             d.action = 'changed';
             d.reasons = [`sync group ${g.name} restarts`];
             moved = true;
@@ -306,7 +321,7 @@ export function diffVrrpConfig(prev: Config, next: Config): VrrpConfigDiff {
 
 /** Instance names per action, in diff order. */
 export function instancesByAction(diff: VrrpConfigDiff): Record<ReloadAction, string[]> {
-  const out: Record<ReloadAction, string[]> = { unchanged: [], updated: [], changed: [], added: [], removed: [] };
+  const out: Record<ReloadAction, string[]> = { unchanged: [], updated: [], retuned: [], changed: [], added: [], removed: [] };
   for (const d of diff.instances) out[d.action].push(d.name);
   return out;
 }

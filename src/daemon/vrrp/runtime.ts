@@ -43,13 +43,13 @@ import type { Config, Vip } from '../../config/schema.js';
 import type { NotifyState } from '../../vocab/states.js';
 import { realClock, type Clock, type TimerHandle } from '../../sys/clock.js';
 import type { Logger } from '../../sys/logger.js';
-import { VrrpInstance, type TrackInput } from '../../vrrp/instance.js';
+import { VrrpInstance, validateParams, type TrackInput } from '../../vrrp/instance.js';
 import { resolveInstance, type ResolvedInstance } from '../../vrrp/params.js';
 import { computeTrack, resolveTrackers, type ResolvedTracker, type ScriptState, type TrackerStates } from '../../vrrp/tracking.js';
 import { VrrpSyncGroup } from '../../vrrp/sync-group.js';
 import { LoneInstance, type UnitEvent, type VrrpUnit } from '../../vrrp/unit.js';
 import { exerciseInstance } from '../../vrrp/warm.js';
-import type { DemuxedAdvert, VrrpDrop } from '../../vrrp/advert-demux.js';
+import type { DemuxedAdvert, TransportInstance, VrrpDrop } from '../../vrrp/advert-demux.js';
 import { InstanceEffects, errMsg } from './effects.js';
 import { TransportSet, type TransportSlot } from './transport-set.js';
 import { diffVrrpConfig, instancesByAction, sameData, type ReloadAction } from './reload.js';
@@ -68,7 +68,7 @@ export const REHEARSAL_LEAD_MS = 3;
 /** At most this many instances are rehearsed per pass (and for at most a third of the lead). */
 export const REHEARSAL_MAX_INSTANCES = 2;
 
-function ifnamesOf(recs: Iterable<InstanceRec>): string[] {
+function ifnamesOf(recs: Iterable<Pick<InstanceRec, 'ownInterface' | 'trackers'>>): string[] {
   return [
     ...new Set([...recs].flatMap((r) => [...(r.ownInterface ? [r.ownInterface] : []), ...r.trackers.filter((t) => t.kind === 'interface').map((t) => t.name)])),
   ];
@@ -284,24 +284,17 @@ export class VrrpRuntime {
       const unit = gname ? groups.find((g) => g.name === gname) : undefined;
       const u = unit ?? new LoneInstance(inst);
       if (!unit) units.push(u);
-      const cfg = config.instances[r.name]!;
-      const tr = resolveTrackers(config, r.name);
-      for (const w of tr.warnings) this.log.warn({ instance: r.name, vrid: r.wire.vrid }, w);
-      const trackers = tr.trackers.filter((t) => {
-        if (t.kind !== 'process') return true;
-        this.log.warn({ instance: r.name, vrid: r.wire.vrid }, `track_process ${t.name} is not supported in this build yet; ignored`);
-        return false;
-      });
+      const trackers = this.trackersOf(config, r);
       recs.push({
         name: r.name,
         resolved: r,
         config,
-        ti: { wire: r.wire, srcIp: r.params.primaryIp, expectations: r.expectations },
+        ti: transportInstance(r),
         deleting: false,
         inst,
         unit: u,
         chain: Promise.resolve(),
-        ownInterface: cfg.interface && !cfg.dont_track_primary ? cfg.interface : undefined,
+        ownInterface: this.ownInterfaceOf(config, r.name),
         trackers,
         lastTrack: undefined,
         garpAbort: new AbortController(),
@@ -372,6 +365,18 @@ export class VrrpRuntime {
       Object.keys(next.instances).filter((n) => startNames.has(n)),
     );
     const built = this.build(next, resolved);
+    // Retuned instances keep their machine; what they will run with is resolved now.
+    const retunes = new Map<string, { rec: InstanceRec; r: ResolvedInstance; trackers: ResolvedTracker[] }>();
+    for (const r of await this.resolveAll(next, by.retuned)) {
+      const rec = this.recs.get(r.name);
+      if (!rec) continue;
+      validateParams(r.params); // refuses the reload, with nothing changed, when they cannot run
+      retunes.set(r.name, { rec, r, trackers: this.trackersOf(next, r) });
+    }
+    const tiOf = (rec: InstanceRec): TransportInstance => {
+      const t = retunes.get(rec.name);
+      return t ? transportInstance(t.r) : rec.ti;
+    };
     const stopUnits = this.units.filter((u) => u.members.some((m) => stopNames.has(m.name)));
     const strays = stopUnits.flatMap((u) => u.members.filter((m) => !stopNames.has(m.name)).map((m) => m.name));
     if (strays.length > 0) throw new VrrpRuntimeError(`internal: ${strays.join(', ')} would be stopped with their sync group but are not restarted`);
@@ -381,7 +386,12 @@ export class VrrpRuntime {
       .filter((r): r is InstanceRec => r !== undefined);
 
     // Links: watch again only when a new interface must be followed.
-    const ifnames = ifnamesOf(finalRecs);
+    const ifnames = ifnamesOf(
+      finalRecs.map((rec) => {
+        const t = retunes.get(rec.name);
+        return t ? { ownInterface: this.ownInterfaceOf(next, rec.name), trackers: t.trackers } : rec;
+      }),
+    );
     let watch: { close(): void } | undefined;
     if (this.deps.links && ifnames.some((i) => !this.watched.has(i))) {
       const w = this.deps.links.watch(ifnames, (ifname, up) => this.linkChange(ifname, up));
@@ -390,7 +400,7 @@ export class VrrpRuntime {
     }
 
     // Sockets: open those that are new or serve a different set of instances; keep the rest.
-    const parts = this.transports.partition(finalRecs.map((r) => r.ti));
+    const parts = this.transports.partition(finalRecs.map(tiOf));
     let opened: TransportSlot[];
     try {
       opened = await this.transports.open(this.transports.changed(parts, sameData));
@@ -430,8 +440,10 @@ export class VrrpRuntime {
     this.groups = this.groups.filter((g) => !stopUnits.includes(g));
     for (const r of stoppedRecs) this.recs.delete(r.name);
     for (const g of stoppedGroups) this.groupNotifies.delete(g);
-    // Kept instances run under the new config from now on (notify settings, applied in place).
+    // Kept instances run under the new config from now on (notify settings, applied in place);
+    // retuned ones take their new parameters, VIPs and trackers without leaving their state.
     for (const r of this.recs.values()) r.config = next;
+    for (const { rec, r, trackers } of retunes.values()) this.retune(rec, r, trackers, now);
 
     // Swap the sockets whose instance set changed; retire those no longer needed.
     const retiring = this.transports.install(opened, parts);
@@ -480,10 +492,11 @@ export class VrrpRuntime {
     const report: ReloadReport = {
       unchanged: by.unchanged,
       updated: by.updated,
+      retuned: by.retuned,
       restarted: by.changed,
       added: by.added,
       removed: by.removed,
-      syncGroups: { unchanged: groupsBy('unchanged'), updated: groupsBy('updated'), restarted: groupsBy('changed'), added: groupsBy('added'), removed: groupsBy('removed') },
+      syncGroups: { unchanged: groupsBy('unchanged'), updated: groupsBy('updated'), retuned: groupsBy('retuned'), restarted: groupsBy('changed'), added: groupsBy('added'), removed: groupsBy('removed') },
       trackers: diff.trackers,
       reasons: Object.fromEntries(diff.instances.filter((d) => d.reasons.length > 0).map((d) => [d.name, d.reasons])),
       notes: diff.notes,
@@ -493,6 +506,7 @@ export class VrrpRuntime {
       {
         unchanged: report.unchanged,
         updated: report.updated,
+        retuned: report.retuned,
         restarted: report.restarted,
         added: report.added,
         removed: report.removed,
@@ -504,6 +518,49 @@ export class VrrpRuntime {
     );
     this.emit({ type: 'reloaded', at: this.clock.now(), report });
     return report;
+  }
+
+  /**
+   * A reload's new parameters for a running instance, in place: the machine keeps its state and
+   * timers (VrrpInstance.retune); if it holds its VIPs, added ones are added (and announced) and
+   * removed ones removed, the rest untouched; trackers are re-resolved and re-applied.
+   */
+  private retune(rec: InstanceRec, r: ResolvedInstance, trackers: ResolvedTracker[], now: number): void {
+    const before = rec.resolved.vips;
+    rec.resolved = r;
+    rec.ti = transportInstance(r);
+    rec.trackers = trackers;
+    rec.ownInterface = this.ownInterfaceOf(rec.config, r.name);
+    try {
+      rec.unit.retune(now, rec.name, r.params);
+    } catch (err) {
+      this.log.error({ instance: rec.name, err: errMsg(err) }, 'VRRP state machine rejected the new parameters');
+    }
+    if (rec.inst.snapshot().vipsSet) {
+      const added = r.vips.filter((v) => !before.some((b) => sameData(b, v)));
+      const removed = before.filter((b) => !r.vips.some((v) => sameData(b, v)));
+      if (added.length || removed.length) this.effects.vipDelta(rec, added, removed, r.params.garp.masterRepeat);
+    }
+    this.applyTrack(rec, now, false);
+    this.drainOutputs(rec.unit);
+    this.log.info({ instance: rec.name, vrid: r.wire.vrid, state: rec.inst.state, priority: r.params.priority }, 'VRRP instance retuned by reload: new parameters applied in place');
+  }
+
+  /** The instance's trackers under `config`, minus those this build cannot watch (said once). */
+  private trackersOf(config: Config, r: ResolvedInstance): ResolvedTracker[] {
+    const tr = resolveTrackers(config, r.name);
+    for (const w of tr.warnings) this.log.warn({ instance: r.name, vrid: r.wire.vrid }, w);
+    return tr.trackers.filter((t) => {
+      if (t.kind !== 'process') return true;
+      this.log.warn({ instance: r.name, vrid: r.wire.vrid }, `track_process ${t.name} is not supported in this build yet; ignored`);
+      return false;
+    });
+  }
+
+  /** The instance's own interface, followed with `linkChange` (unless `dont_track_primary`). */
+  private ownInterfaceOf(config: Config, name: string): string | undefined {
+    const cfg = config.instances[name];
+    return cfg?.interface && !cfg.dont_track_primary ? cfg.interface : undefined;
   }
 
   /** Config order for status and timers: sync groups first, then lone instances. */
@@ -1057,6 +1114,11 @@ export class VrrpRuntime {
     this.log.warn({ ...fields(), ...(e?.suppressed ? { suppressed: e.suppressed } : {}) }, msg);
     this.dropLog.set(key, { last: now, suppressed: 0 });
   }
+}
+
+/** What the transport is given for an instance. */
+function transportInstance(r: ResolvedInstance): TransportInstance {
+  return { wire: r.wire, srcIp: r.params.primaryIp, expectations: r.expectations };
 }
 
 async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {

@@ -121,6 +121,8 @@ export interface ReloadReport {
   unchanged: string[];
   /** Notify settings only: applied in place, no restart. */
   updated: string[];
+  /** Parameters applied in place: same machine and state; VIPs added or removed as the list changed. */
+  retuned: string[];
   /** Stopped (as on shutdown) and started fresh. */
   restarted: string[];
   added: string[];
@@ -129,7 +131,7 @@ export interface ReloadReport {
   syncGroups: Record<Exclude<ReloadAction, 'changed'> | 'restarted', string[]>;
   /** Tracker definitions that changed (their watchers need restarting; the runtime keeps the last state). */
   trackers: { scripts: TrackerDiff; files: TrackerDiff; processes: TrackerDiff };
-  /** Why each restarted / updated instance is so (key names only, never values). */
+  /** Why each restarted / retuned / updated instance is so (key names only, never values). */
   reasons: Record<string, string[]>;
   /** Changes this reload does not apply. */
   notes: string[];
