@@ -1,43 +1,34 @@
 /**
- * The VRRP driver: the only place where the sans-IO state machines (`src/vrrp`) meet a clock,
- * sockets and the kernel. Shaped like quinn's `ConnectionDriver`: every input (a received advert,
- * a timer, a link or tracker change, an operator command) goes into the state machine, and after
- * EVERY input all outputs are drained in the machine's order — `pollTransmit()` first (adverts go
- * out synchronously, so on takeover our advert precedes our GARPs), then `pollEvent()` (VIPs,
- * GARP/NA bursts, notifies, logs), then `pollTimeout()` re-arms the single timer.
+ * The VRRP driver: the only place where the sans-IO units (`src/vrrp`: a lone instance or a sync
+ * group) meet a clock, sockets and the kernel. Shaped like quinn's `ConnectionDriver`: every input
+ * (a received advert, a timer, a link or tracker change, an operator command, a reload's new
+ * parameters) goes into the unit, and after EVERY input all outputs are drained in the machine's
+ * order — `pollTransmit()` first (adverts go out synchronously, so on takeover our advert precedes
+ * our GARPs), then `pollEvent()` (VIPs, GARP/NA bursts, notifies, logs), then `pollTimeout()`
+ * re-arms the single timer. It runs in the VRRP worker thread (worker.ts), away from anything
+ * (health checks) that could delay adverts.
  *
- * Everything it touches is injected (`VrrpRuntimeDeps`): transport, address operations, announcer,
- * notifier, link watcher, clock, logger. It keeps no globals and installs no signal handlers, and
- * every input/output is plain data (`handleMessage(req)` / `onEvent(ev)`), so the whole runtime can
- * later be moved into a `worker_threads` Worker, away from anything (health checks) that could
- * delay adverts.
- *
- * Side effects per instance are serialised on a promise chain: one `addVips` / `removeVips` batch
- * per transition, GARP/NA bursts after the add completed (and only while still MASTER), notifies
- * after the VIP change they announce. The password (`auth_pass`) is never logged: log lines carry
- * names, states, priorities and addresses only.
- *
- * Sockets: the runtime asks the transport factory for one transport per socket — per (interface,
- * family, unicast TTL) for the raw transport, per family for the UDP one (the same sockets one
- * transport over all instances would open) — so a reload can open, close or keep each socket.
+ * Everything it touches is injected (`VrrpRuntimeDeps`, types.ts). Its side effects run per
+ * instance on effects.ts's chains; its sockets are transport-set.ts's. Inputs and outputs are plain
+ * data (`handleMessage(req)` / `onEvent(ev)`). The password (`auth_pass`) is never logged.
  *
  * Hitless reload (`reload(config)`, SIGHUP; keepalived #2159 dropped every instance's VIPs when one
- * was removed): `src/daemon/vrrp-reload.ts` diffs the configs per instance and sync group, then
+ * was removed): reload.ts diffs the configs per instance and sync group, then
  * 1. prepare — resolve, build and open everything new (source addresses, state machines, link
- *    watch, sockets); any failure refuses the reload and leaves the running config untouched;
- * 2. commit, in one synchronous step — removed and changed units get `shutdown` exactly as on
- *    SIGTERM but for that unit only (a MASTER sends priority 0 and removes ITS VIPs; notify_stop,
- *    or notify_deleted for a removed instance that configures it); sockets whose instance set
- *    changed are swapped for the new ones; changed and added units start fresh. Unchanged units
- *    are not touched at all: same machine, same timers, VIPs never removed, no GARP, no notify;
- *    notify-only changes (`updated`) are picked up in place. A changed unit restarts (stop, then
- *    start): the machine's parameters, base priority included, are fixed at construction and no
- *    machine input changes them, so a priority change is not applied in place;
+ *    watch, sockets, retuned parameters); any failure refuses the reload and leaves the running
+ *    config untouched;
+ * 2. commit, in one synchronous step — removed and changed units (another VRID, interface or
+ *    family) get `shutdown` exactly as on SIGTERM but for that unit only (a MASTER sends priority 0
+ *    and removes ITS VIPs; notify_stop, or notify_deleted); retuned instances take their new
+ *    parameters in place (same machine and state; a MASTER's VIP list edits applied as a
+ *    difference); sockets whose instances changed are swapped; changed and added units start
+ *    fresh. Unchanged units are not touched at all;
  * 3. settle — the stopped instances' VIP removals and notifies finish, then `config` switches to
- *    the new config (so a notifier that looks scripts up through `runtime.config` runs a removed
- *    instance's notify_stop / notify_deleted from the old config and new instances' scripts from
- *    the new one); new instances' VIP work is queued behind that; retired sockets are flushed
- *    (the stopped MASTERs' priority-0 adverts) and closed.
+ *    the new config (a removed instance's notify_stop runs from the old config, new instances'
+ *    scripts from the new one); retired sockets are flushed (priority-0 adverts) and closed.
+ *
+ * The file is longer than most: the commit touches every part of the driver's state in one
+ * synchronous step, and keeping it here keeps that state private to one class.
  */
 import type { Config, Vip } from '../../config/schema.js';
 import type { NotifyState } from '../../vocab/states.js';
