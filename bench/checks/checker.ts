@@ -43,7 +43,8 @@ async function main(): Promise<void> {
   const t00 = performance.now();
   const cpu00 = process.cpuUsage();
   const { loadConfigFile } = await mod<{ loadConfigFile: (p: string, o: { configId: string }) => LoadedConfig }>('config/load.js');
-  const { HealthChecker, CHECK_TIMER_SLACK_MS } = await mod<{ HealthChecker: typeof HealthCheckerT; CHECK_TIMER_SLACK_MS?: number }>('check/health.js');
+  const { HealthChecker } = await mod<{ HealthChecker: typeof HealthCheckerT }>('check/health.js');
+  const { CHECK_TIMER_SLACK_MS } = await mod<{ CHECK_TIMER_SLACK_MS?: number }>('check/scheduler.js');
   const { runProbe, runDirect } = await mod<{ runProbe: Probe; runDirect?: DirectProbe }>('check/probes/index.js');
 
   // as `vipkeeper run` does (src/daemon/daemon.ts), unless VIPKEEPER_HEAP_GOVERNOR=off

@@ -19,8 +19,6 @@ import { CheckScheduler, systemClock, type CheckUpdate, type Clock, type Schedul
 import { resolveServices, type CheckPlan, type ServicePlan } from './spec.js';
 import type { Probe, ProbeKind, ProbeResult } from './types.js';
 
-// the daemon's scheduler option, for the benchmark's checker (which imports only this module)
-export { CHECK_TIMER_SLACK_MS } from './scheduler.js';
 export interface HealthCheckerOptions extends Omit<SchedulerOptions, 'clock' | 'probe'> {
   probe: Probe;
   /** Default: the system clock. */

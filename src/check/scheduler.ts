@@ -351,8 +351,7 @@ export class CheckScheduler {
   // ------------------------------------------------------------------ internals
 
   // Clock reads: `now` is passed down a synchronous call chain instead of read again in each
-  // step (a check used to read the clock four times). In the QEMU guest a read costs ~5 µs of
-  // emulated TSC, a few per cent of what a check costs there.
+  // step, because a clock read is not free where the TSC is emulated (BENCHMARKS.md).
 
   private schedule(job: Job, delayMs: number, now: number = this.clock.now()): void {
     const d = Math.max(0, delayMs);
