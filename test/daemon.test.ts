@@ -148,6 +148,37 @@ describe('vipkeeper run: the daemon', () => {
     expect(d1.child.exitCode).toBeNull();
   });
 
+  it('refuses a second daemon for the same instances in the namespace, before it touches the VIP (exit 3)', async () => {
+    const pid = (await status('d1')).node.pid;
+    const second = lab.spawn(lan.nodes.d1!.ns, [process.execPath, path.join(REPO_ROOT, 'bin/vipkeeper.js'), 'run', '-f', conf('d1'), '--socket', sock('d1-second')], 'second vipkeeper d1');
+    let vipAlways = true;
+    let done = false;
+    const watch = (async () => {
+      while (!done) {
+        if (!(await hasVip(lan.nodes.d1!.ns, '10.61.0.200'))) vipAlways = false;
+        await sleep(10);
+      }
+    })();
+    const exit = await second.exited;
+    done = true;
+    await watch;
+    expect(exit.code).toBe(3);
+    const err = second.stderrLines.join('\n');
+    expect(err).toMatch(new RegExp(`VRRP instance VI_1 \\(eth0, IPv4, VRID 61\\) is already run by another vipkeeper \\(pid ${pid}\\) in this network namespace`));
+    expect(second.stderrLines.filter((l) => l.trim())).toHaveLength(1);
+    expect(vipAlways).toBe(true);
+    expect(await hasVip(lan.nodes.d1!.ns, '10.61.0.200')).toBe(true);
+    expect((await status('d1')).vrrp?.instances[0]?.state).toBe('MASTER');
+    // `cleanup` by hand beside the live daemon would take the VIP away: refused too.
+    const cleanup = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const c = lab.spawn(lan.nodes.d1!.ns, [process.execPath, path.join(REPO_ROOT, 'bin/vipkeeper.js'), 'cleanup', '-f', conf('d1')], 'cleanup d1');
+      void c.exited.then((e) => resolve({ code: e.code, err: c.stderrLines.join('\n') }));
+    });
+    expect(cleanup.code).toBe(3);
+    expect(cleanup.err).toMatch(/is run by a live vipkeeper/);
+    expect(await hasVip(lan.nodes.d1!.ns, '10.61.0.200')).toBe(true);
+  });
+
   it('catches a real server that stops', async () => {
     rs!.child.kill('SIGKILL');
     await rs!.exited;

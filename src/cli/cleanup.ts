@@ -4,6 +4,7 @@
 import { defaultConfigId, loadConfigFile } from '../config/load.js';
 import type { Vip } from '../config/schema.js';
 import { createAddressOps } from '../net/addresses.js';
+import { configLocks, lockHolder } from '../daemon/instance-lock.js';
 import { EXIT } from './exit-codes.js';
 import { printDiagnostics } from './output.js';
 
@@ -17,6 +18,15 @@ export async function runCleanup(opts: CleanupOptions): Promise<number> {
   if (!loaded.config) {
     printDiagnostics(loaded.diagnostics);
     return EXIT.invalid;
+  }
+  // The unit runs cleanup after the daemon stopped; run by hand beside a live daemon it would take
+  // the VIPs away from a MASTER.
+  for (const lock of configLocks(loaded.config, { ipvs: false })) {
+    const pid = await lockHolder(lock);
+    if (pid !== false) {
+      process.stderr.write(`cleanup: ${lock.what} is run by a live vipkeeper${pid ? ` (pid ${pid})` : ''} here; stop it first (its stop removes the VIPs)\n`);
+      return EXIT.runtime;
+    }
   }
   const ops = createAddressOps();
   let failed = 0;

@@ -18,6 +18,7 @@ import { loadConfigFile, type ConfigFormat } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { notifyReady, notifyReloading, notifyStatus, notifyStopping, notifyWatchdog, watchdogIntervalMs } from '../sys/sd-notify.js';
 import { startControlServer, type CommandResult, type ControlServer } from './control/server.js';
+import { acquireLocks, configLocks, LockHeld, type Locks } from './instance-lock.js';
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import type { Logger, LogLevel } from '../sys/logger.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
@@ -90,6 +91,8 @@ export class Daemon {
   private restarts: number[] = [];
   private readonly log: Logger;
   private heap: HeapGovernor | undefined;
+  /** Held instance and IPVS locks, by key (see instance-lock.ts). */
+  private locks = new Map<string, Locks>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -108,6 +111,15 @@ export class Daemon {
     }
     this.config = loaded.config;
     this.configState = this.newConfigState(loaded.format, loaded.config);
+
+    // Before anything touches an address or an IPVS entry: no other daemon runs these instances here.
+    try {
+      this.locks = await this.takeLocks(this.config);
+    } catch (e) {
+      this.heap?.stop();
+      if (e instanceof LockHeld) throw new DaemonStartError(e.message, 3);
+      throw e;
+    }
 
     await this.startWorker();
     this.startHealth();
@@ -411,13 +423,25 @@ export class Daemon {
         return { ok: false, message: `reload refused: ${error}` };
       }
       const config = loaded.config;
+      let locks: Map<string, Locks>;
+      try {
+        locks = await this.takeLocks(config);
+      } catch (e) {
+        const error = (e as Error).message;
+        this.configState.reloads.failed++;
+        this.configState.lastReload = { at, ok: false, error };
+        this.log.error({ error }, 'reload refused; the running config stays');
+        return { ok: false, message: `reload refused: ${error}` };
+      }
       const r = await this.call({ type: 'reloadConfig', config: vrrpPart(config) });
       if (!r.ok) {
+        for (const [k, l] of locks) if (!this.locks.has(k)) l.release();
         this.configState.reloads.failed++;
         this.configState.lastReload = { at, ok: false, error: r.error };
         this.log.error({ error: r.error }, 'reload refused by the VRRP engine; the running config stays');
         return { ok: false, message: `reload refused: ${r.error}` };
       }
+      this.switchLocks(locks);
       this.health?.reload(config);
       const hadServers = this.config.virtual_servers.length > 0;
       this.config = config;
@@ -551,6 +575,29 @@ export class Daemon {
     }
     await this.control?.close();
     this.heap?.stop();
+    this.switchLocks(new Map());
+  }
+
+  /** Takes the locks `config` needs that are not held yet; none on failure. Returns every lock held for it. */
+  private async takeLocks(config: Config): Promise<Map<string, Locks>> {
+    const names = configLocks(config, { ipvs: config.virtual_servers.length > 0 });
+    const taken = new Map<string, Locks>();
+    try {
+      for (const n of names) {
+        const have = this.locks.get(n.key);
+        taken.set(n.key, have ?? (await acquireLocks([n])));
+      }
+    } catch (e) {
+      for (const [k, l] of taken) if (!this.locks.has(k)) l.release();
+      throw e;
+    }
+    return taken;
+  }
+
+  /** Keeps `next`'s locks and releases the rest. */
+  private switchLocks(next: Map<string, Locks>): void {
+    for (const [k, l] of this.locks) if (!next.has(k)) l.release();
+    this.locks = next;
   }
 
   private startHeapGovernor(): HeapGovernor | undefined {
