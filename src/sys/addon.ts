@@ -88,8 +88,11 @@ export interface NativeBinding {
   ifName(ifindex: number): string;
   /** 6-byte MAC of an Ethernet interface (SIOCGIFHWADDR). */
   ifMac(ifname: string): Buffer;
-  /** new NetlinkSocket(protocol): NETLINK_ROUTE 0, NETLINK_GENERIC 16. */
-  NetlinkSocket: new (protocol: number) => NativeNetlinkSocket;
+  /**
+   * new NetlinkSocket(protocol, recvBytes = 256 KiB): NETLINK_ROUTE 0, NETLINK_GENERIC 16. A reply
+   * datagram larger than recvBytes fails its transaction with EMSGSIZE.
+   */
+  NetlinkSocket: new (protocol: number, recvBytes?: number) => NativeNetlinkSocket;
   /** SCHED_RR (1..99) for the calling thread, 0 for SCHED_OTHER; throws EPERM without CAP_SYS_NICE. */
   setThreadRealtime(priority: number): void;
   /** gettid() of the calling thread. */
