@@ -126,6 +126,17 @@ export interface NativeBinding {
    * for the property test that holds it to HttpResponseReader.
    */
   parsePlainHttpHead(bytes: Uint8Array): 'incomplete' | 'not plain' | { status: number; statusEnd: number; bodyStart: number; noBody: boolean; contentLength: number };
+  /**
+   * The connector's whole plain HTTP_GET judge (PlainJudge, native/src/http_head.cc) over these
+   * reads, then the FIN if `fin`: the verdict, the read it came at (-1: the FIN), the status, the
+   * status line's end in the first read, and the body bytes received when cut short (-1: not).
+   * For the differential test that holds it to HttpResponseReader.
+   */
+  judgePlainHttp(
+    reads: Uint8Array[],
+    statusRanges: Int32Array,
+    fin: boolean,
+  ): { verdict: 'more' | 'not plain' | 'ok' | 'rejected' | 'end'; read: number; status: number; statusEnd: number; truncatedAt: number };
   /** V8's MemoryPressureNotification for the calling thread's isolate. */
   memoryPressure(level: 'none' | 'moderate' | 'critical'): void;
 }
