@@ -116,12 +116,6 @@ export interface NativeBinding {
    */
   SignalWatch: new (signum: number, callback: (signum: number) => void) => NativeSignalWatch;
   /**
-   * A thread that reads the process's RSS every `intervalMs` and, above the limit, sends the
-   * calling thread's V8 isolate a memory-pressure notification, at most once per `cooldownMs`
-   * (src/daemon/heap-governor.ts).
-   */
-  HeapWatch: new (intervalMs: number, cooldownMs: number) => NativeHeapWatch;
-  /**
    * The connector's parse of a plain HTTP_GET response head (native/src/http_head.cc), exposed
    * for the property test that holds it to HttpResponseReader.
    */
@@ -137,21 +131,6 @@ export interface NativeBinding {
     statusRanges: Int32Array,
     fin: boolean,
   ): { verdict: 'more' | 'not plain' | 'ok' | 'rejected' | 'end'; read: number; status: number; statusEnd: number; truncatedAt: number };
-  /** V8's MemoryPressureNotification for the calling thread's isolate. */
-  memoryPressure(level: 'none' | 'moderate' | 'critical'): void;
-}
-
-export interface NativeHeapWatch {
-  /** RSS in bytes above which V8 is asked to collect; 0 turns the watch off. */
-  setLimit(bytes: number): void;
-  /** What the notifications say from now on (default 'moderate'), and the least time between two. */
-  setLevel(level: 'moderate' | 'critical', cooldownMs?: number): void;
-  /** Notifications sent so far. */
-  readonly notifications: number;
-  /** The RSS (bytes) the thread read last. */
-  readonly rss: number;
-  /** Stops and joins the thread (also done when the JS environment is torn down). */
-  close(): void;
 }
 
 export interface NativeSignalWatch {
