@@ -13,8 +13,7 @@
         "src/timer.cc",
         "src/tcp_connect.cc",
         "src/http_head.cc",
-        "src/signal_watch.cc",
-        "src/heap.cc"
+        "src/signal_watch.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -4,6 +4,8 @@
  * JS wrapper never reach a slot's next owner; closing from inside a batch is safe.
  */
 import net from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -41,7 +43,22 @@ function rawConnector(room: number, dataBytes = 16384) {
       onBatch?.(c);
     }, events, data);
   const c = make();
-  return { c, batches, all: () => batches.flat(), setOnBatch: (f: typeof onBatch) => (onBatch = f) };
+  return { c, events, data, batches, all: () => batches.flat(), setOnBatch: (f: typeof onBatch) => (onBatch = f) };
+}
+
+/** Detaches an ArrayBuffer, as a transfer to a worker would; returns its new owner. */
+function detach(b: ArrayBuffer): ArrayBuffer {
+  return structuredClone(b, { transfer: [b] });
+}
+
+/** The gc() of --expose-gc, in this process (vitest's workers run without the flag). */
+function gcFunction(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  try {
+    return vm.runInNewContext('gc') as () => void;
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
+  }
 }
 
 describe('native TcpConnector', () => {
@@ -207,6 +224,95 @@ describe('native TcpConnector', () => {
     expect(r.batches).toHaveLength(1);
     expect(r.c.pending).toBe(0);
     expect(() => r.c.connect(target, 11)).toThrow(/closed/);
+  });
+});
+
+describe('native TcpConnector: its shared arrays detached or collected', () => {
+  it('an events array detached between batches closes the connector; nothing is written into the memory it gave up', async () => {
+    const rec = servers.add(await startTcpRecorder());
+    const r = rawConnector(4);
+    const target = r.c.target(4, '127.0.0.1', rec.port, '', 0);
+    r.c.connect(target, 1);
+    await waitFor(() => r.all().length === 1, 2000, 'the first connect');
+    for (let tag = 2; tag <= 9; tag++) r.c.connect(target, tag);
+    // detached before those connects report: the new owner's bytes must stay as they were
+    const moved = new Int32Array(detach(r.events.buffer as ArrayBuffer));
+    const before = Array.from(moved);
+    expect(r.events.length).toBe(0);
+    await waitFor(() => r.c.pending === 0, 3000, 'the connector to close');
+    await new Promise((res) => setTimeout(res, 100));
+    expect(r.batches).toHaveLength(1);
+    expect(Array.from(moved)).toEqual(before);
+    expect(() => r.c.connect(target, 10)).toThrow(/closed: its events or data array was detached/);
+    r.c.close();
+  });
+
+  it('a data array detached inside a batch, with more of a response to come: closed, no crash, no later batch', async () => {
+    const big = Buffer.alloc(200_000, 0x61);
+    const srv = net.createServer((s) => {
+      s.on('error', () => undefined); // the closed connector resets it
+      s.once('data', () => s.end(Buffer.concat([Buffer.from('HTTP/1.0 200 OK\r\n\r\n'), big])));
+    });
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    servers.add({ close: () => new Promise<void>((res) => srv.close(() => res())) });
+    const r = rawConnector(2);
+    let moved: Uint8Array | undefined;
+    let copy: number[] = [];
+    r.setOnBatch(() => {
+      if (moved) return;
+      moved = new Uint8Array(detach(r.data.buffer as ArrayBuffer));
+      copy = Array.from(moved);
+    });
+    const target = r.c.target(4, '127.0.0.1', (srv.address() as net.AddressInfo).port, '', 0, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    r.c.connect(target, 1);
+    await waitFor(() => moved !== undefined, 3000, 'the first batch');
+    await waitFor(() => r.c.pending === 0, 3000, 'the connector to close');
+    await new Promise((res) => setTimeout(res, 100));
+    expect(r.batches).toHaveLength(1);
+    expect(Array.from(moved!)).toEqual(copy);
+    expect(() => r.c.connect(target, 2)).toThrow(/detached/);
+  });
+
+  it('keeps its arrays alive when JS drops them, through collections, and lets them go once closed', async () => {
+    const gc = gcFunction();
+    const rec = servers.add(await startTcpRecorder());
+    const seen: number[] = [];
+    let refs: { events: WeakRef<Int32Array>; data: WeakRef<Uint8Array> };
+    let c: InstanceType<ReturnType<typeof native>['TcpConnector']> | undefined;
+    (() => {
+      // a 4-event array: small enough that V8 could keep it inside its heap, where objects move
+      const events = new Int32Array(4);
+      const data = new Uint8Array(16384);
+      refs = { events: new WeakRef(events), data: new WeakRef(data) };
+      c = new (native().TcpConnector)((count) => {
+        const ev = refs.events.deref()!;
+        for (let i = 0; i < count; i++) seen.push(ev[4 * i]!, ev[4 * i + 1]!);
+      }, events, data);
+    })();
+    const target = c!.target(4, '127.0.0.1', rec.port, '', 0);
+    for (let round = 0; round < 5; round++) {
+      // garbage and full collections between connects
+      let junk: object[] = [];
+      for (let i = 0; i < 50_000; i++) junk.push({ i, s: `x${i}` });
+      junk = [];
+      gc();
+      expect(refs!.events.deref()).toBeDefined();
+      for (let tag = 1; tag <= 3; tag++) c!.connect(target, round * 10 + tag);
+      await waitFor(() => seen.length === (round + 1) * 6, 3000, `round ${round}`);
+      gc();
+    }
+    const tags = seen.filter((_, i) => i % 2 === 0).sort((a, b) => a - b);
+    expect(tags).toEqual([1, 2, 3, 11, 12, 13, 21, 22, 23, 31, 32, 33, 41, 42, 43]);
+    expect(seen.filter((_, i) => i % 2 === 1).every((e) => e === CONNECTED)).toBe(true);
+    await waitFor(() => c!.pending === 0, 2000, 'the drains to end');
+    c!.close();
+    c = undefined;
+    // once the connector is gone, nothing holds the arrays
+    for (let i = 0; i < 20 && refs!.data.deref() !== undefined; i++) {
+      await new Promise((res) => setTimeout(res, 20));
+      gc();
+    }
+    expect(refs!.data.deref()).toBeUndefined();
   });
 });
 

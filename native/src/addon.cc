@@ -1,12 +1,13 @@
 // vipkeeper native addon: raw IP sockets, AF_PACKET send, netlink transactions,
-// a timerfd timer, a per-thread signal watcher, TCP connects for TCP_CHECK and HTTP_GET, thread scheduling, V8 memory-pressure hints, sd_notify and interface name/index helpers. Linux only.
+// a timerfd timer, a per-thread signal watcher, TCP connects for TCP_CHECK and HTTP_GET, thread
+// scheduling, sd_notify and interface name/index helpers. Linux only. N-API (node-addon-api) and
+// the libuv loop N-API hands out (napi_get_uv_event_loop); no V8 or Node C++ API.
 #include <dlfcn.h>
 #include <napi.h>
 
 #include <mutex>
 
 #include "common.h"
-#include "heap.h"
 #include "http_head.h"
 #include "netlink.h"
 #include "packet_socket.h"
@@ -21,7 +22,6 @@ Napi::Value SdNotify(const Napi::CallbackInfo& info);  // sd_notify.cc
 Napi::Value SetThreadRealtime(const Napi::CallbackInfo& info);  // sched.cc
 Napi::Value ThreadId(const Napi::CallbackInfo& info);
 Napi::Value ThreadScheduler(const Napi::CallbackInfo& info);
-Napi::Value MemoryPressure(const Napi::CallbackInfo& info);  // heap.cc
 
 namespace {
 
@@ -66,12 +66,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("PreciseTimer", PreciseTimer::Init(env));
   exports.Set("TcpConnector", TcpConnector::Init(env));
   exports.Set("parsePlainHttpHead", Napi::Function::New<JsParsePlainHttpHead>(env, "parsePlainHttpHead"));
+  exports.Set("judgePlainHttp", Napi::Function::New<JsJudgePlainHttp>(env, "judgePlainHttp"));
   exports.Set("SignalWatch", SignalWatch::Init(env));
-  exports.Set("HeapWatch", HeapWatch::Init(env));
   exports.Set("setThreadRealtime", Napi::Function::New<SetThreadRealtime>(env, "setThreadRealtime"));
   exports.Set("threadId", Napi::Function::New<ThreadId>(env, "threadId"));
   exports.Set("threadScheduler", Napi::Function::New<ThreadScheduler>(env, "threadScheduler"));
-  exports.Set("memoryPressure", Napi::Function::New<MemoryPressure>(env, "memoryPressure"));
   return exports;
 }
 

@@ -1,5 +1,7 @@
 #include "http_head.h"
 
+#include <climits>
+#include <cstdint>
 #include <cstring>
 
 #include "common.h"
@@ -93,6 +95,118 @@ HeadParse ParsePlainHead(const uint8_t* b, size_t n, PlainHead* out) {
   out->no_body = (status >= 100 && status < 200) || status == 204 || status == 304;
   out->content_length = length;
   return HeadParse::kPlain;
+}
+
+bool StatusAccepted(int status, const std::vector<int32_t>& ranges) {
+  if (ranges.empty()) return status >= 200 && status <= 299;
+  for (size_t i = 0; i + 1 < ranges.size(); i += 2)
+    if (status >= ranges[i] && status <= ranges[i + 1]) return true;
+  return false;
+}
+
+PlainJudge::Verdict PlainJudge::Read(const uint8_t* p, size_t n) {
+  switch (stage_) {
+    case kHead: {
+      PlainHead h;
+      if (ParsePlainHead(p, n, &h) != HeadParse::kPlain) return Verdict::kNotPlain;
+      status_ = h.status;
+      status_end_ = h.status_end;
+      if (!StatusAccepted(h.status, *ranges_)) {
+        stage_ = kDone;
+        return Verdict::kRejected;
+      }
+      int64_t body = static_cast<int64_t>(n - h.body_start);
+      if (h.no_body) {
+        stage_ = kDone;
+        return Verdict::kOk;
+      }
+      if (h.content_length < 0) {
+        received_ = body;
+        stage_ = kBodyToFin;
+        return Verdict::kMore;
+      }
+      received_ = body < h.content_length ? body : h.content_length;
+      remaining_ = h.content_length - received_;
+      if (remaining_ == 0) {
+        stage_ = kDone;
+        return Verdict::kOk;
+      }
+      stage_ = kBodyLength;
+      return Verdict::kMore;
+    }
+    case kBodyLength: {
+      int64_t take = static_cast<int64_t>(n) < remaining_ ? static_cast<int64_t>(n) : remaining_;
+      received_ += take;
+      remaining_ -= take;
+      if (remaining_ > 0) return Verdict::kMore;
+      stage_ = kDone;
+      return Verdict::kOk;
+    }
+    case kBodyToFin:
+      received_ += static_cast<int64_t>(n);
+      return Verdict::kMore;
+    case kDone:
+      break;
+  }
+  return Verdict::kMore;
+}
+
+PlainJudge::Verdict PlainJudge::Fin() {
+  switch (stage_) {
+    case kBodyLength:  // before its Content-Length: truncated, as the JS reader says
+      stage_ = kDone;
+      truncated_at_ = received_ > INT32_MAX ? INT32_MAX : static_cast<int>(received_);
+      return Verdict::kOk;
+    case kBodyToFin:
+      stage_ = kDone;
+      return Verdict::kOk;
+    case kHead:  // nothing read (a first read decides plain or not)
+      stage_ = kDone;
+      return Verdict::kEnd;
+    case kDone:
+      break;
+  }
+  return Verdict::kMore;
+}
+
+Napi::Value JsJudgePlainHttp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsBoolean() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    ThrowType(env, "judgePlainHttp(reads: Uint8Array[], statusRanges: Int32Array, fin: boolean)");
+  auto reads = info[0].As<Napi::Array>();
+  auto r = info[1].As<Napi::Int32Array>();
+  std::vector<int32_t> ranges(r.Data(), r.Data() + r.ElementLength());
+  PlainJudge judge(&ranges);
+  PlainJudge::Verdict v = PlainJudge::Verdict::kMore;
+  int at = -1;
+  for (uint32_t i = 0; i < reads.Length() && v == PlainJudge::Verdict::kMore; ++i) {
+    Napi::Value x = reads[i];
+    if (!x.IsTypedArray() || x.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) ThrowType(env, "each read must be a Uint8Array");
+    auto a = x.As<Napi::Uint8Array>();
+    if (a.ElementLength() == 0) ThrowType(env, "a read is never empty (0 is the FIN)");
+    v = judge.Read(a.Data(), a.ElementLength());
+    at = static_cast<int>(i);
+  }
+  if (v == PlainJudge::Verdict::kMore && info[2].As<Napi::Boolean>().Value()) {
+    v = judge.Fin();
+    at = -1;
+  }
+  const char* name = "more";
+  switch (v) {
+    case PlainJudge::Verdict::kMore: name = "more"; break;
+    case PlainJudge::Verdict::kNotPlain: name = "not plain"; break;
+    case PlainJudge::Verdict::kOk: name = "ok"; break;
+    case PlainJudge::Verdict::kRejected: name = "rejected"; break;
+    case PlainJudge::Verdict::kEnd: name = "end"; break;
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("verdict", name);
+  o.Set("read", at);
+  o.Set("status", judge.status());
+  o.Set("statusEnd", static_cast<double>(judge.status_end()));
+  o.Set("truncatedAt", judge.truncated_at());
+  return o;
 }
 
 Napi::Value JsParsePlainHttpHead(const Napi::CallbackInfo& info) {

@@ -8,6 +8,9 @@
 // Large requests are sent in chunks of whole messages so the socket buffers never
 // overflow (10,000 IPVS destinations fit no single datagram). Replies whose sequence
 // number is not part of the transaction (a late ACK of an earlier dump) are dropped.
+// A reply datagram larger than the receive buffer is an error (EMSGSIZE), not a wait for
+// answers that were cut off with it (recv with MSG_TRUNC reports the datagram's real size);
+// so is a reply whose messages do not fit their datagram (EBADMSG).
 #include "netlink.h"
 
 #include <linux/netlink.h>
@@ -15,6 +18,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -26,7 +30,6 @@ namespace vk {
 namespace {
 
 constexpr size_t kChunkBytes = 32 * 1024;
-constexpr size_t kRecvBytes = 256 * 1024;
 
 struct Outcome {
   std::vector<uint8_t> data;
@@ -34,9 +37,9 @@ struct Outcome {
   std::string syscall;
 };
 
-// Runs one transaction on fd; no JS involved, so it can run on a worker thread. `buf` (kRecvBytes)
-// receives the replies; it need not be initialised.
-void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, size_t chunk_bytes, uint8_t* buf, Outcome& out) {
+// Runs one transaction on fd; no JS involved, so it can run on a worker thread. `buf` (`buf_len`
+// bytes) receives the replies; it need not be initialised.
+void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, size_t chunk_bytes, uint8_t* buf, size_t buf_len, Outcome& out) {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   size_t off = 0;
@@ -67,16 +70,30 @@ void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, size_t chu
       int pr = ::poll(&p, 1, timeout_ms);
       if (pr < 0) { if (errno == EINTR) continue; out.err = errno; out.syscall = "poll(netlink)"; return; }
       if (pr == 0) { out.err = ETIMEDOUT; out.syscall = "netlink reply"; return; }
-      ssize_t n = ::recv(fd, buf, kRecvBytes, MSG_DONTWAIT);
+      // MSG_TRUNC: the datagram's real length, also when it was longer than the buffer (the
+      // kernel drops the rest, so whatever answer it carried would never come)
+      ssize_t n = ::recv(fd, buf, buf_len, MSG_DONTWAIT | MSG_TRUNC);
       if (n < 0) {
         if (errno == EINTR || errno == EAGAIN) continue;
         out.err = errno; out.syscall = "recv(netlink)"; return;
       }
+      if (static_cast<size_t>(n) > buf_len) {
+        out.err = EMSGSIZE;
+        out.syscall = "recv(netlink): a reply of " + std::to_string(n) + " bytes does not fit the " + std::to_string(buf_len) + "-byte receive buffer";
+        return;
+      }
       size_t pos = 0;
-      while (pos + sizeof(nlmsghdr) <= static_cast<size_t>(n)) {
+      while (pos < static_cast<size_t>(n)) {
         nlmsghdr h;
+        if (static_cast<size_t>(n) - pos < sizeof h) {
+          out.err = EBADMSG; out.syscall = "recv(netlink): a reply ends inside a message header"; return;
+        }
         std::memcpy(&h, buf + pos, sizeof h);
-        if (h.nlmsg_len < sizeof(nlmsghdr) || pos + h.nlmsg_len > static_cast<size_t>(n)) break;
+        if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > static_cast<size_t>(n) - pos) {
+          out.err = EBADMSG;
+          out.syscall = "recv(netlink): a reply message of " + std::to_string(h.nlmsg_len) + " bytes in " + std::to_string(static_cast<size_t>(n) - pos) + " remaining";
+          return;
+        }
         bool ours = pending.count(h.nlmsg_seq) > 0;
         if (ours) {
           out.data.insert(out.data.end(), buf + pos, buf + pos + h.nlmsg_len);
@@ -84,7 +101,7 @@ void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, size_t chu
           out.data.resize(NLMSG_ALIGN(out.data.size()), 0);
           if (h.nlmsg_type == NLMSG_ERROR || h.nlmsg_type == NLMSG_DONE) pending.erase(h.nlmsg_seq);
         }
-        pos += NLMSG_ALIGN(h.nlmsg_len);
+        pos += std::min<size_t>(NLMSG_ALIGN(h.nlmsg_len), static_cast<size_t>(n) - pos);
       }
     }
   }
@@ -93,15 +110,15 @@ void Transact(int fd, const uint8_t* req, size_t len, int timeout_ms, size_t chu
 class TransactWorker : public Napi::AsyncWorker {
  public:
   // fd is a dup of the socket's, so close() on the JS side cannot pull it from under Execute().
-  TransactWorker(Napi::Env env, int fd, std::vector<uint8_t> req, int timeout_ms, size_t chunk_bytes)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), fd_(fd), req_(std::move(req)), timeout_ms_(timeout_ms), chunk_bytes_(chunk_bytes) {}
+  TransactWorker(Napi::Env env, int fd, std::vector<uint8_t> req, int timeout_ms, size_t chunk_bytes, size_t recv_bytes)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), fd_(fd), req_(std::move(req)), timeout_ms_(timeout_ms), chunk_bytes_(chunk_bytes), recv_bytes_(recv_bytes) {}
   ~TransactWorker() override { fd_.reset(); }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
-    std::unique_ptr<uint8_t[]> buf(new uint8_t[kRecvBytes]);
-    Transact(fd_.get(), req_.data(), req_.size(), timeout_ms_, chunk_bytes_, buf.get(), out_);
+    std::unique_ptr<uint8_t[]> buf(new uint8_t[recv_bytes_]);
+    Transact(fd_.get(), req_.data(), req_.size(), timeout_ms_, chunk_bytes_, buf.get(), recv_bytes_, out_);
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -118,6 +135,7 @@ class TransactWorker : public Napi::AsyncWorker {
   std::vector<uint8_t> req_;
   int timeout_ms_;
   size_t chunk_bytes_;
+  size_t recv_bytes_;
   Outcome out_;
 };
 
@@ -134,10 +152,12 @@ Napi::Function NetlinkSocket::Init(Napi::Env env) {
                      });
 }
 
-// new NetlinkSocket(protocol): NETLINK_ROUTE = 0, NETLINK_GENERIC = 16.
+// new NetlinkSocket(protocol, recvBytes = 256 KiB): NETLINK_ROUTE = 0, NETLINK_GENERIC = 16;
+// recvBytes is the largest reply datagram it takes (a larger one fails the transaction).
 NetlinkSocket::NetlinkSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetlinkSocket>(info) {
   Napi::Env env = info.Env();
   int protocol = ArgInt(info, 0, "protocol", 0, 31);
+  if (info.Length() > 1 && !info[1].IsUndefined()) recv_bytes_ = static_cast<size_t>(ArgInt(info, 1, "recvBytes", 64, 16 << 20));
   Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol));
   if (fd.get() < 0) ThrowErrno(env, "socket(AF_NETLINK, SOCK_RAW, " + std::to_string(protocol) + ")", errno);
   int one = 1;
@@ -184,8 +204,8 @@ Napi::Value NetlinkSocket::TransactSync(const Napi::CallbackInfo& info) {
   if (fd_ < 0) ThrowErrno(env, "netlink transact on a closed socket", EBADF);
   std::vector<uint8_t> req = RequestBytes(info);
   Outcome out;
-  if (!recv_buf_) recv_buf_.reset(new uint8_t[kRecvBytes]);
-  Transact(fd_, req.data(), req.size(), TimeoutArg(info), ChunkArg(info), recv_buf_.get(), out);
+  if (!recv_buf_) recv_buf_.reset(new uint8_t[recv_bytes_]);
+  Transact(fd_, req.data(), req.size(), TimeoutArg(info), ChunkArg(info), recv_buf_.get(), recv_bytes_, out);
   if (out.err != 0) ThrowErrno(env, out.syscall, out.err);
   return Napi::Buffer<uint8_t>::Copy(env, out.data.data(), out.data.size());
 }
@@ -198,7 +218,7 @@ Napi::Value NetlinkSocket::TransactAsync(const Napi::CallbackInfo& info) {
   if (fd_ < 0) ThrowErrno(env, "netlink transact on a closed socket", EBADF);
   int dupfd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
   if (dupfd < 0) ThrowErrno(env, "fcntl(F_DUPFD_CLOEXEC, netlink)", errno);
-  auto* w = new TransactWorker(env, dupfd, RequestBytes(info), TimeoutArg(info), ChunkArg(info));
+  auto* w = new TransactWorker(env, dupfd, RequestBytes(info), TimeoutArg(info), ChunkArg(info), recv_bytes_);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

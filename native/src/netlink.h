@@ -26,6 +26,7 @@ class NetlinkSocket : public Napi::ObjectWrap<NetlinkSocket> {
 
   int fd_ = -1;
   uint32_t port_id_ = 0;
+  size_t recv_bytes_ = 256 * 1024;  // the largest reply datagram taken
   // The synchronous path's receive buffer, allocated on first use and kept: a fresh 256 KiB
   // zeroed buffer per transaction (mmap, 64 page faults, munmap with TLB-shootdown IPIs) made
   // the VRRP thread's first VIP add ~1 ms slower than keepalived's.

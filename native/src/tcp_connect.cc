@@ -26,8 +26,6 @@ constexpr int kBatch = 256;
 constexpr size_t kReadMax = 16384;
 // 1 (request sent) is not reported: see State(). kHttpOk and kHttpRejected end a plain HTTP_GET.
 enum Event { kConnected = 0, kData = 2, kEnd = 3, kError = 4, kHttpOk = 5, kHttpRejected = 6 };
-// A plain HTTP_GET: where its response is (kHttpNone: not plain, or handed to JS).
-enum HttpStage : uint8_t { kHttpNone, kHttpHead, kHttpBodyLength, kHttpBodyToFin };
 // kLingering: a finished connect, FIN sent, out of the epoll set; read and closed by the drain
 // timer. kDraining: a finished exchange, FIN sent, read as data comes, closed on the server's FIN.
 enum State { kConnecting, kSending, kReading, kDraining, kLingering, kDead };
@@ -40,8 +38,8 @@ enum State { kConnecting, kSending, kReading, kDraining, kLingering, kDead };
 // rest of the call. The request is shared with the exchanges in flight (dropTarget may come first).
 //
 // A plain HTTP_GET (no digest, no regex: JS gave the accepted status ranges) is judged here when
-// its response head comes in one read and is plain (ParsePlainHead): the status against the
-// ranges, and the body counted to its Content-Length or to the server's FIN. JS then gets one
+// its response head comes in one read and is plain (PlainJudge, http_head.h): the status against
+// the ranges, and the body counted to its Content-Length or to the server's FIN. JS then gets one
 // event, not the bytes, and makes no object for the check. Anything else goes to JS as DATA.
 struct TcpConnector::Exchange {
   std::string request;
@@ -58,15 +56,6 @@ struct TcpConnector::TargetEntry {
   std::shared_ptr<const Exchange> exchange;  // null: connect only
 };
 
-namespace {
-bool StatusAccepted(int status, const std::vector<int32_t>& ranges) {
-  if (ranges.empty()) return status >= 200 && status <= 299;
-  for (size_t i = 0; i + 1 < ranges.size(); i += 2)
-    if (status >= ranges[i] && status <= ranges[i + 1]) return true;
-  return false;
-}
-}  // namespace
-
 struct TcpConnector::Conn {
   uint32_t tag = 0;
   int fd = -1;
@@ -77,10 +66,8 @@ struct TcpConnector::Conn {
   uint64_t drain_until = 0;  // uv_now
   std::shared_ptr<const Exchange> out;  // the exchange's request (and plain HTTP ranges)
   size_t sent = 0;
-  HttpStage http = kHttpNone;
-  int status = 0;
-  int64_t remaining = 0;  // kHttpBodyLength: body bytes still to come
-  int64_t received = 0;   // body bytes counted (up to the Content-Length)
+  bool judging = false;  // a plain HTTP_GET judged here (until a verdict, or handed to JS)
+  PlainJudge judge{nullptr};
 };
 
 // libuv handles outlive the connector until their close callbacks run.
@@ -145,11 +132,34 @@ TcpConnector::TcpConnector(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tc
   uv_unref(reinterpret_cast<uv_handle_t*>(&hs->timer));  // a polite close keeps nothing alive
   callback_ = Napi::Persistent(info[0].As<Napi::Function>());
   events_ref_ = Napi::Persistent(events);
-  events_ = events.Data();
-  capacity_ = events.ElementLength() / 4;
   data_ref_ = Napi::Persistent(data);
-  data_ = data.Data();
+  capacity_ = events.ElementLength() / 4;
   data_capacity_ = data.ElementLength();
+  Arrays();
+}
+
+// The references keep the arrays alive, but JS can still detach their ArrayBuffers (transfer
+// them to a worker, structuredClone with transfer), and the memory then belongs to someone else:
+// the pointers are looked up again wherever JS may have run since (a batch's start, after each
+// callback). An array that no longer holds what it held at construction closes the connector:
+// its connections are closed without events (their deadlines end them in JS) and connect()
+// says why.
+bool TcpConnector::Arrays() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  Napi::Int32Array events = events_ref_.Value();
+  Napi::Uint8Array data = data_ref_.Value();
+  events_ = events.Data();
+  data_ = data.Data();
+  if (events_ != nullptr && data_ != nullptr && events.ElementLength() / 4 >= capacity_ && data.ElementLength() >= data_capacity_) return true;
+  events_ = nullptr;
+  data_ = nullptr;
+  if (!closed_) {
+    closed_ = true;
+    detached_ = true;
+    Shutdown();
+  }
+  return false;
 }
 
 TcpConnector::~TcpConnector() {
@@ -267,6 +277,7 @@ Napi::Value TcpConnector::DropTarget(const Napi::CallbackInfo& info) {
 // in use; otherwise events follow.
 Napi::Value TcpConnector::Connect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (closed_ && detached_) ThrowErrno(env, "TcpConnector is closed: its events or data array was detached", EBADF);
   if (closed_) ThrowErrno(env, "TcpConnector is closed", EBADF);
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) ThrowType(env, "connect(target: number, tag: number)");
   uint32_t id = info[0].As<Napi::Number>().Uint32Value();
@@ -292,7 +303,10 @@ Napi::Value TcpConnector::Connect(const Napi::CallbackInfo& info) {
   c->exchange = exchange;
   if (exchange) {
     c->out = t.exchange;
-    if (t.exchange->plain) c->http = kHttpHead;
+    if (t.exchange->plain) {
+      c->judging = true;
+      c->judge = PlainJudge(&t.exchange->ranges);  // c->out keeps the ranges while it judges
+    }
   }
   // Connected (or failed) = writable; a failure also sets EPOLLERR, and SO_ERROR says which.
   // A connect-only check is one-shot: no epoll_ctl after it (the fd is disabled until closed).
@@ -360,6 +374,7 @@ void TcpConnector::CloseSoon(Conn* c) {
   if ((c->state == kSending || c->state == kReading) && c->fd >= 0 && ::shutdown(c->fd, SHUT_WR) == 0) {
     // FIN sent; read and drop until the server's FIN, or until the grace period ends
     bool was_sending = c->state == kSending;
+    c->judging = false;
     c->out.reset();
     c->state = kDraining;
     Enqueue(c);
@@ -380,7 +395,7 @@ void TcpConnector::Enqueue(Conn* c) {
 int TcpConnector::PhaseOf(const Conn* c) {
   if (c->state == kConnecting) return 0;
   if (c->state == kSending) return 1;
-  return c->http == kHttpBodyLength || c->http == kHttpBodyToFin ? 3 : 2;
+  return c->judging && c->judge.in_body() ? 3 : 2;
 }
 
 // state(tag) -> 0 connecting, 1 sending the request, 2 reading the response (3: a plain HTTP_GET
@@ -460,6 +475,7 @@ void TcpConnector::Flush() {
   }
   count_ = 0;
   data_used_ = 0;
+  if (epfd_ >= 0) Arrays();  // JS ran: the arrays may have been detached (then closed: epfd_ < 0)
 }
 
 void TcpConnector::OnEpoll(uv_poll_t* handle, int /*status*/, int /*events*/) {
@@ -467,6 +483,7 @@ void TcpConnector::OnEpoll(uv_poll_t* handle, int /*status*/, int /*events*/) {
   TcpConnector* self = hs->owner;
   if (self == nullptr || self->epfd_ < 0) return;
   Napi::HandleScope scope(self->Env());
+  if (!self->Arrays()) return;  // detached since the last batch: closed
   self->in_batch_ = true;
   epoll_event evs[kBatch];
   for (int round = 0; round < 8; ++round) {
@@ -555,7 +572,7 @@ void TcpConnector::SendMore(Conn* c) {
     Kill(c);
     return;
   }
-  if (c->http == kHttpNone) c->out.reset();  // a plain HTTP_GET still needs its ranges
+  if (!c->judging) c->out.reset();  // a plain HTTP_GET still needs its ranges
   c->state = kReading;
 }
 
@@ -577,7 +594,7 @@ void TcpConnector::ReadSome(Conn* c, uint32_t events) {
     if (n > 0) {
       // A short read has emptied the socket (edge-triggered: the next data raises an event).
       bool drained = static_cast<size_t>(n) < kReadMax;
-      if (c->http != kHttpNone) {
+      if (c->judging) {
         if (!PlainResponse(c, static_cast<size_t>(n), drained && fin)) return;  // judged
       } else {
         size_t at = data_used_;
@@ -608,71 +625,49 @@ void TcpConnector::ReadSome(Conn* c, uint32_t events) {
 }
 
 void TcpConnector::AtFin(Conn* c) {
-  switch (c->http) {
-    case kHttpBodyLength:  // before its Content-Length: truncated, as the JS reader says
-      Emit(c->tag, kHttpOk, c->status, static_cast<int>(c->received));
-      break;
-    case kHttpBodyToFin:
-      Emit(c->tag, kHttpOk, c->status, -1);
-      break;
-    default:  // not plain, or nothing received yet (JS: closed without a response)
-      Emit(c->tag, kEnd, 0);
-  }
+  // not plain, or nothing received yet (JS: closed without a response): END
+  if (c->judging && c->judge.Fin() == PlainJudge::Verdict::kOk) Emit(c->tag, kHttpOk, c->judge.status(), c->judge.truncated_at());
+  else Emit(c->tag, kEnd, 0);
+  c->judging = false;
   Unpend(c);
   Kill(c);
 }
 
 bool TcpConnector::PlainResponse(Conn* c, size_t n, bool at_fin) {
   const uint8_t* p = data_ + data_used_;  // this read's bytes (the data array's free part)
-  if (c->http == kHttpHead) {
-    PlainHead h;
-    if (ParsePlainHead(p, n, &h) != HeadParse::kPlain) {
+  switch (c->judge.Read(p, n)) {
+    case PlainJudge::Verdict::kNotPlain: {
       // not judged here: JS gets this read and the rest as DATA and parses them
-      c->http = kHttpNone;
+      c->judging = false;
       c->out.reset();
       size_t at = data_used_;
       data_used_ += n;
       Emit(c->tag, kData, static_cast<int>(at), static_cast<int>(n));
       return true;
     }
-    c->status = h.status;
-    if (!StatusAccepted(h.status, c->out->ranges)) {
+    case PlainJudge::Verdict::kRejected: {
       // JS makes the failure's text from the status line; closed at once, as JS's cancel would
       size_t at = data_used_;
-      data_used_ += h.status_end;
-      Emit(c->tag, kHttpRejected, static_cast<int>(at), static_cast<int>(h.status_end));
+      data_used_ += c->judge.status_end();
+      Emit(c->tag, kHttpRejected, static_cast<int>(at), static_cast<int>(c->judge.status_end()));
+      c->judging = false;
       Unpend(c);
       Kill(c);
       return false;
     }
-    int64_t body = static_cast<int64_t>(n - h.body_start);
-    if (h.no_body) return PlainDone(c, at_fin);
-    if (h.content_length < 0) {
-      c->received = body;
-      c->http = kHttpBodyToFin;
-      return true;
-    }
-    c->received = body < h.content_length ? body : h.content_length;
-    c->remaining = h.content_length - c->received;
-    if (c->remaining == 0) return PlainDone(c, at_fin);
-    c->http = kHttpBodyLength;
-    return true;
+    case PlainJudge::Verdict::kOk:
+      return PlainDone(c, at_fin);
+    case PlainJudge::Verdict::kMore:
+    case PlainJudge::Verdict::kEnd:
+      break;
   }
-  if (c->http == kHttpBodyLength) {
-    int64_t take = static_cast<int64_t>(n) < c->remaining ? static_cast<int64_t>(n) : c->remaining;
-    c->received += take;
-    c->remaining -= take;
-    if (c->remaining == 0) return PlainDone(c, at_fin);
-    return true;
-  }
-  c->received += static_cast<int64_t>(n);  // kHttpBodyToFin
   return true;
 }
 
 bool TcpConnector::PlainDone(Conn* c, bool at_fin) {
-  Emit(c->tag, kHttpOk, c->status, -1);
+  Emit(c->tag, kHttpOk, c->judge.status(), c->judge.truncated_at());
   Unpend(c);
-  c->http = kHttpNone;
+  c->judging = false;
   c->out.reset();
   // at the server's FIN with nothing unread: a close is a FIN, no RST; else FIN and drain
   if (at_fin) Kill(c);

@@ -92,6 +92,8 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   void Unpend(Conn* c);
   void ArmDrainTimer();
   void Shutdown();
+  // Looks the shared arrays' memory up again; false (and closed) if either was detached.
+  bool Arrays();
 
   uv_loop_t* loop_ = nullptr;
   int epfd_ = -1;
@@ -99,6 +101,7 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   bool referenced_ = false;
   bool in_batch_ = false;
   bool closed_ = false;
+  bool detached_ = false;  // closed because JS detached a shared array
   std::vector<TargetEntry> targets_;  // by id (target()); dropped ones are reused
   std::vector<uint32_t> free_targets_;
   std::unordered_map<uint32_t, Conn*> pending_;  // by tag: events still owed to JS

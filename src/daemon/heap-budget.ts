@@ -37,10 +37,10 @@ export class HeapBudget {
 
   /**
    * A full (mark-compact) collection just ended. The new floor is the RSS without the heap's
-   * free part (V8 keeps it after its own collections and gives it back only after a
-   * memory-reducing one, the kind this budget asks for), with the young generation counted at
-   * the largest size seen: a memory-reducing collection shrinks it, and it grows straight back
-   * under load; a floor without it would ask for a collection again as soon as it has.
+   * free part (V8 keeps some of it mapped after a collection and gives it back over the next
+   * ones), with the young generation counted at the largest size seen: a collection may shrink
+   * it, and it grows straight back under load; a floor without it would ask for a collection
+   * again as soon as it has.
    */
   afterFullCollection(s: { rss: number; heapTotal: number; heapUsed: number; youngBytes: number }): void {
     this.youngGeneration(s.youngBytes);

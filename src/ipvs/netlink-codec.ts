@@ -12,7 +12,7 @@
 //   TUN_PORT (be16), TUN_FLAGS (u16). Dumps add ACTIVE_CONNS and INACT_CONNS.
 // - as ipvsadm does (the kernel does not), a DR or TUN destination of an address service takes the
 //   service's port on add and edit, so both backends leave the same table.
-import { attr, encodeAttrs, genlHeader, NLM_F_ACK, NLM_F_DUMP, parseAttrs, type Attr, type NlMessage, type Request } from '../net/netlink.js';
+import { attr, attrValue, encodeAttrs, genlHeader, NetlinkDecodeError, NLM_F_ACK, NLM_F_DUMP, parseAttrs, type Attr, type NlMessage, type Request } from '../net/netlink.js';
 import { formatIpv6Ntop, ipBytes } from '../vocab/ip.js';
 import type { SyncDaemon } from './backend.js';
 import type { Operation } from './diff.js';
@@ -99,13 +99,13 @@ export function addressBytes(address: string): Buffer {
   return ipBytes(address);
 }
 
-/** The address in `buf` (the kernel sends 16 bytes for either family), canonical. */
+/** The address in `buf` (the kernel sends 16 bytes for either family), canonical. NetlinkDecodeError if it is short. */
 export function bytesToAddress(buf: Buffer, family: Family): string {
   if (family === 'inet') {
-    if (buf.length < 4) throw new RangeError(`IPv4 address attribute of ${buf.length} bytes`);
+    if (buf.length < 4) throw new NetlinkDecodeError(`IPv4 address attribute of ${buf.length} bytes`);
     return `${buf[0]}.${buf[1]}.${buf[2]}.${buf[3]}`;
   }
-  if (buf.length < 16) throw new RangeError(`IPv6 address attribute of ${buf.length} bytes`);
+  if (buf.length < 16) throw new NetlinkDecodeError(`IPv6 address attribute of ${buf.length} bytes`);
   return formatIpv6Ntop(buf);
 }
 
@@ -331,11 +331,18 @@ export function stopDaemonRequest(family: number, role: SyncDaemon['role']): Req
 }
 
 // ---------------------------------------------------------------- decoding
+//
+// Every decoder throws NetlinkDecodeError, and nothing else, on a reply it cannot read: an
+// attribute shorter than its type (as the kernel's nla_policy would refuse it), a message without
+// its genl header, a service or destination without what identifies it. An absent optional
+// attribute reads as 0 / ''.
 
 const str = (b: Buffer | undefined) => (b ? b.toString('utf8').replace(/\0.*$/s, '') : '');
-const u16 = (b: Buffer | undefined) => (b && b.length >= 2 ? b.readUInt16LE(0) : 0);
-const u32 = (b: Buffer | undefined) => (b && b.length >= 4 ? b.readUInt32LE(0) : 0);
-const be16 = (b: Buffer | undefined) => (b && b.length >= 2 ? b.readUInt16BE(0) : 0);
+const u8 = (b: Buffer | undefined, what: string) => (b ? attrValue.u8(b, what) : 0);
+const u16 = (b: Buffer | undefined, what: string) => (b ? attrValue.u16(b, what) : 0);
+const u32 = (b: Buffer | undefined, what: string) => (b ? attrValue.u32(b, what) : 0);
+const s32 = (b: Buffer | undefined, what: string) => (b ? attrValue.s32(b, what) : 0);
+const be16 = (b: Buffer | undefined, what: string) => (b ? attrValue.be16(b, what) : 0);
 
 export interface DecodedService {
   id: ServiceId;
@@ -345,20 +352,21 @@ export interface DecodedService {
 /** A service from the attributes nested in IPVS_CMD_ATTR_SERVICE. */
 export function decodeService(buf: Buffer): DecodedService {
   const a = parseAttrs(buf);
-  const family: Family = u16(a.get(SVC_ATTR.AF)) === AF_INET6 ? 'inet6' : 'inet';
-  const fwmark = u32(a.get(SVC_ATTR.FWMARK));
+  const family: Family = u16(a.get(SVC_ATTR.AF), 'IPVS_SVC_ATTR_AF') === AF_INET6 ? 'inet6' : 'inet';
+  const fwmark = u32(a.get(SVC_ATTR.FWMARK), 'IPVS_SVC_ATTR_FWMARK');
   let id: ServiceId;
   if (fwmark) id = { kind: 'fwmark', fwmark, family };
   else {
-    const pnum = u16(a.get(SVC_ATTR.PROTOCOL));
+    const pnum = u16(a.get(SVC_ATTR.PROTOCOL), 'IPVS_SVC_ATTR_PROTOCOL');
     const protocol = PROTO_NAME.get(pnum);
-    if (!protocol) throw new RangeError(`IPVS service with unknown protocol ${pnum}`);
+    if (!protocol) throw new NetlinkDecodeError(`IPVS service with unknown protocol ${pnum}`);
     const addr = a.get(SVC_ATTR.ADDR);
-    if (!addr) throw new RangeError('IPVS service without an address');
-    id = { kind: 'addr', protocol, address: bytesToAddress(addr, family), port: be16(a.get(SVC_ATTR.PORT)) };
+    if (!addr) throw new NetlinkDecodeError('IPVS service without an address');
+    id = { kind: 'addr', protocol, address: bytesToAddress(addr, family), port: be16(a.get(SVC_ATTR.PORT), 'IPVS_SVC_ATTR_PORT') };
   }
+  // struct ip_vs_flags: flags, then the mask (8 bytes)
   const flagsBuf = a.get(SVC_ATTR.FLAGS);
-  const flags = flagsBuf && flagsBuf.length >= 4 ? flagsBuf.readUInt32LE(0) : 0;
+  const flags = flagsBuf ? attrValue.u32(flagsBuf, 'IPVS_SVC_ATTR_FLAGS') : 0;
   const spec: ServiceSpec = {
     scheduler: str(a.get(SVC_ATTR.SCHED_NAME)),
     flags: (Object.entries(SCHED_FLAG_BITS) as [SchedFlag, number][]).filter(([, bit]) => flags & bit).map(([f]) => f),
@@ -366,8 +374,8 @@ export function decodeService(buf: Buffer): DecodedService {
   };
   if (flags & F_PERSISTENT) {
     const nm = a.get(SVC_ATTR.NETMASK);
-    const netmask = !nm || nm.length < 4 ? defaultNetmask(family) : family === 'inet6' ? String(nm.readUInt32LE(0)) : `${nm[0]}.${nm[1]}.${nm[2]}.${nm[3]}`;
-    spec.persistence = { timeout: u32(a.get(SVC_ATTR.TIMEOUT)), netmask };
+    const netmask = !nm ? defaultNetmask(family) : family === 'inet6' ? String(attrValue.u32(nm, 'IPVS_SVC_ATTR_NETMASK')) : bytesToAddress(nm, 'inet');
+    spec.persistence = { timeout: u32(a.get(SVC_ATTR.TIMEOUT), 'IPVS_SVC_ATTR_TIMEOUT'), netmask };
   }
   const pe = str(a.get(SVC_ATTR.PE_NAME));
   if (pe) spec.pe = pe;
@@ -378,49 +386,50 @@ export function decodeService(buf: Buffer): DecodedService {
 export function decodeDest(buf: Buffer, serviceFamilyDefault: Family): Dest {
   const a = parseAttrs(buf);
   const af = a.get(DEST_ATTR.ADDR_FAMILY);
-  const family: Family = af ? (u16(af) === AF_INET6 ? 'inet6' : 'inet') : serviceFamilyDefault;
+  const family: Family = af ? (u16(af, 'IPVS_DEST_ATTR_ADDR_FAMILY') === AF_INET6 ? 'inet6' : 'inet') : serviceFamilyDefault;
   const addr = a.get(DEST_ATTR.ADDR);
-  if (!addr) throw new RangeError('IPVS destination without an address');
-  const fwd = u32(a.get(DEST_ATTR.FWD_METHOD)) & 0x7;
+  if (!addr) throw new NetlinkDecodeError('IPVS destination without an address');
+  const fwd = u32(a.get(DEST_ATTR.FWD_METHOD), 'IPVS_DEST_ATTR_FWD_METHOD') & 0x7;
   const forwarding: Forwarding = fwd === 0 ? 'NAT' : fwd === 2 ? 'TUN' : 'DR'; // 1 (local node) shows as -g in ipvsadm
   const d: Dest = {
     address: bytesToAddress(addr, family),
-    port: be16(a.get(DEST_ATTR.PORT)),
+    port: be16(a.get(DEST_ATTR.PORT), 'IPVS_DEST_ATTR_PORT'),
     forwarding,
-    weight: a.get(DEST_ATTR.WEIGHT)?.readInt32LE(0) ?? 0,
-    uthreshold: u32(a.get(DEST_ATTR.U_THRESH)),
-    lthreshold: u32(a.get(DEST_ATTR.L_THRESH)),
+    weight: s32(a.get(DEST_ATTR.WEIGHT), 'IPVS_DEST_ATTR_WEIGHT'),
+    uthreshold: u32(a.get(DEST_ATTR.U_THRESH), 'IPVS_DEST_ATTR_U_THRESH'),
+    lthreshold: u32(a.get(DEST_ATTR.L_THRESH), 'IPVS_DEST_ATTR_L_THRESH'),
   };
   if (forwarding === 'TUN') {
-    const type = TUN_TYPE_NAME[a.get(DEST_ATTR.TUN_TYPE)?.[0] ?? 0] ?? 'ipip';
+    const type = TUN_TYPE_NAME[u8(a.get(DEST_ATTR.TUN_TYPE), 'IPVS_DEST_ATTR_TUN_TYPE')] ?? 'ipip';
     const t: Tunnel = { type };
-    if (type === 'gue') t.port = be16(a.get(DEST_ATTR.TUN_PORT));
-    const tf = u16(a.get(DEST_ATTR.TUN_FLAGS));
+    if (type === 'gue') t.port = be16(a.get(DEST_ATTR.TUN_PORT), 'IPVS_DEST_ATTR_TUN_PORT');
+    const tf = u16(a.get(DEST_ATTR.TUN_FLAGS), 'IPVS_DEST_ATTR_TUN_FLAGS');
     if (type !== 'ipip') {
       if (tf & TUN_F_REMCSUM) t.csum = 'remcsum';
       else if (tf & TUN_F_CSUM) t.csum = 'csum';
     }
     d.tunnel = t;
   }
-  d.activeConns = u32(a.get(DEST_ATTR.ACTIVE_CONNS));
-  d.inactiveConns = u32(a.get(DEST_ATTR.INACT_CONNS));
+  d.activeConns = u32(a.get(DEST_ATTR.ACTIVE_CONNS), 'IPVS_DEST_ATTR_ACTIVE_CONNS');
+  d.inactiveConns = u32(a.get(DEST_ATTR.INACT_CONNS), 'IPVS_DEST_ATTR_INACT_CONNS');
   return d;
 }
 
 /** The top-level attributes of a generic netlink message (after the 4-byte genl header). */
 function genlAttrs(m: NlMessage): Map<number, Buffer> {
+  if (m.payload.length < 4) throw new NetlinkDecodeError(`IPVS reply of ${m.payload.length} bytes cannot hold its 4-byte genl header`);
   return parseAttrs(m.payload.subarray(4));
 }
 
 export function decodeServiceMessage(m: NlMessage): DecodedService {
   const s = genlAttrs(m).get(CMD_ATTR.SERVICE);
-  if (!s) throw new RangeError('IPVS service reply without IPVS_CMD_ATTR_SERVICE');
+  if (!s) throw new NetlinkDecodeError('IPVS service reply without IPVS_CMD_ATTR_SERVICE');
   return decodeService(s);
 }
 
 export function decodeDestMessage(m: NlMessage, family: Family): Dest {
   const d = genlAttrs(m).get(CMD_ATTR.DEST);
-  if (!d) throw new RangeError('IPVS destination reply without IPVS_CMD_ATTR_DEST');
+  if (!d) throw new NetlinkDecodeError('IPVS destination reply without IPVS_CMD_ATTR_DEST');
   return decodeDest(d, family);
 }
 
@@ -429,18 +438,22 @@ export function decodeDaemonMessage(m: NlMessage): SyncDaemon | undefined {
   const nested = genlAttrs(m).get(CMD_ATTR.DAEMON);
   if (!nested) return undefined;
   const a = parseAttrs(nested);
-  const state = u32(a.get(DAEMON_ATTR.STATE));
+  const state = u32(a.get(DAEMON_ATTR.STATE), 'IPVS_DAEMON_ATTR_STATE');
   if (state !== 1 && state !== 2) return undefined;
-  const d: SyncDaemon = { role: state === 1 ? 'master' : 'backup', interface: str(a.get(DAEMON_ATTR.MCAST_IFN)), syncid: u32(a.get(DAEMON_ATTR.SYNC_ID)) };
-  const maxlen = u16(a.get(DAEMON_ATTR.SYNC_MAXLEN));
+  const d: SyncDaemon = {
+    role: state === 1 ? 'master' : 'backup',
+    interface: str(a.get(DAEMON_ATTR.MCAST_IFN)),
+    syncid: u32(a.get(DAEMON_ATTR.SYNC_ID), 'IPVS_DAEMON_ATTR_SYNC_ID'),
+  };
+  const maxlen = u16(a.get(DAEMON_ATTR.SYNC_MAXLEN), 'IPVS_DAEMON_ATTR_SYNC_MAXLEN');
   if (maxlen) d.maxlen = maxlen;
   const g6 = a.get(DAEMON_ATTR.MCAST_GROUP6);
   const g4 = a.get(DAEMON_ATTR.MCAST_GROUP);
-  if (g6 && g6.length >= 16) d.group = bytesToAddress(g6, 'inet6');
-  else if (g4 && g4.length >= 4) d.group = bytesToAddress(g4, 'inet');
-  const port = u16(a.get(DAEMON_ATTR.MCAST_PORT));
+  if (g6) d.group = bytesToAddress(g6, 'inet6');
+  else if (g4) d.group = bytesToAddress(g4, 'inet');
+  const port = u16(a.get(DAEMON_ATTR.MCAST_PORT), 'IPVS_DAEMON_ATTR_MCAST_PORT');
   if (port) d.port = port;
-  const ttl = a.get(DAEMON_ATTR.MCAST_TTL)?.[0];
+  const ttl = u8(a.get(DAEMON_ATTR.MCAST_TTL), 'IPVS_DAEMON_ATTR_MCAST_TTL');
   if (ttl) d.ttl = ttl;
   return d;
 }

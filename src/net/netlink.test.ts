@@ -8,6 +8,7 @@ import {
   groupReplies,
   NETLINK_GENERIC,
   NetlinkClient,
+  NetlinkDecodeError,
   NetlinkError,
   NLM_F_ACK,
   NLM_F_REQUEST,
@@ -73,10 +74,18 @@ describe('netlink codec', () => {
     expect(inner.get(4)?.toString()).toBe('wlc\0');
   });
 
-  it('truncated input stops parsing instead of throwing', () => {
+  it('truncated input is a decode error, not a silent stop', () => {
     const m = encodeMessage({ type: 20, flags: 1, seq: 5, attrs: [attr.u32(1, 1)] });
-    expect(parseMessages(m.subarray(0, m.length - 1))).toEqual([]);
-    expect(parseAttrList(encodeAttrs([attr.u32(1, 1)]).subarray(0, 6))).toEqual([]);
+    expect(() => parseMessages(m.subarray(0, m.length - 1))).toThrow(new NetlinkDecodeError('netlink reply: a message of 24 bytes at offset 0, with 23 bytes left'));
+    expect(() => parseMessages(Buffer.concat([m, Buffer.alloc(8)]))).toThrow(new NetlinkDecodeError('netlink reply: 8 bytes at offset 24 cannot hold a 16-byte message header'));
+    expect(() => parseAttrList(encodeAttrs([attr.u32(1, 1)]).subarray(0, 6))).toThrow(new NetlinkDecodeError('netlink attribute of 8 bytes at offset 0, with 6 bytes left'));
+    expect(() => parseAttrList(Buffer.from([2, 0, 1, 0]))).toThrow(NetlinkDecodeError);
+    // the kernel's nla_parse leaves fewer than 4 trailing bytes alone
+    expect(parseAttrList(Buffer.concat([encodeAttrs([attr.u32(1, 1)]), Buffer.alloc(3)])).map((a) => a.type)).toEqual([1]);
+    // an error message too short for its errno
+    const e = encodeMessage({ type: NLMSG_ERROR, flags: 0, seq: 9, header: Buffer.alloc(4) });
+    e.writeUInt32LE(18, 0); // a 2-byte payload, padded
+    expect(() => groupReplies(e)).toThrow(new NetlinkDecodeError('netlink error message of 2 bytes, expected at least 4'));
   });
 
   it('groups replies by sequence: data, ACKs, errors with the extended-ACK text, DONE', () => {

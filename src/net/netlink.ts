@@ -120,28 +120,58 @@ export function encodeMessage(m: { type: number; flags: number; seq: number; hea
   return buf;
 }
 
-/** Splits a buffer of concatenated messages; stops at a truncated one. */
+/**
+ * A reply that does not parse: a message or attribute whose length runs past what holds it, a
+ * header too short for its fields, a fixed-size attribute of the wrong size. The decoders throw
+ * this and nothing else on any input (a property test feeds them random and mutated replies), and
+ * never read past the bytes they are given.
+ */
+export class NetlinkDecodeError extends Error {
+  override readonly name = 'NetlinkDecodeError';
+}
+
+/** Splits a buffer of concatenated messages. Throws NetlinkDecodeError on a truncated or malformed one. */
 export function parseMessages(buf: Buffer): NlMessage[] {
   const out: NlMessage[] = [];
   let off = 0;
-  while (off + 16 <= buf.length) {
+  while (off < buf.length) {
+    if (buf.length - off < 16) throw new NetlinkDecodeError(`netlink reply: ${buf.length - off} bytes at offset ${off} cannot hold a 16-byte message header`);
     const len = buf.readUInt32LE(off);
-    if (len < 16 || off + len > buf.length) break;
+    if (len < 16 || len > buf.length - off) throw new NetlinkDecodeError(`netlink reply: a message of ${len} bytes at offset ${off}, with ${buf.length - off} bytes left`);
     out.push({ type: buf.readUInt16LE(off + 4), flags: buf.readUInt16LE(off + 6), seq: buf.readUInt32LE(off + 8), pid: buf.readUInt32LE(off + 12), payload: buf.subarray(off + 16, off + len) });
-    off += align4(len);
+    off += Math.min(align4(len), buf.length - off); // the last message need not be padded
   }
   return out;
 }
 
-/** Calls `fn` for each attribute in order (type with NLA_F_NESTED and byte-order bits stripped); stops at a truncated one. */
+/**
+ * Calls `fn` for each attribute in order (type with NLA_F_NESTED and byte-order bits stripped).
+ * Throws NetlinkDecodeError on an attribute whose length is below its header or runs past the
+ * buffer; fewer than 4 bytes left after the last one are ignored, as the kernel's nla_parse does.
+ */
 function forEachAttr(buf: Buffer, fn: (type: number, value: Buffer) => void): void {
   let off = 0;
-  while (off + 4 <= buf.length) {
+  while (buf.length - off >= 4) {
     const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > buf.length) break;
+    if (len < 4 || len > buf.length - off) throw new NetlinkDecodeError(`netlink attribute of ${len} bytes at offset ${off}, with ${buf.length - off} bytes left`);
     fn(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + 4, off + len));
     off += align4(len);
   }
+}
+
+/** Fixed-size attribute values, length-checked: `what` names the attribute in the error. */
+export const attrValue = {
+  u8: (b: Buffer, what: string): number => fixed(b, 1, what)[0]!,
+  u16: (b: Buffer, what: string): number => fixed(b, 2, what).readUInt16LE(0),
+  be16: (b: Buffer, what: string): number => fixed(b, 2, what).readUInt16BE(0),
+  u32: (b: Buffer, what: string): number => fixed(b, 4, what).readUInt32LE(0),
+  s32: (b: Buffer, what: string): number => fixed(b, 4, what).readInt32LE(0),
+};
+
+/** `b` if it holds at least `size` bytes (the kernel's nla_policy minimum), else NetlinkDecodeError. */
+export function fixed(b: Buffer, size: number, what: string): Buffer {
+  if (b.length < size) throw new NetlinkDecodeError(`${what}: ${b.length} bytes, expected ${size}`);
+  return b;
 }
 
 /** Attributes by type (the last wins). */
@@ -198,13 +228,14 @@ function errnoText(errno: number): string {
 
 /** Reads an NLMSG_ERROR payload: 0 for an ACK, else the positive errno, and the extack text. */
 export function parseError(m: NlMessage): { errno: number; extack?: string } {
+  if (m.payload.length < 4) throw new NetlinkDecodeError(`netlink error message of ${m.payload.length} bytes, expected at least 4`);
   const errno = -m.payload.readInt32LE(0) || 0; // no -0 for an ACK
   // the echoed request header (16 bytes, NETLINK_CAP_ACK) then TLVs when NLM_F_ACK_TLVS (0x200) is set
   let extack: string | undefined;
   if (m.flags & 0x200 && m.payload.length > 20) {
     const echoed = m.payload.readUInt32LE(4);
-    const tlvStart = 4 + (m.flags & 0x100 ? 16 : align4(echoed));
-    const a = parseAttrs(m.payload.subarray(tlvStart)).get(NLMSGERR_ATTR_MSG);
+    const tlvStart = 4 + (m.flags & 0x100 ? 16 : Math.ceil(echoed / 4) * 4); // not align4: echoed may exceed 2^31
+    const a = tlvStart < m.payload.length ? parseAttrs(m.payload.subarray(tlvStart)).get(NLMSGERR_ATTR_MSG) : undefined;
     if (a) extack = a.toString('utf8').replace(/\0+$/, '');
   }
   return extack === undefined ? { errno } : { errno, extack };
@@ -330,5 +361,7 @@ export function resolveGenlFamilySync(client: NetlinkClient, name: string): numb
   checkReplies([r], () => `resolve generic netlink family ${name}`);
   const m = r.messages[0];
   if (!m) return undefined;
-  return parseAttrs(m.payload.subarray(4)).get(CTRL_ATTR_FAMILY_ID)?.readUInt16LE(0);
+  if (m.payload.length < 4) throw new NetlinkDecodeError(`generic netlink reply of ${m.payload.length} bytes cannot hold its 4-byte header`);
+  const id = parseAttrs(m.payload.subarray(4)).get(CTRL_ATTR_FAMILY_ID);
+  return id === undefined ? undefined : attrValue.u16(id, 'CTRL_ATTR_FAMILY_ID');
 }

@@ -3,7 +3,7 @@ import { isIPv6 } from 'node:net';
 import { describe, expect, it } from 'vitest';
 
 import type { Vip } from '../config/schema.js';
-import { attr, encodeMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_MULTI, NLM_F_REPLACE, NLM_F_REQUEST, parseAttrList, parseAttrs, parseMessages } from './netlink.js';
+import { attr, encodeMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_MULTI, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkDecodeError, parseAttrList, parseAttrs, parseMessages } from './netlink.js';
 import { ipBytes } from '../vocab/ip.js';
 
 const ipv4Bytes = (a: string) => ipBytes(a, 4);
@@ -227,12 +227,15 @@ describe('rtnetlink address dump parser', () => {
     );
   });
 
-  it('ignores other message types and families, and truncated attributes', () => {
+  it('ignores other message types and families; a short header or attribute is a decode error', () => {
     expect(parseAddrMessage({ type: RTM_DELADDR, flags: 0, seq: 0, pid: 0, payload: Buffer.alloc(8) })).toBeUndefined();
     const m = parseMessages(encodeMessage({ type: RTM_NEWADDR, flags: 0, seq: 0, header: ifaddrmsg({ family: 17, prefixlen: 0, index: 1 }), attrs: [attr.bytes(IFA_LOCAL, Buffer.alloc(4))] }))[0]!;
     expect(parseAddrMessage(m)).toBeUndefined();
     const short = parseMessages(encodeMessage({ type: RTM_NEWADDR, flags: 0, seq: 0, header: ifaddrmsg({ family: AF_INET6, prefixlen: 64, index: 1 }), attrs: [attr.bytes(IFA_ADDRESS, Buffer.alloc(4))] }))[0]!;
-    expect(parseAddrMessage(short)).toBeUndefined();
+    expect(() => parseAddrMessage(short)).toThrow(new NetlinkDecodeError('IFA_ADDRESS: 4 bytes, expected 16'));
+    expect(() => parseAddrMessage({ type: RTM_NEWADDR, flags: 0, seq: 0, pid: 0, payload: Buffer.alloc(7) })).toThrow(NetlinkDecodeError);
+    const cacheinfo = parseMessages(encodeMessage({ type: RTM_NEWADDR, flags: 0, seq: 0, header: ifaddrmsg({ family: AF_INET, prefixlen: 24, index: 1 }), attrs: [attr.bytes(IFA_LOCAL, Buffer.alloc(4)), attr.bytes(IFA_CACHEINFO, Buffer.alloc(6))] }))[0]!;
+    expect(() => parseAddrMessage(cacheinfo)).toThrow(new NetlinkDecodeError('IFA_CACHEINFO: 6 bytes, expected 8'));
   });
 
   it('formats IPv6 as RFC 5952 (the WHATWG URL serializer agrees) and round-trips (property)', () => {

@@ -20,7 +20,7 @@ import { isIP } from 'node:net';
 
 import type { Vip } from '../config/schema.js';
 import { formatIpv4, formatIpv6, ipBytes } from '../vocab/ip.js';
-import { attr, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_REPLACE, parseAttrs, type Attr, type NlMessage, type Request } from './netlink.js';
+import { attr, attrValue, fixed, NetlinkDecodeError, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_REPLACE, parseAttrs, type Attr, type NlMessage, type Request } from './netlink.js';
 
 export const RTM_NEWADDR = 20;
 export const RTM_DELADDR = 21;
@@ -202,16 +202,22 @@ export function formatAddress(b: Uint8Array): string {
   return formatIpv6(b);
 }
 
-/** Parses one RTM_NEWADDR message; undefined for another type or a family other than IPv4/IPv6. */
+/**
+ * Parses one RTM_NEWADDR message; undefined for another type or a family other than IPv4/IPv6.
+ * Throws NetlinkDecodeError (and nothing else) on one it cannot read: an ifaddrmsg shorter than
+ * 8 bytes, an attribute that runs past the message or is shorter than its type.
+ */
 export function parseAddrMessage(m: NlMessage): KernelAddress | undefined {
-  if (m.type !== RTM_NEWADDR || m.payload.length < 8) return undefined;
+  if (m.type !== RTM_NEWADDR) return undefined;
+  if (m.payload.length < 8) throw new NetlinkDecodeError(`RTM_NEWADDR of ${m.payload.length} bytes cannot hold its 8-byte ifaddrmsg`);
   const family = m.payload.readUInt8(0);
   if (family !== AF_INET && family !== AF_INET6) return undefined;
   const a = parseAttrs(m.payload.subarray(8));
   const alen = family === AF_INET ? 4 : 16;
+  const names: Record<number, string> = { [IFA_ADDRESS]: 'IFA_ADDRESS', [IFA_LOCAL]: 'IFA_LOCAL', [IFA_BROADCAST]: 'IFA_BROADCAST' };
   const bytes = (t: number) => {
     const v = a.get(t);
-    return v && v.length >= alen ? formatAddress(v.subarray(0, alen)) : undefined;
+    return v ? formatAddress(fixed(v, alen, names[t]!).subarray(0, alen)) : undefined;
   };
   const localAttr = bytes(IFA_LOCAL);
   const addressAttr = bytes(IFA_ADDRESS);
@@ -231,9 +237,10 @@ export function parseAddrMessage(m: NlMessage): KernelAddress | undefined {
   const label = a.get(IFA_LABEL);
   if (label) out.label = label.toString('utf8').replace(/\0.*$/s, '');
   const fl = a.get(IFA_FLAGS);
-  if (fl && fl.length >= 4) out.flags = fl.readUInt32LE(0);
+  if (fl) out.flags = attrValue.u32(fl, 'IFA_FLAGS');
   const ci = a.get(IFA_CACHEINFO);
-  if (ci && ci.length >= 8) {
+  if (ci) {
+    fixed(ci, 8, 'IFA_CACHEINFO'); // struct ifa_cacheinfo: ifa_prefered, ifa_valid first
     out.preferredLft = ci.readUInt32LE(0);
     out.validLft = ci.readUInt32LE(4);
   }

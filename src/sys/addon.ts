@@ -88,8 +88,11 @@ export interface NativeBinding {
   ifName(ifindex: number): string;
   /** 6-byte MAC of an Ethernet interface (SIOCGIFHWADDR). */
   ifMac(ifname: string): Buffer;
-  /** new NetlinkSocket(protocol): NETLINK_ROUTE 0, NETLINK_GENERIC 16. */
-  NetlinkSocket: new (protocol: number) => NativeNetlinkSocket;
+  /**
+   * new NetlinkSocket(protocol, recvBytes = 256 KiB): NETLINK_ROUTE 0, NETLINK_GENERIC 16. A reply
+   * datagram larger than recvBytes fails its transaction with EMSGSIZE.
+   */
+  NetlinkSocket: new (protocol: number, recvBytes?: number) => NativeNetlinkSocket;
   /** SCHED_RR (1..99) for the calling thread, 0 for SCHED_OTHER; throws EPERM without CAP_SYS_NICE. */
   setThreadRealtime(priority: number): void;
   /** gettid() of the calling thread. */
@@ -113,31 +116,21 @@ export interface NativeBinding {
    */
   SignalWatch: new (signum: number, callback: (signum: number) => void) => NativeSignalWatch;
   /**
-   * A thread that reads the process's RSS every `intervalMs` and, above the limit, sends the
-   * calling thread's V8 isolate a memory-pressure notification, at most once per `cooldownMs`
-   * (src/daemon/heap-governor.ts).
-   */
-  HeapWatch: new (intervalMs: number, cooldownMs: number) => NativeHeapWatch;
-  /**
    * The connector's parse of a plain HTTP_GET response head (native/src/http_head.cc), exposed
    * for the property test that holds it to HttpResponseReader.
    */
   parsePlainHttpHead(bytes: Uint8Array): 'incomplete' | 'not plain' | { status: number; statusEnd: number; bodyStart: number; noBody: boolean; contentLength: number };
-  /** V8's MemoryPressureNotification for the calling thread's isolate. */
-  memoryPressure(level: 'none' | 'moderate' | 'critical'): void;
-}
-
-export interface NativeHeapWatch {
-  /** RSS in bytes above which V8 is asked to collect; 0 turns the watch off. */
-  setLimit(bytes: number): void;
-  /** What the notifications say from now on (default 'moderate'), and the least time between two. */
-  setLevel(level: 'moderate' | 'critical', cooldownMs?: number): void;
-  /** Notifications sent so far. */
-  readonly notifications: number;
-  /** The RSS (bytes) the thread read last. */
-  readonly rss: number;
-  /** Stops and joins the thread (also done when the JS environment is torn down). */
-  close(): void;
+  /**
+   * The connector's whole plain HTTP_GET judge (PlainJudge, native/src/http_head.cc) over these
+   * reads, then the FIN if `fin`: the verdict, the read it came at (-1: the FIN), the status, the
+   * status line's end in the first read, and the body bytes received when cut short (-1: not).
+   * For the differential test that holds it to HttpResponseReader.
+   */
+  judgePlainHttp(
+    reads: Uint8Array[],
+    statusRanges: Int32Array,
+    fin: boolean,
+  ): { verdict: 'more' | 'not plain' | 'ok' | 'rejected' | 'end'; read: number; status: number; statusEnd: number; truncatedAt: number };
 }
 
 export interface NativeSignalWatch {

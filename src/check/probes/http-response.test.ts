@@ -270,4 +270,159 @@ describe('HttpResponseReader header block (property: the byte parse equals the s
     // the generators reach the plain path often enough for the property to say something
     expect(plain).toBeGreaterThan(runs / 20);
   });
+
+  // The whole judge (PlainJudge in http_head.cc, what TcpConnector runs read by read) against what
+  // HttpExchange (http.ts) concludes from the same reads with this reader: the status against the
+  // ranges, the body to Content-Length or to the FIN, truncation, and at which read it decides.
+  // Wherever the addon decides (ok, rejected, closed without a response) the reader must decide
+  // the same at the same read; where it waits, the reader must wait too; what it hands to JS
+  // ('not plain') is JS's alone. Responses as servers send them and as they go wrong: status
+  // lines, header names and padding, Content-Length forms (none, one, repeated, lists, padded,
+  // leading zeros, 15 and 16 digits, empty, signs), chunked and other transfer codings, bodies
+  // shorter and longer than their length, split into 1 to 5 reads anywhere, FIN or not.
+  it('the addon\'s whole plain judge agrees with HttpExchange\'s reading of the same reads (differential)', () => {
+    const { judgePlainHttp } = native();
+    const usualStatus = fc.constantFrom('HTTP/1.1 200 OK', 'HTTP/1.0 200 OK', 'HTTP/1.1 404 Not Found', 'HTTP/1.1 204 No Content', 'HTTP/1.1 304', 'HTTP/1.1 101 Switching', 'HTTP/1.1 503 X', 'HTTP/1.1 302 Found', 'HTTP/1.1 100 Continue');
+    const lengthValue = fc.oneof(
+      { weight: 3, arbitrary: fc.nat({ max: 40 }).map(String) },
+      fc.constantFrom('0', '007', '000000000000000', '999999999999999', '1000000000000000', '', '+5', '-1', '5 5', '5,5', '5, 6', '0x10', '1e3', '\xa05\xa0', '5\x0b'),
+    );
+    const lengthHeader = fc.tuple(fc.constantFrom('Content-Length', 'content-length', 'CONTENT-LENGTH', ' Content-Length', 'Content-Length '), pad, lengthValue, pad).map(([n, p1, v, p2]) => `${n}:${p1}${v}${p2}`);
+    const codingHeader = fc.tuple(fc.constantFrom('Transfer-Encoding', 'transfer-encoding'), pad, fc.constantFrom('chunked', 'gzip', 'gzip, chunked', 'chunked, gzip', 'identity', ''), pad).map(([n, p1, v, p2]) => `${n}:${p1}${v}${p2}`);
+    const otherHeader = fc.constantFrom('Server: nginx', 'Content-Type: text/plain', 'Connection: close', 'X-Empty:', 'no colon here', ': no name', 'X-Length: 5');
+    const chunked = fc.oneof(
+      fc.array(fc.string({ minLength: 1, maxLength: 9 }), { maxLength: 3 }).map((cs) => cs.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join('') + '0\r\n\r\n'),
+      fc.constantFrom('5\r\nhello\r\n0\r\n\r\n', 'zz\r\n', '3\nabc\n0\n\n', '5\r\nhel'),
+    );
+    const body = fc.oneof(fc.nat({ max: 48 }).map((n) => 'b'.repeat(n)), chunked, fc.string({ maxLength: 24 }));
+    const ranges = fc.constantFrom<[number, number][]>([], [[200, 200]], [[200, 299], [404, 404]], [[100, 599]], [[301, 302]], [[204, 204], [304, 304]]);
+    // plain ones, as most servers answer: one Content-Length or none, and a body around it
+    const plainResponse = fc
+      .tuple(usualStatus, fc.array(otherHeader, { maxLength: 2 }), fc.option(fc.nat({ max: 30 })), fc.nat({ max: 45 }), eol)
+      .map(([first, hs, length, n, e]) => Buffer.from([first, ...hs, ...(length === null ? [] : [`Content-Length: ${length}`])].join(e) + e + e + 'b'.repeat(n), 'latin1'));
+    const anyResponse = fc
+      .tuple(
+        fc.oneof({ weight: 4, arbitrary: usualStatus }, statusLine),
+        fc.array(fc.tuple(fc.oneof({ weight: 3, arbitrary: otherHeader }, { weight: 3, arbitrary: lengthHeader }, codingHeader, header), eol), { maxLength: 4 }),
+        eol,
+        eol,
+        body,
+        fc.nat(5).map((x) => x > 0),
+      )
+      .map(([first, hs, e1, e2, b, complete]) => {
+        const head = [first + e1, ...hs.map(([h, e]) => h + e)].join('') + (complete ? e2 : '');
+        return Buffer.from(head + (complete ? b : ''), 'latin1');
+      });
+    const response = fc.oneof(plainResponse, anyResponse);
+    type JsVerdict = { kind: 'ok' | 'rejected' | 'protocol' | 'end' | 'pending'; read: number; status?: number; truncatedAt?: number; statusLine?: string };
+    const jsJudge = (reads: Buffer[], rs: [number, number][], fin: boolean): JsVerdict => {
+      const r = new HttpResponseReader({ digest: false, keepBody: false });
+      let checked = false;
+      let received = 0;
+      const progress = (read: number): JsVerdict | undefined => {
+        if (!r.headComplete) return undefined;
+        if (!checked) {
+          checked = true;
+          if (!statusAccepted(r.status!, rs)) return { kind: 'rejected', read, status: r.status!, statusLine: r.statusLine };
+        }
+        if (r.done) return { kind: 'ok', read, status: r.status!, truncatedAt: r.truncated ? r.decodedBytes : -1 };
+        return undefined;
+      };
+      for (const [i, chunk] of reads.entries()) {
+        received += chunk.length;
+        try {
+          r.push(chunk);
+        } catch {
+          return { kind: 'protocol', read: i };
+        }
+        const v = progress(i);
+        if (v) return v;
+      }
+      if (!fin) return { kind: 'pending', read: -1 };
+      r.end();
+      if (!r.headComplete) return { kind: received === 0 ? 'end' : 'protocol', read: -1 };
+      return progress(-1) ?? { kind: 'pending', read: -1 };
+    };
+    const split = (b: Buffer, cuts: number[]): Buffer[] => {
+      const at = [...new Set(cuts.map((c) => (b.length ? c % (b.length + 1) : 0)))].filter((c) => c > 0 && c < b.length).sort((x, y) => x - y);
+      const out: Buffer[] = [];
+      let from = 0;
+      for (const c of [...at, b.length]) {
+        if (c > from) out.push(b.subarray(from, c));
+        from = c;
+      }
+      return out;
+    };
+    const seen = { judged: 0, handed: 0, waiting: 0, ok: 0, truncated: 0, rejected: 0, runs: 0 };
+    // one read half the time (as most responses come); no read at all now and then
+    const cutsArb = fc.oneof(fc.constant<number[]>([]), fc.array(fc.nat(), { minLength: 1, maxLength: 4 }));
+    const emptyArb = fc.nat(19).map((x) => x === 0);
+    fc.assert(
+      fc.property(response, cutsArb, fc.boolean(), ranges, emptyArb, (bytes, cuts, fin, rs, empty) => {
+        seen.runs++;
+        const reads = empty ? [] : split(bytes, cuts);
+        const got = judgePlainHttp(reads, Int32Array.from(rs.flat()), fin);
+        const js = jsJudge(reads, rs, fin);
+        const where = `${JSON.stringify(bytes.toString('latin1'))} in reads of ${reads.map((r) => r.length).join('+')}${fin ? ' then FIN' : ''}, ranges ${JSON.stringify(rs)}`;
+        switch (got.verdict) {
+          case 'not plain':
+            seen.handed++;
+            expect(got.read, where).toBe(0); // only a first read decides that
+            return;
+          case 'more':
+            seen.waiting++;
+            expect(js, where).toEqual({ kind: 'pending', read: -1 });
+            return;
+          case 'end':
+            expect(js, where).toEqual({ kind: 'end', read: -1 });
+            return;
+          case 'rejected':
+            seen.judged++;
+            seen.rejected++;
+            expect(js, where).toEqual({ kind: 'rejected', read: got.read, status: got.status, statusLine: reads[0]!.toString('latin1', 0, got.statusEnd) });
+            return;
+          case 'ok':
+            seen.judged++;
+            seen.ok++;
+            if (got.truncatedAt >= 0) seen.truncated++;
+            expect(js, where).toEqual({ kind: 'ok', read: got.read, status: got.status, truncatedAt: got.truncatedAt });
+            return;
+        }
+      }),
+      { numRuns: 6000 },
+    );
+    // every outcome is reached often enough for the property to say something
+    expect(seen.judged, JSON.stringify(seen)).toBeGreaterThan(seen.runs / 10);
+    expect(seen.handed).toBeGreaterThan(seen.runs / 10);
+    expect(seen.waiting).toBeGreaterThan(seen.runs / 50);
+    expect(seen.rejected).toBeGreaterThan(seen.runs / 50);
+    expect(seen.truncated, JSON.stringify(seen)).toBeGreaterThan(seen.runs / 300);
+  });
+
+  it('the reader decides the same however a response is split into reads (the specification is split-proof)', () => {
+    fc.assert(
+      fc.property(fc.oneof(statusLine, fc.constant('HTTP/1.1 200 OK')), fc.array(fc.tuple(header, eol), { maxLength: 5 }), eol, fc.string({ maxLength: 40 }), fc.array(fc.nat(), { maxLength: 5 }), (first, hs, e, b, cuts) => {
+        const bytes = Buffer.from([first + e, ...hs.map(([h, x]) => h + x)].join('') + e + b, 'latin1');
+        const run = (reads: Buffer[]) => {
+          const r = new HttpResponseReader({ digest: true, keepBody: true });
+          try {
+            for (const x of reads) r.push(x);
+            r.end();
+          } catch (err) {
+            return { error: (err as Error).message };
+          }
+          return { head: r.headComplete, status: r.status, mode: r.bodyMode, done: r.done, truncated: r.truncated, raw: r.rawBytes, decoded: r.decodedBytes, digests: r.digests(), body: r.bodyText() };
+        };
+        const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((x, y) => x - y);
+        const reads: Buffer[] = [];
+        let from = 0;
+        for (const c of [...at, bytes.length]) {
+          if (c > from) reads.push(bytes.subarray(from, c));
+          from = c;
+        }
+        expect(run(reads)).toEqual(run([bytes]));
+      }),
+      { numRuns: 3000 },
+    );
+  });
 });
