@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { noopLogger, runScript, runningScriptCount, setDefaultScriptUser, type Logger } from '../src/daemon/exec.js';
+import { pollFor } from '../lab/wait.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vk-exec-'));
 /** Process groups started by tests, SIGKILLed in afterEach whatever happened. */
@@ -63,13 +64,9 @@ function groupMembers(pgid: number): number[] {
   return out;
 }
 
+/** Whether `cond` holds within `ms` (the lab's bounded poll). */
 async function waitFor(cond: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return cond();
+  return (await pollFor(cond, ms, 20)) !== undefined;
 }
 
 const track = (pid: number): void => void groups.add(pid);
