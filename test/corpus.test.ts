@@ -222,7 +222,9 @@ describe('the shapes the fixtures cover', () => {
       track_interface: [{ interface: 'eth1', weight: -30 }, { interface: 'eth2', weight: 5, reverse: true }],
       track_script: [{ name: 'chk_web' }, { name: 'chk_db', weight: 10 }],
       track_file: [{ name: 'maintenance', weight: -5 }],
+      track_process: [{ name: 'haproxy' }],
     });
+    expect(c.track_processes.haproxy).toMatchObject({ process: 'haproxy', quorum: 1, weight: -40 });
     expect(c.instances.VI_STRICT_TRACK).toMatchObject({ track_script: [{ name: 'chk_db', weight: 0 }], track_interface: [{ interface: 'eth0' }] });
     expect(c.vrrp_scripts.chk_web).toMatchObject({ interval: 2000, timeout: 3000, weight: -20, rise: 2, fall: 3 });
   });
