@@ -9,7 +9,7 @@ import { FIXTURE_DIR } from './fixtures/keepalived/fixtures.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/vipkeeper.js');
-const corpus = FIXTURE_DIR;
+const fixtures = FIXTURE_DIR;
 const tmp = mkdtempSync(join(tmpdir(), 'vipkeeper-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -35,7 +35,7 @@ describe('vipkeeper check', () => {
   });
 
   it('accepts a keepalived.conf and prints its warnings located', () => {
-    const r = vk('check', '-f', join(corpus, 'fwmark.conf'));
+    const r = vk('check', '-f', join(fixtures, 'fwmark.conf'));
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/fwmark\.conf:4:1: warning: virtual server fwmark 7: protocol is ignored/);
     expect(r.out).toMatch(/valid keepalived\.conf \(0 errors, 1 warning\)/);
@@ -56,13 +56,13 @@ describe('vipkeeper check', () => {
   });
 
   it('uses --config-id for @ID lines', () => {
-    const f = join(corpus, 'conditional.conf');
+    const f = join(fixtures, 'conditional.conf');
     expect(vk('check', '-f', f, '--config-id', 'high').code).toBe(0);
     expect(vk('check', '-f', f, '--config-id', 'nobody').code).toBe(1);
   });
 
   it('prints JSON with --json', () => {
-    const r = vk('check', '-f', join(corpus, 'director.conf'), '--json');
+    const r = vk('check', '-f', join(fixtures, 'director.conf'), '--json');
     expect(JSON.parse(r.out)).toMatchObject({ valid: true, format: 'keepalived', diagnostics: [] });
   });
 
@@ -75,7 +75,7 @@ describe('vipkeeper check', () => {
 describe('vipkeeper migrate', () => {
   it('writes YAML that check accepts, with the not-carried-over list in its header', () => {
     const out = join(tmp, 'routes.yaml');
-    const r = vk('migrate', join(corpus, 'routes.conf'), '-o', out);
+    const r = vk('migrate', join(fixtures, 'routes.conf'), '-o', out);
     expect(r.code).toBe(0);
     const yaml = readFileSync(out, 'utf8');
     expect(yaml).toMatch(/^# vipkeeper configuration, migrated from .*routes\.conf/);
@@ -88,7 +88,7 @@ describe('vipkeeper migrate', () => {
   });
 
   it('prints the normalized model with --json', () => {
-    const r = vk('migrate', join(corpus, 'quorum.conf'), '--json');
+    const r = vk('migrate', join(fixtures, 'quorum.conf'), '--json');
     expect(r.code).toBe(0);
     const model = JSON.parse(r.out);
     expect(model.virtual_servers[0]).toMatchObject({ quorum: 7, hysteresis: 2, alpha: true, omega: true, lb_algo: 'wrr' });

@@ -9,7 +9,7 @@
  * enumerate all of them. Pairs that cannot happen in practice (e.g. an advert timer in BACKUP,
  * which is never armed there) are listed as `ignore` with a note rather than left out.
  *
- * Section numbers (§) refer to /work/shared/research/vrrp-facts.md.
+ * Section numbers (§) refer to docs/vrrp.md.
  */
 
 export const VRRP_STATES = ['INIT', 'BACKUP', 'MASTER', 'FAULT', 'STOP'] as const;
