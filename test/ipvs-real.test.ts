@@ -189,7 +189,6 @@ describe('real IPVS in a QEMU guest', () => {
         tampered: string;
         corrected: string;
         tampered2: string;
-        timerMs: number;
         snapshot: ReconcilerSnapshot;
         afterStop: string;
         log: string[];
@@ -211,8 +210,10 @@ describe('real IPVS in a QEMU guest', () => {
       );
       expect(sorted(r.corrected)).toEqual(sorted(r.converged));
       expect(r.tampered2).toContain('-A -t 10.80.0.1:80 -s rr');
-      expect(r.timerMs).toBeLessThan(10_000); // resync_interval 1.5 s (+ a pass of the loop under TCG)
+      // The second drift was undone by the reconciler's own loop (nobody called syncNow after the
+      // two above): a third run, counted as a drift correction, and the table back as converged.
       expect(r.snapshot).toMatchObject({ status: 'in-sync', sync: { driftCorrections: 2 } });
+      expect(r.snapshot.sync.runs).toBeGreaterThanOrEqual(3);
       expect(r.snapshot.owned).toEqual(['FWM 5 inet', 'TCP 10.80.0.1:80']);
       expect(sorted(r.afterStop)).toEqual(foreign.sort());
     });
