@@ -1,6 +1,6 @@
 /**
  * Real IPVS (Linux 6.1, ipvsadm 1.31) in a QEMU guest, booted once for this file
- * (test/helpers/ipvs-vm.ts). Everything runs in one guest process; results are checked here:
+ * (lab/ipvs-vm.ts). Everything runs in one guest process; results are checked here:
  * - the backend contract (test/fixtures/ipvs-contract.ts) on BOTH backends (ipvsadm, netlink): services of
  *   every kind (TCP/UDP/SCTP, port 0, IPv6, fwmark v4/v6), every scheduler incl. mh with its flags,
  *   DR/NAT/TUN (ipip, gue, gre), weights, thresholds, persistence, the sip engine; edits in place;

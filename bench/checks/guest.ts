@@ -1,5 +1,5 @@
 // Agent for the keepalived-vs-vipkeeper checker comparison inside the QEMU guest (bundled and booted
-// by bench/checks/vm.ts through test/helpers/ipvs-vm.ts; the guest kernel has IP_VS, which
+// by bench/checks/vm.ts through lab/ipvs-vm.ts; the guest kernel has IP_VS, which
 // keepalived's checker needs). Protocol as test/fixtures/ipvs-guest.ts: one JSON line per task on
 // the second serial port. Every process it starts is stopped by its PID.
 //

@@ -18,7 +18,7 @@
 //
 // keepalived's checker cannot run on this host (no IP_VS: its healthcheck child exits with
 // "IPVS: Can't initialize ipvs"). With --vm, both checkers also run inside the QEMU guest of
-// test/helpers/ipvs-vm.ts (TCG, 1 vCPU), one after the other, for the ratio (bench/checks/vm.ts).
+// lab/ipvs-vm.ts (TCG, 1 vCPU), one after the other, for the ratio (bench/checks/vm.ts).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,5 +1,5 @@
 // Benchmark agent, run inside the QEMU guest (bundled by bench/reconcile/run.ts through
-// test/helpers/ipvs-vm.ts). Same protocol as test/fixtures/ipvs-guest.ts: one JSON line per task on
+// lab/ipvs-vm.ts). Same protocol as test/fixtures/ipvs-guest.ts: one JSON line per task on
 // the second serial port. Every process it starts is stopped by pid.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, openSync, readFileSync, writeSync } from 'node:fs';
