@@ -161,24 +161,24 @@ describe('runScript: exit codes and failures', () => {
   });
 
   it('does not wait for background children that keep stdout open', async () => {
-    const t0 = Date.now();
-    const r = await runScript({ command: "/bin/sh -c 'sleep 5 & echo started'" }, { timeoutMs: 10_000, onSpawn: track });
+    const r = await runScript({ command: "/bin/sh -c 'sleep 5 & echo started $!'" }, { timeoutMs: 10_000, onSpawn: track });
     expect(r.code).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(2000);
-    expect(r.stdout).toMatch(/started/);
+    expect(r.timedOut).toBe(false);
+    // returned while the background child (holding stdout) still runs
+    const child = Number(/started (\d+)/.exec(r.stdout)?.[1]);
+    expect(child).toBeGreaterThan(0);
+    expect(alive(child)).toBe(true);
   });
 });
 
 describe('runScript: timeouts kill the whole process group', () => {
   it('kills a hanging script at the timeout', async () => {
     let pid = 0;
-    const t0 = Date.now();
     const r = await runScript({ command: '/bin/sleep 30' }, { timeoutMs: 300, onSpawn: (p) => track((pid = p)) });
+    // ended by the timeout (SIGTERM from the runner), not by itself
     expect(r.timedOut).toBe(true);
     expect(r.signal).toBe('SIGTERM');
     expect(r.code).toBeNull();
-    expect(Date.now() - t0).toBeLessThan(3000);
-    expect(r.durationMs).toBeGreaterThanOrEqual(290);
     expect(r.pid).toBe(pid);
     expect(alive(pid)).toBe(false);
     expect(runningScriptCount()).toBe(0);
@@ -206,12 +206,15 @@ describe('runScript: timeouts kill the whole process group', () => {
   });
 
   it('SIGKILLs a script that ignores SIGTERM after the grace period', async () => {
-    const t0 = Date.now();
-    const r = await runScript({ command: `/bin/sh -c 'trap "" TERM; sleep 30'` }, { timeoutMs: 300, killGraceMs: 300, onSpawn: track });
+    // The script survives SIGTERM (and says so), keeps running, and is SIGKILLed only after that:
+    // SIGTERM first, the grace period honoured, then SIGKILL.
+    const r = await runScript(
+      { command: `/bin/sh -c 'trap "echo got-TERM" TERM; echo running; while :; do sleep 0.05; done'` },
+      { timeoutMs: 300, killGraceMs: 300, onSpawn: track },
+    );
     expect(r.timedOut).toBe(true);
     expect(r.signal).toBe('SIGKILL');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(550);
-    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(r.stdout.split('\n').filter(Boolean)).toEqual(['running', 'got-TERM']);
     expect(groupMembers(r.pid ?? -1)).toEqual([]);
   });
 

@@ -134,10 +134,10 @@ describe('lexer properties', () => {
   it('never throws anything but ConfigSyntaxError on mutated fixtures, and terminates', () => {
     fc.assert(
       fc.property(fc.constantFrom(...corpus), fc.array(mutationArb, { minLength: 1, maxLength: 12 }), (text, muts) => {
-        const t0 = Date.now();
         const r = safeLex(mutate(text, muts));
-        expect(Date.now() - t0).toBeLessThan(5000);
         if (r) {
+          // expansion stays within the lexer's logical-line cap (1,000,000): no runaway output
+          expect(r.lines.length).toBeLessThanOrEqual(1_000_000);
           expect(r.diagnostics.filter((d) => d.message.startsWith('internal'))).toEqual([]);
           for (const d of r.diagnostics) {
             expect(d.loc.line).toBeGreaterThanOrEqual(1);
