@@ -23,17 +23,20 @@
  * Exit 0: every step worked. Exit 1: a step failed (the message says which; the daemons' logs are
  * kept). Exit 2: cannot run here (not root, no `ip netns`, no native addon).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
+import { addresses, cleanupAllSync, NetnsLab, neighMac, onLabSignal } from '../lab/netns.js';
+import { CommandFailed, REPO_ROOT, runStatus, type ChildProc } from '../lab/process.js';
+import { vipkeeperArgv } from '../lab/vipkeeper.js';
+import { sleep, waitUntil, WaitTimeout } from '../lab/wait.js';
 import { getStatus } from '../src/daemon/control/client.js';
 import { formatStatus } from '../src/cli/status-format.js';
 import type { DaemonStatus } from '../src/daemon/control/status.js';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REPO = REPO_ROOT;
 const DEMO_YAML = path.join(REPO, 'config', 'demo.yaml');
 const DEMO_LIMIT_MS = 120_000;
 
@@ -44,7 +47,6 @@ const HOSTS = { client: 10, d1: 11, d2: 12, rs1: 21, rs2: 22 } as const;
 type Host = keyof typeof HOSTS;
 const ip = (h: Host): string => `${PREFIX}.${HOSTS[h]}`;
 const mac = (h: Host): string => `02:64:00:00:00:${HOSTS[h].toString(16).padStart(2, '0')}`;
-const nsName = (h: Host | 'lan'): string => `vkdemo-${process.pid}-${h}`;
 const DIRECTORS = { d1: { priority: 150 }, d2: { priority: 100 } } as const;
 type Director = keyof typeof DIRECTORS;
 
@@ -66,97 +68,26 @@ function heading(s: string): void {
 class DemoFailure extends Error {}
 class CannotRun extends Error {}
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Poll until `cond` returns a value (not undefined/false); throws `what` after `timeoutMs`. */
+/** Poll until `cond` returns a value (not undefined/false); a WaitTimeout names `what` after `timeoutMs`. */
 async function waitFor<T>(what: string, cond: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 50): Promise<{ value: T; ms: number }> {
-  const t0 = performance.now();
-  let lastErr = '';
-  for (;;) {
-    try {
-      const v = await cond();
-      if (v !== undefined && v !== false) return { value: v, ms: performance.now() - t0 };
-    } catch (e) {
-      lastErr = (e as Error).message;
-    }
-    if (performance.now() - t0 > timeoutMs) throw new DemoFailure(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ''}`);
-    await sleep(everyMs);
-  }
+  return waitUntil(what, cond, { timeoutMs, everyMs, retryErrors: true });
 }
 
 // ------------------------------------------------------------------------------------------------
-// Processes and namespaces: everything we start is recorded and stopped by its PID
+// Processes and namespaces: the lab's (lab/), which records everything we start and stops it by
+// PID, and deletes its namespaces (vkdemo-<pid>-*) in cleanup, at exit and on signals.
 
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  out: string[];
-  exited: Promise<number | null>;
-  running: () => boolean;
-}
-
-const procs = new Set<Proc>();
-/** Commands run to completion (status, drill, ip, ...): killed too if we are interrupted. */
-const shortLived = new Set<ChildProcess>();
-const namespaces: string[] = [];
+const lab = new NetnsLab({ prefix: 'vkdemo' });
+const nsName = (h: Host | 'lan'): string => lab.nsName(h);
 let workDir = '';
 
-function startProc(name: string, argv: string[], logFile?: string): Proc {
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: string[] = [];
-  const fd = logFile ? openSync(logFile, 'a') : undefined;
-  let done = false;
-  const onData = (c: Buffer): void => {
-    if (fd !== undefined) writeSync(fd, c);
-    const text = c.toString('utf8');
-    out.push(...text.split('\n').filter((l) => l !== ''));
-    if (out.length > 5000) out.splice(0, out.length - 5000);
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('error', (e) => {
-      out.push(`spawn error: ${e.message}`);
-      done = true;
-      resolve(-1);
-    });
-    child.once('close', (code, signal) => {
-      done = true;
-      if (fd !== undefined) closeSync(fd);
-      resolve(code ?? (signal ? 128 : null));
-    });
-  });
-  const p: Proc = { name, child, out, exited, running: () => !done };
-  procs.add(p);
-  void exited.then(() => procs.delete(p));
-  return p;
+/** A long-running process inside host `h`'s namespace, its output also appended to `logFile`. */
+function startProc(h: Host, name: string, argv: string[], logFile: string): ChildProc {
+  return lab.spawn(nsName(h), argv, name, { logFile, maxLines: 5000 });
 }
 
 /** Run a command to completion (bounded); resolves with its output and exit code. */
-function runCmd(argv: string[], timeoutMs = 15_000): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    shortLived.add(child);
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString('utf8')));
-    const t = setTimeout(() => {
-      err += `\n(killed after ${timeoutMs} ms)`;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(t);
-      shortLived.delete(child);
-      resolve({ code: -1, out, err: e.message });
-    });
-    child.once('close', (code) => {
-      clearTimeout(t);
-      shortLived.delete(child);
-      resolve({ code, out, err });
-    });
-  });
-}
+const runCmd = (argv: string[], timeoutMs = 15_000) => runStatus(argv, timeoutMs, REPO);
 
 async function must(argv: string[], timeoutMs = 15_000): Promise<string> {
   const r = await runCmd(argv, timeoutMs);
@@ -165,79 +96,23 @@ async function must(argv: string[], timeoutMs = 15_000): Promise<string> {
 }
 
 const inNs = (h: Host, argv: string[]): string[] => ['ip', 'netns', 'exec', nsName(h), ...argv];
-const vkArgv = (args: string[]): string[] => [process.execPath, '--import', 'tsx', path.join(REPO, 'src', 'cli', 'bin.ts'), ...args];
-
-/** Synchronous last-resort cleanup (exit, signals): kill what we started, delete our namespaces. */
-function cleanupSync(): void {
-  for (const p of procs) {
-    if (p.child.pid !== undefined && p.running()) {
-      try {
-        process.kill(p.child.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-  procs.clear();
-  for (const c of shortLived) {
-    try {
-      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  shortLived.clear();
-  for (const ns of namespaces.splice(0)) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-}
+const vkArgv = (args: string[]): string[] => [...vipkeeperArgv(), ...args];
 
 /** Graceful cleanup: daemons get SIGTERM (priority 0, VIPs removed), then everything is killed. */
 async function cleanup(): Promise<void> {
-  const list = [...procs];
-  for (const p of list) if (p.name.startsWith('vipkeeper') && p.running() && p.child.pid) process.kill(p.child.pid, 'SIGTERM');
-  await Promise.race([Promise.all(list.filter((p) => p.name.startsWith('vipkeeper')).map((p) => p.exited)), sleep(4000)]);
-  cleanupSync();
-  await Promise.race([Promise.all(list.map((p) => p.exited)), sleep(2000)]);
-}
-
-/** Namespaces of earlier demo runs whose process no longer exists (e.g. killed with SIGKILL). */
-function sweepStale(): void {
-  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  for (const line of (r.stdout ?? '').split('\n')) {
-    const m = /^(vkdemo-(\d+)-\S+)/.exec(line);
-    if (!m || Number(m[2]) === process.pid) continue;
-    try {
-      process.kill(Number(m[2]), 0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') spawnSync('ip', ['netns', 'del', m[1]!], { stdio: 'ignore' });
-    }
-  }
+  const daemons = Object.values(directors).map((d) => d!.proc);
+  for (const p of daemons) p.signal('SIGTERM');
+  await Promise.all(daemons.map((p) => p.exitWithin(4000)));
+  await lab.cleanup().catch((e: Error) => say(`cleanup: ${e.message}`));
 }
 
 // ------------------------------------------------------------------------------------------------
 // The lab
 
-async function addNs(h: Host | 'lan'): Promise<string> {
-  const ns = nsName(h);
-  await must(['ip', 'netns', 'add', ns]);
-  namespaces.push(ns);
-  await must(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  return ns;
-}
-
 async function buildLab(): Promise<void> {
-  const lan = await addNs('lan');
-  await must(['ip', '-n', lan, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0', 'stp_state', '0', 'forward_delay', '0']);
-  await must(['ip', '-n', lan, 'link', 'set', 'br0', 'up']);
-  for (const h of Object.keys(HOSTS) as Host[]) {
-    const ns = await addNs(h);
-    const port = `p-${h}`;
-    await must(['ip', '-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', lan]);
-    await must(['ip', '-n', ns, 'link', 'set', 'eth0', 'address', mac(h)]);
-    await must(['ip', '-n', ns, 'addr', 'add', `${ip(h)}/24`, 'dev', 'eth0']);
-    await must(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
-    await must(['ip', '-n', lan, 'link', 'set', port, 'master', 'br0']);
-    await must(['ip', '-n', lan, 'link', 'set', port, 'up']);
-  }
+  const lan = await lab.addNamespace('lan');
+  await lab.addBridge(lan, 'br0');
+  for (const h of Object.keys(HOSTS) as Host[]) await lab.addNode(lan, h, ip(h), mac(h));
 }
 
 const HTTP_SERVER = `
@@ -246,8 +121,8 @@ require('http').createServer((req, res) => { res.setHeader('content-type', 'text
   .listen(80, '0.0.0.0', () => console.log('listening', name));
 `;
 
-function startRealServer(h: 'rs1' | 'rs2'): Proc {
-  return startProc(`http ${h}`, inNs(h, [process.execPath, '-e', HTTP_SERVER, h]), path.join(workDir, `${h}.log`));
+function startRealServer(h: 'rs1' | 'rs2'): ChildProc {
+  return startProc(h, `http ${h}`, [process.execPath, '-e', HTTP_SERVER, h], path.join(workDir, `${h}.log`));
 }
 
 /** A GET from the client namespace; the body's first line (the real server's name). */
@@ -258,15 +133,8 @@ async function clientGet(url: string, timeoutMs = 3000): Promise<string> {
   return r.out.trim();
 }
 
-async function addrs(h: Host): Promise<string[]> {
-  const out = await must(['ip', '-n', nsName(h), '-j', 'addr', 'show', 'dev', 'eth0']);
-  return (JSON.parse(out) as { addr_info?: { local?: string }[] }[]).flatMap((l) => l.addr_info ?? []).flatMap((a) => (a.local ? [a.local] : []));
-}
-
-async function clientNeigh(): Promise<string | undefined> {
-  const out = await must(['ip', '-n', nsName('client'), '-j', 'neigh', 'show', VIP, 'dev', 'eth0']);
-  return (JSON.parse(out) as { dst?: string; lladdr?: string }[]).find((e) => e.dst === VIP && e.lladdr)?.lladdr?.toLowerCase();
-}
+const addrs = (h: Host): Promise<string[]> => addresses(nsName(h));
+const clientNeigh = (): Promise<string | undefined> => neighMac(nsName('client'), VIP);
 
 const whoseMac = (m: string | undefined): string => (m === mac('d1') ? 'd1' : m === mac('d2') ? 'd2' : (m ?? 'nobody'));
 
@@ -278,7 +146,7 @@ interface DirectorProc {
   conf: string;
   socket: string;
   log: string;
-  proc: Proc;
+  proc: ChildProc;
 }
 const directors: Partial<Record<Director, DirectorProc>> = {};
 
@@ -303,14 +171,14 @@ function startDirector(name: Director): DirectorProc {
   const conf = directorConfig(name);
   const socket = path.join(workDir, `${name}.sock`);
   const log = path.join(workDir, `${name}.log`);
-  const proc = startProc(`vipkeeper ${name}`, inNs(name, vkArgv(['run', '-f', conf, '--socket', socket, '--config-id', name, '--log-level', 'info'])), log);
+  const proc = startProc(name, `vipkeeper ${name}`, vkArgv(['run', '-f', conf, '--socket', socket, '--config-id', name, '--log-level', 'info']), log);
   const d = { name, conf, socket, log, proc };
   directors[name] = d;
   return d;
 }
 
 async function status(d: DirectorProc): Promise<DaemonStatus> {
-  if (!d.proc.running()) throw new DemoFailure(`vipkeeper on ${d.name} exited:\n${d.proc.out.slice(-15).join('\n')}`);
+  if (!d.proc.running) throw new DemoFailure(`vipkeeper on ${d.name} exited:\n${d.proc.outputLines.slice(-15).join('\n')}`);
   const r = await getStatus(d.socket);
   if (r.code !== 200) throw new Error(`status of ${d.name}: HTTP ${r.code}`);
   return r.body;
@@ -567,7 +435,6 @@ async function main(): Promise<number> {
   if (!existsSync(path.join(REPO, 'native', 'build', 'Release', 'vipkeeper_native.node'))) {
     throw new CannotRun('the native addon is not built: run npm ci (or node native/build.mjs) first');
   }
-  sweepStale();
   workDir = mkdtempSync(path.join(tmpdir(), 'vipkeeper-demo-'));
   say(`vipkeeper demo: a director pair in network namespaces (work dir ${workDir})`);
 
@@ -592,9 +459,9 @@ async function main(): Promise<number> {
     for (const d of Object.values(directors)) {
       if (!d) continue;
       process.stdout.write(`--- last lines of ${d.name}'s log (${d.log})\n`);
-      block(d.proc.out.slice(-20).join('\n'), '  ');
+      block(d.proc.outputLines.slice(-20).join('\n'), '  ');
     }
-    if (!(e instanceof DemoFailure)) process.stdout.write(`${(e as Error).stack ?? ''}\n`);
+    if (!(e instanceof DemoFailure || e instanceof WaitTimeout || e instanceof CommandFailed)) process.stdout.write(`${(e as Error).stack ?? ''}\n`);
     return 1;
   } finally {
     clearTimeout(limit);
@@ -606,19 +473,13 @@ async function main(): Promise<number> {
   }
 }
 
-process.once('exit', cleanupSync);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => {
-    process.stdout.write(`\n${stamp()} ${sig}: cleaning up\n`);
-    cleanupSync();
-    process.exit(130);
-  });
-}
+// On SIGINT/SIGTERM/SIGHUP the lab kills what we started, deletes the namespaces and exits 130.
+onLabSignal((sig) => process.stdout.write(`\n${stamp()} ${sig}: cleaning up\n`));
 
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    cleanupSync();
+    cleanupAllSync();
     process.stderr.write(`vipkeeper demo: ${(e as Error).message}\n`);
     process.exit(e instanceof CannotRun ? 2 : 1);
   },

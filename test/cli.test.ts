@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FIXTURE_DIR } from './fixtures/keepalived/fixtures.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/vipkeeper.js');
-const corpus = fileURLToPath(new URL('../../shared/corpus/keepalived-samples/', import.meta.url));
+const fixtures = FIXTURE_DIR;
 const tmp = mkdtempSync(join(tmpdir(), 'vipkeeper-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -34,9 +35,9 @@ describe('vipkeeper check', () => {
   });
 
   it('accepts a keepalived.conf and prints its warnings located', () => {
-    const r = vk('check', '-f', join(corpus, 'keepalived.conf.fwmark'));
+    const r = vk('check', '-f', join(fixtures, 'fwmark.conf'));
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/keepalived\.conf\.fwmark:7:1: warning: virtual server fwmark 1: protocol is ignored/);
+    expect(r.err).toMatch(/fwmark\.conf:4:1: warning: virtual server fwmark 7: protocol is ignored/);
     expect(r.out).toMatch(/valid keepalived\.conf \(0 errors, 1 warning\)/);
   });
 
@@ -55,13 +56,13 @@ describe('vipkeeper check', () => {
   });
 
   it('uses --config-id for @ID lines', () => {
-    const f = join(corpus, 'keepalived.conf.conditional_conf');
+    const f = join(fixtures, 'conditional.conf');
     expect(vk('check', '-f', f, '--config-id', 'high').code).toBe(0);
     expect(vk('check', '-f', f, '--config-id', 'nobody').code).toBe(1);
   });
 
   it('prints JSON with --json', () => {
-    const r = vk('check', '-f', join(corpus, 'keepalived.conf.sample'), '--json');
+    const r = vk('check', '-f', join(fixtures, 'director.conf'), '--json');
     expect(JSON.parse(r.out)).toMatchObject({ valid: true, format: 'keepalived', diagnostics: [] });
   });
 
@@ -74,18 +75,20 @@ describe('vipkeeper check', () => {
 describe('vipkeeper migrate', () => {
   it('writes YAML that check accepts, with the not-carried-over list in its header', () => {
     const out = join(tmp, 'routes.yaml');
-    const r = vk('migrate', join(corpus, 'keepalived.conf.vrrp.routes'), '-o', out);
+    const r = vk('migrate', join(fixtures, 'routes.conf'), '-o', out);
     expect(r.code).toBe(0);
     const yaml = readFileSync(out, 'utf8');
-    expect(yaml).toMatch(/^# vipkeeper configuration, migrated from .*keepalived\.conf\.vrrp\.routes/);
-    expect(yaml).toMatch(/# Not carried over \(1\):\n#\s+.*keepalived\.conf\.vrrp\.routes:7: static_routes \(in the top level\)/);
+    expect(yaml).toMatch(/^# vipkeeper configuration, migrated from .*routes\.conf/);
+    expect(yaml).toMatch(
+      /# Not carried over \(3\):\n#\s+.*routes\.conf:7: static_ipaddress \(in the top level\).*\n#\s+.*routes\.conf:11: static_routes \(in the top level\).*\n#\s+.*routes\.conf:16: static_rules \(in the top level\)/,
+    );
     const c = vk('check', '-f', out);
     expect(c.code).toBe(0);
     expect(c.out).toMatch(/valid vipkeeper YAML/);
   });
 
   it('prints the normalized model with --json', () => {
-    const r = vk('migrate', join(corpus, 'keepalived.conf.quorum'), '--json');
+    const r = vk('migrate', join(fixtures, 'quorum.conf'), '--json');
     expect(r.code).toBe(0);
     const model = JSON.parse(r.out);
     expect(model.virtual_servers[0]).toMatchObject({ quorum: 7, hysteresis: 2, alpha: true, omega: true, lb_algo: 'wrr' });

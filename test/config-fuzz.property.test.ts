@@ -1,18 +1,16 @@
 // Property tests: whatever text arrives, the importer and the YAML loader answer with
 // located diagnostics (or a config) and never throw.
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../src/config/diagnostics.js';
 import { importKeepalivedText } from '../src/config/keepalived/import.js';
 import { loadConfigText } from '../src/config/load.js';
 import { loadYamlText } from '../src/config/yaml-load.js';
+import { FIXTURES, fixture } from './fixtures/keepalived/fixtures.js';
 
-const dir = fileURLToPath(new URL('../../shared/corpus/keepalived-samples/', import.meta.url));
-const samples = readdirSync(dir)
-  .filter((f) => f.startsWith('keepalived') || f.startsWith('docker'))
-  .map((f) => readFileSync(dir + f, 'utf8'));
+/** The keepalived.conf fixtures (test/fixtures/keepalived/), the template included. */
+const samples = FIXTURES.map((f) => readFileSync(fixture(f.file), 'utf8'));
 
 const noFiles = { configId: 'lvs1', readFile: () => { throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' }); }, glob: () => [] };
 
@@ -26,7 +24,7 @@ function located(ds: Diagnostic[]): void {
 
 const pieces = ['{', '}', '"', "'", '\\', '$X=', '$X', '${X}', '@lvs1 ', '@^x ', '~SEQ(i,1,3) ', '#', '!', '\n', ' ', 'vrrp_instance', 'virtual_server', 'real_server', '10.0.0.1', '300', 'include x', 'TCP_CHECK', '-1', 'fwmark'];
 
-/** A corpus file with random edits: characters and keepalived tokens inserted, deleted or swapped. */
+/** A fixture with random edits: characters and keepalived tokens inserted, deleted or swapped. */
 const mutated = fc
   .tuple(
     fc.constantFrom(...samples),
@@ -51,7 +49,7 @@ describe('config input never crashes', () => {
     );
   });
 
-  it('importer: mutated corpus files', () => {
+  it('importer: mutated fixtures', () => {
     fc.assert(
       fc.property(mutated, (text) => {
         const r = importKeepalivedText(text, '/x/keepalived.conf', noFiles);

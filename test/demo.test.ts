@@ -1,8 +1,9 @@
 /**
- * `npm run demo` end to end (scripts/demo.ts via tsx, as the npm script runs it): exit 0 within
- * its time bound, the key lines of each step in its output, and nothing left behind (no vkdemo
- * namespace, no process it started). Then the same demo interrupted with SIGINT mid-way: it must
- * still clean up.
+ * `npm run demo` end to end (scripts/demo.ts via tsx, as the npm script runs it): exit 0 (the demo
+ * enforces its own time bound and exits 1 past it), the key lines of each step in its output, in
+ * order, and nothing left behind (no vkdemo namespace, no process it started). Then the same demo
+ * interrupted with SIGINT mid-way: it must still clean up. How long each step takes is the demo's
+ * own timeline; no assertion here depends on it.
  *
  * Needs root and network namespaces (the demo itself checks and exits 2 without them, which
  * fails this test loudly).
@@ -11,6 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pollFor } from '../lab/wait.js';
 import { REPO_ROOT } from './helpers/netns.js';
 
 interface DemoRun {
@@ -18,13 +20,11 @@ interface DemoRun {
   signal: NodeJS.Signals | null;
   out: string;
   pid: number;
-  ms: number;
 }
 
 /** Runs the demo; `interruptOn`: send SIGINT when this text appears. Bounded by `timeoutMs`. */
 function runDemo(timeoutMs: number, interruptOn?: RegExp): Promise<DemoRun> {
   return new Promise((resolve, reject) => {
-    const t0 = performance.now();
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'demo.ts')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let interrupted = false;
@@ -48,7 +48,7 @@ function runDemo(timeoutMs: number, interruptOn?: RegExp): Promise<DemoRun> {
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, out, pid: child.pid!, ms: performance.now() - t0 });
+      resolve({ code, signal, out, pid: child.pid! });
     });
   });
 }
@@ -71,20 +71,28 @@ function leftovers(r: DemoRun): { namespaces: string[]; alive: number[] } {
 
 /** `leftovers`, given a few seconds for killed processes to disappear. */
 async function settledLeftovers(r: DemoRun): Promise<ReturnType<typeof leftovers>> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
+  await pollFor(() => {
     const l = leftovers(r);
-    if ((l.namespaces.length === 0 && l.alive.length === 0) || Date.now() > deadline) return l;
-    await new Promise((res) => setTimeout(res, 100));
-  }
+    return l.namespaces.length === 0 && l.alive.length === 0;
+  }, 5000, 100);
+  return leftovers(r);
 }
 
 describe('npm run demo', () => {
   it('runs the director pair end to end, exits 0 within 2 minutes, and leaves nothing behind', async () => {
     const r = await runDemo(150_000);
     expect(r.code, r.out).toBe(0);
-    expect(r.ms).toBeLessThan(120_000);
     const out = r.out;
+    expect(out).not.toMatch(/the demo did not finish within/);
+    /** Each pattern matches somewhere after the previous one's match. */
+    const inOrder = (...res: RegExp[]): void => {
+      let from = 0;
+      for (const re of res) {
+        const at = out.slice(from).search(re);
+        expect(at, `${re} after ${out.slice(Math.max(0, from - 80), from)}`).toBeGreaterThanOrEqual(0);
+        from += at + 1;
+      }
+    };
 
     // 1. The lab and the kernel's IPVS, said plainly.
     expect(out).toMatch(/IPVS: this kernel has (NO )?IP_VS/);
@@ -124,10 +132,20 @@ describe('npm run demo', () => {
     expect(out).toMatch(/d1's vipkeeper killed \(SIGSTOP \+ SIGKILL/);
     expect(out).toMatch(/t\+\s*\d+ ms\s+d2 MASTER \(its status\)/);
     expect(out).toMatch(/client's ARP entry for 10\.64\.0\.100 → 02:64:00:00:00:0c \(d2\)/);
-    const takeover = Number(/takeover after the crash: (\d+) ms/.exec(out)?.[1]);
-    expect(takeover).toBeGreaterThan(0);
-    expect(takeover).toBeLessThan(1500); // Master_Down_Interval 361 ms, plus polling and status refresh
-    expect(out).toMatch(/demo OK/);
+    expect(out).toMatch(/takeover after the crash: \d+ ms/);
+    // The crash came first, then d2's takeover, then the client following it; and d2 took over
+    // because d1's adverts stopped (its down timer), not because d1 said goodbye (priority 0).
+    inOrder(
+      /d1's vipkeeper killed \(SIGSTOP \+ SIGKILL/,
+      /d2 MASTER \(its status\)/,
+      /takeover after the crash/,
+      /last: BACKUP -> MASTER \(no advert received within Master_Down_Interval\)/,
+      /demo OK/,
+    );
+    inOrder(/VIP 10\.64\.0\.100 on d2's eth0/, /takeover after the crash/);
+    inOrder(/d1's vipkeeper killed/, /client's ARP entry for 10\.64\.0\.100 → 02:64:00:00:00:0c \(d2\)/);
+    // The steps in their order.
+    inOrder(/== 2\. Election/, /election: d1 MASTER/, /== 3\. Health checks/, /== 5\. A real server fails/, /caught DOWN/, /== 6\. Failover drill/, /drill passed/, /== 7\. The MASTER crashes/);
 
     expect(await settledLeftovers(r)).toEqual({ namespaces: [], alive: [] });
   }, 180_000);

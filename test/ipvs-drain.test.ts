@@ -6,13 +6,16 @@
  * servers in their own namespaces (10.61.1.2, 10.61.2.2; node echo servers that keep connections
  * open and answer each line with their name). The client holds connections open with bash /dev/tcp.
  *
- * A: the real server that serves connection A leaves the config. Its weight goes to 0 at once, A
+ * A: the real server that serves connection A leaves the config. Its weight goes to 0 first, A
  *    keeps working (same server answers, no reset), new connections go to the other server, the
- *    server stays (drain_timeout is 60 s) until A closes, then it is deleted within a poll.
+ *    server stays (drain_timeout is 60 s) until A closes, then it is deleted because its
+ *    connections ended (not by the timeout).
  * B: the operator drains a real server (drain_timeout 3 s) while a client keeps a connection open:
- *    weight 0, the connection still works, the server is deleted at the timeout (the connection
- *    then gets no answer: IPVS drops packets of connections whose destination is gone), and undrain
- *    brings it back.
+ *    weight 0, the connection still works, the server is deleted by the drain timeout (the
+ *    connection then gets no answer: IPVS drops packets of connections whose destination is gone),
+ *    and undrain brings it back.
+ * Everything is checked as order (the guest's event log) and state (the kernel table, the
+ * reconciler's log and snapshot); the guest's timings are printed, never asserted.
  * It FAILS (never skips) when QEMU or the guest image cannot be had.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +28,6 @@ interface DrainResult {
   leaving: 'rs1' | 'rs2';
   other: 'rs1' | 'rs2';
   a: { a1: string; a2: string; a3: string; b1: string; stillThere: number | undefined };
-  times: { weight0Ms: number; afterCloseMs: number; drainTimeoutMs: number };
   b: { c1r: string; c2r: string; zr: string; zafter: string };
   events: { t: number; what: string; data?: unknown }[];
   snapshot: ReconcilerSnapshot;
@@ -57,27 +59,43 @@ const vm = bootOnce(async () => {
 });
 beforeAll(vm.boot, 20 * 60_000);
 
+/** The guest's events named `whats` happened, in this order. */
+function inOrder(r: DrainResult, ...whats: string[]): void {
+  const at = whats.map((w) => r.events.findIndex((e) => e.what === w));
+  expect(at.every((i) => i >= 0), `events ${whats.join(' → ')} in ${r.events.map((e) => e.what).join(', ')}`).toBe(true);
+  expect(at, `order of ${whats.join(' → ')}`).toEqual([...at].sort((a, b) => a - b));
+}
+
+/** The index of the first reconciler log line containing `text` (-1 if none). */
+const logAt = (r: DrainResult, text: string): number => r.log.findIndex((l) => l.includes(text));
+
 describe('graceful drain over a real IPVS-NAT path', () => {
   it('A: the leaving server goes to weight 0 and keeps serving the open connection', () => {
     const r = vm.get();
     expect(r.a.a1).toBe(`reply ${r.leaving}:a1`);
-    expect(r.times.weight0Ms).toBeLessThan(5000);
+    // weight 0 came before the next request on the open connection, and before any new connection
+    inOrder(r, 'remove from config', 'weight 0', 'A send a2 while draining', 'new connection B while draining', '2.5 s later', 'A send a3', 'A close');
+    const atWeight0 = r.events.find((e) => e.what === 'weight 0')?.data as { save: string };
+    expect(atWeight0.save).toMatch(/-m -w 0\b/); // the leaving server, still in the table
     expect(r.a.a2).toBe(`reply ${r.leaving}:a2`); // same server, no reset
     expect(r.a.b1).toBe(`reply ${r.other}:b1`); // new connections avoid it
     expect(r.a.stillThere).toBe(0); // still present at weight 0 after 2.5 s
     expect(r.a.a3).toBe(`reply ${r.leaving}:a3`);
   });
 
-  it('A: it is deleted only after the client closed, within a poll', () => {
+  it('A: it is deleted only after the client closed, because its connections ended', () => {
     const r = vm.get();
-    const closeAt = r.events.find((e) => e.what === 'A close')?.t ?? Infinity;
-    const weight0At = r.events.find((e) => e.what === 'weight 0')?.t ?? -1;
-    const deletedAt = r.events.find((e) => e.what === 'deleted')?.t ?? -1;
-    expect(deletedAt).toBeGreaterThan(closeAt);
-    expect(closeAt - weight0At).toBeGreaterThan(2500);
-    expect(r.times.afterCloseMs).toBeLessThan(5000); // drainPollInterval 200 ms + one pass of the loop under TCG
-    expect(r.log.some((l) => l.includes('draining real server: weight 0 until its connections end'))).toBe(true);
-    expect(r.log.some((l) => l.includes('real server drained; removing it'))).toBe(true);
+    // present at weight 0 while A was open (the 2.5 s check), deleted only after A closed
+    inOrder(r, 'weight 0', '2.5 s later', 'A close', 'deleted');
+    expect(r.a.stillThere).toBe(0);
+    // the reason, in the reconciler's own words, in order: drained, then removed as drained, and
+    // that removal came before any drain timeout (which only part B reaches)
+    const draining = logAt(r, 'draining real server: weight 0 until its connections end');
+    const drained = logAt(r, 'real server drained; removing it');
+    const timeout = logAt(r, 'drain timeout; removing real server with open connections');
+    expect(draining).toBeGreaterThanOrEqual(0);
+    expect(drained).toBeGreaterThan(draining);
+    expect(timeout === -1 || timeout > drained).toBe(true);
   });
 
   it('B: an operator drain keeps the open connection until the drain timeout, then deletes the server', () => {
@@ -85,11 +103,10 @@ describe('graceful drain over a real IPVS-NAT path', () => {
     // round robin put one connection on each server; the one on rs1 is then drained
     expect([r.b.c1r, r.b.c2r].map((s) => s.split(':')[0]).sort()).toEqual(['reply rs1', 'reply rs2']);
     expect(r.b.zr).toMatch(/^reply rs1:z1$/); // still served while draining
-    expect(r.times.drainTimeoutMs).toBeGreaterThanOrEqual(3000);
-    expect(r.times.drainTimeoutMs).toBeLessThan(8000);
+    // weight 0, then still served, then deleted by the drain timeout with the connection open
+    inOrder(r, 'operator drain: weight 0', 'C send while draining', 'deleted at timeout', 'C send after deletion', 'undrained');
     expect(r.b.zafter).toBe('noreply'); // the destination is gone: IPVS drops the old connection's packets
-    expect(r.log.some((l) => l.includes('drain timeout; removing real server with open connections'))).toBe(true);
-    expect(r.events.some((e) => e.what === 'undrained')).toBe(true);
+    expect(logAt(r, 'drain timeout; removing real server with open connections')).toBeGreaterThan(logAt(r, 'real server drained; removing it'));
   });
 
   it('leaves a clean table and an in-sync status', () => {

@@ -1,28 +1,33 @@
 /**
- * The reconciler over the real `ipvsadm` binary on THIS machine, whose kernel has no IP_VS (and
- * cannot load modules): one clear error, status `degraded`, retries with capped exponential
- * backoff, nothing thrown into the caller. Also a missing binary. The config is empty, so even on
- * a host that does have IPVS nothing would be changed (that case is asserted too).
+ * The reconciler over the real `ipvsadm` binary and the real netlink backend on THIS machine.
+ * Without IP_VS in the kernel (this machine's case; it cannot load modules): one clear error,
+ * status `degraded`, retries with capped exponential backoff (over a fake clock, so the schedule
+ * is checked exactly), nothing thrown into the caller. On a host that has IPVS the same calls must
+ * sync cleanly instead: every case asserts on either kind of host. Also a missing binary. The
+ * config is empty, so nothing on the host is ever changed.
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
 import { ConfigSchema } from '../src/config/schema.js';
+import { FakeClock } from '../src/sys/clock.js';
 import type { IpvsBackend } from '../src/ipvs/backend.js';
 import { createIpvsBackend } from '../src/ipvs/factory.js';
 import { IpvsadmBackend } from '../src/ipvs/ipvsadm.js';
 import { NetlinkIpvsBackend } from '../src/ipvs/netlink.js';
 import { Reconciler } from '../src/ipvs/reconciler.js';
 import { noopLogger, type Logger } from '../src/sys/logger.js';
+import { waitFor } from '../lab/wait.js';
 
 const config = ConfigSchema.parse({ virtual_servers: [] });
 
-function recorder(inner: IpvsBackend): IpvsBackend & { reads: number[] } {
+/** Records the (fake) clock's time of every read. */
+function recorder(inner: IpvsBackend, clock: FakeClock): IpvsBackend & { reads: number[] } {
   const reads: number[] = [];
   return Object.assign(Object.create(inner) as IpvsBackend, {
     reads,
     read: () => {
-      reads.push(performance.now());
+      reads.push(clock.now());
       return inner.read();
     },
   });
@@ -43,36 +48,47 @@ describe('ipvsadm on this host', () => {
   });
 
   it(hostHasIpvs ? 'has IPVS: an empty config syncs with nothing to do' : 'has no IPVS: one clear error, degraded, capped exponential backoff, no throw', async () => {
-    const backend = recorder(new IpvsadmBackend());
+    const clock = new FakeClock(0);
+    const backend = recorder(new IpvsadmBackend(), clock);
     const { l, errors } = logger();
-    const r = new Reconciler({ backend, logger: l, minInterval: 0, retryInitial: 40, retryMax: 160 });
+    const r = new Reconciler({ backend, logger: l, clock, minInterval: 0, maxInterval: 3_600_000, retryInitial: 40, retryMax: 160 });
     expect(() => {
       r.setConfig(config);
       r.setBackendState({});
       r.start();
     }).not.toThrow();
-    await new Promise((res) => setTimeout(res, 2500));
-    const snap = r.snapshot();
-    await r.stop();
-    // after stop() no read is in flight: every read so far has been counted (a snapshot taken
-    // while one runs sees it in `reads` but not yet in the failures)
-    const settled = r.snapshot();
+    /**
+     * Run the next timer the reconciler armed, and wait (bounded) for that run to finish and the
+     * reconciler to arm its next timer (it always arms one: the retry, or the resync).
+     */
+    const nextRun = async (): Promise<void> => {
+      const runs = r.snapshot().sync.runs;
+      const due = clock.nextDue();
+      expect(due, 'the reconciler armed no timer').toBeDefined();
+      clock.advance(due! - clock.now());
+      await waitFor(`reconciler run ${runs + 1} and its next timer`, () => r.snapshot().sync.runs > runs && clock.nextDue() !== undefined, 15_000);
+    };
     if (hostHasIpvs) {
-      expect(snap.status).toBe('in-sync');
+      await nextRun();
+      expect(r.snapshot()).toMatchObject({ status: 'in-sync', sync: { consecutiveFailures: 0 } });
+      expect(r.snapshot().sync.lastError).toBeUndefined();
+      expect(errors).toEqual([]);
+      await r.stop();
       return;
     }
+    for (let i = 0; i < 8; i++) await nextRun();
+    const snap = r.snapshot();
+    await r.stop();
     expect(snap.status).toBe('degraded');
     expect(snap.sync.lastErrorKind).toBe('no-ipvs');
     expect(snap.sync.lastError).toMatch(/^IPVS is not available in this kernel \(ipvsadm says: Can't initialize ipvs: .*\); load the ip_vs module or use a kernel with CONFIG_IP_VS$/);
     expect(errors).toEqual([`IPVS sync failed: ${snap.sync.lastError}`]); // logged once, not per retry
+    // Every run read the kernel once and failed; the retries came 40, 80, 160, then (capped) 160
+    // ms of the reconciler's clock apart.
+    expect(snap.sync.consecutiveFailures).toBe(8);
+    expect(backend.reads).toHaveLength(8);
     const gaps = backend.reads.slice(1).map((t, i) => t - (backend.reads[i] as number));
-    // 40, 80, 160, 160, ... ms plus the time ipvsadm takes to fail; uncapped doubling would allow
-    // only ~6 tries in 2.5 s (40+80+160+320+640+1280)
-    expect(gaps[0]).toBeGreaterThanOrEqual(35);
-    expect(gaps[1]).toBeGreaterThanOrEqual(75);
-    expect(gaps.length).toBeGreaterThanOrEqual(7);
-    expect(Math.max(...gaps)).toBeLessThan(160 + 400);
-    expect(settled.sync.consecutiveFailures).toBe(backend.reads.length);
+    expect(gaps).toEqual([40, 80, 160, 160, 160, 160, 160]);
   });
 
   it('a missing ipvsadm binary gives one clear error too', async () => {
@@ -93,10 +109,16 @@ describe('ipvsadm on this host', () => {
     const r = new Reconciler({ backend, logger: l, minInterval: 0 });
     r.setConfig(config);
     r.setBackendState({});
-    await expect(r.syncNow()).resolves.toMatchObject({ ok: false });
+    const report = await r.syncNow();
     const snap = r.snapshot();
     backend.close();
-    if (hostHasIpvs) return;
+    if (hostHasIpvs) {
+      expect(report).toMatchObject({ ok: true, operations: [] });
+      expect(snap).toMatchObject({ status: 'in-sync', sync: { consecutiveFailures: 0 } });
+      expect(errors).toEqual([]);
+      return;
+    }
+    expect(report).toMatchObject({ ok: false });
     expect(snap).toMatchObject({ status: 'degraded', sync: { lastErrorKind: 'no-ipvs' } });
     expect(snap.sync.lastError).toMatch(/^IPVS is not available in this kernel \(generic netlink has no IPVS family.*\); load the ip_vs module or use a kernel with CONFIG_IP_VS$/);
     expect(errors).toEqual([`IPVS sync failed: ${snap.sync.lastError}`]);

@@ -1,9 +1,11 @@
 /**
  * keepalived ↔ vipkeeper IPVS parity on real IPVS (QEMU guest, booted once for this file).
  *
- * For every sample in shared/corpus/keepalived-samples/ that has virtual servers, for
+ * For every keepalived.conf fixture (test/fixtures/keepalived/) that has virtual servers in its
+ * own text (include/main.conf keeps them in other files and macros.conf builds them from macros
+ * that the reduction below would cut; both are read whole by test/corpus.test.ts), for
  * config/vipkeeper.example.yaml (written as keepalived.conf by renderKeepalivedConf) and for
- * test/fixtures/ipvs-parity-extra.conf (the IPVS features the samples do not use):
+ * test/fixtures/ipvs-parity-extra.conf (the IPVS features the fixtures do not use):
  * 1. the conf is reduced to its virtual_server(_group) blocks with every checker removed
  *    (test/fixtures/ipvs-kconf.ts): a real server without checkers is always up in keepalived, so
  *    keepalived programs "every real server up at its weight", which is desired.ts's allUp();
@@ -15,8 +17,8 @@
  *    reduced conf and allUp(), programs the same kernel; dumped the same way; stopped, it must
  *    leave the table empty too;
  * 4. both dumps must be identical once sorted.
- * On the host, the reduced conf, the original sample (where it loads) and the migrated YAML must
- * all give the same desired table, so the reduction changes nothing IPVS-wise.
+ * On the host, the reduced conf, the original fixture (every one loads whole) and the migrated YAML
+ * must all give the same desired table, so the reduction changes nothing IPVS-wise.
  *
  * keepalived quirks met on the way (each pinned by a test below, not hidden):
  * - a DR/TUN real server whose port differs from the service's is "reset" to the service port
@@ -33,9 +35,8 @@
  *   vipkeeper programs every member and leaves out only the destinations of the other family (with a
  *   warning). That difference is asserted exactly in its own test.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfigFile, loadConfigText } from '../src/config/load.js';
@@ -45,16 +46,18 @@ import { allUp, desiredTable } from '../src/ipvs/desired.js';
 import { mergeCounters, parseSave, parseThresholds, renderSave } from '../src/ipvs/ipvsadm.js';
 import { tablesEqual } from '../src/ipvs/model.js';
 import { renderKeepalivedConf, stripForParity } from './fixtures/ipvs-kconf.js';
+import { FIXTURES, fixture } from './fixtures/keepalived/fixtures.js';
 import { bootOnce, REPO_ROOT, runGuest, taskResult } from './helpers/ipvs-vm.js';
 
-const SAMPLES = new URL('../../shared/corpus/keepalived-samples/', import.meta.url);
 const CONFIG_ID = 'high';
+/** Fixtures with virtual servers that are not compared here, and why (see the header). */
+const NOT_REDUCIBLE = ['include/main.conf', 'macros.conf'];
 
 interface Item {
   name: string;
   conf: string; // reduced keepalived.conf
   config: Config;
-  original?: string; // path of the unreduced file, when it is a sample
+  original?: string; // path of the unreduced file, when it is a fixture
 }
 
 interface ParityResult {
@@ -71,13 +74,12 @@ function load(text: string, file: string): Config {
 }
 
 function items(): Item[] {
-  const dir = fileURLToPath(SAMPLES);
   const out: Item[] = [];
-  for (const f of readdirSync(dir).sort()) {
-    if (f === 'MANIFEST.tsv' || f === 'README.md' || f.startsWith('tools__')) continue;
-    const conf = stripForParity(readFileSync(path.join(dir, f), 'utf8'));
+  for (const { file: f, configId } of FIXTURES) {
+    if (configId !== CONFIG_ID || NOT_REDUCIBLE.includes(f) || f.endsWith('.j2')) continue;
+    const conf = stripForParity(readFileSync(fixture(f), 'utf8'));
     if (!/^\s*virtual_server\s/m.test(conf)) continue;
-    out.push({ name: f, conf, config: load(conf, `${f} (reduced)`), original: path.join(dir, f) });
+    out.push({ name: f, conf, config: load(conf, `${f} (reduced)`), original: fixture(f) });
   }
   const example = loadConfigFile(path.join(REPO_ROOT, 'config', 'vipkeeper.example.yaml'));
   if (!example.config) throw new Error(`config/vipkeeper.example.yaml does not load: ${example.diagnostics.map((d) => d.message).join('; ')}`);
@@ -128,11 +130,20 @@ const result = (name: string): ParityResult => {
 };
 
 describe('keepalived ↔ vipkeeper IPVS parity', () => {
-  it('covers every sample with virtual servers, the example YAML and the extra fixture', () => {
-    expect(ALL.map((i) => i.name)).toEqual(
-      expect.arrayContaining(['keepalived.conf.virtual_server_group', 'keepalived.conf.fwmark', 'keepalived.conf.IPv6', 'keepalived.conf.quorum', 'vipkeeper.example.yaml', 'ipvs-parity-extra.conf']),
-    );
-    expect(ALL.length).toBeGreaterThanOrEqual(18);
+  it('covers every fixture with virtual servers in its text, the example YAML and the extra fixture', () => {
+    expect(ALL.map((i) => i.name)).toEqual([
+      'checkers.conf',
+      'deprecated.conf',
+      'director.conf',
+      'fwmark.conf',
+      'ipv6.conf',
+      'quorum.conf',
+      'vs-group.conf',
+      'vipkeeper.example.yaml',
+      'ipvs-parity-extra.conf',
+    ]);
+    // the two left out do have virtual servers (read whole by test/corpus.test.ts)
+    for (const f of NOT_REDUCIBLE) expect(loadConfigFile(fixture(f), { configId: CONFIG_ID }).config?.virtual_servers.length).toBeGreaterThan(0);
     const { run } = vm.get();
     console.info(`ipvs-parity guest: ${ALL.length + 1} configs, boot ${(run.timing.bootMs / 1000).toFixed(1)} s, agent ${(run.timing.agentMs / 1000).toFixed(1)} s`);
   });
@@ -146,8 +157,8 @@ describe('keepalived ↔ vipkeeper IPVS parity', () => {
         expect(renderSave(desiredTable(yaml.config as Config, allUp(yaml.config as Config)).table, { thresholds: true })).toBe(renderSave(want, { thresholds: true }));
         if (item.original) {
           const orig = loadConfigFile(item.original, { configId: CONFIG_ID });
-          // some samples do not load whole (VRRP errors): then only the reduced conf counts
-          if (orig.config) expect(renderSave(desiredTable(orig.config, allUp(orig.config)).table, { thresholds: true })).toBe(renderSave(want, { thresholds: true }));
+          expect(orig.config, orig.diagnostics.map((d) => `${d.loc.line}: ${d.message}`).join('\n')).toBeDefined();
+          expect(renderSave(desiredTable(orig.config!, allUp(orig.config!)).table, { thresholds: true })).toBe(renderSave(want, { thresholds: true }));
         }
       });
 

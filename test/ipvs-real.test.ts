@@ -1,6 +1,6 @@
 /**
  * Real IPVS (Linux 6.1, ipvsadm 1.31) in a QEMU guest, booted once for this file
- * (test/helpers/ipvs-vm.ts). Everything runs in one guest process; results are checked here:
+ * (lab/ipvs-vm.ts). Everything runs in one guest process; results are checked here:
  * - the backend contract (test/fixtures/ipvs-contract.ts) on BOTH backends (ipvsadm, netlink): services of
  *   every kind (TCP/UDP/SCTP, port 0, IPv6, fwmark v4/v6), every scheduler incl. mh with its flags,
  *   DR/NAT/TUN (ipip, gue, gre), weights, thresholds, persistence, the sip engine; edits in place;
@@ -189,7 +189,6 @@ describe('real IPVS in a QEMU guest', () => {
         tampered: string;
         corrected: string;
         tampered2: string;
-        timerMs: number;
         snapshot: ReconcilerSnapshot;
         afterStop: string;
         log: string[];
@@ -211,8 +210,10 @@ describe('real IPVS in a QEMU guest', () => {
       );
       expect(sorted(r.corrected)).toEqual(sorted(r.converged));
       expect(r.tampered2).toContain('-A -t 10.80.0.1:80 -s rr');
-      expect(r.timerMs).toBeLessThan(10_000); // resync_interval 1.5 s (+ a pass of the loop under TCG)
+      // The second drift was undone by the reconciler's own loop (nobody called syncNow after the
+      // two above): a third run, counted as a drift correction, and the table back as converged.
       expect(r.snapshot).toMatchObject({ status: 'in-sync', sync: { driftCorrections: 2 } });
+      expect(r.snapshot.sync.runs).toBeGreaterThanOrEqual(3);
       expect(r.snapshot.owned).toEqual(['FWM 5 inet', 'TCP 10.80.0.1:80']);
       expect(sorted(r.afterStop)).toEqual(foreign.sort());
     });

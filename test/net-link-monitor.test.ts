@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createLinkMonitor, type LinkMonitor } from '../src/net/link-monitor.js';
 import { NetnsLab, requireNetnsRoot, run } from './helpers/netns.js';
+import { waitFor as labWaitFor } from '../lab/wait.js';
 
 describe('LinkMonitor in a network namespace', () => {
   const lab = new NetnsLab();
@@ -15,14 +16,9 @@ describe('LinkMonitor in a network namespace', () => {
   const events: string[] = [];
   const errors: string[] = [];
 
+  /** Until every expected event was seen (the lab's bounded wait). */
   async function waitFor(expected: readonly string[], timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!expected.every((e) => events.includes(e))) {
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${JSON.stringify(expected)}; events: ${JSON.stringify(events)}; errors: ${JSON.stringify(errors)}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await labWaitFor(() => `${JSON.stringify(expected)}; events: ${JSON.stringify(events)}; errors: ${JSON.stringify(errors)}`, () => expected.every((e) => events.includes(e)), timeoutMs, 20);
   }
 
   async function ip(...args: string[]): Promise<void> {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { noopLogger, runScript, runningScriptCount, setDefaultScriptUser, type Logger } from '../src/sys/exec.js';
+import { pollFor } from '../lab/wait.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vk-exec-'));
 /** Process groups started by tests, SIGKILLed in afterEach whatever happened. */
@@ -63,13 +64,9 @@ function groupMembers(pgid: number): number[] {
   return out;
 }
 
+/** Whether `cond` holds within `ms` (the lab's bounded poll). */
 async function waitFor(cond: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return cond();
+  return (await pollFor(cond, ms, 20)) !== undefined;
 }
 
 const track = (pid: number): void => void groups.add(pid);
@@ -164,11 +161,13 @@ describe('runScript: exit codes and failures', () => {
   });
 
   it('does not wait for background children that keep stdout open', async () => {
-    const r = await runScript({ command: "/bin/sh -c 'sleep 5 & echo $!'" }, { timeoutMs: 10_000, onSpawn: track });
+    const r = await runScript({ command: "/bin/sh -c 'sleep 5 & echo started $!'" }, { timeoutMs: 10_000, onSpawn: track });
     expect(r.code).toBe(0);
     expect(r.timedOut).toBe(false);
-    // the script's result came while its background child still runs
-    expect(alive(Number(r.stdout.trim()))).toBe(true);
+    // returned while the background child (holding stdout) still runs
+    const child = Number(/started (\d+)/.exec(r.stdout)?.[1]);
+    expect(child).toBeGreaterThan(0);
+    expect(alive(child)).toBe(true);
   });
 });
 
@@ -176,6 +175,7 @@ describe('runScript: timeouts kill the whole process group', () => {
   it('kills a hanging script at the timeout', async () => {
     let pid = 0;
     const r = await runScript({ command: '/bin/sleep 30' }, { timeoutMs: 300, onSpawn: (p) => track((pid = p)) });
+    // ended by the timeout (SIGTERM from the runner), not by itself
     expect(r.timedOut).toBe(true);
     expect(r.signal).toBe('SIGTERM');
     expect(r.code).toBeNull();
@@ -206,11 +206,16 @@ describe('runScript: timeouts kill the whole process group', () => {
   });
 
   it('SIGKILLs a script that ignores SIGTERM after the grace period', async () => {
-    // The trap writes a line when SIGTERM arrives: TERM came first, then KILL.
-    const r = await runScript({ command: `/bin/sh -c 'trap "echo got-TERM" TERM; while :; do sleep 0.05; done'` }, { timeoutMs: 300, killGraceMs: 300, onSpawn: track });
+    // The script survives SIGTERM (and says so), keeps running, and is SIGKILLed only after that:
+    // SIGTERM first, the grace period honoured, then SIGKILL.
+    const r = await runScript(
+      { command: `/bin/sh -c 'trap "echo got-TERM" TERM; echo running; while :; do sleep 0.05; done'` },
+      { timeoutMs: 300, killGraceMs: 300, onSpawn: track },
+    );
     expect(r.timedOut).toBe(true);
     expect(r.stdout).toMatch(/got-TERM/);
     expect(r.signal).toBe('SIGKILL');
+    expect(r.stdout.split('\n').filter(Boolean)).toEqual(['running', 'got-TERM']);
     expect(await waitFor(() => groupMembers(r.pid ?? -1).length === 0)).toBe(true);
   });
 

@@ -1,38 +1,28 @@
 /**
- * Golden wire tests against real keepalived 2.2.7 packets captured in the lab
- * (`../shared/lab/captures`, see lab/README.md section C):
+ * Golden wire tests against real keepalived 2.2.7 packets, recorded in network namespaces by
+ * test/fixtures/captures/record.ts (which says how) and committed beside it:
  *
  * - `*.hex.txt` (`tshark -x`): full Ethernet frames, one block per advert;
- * - `*.pcap` (pcapng, despite the name): the same adverts plus the failover captures
- *   (priority-0 adverts, the backup's adverts after takeover, GARPs);
+ * - `*.pcapng`: the same adverts plus the failover captures (priority-0 adverts, the backup's
+ *   adverts after takeover, GARPs);
  * - `*.txt` (`tshark -V`): Wireshark's decode, used to cross-check the checksums.
  *
  * Every advert is decoded, validated against the peer instance's expectations,
  * re-encoded and compared byte for byte: the VRRP message, the IPv4 packet and the
- * Ethernet header. The shared directory must exist (CI clones `../shared` beside the
- * repo): if it is missing this file fails, it never skips.
+ * Ethernet header. A missing capture fails this file; it never skips.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeIpAdvert, encodeAdvert, encodeIpv4Packet, validateAdvert, type IpAdvertOk } from '../src/vrrp/codec.js';
 import { parseIpv4 } from '../src/vocab/ip.js';
 import type { InstanceExpectations } from '../src/vrrp/packet.js';
+import { CAPTURE_LAB as LAB } from './fixtures/captures/record.js';
 
-const CAPTURES_URL = new URL('../../shared/lab/captures/', import.meta.url);
-const CAPTURES = fileURLToPath(CAPTURES_URL);
-const PRESENT = existsSync(CAPTURES);
-const HEX_FILES = PRESENT ? readdirSync(CAPTURES).filter((f) => f.endsWith('.hex.txt')).sort() : [];
-const PCAP_FILES = PRESENT ? readdirSync(CAPTURES).filter((f) => f.endsWith('.pcap')).sort() : [];
-
-/** The lab topology (lab/README.md A/C): d1 MASTER prio 150, d2 BACKUP prio 100, VRID 51. */
-const LAB = {
-  vrid: 51,
-  vip: '10.99.0.100',
-  d1: { ip: '10.99.0.11', mac: '02:99:00:00:00:11', priority: 150 },
-  d2: { ip: '10.99.0.12', mac: '02:99:00:00:00:12', priority: 100 },
-} as const;
+const CAPTURES = fileURLToPath(new URL('./fixtures/captures/', import.meta.url));
+const HEX_FILES = readdirSync(CAPTURES).filter((f) => f.endsWith('.hex.txt')).sort();
+const PCAP_FILES = readdirSync(CAPTURES).filter((f) => f.endsWith('.pcapng')).sort();
 
 // ------------------------------------------------------------------------------------------------
 // Capture readers
@@ -134,7 +124,7 @@ function checkAdvert(a: Advert): void {
   const { decoded } = a;
   if (decoded.ip.family !== 4) throw new Error('expected IPv4');
   const ip = decoded.ip;
-  // What keepalived puts in the IPv4 header (lab/README.md C; vrrp-facts §1.3, §9).
+  // What keepalived puts in the IPv4 header (docs/vrrp.md §1.3, §9).
   expect(ip).toMatchObject({ headerLength: 20, tos: 0xc0, flags: 0, fragmentOffset: 0, ttl: 255, protocol: 112, dst: '224.0.0.18' });
   expect([LAB.d1.ip, LAB.d2.ip]).toContain(ip.src);
   expect(ip.totalLength).toBe(a.ip.length);
@@ -164,15 +154,9 @@ function checkAdvert(a: Advert): void {
 // ------------------------------------------------------------------------------------------------
 
 describe('lab captures (keepalived 2.2.7)', () => {
-  it('the shared captures directory is present', () => {
-    if (!PRESENT) {
-      throw new Error(
-        `Missing ${CAPTURES}: the golden VRRP tests need the shared lab captures. ` +
-          'Clone the shared repository as ../shared beside this repository (CI does this).',
-      );
-    }
+  it('has every capture record.ts writes', () => {
     expect(HEX_FILES).toEqual(['vrrpv2-advert.hex.txt', 'vrrpv3-advert.hex.txt']);
-    expect(PCAP_FILES.length).toBeGreaterThanOrEqual(4);
+    expect(PCAP_FILES).toEqual(['vrrpv2-advert.pcapng', 'vrrpv2-failover.pcapng', 'vrrpv3-advert.pcapng', 'vrrpv3-failover.pcapng']);
   });
 
   describe.each(HEX_FILES)('%s', (file) => {
@@ -180,7 +164,7 @@ describe('lab captures (keepalived 2.2.7)', () => {
     const adverts = vrrpFrames(frames);
     const version = file.startsWith('vrrpv2') ? 2 : 3;
 
-    it('holds 10 adverts from d1 (priority 150), as lab/README.md says', () => {
+    it('holds 10 adverts from d1 (priority 150), as record.ts captured them', () => {
       expect(frames).toHaveLength(10);
       expect(adverts).toHaveLength(10);
       for (const a of adverts) {
@@ -203,7 +187,7 @@ describe('lab captures (keepalived 2.2.7)', () => {
 
     it('matches the .pcap and Wireshark\'s decode in the .txt', () => {
       const base = file.replace(/\.hex\.txt$/, '');
-      const pcap = readPcapng(readFileSync(join(CAPTURES, `${base}.pcap`)));
+      const pcap = readPcapng(readFileSync(join(CAPTURES, `${base}.pcapng`)));
       expect(pcap.map((f) => f.toString('hex'))).toEqual(frames.map((f) => f.toString('hex')));
       const tshark = tsharkVrrpChecksums(readFileSync(join(CAPTURES, `${base}.txt`), 'utf8'));
       expect(tshark).toEqual(adverts.map((a) => a.decoded.advert.checksum));
@@ -243,7 +227,7 @@ describe('lab captures (keepalived 2.2.7)', () => {
     });
 
     it("matches Wireshark's checksums in the .txt", () => {
-      const tshark = tsharkVrrpChecksums(readFileSync(join(CAPTURES, file.replace(/\.pcap$/, '.txt')), 'utf8'));
+      const tshark = tsharkVrrpChecksums(readFileSync(join(CAPTURES, file.replace(/\.pcapng$/, '.txt')), 'utf8'));
       expect(tshark).toEqual(adverts.map((a) => a.decoded.advert.checksum));
     });
   });

@@ -17,7 +17,10 @@
  *
  * VIP placement comes from `ip -n NS -j addr`, keepalived's state from its log
  * (`(VI_IOP) Entering MASTER STATE`), vipkeeper's from its JSON log. Neither side may log a
- * rejected advert (checksum, auth, TTL, interval, address list).
+ * rejected advert (checksum, auth, TTL, interval, address list). Each takeover is checked by its
+ * cause, as each side states it (a priority-0 advert, or the down timer running out after a
+ * crash), and by order; how long takeovers take is measured against keepalived by
+ * bench/failover (BENCHMARKS.md), not asserted here.
  *
  * Needs root, `ip netns`, the native addon and keepalived; without them it FAILS (never skips).
  */
@@ -57,9 +60,8 @@ const VARIANTS: Variant[] = [
   { name: 'VRRPv2 unicast, PASS auth, 1 s', version: 2, advertIntMs: 1000, unicast: true, auth: true },
 ];
 
-/** Master_Down_Interval of the priority-100 backup: 3 × advert + (256 − 100)/256 × advert. */
+/** Master_Down_Interval of the priority-100 backup: 3 × advert + (256 − 100)/256 × advert. Sizes waits only. */
 const masterDownMs = (v: Variant) => 3 * v.advertIntMs + (156 * v.advertIntMs) / 256;
-const skewMs = (v: Variant) => (156 * v.advertIntMs) / 256;
 
 function conf(v: Variant, o: { self: string; peer: string; state: 'MASTER' | 'BACKUP'; priority: number }): string {
   const lines = [
@@ -84,13 +86,25 @@ function conf(v: Variant, o: { self: string; peer: string; state: 'MASTER' | 'BA
 /** keepalived log lines that mean it rejected one of our packets (or got a config error). */
 const KA_COMPLAINT = /checksum|invalid|bad |wrong|mismatch|ttl|auth|unknown vrid|config(uration)? error/i;
 
+/** keepalived's BACKUP hearing a priority-0 advert, and its down timer running out. */
+const KA_PRIO0 = new RegExp(`\\(${INSTANCE}\\) Backup received priority 0 advertisement`);
+const KA_TIMEOUT = new RegExp(`\\(${INSTANCE}\\) Receive advertisement timeout`);
+const KA_MASTER = new RegExp(`\\(${INSTANCE}\\) Entering MASTER STATE`);
+
+/** keepalived's lines from `from` on that match one of `res`, as the index of the pattern matched. */
+function kaSequence(lines: string[], from: number, res: RegExp[]): number[] {
+  return lines.slice(from).flatMap((l) => {
+    const i = res.findIndex((re) => re.test(l));
+    return i < 0 ? [] : [i];
+  });
+}
+
 describe('VRRP interop with keepalived', () => {
   const lab = new NetnsLab();
   let lan: Lan;
   let kaVersion = '';
   const vks: VipkeeperProc[] = [];
   const kas: KeepalivedProc[] = [];
-  const measured: string[] = [];
 
   const d1 = () => lan.nodes.d1!;
   const d2 = () => lan.nodes.d2!;
@@ -144,7 +158,7 @@ describe('VRRP interop with keepalived', () => {
     } finally {
       await lab.cleanup();
       lan?.dispose();
-      if (measured.length) console.log(`\n[vrrp-keepalived-interop] ${kaVersion}; measured:\n  ${measured.join('\n  ')}`);
+      console.log(`[vrrp-keepalived-interop] peer: ${kaVersion}`);
     }
   });
 
@@ -164,15 +178,10 @@ describe('VRRP interop with keepalived', () => {
       expect(p.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP']);
       expect(await vipOnlyOn('d1')).toBe(true);
 
-      // Graceful: keepalived sends priority 0, vipkeeper takes over after its Skew_Time.
-      await Promise.all([
-        k.terminate(),
-        waitFor('vipkeeper to take the VIP', () => hasVip(d2().ns, VIP), 5000, 5).then((ms) => {
-          measured.push(`${v.name}: keepalived SIGTERM → vipkeeper has the VIP after ${Math.round(ms)} ms (Skew_Time ${Math.round(skewMs(v))} ms)`);
-          expect(ms).toBeLessThan(masterDownMs(v) - v.advertIntMs);
-        }),
-      ]);
-      expect(p.transitions(INSTANCE).at(-1)).toMatchObject({ to: 'MASTER', reason: expect.stringMatching(/sent priority 0/) });
+      // Graceful: keepalived sends priority 0, vipkeeper takes over because of it (after Skew_Time).
+      await Promise.all([k.terminate(), waitFor('vipkeeper to take the VIP', () => hasVip(d2().ns, VIP), 5000, 5)]);
+      expect(p.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER']);
+      expect(p.transitions(INSTANCE).at(-1)).toMatchObject({ to: 'MASTER', reason: `master ${d1().ip} sent priority 0; took over after Skew_Time` });
       await waitFor('the VIP on d2 only', () => vipOnlyOn('d2'), 5000);
       expect(k.lines().some((l) => l.includes('sent 0 priority'))).toBe(true);
       const kaLinesBefore = k.lines();
@@ -193,18 +202,13 @@ describe('VRRP interop with keepalived', () => {
       // Crash of keepalived (parent and VRRP child frozen, then killed): no priority 0, so
       // vipkeeper takes over when its Master_Down_Interval runs out; the client follows its GARPs.
       await sleep(settleMs + Math.random() * v.advertIntMs);
-      const t1 = performance.now();
+      const before = p.transitions(INSTANCE).length;
       await k.crash();
       kas.splice(kas.indexOf(k), 1);
-      const crashMs = await waitFor('vipkeeper to take the VIP after the keepalived crash', () => hasVip(d2().ns, VIP), masterDownMs(v) + 3000);
+      await waitFor('vipkeeper to take the VIP after the keepalived crash', () => hasVip(d2().ns, VIP), masterDownMs(v) + 3000);
       await waitFor('the client ARP entry to move to d2', async () => (await neighMac(client().ns, VIP)) === d2().mac, 5000);
-      const arpMs = performance.now() - t1;
-      measured.push(
-        `${v.name}: keepalived crash → vipkeeper has the VIP after ${Math.round(crashMs)} ms, client ARP after ${Math.round(arpMs)} ms (Master_Down_Interval ${Math.round(masterDownMs(v))} ms)`,
-      );
-      expect(p.transitions(INSTANCE).at(-1)).toMatchObject({ to: 'MASTER', reason: expect.stringMatching(/Master_Down_Interval/) });
-      expect(crashMs).toBeGreaterThan(2 * v.advertIntMs);
-      expect(crashMs).toBeLessThan(masterDownMs(v) + 500);
+      // One takeover, because keepalived's adverts stopped (a crash sends no priority 0).
+      expect(p.transitions(INSTANCE).slice(before).map((t) => [t.from, t.to, t.reason])).toEqual([['BACKUP', 'MASTER', 'no advert received within Master_Down_Interval']]);
     }, 60_000);
 
     it(`${v.name}: vipkeeper MASTER → crash → keepalived takes over → vipkeeper preempts → SIGTERM → keepalived`, async () => {
@@ -223,18 +227,14 @@ describe('VRRP interop with keepalived', () => {
       expect(await neighMac(client().ns, VIP)).toBe(d1().mac);
 
       // Crash: no priority 0; keepalived waits out its Master_Down_Interval.
-      const t0 = performance.now();
+      const crashAt = k.lines().length;
       await p.crash();
       vks.splice(vks.indexOf(p), 1);
-      const crashMs = await waitFor('keepalived to take the VIP after the crash', () => hasVip(d2().ns, VIP), masterDownMs(v) + 3000);
+      await waitFor('keepalived to take the VIP after the crash', () => hasVip(d2().ns, VIP), masterDownMs(v) + 3000);
       await k.waitState(INSTANCE, 'MASTER', 2000);
       await waitFor('the client ARP entry to move to d2', async () => (await neighMac(client().ns, VIP)) === d2().mac, 5000);
-      const arpMs = performance.now() - t0;
-      measured.push(
-        `${v.name}: vipkeeper crash → keepalived has the VIP after ${Math.round(crashMs)} ms, client ARP after ${Math.round(arpMs)} ms (Master_Down_Interval ${Math.round(masterDownMs(v))} ms)`,
-      );
-      expect(crashMs).toBeGreaterThan(2 * v.advertIntMs);
-      expect(crashMs).toBeLessThan(masterDownMs(v) + 500);
+      // keepalived's own account: its receive timer ran out, then MASTER; no priority 0 was heard.
+      expect(kaSequence(k.lines(), crashAt, [KA_PRIO0, KA_TIMEOUT, KA_MASTER]), k.lines().slice(crashAt).join('\n')).toEqual([1, 2]);
 
       // vipkeeper returns: removes its stale VIP at startup, then preempts keepalived.
       p = await vk('d1', vkConf);
@@ -243,19 +243,16 @@ describe('VRRP interop with keepalived', () => {
       await waitFor('the VIP back on d1 only', () => vipOnlyOn('d1'), 5000);
       expect(p.logs().some((o) => o.msg === 'VI_IOP: VIPs added')).toBe(true);
 
-      // Graceful: our priority-0 advert makes keepalived take over after its Skew_Time.
+      // Graceful: our priority-0 advert makes keepalived take over (after its Skew_Time).
       await sleep(settleMs);
-      const t1 = performance.now();
-      await Promise.all([
-        p.terminate(),
-        waitFor('keepalived to take the VIP after our SIGTERM', () => hasVip(d2().ns, VIP), 5000, 5).then((ms) => {
-          measured.push(`${v.name}: vipkeeper SIGTERM → keepalived has the VIP after ${Math.round(ms)} ms (Skew_Time ${Math.round(skewMs(v))} ms)`);
-          expect(ms).toBeLessThan(masterDownMs(v) - v.advertIntMs);
-        }),
-      ]);
+      const termAt = k.lines().length;
+      await Promise.all([p.terminate(), waitFor('keepalived to take the VIP after our SIGTERM', () => hasVip(d2().ns, VIP), 5000, 5)]);
       vks.splice(vks.indexOf(p), 1);
-      expect(performance.now() - t1).toBeLessThan(masterDownMs(v) + 2000);
       await k.waitState(INSTANCE, 'MASTER', 2000);
+      // keepalived's own account: it heard our priority 0 first, then became MASTER.
+      const seq = kaSequence(k.lines(), termAt, [KA_PRIO0, KA_TIMEOUT, KA_MASTER]);
+      expect(seq[0], k.lines().slice(termAt).join('\n')).toBe(0);
+      expect(seq.at(-1)).toBe(2);
       await waitFor('the VIP on d2 only', () => vipOnlyOn('d2'), 5000);
       noComplaints(k, p);
     }, 60_000);

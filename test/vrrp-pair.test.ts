@@ -4,9 +4,11 @@
  *
  * - election with VRRPv2 at 1 s (keepalived.conf syntax): the higher priority holds the VIP;
  * - VRRPv3 at 100 ms (YAML): crash of the MASTER (SIGSTOP + SIGKILL) → the BACKUP takes the VIP
- *   within Master_Down_Interval and the client's ARP entry moves to its MAC; the higher priority
- *   preempts back when it returns; SIGTERM → a priority-0 advert (seen by tshark in the client
- *   namespace) and a takeover after about Skew_Time; `nopreempt` stays put;
+ *   because its down timer ran out (its stated reason) and the client's ARP entry moves to its
+ *   MAC; the higher priority preempts back when it returns; SIGTERM → a priority-0 advert (seen by
+ *   tshark in the client namespace) and a takeover for that reason; `nopreempt` stays put;
+ *   (how long each takeover takes is measured against keepalived by bench/failover, not here;
+ *   the exact timer values are checked in virtual time above and in src/vrrp);
  * - VRRPv3 over IPv6 (link-local sources, kernel checksum) and the vipkeeper-only UDP transport.
  *
  * Needs root, `ip netns`, the native addon and tshark; without them it FAILS (never skips).
@@ -42,8 +44,7 @@ const PREFIX = '10.61.0';
 const VIP = `${PREFIX}.100`;
 const INSTANCE = 'VI_PAIR';
 
-/** Theory at advert_int 100 ms, priority 100 (the backup): skew 60.9 ms, Master_Down_Interval 360.9 ms. */
-const V3_SKEW_MS = 61;
+/** Master_Down_Interval at advert_int 100 ms, priority 100 (the backup): 360.9 ms. Used only to size waits. */
 const V3_MASTER_DOWN_MS = 361;
 
 function yamlConf(o: { state: 'MASTER' | 'BACKUP'; priority: number; nopreempt?: boolean }): string {
@@ -335,7 +336,6 @@ describe('vipkeeper pair in network namespaces', () => {
   const lab = new NetnsLab();
   let lan: Lan;
   const procs: VipkeeperProc[] = [];
-  const measured: string[] = [];
 
   const d1 = () => lan.nodes.d1!;
   const d2 = () => lan.nodes.d2!;
@@ -376,7 +376,6 @@ describe('vipkeeper pair in network namespaces', () => {
     } finally {
       await lab.cleanup();
       lan?.dispose();
-      if (measured.length) console.log(`\n[vrrp-pair] measured:\n  ${measured.join('\n  ')}`);
     }
   });
 
@@ -409,18 +408,14 @@ describe('vipkeeper pair in network namespaces', () => {
     expect(await neighMac(client().ns, VIP)).toBe(d1().mac);
     await sleep(300 + Math.floor(Math.random() * 100)); // random phase against the advert timer
 
-    const t0 = performance.now();
     await p1.crash();
-    const vipMs = await waitFor('the VIP on d2 after the crash', () => hasVip(d2().ns, VIP), 5000);
-    const arpMs = await waitFor('the client ARP entry to move to d2', async () => (await neighMac(client().ns, VIP)) === d2().mac, 5000);
-    const total = performance.now() - t0;
-    measured.push(`vipkeeper v3 0.1 s crash (SIGSTOP+SIGKILL): VIP on d2 after ${Math.round(vipMs)} ms, client ARP -> d2 after ${Math.round(total)} ms (theory: Master_Down_Interval ${V3_MASTER_DOWN_MS} ms minus the time since the last advert)`);
+    await waitFor('the VIP on d2 after the crash', () => hasVip(d2().ns, VIP), 5000);
+    await waitFor('the client ARP entry to move to d2', async () => (await neighMac(client().ns, VIP)) === d2().mac, 5000);
     expect(p2.state(INSTANCE)).toBe('MASTER');
-    expect(p2.transitions(INSTANCE).at(-1)?.reason).toMatch(/Master_Down_Interval/);
-    // Takeover needs at least ~3 missed adverts and at most one Master_Down_Interval (+ VIP add, polling).
-    expect(vipMs).toBeGreaterThan(200);
-    expect(vipMs).toBeLessThan(V3_MASTER_DOWN_MS + 400);
-    expect(arpMs).toBeLessThan(2000);
+    // One takeover, and for the right reason: d1's adverts stopped and d2's down timer ran out
+    // (not a priority-0 advert: a crashed node sends none).
+    expect(p2.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER']);
+    expect(p2.transitions(INSTANCE).at(-1)?.reason).toBe('no advert received within Master_Down_Interval');
     // Like keepalived after a crash, the dead node still has the VIP configured.
     expect(await hasVip(d1().ns, VIP)).toBe(true);
 
@@ -450,13 +445,10 @@ describe('vipkeeper pair in network namespaces', () => {
     // Capture only priority-0 VRRP packets (VRRP priority = IP payload byte 2).
     const cap = await lab.capture(client().ns, 'eth0', 'ip proto 112 and ip[22] = 0', ['ip.src', 'ip.ttl', 'vrrp.prio', 'vrrp.ip_addr'], { count: 1, seconds: 15 });
     await sleep(200);
-    const t0 = performance.now();
     process.kill(p1.pid, 'SIGTERM');
-    const vipMs = await waitFor('the VIP on d2 after SIGTERM', () => hasVip(d2().ns, VIP), 5000, 5);
+    await waitFor('the VIP on d2 after SIGTERM', () => hasVip(d2().ns, VIP), 5000, 5);
     await waitFor('the client ARP entry to move to d2', async () => (await neighMac(client().ns, VIP)) === d2().mac, 5000);
-    const arpMs = performance.now() - t0;
     await p1.proc.waitExit(10_000, true);
-    measured.push(`vipkeeper v3 0.1 s SIGTERM: VIP on d2 after ${Math.round(vipMs)} ms, client ARP -> d2 after ${Math.round(arpMs)} ms (theory: Skew_Time ${V3_SKEW_MS} ms)`);
 
     const packets = await cap.done;
     expect(packets).toEqual([[d1().ip, '255', '0', VIP]]);
@@ -464,8 +456,8 @@ describe('vipkeeper pair in network namespaces', () => {
     expect(p1.transitions(INSTANCE).at(-1)).toMatchObject({ from: 'MASTER', to: 'STOP' });
     // The VRRP thread heard SIGTERM itself, not through the main thread.
     expect(p1.logs().filter((l) => l.thread === 'vrrp' && l.signal === 'SIGTERM')).toHaveLength(1);
-    // Well under Master_Down_Interval: the priority-0 advert made d2 wait only Skew_Time.
-    expect(vipMs).toBeLessThan(V3_MASTER_DOWN_MS - 100);
+    // The priority-0 advert, not the down timer, made d2 take over (after Skew_Time): one takeover.
+    expect(p2.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER']);
     expect(await hasVip(d1().ns, VIP)).toBe(false);
     await stopAll();
   }, 40_000);
@@ -483,9 +475,10 @@ describe('vipkeeper pair in network namespaces', () => {
     expect(await hasVip(d1().ns, vip6)).toBe(true);
     expect(await hasVip(d2().ns, vip6)).toBe(false);
     process.kill(p1.pid, 'SIGTERM');
-    const ms = await waitFor('the IPv6 VIP on d2 after SIGTERM', () => hasVip(d2().ns, vip6), 3000, 5);
+    await waitFor('the IPv6 VIP on d2 after SIGTERM', () => hasVip(d2().ns, vip6), 3000, 5);
+    // Taken over because of d1's priority-0 advert (from its link-local address), not a timeout.
+    expect(p2.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER']);
     expect(p2.transitions(INSTANCE).at(-1)).toMatchObject({ to: 'MASTER', reason: expect.stringMatching(/^master fe80:.* sent priority 0/) });
-    expect(ms).toBeLessThan(V3_MASTER_DOWN_MS - 100);
     await p1.proc.waitExit(10_000, true);
     expect(await hasVip(d1().ns, vip6)).toBe(false);
     await stopAll();
@@ -502,9 +495,10 @@ describe('vipkeeper pair in network namespaces', () => {
     expect(p2.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP']);
     expect(p1.logs().some((o) => typeof o.msg === 'string' && o.msg.includes('NOT interoperable'))).toBe(true);
     process.kill(p1.pid, 'SIGTERM');
-    const ms = await waitFor('the VIP on d2 after SIGTERM (UDP)', () => hasVip(d2().ns, VIP), 3000, 5);
+    await waitFor('the VIP on d2 after SIGTERM (UDP)', () => hasVip(d2().ns, VIP), 3000, 5);
+    // Taken over because of d1's priority-0 advert, not a timeout.
+    expect(p2.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER']);
     expect(p2.transitions(INSTANCE).at(-1)).toMatchObject({ to: 'MASTER', reason: expect.stringMatching(/sent priority 0/) });
-    expect(ms).toBeLessThan(V3_MASTER_DOWN_MS - 100);
     await p1.proc.waitExit(10_000, true);
     await stopAll();
   }, 30_000);

@@ -1,5 +1,5 @@
 // Agent for the keepalived-vs-vipkeeper checker comparison inside the QEMU guest (bundled and booted
-// by bench/checks/vm.ts through test/helpers/ipvs-vm.ts; the guest kernel has IP_VS, which
+// by bench/checks/vm.ts through lab/ipvs-vm.ts; the guest kernel has IP_VS, which
 // keepalived's checker needs). Protocol as test/fixtures/ipvs-guest.ts: one JSON line per task on
 // the second serial port. Every process it starts is stopped by its PID.
 //
@@ -14,6 +14,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
+import { sleep, waitFor } from '../../lab/wait.js';
 
 type Task = { id: string; kind: string } & Record<string, unknown>;
 
@@ -21,7 +22,8 @@ const [jobPath = '/mnt/job/job.json', outPath = '/dev/ttyS1'] = process.argv.sli
 const out = openSync(outPath, 'w');
 const emit = (o: unknown) => writeSync(out, `${JSON.stringify(o)}\n`);
 const say = (msg: string) => process.stdout.write(`[checks-guest ${(performance.now() / 1000).toFixed(1)}s] ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The lab's bounded wait (every 50 ms unless told). */
+const until = (what: string, pred: () => boolean, timeoutMs: number, everyMs = 50): Promise<number> => waitFor(what, pred, timeoutMs, everyMs);
 const now = () => performance.now();
 
 function sh(cmd: string): string {
@@ -47,13 +49,6 @@ function statusKb(pid: number, field: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
-async function until(what: string, pred: () => boolean, timeoutMs: number, everyMs = 50): Promise<void> {
-  const t0 = now();
-  while (!pred()) {
-    if (now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 let listener: ChildProcess | undefined;
 let listenerKind = 'a Node http server';

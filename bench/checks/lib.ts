@@ -82,7 +82,7 @@ export async function startListener(lab: BenchLab, ns: string, kind: string, pro
       procs: () => lab.pidsIn(ns).filter((x) => x === p.pid || readParent(x) === p.pid),
       stop: async () => {
         p.signal('SIGQUIT');
-        if (!(await p.waitExit(5000))) p.signal('SIGKILL');
+        if (!(await p.exitWithin(5000))) p.signal('SIGKILL');
       },
       describe: `${v.replace('nginx version: ', '')}, 1 worker, return 200`,
     };
@@ -94,7 +94,7 @@ export async function startListener(lab: BenchLab, ns: string, kind: string, pro
     procs: () => [p.pid],
     stop: async () => {
       p.signal('SIGTERM');
-      if (!(await p.waitExit(5000))) p.signal('SIGKILL');
+      if (!(await p.exitWithin(5000))) p.signal('SIGKILL');
     },
     describe: `Node ${process.version} http server`,
   };

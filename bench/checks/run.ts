@@ -18,7 +18,7 @@
 //
 // keepalived's checker cannot run on this host (no IP_VS: its healthcheck child exits with
 // "IPVS: Can't initialize ipvs"). With --vm, both checkers also run inside the QEMU guest of
-// test/helpers/ipvs-vm.ts (TCG, 1 vCPU), one after the other, for the ratio (bench/checks/vm.ts).
+// lab/ipvs-vm.ts (TCG, 1 vCPU), one after the other, for the ratio (bench/checks/vm.ts).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
           process.stderr.write(`[checks] ${kind} × ${size}: ${DURATION_S} s (load average ${loadavg}) …\n`);
           const lcpu0 = listener.procs().reduce((a, p) => a + procCpuS(p), 0);
           const p = lab.spawn(ns, argv, `checker-${kind}-${size}`);
-          const exited = await p.waitExit((SETTLE_S + DURATION_S + 60) * 1000);
+          const exited = await p.exitWithin((SETTLE_S + DURATION_S + 60) * 1000);
           const lcpu1 = listener.procs().reduce((a, p) => a + procCpuS(p), 0);
           if (!exited) {
             p.signal('SIGKILL');
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
       }
       await listener.stop();
     } finally {
-      await lab.cleanup(KEEP_LOGS);
+      await lab.stopAndCleanup(3000, KEEP_LOGS);
       if (KEEP_LOGS) process.stderr.write(`[checks] checker logs kept in ${lab.dir}\n`);
     }
   }

@@ -1,4 +1,4 @@
-// keepalived's checker vs vipkeeper's, both inside the QEMU guest of test/helpers/ipvs-vm.ts (the
+// keepalived's checker vs vipkeeper's, both inside the QEMU guest of lab/ipvs-vm.ts (the
 // host kernel has no IP_VS, and keepalived's healthcheck child exits without it). Used by
 // bench/checks/run.ts --vm.
 //
@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { REPO_ROOT, runGuest } from '../../test/helpers/ipvs-vm.js';
+import { REPO_ROOT, runGuest } from '../../lab/ipvs-vm.js';
 import { checksConf, type CheckKind } from './config.js';
 import { checkerNodeFlags } from './lib.js';
 

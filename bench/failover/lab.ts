@@ -1,23 +1,30 @@
-// Shared plumbing for the benchmarks in bench/failover, bench/checks and bench/jitter (not a test).
+// Benchmark-specific plumbing for bench/failover, bench/checks and bench/jitter (not a test). The
+// namespaces, processes and waits are the lab's (lab/), shared with the tests and the demo.
 //
-// - BenchLab: network namespaces named `vkb-<our pid>-<name>`, a bridge, veths, and child processes
-//   started inside them. cleanup() kills the PIDs we started (and anything left inside OUR
-//   namespaces, which can only be descendants of them), then deletes the namespaces. It runs on
-//   normal exit, on SIGINT/SIGTERM/SIGHUP, on an uncaught error, and the first BenchLab of a run
-//   sweeps `vkb-<pid>-*` namespaces whose owner process no longer exists (a SIGKILLed earlier run).
+// - BenchLab: the lab's NetnsLab with namespaces named `vkb-<our pid>-<name>`, a scratch dir, and
+//   children whose output goes straight to a log file in it. Cleanup kills the PIDs we started
+//   (and anything left inside OUR namespaces, which can only be descendants of them), then deletes
+//   the namespaces; it runs on normal exit and on SIGINT/SIGTERM/SIGHUP too, and the first
+//   BenchLab of a run sweeps `vkb-<pid>-*` namespaces whose owner no longer exists.
 // - Only 10.0.0.0/8 addresses are configured, only inside namespaces created here.
 // - realNow(): wall-clock milliseconds with sub-millisecond resolution (same clock as tshark's
 //   frame.time_epoch and `ip -ts monitor`), re-anchored to Date.now() on every call to calibrate().
 // - vipkeeperCommand(): how to run `vipkeeper run` (a private compiled snapshot of src/ by default).
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { NetnsLab, onLabSignal } from '../../lab/netns.js';
+import { ChildProc, REPO_ROOT, run } from '../../lab/process.js';
+import { pollFor, sleep } from '../../lab/wait.js';
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { addresses as nsAddresses, hasAddress, neighMac, type LanNode } from '../../lab/netns.js';
+export { pidAlive, REPO_ROOT } from '../../lab/process.js';
+export { requireRootAndTools } from '../../lab/require.js';
+export { sleep } from '../../lab/wait.js';
+
+export type Proc = ChildProc;
 
 export interface ShResult {
   stdout: string;
@@ -25,14 +32,7 @@ export interface ShResult {
 }
 
 /** Run a command (no shell); rejects on a non-zero exit or after `timeoutMs`. */
-export function sh(cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<ShResult> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`.trim()));
-      else resolve({ stdout, stderr });
-    });
-  });
-}
+export const sh = run;
 
 // ------------------------------------------------------------------------------------------------
 // time
@@ -95,274 +95,33 @@ export function finite(xs: readonly (number | undefined)[]): number[] {
 }
 
 // ------------------------------------------------------------------------------------------------
-// processes
+// the lab
 
-export class Proc {
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #running = true;
-  constructor(
-    readonly label: string,
-    readonly child: ChildProcess,
-    readonly logFile: string,
-  ) {
-    this.exited = new Promise((resolve) => {
-      child.once('error', () => {
-        this.#running = false;
-        resolve({ code: -1, signal: null });
-      });
-      child.once('exit', (code, signal) => {
-        this.#running = false;
-        resolve({ code, signal });
-      });
-    });
-  }
-  get pid(): number {
-    if (this.child.pid === undefined) throw new Error(`${this.label}: spawn failed (see ${this.logFile})`);
-    return this.child.pid;
-  }
-  get running(): boolean {
-    return this.#running;
-  }
-  log(): string {
-    try {
-      return readFileSync(this.logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  }
-  signal(sig: NodeJS.Signals): void {
-    if (this.#running && this.child.pid !== undefined) {
-      try {
-        process.kill(this.child.pid, sig);
-      } catch {
-        /* gone */
-      }
-    }
-  }
-  /** Wait for exit at most `ms`; true if it exited. */
-  async waitExit(ms: number): Promise<boolean> {
-    if (!this.#running) return true;
-    let t: NodeJS.Timeout | undefined;
-    const r = await Promise.race([this.exited.then(() => true), new Promise<boolean>((res) => (t = setTimeout(() => res(false), ms)))]);
-    clearTimeout(t);
-    return r;
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
-
-// ------------------------------------------------------------------------------------------------
-// namespaces
-
-const NS_PREFIX = 'vkb';
-const liveLabs = new Set<BenchLab>();
-let hooksInstalled = false;
-let swept = false;
-
-function installHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.once('exit', () => {
-    for (const lab of liveLabs) lab.cleanupSync();
-  });
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      process.stderr.write(`\n[bench] ${sig}: cleaning up\n`);
-      for (const lab of liveLabs) lab.cleanupSync();
-      process.exit(130);
-    });
-  }
-}
-
-/** Delete `vkb-<pid>-*` namespaces of bench processes that no longer exist (after a SIGKILL). */
-function sweepStale(): void {
-  if (swept) return;
-  swept = true;
-  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  for (const line of (r.stdout ?? '').split('\n')) {
-    const m = new RegExp(`^(${NS_PREFIX}-(\\d+)-\\S+)`).exec(line);
-    if (!m || Number(m[2]) === process.pid) continue;
-    if (pidAlive(Number(m[2]))) continue;
-    const pids = spawnSync('ip', ['netns', 'pids', m[1]!], { encoding: 'utf8' }).stdout?.split(/\s+/).filter(Boolean) ?? [];
-    for (const p of pids) spawnSync('kill', ['-9', p]);
-    spawnSync('ip', ['netns', 'del', m[1]!]);
-    process.stderr.write(`[bench] removed stale namespace ${m[1]} (owner ${m[2]} is gone)\n`);
-  }
-}
-
-export interface LanNode {
-  name: string;
-  ns: string;
-  ip: string;
-  mac: string;
-  /** The veth peer of the node's eth0, a port of the bridge in the bridge's namespace. */
-  port: string;
-}
-
-export class BenchLab {
-  readonly namespaces: string[] = [];
-  readonly procs = new Set<Proc>();
-  readonly dir: string;
-  #ports = 0;
-
+export class BenchLab extends NetnsLab {
   constructor(readonly tag: string) {
-    installHooks();
-    sweepStale();
-    this.dir = mkdtempSync(path.join(tmpdir(), `vkb-${tag}-`));
-    liveLabs.add(this);
+    super({ prefix: 'vkb', scratch: true, killStale: true });
+    onLabSignal((sig) => process.stderr.write(`\n[bench] ${sig}: cleaning up\n`));
   }
 
-  nsName(name: string): string {
-    return `${NS_PREFIX}-${process.pid}-${name}`;
-  }
-
-  async addNamespace(name: string): Promise<string> {
-    const ns = this.nsName(name);
-    await sh('ip', ['netns', 'add', ns]);
-    this.namespaces.push(ns);
-    await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    return ns;
-  }
-
-  #own(ns: string): void {
-    if (!this.namespaces.includes(ns)) throw new Error(`bench lab: ${ns} is not ours`);
-  }
-
-  /** A bridge (IGMP snooping off, so VRRP multicast floods; no STP, no forward delay) in `ns`. */
-  async addBridge(ns: string, name = 'br0'): Promise<void> {
-    this.#own(ns);
-    await sh('ip', ['-n', ns, 'link', 'add', name, 'type', 'bridge']);
-    await sh('ip', ['-n', ns, 'link', 'set', name, 'type', 'bridge', 'mcast_snooping', '0', 'stp_state', '0', 'forward_delay', '0']);
-    await sh('ip', ['-n', ns, 'link', 'set', name, 'up']);
-  }
-
-  /** A namespace with eth0 on the bridge, address `ip/24` (10/8 only) and a fixed MAC. */
-  async addNode(bridgeNs: string, name: string, ip: string, mac: string): Promise<LanNode> {
-    if (!/^10\.\d+\.\d+\.\d+$/.test(ip)) throw new Error(`bench lab: refusing address ${ip}`);
-    const ns = await this.addNamespace(name);
-    const port = `vkbp${++this.#ports}`;
-    await sh('ip', ['-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', bridgeNs]);
-    await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'address', mac]);
-    await sh('ip', ['-n', bridgeNs, 'link', 'set', port, 'master', 'br0']);
-    await sh('ip', ['-n', bridgeNs, 'link', 'set', port, 'up']);
-    await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-    await sh('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
-    return { name, ns, ip, mac, port };
-  }
-
-  /** Start `argv` inside `ns` (`ip netns exec` execs it, so the PID is the program's), output to a log file. */
-  spawn(ns: string, argv: readonly string[], label: string, opts: { env?: NodeJS.ProcessEnv; logFile?: string } = {}): Proc {
-    this.#own(ns);
+  /** Start `argv` inside `ns`; its output goes straight to a log file (`proc.log()`). */
+  override spawn(ns: string, argv: readonly string[], label: string, opts: { env?: NodeJS.ProcessEnv; logFile?: string } = {}): Proc {
     const logFile = opts.logFile ?? path.join(this.dir, `${label.replace(/[^\w.-]+/g, '_')}-${Date.now()}.log`);
-    const fd = openSync(logFile, 'a');
-    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { cwd: REPO_ROOT, env: opts.env ?? process.env, stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    const p = new Proc(label, child, logFile);
-    this.procs.add(p);
-    void p.exited.then(() => this.procs.delete(p));
-    return p;
+    return super.spawn(ns, argv, label, { env: opts.env ?? process.env, logFile, output: 'file' });
   }
 
-  /** Like spawn, but stdout is piped to `onLine` (stderr to the log file). */
+  /** Like spawn, but stdout lines go to `onLine` too. */
   spawnLines(ns: string, argv: readonly string[], label: string, onLine: (line: string) => void): Proc {
-    this.#own(ns);
     const logFile = path.join(this.dir, `${label.replace(/[^\w.-]+/g, '_')}-${Date.now()}.err`);
-    const fd = openSync(logFile, 'a');
-    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', fd] });
-    closeSync(fd);
-    let partial = '';
-    child.stdout!.on('data', (b: Buffer) => {
-      partial += b.toString('utf8');
-      const parts = partial.split('\n');
-      partial = parts.pop()!;
-      for (const l of parts) onLine(l);
-    });
-    const p = new Proc(label, child, logFile);
-    this.procs.add(p);
-    void p.exited.then(() => this.procs.delete(p));
-    return p;
-  }
-
-  /** PIDs currently inside one of our namespaces. */
-  pidsIn(ns: string): number[] {
-    this.#own(ns);
-    const r = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
-    return (r.stdout ?? '').split(/\s+/).filter(Boolean).map(Number);
-  }
-
-  exec(ns: string, argv: readonly string[], timeoutMs = 10_000): Promise<ShResult> {
-    this.#own(ns);
-    return sh('ip', ['netns', 'exec', ns, ...argv], timeoutMs);
-  }
-
-  /** Kill our processes, delete our namespaces and the scratch dir. Synchronous, never throws. */
-  cleanupSync(keepDir = false): void {
-    for (const p of this.procs) {
-      if (p.running && p.child.pid !== undefined) {
-        try {
-          process.kill(p.child.pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
-    for (const ns of this.namespaces) {
-      for (const pid of this.pidsIn(ns)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
-    for (const ns of this.namespaces.splice(0)) spawnSync('ip', ['netns', 'del', ns]);
-    if (!keepDir) rmSync(this.dir, { recursive: true, force: true });
-    liveLabs.delete(this);
-  }
-
-  /** Graceful variant: SIGTERM what is still running, wait a little, then cleanupSync(). */
-  async cleanup(keepDir = false): Promise<void> {
-    for (const p of this.procs) p.signal('SIGTERM');
-    await Promise.all([...this.procs].map((p) => p.waitExit(3000)));
-    this.cleanupSync(keepDir);
+    return super.spawn(ns, argv, label, { logFile, onStdoutLine: onLine, maxLines: 1000 });
   }
 }
 
 // ------------------------------------------------------------------------------------------------
 // ip helpers
 
-export async function nsAddresses(ns: string, dev = 'eth0'): Promise<string[]> {
-  const { stdout } = await sh('ip', ['-n', ns, '-j', 'addr', 'show', 'dev', dev]);
-  const links = JSON.parse(stdout) as Array<{ addr_info?: Array<{ local?: string }> }>;
-  return links.flatMap((l) => l.addr_info ?? []).flatMap((a) => (a.local ? [a.local] : []));
-}
-
-export async function hasAddress(ns: string, ip: string, dev = 'eth0'): Promise<boolean> {
-  return (await nsAddresses(ns, dev)).includes(ip);
-}
-
-export async function neighMac(ns: string, ip: string, dev = 'eth0'): Promise<string | undefined> {
-  const { stdout } = await sh('ip', ['-n', ns, '-j', 'neigh', 'show', ip, 'dev', dev]);
-  const entries = JSON.parse(stdout) as Array<{ dst?: string; lladdr?: string }>;
-  return entries.find((e) => e.dst === ip && e.lladdr)?.lladdr;
-}
-
 /** Poll `cond` every `everyMs` until true or `timeoutMs`; returns realNow() when it held, or undefined. */
 export async function pollUntil(cond: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 10): Promise<number | undefined> {
-  const end = performance.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return realNow();
-    if (performance.now() > end) return undefined;
-    await sleep(everyMs);
-  }
+  return (await pollFor(cond, timeoutMs, everyMs)) === undefined ? undefined : realNow();
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -503,14 +262,6 @@ export function keepalivedVersion(): string {
   const r = spawnSync('keepalived', ['-v'], { encoding: 'utf8' });
   if (r.error) throw new Error(`keepalived is not installed (apt-get install keepalived): ${r.error.message}`);
   return `${r.stdout}${r.stderr}`.split('\n')[0]?.trim() ?? 'keepalived';
-}
-
-export function requireRootAndTools(tools: string[]): void {
-  if (process.getuid?.() !== 0) throw new Error('this benchmark needs root (network namespaces, raw sockets)');
-  for (const t of tools) {
-    const r = spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`this benchmark needs ${t} (apt-get install ${t === 'ip' ? 'iproute2' : t})`);
-  }
 }
 
 export function machineLine(): string {

@@ -1,5 +1,5 @@
-// VRRP failover benchmark (not a test): keepalived vs vipkeeper, the procedure of
-// /work/shared/lab/keepalived-failover.sh, on a private copy of the lab topology.
+// VRRP failover benchmark (not a test): keepalived vs vipkeeper on the same director-pair
+// topology, same keepalived.conf, same kill procedure, in the same run.
 //
 //   npx tsx bench/failover/run.ts [--reps 5] [--daemons keepalived,vipkeeper] [--variants v2-1s,v3-0.1s]
 //                                 [--modes crash,graceful] [--vk snapshot|tsx|dist] [--max-minutes 45]
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
     };
     const stopAll = async (): Promise<void> => {
       for (const r of running) r.proc.signal('SIGTERM');
-      await Promise.all(running.map((r) => r.proc.waitExit(5000)));
+      await Promise.all(running.map((r) => r.proc.exitWithin(5000)));
       for (const r of running.splice(0)) {
         r.proc.signal('SIGKILL');
         for (const pid of daemonPids(r.node.ns)) {
@@ -297,7 +297,7 @@ async function main(): Promise<void> {
       const tvPoll = await pollUntil(() => hasAddress(d2.ns, VIP), 15_000, 10);
       const taPoll = tvPoll === undefined ? undefined : await pollUntil(async () => (await neighMac(client.ns, VIP)) === d2.mac, 3000, 10);
       // let the wire and the monitors catch up (d2's GARPs, tshark's line buffering)
-      await r1.proc.waitExit(5000);
+      await r1.proc.exitWithin(5000);
       await sleep(Math.max(400, 3 * v.intervalMs));
       row.d1KeepsVip = await hasAddress(d1.ns, VIP);
       row.arpMoved = taPoll !== undefined;
@@ -347,7 +347,7 @@ async function main(): Promise<void> {
     monVip.proc.signal('SIGTERM');
     monArp.proc.signal('SIGTERM');
   } finally {
-    await lab.cleanup(KEEP_LOGS);
+    await lab.stopAndCleanup(3000, KEEP_LOGS);
     if (KEEP_LOGS) process.stderr.write(`[failover] daemon logs kept in ${lab.dir}\n`);
     vk?.cleanup();
   }

@@ -320,7 +320,7 @@ async function main(): Promise<void> {
         }
         if (load) {
           load.signal('SIGTERM');
-          await load.waitExit(10_000);
+          await load.exitWithin(10_000);
           try {
             const r = JSON.parse(readFileSync(loadOut, 'utf8')) as CheckerResult;
             res.loadCpuS = r.cpuS;
@@ -342,7 +342,7 @@ async function main(): Promise<void> {
         process.stderr.write(`[jitter]   FAILED: ${res.error.split('\n')[0]}\n`);
       } finally {
         for (const p of procs.reverse()) p.signal('SIGTERM');
-        await Promise.all(procs.map((p) => p.waitExit(8000)));
+        await Promise.all(procs.map((p) => p.exitWithin(8000)));
         for (const p of procs) p.signal('SIGKILL');
         for (const n of [d1, d2]) {
           for (const pid of lab.pidsIn(n.ns)) {
@@ -360,7 +360,7 @@ async function main(): Promise<void> {
     }
     await listener.stop();
   } finally {
-    await lab.cleanup(KEEP_LOGS);
+    await lab.stopAndCleanup(3000, KEEP_LOGS);
     if (KEEP_LOGS) process.stderr.write(`[jitter] daemon logs kept in ${lab.dir}\n`);
   }
 

@@ -1,5 +1,5 @@
 // Benchmark agent, run inside the QEMU guest (bundled by bench/reconcile/run.ts through
-// test/helpers/ipvs-vm.ts). Same protocol as test/fixtures/ipvs-guest.ts: one JSON line per task on
+// lab/ipvs-vm.ts). Same protocol as test/fixtures/ipvs-guest.ts: one JSON line per task on
 // the second serial port. Every process it starts is stopped by pid.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, openSync, readFileSync, writeSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { IpvsadmBackend } from '../../src/ipvs/ipvsadm.js';
 import { NetlinkIpvsBackend } from '../../src/ipvs/netlink.js';
 import { plan } from '../../src/ipvs/diff.js';
 import { Reconciler } from '../../src/ipvs/reconciler.js';
+import { sleep, waitFor } from '../../lab/wait.js';
 
 type Task = { id: string; kind: string } & Record<string, unknown>;
 
@@ -18,7 +19,8 @@ const [jobPath = '/mnt/job/job.json', outPath = '/dev/ttyS1'] = process.argv.sli
 const out = openSync(outPath, 'w');
 const emit = (o: unknown) => writeSync(out, `${JSON.stringify(o)}\n`);
 const say = (msg: string) => process.stdout.write(`[bench ${(performance.now() / 1000).toFixed(1)}s] ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The lab's bounded wait (every 50 ms unless told). */
+const until = (what: string, pred: () => boolean, timeoutMs: number, everyMs = 50): Promise<number> => waitFor(what, pred, timeoutMs, everyMs);
 const now = () => performance.now();
 
 function sh(cmd: string): string {
@@ -42,14 +44,6 @@ function kernelCounts(w = 2): { services: number; dests: number; weightW: number
   return { services, dests, weightW };
 }
 
-async function until(what: string, pred: () => boolean, timeoutMs: number, everyMs = 50): Promise<number> {
-  const t0 = now();
-  for (;;) {
-    if (pred()) return now() - t0;
-    if (now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 function flipped(config: Config, every: number): BackendState {
   const state: Record<string, PoolState> = {};

@@ -1,6 +1,6 @@
 // IPVS reconcile benchmark (not a test): vipkeeper's Reconciler (netlink backend, and optionally
 // the ipvsadm one) vs keepalived 2.2.7, on the same kernel, in the QEMU guest of
-// test/helpers/ipvs-vm.ts (TCG: absolute times are slow; the ratios are what carries over).
+// lab/ipvs-vm.ts (TCG: absolute times are slow; the ratios are what carries over).
 //
 //   npx tsx bench/reconcile/run.ts [--vs 100] [--rs 100] [--rounds 3] [--backends netlink,ipvsadm] [--write]
 //
@@ -19,7 +19,7 @@ import path from 'node:path';
 
 import { ConfigSchema, type Config } from '../../src/config/schema.js';
 import { renderKeepalivedConf } from '../../test/fixtures/ipvs-kconf.js';
-import { REPO_ROOT, runGuest, taskResult } from '../../test/helpers/ipvs-vm.js';
+import { REPO_ROOT, runGuest, taskResult } from '../../lab/ipvs-vm.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigSchema, type Config, type ConfigInput } from '../config/schema.js';
@@ -6,8 +5,8 @@ import { HealthChecker } from './health.js';
 import type { PoolEvent } from './pool.js';
 import { FakeClock } from '../sys/clock.js';
 import type { Probe, ProbeSpec } from './types.js';
+import { fixture } from '../../test/fixtures/keepalived/fixtures.js';
 
-const CORPUS = fileURLToPath(new URL('../../../shared/corpus/keepalived-samples/', import.meta.url));
 
 type VsIn = NonNullable<ConfigInput['virtual_servers']>[number];
 
@@ -139,20 +138,20 @@ describe('HealthChecker', () => {
     hc.stop();
   });
 
-  it('corpus keepalived.conf.quorum: starts with the quorum lost (alpha) and gains it once, when the ninth RS passes', async () => {
-    const r = loadConfigFile(`${CORPUS}keepalived.conf.quorum`, { configId: 'test' });
+  it('fixture quorum.conf: starts with the quorum lost (alpha) and gains it once, when the ninth RS passes', async () => {
+    const r = loadConfigFile(fixture('quorum.conf'), { configId: 'test' });
     const clock = new FakeClock();
     const net = fakeNetwork();
     const events: PoolEvent[] = [];
     const hc = new HealthChecker(r.config as Config, { clock, probe: net.probe, onEvent: (e) => events.push(e) });
-    expect(hc.start()).toEqual([{ type: 'quorumDown', vs: '10.0.1.1 80 TCP', weight: 0, threshold: 9, initial: true }]);
-    expect(hc.desired('10.0.1.1 80 TCP')?.backends).toEqual([]);
+    expect(hc.start()).toEqual([{ type: 'quorumDown', vs: '10.22.0.1 80 TCP', weight: 0, threshold: 9, initial: true }]);
+    expect(hc.desired('10.22.0.1 80 TCP')?.backends).toEqual([]);
     // First checks run between 1 s and 1 s + warmup (= delay_loop 6 s).
     await clock.advanceAsync(7000);
     const quorum = events.filter((e) => e.type === 'quorumUp');
-    expect(quorum).toEqual([{ type: 'quorumUp', vs: '10.0.1.1 80 TCP', weight: 9, threshold: 9 }]);
+    expect(quorum).toEqual([{ type: 'quorumUp', vs: '10.22.0.1 80 TCP', weight: 9, threshold: 9 }]);
     expect(events.filter((e) => e.type === 'rsUp')).toHaveLength(10);
-    expect(hc.desired('10.0.1.1 80 TCP')?.backends).toHaveLength(10);
+    expect(hc.desired('10.22.0.1 80 TCP')?.backends).toHaveLength(10);
     // TCP_CHECK with connect_port 80: every probe went to port 80, not the RS port 8080.
     expect([...net.ports]).toEqual([80]);
     hc.stop();

@@ -1,13 +1,12 @@
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigSchema, type Config, type ConfigInput } from '../config/schema.js';
 import { ServicePool, type PoolEvent } from './pool.js';
 import { resolveServices, type ServicePlan } from './spec.js';
+import { fixture } from '../../test/fixtures/keepalived/fixtures.js';
 
 type VsIn = NonNullable<ConfigInput['virtual_servers']>[number];
 
-const CORPUS = fileURLToPath(new URL('../../../shared/corpus/keepalived-samples/', import.meta.url));
 
 function service(vs: Partial<VsIn>, extra: Partial<ConfigInput> = {}): ServicePlan {
   const config: Config = ConfigSchema.parse({ ...extra, virtual_servers: [{ address: '10.0.0.1', port: 80, ...vs }] });
@@ -94,8 +93,8 @@ describe('ServicePool: real servers', () => {
 });
 
 describe('ServicePool: quorum, hysteresis and the sorry server', () => {
-  it('corpus keepalived.conf.quorum: gained at 9 alive (7+2), kept down to 5 (7−2), lost below 5', () => {
-    const r = loadConfigFile(`${CORPUS}keepalived.conf.quorum`, { configId: 'test' });
+  it('fixture quorum.conf: gained at 9 alive (7+2), kept down to 5 (7−2), lost below 5', () => {
+    const r = loadConfigFile(fixture('quorum.conf'), { configId: 'test' });
     const plan = resolveServices(r.config as Config).services[0] as ServicePlan;
     const pool = new ServicePool(plan);
     const keys = plan.realServers.map((rs) => rs.key);
@@ -105,7 +104,7 @@ describe('ServicePool: quorum, hysteresis and the sorry server', () => {
     };
 
     // alpha: every RS starts down, so the quorum starts lost.
-    expect(pool.bootstrap()).toEqual([{ type: 'quorumDown', vs: '10.0.1.1 80 TCP', weight: 0, threshold: 9, initial: true }]);
+    expect(pool.bootstrap()).toEqual([{ type: 'quorumDown', vs: '10.22.0.1 80 TCP', weight: 0, threshold: 9, initial: true }]);
     for (let i = 0; i < 8; i++) set(i, true);
     expect(pool.state()).toMatchObject({ quorumUp: false, weight: 8, threshold: 9 });
     set(8, true);

@@ -5,7 +5,7 @@
  * service (for the IPVS reconciler).
  *
  * Rules (keepalived `ipwrapper.c`: `update_svr_checker_state`, `perform_svr_state`,
- * `update_quorum_state`, `update_svr_wgt`, `ipvs_cmd`; inventory §3):
+ * `update_quorum_state`, `update_svr_wgt`, `ipvs_cmd`; docs/keepalived.md §3):
  * - An RS is alive iff every one of its checkers is up. An RS without checkers is always alive.
  * - Its effective weight is the MISC dynamic weight if one is set, else the configured weight, plus
  *   any FILE_CHECK deltas, clamped to 0..65535 (`real_weight`).

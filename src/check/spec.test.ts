@@ -1,8 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigSchema, type Config, type ConfigInput } from '../config/schema.js';
 import { resolveChecks, resolveServices, type CheckPlan } from './spec.js';
+import { fixture } from '../../test/fixtures/keepalived/fixtures.js';
 
 type VsIn = NonNullable<ConfigInput['virtual_servers']>[number];
 
@@ -16,7 +16,6 @@ function only(config: Config): CheckPlan {
   return plans[0] as CheckPlan;
 }
 
-const CORPUS = fileURLToPath(new URL('../../../shared/corpus/keepalived-samples/', import.meta.url));
 
 describe('resolveChecks: inheritance checker → RS → VS → default', () => {
   it('fills keepalived defaults when nothing is set', () => {
@@ -264,37 +263,37 @@ describe('resolveChecks: dedup keys', () => {
 
 describe('resolveServices: identity, quorum and sorry server', () => {
   it('keeps a virtual_server_group as one service with its members listed', () => {
-    const r = loadConfigFile(`${CORPUS}keepalived.conf.virtual_server_group`, { configId: 'test' });
+    const r = loadConfigFile(fixture('vs-group.conf'), { configId: 'test' });
     const { services } = resolveServices(r.config as Config);
     expect(services).toHaveLength(1);
     const s = services[0];
-    expect(s?.id).toBe('group VSG_1');
+    expect(s?.id).toBe('group WEB_GROUP');
     expect(s?.identity).toEqual({
       kind: 'group',
-      group: 'VSG_1',
+      group: 'WEB_GROUP',
       protocol: 'TCP',
       members: [
-        { kind: 'address', address: '10.0.0.1', port: 8080, protocol: 'TCP' },
-        { kind: 'address', address: '10.0.0.2', port: 80, protocol: 'TCP' },
-        { kind: 'address', address: '192.168.200.1', port: 1358, protocol: 'TCP' },
-        { kind: 'address', address: '192.168.200.3', last: '192.168.200.10', port: 80, protocol: 'TCP' },
-        { kind: 'fwmark', fwmark: 1 },
-        { kind: 'fwmark', fwmark: 2 },
+        { kind: 'address', address: '10.23.0.1', port: 8080, protocol: 'TCP' },
+        { kind: 'address', address: '10.23.0.2', port: 80, protocol: 'TCP' },
+        { kind: 'address', address: '10.23.0.10', port: 1358, protocol: 'TCP' },
+        { kind: 'address', address: '10.23.0.20', last: '10.23.0.27', port: 80, protocol: 'TCP' },
+        { kind: 'fwmark', fwmark: 3 },
+        { kind: 'fwmark', fwmark: 4 },
       ],
     });
-    expect(s?.realServers.map((x) => x.key)).toEqual(['192.168.200.1:1358', '192.168.200.2:1358']);
+    expect(s?.realServers.map((x) => x.key)).toEqual(['10.23.1.1:1358', '10.23.1.2:1358']);
     expect(s?.realServers[0]?.checks[0]?.timing).toMatchObject({ delayLoopMs: 6000, connectTimeoutMs: 3000, retry: 3, delayBeforeRetryMs: 3000 });
   });
 
-  it('reads the corpus quorum sample: quorum 7, hysteresis 2, alpha, ten RS of weight 1', () => {
-    const r = loadConfigFile(`${CORPUS}keepalived.conf.quorum`, { configId: 'test' });
+  it('reads the quorum fixture: quorum 7, hysteresis 2, alpha, ten RS of weight 1', () => {
+    const r = loadConfigFile(fixture('quorum.conf'), { configId: 'test' });
     const { services, warnings } = resolveServices(r.config as Config);
     expect(warnings).toEqual([]);
     const s = services[0];
-    expect(s).toMatchObject({ id: '10.0.1.1 80 TCP', quorum: 7, hysteresis: 2, alpha: true });
+    expect(s).toMatchObject({ id: '10.22.0.1 80 TCP', quorum: 7, hysteresis: 2, alpha: true });
     expect(s?.realServers).toHaveLength(10);
     expect(s?.realServers.every((x) => x.weight === 1 && x.checks[0]?.timing.alpha === true)).toBe(true);
-    expect(s?.realServers[0]?.checks[0]?.specs[0]).toMatchObject({ address: '10.0.0.1', port: 80, timeoutMs: 3000 });
+    expect(s?.realServers[0]?.checks[0]?.specs[0]).toMatchObject({ address: '10.22.1.1', port: 80, timeoutMs: 3000 });
   });
 
   it('lowers a quorum above the total weight and clamps hysteresis to quorum − 1, with warnings', () => {

@@ -3,7 +3,7 @@
  * server, one `RealServerPlan` per real server and one `CheckPlan` per checker block, with every
  * inherited value resolved and every default filled in. Pure: no I/O, no clock.
  *
- * Inheritance (keepalived `check_data.c::validate_check_config`, inventory §3), per field:
+ * Inheritance (keepalived `check_data.c::validate_check_config`, docs/keepalived.md §3), per field:
  *
  * | field                | order                                                         |
  * |----------------------|---------------------------------------------------------------|

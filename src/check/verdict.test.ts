@@ -34,7 +34,7 @@ const CHECKS: Record<ProbeKind, Record<string, unknown>> = {
   FILE_CHECK: { type: 'FILE_CHECK', track_file: 'tf' },
 };
 
-// keepalived 2.4 defaults with the VS default delay_loop of 60 s (inventory §3).
+// keepalived 2.4 defaults with the VS default delay_loop of 60 s (docs/keepalived.md §3).
 const DEFAULTS: { kind: ProbeKind; retry: number; delayBeforeRetryMs: number; failedDelayMs: number }[] = [
   { kind: 'TCP_CHECK', retry: 1, delayBeforeRetryMs: 1000, failedDelayMs: 60_000 },
   { kind: 'HTTP_GET', retry: 1, delayBeforeRetryMs: 3000, failedDelayMs: 60_000 },

@@ -15,7 +15,7 @@ import {
 } from './ipvsadm.js';
 import { canonicalAddress, canonicalNetmask, normalizeFlags, parseServiceKey, serviceKey, tablesEqual } from './model.js';
 
-// Captured from ipvsadm 1.31 on Debian's Linux 6.1 (the QEMU guest of test/helpers/ipvs-vm.ts).
+// Captured from ipvsadm 1.31 on Debian's Linux 6.1 (the QEMU guest of lab/ipvs-vm.ts).
 const SAVE = `-A -t 10.0.0.1:0 -s sh -p 360 -b sh-port
 -A -t 10.0.0.1:80 -s rr
 -a -t 10.0.0.1:80 -r 10.0.0.2:80 -g -w 1

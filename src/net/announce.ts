@@ -1,6 +1,6 @@
 /**
  * Gratuitous ARP / unsolicited NA announcements for VIPs, keepalived style
- * (research/vrrp-facts.md §7; frames built in packet-socket.ts):
+ * (docs/vrrp.md §7; frames built in packet-socket.ts):
  *
  * - IPv4 VIP → one gratuitous ARP request (sender = target = VIP, broadcast)
  *   over AF_PACKET on the VIP's device (`vip.dev ?? defaultDev`).

@@ -1,6 +1,6 @@
 /**
  * Gratuitous ARP and unsolicited Neighbour Advertisements, keepalived style
- * (vrrp_arp.c / vrrp_ndisc.c; see research/vrrp-facts.md §7):
+ * (vrrp_arp.c / vrrp_ndisc.c; see docs/vrrp.md §7):
  *
  * - GARP: Ethernet broadcast, ARP *request* (op 1), sender = target = VIP,
  *   target MAC ff:ff:ff:ff:ff:ff, sent over AF_PACKET on the VIP's interface.

@@ -1,6 +1,6 @@
 /**
  * Running keepalived-style scripts (vrrp_script, notify*, FIFO scripts, MISC_CHECK), following
- * keepalived's `notify.c` (inventory G8/G9):
+ * keepalived's `notify.c` (docs/keepalived.md G8/G9):
  *
  * - The command string is split into argv like keepalived does (`splitCommand`: unquoted blanks
  *   separate words, `'…'` and `"…"` group, backslash escapes as G8).

@@ -1,5 +1,5 @@
 /**
- * The Internet checksum (RFC 1071) and the VRRP checksum variants (vrrp-facts §2).
+ * The Internet checksum (RFC 1071) and the VRRP checksum variants (docs/vrrp.md §2).
  *
  * | case | covered bytes |
  * |---|---|

@@ -31,7 +31,7 @@ const hex = (b: Buffer): string => b.toString('hex');
 const unhex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 // ------------------------------------------------------------------------------------------------
-// vrrp-facts §9 golden vectors, byte for byte (checksum included).
+// docs/vrrp.md §9 golden vectors, byte for byte (checksum included).
 
 interface GoldenVector {
   name: string;
@@ -86,7 +86,7 @@ const GOLDEN: GoldenVector[] = [
   },
 ];
 
-describe('golden vectors (vrrp-facts §9)', () => {
+describe('golden vectors (docs/vrrp.md §9)', () => {
   it.each(GOLDEN)('encodes $name', ({ advert, ctx, bytes }) => {
     expect(hex(encodeAdvert(advert, ctx))).toBe(bytes);
   });
@@ -112,7 +112,7 @@ describe('golden vectors (vrrp-facts §9)', () => {
     );
   });
 
-  it('the §9 IPv4 header layout: 45 c0 <len> <id> 00 00 ff 70 <csum> <src> <dst>', () => {
+  it('the docs/vrrp.md §9 IPv4 header layout: 45 c0 <len> <id> 00 00 ff 70 <csum> <src> <dst>', () => {
     const pkt = encodeIpv4Packet(GOLDEN[4]!.advert, { src: '10.0.0.1', dst: '224.0.0.18', id: 0x1234 });
     expect(hex(pkt.subarray(0, 10))).toBe('45c0002812340000ff70');
     expect(pkt.readUInt16BE(10)).toBe(ipv4HeaderChecksum(pkt.subarray(0, 20)));
@@ -624,7 +624,7 @@ describe('receive checks: accepted adverts and notes', () => {
     });
   });
 
-  describe('Ethernet padding tolerance (§4 item 2)', () => {
+  describe('Ethernet padding tolerance (docs/vrrp.md §4 step 2)', () => {
     it('accepts a short v3 advert padded to the 46-byte minimum', () => {
       const msg = v3(); // 12 bytes + 20-byte IP header = 32 < 46
       const r = validateAdvert(Buffer.concat([msg, Buffer.alloc(14)]), MC, V3_EXP);

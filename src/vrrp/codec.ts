@@ -6,7 +6,7 @@
  * - `decodeAdvert` parses a VRRP message without knowing the receiving instance:
  *   structure, TTL on multicast, version, type, checksum.
  * - `validateAdvert` runs every receive check of keepalived's `vrrp_check_packet`
- *   (vrrp-facts §4) against an instance's expectations, in keepalived's order,
+ *   (docs/vrrp.md §4) against an instance's expectations, in keepalived's order,
  *   after demultiplexing by VRID.
  * - `decodeIpv4Packet` / `decodeIpv6Packet` / `decodeIpAdvert` parse whole IP packets.
  *
@@ -67,7 +67,7 @@ export {
 
 /** IPsec AH header length in front of the VRRP message (keepalived `ipsec_ah_t`). */
 const AH_HEADER_LEN = 24;
-/** Minimum Ethernet payload; shorter IP packets arrive padded (vrrp-facts §4 item 2). */
+/** Minimum Ethernet payload; shorter IP packets arrive padded (docs/vrrp.md §4 step 2). */
 const ETHERNET_MIN_PAYLOAD = 46;
 
 // ------------------------------------------------------------------------------------------------
@@ -516,7 +516,7 @@ export function decodeAdvert(buf: Uint8Array, ctx: RxContext): DecodeResult {
 }
 
 /**
- * Runs every receive check of keepalived's `vrrp_check_packet` (vrrp-facts §4) in its
+ * Runs every receive check of keepalived's `vrrp_check_packet` (docs/vrrp.md §4) in its
  * order, after demultiplexing by VRID:
  *
  * VRID (`vrid`, another router) → AH presence (`auth-type`) → length (`length`) →

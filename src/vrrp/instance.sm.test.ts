@@ -63,7 +63,7 @@ const adv = (srcIp: string, priority: number, advertIntervalMs = 1000) => ({ src
 const types = (evs: VrrpEvent[]) => evs.map((e) => e.type);
 
 // Defaults in these tests: v2, advert 1 s, priority 100, primary IP 10.0.0.5.
-const MDI_100 = 3609.375; // 3 × 1000 + 609.375 (facts §3 table)
+const MDI_100 = 3609.375; // 3 × 1000 + 609.375 (docs/vrrp.md §3 table)
 const SKEW_100 = 609.375;
 
 function toBackup(h: Harness): number {
@@ -90,9 +90,9 @@ function toFault(h: Harness): number {
 
 // ---- timer formulas ------------------------------------------------------------------------------
 
-describe('timer formulas (facts §3), exact keepalived µs values in ms', () => {
+describe('timer formulas (docs/vrrp.md §3), exact keepalived µs values in ms', () => {
   const cases: { v: 2 | 3; prio: number; intervalMs: number; skew: number; mdi: number }[] = [
-    // v2 at 1 s — the facts §3 worked table
+    // v2 at 1 s — the docs/vrrp.md §3 worked table
     { v: 2, prio: 255, intervalMs: 1000, skew: 3.906, mdi: 3003.906 },
     { v: 2, prio: 254, intervalMs: 1000, skew: 7.812, mdi: 3007.812 },
     { v: 2, prio: 200, intervalMs: 1000, skew: 218.75, mdi: 3218.75 },
@@ -155,7 +155,7 @@ describe('TimerTable', () => {
   });
 });
 
-describe('IP comparison for the tie-break (facts §5.4)', () => {
+describe('IP comparison for the tie-break (docs/vrrp.md §5.4)', () => {
   it('compares IPv4 and IPv6 numerically', () => {
     expect(compareIp('10.0.0.9', '10.0.0.10')).toBe(-1);
     expect(compareIp('192.168.1.1', '10.255.255.255')).toBe(1);
@@ -199,7 +199,7 @@ describe('transition table (transitions.ts)', () => {
     }
   });
 
-  it('every transition into MASTER sends an advert before adding VIPs and GARPing (facts §5.3)', () => {
+  it('every transition into MASTER sends an advert before adding VIPs and GARPing (docs/vrrp.md §5.3)', () => {
     for (const s of VRRP_STATES) {
       for (const i of VRRP_INPUTS) {
         const rule = TRANSITIONS[s][i];
@@ -324,7 +324,7 @@ const transitionCases: TransitionCase[] = [
     to: 'BACKUP',
     check: (h) => {
       expect(h.inst.wantState).toBe('MASTER');
-      expect(h.inst.pollTimeout()).toBe(1003.906); // adv + minimum skew (facts §5.1)
+      expect(h.inst.pollTimeout()).toBe(1003.906); // adv + minimum skew (docs/vrrp.md §5.1)
     },
   },
   {
@@ -421,7 +421,7 @@ const transitionCases: TransitionCase[] = [
     input: 'advertEqualLowerIp',
     act: (h) => h.inst.handleAdvert(1000, adv('10.0.0.2', 100)),
     to: 'BACKUP',
-    // facts §5.2: equal priority is accepted in BACKUP, no IP tie-break
+    // docs/vrrp.md §5.2: equal priority is accepted in BACKUP, no IP tie-break
     check: (h) => expect(h.inst.pollTimeout()).toBe(1000 + MDI_100),
   },
   {
@@ -512,7 +512,7 @@ const transitionCases: TransitionCase[] = [
     act: (h) => h.inst.command(1000, 'shutdown'),
     to: 'STOP',
     check: (h, ev, tx) => {
-      expect(tx).toEqual([]); // facts §5.4: a BACKUP sends nothing
+      expect(tx).toEqual([]); // docs/vrrp.md §5.4: a BACKUP sends nothing
       expect(types(ev)).toEqual(['stateChange', 'notify']);
       expect(h.inst.pollTimeout()).toBeUndefined();
     },
@@ -938,7 +938,7 @@ describe('ignored and invalid inputs', () => {
 
 // ---- semantics with exact timings -----------------------------------------------------------------
 
-describe('startup (keepalived vrrp_init_state, facts §5.1)', () => {
+describe('startup (keepalived vrrp_init_state, docs/vrrp.md §5.1)', () => {
   it('defaults: no priority + state MASTER gives 255; priority 255 gives state MASTER; IPv6 is v3', () => {
     const p = resolveVrrpParams({ name: 'a', vrid: 1, primaryIp: '10.0.0.1', initialState: 'MASTER' });
     expect(p.priority).toBe(255);
@@ -991,7 +991,7 @@ describe('startup (keepalived vrrp_init_state, facts §5.1)', () => {
   });
 });
 
-describe('v3 learned Master_Adver_Interval (facts §3)', () => {
+describe('v3 learned Master_Adver_Interval (docs/vrrp.md §3)', () => {
   it('a BACKUP adopts the master interval for Master_Down_Interval and the skew, and restores its own on MASTER', () => {
     const h = mk({ version: 3, advertIntervalMs: 100 });
     toBackup(h);
@@ -1016,7 +1016,7 @@ describe('v3 learned Master_Adver_Interval (facts §3)', () => {
   });
 });
 
-describe('BACKUP reaction to adverts (facts §5.2)', () => {
+describe('BACKUP reaction to adverts (docs/vrrp.md §5.2)', () => {
   it('priority 0: takeover after exactly Skew_Time, with the reason', () => {
     const h = mk();
     toBackup(h);
@@ -1101,7 +1101,7 @@ describe('BACKUP reaction to adverts (facts §5.2)', () => {
   });
 });
 
-describe('MASTER reaction to adverts (facts §5.4)', () => {
+describe('MASTER reaction to adverts (docs/vrrp.md §5.4)', () => {
   it('tie-break both directions, IPv4', () => {
     const lose = mk({ primaryIp: '10.0.0.5' });
     const t = toMaster(lose);
@@ -1208,7 +1208,7 @@ describe('advert schedule: absolute deadlines, not now + interval after a late t
   });
 });
 
-describe('address owner (priority 255, facts §5.6)', () => {
+describe('address owner (priority 255, docs/vrrp.md §5.6)', () => {
   it('starts MASTER at once, trackers cannot change its priority, but a weight-0 fault still applies', () => {
     const h = mk({ priority: 255 });
     h.inst.start(0);
@@ -1232,7 +1232,7 @@ describe('address owner (priority 255, facts §5.6)', () => {
   });
 });
 
-describe('track weights and effective priority (facts §5.7)', () => {
+describe('track weights and effective priority (docs/vrrp.md §5.7)', () => {
   it('clamps base + weights to 1..254', () => {
     const h = mk({ priority: 100 });
     h.inst.setTrack(0, { weightDelta: 500, fault: false, reason: 'up' });
@@ -1350,7 +1350,7 @@ describe('commands', () => {
   });
 });
 
-describe('GARP schedule (facts §7)', () => {
+describe('GARP schedule (docs/vrrp.md §7)', () => {
   it('burst at transition, second after garp_master_delay, refresh every garp_master_refresh; cancelled on leaving MASTER', () => {
     const h = mk({ garp: { masterDelayMs: 5000, masterRepeat: 3, masterRefreshMs: 12_000, masterRefreshRepeat: 2 } });
     h.inst.start(0);

@@ -8,7 +8,7 @@
  * - getters: `state`, `effectivePriority`, `snapshot()`.
  *
  * After every input the driver should drain `pollTransmit()` FIRST, then `pollEvent()`, then
- * re-read `pollTimeout()`. Transmit-first gives keepalived's order on takeover (facts §5.3: the
+ * re-read `pollTimeout()`. Transmit-first gives keepalived's order on takeover (docs/vrrp.md §5.3: the
  * advert goes out before our GARPs so the old master drops the VIPs first).
  *
  * There is no clock, no timer, no socket here. Every state decision comes from the table in
@@ -36,7 +36,7 @@ import {
 
 export type { VrrpInput, VrrpState } from './transitions.js';
 
-/** Gratuitous ARP / unsolicited NA schedule (facts §6, §7). */
+/** Gratuitous ARP / unsolicited NA schedule (docs/vrrp.md §6, §7). */
 export interface GarpParams {
   /** `garp_master_delay`: second burst this long after becoming MASTER; 0 = none. Default 5000. */
   masterDelayMs: number;
@@ -67,11 +67,11 @@ export interface VrrpInstanceParams {
   advertIntervalMs: number;
   /** keepalived `state`. Default MASTER if priority is 255, else BACKUP. */
   initialState: 'MASTER' | 'BACKUP';
-  /** false = `nopreempt`. Default true. Forced true with `state MASTER` or priority 255 (facts §5.1/§5.5). */
+  /** false = `nopreempt`. Default true. Forced true with `state MASTER` or priority 255 (docs/vrrp.md §5.1/§5.5). */
   preempt: boolean;
-  /** `preempt_delay`, 0..1 000 000 ms. Default 0. Forced 0 with `state MASTER` (facts §5.1). */
+  /** `preempt_delay`, 0..1 000 000 ms. Default 0. Forced 0 with `state MASTER` (docs/vrrp.md §5.1). */
   preemptDelayMs: number;
-  /** Our source address, for the equal-priority tie break (facts §5.4). */
+  /** Our source address, for the equal-priority tie break (docs/vrrp.md §5.4). */
   primaryIp: string;
   /** `down_timer_adverts` / `vrrp_down_timer_adverts`, 1..100. Default 3. */
   downTimerAdverts: number;
@@ -86,7 +86,7 @@ export interface VrrpInstanceParams {
   transitionHistory: number;
 }
 
-/** The keepalived 2.4 defaults (facts §6) for every optional parameter. */
+/** The keepalived 2.4 defaults (docs/vrrp.md §6) for every optional parameter. */
 export const VRRP_DEFAULTS = {
   version: 2,
   family: 4,
@@ -112,7 +112,7 @@ export type VrrpInstanceInput = Pick<VrrpInstanceParams, 'name' | 'vrid' | 'prim
   Partial<Omit<VrrpInstanceParams, 'name' | 'vrid' | 'primaryIp' | 'garp'>> & { garp?: Partial<GarpParams> };
 
 /**
- * Fill in keepalived's defaults (facts §5.1, §6):
+ * Fill in keepalived's defaults (docs/vrrp.md §5.1, §6):
  * - no priority: 100, or 255 with `state MASTER`;
  * - no state: MASTER if priority 255, else BACKUP;
  * - IPv6: version 3;
@@ -162,7 +162,7 @@ export interface VrrpTransmit {
 }
 
 export interface TrackInput {
-  /** Sum of the weighted trackers' contributions (facts §5.7). */
+  /** Sum of the weighted trackers' contributions (docs/vrrp.md §5.7). */
   weightDelta: number;
   /** A weight-0 tracker failed (or another condition that means FAULT). */
   fault: boolean;
@@ -189,7 +189,7 @@ export type VrrpEvent =
   | { type: 'masterSeen'; srcIp: string }
   /** Effective priority changed (keepalived's MASTER_PRIORITY / BACKUP_PRIORITY FIFO events). */
   | { type: 'priorityChange'; from: number; to: number }
-  /** Sync-group member only: our down timer expired; the group decides (facts §5.8). */
+  /** Sync-group member only: our down timer expired; the group decides (docs/vrrp.md §5.8). */
   | { type: 'wantMaster' };
 
 export interface VrrpCounters {
@@ -304,7 +304,7 @@ export function validateParams(p: VrrpInstanceParams): void {
 }
 
 /**
- * keepalived's fix-ups (facts §5.1/§5.5): nopreempt and preempt_delay only work with state BACKUP;
+ * keepalived's fix-ups (docs/vrrp.md §5.1/§5.5): nopreempt and preempt_delay only work with state BACKUP;
  * nopreempt is incompatible with priority 255. keepalived clears them with a config error.
  */
 function applyFixups(params: VrrpInstanceParams): { params: Readonly<VrrpInstanceParams>; warnings: readonly string[] } {
@@ -472,7 +472,7 @@ export class VrrpInstance {
     this.effPriority = this.computeEffectivePriority();
   }
 
-  /** keepalived `vrrp_init_state` (facts §5.1). */
+  /** keepalived `vrrp_init_state` (docs/vrrp.md §5.1). */
   start(now: number): void {
     this.checkTime(now);
     const p = this.p;
@@ -555,7 +555,7 @@ export class VrrpInstance {
     throw new VrrpUsageError(`Instance "${this.name}": timer loop did not settle`);
   }
 
-  /** Tracker results: weighted sum and weight-0 failure (facts §5.7). */
+  /** Tracker results: weighted sum and weight-0 failure (docs/vrrp.md §5.7). */
   setTrack(now: number, track: TrackInput): void {
     this.checkTime(now);
     const wasFault = this.hasOwnFault;
@@ -605,7 +605,7 @@ export class VrrpInstance {
   }
 
   /**
-   * Sync-group decisions (facts §5.8). `BACKUP` is ignored while the instance has its own fault.
+   * Sync-group decisions (docs/vrrp.md §5.8). `BACKUP` is ignored while the instance has its own fault.
    */
   forceSync(now: number, state: SyncState, reason?: string): void {
     this.checkTime(now);
@@ -658,7 +658,7 @@ export class VrrpInstance {
     this.lastNow = now;
   }
 
-  /** facts §5.7: base + weights clamped to 1..254; an owner (255) is never changed. */
+  /** docs/vrrp.md §5.7: base + weights clamped to 1..254; an owner (255) is never changed. */
   private computeEffectivePriority(): number {
     const base = this.p.priority;
     if (base === 255) return 255;
@@ -744,7 +744,7 @@ export class VrrpInstance {
   }
 
   private garp(repeat: number, cause: GarpCause): void {
-    if (repeat <= 0 || !this.vipsSet) return; // §7: GARPs only while the VIPs are set
+    if (repeat <= 0 || !this.vipsSet) return; // docs/vrrp.md §7: GARPs only while the VIPs are set
     this.counters.garpBursts++;
     this.events.push({ type: 'sendGarp', repeat, intervalMs: this.p.garp.intervalMs, cause });
   }
@@ -787,7 +787,7 @@ export class VrrpInstance {
         this.garp(g.masterRepeat, 'becomeMaster');
         return;
       case 'armGarpMasterTimers':
-        // facts §7: burst 2 after garp_master_delay (0 = none); refresh every garp_master_refresh.
+        // docs/vrrp.md §7: burst 2 after garp_master_delay (0 = none); refresh every garp_master_refresh.
         // keepalived arms the refresh at become-master time + refresh (vrrp_state_become_master).
         if (g.masterDelayMs > 0 && g.masterRepeat > 0) this.timers.set('garpDelay', now + g.masterDelayMs);
         if (g.masterRefreshMs > 0 && g.masterRefreshRepeat > 0) this.timers.set('garpRefresh', now + g.masterRefreshMs);
@@ -801,7 +801,7 @@ export class VrrpInstance {
         return;
       case 'garpLowerPrioBurst':
       case 'garpLowerPrioSyncBurst':
-        // facts §5.4/§7: garp_lower_prio_repeat rounds now and one more burst after
+        // docs/vrrp.md §5.4/§7: garp_lower_prio_repeat rounds now and one more burst after
         // garp_lower_prio_delay; keepalived queues one delayed burst per lower advert.
         if (g.lowerPrioRepeat <= 0) return;
         this.garp(g.lowerPrioRepeat, action === 'garpLowerPrioBurst' ? 'lowerPrio' : 'lowerPrioSync');
@@ -833,11 +833,11 @@ export class VrrpInstance {
         this.armDown(now, this.masterDownUs());
         return;
       case 'armDownTimerSkew':
-        // facts §5.2: priority 0 → down timer = Skew_Time.
+        // docs/vrrp.md §5.2: priority 0 → down timer = Skew_Time.
         this.armDown(now, skewTimeUs(p.version, this.effPriority, this.masterAdverIntervalUs));
         return;
       case 'armDownTimerSyncStart':
-        // facts §5.1 (keepalived vrrp_init_state): Master_Adver_Interval + VRRP_TIMER_SKEW_MIN.
+        // docs/vrrp.md §5.1 (keepalived vrrp_init_state): Master_Adver_Interval + VRRP_TIMER_SKEW_MIN.
         this.armDown(now, this.masterAdverIntervalUs + skewMinUs(p.version, this.masterAdverIntervalUs));
         return;
       case 'disarmProtocolTimers':
@@ -854,7 +854,7 @@ export class VrrpInstance {
         return;
       }
       case 'learnMasterInterval':
-        // facts §3: only v3 adopts the master's interval (v2 drops mismatches before this).
+        // docs/vrrp.md §3: only v3 adopts the master's interval (v2 drops mismatches before this).
         if (p.version === 3 && ctx.adv) this.masterAdverIntervalUs = msToUs(ctx.adv.advertIntervalMs);
         return;
       case 'restoreLocalInterval':
@@ -872,7 +872,7 @@ export class VrrpInstance {
         return;
       case 'armPreemptDelayStartup':
         // keepalived sets preempt_time = load time + preempt_delay, so lower-priority adverts are
-        // accepted for preempt_delay after startup (facts §5.5).
+        // accepted for preempt_delay after startup (docs/vrrp.md §5.5).
         if (p.preemptDelayMs > 0) this.preemptUntil = now + p.preemptDelayMs;
         return;
       case 'startPreemptDelayIfUnset':

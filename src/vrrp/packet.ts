@@ -2,7 +2,7 @@
  * VRRP packet model: plain data types and constants shared by the codec
  * (`codec.ts`), the checksum helpers (`checksum.ts`) and their users.
  *
- * Nothing here does I/O. Wire layouts (vrrp-facts §1):
+ * Nothing here does I/O. Wire layouts (docs/vrrp.md §1):
  *
  * ```
  * VRRPv2 (IPv4 only), 8 + 4·n + 8 bytes:
@@ -228,7 +228,7 @@ export interface RxContext {
   ipProtocol?: number;
   /**
    * IPv4 header length, used only for keepalived's Ethernet-padding tolerance
-   * (§4 item 2). Default 20.
+   * (docs/vrrp.md §4 step 2). Default 20.
    */
   ipHeaderLength?: number;
   /**
@@ -339,7 +339,7 @@ export interface DecodeOk {
   advert: VrrpAdvert;
   /** The checksum form that verified. */
   checksumForm: ChecksumForm;
-  /** Trailing bytes tolerated as Ethernet padding (keepalived §4 item 2); usually 0. */
+  /** Trailing bytes tolerated as Ethernet padding (docs/vrrp.md §4 step 2); usually 0. */
   padding: number;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Config model → VRRP state-machine parameters and codec expectations. PURE: no I/O, no clock.
  *
- * `instanceParams(config, name, primaryIp)` applies keepalived's rules (vrrp-facts §3, §5, §6, §8):
+ * `instanceParams(config, name, primaryIp)` applies keepalived's rules (docs/vrrp.md §3, §5, §6, §8):
  * - per-instance keys win over the global `vrrp_*` defaults, which win over keepalived's built-ins;
  * - the family comes from the VIPs (else the unicast peers / source), IPv6 is always VRRPv3;
  * - strict mode (`strict_mode`, else `vrrp_strict`) forces down_timer_adverts 3,
@@ -113,7 +113,7 @@ function collect(config: Config, name: string, primaryIp: string): Collected {
     warnings.push(`advert_int ${inst.advert_int} ms does not fit VRRPv${version}; using ${advertIntervalMs} ms`);
   }
 
-  // state / priority (facts §5.1, §8 strict).
+  // state / priority (docs/vrrp.md §5.1, §8 strict).
   let initialState = inst.state;
   if (strict && initialState === 'MASTER' && inst.priority !== 255) {
     warnings.push('strict mode: state MASTER needs priority 255; starting as BACKUP');
@@ -126,7 +126,7 @@ function collect(config: Config, name: string, primaryIp: string): Collected {
     preemptDelayMs = 0;
   }
 
-  // GARP (facts §6, §7). vrrp_min_garp changes the global defaults only.
+  // GARP (docs/vrrp.md §6, §7). vrrp_min_garp changes the global defaults only.
   const minGarp = g.vrrp_min_garp;
   const gMasterDelay = minGarp ? 0 : g.vrrp_garp_master_delay;
   const gMasterRepeat = minGarp ? 1 : g.vrrp_garp_master_repeat;
@@ -166,7 +166,7 @@ function collect(config: Config, name: string, primaryIp: string): Collected {
     },
   });
 
-  // Authentication (VRRPv2 only; facts §1.1, §4 item 6).
+  // Authentication (VRRPv2 only; docs/vrrp.md §1.1, §4 item 6).
   let authType: VrrpAuthType = 0;
   let authPassword: string | undefined;
   if (inst.authentication) {
@@ -181,7 +181,7 @@ function collect(config: Config, name: string, primaryIp: string): Collected {
     }
   }
 
-  // Unicast / multicast (facts §1.3, §8).
+  // Unicast / multicast (docs/vrrp.md §1.3, §8).
   const mcastGroup = inst.mcast_dst_ip ?? (family === 6 ? g.vrrp_mcast_group6 : g.vrrp_mcast_group4);
   if (isIP(mcastGroup) !== family) throw new InstanceConfigError(`Instance "${name}": multicast group ${mcastGroup} is not IPv${family}`);
   const unicastPeers: UnicastPeer[] = inst.unicast_peer.map((p) => ({

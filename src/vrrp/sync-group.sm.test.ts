@@ -45,7 +45,7 @@ function toMaster(g: VrrpSyncGroup): number {
   return 3609.375;
 }
 
-describe('VrrpSyncGroup (facts §5.8)', () => {
+describe('VrrpSyncGroup (docs/vrrp.md §5.8)', () => {
   it('starts in BACKUP with a group notify', () => {
     const g = group();
     g.start(0);

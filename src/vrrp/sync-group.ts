@@ -1,5 +1,5 @@
 /**
- * A pure coordinator for a keepalived `vrrp_sync_group` (facts §5.8). It owns its member
+ * A pure coordinator for a keepalived `vrrp_sync_group` (docs/vrrp.md §5.8). It owns its member
  * `VrrpInstance`s: route every input for a member through the group, and poll the group's
  * outputs instead of the members'. Rules, re-checked after every input until nothing changes:
  *
@@ -19,9 +19,9 @@
  *   (keepalived `sync_group_tracking_weight`); weight-0 faults always count;
  * - a member with `state MASTER` starts held in BACKUP with Master_Adver_Interval + minimum skew,
  *   unless every member is an owner (priority 255) with `state MASTER`, in which case they all
- *   start as MASTER (facts §5.1);
+ *   start as MASTER (docs/vrrp.md §5.1);
  * - a MASTER member receiving a lower-priority advert makes every other MASTER member send its
- *   lower-priority GARPs too (facts §5.4).
+ *   lower-priority GARPs too (docs/vrrp.md §5.4).
  */
 
 import {

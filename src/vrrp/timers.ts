@@ -2,7 +2,7 @@
  * VRRP timer formulas and a tiny timer table (sans-IO: deadlines are plain numbers).
  *
  * keepalived keeps every timer in integer microseconds (`TIMER_HZ = 1 000 000`) and truncates
- * with integer division (facts §3). We do the same arithmetic in µs and only convert to
+ * with integer division (docs/vrrp.md §3). We do the same arithmetic in µs and only convert to
  * milliseconds at the edge, so our deadlines are keepalived's values exactly: for example the
  * v2 Master_Down_Interval at priority 100 is 3 609 375 µs = 3609.375 ms. Deadlines are
  * therefore not always whole milliseconds; a driver that can only sleep in whole ms just wakes
@@ -33,7 +33,7 @@ function checkPriority(priority: number): void {
 }
 
 /**
- * Skew_Time in µs (facts §3; keepalived `VRRP_TIMER_SKEW_CALC`).
+ * Skew_Time in µs (docs/vrrp.md §3; keepalived `VRRP_TIMER_SKEW_CALC`).
  * - v2 (RFC 3768): (256 − Priority) / 256 s, independent of the advert interval.
  * - v3 (RFC 5798): ((256 − Priority) × Master_Adver_Interval) / 256, where Master_Adver_Interval
  *   is the interval LEARNED from the master (a Backup adopts it). keepalived computes
@@ -59,7 +59,7 @@ function skewCalcUs(version: VrrpVersion, prioSteps: number, masterAdvertInterva
 }
 
 /**
- * Master_Down_Interval in µs (facts §3): `down_timer_adverts × Master_Adver_Interval + Skew_Time`.
+ * Master_Down_Interval in µs (docs/vrrp.md §3): `down_timer_adverts × Master_Adver_Interval + Skew_Time`.
  * `downTimerAdverts` is keepalived's `down_timer_adverts` (RFC value and default 3).
  * In v2 Master_Adver_Interval is simply the local advert interval (mismatching adverts are dropped).
  */

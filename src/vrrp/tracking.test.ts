@@ -49,7 +49,7 @@ interface Row {
 }
 
 const ROWS: Row[] = [
-  // ---- track_interface (facts §5.7: +w while up, w<0 while down, reverse flips the sign)
+  // ---- track_interface (docs/vrrp.md §5.7: +w while up, w<0 while down, reverse flips the sign)
   { name: 'if w0 down → FAULT', inst: { track_interface: ['eth1'] }, states: { interfaces: { eth1: false } }, delta: 0, fault: true, reason: 'track_interface eth1 down' },
   { name: 'if w0 up', inst: { track_interface: ['eth1'] }, states: { interfaces: { eth1: true } }, delta: 0, fault: false, reason: 'all trackers OK' },
   { name: 'if w0 unknown = down', inst: { track_interface: ['eth1'] }, states: {}, delta: 0, fault: true },

@@ -1,5 +1,5 @@
 /**
- * Pure tracker arithmetic for one VRRP instance (facts §5.7, §5.8; keepalived `vrrp_track.c`,
+ * Pure tracker arithmetic for one VRRP instance (docs/vrrp.md §5.7, §5.8; keepalived `vrrp_track.c`,
  * `vrrp.c` `vrrp_complete_instance` / `sync_group_tracking_init`, `track_file.c`).
  *
  * Two steps:
@@ -92,7 +92,7 @@ export interface TrackerContribution {
 }
 
 export interface TrackResult {
-  /** Σ of the weighted trackers' contributions (facts §5.7). Not clamped; the instance clamps. */
+  /** Σ of the weighted trackers' contributions (docs/vrrp.md §5.7). Not clamped; the instance clamps. */
   weightDelta: number;
   /** A weight-0 tracker failed, a track_file reached −254, or a weight-0 script is still in init. */
   fault: boolean;

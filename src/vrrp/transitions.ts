@@ -9,7 +9,7 @@
  * enumerate all of them. Pairs that cannot happen in practice (e.g. an advert timer in BACKUP,
  * which is never armed there) are listed as `ignore` with a note rather than left out.
  *
- * Section numbers (§) refer to /work/shared/research/vrrp-facts.md.
+ * Section numbers (§) refer to docs/vrrp.md.
  */
 import { compareIp } from '../vocab/ip.js';
 import { VRRP_STATES, type VrrpState } from '../vocab/states.js';

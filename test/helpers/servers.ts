@@ -12,15 +12,18 @@
  * - startUdpEcho, startScriptedSmtp: small node servers.
  *
  * `Servers` collects everything a test file starts so `afterAll(() => servers.closeAll())`
- * stops it; a process 'exit' hook SIGKILLs any child daemons still running.
+ * stops it; the lab's process 'exit' hook SIGKILLs any child daemons still running.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+
+import { ChildProc } from '../../lab/process.js';
+import { sleep, waitFor as labWaitFor } from '../../lab/wait.js';
 
 export const LOOPBACK4 = '127.0.0.1';
 export const LOOPBACK6 = '::1';
@@ -63,20 +66,8 @@ export class Servers {
   }
 }
 
-const liveChildren = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of liveChildren) {
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+/** A pause (the lab's `sleep`). */
+export const delay = sleep;
 
 /** Rejects if `p` does not settle within `ms`. */
 export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -93,14 +84,9 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
   }
 }
 
-/** Polls `check` every `everyMs` until it returns true; throws after `timeoutMs`. */
+/** Polls `check` every `everyMs` until it returns true; throws after `timeoutMs` (the lab's `waitFor`). */
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 50): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(everyMs);
-  }
+  await labWaitFor(what, check, timeoutMs, everyMs);
 }
 
 /** A port that was free a moment ago (bind port 0, read it, close). */
@@ -144,46 +130,10 @@ function closeServer(server: net.Server, sockets: Set<net.Socket>): Promise<void
 
 // ---------------------------------------------------------------- child daemons
 
-export class Daemon implements Closable {
-  readonly child: ChildProcess;
-  readonly output: string[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-
-  constructor(
-    readonly label: string,
-    argv: readonly string[],
-    opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-  ) {
-    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env ?? process.env });
-    liveChildren.add(this.child);
-    const collect = (d: Buffer): void => {
-      this.output.push(d.toString('utf8'));
-      if (this.output.length > 500) this.output.splice(0, 100);
-    };
-    this.child.stdout?.on('data', collect);
-    this.child.stderr?.on('data', collect);
-    this.exited = new Promise((resolve) => {
-      this.child.once('error', (e) => {
-        this.output.push(`spawn error: ${e.message}`);
-        this.#exit = { code: -1, signal: null };
-        liveChildren.delete(this.child);
-        resolve(this.#exit);
-      });
-      this.child.once('close', (code, signal) => {
-        this.#exit = { code, signal };
-        liveChildren.delete(this.child);
-        resolve(this.#exit);
-      });
-    });
-  }
-
-  get running(): boolean {
-    return this.#exit === undefined;
-  }
-
-  describe(): string {
-    return `[${this.label}] exit=${JSON.stringify(this.#exit ?? 'running')}\n${this.output.join('').slice(-4000)}`;
+/** A child daemon (the lab's ChildProc; the lab's exit hook SIGKILLs it if it still runs). */
+export class Daemon extends ChildProc implements Closable {
+  constructor(label: string, argv: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+    super(label, argv, { cwd: opts.cwd ?? process.cwd(), env: opts.env ?? process.env, maxLines: 500 });
   }
 
   /** Waits for `ready`, failing early (with the daemon's output) if it exits. */
@@ -199,12 +149,8 @@ export class Daemon implements Closable {
     }
   }
 
-  async close(): Promise<void> {
-    if (!this.running) return;
-    this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
-    await this.exited;
-    clearTimeout(t);
+  close(): Promise<void> {
+    return this.stop(5_000);
   }
 }
 

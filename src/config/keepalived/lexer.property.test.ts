@@ -1,16 +1,12 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigSyntaxError, lexKeepalivedText, shellSplit, type LexOptions, type LexResult } from './lexer.js';
+import { FIXTURES, fixture } from '../../../test/fixtures/keepalived/fixtures.js';
 
 const FILE = '/etc/keepalived/keepalived.conf';
-const CORPUS = '/work/shared/corpus/keepalived-samples';
-
-const corpus = fs
-  .readdirSync(CORPUS)
-  .filter((f) => !f.endsWith('.md') && !f.endsWith('.tsv'))
-  .map((f) => fs.readFileSync(path.join(CORPUS, f), 'utf8'));
+/** The keepalived.conf fixtures (test/fixtures/keepalived/), the template included. */
+const corpus = [...new Set(FIXTURES.map((f) => f.file))].map((f) => fs.readFileSync(fixture(f), 'utf8'));
 
 /** Virtual files, including a self-include, so mutated include lines never touch the disk. */
 const VFS: Record<string, string> = {
@@ -135,13 +131,13 @@ describe('lexer properties', () => {
     );
   });
 
-  it('never throws anything but ConfigSyntaxError on mutated corpus files, and terminates', () => {
+  it('never throws anything but ConfigSyntaxError on mutated fixtures, and terminates', () => {
     fc.assert(
       fc.property(fc.constantFrom(...corpus), fc.array(mutationArb, { minLength: 1, maxLength: 12 }), (text, muts) => {
-        const t0 = Date.now();
         const r = safeLex(mutate(text, muts));
-        expect(Date.now() - t0).toBeLessThan(5000);
         if (r) {
+          // expansion stays within the lexer's logical-line cap (1,000,000): no runaway output
+          expect(r.lines.length).toBeLessThanOrEqual(1_000_000);
           expect(r.diagnostics.filter((d) => d.message.startsWith('internal'))).toEqual([]);
           for (const d of r.diagnostics) {
             expect(d.loc.line).toBeGreaterThanOrEqual(1);

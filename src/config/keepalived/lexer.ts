@@ -4,8 +4,8 @@
  * Turns a keepalived configuration (plus everything it includes) into a flat list of
  * logical lines, applying the same preprocessing keepalived does before keyword parsing:
  * comments (G2), brace splitting (G3), quoting (G7), includes (G10), `@` conditionals (G11),
- * `$` parameters (G12) and `~SEQ`/`~LST` expansion (G13). See
- * shared/research/keepalived-inventory.md section 1 for the rules.
+ * `$` parameters (G12) and `~SEQ`/`~LST` expansion (G13). The rules, by these ids, are in
+ * docs/keepalived.md §1.
  *
  * Nothing in here throws except ConfigSyntaxError for an unusable top-level file; every other
  * problem becomes a located Diagnostic and lexing carries on, as keepalived does.

@@ -1,5 +1,5 @@
 /**
- * keepalived's notify FIFOs (inventory §4.4): an ordered channel of ASCII lines.
+ * keepalived's notify FIFOs (docs/keepalived.md §4.4): an ordered channel of ASCII lines.
  *
  * Line formats (each ends with '\n'):
  * - VRRP:    `INSTANCE "VI_1" MASTER 100`, `GROUP "VG1" BACKUP 0`

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ScriptSpec } from '../../config/schema.js';
-import { noopLogger, type RunOptions, type ScriptResult, type ScriptRunner } from '../../sys/exec.js';
+import { noopLogger, runScript, type RunOptions, type ScriptResult, type ScriptRunner } from '../../sys/exec.js';
 import { NotifyFifo, type FifoSink } from './notify-fifo.js';
 import { Notifier, genericNotifyArgs, type NotifyScripts } from './notify.js';
 
@@ -117,10 +117,10 @@ describe('Notifier (fake runner)', () => {
   it('never blocks the caller, and launches scripts in call order even if spawning takes different times', async () => {
     const slowFirst = recorder({ spawnDelay: (cmd) => (cmd === '/x/backup' ? 80 : 0), runMs: 50 });
     const n = new Notifier({ runner: slowFirst.runner });
-    const t0 = Date.now();
-    n.notifyInstance('VI_1', 'BACKUP', 100, SCRIPTS);
-    n.notifyInstance('VI_1', 'MASTER', 100, SCRIPTS);
-    expect(Date.now() - t0).toBeLessThan(20);
+    // The calls return at once, synchronously: nothing has been spawned yet, all four are queued.
+    expect(n.notifyInstance('VI_1', 'BACKUP', 100, SCRIPTS)).toBeUndefined();
+    expect(n.notifyInstance('VI_1', 'MASTER', 100, SCRIPTS)).toBeUndefined();
+    expect(slowFirst.spawned).toEqual([]);
     expect(n.pending).toBe(4);
     await n.idle();
     expect(slowFirst.spawned).toEqual([
@@ -194,16 +194,25 @@ describe('Notifier (real scripts and FIFO)', () => {
     expect(lines).toContain('generic GROUP VG 1 BACKUP 0');
   });
 
-  it('a hanging notify_stop is killed after 1 s', async () => {
+  it('a hanging notify_stop is killed by its 1 s limit (the real runner), with its whole process group', async () => {
     const warned: { pid?: number; msg: string }[] = [];
     const logger = { ...noopLogger, warn: (o: object, msg?: string) => void warned.push({ ...(o as { pid?: number }), msg: msg ?? '' }) };
-    const n = new Notifier({ logger });
-    const t0 = Date.now();
+    const limits: (number | undefined)[] = [];
+    const results: ScriptResult[] = [];
+    // The real runner, watched: which limit it was given, and what it reports.
+    const runner: ScriptRunner = async (spec, o) => {
+      limits.push(o.timeoutMs);
+      const r = await runScript(spec, o);
+      results.push(r);
+      return r;
+    };
+    const n = new Notifier({ logger, runner, timeoutMs: 600_000 });
     n.notifyInstance('VI_1', 'STOP', 100, { notify_stop: { command: "/bin/sh -c 'sleep 30 & wait'" } });
     await n.idle();
-    const took = Date.now() - t0;
-    expect(took).toBeGreaterThanOrEqual(900);
-    expect(took).toBeLessThan(3000);
+    // The STOP limit (not the 10-minute one set for the other states) applied, and it is what ended
+    // the script: timed out, killed by a signal, not exited by itself.
+    expect(limits).toEqual([1000]);
+    expect(results).toMatchObject([{ timedOut: true, code: null, signal: expect.stringMatching(/^SIG/) }]);
     const report = warned.find((w) => /notify_stop script timed out/.test(w.msg));
     expect(report?.pid).toBeGreaterThan(0);
     expect(groupMembers(report?.pid as number)).toEqual([]);

@@ -1,5 +1,5 @@
 /**
- * Notify scripts on VRRP state changes (inventory §4.4; keepalived `vrrp_notify.c`).
+ * Notify scripts on VRRP state changes (docs/keepalived.md §4.4; keepalived `vrrp_notify.c`).
  *
  * For one state change of an instance or sync group, in this order:
  * 1. the per-state script (`notify_master` / `notify_backup` / `notify_fault` / `notify_stop` /

@@ -1,5 +1,5 @@
 /**
- * Watches one `track_file` (inventory §2.4; keepalived `track_file.c`).
+ * Watches one `track_file` (docs/keepalived.md §2.4; keepalived `track_file.c`).
  *
  * keepalived semantics reproduced:
  * - The file holds an integer. Up to 127 bytes are read and parsed like `strtol(buf, NULL, 0)`:

@@ -1,5 +1,5 @@
 /**
- * Scheduler for one `vrrp_script` (inventory §2.3), over an injected `Clock` and runner, with
+ * Scheduler for one `vrrp_script` (docs/keepalived.md §2.3), over an injected `Clock` and runner, with
  * keepalived's `vrrp_script_thread` / `vrrp_script_child_thread` semantics:
  *
  * - The first run starts at `start()`, then one every `interval`, measured from the previous

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ipvs-vm.sh — builds (and, for humans, runs) the QEMU guest that vipkeeper's real-IPVS tests use.
 # The host kernel here has no IP_VS and cannot load modules, so IPVS runs in Debian's own kernel in a
-# throw-away VM under TCG (KVM does not work on this host; see shared/lab/README.md §D).
+# throw-away VM under TCG (this host's /dev/kvm comes from kvm_pvm, which does not boot Debian's stock
+# kernel: qemu either aborts setting an MSR or hangs in the decompressor, so TCG is the working path).
 #
 #   ipvs-vm.sh build        make $VM_DIR/vmlinuz and $VM_DIR/base.cpio.gz (skipped when up to date)
 #   ipvs-vm.sh run 'CMD'    boot, run CMD under bash as root in the guest, print its output (debugging)
