@@ -11,6 +11,8 @@ describe('decide: the table', () => {
     ['healthy and converged', {}, 'announce', 'serving'],
     ['no virtual server behind it', { services: [] }, 'announce', 'serving'],
     ['quorum lost', { services: [down()] }, 'withdraw', 'quorum-lost'],
+    ['no health verdict yet', { services: [{ ...up(), pending: true }] }, 'withdraw', 'checks-pending'],
+    ['no verdict yet, in maintenance', { services: [{ ...down(), pending: true }], maintenance: { since: 0 } }, 'withdraw', 'checks-pending'],
     ['one of two services lost its quorum', { services: [up(), down('10.0.0.1 443 TCP')] }, 'withdraw', 'quorum-lost'],
     ['IPVS not converged', { ipvsConverged: false }, 'withdraw', 'ipvs-not-converged'],
     ['quorum lost and IPVS not converged: quorum first', { services: [down()], ipvsConverged: false }, 'withdraw', 'quorum-lost'],
@@ -54,6 +56,7 @@ const arbService = fc.record({
   up: fc.nat(10),
   total: fc.nat(10),
   quorum: fc.nat(5),
+  pending: fc.boolean(),
 });
 const arbInput: fc.Arbitrary<AnnounceInput> = fc.record(
   {
@@ -71,7 +74,7 @@ describe('decide: properties', () => {
   it('announces (normally) exactly when every service has quorum, IPVS is converged and nobody asked to drain', () => {
     fc.assert(
       fc.property(arbInput, (i) => {
-        const healthy = i.ipvsConverged && i.services.every((s) => s.quorumUp);
+        const healthy = i.ipvsConverged && i.services.every((s) => s.quorumUp && !s.pending);
         expect(decide(i).action === 'announce').toBe(healthy && !i.maintenance && !i.drain);
       }),
     );
@@ -80,7 +83,7 @@ describe('decide: properties', () => {
   it('never announces a VIP it cannot serve, drain or not', () => {
     fc.assert(
       fc.property(arbInput, (i) => {
-        if (!i.ipvsConverged || i.services.some((s) => !s.quorumUp)) expect(decide(i).action).toBe('withdraw');
+        if (!i.ipvsConverged || i.services.some((s) => !s.quorumUp || s.pending)) expect(decide(i).action).toBe('withdraw');
       }),
     );
   });

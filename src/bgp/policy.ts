@@ -8,7 +8,7 @@
 // routers move new flows to the other directors, and it is withdrawn `drainGraceMs` after the
 // request. Node maintenance (`vipkeeper maintenance on`) and a VIP's `drain: true` both drain.
 //
-// Order of the rules, first match wins: quorum, IPVS, maintenance, drain, serving. Health comes
+// Order of the rules, first match wins: no verdict yet, quorum, IPVS, maintenance, drain, serving. Health comes
 // first because draining a VIP this director cannot serve would only keep broken flows on it.
 
 /** One virtual server behind a VIP, as the health checker sees it. */
@@ -22,6 +22,8 @@ export interface ServiceHealth {
   /** Real servers configured. */
   total: number;
   quorum: number;
+  /** No verdict from the health checker yet (the daemon is starting). */
+  pending?: boolean;
 }
 
 /** Everything the decision for one VIP depends on. Times are one monotonic clock, in ms. */
@@ -40,7 +42,7 @@ export interface AnnounceInput {
   drainGraceMs: number;
 }
 
-export type WithdrawCode = 'quorum-lost' | 'ipvs-not-converged' | 'maintenance' | 'drained';
+export type WithdrawCode = 'checks-pending' | 'quorum-lost' | 'ipvs-not-converged' | 'maintenance' | 'drained';
 
 export type Decision =
   | { action: 'announce'; code: 'serving'; reason: string }
@@ -48,6 +50,10 @@ export type Decision =
   | { action: 'withdraw'; code: WithdrawCode; reason: string };
 
 export function decide(input: AnnounceInput): Decision {
+  const pending = input.services.filter((s) => s.pending);
+  if (pending.length > 0) {
+    return { action: 'withdraw', code: 'checks-pending', reason: `waiting for the first health verdicts (${pending.map((s) => s.vs).join('; ')})` };
+  }
   const lost = input.services.filter((s) => !s.quorumUp);
   if (lost.length > 0) {
     const what = lost.map((s) => `${s.vs}: ${s.up} of ${s.total} real servers up, quorum ${s.quorum}`).join('; ');

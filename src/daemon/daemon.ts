@@ -5,6 +5,8 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { BgpDirector } from '../bgp/director.js';
+import { ipvsConfigView } from '../bgp/vips.js';
 import { HealthChecker } from '../check/health.js';
 import type { DesiredBackends } from '../check/pool.js';
 import type { BackendState, PoolState } from '../ipvs/desired.js';
@@ -90,6 +92,7 @@ export class Daemon {
   private restarts: number[] = [];
   private readonly log: Logger;
   private heap: HeapGovernor | undefined;
+  private bgp: BgpDirector | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -109,9 +112,15 @@ export class Daemon {
     this.config = loaded.config;
     this.configState = this.newConfigState(loaded.format, loaded.config);
 
+    // bgp: made before the checks and IPVS start, so their first verdicts reach it
+    this.bgp = new BgpDirector({ log: this.log.child({ component: 'bgp' }) });
     await this.startWorker();
     this.startHealth();
     this.startIpvs();
+    await this.bgp.setConfig(this.config).catch(async (e: Error) => {
+      await this.stop('bgp engine failed');
+      throw new DaemonStartError(e.message, 3);
+    });
     this.heap?.endBurst(); // the config is loaded and the checker built
     const socketPath = this.opts.socket ?? this.config.control.socket;
     try {
@@ -137,6 +146,7 @@ export class Daemon {
       setInterval(() => {
         void this.refreshSnapshot();
         this.observeReconciles();
+        this.bgp?.setIpvs(this.ipvs?.snapshot());
       }, SNAPSHOT_MS),
     );
     this.startWatchdog();
@@ -308,7 +318,7 @@ export class Daemon {
 
   /** The reconciler keeps the kernel table equal to config + verdicts; without IP_VS it says so and retries. */
   private startIpvs(): void {
-    if (this.config.virtual_servers.length === 0) return;
+    if (ipvsConfigView(this.config).virtual_servers.length === 0) return;
     const log = this.log.child({ component: 'ipvs' });
     this.ipvs = new Reconciler({
       backend: createIpvsBackend(this.config, log),
@@ -321,7 +331,7 @@ export class Daemon {
         error: (msg, fields) => log.error(fields ?? {}, msg),
       },
     });
-    this.ipvs.setConfig(this.config);
+    this.ipvs.setConfig(ipvsConfigView(this.config));
     this.pushBackends();
     this.ipvs.start();
   }
@@ -341,12 +351,14 @@ export class Daemon {
 
   /** Health verdicts → the reconciler's per-service pools. */
   private pushBackends(): void {
-    if (!this.ipvs || !this.health) return;
-    this.ipvs.setBackendState(backendState(this.health.desiredAll()));
+    if (!this.health) return;
+    const desired = this.health.desiredAll();
+    this.ipvs?.setBackendState(backendState(desired));
+    this.bgp?.setHealth(desired);
   }
 
   private ipvsStatus(): IpvsStatus {
-    if (!this.ipvs) return { state: 'disabled', error: 'no virtual servers in the config', driftCorrections: 0, reconciles: 0, table: [] };
+    if (!this.ipvs) return { state: 'disabled', error: 'no virtual servers for IPVS in the config', driftCorrections: 0, reconciles: 0, table: [] };
     const snap: ReconcilerSnapshot = this.ipvs.snapshot();
     const state = snap.status === 'in-sync' ? 'in-sync' : snap.status === 'degraded' ? 'degraded' : snap.status === 'initializing' ? 'pending' : 'disabled';
     return {
@@ -423,11 +435,11 @@ export class Daemon {
         return { ok: false, message: `reload refused: ${r.error}` };
       }
       this.health?.reload(config);
-      const hadServers = this.config.virtual_servers.length > 0;
       this.config = config;
       if (!this.health && config.virtual_servers.length > 0) this.startHealth();
-      if (this.ipvs) this.ipvs.setConfig(config);
-      else if (!hadServers) this.startIpvs();
+      if (this.ipvs) this.ipvs.setConfig(ipvsConfigView(config));
+      else this.startIpvs();
+      await this.bgp?.setConfig(config).catch((e: Error) => this.log.error({ err: e.message }, e.message));
       this.pushBackends();
       const reloads = this.configState.reloads;
       this.configState = { ...this.newConfigState(loaded.format, config), reloads: { ...reloads, ok: reloads.ok + 1 }, lastReload: { at, ok: true } };
@@ -474,6 +486,7 @@ export class Daemon {
     try {
       const names = await this.forInstances(() => true, on ? 'maintenanceOn' : 'maintenanceOff');
       this.maintenance = on;
+      this.bgp?.setMaintenance(on);
       this.log.warn({ instances: names, maintenance: on }, on ? 'maintenance on: this node no longer competes for MASTER' : 'maintenance off: this node competes for MASTER again');
       return { ok: true, message: `maintenance ${on ? 'on' : 'off'} for ${names.length} instance(s)` };
     } catch (e) {
@@ -509,6 +522,7 @@ export class Daemon {
   status(): DaemonStatus {
     const health = this.health?.snapshot();
     const ipvs = this.ipvsStatus();
+    const bgp = this.bgp?.status();
     return {
       node: {
         ...(this.config?.global.router_id ? { routerId: this.config.global.router_id } : {}),
@@ -526,6 +540,7 @@ export class Daemon {
       realServers: realServerLines(health, this.drained),
       drained: [...this.drained],
       counters: { otherMasterSeen: { ...this.otherMasterSeen }, unhandledErrors: this.unhandledErrors },
+      ...(bgp ? { bgp } : {}),
       ...(this.heap
         ? { heap: { governorRequests: this.heap.requests, fullCollections: this.heap.budget.fullCollections, floorBytes: this.heap.budget.floor, limitBytes: this.heap.budget.limit } }
         : {}),
@@ -546,6 +561,7 @@ export class Daemon {
     safe(() => notifyStatus(`stopping: ${reason}`));
     for (const t of this.timers) clearInterval(t);
     this.health?.stop();
+    await this.bgp?.stop(); // routes go before the IPVS services behind them
     // IPVS is left or cleared as config.ipvs.on_stop says.
     await this.ipvs?.stop();
     if (w && vrrpStopped) {
