@@ -170,6 +170,33 @@ describe('active-active directors announced by BGP', () => {
     await waitHops(hopsOf('d1', 'd2', 'd3'), 'd3 back from maintenance');
   });
 
+  it('a VIP set to drain: true by a reload drains and is withdrawn; the reload back announces it again', async () => {
+    const conf = path.join(dir, 'd2.yaml');
+    const plain = readFileSync(conf, 'utf8');
+    writeFileSync(conf, plain.replace('served_by: local }', 'served_by: local, drain: true, drain_grace: 1s }'));
+    expect((await postCommand(vk.d2.socket, '/reload', {})).body.ok).toBe(true);
+    await waitFor('d2 to be withdrawn after its drain', () => !ribRoutes().some((r) => r.from === 'd2'), 10_000, 20);
+    expect((await status('d2')).bgp!.vips[0]).toMatchObject({ state: 'withdrawn', code: 'drained' });
+    writeFileSync(conf, plain);
+    expect((await postCommand(vk.d2.socket, '/reload', {})).body.ok).toBe(true);
+    await waitHops(hopsOf('d1', 'd2', 'd3'), 'd2 undrained by reload');
+  });
+
+  it('an engine that dies is reported (status, metric, log) and started again; the route comes back', async () => {
+    const birdPid = (await status('d2')).bgp!.engine.pid!;
+    process.kill(birdPid, 'SIGKILL');
+    await waitFor('d2 to report its engine down or restarted', async () => (await status('d2')).bgp!.engine.restarts >= 1 || (await status('d2')).bgp!.engine.state === 'down', 10_000, 20);
+    await waitFor('d2 to log the engine death', () => vk.d2.logs().some((l) => /bgp: bird ended \(signal SIGKILL\)/.test(String(l.msg))), 5_000, 20);
+    await waitFor('d2 engine running again', async () => (await status('d2')).bgp!.engine.state === 'running', 20_000, 50);
+    const b = (await status('d2')).bgp!;
+    expect(b.engine.restarts).toBe(1);
+    expect(b.engine.pid).not.toBe(birdPid);
+    expect(b.engine.lastError).toContain('signal SIGKILL');
+    const metrics = (await call<string>(vk.d2.socket, 'GET', '/metrics')).body;
+    expect(metrics).toContain('vipkeeper_bgp_engine_restarts_total{engine="bird"} 1');
+    await waitHops(hopsOf('d1', 'd2', 'd3'), 'd2 engine restarted');
+  });
+
   it("SIGKILL of vipkeeper takes its bird along: the router's session is closed by the peer, not timed out, and the route goes", async () => {
     const birdPid = (await status('d1')).bgp!.engine.pid!;
     expect(readFileSync(`/proc/${birdPid}/cmdline`, 'utf8')).toContain(path.join(dir, 'd1-bird'));
