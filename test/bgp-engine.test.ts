@@ -141,6 +141,18 @@ describe('BirdEngine with a real router', () => {
     expect(await birdc('show protocols d1')).not.toContain('Established');
   });
 
+  it('a bird without CAP_NET_BIND_SERVICE cannot listen on port 179: the session says so', async () => {
+    const wrapper = path.join(dir, 'bird-without-bind');
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${director} setpriv --bounding-set -net_bind_service --inh-caps -net_bind_service bird "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const capless = { ...bgp, bird: { binary: wrapper, runtime_dir: path.join(dir, 'engine-capless') } };
+    const e = engine();
+    await e.start(capless, [normal]);
+    await waitFor('the session to report the missing listening socket', async () => (await e.peers(capless))[0]?.info?.includes('No listening socket') === true, 10_000, 100);
+    expect((await e.peers(capless))[0]).toMatchObject({ state: 'down', established: false, info: 'Error: No listening socket' });
+    await e.stop();
+  });
+
   it('says in words when the binary is missing', async () => {
     const e = engine();
     const missing = { ...bgp, bird: { ...bgp.bird, binary: path.join(dir, 'no-such-bird') } };

@@ -369,6 +369,10 @@ export class BgpDirector {
       if (before?.established === p.established && before !== undefined) continue;
       if (p.established) this.log.info({ peer: p.name, address: p.address, as: p.as }, `bgp: session to ${p.name} (${p.address}, AS ${p.as}) established`);
       else if (before?.established) this.log.warn({ peer: p.name, address: p.address, state: p.state, info: p.info }, `bgp: session to ${p.name} (${p.address}) is ${p.state}${p.info ? `: ${p.info}` : ''}`);
+      if (p.info?.includes('No listening socket') && !before?.info?.includes('No listening socket')) {
+        // BIRD needs TCP port 179 for every session, also the ones it opens itself
+        this.log.error({ peer: p.name }, `bgp: ${this.engine?.name ?? 'the engine'} cannot listen on TCP port 179, so no session comes up: give vipkeeper CAP_NET_BIND_SERVICE (systemd: add it to CapabilityBoundingSet and AmbientCapabilities, see the README)`);
+      }
     }
     this.peers = peers;
   }

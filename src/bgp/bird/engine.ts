@@ -135,13 +135,15 @@ export class BirdEngine implements BgpEngine {
       const name = bgpPeerName(p, i);
       const row = rows.find((r) => r.name === peerProtocol(name));
       if (!row) return { name, address: p.address, as: p.as, state: 'down', established: false, info: 'no session in bird (yet)' };
-      const [fsm = row.state, ...rest] = row.info.split(/\s+/);
-      const info = rest.join(' ');
+      // up/start: the info begins with the BGP state (Established, Active, ...); down: it is the error
+      const running = row.state === 'up' || row.state === 'start';
+      const [fsm = row.state, ...rest] = running ? row.info.split(/\s+/) : [row.state, row.info];
+      const info = rest.join(' ').trim();
       return {
         name,
         address: p.address,
         as: p.as,
-        state: row.state === 'up' || row.state === 'start' ? fsm : row.state,
+        state: fsm,
         established: row.state === 'up' && fsm === 'Established',
         ...(row.since ? { since: new Date(row.since * 1000).toISOString() } : {}),
         ...(info ? { info } : {}),
