@@ -138,7 +138,9 @@ describe('BirdEngine with a real router', () => {
     await e.stop();
     expect(e.pid).toBeUndefined();
     await waitFor('the router to drop the route', async () => (await routerRoutes()).length === 0, 5_000, 20);
-    expect(await birdc('show protocols d1')).not.toContain('Established');
+    const proto = await birdc('show protocols all d1');
+    expect(proto).not.toContain('Established');
+    expect(proto).toMatch(/Received: Administrative shutdown/); // bird's Cease on SIGTERM
   });
 
   it('a bird without CAP_NET_BIND_SERVICE cannot listen on port 179: the session says so', async () => {
