@@ -5,7 +5,7 @@
  *
  * Checks: the session comes up (read from the engine's `show protocols`); the router gets the
  * route with the MED and communities the engine was given; drain attributes and a withdraw
- * reach it; the files are 0600 in a 0700 directory and the password is only in bird.conf; a
+ * reach it; BFD runs beside the session; the files are 0600 in a 0700 directory and the password is only in bird.conf; a
  * bird left by an earlier engine is stopped by the next; stop() closes the session; a missing
  * binary is reported in words.
  */
@@ -47,7 +47,7 @@ setupOrFail(async () => {
   await lab.addAddress(director, 'eth0', '10.211.0.1/24');
   const rconf = path.join(dir, 'router.conf');
   routerSocket = path.join(dir, 'router.ctl');
-  writeFileSync(rconf, routerBirdConfig({ routerId: '10.211.0.254', localAs: 65000, peers: [{ name: 'd1', address: '10.211.0.1', as: 65001, password: PASSWORD }] }));
+  writeFileSync(rconf, routerBirdConfig({ routerId: '10.211.0.254', localAs: 65000, peers: [{ name: 'd1', address: '10.211.0.1', as: 65001, password: PASSWORD, bfd: true }] }));
   const r = lab.spawn(router, ['bird', '-f', '-c', rconf, '-s', routerSocket], 'router bird');
   await waitFor(() => `the router's bird to answer\n${r.describe()}`, async () => (await birdc('show status').catch(() => '')).includes('Daemon is up'), 10_000, 50);
 
@@ -58,7 +58,7 @@ setupOrFail(async () => {
   bgp = BgpSchema.parse({
     local_as: 65001,
     router_id: '10.211.0.1',
-    peers: [{ name: 'r1', address: '10.211.0.254', as: 65000, password: PASSWORD }],
+    peers: [{ name: 'r1', address: '10.211.0.254', as: 65000, password: PASSWORD, bfd: true }],
     vips: [VIP],
     bird: { binary: wrapper, runtime_dir: path.join(dir, 'engine') },
   });
@@ -98,6 +98,10 @@ describe('BirdEngine with a real router', () => {
     expect(peer).toMatchObject({ name: 'r1', address: '10.211.0.254', as: 65000, state: 'Established', established: true, since: expect.stringMatching(/^\d{4}-/) });
     await waitFor('the router to have the route', async () => (await routerRoutes()).length === 1, 10_000, 50);
     expect(await routerRoutes()).toEqual([{ from: 'd1', med: 10, communities: ['65001:100'], best: true }]);
+  });
+
+  it('bfd: true runs a BFD session beside the BGP session (the router sees it Up)', async () => {
+    await waitFor('the BFD session to be Up at the router', async () => /10\.211\.0\.1\s+eth0\s+Up/.test(await birdc('show bfd sessions')), 10_000, 100);
   });
 
   it('keeps its files private: 0700 directory, 0600 files, the password only in bird.conf', () => {

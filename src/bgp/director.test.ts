@@ -9,6 +9,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { DesiredBackends } from '../check/pool.js';
 import { ConfigSchema, type Config } from '../config/schema.js';
 import { FakeClock } from '../daemon/clock.js';
+import { IpvsError } from '../ipvs/backend.js';
+import { MemoryBackend } from '../ipvs/memory.js';
+import { Reconciler } from '../ipvs/reconciler.js';
 import { BgpDirector } from './director.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vk-bgp-director-'));
@@ -115,16 +118,34 @@ describe('BgpDirector', () => {
   });
 
   it('a VIP served by IPVS waits for the reconciler to hold its services', async () => {
-    const { d } = director();
-    await d.setConfig(config({ served_by: 'ipvs' })).catch(() => undefined);
+    const clock = new FakeClock();
+    const { d } = director(clock);
+    const cfg = config({ served_by: 'ipvs' });
+    await d.setConfig(cfg).catch(() => undefined);
     d.setHealth(pools(true));
     expect(d.status()?.vips[0]).toMatchObject({ state: 'withdrawn', code: 'ipvs-not-converged', reason: expect.stringContaining('has not reported yet') });
-    const snapshot = (status: 'in-sync' | 'degraded', keys: string[]) =>
-      ({ status, table: keys.map((k) => ({ id: { kind: 'addr', protocol: 'TCP', address: k.split(' ')[1]!.split(':')[0], port: Number(k.split(':')[1]) }, dests: [] })), sync: status === 'degraded' ? { lastError: 'no IP_VS' } : {} }) as never;
-    d.setIpvs(snapshot('degraded', []));
-    expect(d.status()?.vips[0]?.reason).toContain('IPVS degraded: no IP_VS');
-    d.setIpvs(snapshot('in-sync', ['TCP 192.0.2.10:80']));
+    const backend = new MemoryBackend();
+    const reconciler = new Reconciler({ backend, clock });
+    reconciler.setConfig(cfg);
+    reconciler.setBackendState({ '192.0.2.10 80 TCP': { mode: 'real', servers: [{ address: '10.1.0.1', port: 80, weight: 1 }] } });
+    backend.fault = new IpvsError('no-ipvs', 'IPVS is not available in this kernel');
+    await reconciler.syncNow();
+    d.observeIpvs(reconciler);
+    expect(d.status()?.vips[0]?.reason).toContain('IPVS degraded: IPVS is not available in this kernel');
+    backend.fault = undefined;
+    await reconciler.syncNow();
+    d.observeIpvs(reconciler);
     expect(d.status()?.vips[0]).toMatchObject({ state: 'announced', code: 'serving' });
+    await reconciler.stop({ cleanup: false });
+  });
+
+  it('looks at the reconciler only when a VIP waits for IPVS (its snapshot copies the whole table)', async () => {
+    const { d } = director();
+    await d.setConfig(config({ served_by: 'local' })).catch(() => undefined);
+    let snapshots = 0;
+    const reconciler = new Reconciler({ backend: new MemoryBackend() });
+    d.observeIpvs({ snapshot: () => (snapshots++, reconciler.snapshot()) });
+    expect(snapshots).toBe(0);
   });
 
   it('warns at start when IPVS would drop flows that ECMP moves mid-way (sloppy_tcp 0), and only then', async () => {

@@ -130,6 +130,15 @@ export class BgpDirector {
     this.evaluate();
   }
 
+  /**
+   * The IPVS reconciler, looked at on the daemon's status timer. Its snapshot (a copy of the whole
+   * table) is taken only when a VIP waits for IPVS, so other configs pay nothing for it.
+   */
+  observeIpvs(reconciler: { snapshot(): ReconcilerSnapshot } | undefined): void {
+    if (!this.bgp || !reconciler || !this.plans.some((p) => p.servedBy === 'ipvs')) return;
+    this.setIpvs(reconciler.snapshot());
+  }
+
   /** The IPVS reconciler's latest snapshot. */
   setIpvs(snapshot: ReconcilerSnapshot | undefined): void {
     if (!this.bgp || !snapshot || !this.plans.some((p) => p.servedBy === 'ipvs')) return;

@@ -146,7 +146,7 @@ export class Daemon {
       setInterval(() => {
         void this.refreshSnapshot();
         this.observeReconciles();
-        this.bgp?.setIpvs(this.ipvs?.snapshot());
+        this.bgp?.observeIpvs(this.ipvs);
       }, SNAPSHOT_MS),
     );
     this.startWatchdog();
