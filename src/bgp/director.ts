@@ -100,7 +100,6 @@ export class BgpDirector {
       if (!p.drain) this.drainSince.delete(p.prefix);
     }
     for (const prefix of [...this.vips.keys()]) if (!this.plans.some((p) => p.prefix === prefix)) this.vips.delete(prefix);
-    if (this.health.size && config.virtual_servers.length === 0) this.health.clear();
     if (!this.bgp) {
       if (before) {
         this.log.warn({}, 'bgp: the bgp section is gone; stopping the engine (the routers drop every route of this director)');
@@ -110,7 +109,8 @@ export class BgpDirector {
     }
     if (!before) this.sloppyAdvice();
     this.evaluate();
-    if (!before || !this.engine) {
+    // no engine yet, or one that failed to start and waits for no timer: start it with this config
+    if (!before || !this.engine || this.engineState === 'stopped' || (this.engineState === 'down' && this.restartTimer === undefined)) {
       await this.startEngine();
       return;
     }
@@ -272,9 +272,14 @@ export class BgpDirector {
     try {
       await this.engine.start(bgp, list);
     } catch (e) {
+      if (this.stopped) return;
       this.lastEngineError = (e as Error).message;
       this.setEngineState('down');
       throw new Error(`bgp: the ${this.engine.name} engine did not start: ${this.lastEngineError}`);
+    }
+    if (this.stopped) {
+      await this.engine.stop(); // stop() came while it started
+      return;
     }
     this.applied = list;
     this.engineStartedAt = this.clock.now();
@@ -282,7 +287,7 @@ export class BgpDirector {
     this.setEngineState('running');
     this.pollFailures = 0;
     void this.pollPeers();
-    if (!sameAnnouncements(this.wanted, list)) this.kickApply();
+    if (this.bgp !== bgp || !sameAnnouncements(this.wanted, list)) this.kickApply(); // what changed while it started
   }
 
   private onEngineExit(exit: { code: number | null; signal: NodeJS.Signals | null }): void {

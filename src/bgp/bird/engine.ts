@@ -69,6 +69,7 @@ export class BirdEngine implements BgpEngine {
     await this.clearLeftover(paths);
     this.written = { main: '', include: '' };
     this.writeFiles(bgp, announcements);
+    if (this.stopping) throw new Error('stopped while starting');
 
     const pidFile = `${paths.dir}/bird.pid`;
     // -f: stay in the foreground, as our child; setpriv: die with us (see the top of this file).
