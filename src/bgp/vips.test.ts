@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DesiredBackends } from '../check/pool.js';
 import { ConfigSchema, type Config } from '../config/schema.js';
+import { desiredTable } from '../ipvs/desired.js';
 import { ipvsConfigView, ipvsConvergence, planVips, serviceHealth, type IpvsView } from './vips.js';
 
 const rs = (address: string) => ({ address, checks: [{ type: 'TCP_CHECK' }] });
@@ -81,5 +83,21 @@ describe('ipvsConvergence', () => {
     expect(ipvsConvergence(ipvsVip!, view('degraded', [], 'no IP_VS in this kernel'))).toEqual({ converged: false, detail: 'IPVS degraded: no IP_VS in this kernel' });
     expect(ipvsConvergence(ipvsVip!, view('in-sync', ['TCP 192.0.2.10:80']))).toEqual({ converged: false, detail: 'not in the kernel: TCP 192.0.2.10:443' });
     expect(ipvsConvergence(ipvsVip!, view('in-sync', ['TCP 192.0.2.10:80', 'TCP 192.0.2.10:443', 'UDP 192.0.2.20:53']))).toEqual({ converged: true });
+  });
+});
+
+describe('identical tables on every director', () => {
+  it('the desired IPVS table does not depend on the order the health checker reports real servers in', () => {
+    const servers = ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4'].map((address, i) => ({ address, port: 80, weight: i + 1 }));
+    const cfg = ConfigSchema.parse({
+      virtual_servers: [{ address: '192.0.2.10', port: 80, lb_algo: 'mh', flags: ['mh-port', 'mh-fallback'], inhibit_on_failure: true, real_servers: servers.map((s) => ({ address: s.address, weight: s.weight })) }],
+    });
+    const reference = desiredTable(cfg, { '192.0.2.10 80 TCP': { mode: 'real', servers } }).table;
+    fc.assert(
+      fc.property(fc.shuffledSubarray(servers, { minLength: servers.length, maxLength: servers.length }), (order) => {
+        expect(desiredTable(cfg, { '192.0.2.10 80 TCP': { mode: 'real', servers: order } }).table).toEqual(reference);
+      }),
+    );
+    expect(reference[0]!.dests.map((d) => d.address)).toEqual(['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4']);
   });
 });
