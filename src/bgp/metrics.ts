@@ -1,5 +1,7 @@
 // vipkeeper_bgp_* metrics, read from the bgp status at scrape time (like the rest of
-// src/daemon/metrics.ts), so they never disagree with GET /status.
+// src/daemon/metrics.ts), so they never disagree with GET /status. Every one has a label, so a
+// daemon without a bgp section shows none of them (only their HELP lines). Node maintenance is
+// vipkeeper_maintenance, for both modes.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BgpStatus, VipState } from './status.js';
 
@@ -38,14 +40,14 @@ export function registerBgpMetrics(registry: Registry, read: () => BgpStatus | u
     for (const st of ENGINE_STATES) g.set({ engine: s.engine.name, state: st }, s.engine.state === st ? 1 : 0);
   });
   counter('vipkeeper_bgp_engine_restarts_total', 'Times the BGP engine was started again after it ended.', ['engine'], (s) => [[{ engine: s.engine.name }, s.engine.restarts]]);
-  counter('vipkeeper_bgp_watchdog_kills_total', "Times the hang watchdog killed the engine because vipkeeper's main loop stalled.", [], (s) => [[{}, s.engine.watchdogKills]]);
+  counter('vipkeeper_bgp_watchdog_kills_total', "Times the hang watchdog killed the engine because vipkeeper's main loop stalled.", ['engine'], (s) => [[{ engine: s.engine.name }, s.engine.watchdogKills]]);
   gauge('vipkeeper_bgp_vip_announced', 'Whether this director announces the VIP (1, also while draining) or not (0).', ['vip'], (g, s) => {
     for (const v of s.vips) g.set({ vip: v.prefix }, v.state === 'withdrawn' ? 0 : 1);
   });
   gauge('vipkeeper_bgp_vip_state', 'Announce state per VIP (1 for the current one).', ['vip', 'state'], (g, s) => {
     for (const v of s.vips) for (const st of VIP_STATES) g.set({ vip: v.prefix, state: st }, v.state === st ? 1 : 0);
   });
-  gauge('vipkeeper_bgp_vip_reason_info', "Why the VIP is in its state (value 1): serving, draining, maintenance, quorum-lost, ipvs-not-converged, drained.", ['vip', 'code'], (g, s) => {
+  gauge('vipkeeper_bgp_vip_reason_info', "Why the VIP is in its state (value 1): serving, draining, maintenance, checks-pending, quorum-lost, ipvs-not-converged, drained.", ['vip', 'code'], (g, s) => {
     for (const v of s.vips) g.set({ vip: v.prefix, code: v.code }, 1);
   });
   counter('vipkeeper_bgp_vip_transitions_total', 'Times a VIP entered a state.', ['vip', 'state'], (s) =>
@@ -61,5 +63,4 @@ export function registerBgpMetrics(registry: Registry, read: () => BgpStatus | u
     [{ result: 'ok' }, s.applies.ok],
     [{ result: 'failed' }, s.applies.failed],
   ]);
-  gauge('vipkeeper_bgp_maintenance', 'Node maintenance in bgp mode: 1 while the VIPs drain or are withdrawn for it.', [], (g, s) => g.set(s.maintenance ? 1 : 0));
 }

@@ -8,7 +8,7 @@ export interface BgpVipStatus {
   prefix: string;
   servedBy: 'ipvs' | 'local';
   state: VipState;
-  /** serving, draining, maintenance, quorum-lost, ipvs-not-converged, drained */
+  /** serving, draining, maintenance, checks-pending, quorum-lost, ipvs-not-converged, drained */
   code: string;
   reason: string;
   /** When the VIP entered this state (ISO). */
