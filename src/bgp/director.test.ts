@@ -2,7 +2,7 @@
 // bird.binary names nothing, so what is left to see is the policy applied over time (on a fake
 // clock), the status, the logs, and the advice at start. The engine with a router is in
 // test/bgp-engine.test.ts; all of it with three directors in test/bgp-active-active.test.ts.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -69,6 +69,14 @@ describe('BgpDirector', () => {
     await expect(d.setConfig(config())).rejects.toThrow(/bgp: the bird engine did not start: cannot run '.*no-such-bird' \(bird\.binary\): is BIRD 2 installed\?/);
     expect(d.status()?.engine).toMatchObject({ name: 'bird', state: 'down', restarts: 0, lastError: expect.stringContaining('no-such-bird') });
     expect(JSON.stringify(d.status()) + lines.map((l) => l.msg).join('\n')).not.toContain('not-in-logs');
+  });
+
+  it('refuses a runtime_dir others can write to, and leaves its mode alone', async () => {
+    const shared = mkdtempSync(path.join(dir, 'shared-'));
+    chmodSync(shared, 0o777);
+    const { d } = director();
+    await expect(d.setConfig(config({}, { bird: { binary: 'bird', runtime_dir: shared } }))).rejects.toThrow(/runtime_dir .* is writable by others \(mode 777\)/);
+    expect(statSync(shared).mode & 0o777).toBe(0o777);
   });
 
   it('waits for the first verdicts, announces on quorum, withdraws when it is lost; each change logged once', async () => {

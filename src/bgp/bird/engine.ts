@@ -7,7 +7,7 @@
 // restart is off (render.ts), so no router keeps them as stale. A hung vipkeeper is covered by
 // the watchdog thread (src/bgp/watchdog.ts), which kills bird by the PID it reads here.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { bgpPeerName } from '../../config/bgp.js';
 import type { Bgp } from '../../config/schema.js';
 import type { BgpEngine, EngineExit, PeerState } from '../engine.js';
@@ -214,9 +214,17 @@ export class BirdEngine implements BgpEngine {
   }
 }
 
+/** The runtime dir: made 0700 when missing; an existing one is used only if nobody else can write to it. */
 function prepareDir(dir: string): void {
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700); // it holds the session passwords
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return;
+  }
+  const st = statSync(dir);
+  if (!st.isDirectory()) throw new Error(`bgp.bird.runtime_dir ${dir} is not a directory`);
+  if ((st.mode & 0o022) !== 0) {
+    throw new Error(`bgp.bird.runtime_dir ${dir} is writable by others (mode ${(st.mode & 0o777).toString(8)}): someone could replace the engine's files or socket; use a directory of its own (vipkeeper makes it 0700 when it does not exist)`);
+  }
 }
 
 /** Writes a file readable by its owner only, replacing the old one in one step. */
