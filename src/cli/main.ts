@@ -73,7 +73,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   }
   program
     .command('maintenance')
-    .description('on: this node stops competing for MASTER (hands over first); off: competes again')
+    .description('on: this node stops competing for MASTER (hands over first) and, with bgp, drains then withdraws its VIPs; off: competes and announces again')
     .argument('<on|off>')
     .option(...socketOpt)
     .action(async (v: string, o: { socket?: string }) => {

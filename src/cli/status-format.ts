@@ -1,5 +1,6 @@
 // `vipkeeper status` for people: the VRRP instances, then the table in the layout of
 // `ipvsadm -Ln` with each real server's check verdict beside it.
+import type { BgpStatus } from '../bgp/status.js';
 import type { DaemonStatus } from '../daemon/control/status.js';
 
 function pad(s: string | number, n: number): string {
@@ -37,6 +38,7 @@ export function formatStatus(s: DaemonStatus): string {
       if (last) out.push(`    last: ${last.from} -> ${last.to} (${last.reason})`);
     }
   }
+  if (s.bgp) out.push('', ...formatBgp(s.bgp));
   out.push('');
   const ipvs = s.ipvs;
   out.push(`IP Virtual Server table (${ipvs ? ipvs.state : 'not managed'}${ipvs?.error ? `: ${ipvs.error}` : ''})`);
@@ -58,4 +60,16 @@ export function formatStatus(s: DaemonStatus): string {
   }
   if (services.length === 0) out.push('  (no virtual servers)');
   return `${out.join('\n')}\n`;
+}
+
+/** The bgp part: the engine, each session, each VIP with the reason for its state. */
+function formatBgp(b: BgpStatus): string[] {
+  const e = b.engine;
+  const out = [`BGP (AS ${b.localAs}, router id ${b.routerId}; ${e.name} ${e.state}${e.pid ? `, pid ${e.pid}` : ''}${e.restarts ? `, ${e.restarts} restart(s)` : ''}${e.lastError && e.state !== 'running' ? `: ${e.lastError}` : ''})${b.maintenance ? ' MAINTENANCE' : ''}`];
+  out.push(`  ${pad('Peer', 14)}${pad('Address', 26)}${pad('AS', 12)}State`);
+  for (const p of b.peers) out.push(`  ${pad(p.name, 14)}${pad(p.address, 26)}${pad(p.as, 12)}${p.state}${p.info ? ` (${p.info})` : ''}`);
+  if (b.peers.length === 0) out.push('  (no session state from the engine yet)');
+  out.push(`  ${pad('VIP', 26)}${pad('State', 11)}Reason`);
+  for (const v of b.vips) out.push(`  ${pad(v.prefix, 26)}${pad(v.state, 11)}${v.reason}${v.inEngine ? '' : ' [not yet in the engine]'}`);
+  return out;
 }

@@ -515,6 +515,95 @@ export const IpvsSchema = z.strictObject({
   }),
 });
 
+// ---------------------------------------------------------------- BGP (active-active directors)
+// No keepalived equivalent: `migrate` never writes it. Every director announces the VIPs to the
+// routers while it can serve them (src/bgp/policy.ts); the routers spread flows by ECMP.
+
+const Asn = z.number().int().min(1).max(4294967295);
+const U32 = z.number().int().min(0).max(4294967295);
+const BGP_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
+
+/** `65000:100` (standard, 16-bit halves) or `65000:1:2` (large, RFC 8092). */
+export const BgpCommunity = z
+  .string()
+  .refine((s) => {
+    const m = /^(\d+):(\d+)(?::(\d+))?$/.exec(s);
+    if (!m) return false;
+    const max = m[3] === undefined ? 65535 : 4294967295;
+    return [m[1], m[2], m[3]].every((x) => x === undefined || Number(x) <= max);
+  }, 'a community like 65000:100 (two numbers 0..65535) or a large community like 65000:1:2 (three numbers 0..4294967295)')
+  .meta({ description: 'A BGP community: ASN:VALUE (standard) or ASN:VALUE:VALUE (large).' });
+
+const BgpAnnounceAttrs = {
+  med: U32.optional().meta({ description: 'MED of the route (default bgp.med).' }),
+  communities: z.array(BgpCommunity).optional().meta({ description: 'Communities on the route (default bgp.communities).' }),
+  drain_med: U32.optional().meta({ description: 'MED while draining (default bgp.drain_med).' }),
+  drain_communities: z.array(BgpCommunity).optional().meta({ description: 'Communities while draining (default bgp.drain_communities).' }),
+  drain_grace: Duration.optional().meta({ description: 'How long to announce with the drain attributes before the withdraw (default bgp.drain_grace).' }),
+};
+
+export const BgpVipSchema = z.strictObject({
+  prefix: z.string().meta({ description: 'The VIP: an address, or ADDRESS/32 (IPv4) or ADDRESS/128 (IPv6).' }),
+  served_by: z.enum(['ipvs', 'local']).default('ipvs').meta({
+    description:
+      'ipvs: announced once the IPVS services at this address are in the kernel; local: served by processes on this director (no IPVS): its virtual servers give the health checks and the quorum, and IPVS is not programmed for them.',
+  }),
+  fwmarks: z.array(z.number().int().min(1)).default([]).meta({ description: 'fwmark virtual servers that serve this VIP (their quorum counts too).' }),
+  drain: Bool.default(false).meta({ description: 'Drain this VIP: announce with the drain attributes for drain_grace (from the load or reload that set it), then withdraw.' }),
+  ...BgpAnnounceAttrs,
+});
+
+/** A VIP as an address string, or the object form. */
+export const BgpVip = z
+  .union([z.string().min(1), BgpVipSchema])
+  .transform((v) => (typeof v === 'string' ? BgpVipSchema.parse({ prefix: v }) : v))
+  .meta({ description: 'An address (or ADDRESS/32, ADDRESS/128), or {prefix, served_by, med, communities, drain_*}.' });
+
+export const BgpPeerSchema = z.strictObject({
+  name: z.string().regex(BGP_NAME, 'a name of letters, digits and _ (starting with a letter, at most 32)').optional().meta({
+    description: 'Shown in status and metrics; default peer1, peer2, ... in order.',
+  }),
+  address: Ip,
+  as: Asn,
+  password: z
+    .string()
+    .min(1)
+    .max(80)
+    .regex(/^[^"\n\r]*$/, 'a TCP MD5 password without double quotes or line breaks')
+    .optional()
+    .meta({ description: 'TCP MD5 (RFC 2385) password; never logged or shown in status; the rendered engine file is 0600.' }),
+  bfd: Bool.default(false).meta({ description: 'BFD for the session, so the router drops this director within BFD time when the host dies.' }),
+  source_address: Ip.optional(),
+  multihop: z.number().int().min(1).max(255).optional().meta({ description: 'eBGP multihop TTL, for a peer that is not on a directly connected network.' }),
+});
+
+export const BgpSchema = z.strictObject({
+  engine: z.enum(['bird']).default('bird').meta({ description: 'The BGP daemon vipkeeper drives: bird (BIRD 2, started and owned by vipkeeper).' }),
+  local_as: Asn,
+  router_id: z.string().refine((s) => isIP(s) === 4, { message: 'an IPv4 address (the BGP identifier)' }),
+  peers: z.array(BgpPeerSchema).min(1),
+  vips: z.array(BgpVip).min(1),
+  hold_time: Duration.prefault('9s').meta({ description: 'BGP hold time offered to the peers (3s..65535s): how long a router keeps the routes of a director that went silent.' }),
+  keepalive_time: Duration.optional().meta({ description: 'Default: hold_time / 3.' }),
+  med: U32.default(0),
+  communities: z.array(BgpCommunity).default([]),
+  drain_med: U32.default(4294967295).meta({ description: 'MED while draining: the worst, so routers that compare MED move new flows to the other directors.' }),
+  drain_communities: z.array(BgpCommunity).default(['65535:0']).meta({ description: 'Communities while draining; default GRACEFUL_SHUTDOWN (65535:0, RFC 8326).' }),
+  drain_grace: Duration.prefault('30s'),
+  hang_timeout: Duration.prefault('3s').meta({
+    description: "If vipkeeper's main loop stops for this long, a watchdog thread kills the engine, so the routers drop this director's routes.",
+  }),
+  bird: z
+    .strictObject({
+      binary: z.string().min(1).default('bird'),
+      runtime_dir: z.string().min(1).default('/run/vipkeeper/bird').meta({ description: "The engine's config, include and control socket (mode 0700)." }),
+    })
+    .prefault({}),
+});
+export type Bgp = z.output<typeof BgpSchema>;
+export type BgpPeer = z.output<typeof BgpPeerSchema>;
+export type BgpVipConfig = z.output<typeof BgpVipSchema>;
+
 // ---------------------------------------------------------------- the whole file
 
 export const ConfigSchema = z
@@ -529,6 +618,7 @@ export const ConfigSchema = z
     virtual_servers: z.array(VirtualServerSchema).default([]),
     control: ControlSchema.prefault({}),
     ipvs: IpvsSchema.prefault({}),
+    bgp: BgpSchema.optional().meta({ description: 'Active-active directors: announce the VIPs to routers by BGP (no keepalived equivalent).' }),
   })
   .meta({ title: 'vipkeeper configuration', description: 'VRRP instances, health checks and IPVS services for an LVS director.' });
 

@@ -2,6 +2,7 @@
 // importer (one place for cross-field rules). Each issue names a path in the model;
 // the caller turns the path into a file:line:col.
 import { isIP } from 'node:net';
+import { validateBgp } from './bgp.js';
 import type { Config, Instance, VirtualServer } from './schema.js';
 
 export interface ModelIssue {
@@ -105,6 +106,7 @@ export function validateConfig(config: Config): ModelIssue[] {
 
   const seenVs = new Map<string, number>();
   config.virtual_servers.forEach((vs, i) => validateVirtualServer(config, vs, i, seenVs, err, warn));
+  issues.push(...validateBgp(config));
   return issues;
 }
 

@@ -5,6 +5,8 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { BgpDirector } from '../bgp/director.js';
+import { ipvsConfigView } from '../bgp/vips.js';
 import { HealthChecker } from '../check/health.js';
 import type { DesiredBackends } from '../check/pool.js';
 import type { BackendState, PoolState } from '../ipvs/desired.js';
@@ -93,6 +95,7 @@ export class Daemon {
   private heap: HeapGovernor | undefined;
   /** Held instance and IPVS locks, by key (see instance-lock.ts). */
   private locks = new Map<string, Locks>();
+  private bgp: BgpDirector | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -121,9 +124,15 @@ export class Daemon {
       throw e;
     }
 
+    // bgp: made before the checks and IPVS start, so their first verdicts reach it
+    this.bgp = new BgpDirector({ log: this.log.child({ component: 'bgp' }) });
     await this.startWorker();
     this.startHealth();
     this.startIpvs();
+    await this.bgp.setConfig(this.config).catch(async (e: Error) => {
+      await this.stop('bgp engine failed');
+      throw new DaemonStartError(e.message, 3);
+    });
     this.heap?.endBurst(); // the config is loaded and the checker built
     const socketPath = this.opts.socket ?? this.config.control.socket;
     try {
@@ -149,6 +158,7 @@ export class Daemon {
       setInterval(() => {
         void this.refreshSnapshot();
         this.observeReconciles();
+        this.bgp?.observeIpvs(this.ipvs);
       }, SNAPSHOT_MS),
     );
     this.startWatchdog();
@@ -320,7 +330,7 @@ export class Daemon {
 
   /** The reconciler keeps the kernel table equal to config + verdicts; without IP_VS it says so and retries. */
   private startIpvs(): void {
-    if (this.config.virtual_servers.length === 0) return;
+    if (ipvsConfigView(this.config).virtual_servers.length === 0) return;
     const log = this.log.child({ component: 'ipvs' });
     this.ipvs = new Reconciler({
       backend: createIpvsBackend(this.config, log),
@@ -329,7 +339,7 @@ export class Daemon {
       maxInterval: this.config.ipvs.resync_interval,
       logger: log,
     });
-    this.ipvs.setConfig(this.config);
+    this.ipvs.setConfig(ipvsConfigView(this.config));
     this.pushBackends();
     this.ipvs.start();
   }
@@ -349,12 +359,14 @@ export class Daemon {
 
   /** Health verdicts → the reconciler's per-service pools. */
   private pushBackends(): void {
-    if (!this.ipvs || !this.health) return;
-    this.ipvs.setBackendState(backendState(this.health.desiredAll()));
+    if (!this.health) return;
+    const desired = this.health.desiredAll();
+    this.ipvs?.setBackendState(backendState(desired));
+    this.bgp?.setHealth(desired);
   }
 
   private ipvsStatus(): IpvsStatus {
-    if (!this.ipvs) return { state: 'disabled', error: 'no virtual servers in the config', driftCorrections: 0, reconciles: 0, table: [] };
+    if (!this.ipvs) return { state: 'disabled', error: 'no virtual servers for IPVS in the config', driftCorrections: 0, reconciles: 0, table: [] };
     const snap: ReconcilerSnapshot = this.ipvs.snapshot();
     const state = snap.status === 'in-sync' ? 'in-sync' : snap.status === 'degraded' ? 'degraded' : snap.status === 'initializing' ? 'pending' : 'disabled';
     return {
@@ -443,11 +455,11 @@ export class Daemon {
       }
       this.switchLocks(locks);
       this.health?.reload(config);
-      const hadServers = this.config.virtual_servers.length > 0;
       this.config = config;
       if (!this.health && config.virtual_servers.length > 0) this.startHealth();
-      if (this.ipvs) this.ipvs.setConfig(config);
-      else if (!hadServers) this.startIpvs();
+      if (this.ipvs) this.ipvs.setConfig(ipvsConfigView(config));
+      else this.startIpvs();
+      await this.bgp?.setConfig(config).catch((e: Error) => this.log.error({ err: e.message }, e.message));
       this.pushBackends();
       const reloads = this.configState.reloads;
       this.configState = { ...this.newConfigState(loaded.format, config), reloads: { ...reloads, ok: reloads.ok + 1 }, lastReload: { at, ok: true } };
@@ -494,6 +506,7 @@ export class Daemon {
     try {
       const names = await this.forInstances(() => true, on ? 'maintenanceOn' : 'maintenanceOff');
       this.maintenance = on;
+      this.bgp?.setMaintenance(on);
       this.log.warn({ instances: names, maintenance: on }, on ? 'maintenance on: this node no longer competes for MASTER' : 'maintenance off: this node competes for MASTER again');
       return { ok: true, message: `maintenance ${on ? 'on' : 'off'} for ${names.length} instance(s)` };
     } catch (e) {
@@ -529,6 +542,7 @@ export class Daemon {
   status(): DaemonStatus {
     const health = this.health?.snapshot();
     const ipvs = this.ipvsStatus();
+    const bgp = this.bgp?.status();
     return {
       node: {
         ...(this.config?.global.router_id ? { routerId: this.config.global.router_id } : {}),
@@ -546,6 +560,7 @@ export class Daemon {
       realServers: realServerLines(health, this.drained),
       drained: [...this.drained],
       counters: { otherMasterSeen: { ...this.otherMasterSeen }, unhandledErrors: this.unhandledErrors },
+      ...(bgp ? { bgp } : {}),
       ...(this.heap
         ? { heap: { governorRequests: this.heap.requests, fullCollections: this.heap.budget.fullCollections, floorBytes: this.heap.budget.floor, limitBytes: this.heap.budget.limit } }
         : {}),
@@ -566,6 +581,7 @@ export class Daemon {
     safe(() => notifyStatus(`stopping: ${reason}`));
     for (const t of this.timers) clearInterval(t);
     this.health?.stop();
+    await this.bgp?.stop(); // routes go before the IPVS services behind them
     // IPVS is left or cleared as config.ipvs.on_stop says.
     await this.ipvs?.stop();
     if (w && vrrpStopped) {

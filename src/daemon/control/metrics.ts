@@ -4,6 +4,7 @@
 // (mehdy/keepalived-exporter's keepalived_* set), so existing dashboards keep working;
 // vipkeeper's own additions are vipkeeper_*.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerBgpMetrics } from '../../bgp/metrics.js';
 import type { DaemonStatus } from './status.js';
 
 const STATE_VALUE: Record<string, number> = { INIT: 0, BACKUP: 1, MASTER: 2, FAULT: 3, STOP: 4 };
@@ -279,6 +280,8 @@ export function createMetrics(getStatus: () => DaemonStatus | undefined): Metric
       this.set(st()?.maintenance ? 1 : 0);
     },
   });
+
+  registerBgpMetrics(registry, () => st()?.bgp);
 
   return {
     registry,

@@ -1,5 +1,6 @@
 // The daemon's status as plain JSON: what `GET /status` returns, what `vipkeeper
 // status` prints, and what the metrics are read from at scrape time.
+import type { BgpStatus } from '../../bgp/status.js';
 import type { HealthSnapshot } from '../../check/health.js';
 import type { RuntimeSnapshot } from '../vrrp/types.js';
 
@@ -45,6 +46,8 @@ export interface DaemonStatus {
   counters: { otherMasterSeen: Record<string, number>; /** Rejections no code handled; logged and survived. */ unhandledErrors?: number };
   /** The heap governor (heap-governor.ts), when it runs: collections asked of V8, and its RSS budget. */
   heap?: { governorRequests: number; fullCollections: number; floorBytes: number; limitBytes: number };
+  /** BGP mode (config `bgp`): the engine, per VIP announced/draining/withdrawn with the reason, the sessions. */
+  bgp?: BgpStatus;
 }
 
 export interface RealServerLine {
