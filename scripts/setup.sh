@@ -14,7 +14,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(keepalived ipvsadm iproute2 tshark iputils-ping iputils-arping dnsmasq-base nginx-light procps
       python3 python3-aiosmtpd openssl curl make g++ ca-certificates
-      qemu-system-x86 qemu-utils busybox-static cpio kmod bird2)
+      qemu-system-x86 qemu-utils busybox-static cpio kmod bird2 nftables)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

