@@ -130,11 +130,26 @@ describe('HealthChecker', () => {
     expect(hc.pool('10.0.0.2 80 TCP')?.rsState('10.0.1.2:8080')?.alive).toBe(false);
     expect(hc.scheduler.keys()).toHaveLength(3);
 
-    // A changed check (new key) starts fresh: without alpha it is up again until it fails.
+    // New timing (a new job) on the same target keeps the verdict: the dead RS stays dead.
     events.length = 0;
-    hc.reload(cfg([{ ...second, real_servers: [{ address: '10.0.1.2', port: 8080, checks: [{ type: 'TCP_CHECK', connect_timeout: 2 }] }] }]));
-    expect(events.map((e) => `${e.type} ${'rs' in e ? e.rs : ''}`)).toEqual(['rsUp 10.0.1.2:8080']);
+    hc.reload(cfg([{ ...second, delay_loop: 5, real_servers: [{ address: '10.0.1.2', port: 8080, checks: [{ type: 'TCP_CHECK', connect_timeout: 2, retry: 4 }] }] }]));
+    // (no rsUp: the only real server left is dead, so the service loses its quorum)
+    expect(events.map((e) => `${e.type} ${'rs' in e ? e.rs : ''}`)).toEqual(['quorumDown ']);
+    expect(hc.pool('10.0.0.2 80 TCP')?.rsState('10.0.1.2:8080')?.alive).toBe(false);
     expect(hc.scheduler.keys()).toHaveLength(1);
+    events.length = 0;
+    // ... and it comes back when its check passes again.
+    net.down.delete('10.0.1.2');
+    await clock.advanceAsync(7000);
+    expect(events.map((e) => `${e.type} ${'rs' in e ? e.rs : ''}`)).toContain('rsUp 10.0.1.2:8080');
+
+    // A new target (another port) is another check: it starts fresh (without alpha: up).
+    net.down.add('10.0.1.2');
+    await clock.advanceAsync(30_000);
+    expect(hc.pool('10.0.0.2 80 TCP')?.rsState('10.0.1.2:8080')?.alive).toBe(false);
+    events.length = 0;
+    hc.reload(cfg([{ ...second, real_servers: [{ address: '10.0.1.2', port: 8081, checks: [{ type: 'TCP_CHECK' }] }] }]));
+    expect(hc.pool('10.0.0.2 80 TCP')?.rsState('10.0.1.2:8081')?.alive).toBe(true);
     hc.stop();
   });
 

@@ -16,6 +16,7 @@
 import type { Config } from '../config/schema.js';
 import { ServicePool, type CheckVerdictView, type DesiredBackends, type PoolEvent } from './pool.js';
 import { CheckScheduler, systemClock, type CheckUpdate, type Clock, type SchedulerOptions, type SchedulerStats } from './scheduler.js';
+import type { VerdictState } from './verdict.js';
 import { resolveServices, type CheckPlan, type ServicePlan } from './spec.js';
 import type { Probe, ProbeKind, ProbeResult } from './types.js';
 
@@ -190,10 +191,23 @@ export class HealthChecker {
       const v = this.scheduler.verdict(key);
       return v && { up: v.up, ...(v.weight !== undefined ? { weight: v.weight } : {}), ...(v.weightDelta !== undefined ? { weightDelta: v.weightDelta } : {}) };
     };
+    // A check whose timing changed is a new job; it starts from the verdict of the check on the
+    // same target, so a reload never brings a dead real server back up for an interval.
+    const byIdentity = new Map<string, VerdictState>();
+    for (const s of old.values()) {
+      for (const rs of s.plan.realServers) {
+        for (const c of rs.checks) {
+          const v = this.scheduler.verdict(c.key);
+          if (v?.hasRun) byIdentity.set(`${s.plan.id} ${rs.key} ${c.identity}`, v);
+        }
+      }
+    }
     for (const plan of resolved.services) {
       // Subscribe the new listeners before dropping the old ones, so shared keys keep their job.
       const unsubscribe = plan.realServers.flatMap((rs) =>
-        rs.checks.map((c) => this.scheduler.subscribe(c, this.listenerFor(plan.id, rs.key))),
+        rs.checks.map((c) =>
+          this.scheduler.subscribe(c, this.listenerFor(plan.id, rs.key), this.scheduler.has(c.key) ? undefined : byIdentity.get(`${plan.id} ${rs.key} ${c.identity}`)),
+        ),
       );
       const prev = old.get(plan.id);
       if (prev) {

@@ -34,6 +34,8 @@ export { realClock as systemClock } from '../sys/clock.js';
 /** What the scheduler needs to know about a check (a `CheckPlan` fits). */
 export interface ScheduledCheck {
   key: string;
+  /** What is probed, timing aside (see CheckPlan.identity). */
+  identity?: string;
   kind: ProbeKind;
   specs: ProbeSpec[];
   timeoutMs: number;
@@ -268,18 +270,19 @@ export class CheckScheduler {
   }
 
   /**
-   * Adds a listener for a check. The first subscriber of a key creates its job (fresh verdict,
-   * first attempt after bootstrap + warmup); later ones share it. Returns an idempotent unsubscribe;
+   * Adds a listener for a check. The first subscriber of a key creates its job (a fresh verdict, or
+   * `inherit`: the verdict of the check it replaces; first attempt after bootstrap + warmup);
+   * later ones share it. Returns an idempotent unsubscribe;
    * the last unsubscribe cancels the job.
    */
-  subscribe(check: ScheduledCheck, listener: CheckListener): () => void {
+  subscribe(check: ScheduledCheck, listener: CheckListener, inherit?: VerdictState): () => void {
     if (this.stopped) throw new Error(`Cannot subscribe "${check.key}": the scheduler is stopped`);
     if (check.specs.length === 0) throw new RangeError(`Cannot subscribe "${check.key}": the check has no probe spec`);
     let job = this.jobs.get(check.key);
     if (!job) {
       job = {
         check,
-        verdict: new CheckVerdict(verdictParams(check)),
+        verdict: new CheckVerdict(verdictParams(check), inherit),
         listeners: new Map(),
         phase: 'waiting',
         nextAt: 0,

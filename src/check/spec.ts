@@ -88,6 +88,11 @@ export interface CheckTiming {
 export interface CheckPlan {
   /** Dedup key: equal keys are the same check (run once, result shared). */
   key: string;
+  /**
+   * What is probed, without how often or how patiently (timing, retry, alpha, timeouts): a reload
+   * that changes only those keeps the check's verdict (a dead real server stays down).
+   */
+  identity: string;
   /** Service identity (`ServicePlan.id`). */
   vs: string;
   /** Real server key (`RealServerPlan.key`). */
@@ -406,7 +411,8 @@ function resolveCheck(
   }
 
   const key = dedupKey(kind, target, { specs, timeoutMs, delayLoopMs, retry, delayBeforeRetryMs, alpha, fastRecovery, dynamic });
-  return { key, vs: vsId, rs: rsKey, index, kind, timing, timeoutMs, specs, dynamic, target };
+  const identity = dedupKey(kind, target, { specs: specs.map((sp) => ({ ...sp, timeoutMs: undefined })), dynamic });
+  return { key, identity, vs: vsId, rs: rsKey, index, kind, timing, timeoutMs, specs, dynamic, target };
 }
 
 type ConnectCheck = Exclude<Check, { type: 'MISC_CHECK' } | { type: 'FILE_CHECK' }>;

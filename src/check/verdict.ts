@@ -98,11 +98,23 @@ export class CheckVerdict {
   private stepDelayMs = 0;
   private stepRetrying = false;
 
-  constructor(params: VerdictParams) {
+  /**
+   * `inherit`: the state of the check this one replaces (same target, other timing): it starts
+   * where that one was (up or down, weights), not from `alpha`.
+   */
+  constructor(params: VerdictParams, inherit?: VerdictState) {
     if (!Number.isInteger(params.retry) || params.retry < 0) throw new RangeError(`Invalid retry "${params.retry}": expected an integer ≥ 0`);
     this.params = { ...params, urlCount: Math.max(1, params.urlCount ?? 1) };
     this.isUp = !params.alpha;
     this.retryIt = params.retry;
+    if (inherit?.hasRun) {
+      this.isUp = inherit.up;
+      this.hasRun = true;
+      this.failures = inherit.consecutiveFailures;
+      this.retryIt = inherit.up ? 0 : params.retry;
+      this.weight = inherit.weight;
+      this.weightDelta = inherit.weightDelta;
+    }
   }
 
   get up(): boolean {
