@@ -434,6 +434,11 @@ function runChecks(input: Uint8Array, ctx: RxContext, exp: InstanceExpectations 
         };
 
   if (exp) {
+    // A VRRPv3 Max Adver Int of 0 would become a BACKUP's Master_Adver_Interval: a down timer of
+    // ~Skew_Time and a BACKUP taking over ~100 times a second against a live master. keepalived
+    // adopts it; we drop it, counted as an interval error.
+    if (advert.version === 3 && advert.advertIntervalCs === 0) return drop('interval', 'Max Adver Int 0 from the master: dropped (a BACKUP would flap)');
+
     // 10. Multicast vs unicast consistency.
     const dstMcast = isMulticastBytes(family, dst);
     if (dstMcast === unicast) {

@@ -1622,3 +1622,15 @@ describe('retune: a reload applies new parameters in place', () => {
     expect(() => h.inst.retune(10, params({ family: 6, version: 3, primaryIp: 'fe80::5' }))).toThrow(/cannot change in place/);
   });
 });
+
+describe('hostile or broken peers', () => {
+  it('a VRRPv3 advert with Max Adver Int 0 never becomes the BACKUP\'s master interval', () => {
+    const h = mk({ version: 3, advertIntervalMs: 100 });
+    toBackup(h);
+    h.inst.handleAdvert(10, adv('10.0.0.6', 200, 0));
+    flush(h.inst);
+    expect(h.inst.masterAdvertIntervalMs).toBe(100);
+    // the down timer is a full Master_Down_Interval at 100 ms, not ~Skew_Time
+    expect(h.inst.pollTimeout()! - 10).toBeCloseTo(masterDownIntervalMs(3, 100, 100), 3);
+  });
+});

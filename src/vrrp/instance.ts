@@ -855,7 +855,9 @@ export class VrrpInstance {
       }
       case 'learnMasterInterval':
         // docs/vrrp.md §3: only v3 adopts the master's interval (v2 drops mismatches before this).
-        if (p.version === 3 && ctx.adv) this.masterAdverIntervalUs = msToUs(ctx.adv.advertIntervalMs);
+        // An interval of 0 (the codec drops it; a hostile or broken peer) would make the down timer
+        // ~0 and the BACKUP flap against a live master: never adopted.
+        if (p.version === 3 && ctx.adv && ctx.adv.advertIntervalMs > 0) this.masterAdverIntervalUs = msToUs(ctx.adv.advertIntervalMs);
         return;
       case 'restoreLocalInterval':
         this.masterAdverIntervalUs = msToUs(p.advertIntervalMs);

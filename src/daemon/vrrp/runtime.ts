@@ -34,6 +34,7 @@ import type { Config, Vip } from '../../config/schema.js';
 import type { NotifyState } from '../../vocab/states.js';
 import { realClock, type Clock, type TimerHandle } from '../../sys/clock.js';
 import type { Logger } from '../../sys/logger.js';
+import { LogLimiter } from '../../sys/log-limiter.js';
 import { VrrpInstance, validateParams, type TrackInput } from '../../vrrp/instance.js';
 import { resolveInstance, type ResolvedInstance } from '../../vrrp/params.js';
 import { computeTrack, resolveTrackers, type ResolvedTracker, type ScriptState, type TrackerStates } from '../../vrrp/tracking.js';
@@ -98,14 +99,13 @@ export class VrrpRuntime {
   private watched = new Set<string>();
   /** Last group notify per sync group (a reload waits for a stopped group's STOP notify). */
   private readonly groupNotifies = new Map<string, Promise<void>>();
-  private readonly dropLog = new Map<string, { last: number; suppressed: number }>();
   /** Tracked object states (interfaces, vrrp_scripts, track_files), plain data. */
   private readonly states: { interfaces: Record<string, boolean>; scripts: Record<string, ScriptState>; files: Record<string, number> } = {
     interfaces: {},
     scripts: {},
     files: {},
   };
-  private readonly dropLogIntervalMs: number;
+  private readonly logLimiter: LogLimiter;
 
   private readonly laterQueue: (() => void)[] = [];
   private readonly warmedKinds = new Map<string, number>();
@@ -113,7 +113,7 @@ export class VrrpRuntime {
   constructor(private readonly deps: VrrpRuntimeDeps) {
     this.clock = deps.clock ?? realClock;
     this.log = deps.logger;
-    this.dropLogIntervalMs = deps.dropLogIntervalMs ?? 60_000;
+    this.logLimiter = new LogLimiter({ intervalMs: deps.dropLogIntervalMs ?? 60_000 });
     this.cfg = deps.config;
     this.effects = new InstanceEffects({
       addresses: deps.addresses,
@@ -1097,17 +1097,12 @@ export class VrrpRuntime {
     }
   }
 
-  /** Log at warn at most once per interval per key, with the number suppressed in between. */
+  /** Log at warn at most once per interval per key, within a global budget (sys/log-limiter.ts). */
   private rateLimited(key: string, fields: () => object, msg: string): void {
-    const now = this.clock.now();
-    const e = this.dropLog.get(key);
-    if (e && now - e.last < this.dropLogIntervalMs) {
-      e.suppressed++;
-      return;
-    }
-    this.log.warn({ ...fields(), ...(e?.suppressed ? { suppressed: e.suppressed } : {}) }, msg);
-    this.dropLog.set(key, { last: now, suppressed: 0 });
+    const extra = this.logLimiter.admit(key, this.clock.now());
+    if (extra) this.log.warn({ ...fields(), ...extra }, msg);
   }
+
 }
 
 /** What the transport is given for an instance. */
