@@ -12,13 +12,25 @@ import {
   readScript,
   readSeconds,
   readWeight,
+  shownText,
   type Obj,
   type Path,
 } from './context.js';
+import { consequence, isInert, keywordsOf, lookup, type BlockId, type Resolved } from '../ledger/ledger.js';
+import { HIDDEN, maskUrlCredentials } from '../secrets.js';
 import type { KNode } from './tree.js';
 
 export type Handler = (ctx: ImportContext, node: KNode, target: Obj, path: Path, state: State) => void;
-export type Table = Record<string, Handler>;
+
+/** A block's keyword handlers; the ledger (src/config/ledger) says what each keyword's status is. */
+export interface Table {
+  block: BlockId;
+  handlers: Record<string, Handler>;
+}
+
+export function table(block: BlockId, handlers: Record<string, Handler>): Table {
+  return { block, handlers };
+}
 
 /** Parse-order facts keepalived acts on (G15). */
 export interface State {
@@ -63,12 +75,11 @@ export const bool =
     const v = readBool(ctx, node);
     if (v !== undefined) set(ctx, t, path, key, v, node);
   };
+/** A keyword with no value; anything after it is reported as ignored by walk. */
 export const flag =
   (key: string, value: unknown = true): Handler =>
-  (ctx, node, t, path) => {
-    if (node.args.length) ctx.warn(node.args[0]!.loc, `'${node.keyword}' takes no value; '${argText(node)}' is ignored`);
+  (ctx, node, t, path) =>
     set(ctx, t, path, key, value, node);
-  };
 export const str =
   (key: string): Handler =>
   (ctx, node, t, path) => {
@@ -119,39 +130,104 @@ export const weighted =
     if (w.weight !== undefined) set(ctx, t, path, 'weight', w.weight, node);
     if (w.reverse) t.weight_reverse = true;
   };
-export const unsupported =
-  (block: string, note?: string): Handler =>
-  (ctx, node) =>
-    ctx.notCarried(node, block, note);
-export const deprecated =
-  (inner: Handler, instead: string): Handler =>
-  (ctx, node, t, path, st) => {
-    ctx.warn(node.loc, `'${node.keyword}' is deprecated; write '${instead}'`);
-    inner(ctx, node, t, path, st);
-  };
-
 export function set(ctx: ImportContext, t: Obj, path: Path, key: string, value: unknown, node: KNode): void {
   t[key] = value;
-  ctx.at([...path, key], node.loc);
+  ctx.field(t, key, node.loc);
+  void path;
 }
 
-export function walk(ctx: ImportContext, nodes: readonly KNode[], table: Table, target: Obj, path: Path, st: State, block: string): void {
+/**
+ * Runs a block's keywords through the ledger and their handlers:
+ * - not in the ledger: an unknown keyword (keepalived warns and ignores it too);
+ * - refused: an error; not acted on and writing nothing: recorded and warned about;
+ * - otherwise the handler writes the model; a not-acted field it wrote is then dropped and
+ *   reported, a partly acted one reported and kept;
+ * - arguments the handler did not read are reported: keepalived reads one keyword a line.
+ */
+export function walk(ctx: ImportContext, nodes: readonly KNode[], tbl: Table, target: Obj, path: Path, st: State, where: string): void {
   for (const node of nodes) {
     if (node.anonymous) continue;
-    const h = Object.hasOwn(table, node.keyword) ? table[node.keyword] : undefined;
-    if (h) h(ctx, node, target, path, st);
-    else ctx.unknown(node, block, Object.keys(table));
+    ctx.keywords++;
+    const entry = lookup(tbl.block, node.keyword);
+    if (!entry) {
+      ctx.unknown(node, where, keywordsOf(tbl.block), path);
+      continue;
+    }
+    if (entry.status === 'refused' || (entry.status === 'not-acted' && !entry.fields)) {
+      if (ctx.notActedDepth === 0 || entry.status === 'refused') record(ctx, node, entry, where, path, tbl.block);
+      continue;
+    }
+    const handler = tbl.handlers[node.keyword] ?? tbl.handlers[entry.canonical];
+    if (!handler) {
+      // the ledger lists it but the importer cannot read it: a bug, said where it shows
+      ctx.error(node.loc, `internal: vipkeeper has no reader for '${node.keyword}' in ${where}; please report this`);
+      continue;
+    }
+    if (entry.deprecated && entry.canonical !== node.keyword) ctx.warn(node.loc, `'${node.keyword}' is deprecated; write '${entry.canonical}'`);
+    // inside a block that is not acted on as a whole, only the block is reported (and dropped)
+    if (entry.status === 'not-acted') ctx.notActedDepth++;
+    try {
+      handler(ctx, node, target, path, st);
+    } finally {
+      if (entry.status === 'not-acted') ctx.notActedDepth--;
+    }
+    reportIgnoredArgs(ctx, node, entry);
+    if (ctx.notActedDepth > 0) continue;
+    if (entry.status === 'not-acted') dropNotActed(ctx, node, entry, where, target, path, tbl.block);
+    else if (entry.status === 'partial' && (entry.fields ?? []).some((f) => !isInert(entry, target[topKey(f)]))) {
+      ctx.partial++;
+      ctx.warnRepeated(`${tbl.block}\0${entry.canonical}`, `'${node.keyword}'`, node.loc, consequence(node.keyword, entry));
+    }
   }
+}
+
+function topKey(field: string): string {
+  return field.split(/[.[]/, 1)[0] as string;
+}
+
+function record(ctx: ImportContext, node: KNode, entry: Resolved, where: string, path: Path, block: BlockId, fields?: string[]): void {
+  const status = entry.status === 'refused' ? 'refused' : 'not-acted';
+  ctx.record(
+    {
+      keyword: node.keyword,
+      block: where,
+      loc: node.loc,
+      status,
+      note: status === 'refused' ? (entry.reason ?? '') : (entry.loses ?? ''),
+      path,
+      ...(fields ? { fields } : {}),
+      text: shownText(node, entry.secret),
+    },
+    consequence(node.keyword, entry),
+    `${block}\0${entry.canonical}`,
+  );
+}
+
+/** A not-acted keyword's fields leave the model (unless inert) and the keyword is reported. */
+function dropNotActed(ctx: ImportContext, node: KNode, entry: Resolved, where: string, target: Obj, path: Path, block: BlockId): void {
+  const dropped: string[] = [];
+  for (const f of new Set((entry.fields ?? []).map(topKey))) {
+    const v = target[f];
+    if (v === undefined || isInert(entry, v)) continue;
+    delete target[f];
+    dropped.push(f);
+  }
+  if (dropped.length) record(ctx, node, entry, where, path, block, dropped);
+}
+
+/** keepalived reads one keyword a line: what a handler did not read is ignored, and said so. */
+function reportIgnoredArgs(ctx: ImportContext, node: KNode, entry: Resolved): void {
+  const used = node.used ?? 0;
+  const extra = node.args[used];
+  if (!extra) return;
+  const show = (from: number, to: number) =>
+    entry.secret ? HIDDEN : maskUrlCredentials(node.args.slice(from, to).map((a) => a.text).join(' '));
+  const head = used === 0 ? `'${node.keyword}'` : `'${node.keyword} ${show(0, used)}'`;
+  ctx.warn(extra.loc, `ignored after ${head}: '${show(used, node.args.length)}' (keepalived reads one keyword a line)`);
 }
 
 export function needBlock(ctx: ImportContext, node: KNode): node is KNode & { children: KNode[] } {
   if (node.children) return true;
   ctx.error(node.loc, `'${node.keyword}' must be followed by a '{ … }' block`);
   return false;
-}
-
-/** Adds P2 keywords that we recognise but do not carry over. */
-export function withUnsupported(table: Table, block: string, names: string[], notes: Record<string, string> = {}): Table {
-  for (const n of names) table[n] ??= unsupported(block, notes[n]);
-  return table;
 }

@@ -1,12 +1,10 @@
 // virtual_server_group, virtual_server, real_server and the checkers: the keepalived
 // importer's LVS tables.
 import { isIP } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import { parseCidr } from '../schema.js';
-import { argText, type ImportContext, list, needArg, readInt, readIp, readPort, readScript, type Obj } from './context.js';
-import {
-  bool, deprecated, enumOf, flag, int, ip, needBlock, port, script, secs, set, str, walk, weighted, withUnsupported,
-  type Handler, type State, type Table,
-} from './import-handlers.js';
+import { argText, type ImportContext, list, needArg, readInt, readIp, readPort, readScript, useArgs, type Obj } from './context.js';
+import { bool, enumOf, flag, int, ip, needBlock, port, script, secs, set, str, table, walk, weighted, type Handler, type State, type Table } from './import-handlers.js';
 import type { KNode } from './tree.js';
 
 // ---------------------------------------------------------------- virtual servers
@@ -24,6 +22,7 @@ function lvsMethod(key: string): Handler {
     }
     set(ctx, t, path, key, v, node);
     if (v === 'TUN' && node.args.length > 1) {
+      useArgs(node);
       const tun: Obj = {};
       const args = node.args.slice(1).map((a) => a.text);
       for (let i = 0; i < args.length; i++) {
@@ -38,7 +37,8 @@ function lvsMethod(key: string): Handler {
   };
 }
 
-const CHECK_COMMON: Table = {
+/** The connection keywords of every checker but MISC_CHECK, FILE_CHECK and BFD_CHECK. */
+const CONNECTION: Record<string, Handler> = {
   connect_ip: ip('connect_ip'),
   connect_port: port('connect_port'),
   bindto: ip('bindto'),
@@ -46,6 +46,10 @@ const CHECK_COMMON: Table = {
   bind_if: str('bind_if'),
   fwmark: int('fwmark', 0, 2 ** 32 - 1),
   connect_timeout: secs('connect_timeout'),
+};
+
+/** The retry keywords of every checker but FILE_CHECK and BFD_CHECK. */
+const RETRY: Record<string, Handler> = {
   retry: int('retry', 0, 2 ** 31 - 1),
   delay_before_retry: secs('delay_before_retry'),
   delay_loop: secs('delay_loop'),
@@ -54,40 +58,37 @@ const CHECK_COMMON: Table = {
   log_all_failures: bool('log_all_failures'),
 };
 
-const URL: Table = withUnsupported(
-  {
-    path: str('path'),
-    digest: (ctx, node, t, path) => {
-      const v = needArg(ctx, node, 'an MD5 digest');
-      if (v === undefined) return;
-      if (!/^[0-9a-fA-F]{32}$/.test(v)) {
-        ctx.error(node.args[0]!.loc, `digest '${v}' is not an MD5 digest of 32 hex digits; compute one with \`genhash\``);
-        return;
-      }
-      set(ctx, t, path, 'digest', v.toLowerCase(), node);
-    },
-    status_code: (ctx, node, t, path) => {
-      const arr = list(t, 'status_code');
-      for (const a of node.args) {
-        const m = /^(\d{3})(?:-(\d{3}))?$/.exec(a.text);
-        if (!m || Number(m[1]) < 100 || Number(m[2] ?? m[1]) > 599) {
-          ctx.error(a.loc, `status_code '${a.text}' is not a status code or range like 200-299`);
-          continue;
-        }
-        arr.push(m[2] ? a.text : Number(m[1]));
-      }
-      ctx.at([...path, 'status_code'], node.loc);
-    },
-    virtualhost: str('virtualhost'),
-    regex: (ctx, node, t, path) => {
-      const v = readScript(ctx, node);
-      if (v) set(ctx, t, path, 'regex', v.command, node);
-    },
-    regex_no_match: flag('regex_no_match'),
+export const URL: Table = table('url', {
+  path: str('path'),
+  digest: (ctx, node, t, path) => {
+    const v = needArg(ctx, node, 'an MD5 digest');
+    if (v === undefined) return;
+    if (!/^[0-9a-fA-F]{32}$/.test(v)) {
+      ctx.error(node.args[0]!.loc, `digest '${v}' is not an MD5 digest of 32 hex digits; compute one with \`genhash\``);
+      return;
+    }
+    set(ctx, t, path, 'digest', v.toLowerCase(), node);
   },
-  'url',
-  ['regex_options', 'regex_stack', 'regex_min_offset', 'regex_max_offset'],
-);
+  status_code: (ctx, node, t, path) => {
+    useArgs(node);
+    const arr = list(t, 'status_code');
+    for (const a of node.args) {
+      const m = /^(\d{3})(?:-(\d{3}))?$/.exec(a.text);
+      if (!m || Number(m[1]) < 100 || Number(m[2] ?? m[1]) > 599) {
+        ctx.error(a.loc, `status_code '${a.text}' is not a status code or range like 200-299`);
+        continue;
+      }
+      arr.push(m[2] ? a.text : Number(m[1]));
+    }
+    ctx.field(t, 'status_code', node.loc);
+  },
+  virtualhost: str('virtualhost'),
+  regex: (ctx, node, t, path) => {
+    const v = readScript(ctx, node);
+    if (v) set(ctx, t, path, 'regex', v.command, node);
+  },
+  regex_no_match: flag('regex_no_match'),
+});
 
 function urlBlock(): Handler {
   return (ctx, node, t, path, st) => {
@@ -95,7 +96,7 @@ function urlBlock(): Handler {
     const arr = list(t, 'url');
     const u: Obj = {};
     const p = [...path, 'url', arr.length];
-    ctx.at(p, node.loc);
+    ctx.here(u, node.loc);
     walk(ctx, node.children, URL, u, p, st, 'url');
     if (u.path === undefined) {
       ctx.error(node.loc, `url block has no path; add 'path /…'`);
@@ -105,9 +106,9 @@ function urlBlock(): Handler {
   };
 }
 
-const HTTP: Table = {
-  ...CHECK_COMMON,
-  nb_get_retry: deprecated(int('retry', 0, 2 ** 31 - 1), 'retry'),
+const HTTP: Record<string, Handler> = {
+  ...CONNECTION,
+  ...RETRY,
   url: urlBlock(),
   http_protocol: enumOf('http_protocol', ['1.0', '1.0C', '1.1'], { caseInsensitive: true }),
   virtualhost: str('virtualhost'),
@@ -117,14 +118,18 @@ const HTTP: Table = {
   tls_compliant: bool('tls_compliant'),
 };
 
-const SMTP_HOST: Table = { ...CHECK_COMMON };
+export const SMTP_HOST: Table = table('smtp_host', { ...CONNECTION, ...RETRY });
 
-const CHECKERS: Record<string, Table> = {
-  TCP_CHECK: { ...CHECK_COMMON },
-  HTTP_GET: HTTP,
-  SSL_GET: HTTP,
-  SMTP_CHECK: {
-    ...CHECK_COMMON,
+/** The checker kinds vipkeeper runs (BFD_CHECK is not acted on: the ledger reports it). */
+type CheckerKind = 'TCP_CHECK' | 'HTTP_GET' | 'SSL_GET' | 'SMTP_CHECK' | 'DNS_CHECK' | 'MISC_CHECK' | 'UDP_CHECK' | 'PING_CHECK' | 'FILE_CHECK';
+
+export const CHECKERS: Record<CheckerKind, Table> = {
+  TCP_CHECK: table('TCP_CHECK', { ...CONNECTION, ...RETRY }),
+  HTTP_GET: table('HTTP_GET', HTTP),
+  SSL_GET: table('SSL_GET', HTTP),
+  SMTP_CHECK: table('SMTP_CHECK', {
+    ...CONNECTION,
+    ...RETRY,
     helo_name: str('helo_name'),
     host: (ctx, node, t, path, st) => {
       if (!needBlock(ctx, node)) return;
@@ -133,14 +138,15 @@ const CHECKERS: Record<string, Table> = {
       walk(ctx, node.children, SMTP_HOST, h, path, st, 'host');
       list(t, '__hosts').push({ fields: h, loc: node.loc });
     },
-  },
-  DNS_CHECK: {
-    ...CHECK_COMMON,
+  }),
+  DNS_CHECK: table('DNS_CHECK', {
+    ...CONNECTION,
+    ...RETRY,
     type: enumOf('dns_type', ['A', 'NS', 'CNAME', 'SOA', 'MX', 'TXT', 'AAAA', 'RRSIG', 'DNSKEY'], { caseInsensitive: true }),
     name: str('name'),
-  },
-  MISC_CHECK: {
-    ...CHECK_COMMON,
+  }),
+  MISC_CHECK: table('MISC_CHECK', {
+    ...RETRY,
     misc_path: script('misc_path'),
     misc_timeout: secs('misc_timeout'),
     misc_dynamic: flag('misc_dynamic'),
@@ -148,30 +154,31 @@ const CHECKERS: Record<string, Table> = {
       const user = needArg(ctx, node, 'a user name');
       if (user) t.__user = { user, group: argText(node, 1) };
     },
-  },
-  UDP_CHECK: {
-    ...CHECK_COMMON,
+  }),
+  UDP_CHECK: table('UDP_CHECK', {
+    ...CONNECTION,
+    ...RETRY,
     payload: str('payload'),
     require_reply: (ctx, node, t, path) => set(ctx, t, path, 'require_reply', argText(node) ?? '', node),
     min_reply_length: int('min_reply_length', 0, 65535),
     max_reply_length: int('max_reply_length', 0, 65535),
-  },
-  PING_CHECK: { ...CHECK_COMMON },
-  FILE_CHECK: {
+  }),
+  PING_CHECK: table('PING_CHECK', { ...CONNECTION, ...RETRY }),
+  FILE_CHECK: table('FILE_CHECK', {
     track_file: str('track_file'),
     weight: weighted(-254, 254),
     dynamic: flag('dynamic'),
-  },
+  }),
 };
 
-function checker(kind: string): Handler {
+function checker(kind: CheckerKind): Handler {
   return (ctx, node, t, path, st) => {
     if (!needBlock(ctx, node)) return;
     const checks = list(t, 'checks');
     const c: Obj = { type: kind };
     const p = [...path, 'checks', checks.length];
-    ctx.at(p, node.loc);
-    walk(ctx, node.children, CHECKERS[kind] as Table, c, p, st, kind);
+    ctx.here(c, node.loc);
+    walk(ctx, node.children, CHECKERS[kind], c, p, st, kind);
     const user = c.__user as { user: string; group?: string } | undefined;
     delete c.__user;
     if (kind === 'MISC_CHECK') {
@@ -189,6 +196,11 @@ function checker(kind: string): Handler {
       ctx.error(node.loc, `FILE_CHECK has no track_file`);
       return;
     }
+    if (kind === 'FILE_CHECK' && !st.trackFilesDefined.has(c.track_file as string)) {
+      // keepalived resolves it while parsing: "track_file X not found", and the checker is dropped
+      ctx.warn(node.loc, `FILE_CHECK: track_file '${String(c.track_file)}' is not defined above this line; keepalived drops this checker ("not found"), and so does vipkeeper`);
+      return;
+    }
     const hosts = c.__hosts as { fields: Obj; loc: typeof node.loc }[] | undefined;
     delete c.__hosts;
     if (hosts?.length) {
@@ -196,8 +208,8 @@ function checker(kind: string): Handler {
       Object.assign(c, first!.fields);
       checks.push(c);
       for (const h of others) {
-        ctx.at([...path, 'checks', checks.length], h.loc);
         const copy: Obj = { ...c, ...h.fields };
+        ctx.here(copy, h.loc);
         checks.push(copy);
       }
       return;
@@ -206,7 +218,7 @@ function checker(kind: string): Handler {
   };
 }
 
-const SERVER_TIMING: Table = {
+const SERVER_TIMING: Record<string, Handler> = {
   connect_timeout: secs('connect_timeout'),
   retry: int('retry', 0, 2 ** 31 - 1),
   delay_before_retry: secs('delay_before_retry'),
@@ -218,21 +230,16 @@ const SERVER_TIMING: Table = {
   smtp_alert: bool('smtp_alert'),
 };
 
-const REAL_SERVER: Table = withUnsupported(
-  {
-    weight: int('weight', 0, 2147483647),
-    lvs_method: lvsMethod('lvs_method'),
-    uthreshold: int('uthreshold', 0, 2 ** 31 - 1),
-    lthreshold: int('lthreshold', 0, 2 ** 31 - 1),
-    notify_up: script('notify_up'),
-    notify_down: script('notify_down'),
-    ...SERVER_TIMING,
-    ...Object.fromEntries(Object.keys(CHECKERS).map((k) => [k, checker(k)])),
-  },
-  'real_server',
-  ['snmp_name', 'BFD_CHECK'],
-  { BFD_CHECK: 'BFD is not implemented; the real server is checked by its other checkers only' },
-);
+export const REAL_SERVER: Table = table('real_server', {
+  weight: int('weight', 0, 2147483647),
+  lvs_method: lvsMethod('lvs_method'),
+  uthreshold: int('uthreshold', 0, 2 ** 31 - 1),
+  lthreshold: int('lthreshold', 0, 2 ** 31 - 1),
+  notify_up: script('notify_up'),
+  notify_down: script('notify_down'),
+  ...SERVER_TIMING,
+  ...Object.fromEntries((Object.keys(CHECKERS) as CheckerKind[]).map((k) => [k, checker(k)])),
+});
 
 export function serverAddr(ctx: ImportContext, node: KNode, what: string): { address: string; port?: number } | undefined {
   const addr = readIp(ctx, node);
@@ -244,71 +251,64 @@ export function serverAddr(ctx: ImportContext, node: KNode, what: string): { add
   return { address: addr, port: p };
 }
 
-export const VIRTUAL_SERVER: Table = withUnsupported(
-  {
-    lb_algo: enumOf('lb_algo', SCHEDULERS),
-    lvs_sched: enumOf('lb_algo', SCHEDULERS),
-    lb_kind: lvsMethod('lb_kind'),
-    lvs_method: lvsMethod('lb_kind'),
-    protocol: enumOf('protocol', ['TCP', 'UDP', 'SCTP'], { caseInsensitive: true }),
-    persistence_timeout: (ctx, node, t, path) => {
-      if (argText(node) === undefined) set(ctx, t, path, 'persistence_timeout', 360, node);
-      else {
-        const v = readInt(ctx, node, 0, 2 ** 31 - 1);
-        if (v !== undefined) set(ctx, t, path, 'persistence_timeout', v, node);
-      }
-    },
-    persistence_granularity: str('persistence_granularity'),
-    persistence_engine: str('persistence_engine'),
-    ...SERVER_TIMING,
-    omega: flag('omega'),
-    alpha: flag('alpha'),
-    inhibit_on_failure: flag('inhibit_on_failure'),
-    ha_suspend: flag('ha_suspend'),
-    ops: flag('ops'),
-    ip_family: enumOf('ip_family', ['inet', 'inet6']),
-    weight: int('weight', 0, 2147483647),
-    quorum: int('quorum', 0, 2 ** 31 - 1),
-    hysteresis: int('hysteresis', 0, 2 ** 31 - 1),
-    quorum_up: script('quorum_up'),
-    quorum_down: script('quorum_down'),
-    sorry_server: (ctx, node, t, path) => {
-      const s = serverAddr(ctx, node, 'sorry server');
-      if (s) set(ctx, t, path, 'sorry_server', { ...((t.sorry_server as Obj) ?? {}), ...s }, node);
-    },
-    sorry_server_inhibit: (ctx, node, t) => {
-      (t.__sorry ??= {}) as Obj;
-      (t.__sorry as Obj).inhibit = true;
-      void ctx;
-      void node;
-    },
-    sorry_server_lvs_method: (ctx, node, t, path) => {
-      const tmp: Obj = {};
-      lvsMethod('lvs_method')(ctx, node, tmp, path, undefined as unknown as State);
-      if (tmp.lvs_method) ((t.__sorry ??= {}) as Obj).lvs_method = tmp.lvs_method;
-    },
-    ...Object.fromEntries(['flag-1', 'flag-2', 'flag-3', 'sh-port', 'sh-fallback', 'mh-port', 'mh-fallback'].map((f) => [f, ((ctx, node, t) => {
-      const flags = list(t, 'flags');
-      if (!flags.includes(f)) flags.push(f);
-      void ctx;
-      void node;
-    }) as Handler])),
-    real_server: (ctx, node, t, path, st) => {
-      if (!needBlock(ctx, node)) return;
-      const rsAddr = serverAddr(ctx, node, 'real server');
-      if (!rsAddr) return;
-      const arr = list(t, 'real_servers');
-      const rs: Obj = { ...rsAddr };
-      const p = [...path, 'real_servers', arr.length];
-      ctx.at(p, node.loc);
-      walk(ctx, node.children, REAL_SERVER, rs, p, st, `real_server ${rsAddr.address}`);
-      arr.push(rs);
-    },
+export const VIRTUAL_SERVER: Table = table('virtual_server', {
+  lb_algo: enumOf('lb_algo', SCHEDULERS),
+  lb_kind: lvsMethod('lb_kind'),
+  protocol: enumOf('protocol', ['TCP', 'UDP', 'SCTP'], { caseInsensitive: true }),
+  persistence_timeout: (ctx, node, t, path) => {
+    if (argText(node) === undefined) set(ctx, t, path, 'persistence_timeout', 360, node);
+    else {
+      const v = readInt(ctx, node, 0, 2 ** 31 - 1);
+      if (v !== undefined) set(ctx, t, path, 'persistence_timeout', v, node);
+    }
   },
-  'virtual_server',
-  ['snmp_name', 'hashed'],
-  { hashed: 'legacy ipvsadm flag' },
-);
+  persistence_granularity: str('persistence_granularity'),
+  persistence_engine: str('persistence_engine'),
+  ...SERVER_TIMING,
+  omega: flag('omega'),
+  alpha: flag('alpha'),
+  inhibit_on_failure: flag('inhibit_on_failure'),
+  ha_suspend: flag('ha_suspend'),
+  ops: flag('ops'),
+  ip_family: enumOf('ip_family', ['inet', 'inet6']),
+  weight: int('weight', 0, 2147483647),
+  quorum: int('quorum', 0, 2 ** 31 - 1),
+  hysteresis: int('hysteresis', 0, 2 ** 31 - 1),
+  quorum_up: script('quorum_up'),
+  quorum_down: script('quorum_down'),
+  sorry_server: (ctx, node, t, path) => {
+    const s = serverAddr(ctx, node, 'sorry server');
+    if (s) set(ctx, t, path, 'sorry_server', { ...((t.sorry_server as Obj) ?? {}), ...s }, node);
+  },
+  sorry_server_inhibit: (ctx, node, t) => {
+    (t.__sorry ??= {}) as Obj;
+    (t.__sorry as Obj).inhibit = true;
+    void ctx;
+    void node;
+  },
+  sorry_server_lvs_method: (ctx, node, t, path) => {
+    const tmp: Obj = {};
+    lvsMethod('lvs_method')(ctx, node, tmp, path, undefined as unknown as State);
+    if (tmp.lvs_method) ((t.__sorry ??= {}) as Obj).lvs_method = tmp.lvs_method;
+  },
+  ...Object.fromEntries(['flag-1', 'flag-2', 'flag-3', 'sh-port', 'sh-fallback', 'mh-port', 'mh-fallback'].map((f) => [f, ((ctx, node, t) => {
+    const flags = list(t, 'flags');
+    if (!flags.includes(f)) flags.push(f);
+    void ctx;
+    void node;
+  }) as Handler])),
+  real_server: (ctx, node, t, path, st) => {
+    if (!needBlock(ctx, node)) return;
+    const rsAddr = serverAddr(ctx, node, 'real server');
+    if (!rsAddr) return;
+    const arr = list(t, 'real_servers');
+    const rs: Obj = { ...rsAddr };
+    const p = [...path, 'real_servers', arr.length];
+    ctx.here(rs, node.loc);
+    walk(ctx, node.children, REAL_SERVER, rs, p, st, `real_server ${rsAddr.address}`);
+    arr.push(rs);
+  },
+});
 
 export function parseVsgLine(ctx: ImportContext, tokens: string[], line: KNode): Obj | undefined {
   const [first, second, third] = tokens as [string, string?, string?];
@@ -386,4 +386,76 @@ export function finishVirtualServer(ctx: ImportContext, vs: Obj, node: KNode): v
     ctx.warn(node.loc, `${what} has port 0; keepalived forces persistence_timeout 360 for it`);
     vs.persistence_timeout = 360;
   }
+}
+
+/** A virtual server's IPVS identity, as vsKey computes it from the model (src/config/validate.ts). */
+function identity(vs: Obj): string {
+  if (vs.fwmark !== undefined) return `fwmark ${String(vs.fwmark)}`;
+  if (vs.group !== undefined) return `group ${String(vs.group)}${vs.protocol !== undefined && vs.protocol !== 'TCP' ? ` ${String(vs.protocol)}` : ''}`;
+  return `${String(vs.address)} ${String(vs.port ?? 0)} ${String(vs.protocol)}`;
+}
+
+/** Inherited by real servers from their virtual server, with the value a real server gets when neither sets it. */
+const INHERITED: Record<string, unknown> = {
+  delay_loop: 60,
+  connect_timeout: 5,
+  alpha: false,
+  inhibit_on_failure: false,
+  weight: 1,
+  retry: undefined,
+  delay_before_retry: undefined,
+  warmup: undefined,
+  virtualhost: undefined,
+};
+
+/**
+ * The same virtual server defined twice (e.g. by a `$` macro used twice). keepalived adds the
+ * IPVS service once (the second add fails with EEXIST, which it ignores) and adds the real
+ * servers of both to it: the first one's service settings win, each real server keeps its own
+ * virtual server's checker settings (but retry, delay_before_retry, warmup and virtualhost set
+ * only on the first are inherited from it). An identical second definition is simply dropped.
+ */
+export function finishVirtualServers(ctx: ImportContext, input: Obj): void {
+  const list = input.virtual_servers as Obj[] | undefined;
+  if (!list) return;
+  const first = new Map<string, Obj>();
+  const kept: Obj[] = [];
+  for (const vs of list) {
+    const key = identity(vs);
+    const prev = first.get(key);
+    if (!prev) {
+      first.set(key, vs);
+      kept.push(vs);
+      continue;
+    }
+    const loc = ctx.locOf(['virtual_servers', list.indexOf(vs)]) ?? { file: '', line: 1, col: 1 };
+    const at = ctx.locOf(['virtual_servers', list.indexOf(prev)]);
+    const firstAt = at ? `line ${at.line}` : 'above';
+    if (isDeepStrictEqual(vs, prev)) {
+      ctx.warn(loc, `virtual server ${key} is defined again with the same settings (first at ${firstAt}); keepalived programs it once, and so does vipkeeper`);
+      continue;
+    }
+    ctx.warn(
+      loc,
+      `virtual server ${key} is defined again (first at ${firstAt}); keepalived keeps the first one's service settings and adds this one's real servers to it, and so does vipkeeper`,
+    );
+    const into = (prev.real_servers ??= []) as Obj[];
+    const have = new Set(into.map((rs) => `${String(rs.address)} ${String(rs.port ?? '')}`));
+    for (const rs of (vs.real_servers ?? []) as Obj[]) {
+      const rsKey = `${String(rs.address)} ${String(rs.port ?? '')}`;
+      if (have.has(rsKey)) {
+        ctx.warn(ctx.locOf(['virtual_servers', list.indexOf(vs), 'real_servers', (vs.real_servers as Obj[]).indexOf(rs)]) ?? loc, `real server ${rsKey.trim()} is already in the first definition of ${key}; this one is dropped`);
+        continue;
+      }
+      // what this real server inherited from its own virtual server, it now carries itself
+      for (const [f, builtin] of Object.entries(INHERITED)) {
+        if (rs[f] !== undefined) continue;
+        const own = vs[f] ?? (prev[f] !== undefined ? builtin : undefined);
+        if (own !== undefined) rs[f] = own;
+      }
+      have.add(rsKey);
+      into.push(rs);
+    }
+  }
+  if (kept.length !== list.length) input.virtual_servers = kept;
 }

@@ -2,13 +2,13 @@
 // importer's VRRP tables, and the whole-config fix-ups keepalived applies to instances.
 import { isIP } from 'node:net';
 import type { SourceLoc } from '../diagnostics.js';
+import { consequence, isInert, lookup } from '../ledger/ledger.js';
 import { parseCidr, parseVipLine } from '../schema.js';
-import { argText, type ImportContext, list, needArg, valueLines, type Obj } from './context.js';
+import { showLine } from '../secrets.js';
+import { argText, type ImportContext, list, needArg, readIp, useArgs, valueLines, type Obj, type Path } from './context.js';
 import { INSTANCE_BUILTIN } from './import-global.js';
-import {
-  bool, enumOf, flag, int, ip, needBlock, script, secs, set, str, walk, weighted, withUnsupported,
-  type Handler, type State, type Table,
-} from './import-handlers.js';
+import { bool, enumOf, flag, int, ip, needBlock, script, secs, set, str, table, walk, weighted, type Handler, type State, type Table } from './import-handlers.js';
+import type { KNode } from './tree.js';
 
 // ---------------------------------------------------------------- trackers
 
@@ -35,20 +35,24 @@ function trackList(key: string, nameKey: 'interface' | 'name', min: number, max:
         ctx.warn(line.loc, `'${name}' is tracked twice; keepalived ignores the second`);
         continue;
       }
-      if (key === 'track_script' && st.scriptsDefined.get(name) === undefined) {
-        ctx.warn(line.loc, `track_script '${name}' is used before its vrrp_script is defined; keepalived ignores it ("not found"), vipkeeper resolves it`);
+      // keepalived resolves a reference while parsing (G15): a script or file not defined above
+      // this line (defined later, removed for having no script, or never) is ignored with a warning.
+      if (key === 'track_script' && !st.scriptsDefined.has(name)) {
+        ctx.warn(line.loc, `track script '${name}' is not defined above this line; keepalived ignores it ("not found, ignoring"), and so does vipkeeper`);
+        continue;
       }
-      if (key === 'track_file' && st.trackFilesDefined.get(name) === undefined) {
-        ctx.warn(line.loc, `track_file '${name}' is used before it is defined; keepalived ignores it, vipkeeper resolves it`);
+      if (key === 'track_file' && !st.trackFilesDefined.has(name)) {
+        ctx.warn(line.loc, `track file '${name}' is not defined above this line; keepalived ignores it ("not found, ignoring"), and so does vipkeeper`);
+        continue;
       }
-      ctx.at([...path, key, arr.length], line.loc);
+      ctx.field(arr, arr.length, line.loc);
       arr.push(ref);
     }
-    ctx.at([...path, key], node.loc);
+    ctx.field(t, key, node.loc);
   };
 }
 
-export const VRRP_SCRIPT: Table = {
+export const VRRP_SCRIPT: Table = table('vrrp_script', {
   script: script('script'),
   interval: secs('interval'),
   timeout: secs('timeout'),
@@ -61,12 +65,13 @@ export const VRRP_SCRIPT: Table = {
     t.__user = { user, group: argText(node, 1) };
   },
   init_fail: flag('init_fail'),
-};
+});
 
-export const TRACK_FILE: Table = {
+export const TRACK_FILE: Table = table('track_file', {
   file: str('file'),
   weight: weighted(-254, 254),
   init_file: (ctx, node, t, path) => {
+    useArgs(node);
     const init: Obj = {};
     for (const a of node.args) {
       if (a.text === 'overwrite') init.overwrite = true;
@@ -75,10 +80,11 @@ export const TRACK_FILE: Table = {
     }
     set(ctx, t, path, 'init_file', init, node);
   },
-};
+});
 
-export const TRACK_PROCESS: Table = {
+export const TRACK_PROCESS: Table = table('vrrp_track_process', {
   process: (ctx, node, t, path) => {
+    useArgs(node);
     const name = needArg(ctx, node, 'a process name');
     if (name === undefined) return;
     set(ctx, t, path, 'process', name, node);
@@ -95,11 +101,11 @@ export const TRACK_PROCESS: Table = {
     secs('terminate_delay')(ctx, node, t, path, st);
   },
   full_command: flag('full_command'),
-};
+});
 
 // ---------------------------------------------------------------- sync groups and instances
 
-const NOTIFY: Table = {
+const NOTIFY: Record<string, Handler> = {
   notify_master: script('notify_master'),
   notify_backup: script('notify_backup'),
   notify_fault: script('notify_fault'),
@@ -109,33 +115,28 @@ const NOTIFY: Table = {
   notify_priority_changes: bool('notify_priority_changes'),
 };
 
-const TRACKING: Table = {
+const TRACKING: Record<string, Handler> = {
   track_interface: trackList('track_interface', 'interface', -253, 253),
   track_script: trackList('track_script', 'name', -253, 253),
   track_file: trackList('track_file', 'name', -254, 254),
-  vrrp_track_file: trackList('track_file', 'name', -254, 254),
   track_process: trackList('track_process', 'name', -254, 254),
 };
 
-export const SYNC_GROUP: Table = withUnsupported(
-  {
+export const SYNC_GROUP: Table = table('vrrp_sync_group', {
     group: (ctx, node, t, path) => {
       if (!needBlock(ctx, node)) return;
       const arr = list(t, 'group');
       for (const { tokens, node: line } of valueLines(node)) {
         for (const name of tokens) {
-          ctx.at([...path, 'group', arr.length], line.loc);
+          ctx.field(arr, arr.length, line.loc);
           arr.push(name);
         }
       }
-      ctx.at([...path, 'group'], node.loc);
+      ctx.field(t, 'group', node.loc);
     },
     ...TRACKING,
     ...NOTIFY,
-  },
-  'vrrp_sync_group',
-  ['track_bfd', 'global_tracking', 'sync_group_tracking_weight'],
-);
+});
 
 function vipBlock(key: string): Handler {
   return (ctx, node, t, path) => {
@@ -147,16 +148,44 @@ function vipBlock(key: string): Handler {
         ctx.error(line.loc, `invalid virtual address '${tokens.join(' ')}': ${parsed.error}`);
         continue;
       }
-      for (const u of parsed.unknown) ctx.warn(line.loc, `virtual address option '${u}' is not understood and is dropped`);
       if (parsed.vip.scope !== undefined && !['global', 'site', 'link', 'host', 'nowhere'].includes(parsed.vip.scope) && !/^\d+$/.test(parsed.vip.scope)) {
         ctx.error(line.loc, `scope '${parsed.vip.scope}' is not valid; use global, site, link, host or nowhere`);
         continue;
       }
-      ctx.at([...path, key, arr.length], line.loc);
+      const at = [...path, key, arr.length];
+      vipOptions(ctx, line, parsed.vip as Obj, parsed.unknown, at, node.keyword);
+      ctx.field(arr, arr.length, line.loc);
       arr.push(parsed.vip);
     }
-    ctx.at([...path, key], node.loc);
+    ctx.field(t, key, node.loc);
   };
+}
+
+/** A VIP line's options through the ledger: unknown ones and not-acted ones are reported and dropped. */
+function vipOptions(ctx: ImportContext, line: KNode, vip: Obj, unknown: string[], at: Path, list: string): void {
+  const tokenLoc = (word: string) => line.args.find((a) => a.text === word)?.loc ?? line.loc;
+  const where = `a ${list} line`;
+  const report = (option: string, fields?: string[]) => {
+    const e = lookup('virtual_address', option);
+    if (!e) return;
+    ctx.record(
+      { keyword: option, block: where, loc: tokenLoc(option), status: 'not-acted', note: e.loses ?? '', path: at, ...(fields ? { fields } : {}), text: showLine(option, option), option: true },
+      consequence(option, e),
+      `virtual_address\0${e.canonical}`,
+    );
+  };
+  for (const u of unknown) {
+    if (lookup('virtual_address', u)?.status === 'not-acted') report(u);
+    else ctx.warn(tokenLoc(u), `virtual address option '${u}' is not understood and is dropped (keepalived rejects it too)`);
+  }
+  for (const k of Object.keys(vip)) {
+    if (k === 'address' || k === 'prefix') continue;
+    const option = k === 'nodad' ? '-nodad' : k;
+    const e = lookup('virtual_address', option);
+    if (e?.status !== 'not-acted' || isInert(e, vip[k])) continue;
+    delete vip[k];
+    report(option, [k]);
+  }
 }
 
 function rawLines(key: string): Handler {
@@ -180,7 +209,7 @@ function rawLines(key: string): Handler {
       if (key === 'virtual_rules' && !out.some((w) => ['preference', 'pref', 'priority', 'order'].includes(w))) {
         ctx.warn(line.loc, `rule has no preference; keepalived then picks one for it, which is probably not what you want`);
       }
-      ctx.at([...path, key, arr.length], line.loc);
+      ctx.field(arr, arr.length, line.loc);
       arr.push(out.join(' '));
     }
   };
@@ -203,13 +232,13 @@ function unicastPeers(): Handler {
         if ((k === 'min_ttl' || k === 'max_ttl') && v !== undefined && /^\d+$/.test(v) && Number(v) <= 255) peer[k] = Number(v);
         else ctx.warn(line.loc, `unexpected '${k}' after unicast peer ${addr}; expected min_ttl N or max_ttl N`);
       }
-      ctx.at([...path, 'unicast_peer', arr.length], line.loc);
+      ctx.field(arr, arr.length, line.loc);
       arr.push(peer);
     }
   };
 }
 
-const AUTH: Table = {
+export const AUTH: Table = table('authentication', {
   auth_type: enumOf('auth_type', ['PASS', 'AH']),
   auth_pass: (ctx, node, t, path) => {
     const v = needArg(ctx, node, 'a password');
@@ -217,10 +246,9 @@ const AUTH: Table = {
     if (Buffer.byteLength(v) > 8) ctx.warn(node.loc, `auth_pass is longer than 8 bytes; VRRP uses only the first 8`);
     set(ctx, t, path, 'auth_pass', v, node);
   },
-};
+});
 
-export const INSTANCE: Table = withUnsupported(
-  {
+export const INSTANCE: Table = table('vrrp_instance', {
     state: (ctx, node, t, path) => {
       const v = needArg(ctx, node, 'MASTER or BACKUP');
       if (v === undefined) return;
@@ -258,23 +286,23 @@ export const INSTANCE: Table = withUnsupported(
     preempt_delay: secs('preempt_delay', { max: 1000 }),
     ...TRACKING,
     dont_track_primary: flag('dont_track_primary'),
-    unicast_src_ip: ip('unicast_src_ip'),
+    unicast_src_ip: srcIp('unicast_src_ip'),
     unicast_peer: unicastPeers(),
     unicast_ttl: int('unicast_ttl', 0, 255),
     unicast_fault_no_peer: flag('unicast_fault_no_peer'),
     check_unicast_src: flag('check_unicast_src'),
-    mcast_src_ip: ip('mcast_src_ip'),
+    mcast_src_ip: srcIp('mcast_src_ip'),
     mcast_dst_ip: ip('mcast_dst_ip'),
     track_src_ip: flag('track_src_ip'),
     version: int('version', 2, 3),
-    native_ipv6: (ctx, node) => ctx.warn(node.loc, `'native_ipv6' is deprecated; the family follows the virtual addresses`),
     v3_checksum_as_v2: bool('v3_checksum_as_v2'),
     use_vmac: (ctx, node, t, path) => {
+      useArgs(node);
       const v: Obj = {};
       for (const a of node.args) {
         if (/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(a.text)) v.mac = a.text;
         else if (a.text === 'name') continue;
-        else if (a.text === 'netlink_notify_msg' || a.text === 'group') ctx.warn(a.loc, `use_vmac option '${a.text}' is not carried over`);
+        else if (a.text === 'netlink_notify_msg' || a.text === 'group') continue;
         else v.name ??= a.text;
       }
       set(ctx, t, path, 'use_vmac', v, node);
@@ -297,20 +325,21 @@ export const INSTANCE: Table = withUnsupported(
     ...NOTIFY,
     notify_deleted: script('notify_deleted'),
     notify_master_rx_lower_pri: script('notify_master_rx_lower_pri'),
-    lvs_sync_daemon_interface: (ctx, node, t, _path, st) => {
+    lvs_sync_daemon_interface: (ctx, node, t) => {
       const iface = needArg(ctx, node, 'an interface');
       if (iface === undefined) return;
       ctx.warn(node.loc, `lvs_sync_daemon_interface inside vrrp_instance is deprecated; written as global lvs_sync_daemon following this instance`);
       t.__lvs_sync_daemon = { interface: iface, loc: node.loc };
-      void st;
     },
-  },
-  'vrrp_instance',
-  [
-    'use_vmac_addr', 'use_ipvlan', 'vrf', 'garp_extra_if', 'vmac_garp_intvl', 'owner_ignore_adverts', 'timer_expired_backup',
-    'thread_timer_expired', 'auth_hmac', 'kernel_rx_buf_size', 'linkbeat_use_polling', 'debug', 'old_unicast_checksum', 'track_bfd',
-  ],
-);
+});
+
+/** mcast_src_ip / unicast_src_ip: an address; keepalived ignores a `/prefix` after it. */
+function srcIp(key: string): Handler {
+  return (ctx, node, t, path) => {
+    const v = readIp(ctx, node, 0, { prefixIgnored: true });
+    if (v !== undefined) set(ctx, t, path, key, v, node);
+  };
+}
 
 /** Whole-config fix-ups of the VRRP part that need everything parsed first. */
 export function finishInstances(ctx: ImportContext, input: Obj, st: State): void {
@@ -322,7 +351,7 @@ export function finishInstances(ctx: ImportContext, input: Obj, st: State): void
     if (lsd && global.lvs_sync_daemon === undefined) {
       global.lvs_sync_daemon = { interface: lsd.interface, instance: name };
       input.global = global;
-      ctx.at(['global', 'lvs_sync_daemon'], lsd.loc);
+      ctx.field(global, 'lvs_sync_daemon', lsd.loc);
     }
     strictFixups(ctx, name, inst, global);
     // G15: an instance declared before global_defs keeps keepalived's built-in values.
@@ -348,11 +377,6 @@ export function finishInstances(ctx: ImportContext, input: Obj, st: State): void
 function strictFixups(ctx: ImportContext, name: string, inst: Obj, global: Obj): void {
   const loc = ctx.locOf(['instances', name]);
   if (!loc) return;
-  const auth = inst.authentication as Obj | undefined;
-  if (auth?.auth_type === 'AH' && inst.state === 'MASTER') {
-    ctx.warn(loc, `(${name}) initial state MASTER is incompatible with AH authentication; keepalived clears it, so it starts as BACKUP`);
-    inst.state = 'BACKUP';
-  }
   const strict = (inst.strict_mode as boolean | undefined) ?? (global.vrrp_strict as boolean | undefined) ?? false;
   if (!strict) return;
   if (inst.authentication) {
@@ -367,7 +391,8 @@ function strictFixups(ctx: ImportContext, name: string, inst: Obj, global: Obj):
   const v6 = vips.some((v) => isIP(String(v.address)) === 6);
   const version = (inst.version as number | undefined) ?? (v6 ? 3 : ((global.vrrp_version as number | undefined) ?? 2));
   if (inst.accept === true && version === 2) {
-    ctx.warn(loc, `(${name}) accept mode does not comply with VRRPv2 (RFC 3768) in strict mode; keepalived resets it to no_accept`);
-    inst.accept = false;
+    // no_accept is not acted on (vrrp_strict / strict_mode say so): the key goes, nothing is dropped
+    ctx.warn(loc, `(${name}) accept mode does not comply with VRRPv2 (RFC 3768) in strict mode; keepalived resets it to no_accept, which vipkeeper does not enforce`);
+    delete inst.accept;
   }
 }

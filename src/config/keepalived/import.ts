@@ -3,10 +3,11 @@
 // YAML file, so an imported config and its migrated YAML load to deep-equal models.
 import type { Diagnostic } from '../diagnostics.js';
 import { ConfigSchema, type Config } from '../schema.js';
-import { validateConfig } from '../validate.js';
+import { validateConfig, type ModelIssue } from '../validate.js';
 import { ImportContext, type Obj, type Path, type Unsupported } from './context.js';
 import { newState, walk } from './import-handlers.js';
 import { ROOT } from './import-root.js';
+import { finishVirtualServers } from './import-lvs.js';
 import { finishInstances } from './import-vrrp.js';
 import { lexKeepalived, lexKeepalivedText, ConfigSyntaxError, type LexOptions } from './lexer.js';
 import { buildTree, type KNode } from './tree.js';
@@ -15,28 +16,34 @@ export interface ImportResult {
   config?: Config; // present when the import has no error
   input: Obj; // the YAML input form before schema defaults
   diagnostics: Diagnostic[];
+  /** Keywords not acted on, refused or unknown, each located (the ledger says why). */
   unsupported: Unsupported[];
+  /** Keyword lines read, and how many of them are only partly acted on. */
+  counts: { keywords: number; partial: number };
   files: string[];
 }
 
-export interface ImportOptions extends LexOptions {}
+export interface ImportOptions extends LexOptions {
+  /** Further checks of the loaded model (e.g. this host's interfaces), located like the rest. */
+  check?: (config: Config) => ModelIssue[];
+}
 
 export function importKeepalivedText(text: string, file: string, opts: ImportOptions): ImportResult {
-  return importLexed(() => lexKeepalivedText(text, file, opts), file);
+  return importLexed(() => lexKeepalivedText(text, file, opts), file, opts);
 }
 
 export function importKeepalived(path: string, opts: ImportOptions): ImportResult {
-  return importLexed(() => lexKeepalived(path, opts), path);
+  return importLexed(() => lexKeepalived(path, opts), path, opts);
 }
 
-function importLexed(lex: () => ReturnType<typeof lexKeepalived>, file: string): ImportResult {
+function importLexed(lex: () => ReturnType<typeof lexKeepalived>, file: string, opts: ImportOptions): ImportResult {
   const ctx = new ImportContext();
   let lexed: ReturnType<typeof lexKeepalived> | undefined;
   try {
     lexed = lex();
   } catch (e) {
     if (e instanceof ConfigSyntaxError) {
-      return { input: {}, diagnostics: [{ severity: 'error', loc: e.loc, message: e.message }], unsupported: [], files: [file] };
+      return { input: {}, diagnostics: [{ severity: 'error', loc: e.loc, message: e.message }], unsupported: [], counts: { keywords: 0, partial: 0 }, files: [file] };
     }
     throw e;
   }
@@ -47,12 +54,17 @@ function importLexed(lex: () => ReturnType<typeof lexKeepalived>, file: string):
   let tree: KNode[] | undefined = buildTree(lexed.lines, ctx.diagnostics);
   lexed = undefined;
   const input: Obj = {};
+  ctx.root = input;
   const st = newState();
+  const empty = !tree.some((n) => !n.anonymous);
   walk(ctx, tree, ROOT, input, [], st, 'the top level');
   tree = undefined;
+  if (empty) ctx.error({ file, line: 1, col: 1 }, 'the config is empty: it has no keyword; a keepalived.conf needs a vrrp_instance or a virtual_server');
   finishInstances(ctx, input, st);
+  finishVirtualServers(ctx, input);
+  ctx.flushRepeats();
 
-  const base = { input, unsupported: ctx.unsupported, files };
+  const base = { input, unsupported: ctx.unsupported, counts: { keywords: ctx.keywords, partial: ctx.partial }, files };
   const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -61,7 +73,7 @@ function importLexed(lex: () => ReturnType<typeof lexKeepalived>, file: string):
     }
     return { ...base, diagnostics: ctx.diagnostics };
   }
-  for (const i of validateConfig(parsed.data)) {
+  for (const i of [...validateConfig(parsed.data), ...(opts.check?.(parsed.data) ?? [])]) {
     const loc = ctx.locOf(i.path) ?? { file, line: 1, col: 1 };
     ctx.diagnostics.push({ severity: i.severity, loc, message: i.message });
   }

@@ -5,6 +5,7 @@ import type { SourceLoc } from '../diagnostics.js';
 import { MAX_LINE, MAX_STEPS, MAX_SUBST_PASSES, type LexReport, type Unit } from './lex-types.js';
 import { endsWithContinuation, isBlank, LStr, skipBlanks, skipWhite } from './located-string.js';
 import type { SourceStack } from './source.js';
+import { decommentLocated } from './tokenizer.js';
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -95,6 +96,8 @@ export class MacroExpander {
       if (s.startsWith('~')) break;
       if (!s.includes('$') || u.substStop) break;
       if (!this.substitute(u, warned)) break;
+      // keepalived removes comments again after a substitution: `${_HASH} line` is a comment
+      u.text = decommentLocated(u.text);
       if (u.text.length === 0) return false;
     }
     return true;

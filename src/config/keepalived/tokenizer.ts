@@ -13,25 +13,33 @@ const PLAIN_LINE_SPECIALS = /[#!"\\]/;
  * keeps it, even when a comment came before it.
  */
 export function decomment(line: string): LStr {
-  // Most lines have no comment, quote or backslash: the text is the line, columns 1, 2, …
-  if (!PLAIN_LINE_SPECIALS.test(line)) return new LStr(line, new Consecutive(1)).trim();
+  return decommentLocated(new LStr(line, new Consecutive(1)));
+}
+
+/**
+ * The same on located text. keepalived also applies it again after each parameter substitution,
+ * so a parameter that expands to '#' (e.g. `${_HASH}`) comments out the rest of the line.
+ */
+export function decommentLocated(l: LStr): LStr {
+  const line = l.s;
+  // Most lines have no comment, quote or backslash: only the blanks at the ends go.
+  if (!PLAIN_LINE_SPECIALS.test(line)) return l.trim();
   const cont = endsWithContinuation(line);
-  const body = cont ? line.slice(0, -1) : line;
-  const n = body.length;
+  const n = cont ? line.length - 1 : line.length;
   let text = '';
   const cols: number[] = [];
   let quote = false;
   let i = 0;
   while (i < n) {
-    const c = body[i] ?? '';
+    const c = line[i] ?? '';
     if (c === '\\' && i + 1 < n) {
-      const nx = body[i + 1] ?? '';
+      const nx = line[i + 1] ?? '';
       if (!quote && (nx === '#' || nx === '!')) {
         text += nx;
-        cols.push(i + 2);
+        cols.push(l.colAt(i + 1));
       } else {
         text += c + nx;
-        cols.push(i + 1, i + 2);
+        cols.push(l.colAt(i), l.colAt(i + 1));
       }
       i += 2;
       continue;
@@ -39,7 +47,7 @@ export function decomment(line: string): LStr {
     if (c === '"') quote = !quote;
     else if (!quote && (c === '#' || c === '!')) break;
     text += c;
-    cols.push(i + 1);
+    cols.push(l.colAt(i));
     i++;
   }
   if (cont) {
@@ -48,7 +56,7 @@ export function decomment(line: string): LStr {
     while (e > 0 && isBlank(text.charCodeAt(e - 1))) e--;
     text = text.slice(0, e) + '\\';
     cols.length = e;
-    cols.push(line.length);
+    cols.push(l.colAt(line.length - 1));
   }
   return new LStr(text, Int32Array.from(cols)).trim();
 }
@@ -124,7 +132,8 @@ export function tokenize(l: LStr, file: string, line: number, report: LexReport)
         text += c;
         i++;
       }
-      if (!closed) report.diag('error', loc, `unmatched quote: ${s.slice(start)}`);
+      // the text is not echoed: it may be a secret (auth_pass "…)
+      if (!closed) report.diag('error', loc, `unmatched quote: the string that starts here has no closing '"'; the rest of the line is taken as its text`);
       tokens.push({ text, loc, quoted: true });
     } else {
       let plain = true;

@@ -11,6 +11,7 @@ export interface KNode {
   loc: SourceLoc;
   children?: KNode[]; // present when the keyword opened a `{ … }` block
   anonymous?: boolean; // a `{` with no keyword before it
+  used?: number; // how many of args the importer read (the rest are ignored, as keepalived does)
 }
 
 export function buildTree(lines: readonly LogicalLine[], diagnostics: Diagnostic[]): KNode[] {
