@@ -1,3 +1,4 @@
+import { sortDiagnostics } from '../config/diagnostics.js';
 import { loadConfigFile, defaultConfigId } from '../config/load.js';
 import { formatSummary, migrationSummary } from '../config/migrate.js';
 import { EXIT } from './exit-codes.js';
@@ -26,7 +27,7 @@ export function runCheck(opts: CheckOptions): number {
       format: loaded.format,
       valid,
       ...(loaded.unreadable ? { unreadable: true } : {}),
-      diagnostics: loaded.diagnostics,
+      diagnostics: sortDiagnostics(loaded.diagnostics),
       ...(keywords ? { keywords, notActedOn: loaded.unsupported.map(({ path: _p, fields: _f, ...u }) => u) } : {}),
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
