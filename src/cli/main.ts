@@ -2,13 +2,18 @@
 // friends, map the outcome to an exit code (see exit-codes.ts).
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { runCheck } from './check.js';
-import { runCleanup } from './cleanup.js';
-import { runCommand, runStatus } from './control.js';
-import { runDrill, type DrillOptions } from './drill.js';
+import type { DrillOptions } from './drill.js';
 import { EXIT } from './exit-codes.js';
-import { runMigrate } from './migrate.js';
-import { runRun } from './run.js';
+
+// Each command's module is loaded when the command runs: `check` and `migrate` then start
+// without loading the daemon, the native addon or the logger (startup CPU and memory).
+const runCheck = async (...a: Parameters<typeof import('./check.js').runCheck>) => (await import('./check.js')).runCheck(...a);
+const runMigrate = async (...a: Parameters<typeof import('./migrate.js').runMigrate>) => (await import('./migrate.js')).runMigrate(...a);
+const runRun = async (...a: Parameters<typeof import('./run.js').runRun>) => (await import('./run.js')).runRun(...a);
+const runCleanup = async (...a: Parameters<typeof import('./cleanup.js').runCleanup>) => (await import('./cleanup.js')).runCleanup(...a);
+const runDrill = async (...a: Parameters<typeof import('./drill.js').runDrill>) => (await import('./drill.js')).runDrill(...a);
+const runStatus = async (...a: Parameters<typeof import('./control.js').runStatus>) => (await import('./control.js')).runStatus(...a);
+const runCommand = async (...a: Parameters<typeof import('./control.js').runCommand>) => (await import('./control.js')).runCommand(...a);
 
 /** The version in package.json (two levels up from src/cli and from dist/cli alike). */
 function packageVersion(): string {
@@ -45,10 +50,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-i, --config-id <ID>', 'config-id for @ID lines in keepalived.conf (default: host name up to the first dot)')
     .option('--no-host-checks', "do not check this host's interfaces and scripts (when checking for another machine)")
     .option('--json', 'print the result as JSON')
-    .action((file: string | undefined, o: { file?: string; configId?: string; json?: boolean; hostChecks?: boolean }) => {
+    .action(async (file: string | undefined, o: { file?: string; configId?: string; json?: boolean; hostChecks?: boolean }) => {
       const f = oneFile('check', file, o.file);
       if (f === undefined) return setExit(EXIT.usage);
-      setExit(runCheck({ ...o, file: f }));
+      setExit(await runCheck({ ...o, file: f }));
     });
 
   program
@@ -59,10 +64,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-o, --output <OUT>', 'write the YAML here (mode 0600, atomically) instead of standard output')
     .option('-i, --config-id <ID>', 'config-id for @ID lines (default: host name up to the first dot)')
     .option('--json', 'print the normalized model as JSON instead of YAML')
-    .action((file: string | undefined, o: { file?: string; output?: string; configId?: string; json?: boolean }) => {
+    .action(async (file: string | undefined, o: { file?: string; output?: string; configId?: string; json?: boolean }) => {
       const f = oneFile('migrate', file, o.file);
       if (f === undefined) return setExit(EXIT.usage);
-      setExit(runMigrate({ ...o, file: f }));
+      setExit(await runMigrate({ ...o, file: f }));
     });
 
   program

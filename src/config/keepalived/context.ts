@@ -32,6 +32,14 @@ export interface Unsupported {
   option?: true;
 }
 
+/**
+ * The key under which a model object keeps where its fields came from. A symbol: the schema,
+ * JSON and Object.keys do not see it.
+ */
+const LOCS = Symbol('locations');
+type PackedLoc = number | SourceLoc;
+type Locs = Record<string | number, PackedLoc>;
+
 /** Past this many diagnostics for one keyword of one block kind, the rest are counted, not printed. */
 export const SAME_KEYWORD_LIMIT = 5;
 
@@ -48,10 +56,10 @@ export class ImportContext {
   root: Obj = {};
   /**
    * Where each object and field of the model came from: per object, `$` for the object itself
-   * and one entry per field or index. Kept beside the objects (not by path), so an object that
-   * moves (a merged virtual server's real servers) keeps its locations.
+   * and one entry per field or index, kept on the object under a symbol (not by path, so an
+   * object that moves, like a merged virtual server's real servers, keeps its locations; not in
+   * a WeakMap, whose entries cost the garbage collector dearly at 100,000 objects).
    */
-  private readonly locs = new WeakMap<object, Record<string | number, SourceLoc>>();
   /** Warnings about the same keyword in the same kind of block: count and the first location. */
   private readonly repeats = new Map<string, { n: number; loc: SourceLoc; what: string }>();
 
@@ -81,38 +89,47 @@ export class ImportContext {
     this.repeats.clear();
   }
 
-  private locsOf(obj: object): Record<string | number, SourceLoc> {
-    let l = this.locs.get(obj);
-    if (!l) {
-      l = {};
-      this.locs.set(obj, l);
-    }
-    return l;
+  /** The config's top file: its locations are kept as one small integer each. */
+  file = '';
+
+  private locsOf(obj: object): Locs {
+    const o = obj as { [LOCS]?: Locs };
+    return (o[LOCS] ??= {});
+  }
+
+  /** A location as stored: line and column packed in a small integer for the top file (most of them). */
+  private pack(loc: SourceLoc): PackedLoc {
+    return loc.file === this.file && loc.line < 1 << 20 && loc.col < 1024 ? loc.line * 1024 + loc.col : loc;
+  }
+
+  private unpack(l: PackedLoc | undefined): SourceLoc | undefined {
+    return typeof l === 'number' ? { file: this.file, line: Math.floor(l / 1024), col: l % 1024 } : l;
   }
 
   /** Records where an object (a block, a line of a value block) was written. */
   here(obj: object, loc: SourceLoc): void {
-    this.locsOf(obj).$ = loc;
+    this.locsOf(obj).$ = this.pack(loc);
   }
 
   /** Records where a field (or an array entry) of `obj` was written. */
   field(obj: object, key: string | number, loc: SourceLoc): void {
-    this.locsOf(obj)[key] = loc;
+    this.locsOf(obj)[key] = this.pack(loc);
   }
 
   /** The location recorded for a model path, or for its nearest recorded ancestor. */
   locOf(path: Path): SourceLoc | undefined {
-    let best = this.locs.get(this.root)?.$;
+    const locs = (v: unknown) => (v !== null && typeof v === 'object' ? (v as { [LOCS]?: Locs })[LOCS] : undefined);
+    let best = locs(this.root)?.$;
     let cur: unknown = this.root;
     for (const seg of path) {
       if (cur === null || typeof cur !== 'object') break;
-      const l = this.locs.get(cur)?.[seg];
+      const l = locs(cur)?.[seg];
       if (l) best = l;
       cur = (cur as Record<string | number, unknown>)[seg];
-      const own = cur !== null && typeof cur === 'object' ? this.locs.get(cur)?.$ : undefined;
+      const own = locs(cur)?.$;
       if (own) best = own;
     }
-    return best;
+    return this.unpack(best);
   }
 
   /** Records a keyword that is not acted on, refused or unknown, with its warning or error. */

@@ -1,7 +1,6 @@
 // virtual_server_group, virtual_server, real_server and the checkers: the keepalived
 // importer's LVS tables.
 import { isIP } from 'node:net';
-import { isDeepStrictEqual } from 'node:util';
 import { parseCidr } from '../schema.js';
 import { argText, type ImportContext, list, needArg, readInt, readIp, readPort, readScript, useArgs, type Obj } from './context.js';
 import { bool, enumOf, flag, int, ip, needBlock, port, script, secs, set, str, table, walk, weighted, type Handler, type State, type Table } from './import-handlers.js';
@@ -431,7 +430,8 @@ export function finishVirtualServers(ctx: ImportContext, input: Obj): void {
     const loc = ctx.locOf(['virtual_servers', list.indexOf(vs)]) ?? { file: '', line: 1, col: 1 };
     const at = ctx.locOf(['virtual_servers', list.indexOf(prev)]);
     const firstAt = at ? `line ${at.line}` : 'above';
-    if (isDeepStrictEqual(vs, prev)) {
+    // JSON: the fields as written (the objects' locations, kept under a symbol, do not count)
+    if (JSON.stringify(vs) === JSON.stringify(prev)) {
       ctx.warn(loc, `virtual server ${key} is defined again with the same settings (first at ${firstAt}); keepalived programs it once, and so does vipkeeper`);
       continue;
     }

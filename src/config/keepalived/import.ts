@@ -9,8 +9,8 @@ import { newState, walk } from './import-handlers.js';
 import { ROOT } from './import-root.js';
 import { finishVirtualServers } from './import-lvs.js';
 import { finishInstances } from './import-vrrp.js';
-import { lexKeepalived, lexKeepalivedText, ConfigSyntaxError, type LexOptions } from './lexer.js';
-import { buildTree, type KNode } from './tree.js';
+import { lexKeepalived, lexKeepalivedText, ConfigSyntaxError, type LexOptions, type LexResult, type LineSink } from './lexer.js';
+import { TreeBuilder } from './tree.js';
 
 export interface ImportResult {
   config?: Config; // present when the import has no error
@@ -29,36 +29,41 @@ export interface ImportOptions extends LexOptions {
 }
 
 export function importKeepalivedText(text: string, file: string, opts: ImportOptions): ImportResult {
-  return importLexed(() => lexKeepalivedText(text, file, opts), file, opts);
+  return importLexed((sink) => lexKeepalivedText(text, file, opts, sink), file, opts);
 }
 
 export function importKeepalived(path: string, opts: ImportOptions): ImportResult {
-  return importLexed(() => lexKeepalived(path, opts), path, opts);
+  return importLexed((sink) => lexKeepalived(path, opts, sink), path, opts);
 }
 
-function importLexed(lex: () => ReturnType<typeof lexKeepalived>, file: string, opts: ImportOptions): ImportResult {
+/**
+ * Lines go from the lexer into the tree builder, and each top-level block is read into the model
+ * as soon as it is complete: the tokens and nodes of a large config never all exist at once.
+ */
+function importLexed(lex: (sink: LineSink) => LexResult, file: string, opts: ImportOptions): ImportResult {
   const ctx = new ImportContext();
-  let lexed: ReturnType<typeof lexKeepalived> | undefined;
+  const input: Obj = {};
+  ctx.root = input;
+  ctx.file = file;
+  const st = newState();
+  let empty = true;
+  const tree = new TreeBuilder(ctx.diagnostics, (node) => {
+    if (!node.anonymous) empty = false;
+    walk(ctx, [node], ROOT, input, [], st, 'the top level');
+  });
+  let lexed: LexResult;
   try {
-    lexed = lex();
+    lexed = lex((line) => tree.push(line));
   } catch (e) {
     if (e instanceof ConfigSyntaxError) {
       return { input: {}, diagnostics: [{ severity: 'error', loc: e.loc, message: e.message }], unsupported: [], counts: { keywords: 0, partial: 0 }, files: [file] };
     }
     throw e;
   }
-  ctx.diagnostics.push(...lexed.diagnostics);
+  tree.finish();
+  // the lexer's own findings first, as they come first in reading order of kinds
+  ctx.diagnostics.unshift(...lexed.diagnostics);
   const files = lexed.files;
-  // Lines and tree are the bulk of the import's memory (~30 MB at 10,000 real servers): they
-  // are let go once walked, so they are not still held while the schema parses a copy.
-  let tree: KNode[] | undefined = buildTree(lexed.lines, ctx.diagnostics);
-  lexed = undefined;
-  const input: Obj = {};
-  ctx.root = input;
-  const st = newState();
-  const empty = !tree.some((n) => !n.anonymous);
-  walk(ctx, tree, ROOT, input, [], st, 'the top level');
-  tree = undefined;
   if (empty) ctx.error({ file, line: 1, col: 1 }, 'the config is empty: it has no keyword; a keepalived.conf needs a vrrp_instance or a virtual_server');
   finishInstances(ctx, input, st);
   finishVirtualServers(ctx, input);

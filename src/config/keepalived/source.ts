@@ -23,11 +23,15 @@ import { decomment } from './tokenizer.js';
 // ---------------------------------------------------------------------------------------------
 // Sources
 
+/** A file read line by line from its text (no array of every line: a 300,000-line file would hold 12 MB). */
 interface FileSrc {
   kind: 'file';
   ctx: FileCtx;
-  lines: string[];
-  idx: number;
+  text: string;
+  /** Offset of the next line in `text`; past the end when done. */
+  pos: number;
+  /** Number of the next line (1-based). */
+  lineNo: number;
 }
 
 /** Remaining lines of a multi-line parameter, all located at the point of use. */
@@ -97,17 +101,23 @@ function defaultGlob(pattern: string, cwd: string): string[] {
   return found.map((f) => path.resolve(f)).sort();
 }
 
-function splitLines(text: string): string[] {
-  const t = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  const lines = t.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i] ?? '';
-    // CR/LF are stripped from the end of a line, so CRLF files work (G1).
-    let e = l.length;
-    while (e > 0 && l.charCodeAt(e - 1) === 0x0d) e--;
-    if (e !== l.length) lines[i] = l.slice(0, e);
-  }
-  return lines;
+function openFile(ctx: FileCtx, text: string): FileSrc {
+  return { kind: 'file', ctx, text, pos: text.startsWith('\uFEFF') ? 1 : 0, lineNo: 1 };
+}
+
+/** The next line of a file (CR/LF stripped from its end, so CRLF files work: G1), or undefined at its end. */
+function nextLine(src: FileSrc): string | undefined {
+  const t = src.text;
+  // a text ending in '\n' has one more, empty, line (as split('\n') gives), which changes nothing
+  if (src.pos > t.length) return undefined;
+  let e = t.indexOf('\n', src.pos);
+  if (e < 0) e = t.length;
+  let end = e;
+  while (end > src.pos && t.charCodeAt(end - 1) === 0x0d) end--;
+  const line = t.slice(src.pos, end);
+  src.pos = e + 1;
+  src.lineNo++;
+  return line;
 }
 
 function byteLength(s: string): number {
@@ -165,7 +175,7 @@ export class SourceStack {
       checks: { readable: false, match: false, wildcard: false, brace: false },
     };
     this.addFile(file);
-    this.stack.push({ kind: 'file', ctx, lines: splitLines(text), idx: 0 });
+    this.stack.push(openFile(ctx, text));
   }
 
   private addFile(f: string): void {
@@ -225,13 +235,13 @@ export class SourceStack {
           return { text: src.body, line: src.line, ctx: src.ctx, transformed: true };
         }
         case 'file': {
-          if (src.idx >= src.lines.length) {
+          const lineNo = src.lineNo;
+          const rawLine = nextLine(src);
+          if (rawLine === undefined) {
             this.pop();
             this.opts.onFileEnd();
             continue;
           }
-          const lineNo = src.idx + 1;
-          const rawLine = src.lines[src.idx++] ?? '';
           const loc = { file: src.ctx.file, line: lineNo, col: 1 };
           if (rawLine.length > MAX_LINE && byteLength(rawLine) > MAX_LINE) {
             this.report.diag('warning', loc, `line too long (over ${MAX_LINE} characters) - ignoring`);
@@ -327,12 +337,7 @@ export class SourceStack {
         continue;
       }
       this.addFile(abs);
-      srcs.push({
-        kind: 'file',
-        ctx: { file: abs, dir: path.dirname(abs), chain: [...u.ctx.chain, abs], checks: { ...u.ctx.checks } },
-        lines: splitLines(r.text),
-        idx: 0,
-      });
+      srcs.push(openFile({ file: abs, dir: path.dirname(abs), chain: [...u.ctx.chain, abs], checks: { ...u.ctx.checks } }, r.text));
     }
     // Stack: push in reverse so the first match is read first.
     for (let k = srcs.length - 1; k >= 0; k--) {

@@ -49,7 +49,19 @@ export interface Resolved extends Entry {
   canonical: string;
 }
 
+// resolved once per block and keyword: the importer asks for every line of a large config
+const resolved = new Map<BlockId, Map<string, Resolved | null>>();
+
+/** A keyword's entry in a block (aliases resolved), or undefined when keepalived does not know it. */
 export function lookup(block: BlockId, keyword: string): Resolved | undefined {
+  let m = resolved.get(block);
+  if (!m) resolved.set(block, (m = new Map()));
+  let r = m.get(keyword);
+  if (r === undefined) m.set(keyword, (r = resolve(block, keyword) ?? null));
+  return r ?? undefined;
+}
+
+function resolve(block: BlockId, keyword: string): Resolved | undefined {
   const entries = BLOCKS[block].entries;
   const own = Object.hasOwn(entries, keyword) ? entries[keyword] : undefined;
   if (!own) return undefined;
