@@ -49,7 +49,11 @@ export interface LexResult {
 /** keepalived reads lines into a 1024-byte buffer (MAXBUF), so 1023 characters is the maximum. */
 export const MAX_LINE = 1023;
 export const MAX_INCLUDE_DEPTH = 32;
-/** Safety caps so recursive parameters or huge ~SEQ ranges cannot hang or exhaust memory. */
+/**
+ * Safety caps so recursive parameters or huge ~SEQ ranges cannot hang or exhaust memory. They
+ * count what expansions make; a large file read as it is (100,000 real servers: 1.1 million
+ * logical lines) is not limited by them.
+ */
 export const MAX_LINES = 1_000_000;
 export const MAX_BYTES = 50 * 1024 * 1024;
 export const MAX_STEPS = 3_000_000;
@@ -91,6 +95,11 @@ export interface Unit {
    * skip substitution, or the leftover references would expand again without end.
    */
   substStop?: boolean;
+  /**
+   * Made by an expansion (a multi-line parameter, ~SEQ/~LST): only these count against the
+   * expansion limits. Lines read from files are bounded by the files themselves.
+   */
+  expanded?: boolean;
 }
 
 /** Thrown to end lexing after a fatal diagnostic (a limit was hit). */

@@ -90,7 +90,7 @@ class Lexer {
       for (;;) {
         const u = this.sources.next();
         if (!u) break;
-        if (++this.steps > MAX_STEPS) {
+        if (u.expanded && ++this.steps > MAX_STEPS) {
           this.report.fatal(u, `expansion limit exceeded (${MAX_STEPS} preprocessing steps); stopping`);
         }
         if (this.macros.collecting) this.macros.accumulate(u);
@@ -111,14 +111,16 @@ class Lexer {
     if (text.length === 0) return;
     const { piece, residue } = splitBrace(text);
     if (residue) {
-      this.sources.push({ kind: 'unit', unit: { text: residue, line: u.line, ctx: u.ctx, transformed: u.transformed, substStop: u.substStop } }, u);
+      this.sources.push({ kind: 'unit', unit: { text: residue, line: u.line, ctx: u.ctx, transformed: u.transformed, substStop: u.substStop, expanded: u.expanded } }, u);
     }
     const tokens = tokenize(piece, u.ctx.file, u.line, this.report);
     const first = tokens[0];
     if (!first) return;
-    if (++this.count > MAX_LINES) this.report.fatal(u, `expansion limit exceeded (${MAX_LINES} logical lines); stopping`);
-    this.bytes += piece.length;
-    if (this.bytes > MAX_BYTES) this.report.fatal(u, `expansion limit exceeded (${MAX_BYTES} bytes); stopping`);
+    if (u.expanded) {
+      if (++this.count > MAX_LINES) this.report.fatal(u, `expansion limit exceeded (${MAX_LINES} logical lines); stopping`);
+      this.bytes += piece.length;
+      if (this.bytes > MAX_BYTES) this.report.fatal(u, `expansion limit exceeded (${MAX_BYTES} bytes); stopping`);
+    }
     const line: LogicalLine = { tokens, raw: piece.s, rawCol: piece.colAt(0), loc: first.loc };
     if (this.sink) this.sink(line);
     else this.lines.push(line);

@@ -225,14 +225,14 @@ export class SourceStack {
           const l = src.lines[src.idx++];
           if (src.idx >= src.lines.length) this.pop();
           if (l === undefined) continue;
-          return { text: LStr.uniform(l, src.col), line: src.line, ctx: src.ctx, transformed: true };
+          return { text: LStr.uniform(l, src.col), line: src.line, ctx: src.ctx, transformed: true, expanded: true };
         }
         case 'seq': {
           if (!src.step()) {
             this.pop();
             continue;
           }
-          return { text: src.body, line: src.line, ctx: src.ctx, transformed: true };
+          return { text: src.body, line: src.line, ctx: src.ctx, transformed: true, expanded: true };
         }
         case 'file': {
           const lineNo = src.lineNo;
