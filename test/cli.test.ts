@@ -29,20 +29,19 @@ const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
 
 describe('vipkeeper check', () => {
   it('accepts the shipped example YAML', () => {
-    const r = vk('check', '-f', join(root, 'config/vipkeeper.example.yaml'));
+    const r = vk('check', '-f', join(root, 'config/vipkeeper.example.yaml'), '--no-host-checks');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/valid vipkeeper YAML \(0 errors, 0 warnings\)/);
   });
 
   it('accepts a keepalived.conf and prints its warnings located', () => {
-    const r = vk('check', '-f', join(fixtures, 'fwmark.conf'));
+    const r = vk('check', '-f', join(fixtures, 'fwmark.conf'), '--no-host-checks');
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/fwmark\.conf:4:1: warning: virtual server fwmark 7: protocol is ignored/);
-    expect(r.out).toMatch(/valid keepalived\.conf \(0 errors, 1 warning\)/);
+    expect(r.out).toMatch(/valid keepalived\.conf \(0 errors, 1 warning; \d+ keywords carried over, 0 not acted on, 0 unknown, 0 refused\)/);
   });
 
   it.each([
-    ['a missing file', () => join(tmp, 'nope.conf'), /nope\.conf:1:1: error: cannot read the config: no such file/],
     ['a binary file', () => file('bin.conf', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0xff, 0xfe])), /bin\.conf:1:1: error: this is a binary file, not a config/],
     ['an unbalanced brace', () => file('open.conf', 'vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 5\n'), /open\.conf:1:1: error: block 'vrrp_instance' opened here is never closed/],
     ['a VRID of 300', () => file('vrid.conf', 'vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n}\n'), /vrid\.conf:3:21: error: 'virtual_router_id' 300 is out of range; use 1\.\.255/],
@@ -58,12 +57,20 @@ describe('vipkeeper check', () => {
   it('uses --config-id for @ID lines', () => {
     const f = join(fixtures, 'conditional.conf');
     expect(vk('check', '-f', f, '--config-id', 'high').code).toBe(0);
-    expect(vk('check', '-f', f, '--config-id', 'nobody').code).toBe(1);
+    // no script line for 'nobody': keepalived removes the vrrp_script and runs, and so do we
+    const r = vk('check', f, '--config-id', 'nobody');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/vrrp_script chk_service has no script, so it is removed/);
   });
 
   it('prints JSON with --json', () => {
-    const r = vk('check', '-f', join(fixtures, 'director.conf'), '--json');
-    expect(JSON.parse(r.out)).toMatchObject({ valid: true, format: 'keepalived', diagnostics: [] });
+    const r = vk('check', '-f', join(fixtures, 'director.conf'), '--json', '--no-host-checks');
+    expect(JSON.parse(r.out)).toMatchObject({
+      valid: true,
+      format: 'keepalived',
+      keywords: { notActed: 4, refused: 0 },
+      notActedOn: [{ keyword: 'notification_email', status: 'not-acted', loc: { line: 8, col: 4 } }, {}, {}, {}],
+    });
   });
 
   it('exits 2 on wrong usage', () => {
@@ -73,15 +80,18 @@ describe('vipkeeper check', () => {
 });
 
 describe('vipkeeper migrate', () => {
-  it('writes YAML that check accepts, with the not-carried-over list in its header', () => {
+  it('writes YAML that check accepts, with a true summary and the not-acted-on keywords as comments', () => {
     const out = join(tmp, 'routes.yaml');
     const r = vk('migrate', join(fixtures, 'routes.conf'), '-o', out);
     expect(r.code).toBe(0);
+    expect(r.err).toMatch(/→ .*routes\.yaml: 0 errors, \d+ warnings \(\d+ keywords carried over, 5 not acted on, 0 unknown, 0 refused\)/);
     const yaml = readFileSync(out, 'utf8');
     expect(yaml).toMatch(/^# vipkeeper configuration, migrated from .*routes\.conf/);
-    expect(yaml).toMatch(
-      /# Not carried over \(3\):\n#\s+.*routes\.conf:7: static_ipaddress \(in the top level\).*\n#\s+.*routes\.conf:11: static_routes \(in the top level\).*\n#\s+.*routes\.conf:16: static_rules \(in the top level\)/,
-    );
+    expect(yaml).toMatch(/# keepalived keywords: \d+ keywords carried over, 5 not acted on, 0 unknown, 0 refused\./);
+    expect(yaml).toMatch(/#\s+.*routes\.conf:7: static_ipaddress \(in the top level\) - these addresses are not added/);
+    // virtual_routes is not a live key: it is a comment inside its instance
+    expect(yaml).not.toMatch(/^\s*virtual_routes:/m);
+    expect(yaml).toMatch(/\n  VI_ROUTES:\n    # virtual_routes \{    # .*routes\.conf:29, not acted on by vipkeeper: the routes are not added/);
     const c = vk('check', '-f', out);
     expect(c.code).toBe(0);
     expect(c.out).toMatch(/valid vipkeeper YAML/);
@@ -91,7 +101,8 @@ describe('vipkeeper migrate', () => {
     const r = vk('migrate', join(fixtures, 'quorum.conf'), '--json');
     expect(r.code).toBe(0);
     const model = JSON.parse(r.out);
-    expect(model.virtual_servers[0]).toMatchObject({ quorum: 7, hysteresis: 2, alpha: true, omega: true, lb_algo: 'wrr' });
+    // omega is not acted on, so the model does not carry it
+    expect(model.virtual_servers[0]).toMatchObject({ quorum: 7, hysteresis: 2, alpha: true, omega: false, lb_algo: 'wrr' });
     expect(model.virtual_servers[0].real_servers).toHaveLength(10);
   });
 

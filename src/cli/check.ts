@@ -1,4 +1,6 @@
+import { sortDiagnostics } from '../config/diagnostics.js';
 import { loadConfigFile, defaultConfigId } from '../config/load.js';
+import { formatSummary, migrationSummary } from '../config/migrate.js';
 import { EXIT } from './exit-codes.js';
 import { printDiagnostics, summary } from './output.js';
 
@@ -6,17 +8,36 @@ export interface CheckOptions {
   file: string;
   configId?: string;
   json?: boolean;
+  /** Check against this host's interfaces and scripts (default on). */
+  hostChecks?: boolean;
 }
 
-/** `vipkeeper check`: 0 when valid, 1 when the file has errors. */
+/**
+ * `vipkeeper check`: 0 when valid (warnings allowed), 1 when the file has errors, 3 when it
+ * cannot be read. The same loader as `run` and reload, so they never disagree; on top of it,
+ * warnings about this host (missing interfaces, scripts that cannot run).
+ */
 export function runCheck(opts: CheckOptions): number {
-  const loaded = loadConfigFile(opts.file, { configId: opts.configId ?? defaultConfigId() });
+  const loaded = loadConfigFile(opts.file, { configId: opts.configId ?? defaultConfigId(), ...(opts.hostChecks === false ? {} : { host: true }) });
   const valid = loaded.config !== undefined;
+  const keywords = loaded.format === 'keepalived' && !loaded.unreadable ? migrationSummary(loaded) : undefined;
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ file: opts.file, format: loaded.format, valid, diagnostics: loaded.diagnostics }, null, 2)}\n`);
+    const out = {
+      file: opts.file,
+      format: loaded.format,
+      valid,
+      ...(loaded.unreadable ? { unreadable: true } : {}),
+      diagnostics: sortDiagnostics(loaded.diagnostics),
+      ...(keywords ? { keywords, notActedOn: loaded.unsupported.map(({ path: _p, fields: _f, ...u }) => u) } : {}),
+    };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else {
     printDiagnostics(loaded.diagnostics);
-    process.stdout.write(`${opts.file}: ${valid ? 'valid' : 'invalid'} ${loaded.format === 'yaml' ? 'vipkeeper YAML' : 'keepalived.conf'} (${summary(loaded.diagnostics)})\n`);
+    const what = loaded.format === 'yaml' ? 'vipkeeper YAML' : 'keepalived.conf';
+    const facts = keywords ? `; ${formatSummary(keywords)}` : '';
+    if (loaded.unreadable) process.stdout.write(`${opts.file}: not checked: it cannot be read\n`);
+    else process.stdout.write(`${opts.file}: ${valid ? 'valid' : 'invalid'} ${what} (${summary(loaded.diagnostics)}${facts})\n`);
   }
+  if (loaded.unreadable) return EXIT.runtime;
   return valid ? EXIT.ok : EXIT.invalid;
 }

@@ -1,36 +1,74 @@
 // The `vipkeeper` command line. Thin: parse arguments, call into src/config and
 // friends, map the outcome to an exit code (see exit-codes.ts).
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { runCheck } from './check.js';
-import { runCleanup } from './cleanup.js';
-import { runCommand, runStatus } from './control.js';
-import { runDrill, type DrillOptions } from './drill.js';
+import type { DrillOptions } from './drill.js';
 import { EXIT } from './exit-codes.js';
-import { runMigrate } from './migrate.js';
-import { runRun } from './run.js';
+
+// Each command's module is loaded when the command runs: `check` and `migrate` then start
+// without loading the daemon, the native addon or the logger (startup CPU and memory).
+const runCheck = async (...a: Parameters<typeof import('./check.js').runCheck>) => (await import('./check.js')).runCheck(...a);
+const runMigrate = async (...a: Parameters<typeof import('./migrate.js').runMigrate>) => (await import('./migrate.js')).runMigrate(...a);
+const runRun = async (...a: Parameters<typeof import('./run.js').runRun>) => (await import('./run.js')).runRun(...a);
+const runCleanup = async (...a: Parameters<typeof import('./cleanup.js').runCleanup>) => (await import('./cleanup.js')).runCleanup(...a);
+const runDrill = async (...a: Parameters<typeof import('./drill.js').runDrill>) => (await import('./drill.js')).runDrill(...a);
+const runStatus = async (...a: Parameters<typeof import('./control.js').runStatus>) => (await import('./control.js')).runStatus(...a);
+const runCommand = async (...a: Parameters<typeof import('./control.js').runCommand>) => (await import('./control.js')).runCommand(...a);
+
+/** The version in package.json (two levels up from src/cli and from dist/cli alike). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** FILE as an argument or as -f FILE (one of them). */
+function oneFile(command: string, positional: string | undefined, flag: string | undefined): string | undefined {
+  if (positional !== undefined && flag !== undefined && positional !== flag) {
+    process.stderr.write(`vipkeeper ${command}: give the config once, as FILE or as -f FILE\n`);
+    return undefined;
+  }
+  const f = positional ?? flag;
+  if (f === undefined) process.stderr.write(`vipkeeper ${command}: which config? give FILE or -f FILE\n`);
+  return f;
+}
 
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('vipkeeper')
     .description('VRRP, health checks and IPVS for an LVS director pair; a keepalived replacement')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .showHelpAfterError();
 
   program
     .command('check')
-    .description('validate a config (vipkeeper YAML or keepalived.conf); exit 0 valid, 1 invalid')
-    .requiredOption('-f, --file <FILE>', 'config file')
+    .description('validate a config (vipkeeper YAML or keepalived.conf) as run and reload do, and warn about every keyword vipkeeper does not act on; exit 0 valid, 1 invalid, 3 unreadable')
+    .argument('[FILE]', 'config file (or -f FILE)')
+    .option('-f, --file <FILE>', 'config file')
     .option('-i, --config-id <ID>', 'config-id for @ID lines in keepalived.conf (default: host name up to the first dot)')
+    .option('--no-host-checks', "do not check this host's interfaces and scripts (when checking for another machine)")
     .option('--json', 'print the result as JSON')
-    .action((o: { file: string; configId?: string; json?: boolean }) => setExit(runCheck(o)));
+    .action(async (file: string | undefined, o: { file?: string; configId?: string; json?: boolean; hostChecks?: boolean }) => {
+      const f = oneFile('check', file, o.file);
+      if (f === undefined) return setExit(EXIT.usage);
+      setExit(await runCheck({ ...o, file: f }));
+    });
 
   program
     .command('migrate')
-    .description('convert a keepalived.conf to vipkeeper YAML')
-    .argument('<FILE>', 'keepalived.conf to read')
-    .option('-o, --output <OUT>', 'write the YAML here instead of standard output')
+    .description('convert a keepalived.conf to vipkeeper YAML; keywords vipkeeper does not act on become comments')
+    .argument('[FILE]', 'keepalived.conf to read (or -f FILE)')
+    .option('-f, --file <FILE>', 'keepalived.conf to read')
+    .option('-o, --output <OUT>', 'write the YAML here (mode 0600, atomically) instead of standard output')
     .option('-i, --config-id <ID>', 'config-id for @ID lines (default: host name up to the first dot)')
     .option('--json', 'print the normalized model as JSON instead of YAML')
-    .action((file: string, o: { output?: string; configId?: string; json?: boolean }) => setExit(runMigrate({ file, ...o })));
+    .action(async (file: string | undefined, o: { file?: string; output?: string; configId?: string; json?: boolean }) => {
+      const f = oneFile('migrate', file, o.file);
+      if (f === undefined) return setExit(EXIT.usage);
+      setExit(await runMigrate({ ...o, file: f }));
+    });
 
   program
     .command('run')

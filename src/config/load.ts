@@ -1,9 +1,11 @@
-// One entry point for every config file: detects YAML or keepalived.conf, reads it,
+// One entry point for every config file, used by check, run and reload alike: detects YAML or
+// keepalived.conf, reads it, applies the keyword ledger, the schema and the cross-field rules,
 // and returns the model plus located diagnostics. Never throws on bad input.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { extname } from 'node:path';
 import type { Diagnostic } from './diagnostics.js';
+import { hostIssues, realHost, type HostProbe } from './host-checks.js';
 import type { Unsupported } from './keepalived/context.js';
 import { importKeepalivedText } from './keepalived/import.js';
 import type { Config } from './schema.js';
@@ -15,13 +17,20 @@ export interface LoadedConfig {
   format: ConfigFormat;
   config?: Config; // present when there is no error
   diagnostics: Diagnostic[];
+  /** keepalived.conf: the keywords not acted on, refused or unknown, each located. */
   unsupported: Unsupported[];
+  /** keyword lines read (keepalived.conf), and how many were only partly acted on. */
+  counts: { keywords: number; partial: number };
   files: string[];
+  /** The file could not be read at all: an I/O failure (exit 3), not a config error. */
+  unreadable?: true;
 }
 
 export interface LoadOptions {
   configId?: string;
   format?: ConfigFormat;
+  /** Also check the config against this host (interfaces, scripts): `vipkeeper check` does. */
+  host?: HostProbe | true;
 }
 
 /** keepalived's default config-id: the host name up to the first dot (G11). */
@@ -42,7 +51,7 @@ export function detectFormat(path: string, text: string): ConfigFormat {
 }
 
 /** Reads a text file, or says in one located line why it cannot be a config. */
-export function readConfigText(path: string): { text: string } | { diagnostic: Diagnostic } {
+export function readConfigText(path: string): { text: string } | { diagnostic: Diagnostic; unreadable?: true } {
   const loc = { file: path, line: 1, col: 1 };
   let buf: Buffer;
   try {
@@ -50,7 +59,7 @@ export function readConfigText(path: string): { text: string } | { diagnostic: D
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
-    return { diagnostic: { severity: 'error', loc, message: `cannot read the config: ${why}` } };
+    return { diagnostic: { severity: 'error', loc, message: `cannot read the config: ${why}` }, unreadable: true };
   }
   const text = buf.toString('utf8');
   if (buf.subarray(0, 8192).includes(0) || text.includes('\uFFFD')) {
@@ -61,16 +70,27 @@ export function readConfigText(path: string): { text: string } | { diagnostic: D
 
 export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadedConfig {
   const read = readConfigText(path);
-  if ('diagnostic' in read) return { format: opts.format ?? 'yaml', diagnostics: [read.diagnostic], unsupported: [], files: [path] };
+  if ('diagnostic' in read) {
+    return {
+      format: opts.format ?? 'yaml',
+      diagnostics: [read.diagnostic],
+      unsupported: [],
+      counts: { keywords: 0, partial: 0 },
+      files: [path],
+      ...(read.unreadable ? { unreadable: true as const } : {}),
+    };
+  }
   return loadConfigText(read.text, path, opts);
 }
 
 export function loadConfigText(text: string, path: string, opts: LoadOptions = {}): LoadedConfig {
   const format = opts.format ?? detectFormat(path, text);
+  const host = opts.host === true ? realHost() : opts.host;
+  const check = host ? (c: Config) => hostIssues(c, host) : undefined;
   if (format === 'yaml') {
-    const r = loadYamlText(text, path);
-    return { format, ...(r.config ? { config: r.config } : {}), diagnostics: r.diagnostics, unsupported: [], files: [path] };
+    const r = loadYamlText(text, path, check ? { check } : {});
+    return { format, ...(r.config ? { config: r.config } : {}), diagnostics: r.diagnostics, unsupported: [], counts: { keywords: 0, partial: r.partial }, files: [path] };
   }
-  const r = importKeepalivedText(text, path, { configId: opts.configId ?? defaultConfigId() });
-  return { format, ...(r.config ? { config: r.config } : {}), diagnostics: r.diagnostics, unsupported: r.unsupported, files: r.files };
+  const r = importKeepalivedText(text, path, { configId: opts.configId ?? defaultConfigId(), ...(check ? { check } : {}) });
+  return { format, ...(r.config ? { config: r.config } : {}), diagnostics: r.diagnostics, unsupported: r.unsupported, counts: r.counts, files: r.files };
 }

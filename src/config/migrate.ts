@@ -1,28 +1,107 @@
-// keepalived.conf → vipkeeper YAML, with a header that lists every keyword that
-// could not be carried over and where it was.
+// keepalived.conf → vipkeeper YAML. The header says what was carried over and what was not, with
+// counts; each keyword vipkeeper does not act on is written as a comment where it was (inside its
+// instance, virtual server, …), never as a live key.
 import { relative } from 'node:path';
 import type { Unsupported } from './keepalived/context.js';
 import type { Config } from './schema.js';
 import { writeYaml } from './yaml-write.js';
+import { yamlFinder } from './yaml-locate.js';
 
-export function migrationHeader(source: string, configId: string, unsupported: readonly Unsupported[]): string[] {
-  const rel = (f: string) => relative(process.cwd(), f) || f;
+export interface MigrationFacts {
+  /** Keyword lines read, and how many of them are only partly acted on. */
+  counts: { keywords: number; partial: number };
+  /** Keywords not acted on, unknown or refused, as the importer found them. */
+  unsupported: readonly Unsupported[];
+}
+
+export interface MigrationSummary {
+  carried: number;
+  partial: number;
+  notActed: number;
+  unknown: number;
+  refused: number;
+}
+
+export function migrationSummary(facts: MigrationFacts): MigrationSummary {
+  const keywordLines = facts.unsupported.filter((u) => !u.option);
+  const count = (s: Unsupported['status']) => keywordLines.filter((u) => u.status === s).length;
+  const notActed = count('not-acted');
+  const unknown = count('unknown');
+  const refused = count('refused');
+  return {
+    carried: facts.counts.keywords - notActed - unknown - refused,
+    partial: facts.counts.partial,
+    notActed: notActed + facts.unsupported.filter((u) => u.option).length,
+    unknown,
+    refused,
+  };
+}
+
+/** One line: "120 keywords carried over (3 only partly acted on), 5 not acted on, 1 unknown, 0 refused". */
+export function formatSummary(s: MigrationSummary): string {
+  return `${s.carried} keyword${s.carried === 1 ? '' : 's'} carried over${s.partial ? ` (${s.partial} only partly acted on, see the warnings)` : ''}, ${s.notActed} not acted on, ${s.unknown} unknown, ${s.refused} refused`;
+}
+
+const rel = (f: string) => relative(process.cwd(), f) || f;
+
+export function migrationHeader(source: string, configId: string, facts: MigrationFacts): string[] {
   const lines = [
     `vipkeeper configuration, migrated from ${rel(source)} (config-id '${configId}').`,
-    'Check it with: vipkeeper check -f THIS_FILE',
+    'Check it with: vipkeeper check THIS_FILE',
     '',
+    `keepalived keywords: ${formatSummary(migrationSummary(facts))}.`,
   ];
-  if (unsupported.length === 0) lines.push('Every keyword was carried over.');
-  else {
-    lines.push(`Not carried over (${unsupported.length}):`);
-    for (const u of unsupported) {
-      lines.push(`  ${rel(u.loc.file)}:${u.loc.line}: ${u.keyword} (in ${u.block})${u.note ? ` - ${u.note}` : ''}`);
+  const listed = facts.unsupported.filter((u) => u.status !== 'refused');
+  if (listed.length) {
+    lines.push('Not acted on by vipkeeper (each is also written as a comment where it was):');
+    for (const u of listed) {
+      const why = u.status === 'unknown' ? 'unknown to keepalived too' : u.note;
+      lines.push(`  ${rel(u.loc.file)}:${u.loc.line}: ${u.keyword} (in ${u.block})${why ? ` - ${why}` : ''}`);
     }
   }
   lines.push('');
   return lines;
 }
 
-export function migrateToYaml(config: Config, source: string, configId: string, unsupported: readonly Unsupported[]): string {
-  return writeYaml(config, migrationHeader(source, configId, unsupported));
+/** The comment lines written in place of a keyword that is not acted on (its block's lines too). */
+function placeComment(u: Unsupported): string[] {
+  const what = u.status === 'unknown' ? 'unknown keyword, ignored by keepalived too' : `not acted on by vipkeeper: ${u.note ?? ''}`;
+  const [first = '', ...rest] = u.text.split('\n');
+  return [`${first}    # ${rel(u.loc.file)}:${u.loc.line}, ${what}`, ...rest];
+}
+
+/** YAML body with each not-acted keyword as a comment inside the object it belonged to. */
+function withComments(body: string, unsupported: readonly Unsupported[]): string {
+  const lines = body.split('\n');
+  const find = yamlFinder(body);
+  const inserts = new Map<number, string[]>(); // after line index (-1: at the top)
+  for (const u of unsupported) {
+    if (u.status === 'refused') continue;
+    let after = -1;
+    let indent = 0;
+    // the object it belonged to, else its nearest ancestor written in the YAML, else the top
+    const { pos, depth } = find(u.path);
+    if (depth > 0) {
+      after = pos.line - 1;
+      // a mapping key's children are indented by two; a list item's sit at its content column
+      indent = typeof u.path[depth - 1] === 'number' ? pos.col - 1 : pos.col + 1;
+    }
+    const list = inserts.get(after) ?? [];
+    for (const l of placeComment(u)) list.push(`${' '.repeat(indent)}# ${l}`);
+    inserts.set(after, list);
+  }
+  const out: string[] = [...(inserts.get(-1) ?? [])];
+  lines.forEach((l, i) => {
+    out.push(l);
+    const add = inserts.get(i);
+    if (add) out.push(...add);
+  });
+  return out.join('\n');
+}
+
+export function migrateToYaml(config: Config, source: string, configId: string, facts: MigrationFacts): string {
+  const header = migrationHeader(source, configId, facts);
+  const text = writeYaml(config);
+  const head = header.map((l) => (l ? `# ${l}` : '#')).join('\n');
+  return `${head}\n${withComments(text, facts.unsupported)}`;
 }

@@ -29,7 +29,7 @@ export function validateConfig(config: Config): ModelIssue[] {
   const err = (path: (string | number)[], message: string) => issues.push({ severity: 'error', path, message });
   const warn = (path: (string | number)[], message: string) => issues.push({ severity: 'warning', path, message });
 
-  const vridOwners = new Map<string, string>();
+  const vridOwners = new Map<string, { name: string; peers: string[] }[]>();
   const syncMember = new Map<string, string>();
   for (const [gname, group] of Object.entries(config.sync_groups)) {
     group.group.forEach((member, i) => {
@@ -59,9 +59,6 @@ export function validateConfig(config: Config): ModelIssue[] {
     inst.unicast_peer.forEach((p, i) => {
       if (family && isIP(p.address) !== family) err(at('unicast_peer', i), `unicast peer ${p.address} is not IPv${family} like the instance's addresses`);
     });
-    if (inst.unicast_src_ip && family && isIP(inst.unicast_src_ip) !== family) {
-      err(at('unicast_src_ip'), `unicast_src_ip ${inst.unicast_src_ip} is not IPv${family} like the instance's addresses`);
-    }
 
     const version = instanceVersion(config, inst);
     if (family === 6 && inst.version === 2) err(at('version'), `VRRPv2 has no IPv6; use version 3 for instance '${name}'`);
@@ -90,11 +87,18 @@ export function validateConfig(config: Config): ModelIssue[] {
       warn(at('authentication'), `authentication is VRRPv2-only; VRRPv3 ignores it`);
     }
 
+    // keepalived's rule: two instances clash on one interface and family with the same VRID when
+    // both are multicast, or both unicast with a peer in common (a receiver could not tell them apart)
     const vridKey = `${inst.interface ?? '(unicast)'}/${family ?? 4}/${inst.virtual_router_id}`;
-    const owner = vridOwners.get(vridKey);
-    if (owner) {
-      err(at('virtual_router_id'), `virtual_router_id ${inst.virtual_router_id} is already used by instance '${owner}' on ${inst.interface ?? 'the same unicast path'}; each instance on an interface needs its own VRID`);
-    } else vridOwners.set(vridKey, name);
+    const peers = inst.unicast_peer.map((p) => p.address);
+    const clash = (vridOwners.get(vridKey) ?? []).find((o) => (o.peers.length === 0) === (peers.length === 0) && (peers.length === 0 || o.peers.some((p) => peers.includes(p))));
+    if (clash) {
+      const how = peers.length === 0 ? 'both multicast' : 'unicast to a common peer';
+      err(at('virtual_router_id'), `virtual_router_id ${inst.virtual_router_id} is already used by instance '${clash.name}' on ${inst.interface ?? 'the same unicast path'} (${how}); give one of them its own VRID`);
+    }
+    vridOwners.set(vridKey, [...(vridOwners.get(vridKey) ?? []), { name, peers }]);
+
+    runtimeRules(config, inst, at, err);
 
     checkTrackRefs(config, ['instances', name], inst, err);
   }
@@ -111,6 +115,32 @@ export function validateConfig(config: Config): ModelIssue[] {
 }
 
 type Report = (path: (string | number)[], message: string) => void;
+
+/**
+ * What the VRRP engine (src/vrrp/params.ts) would refuse at start: checked here so that check,
+ * run and reload agree (a property test runs the engine over configs that pass this).
+ */
+function runtimeRules(config: Config, inst: Instance, at: (...p: (string | number)[]) => (string | number)[], err: Report): void {
+  const family = instanceFamily(inst) ?? 4;
+  const version = instanceVersion(config, inst);
+  const strict = inst.strict_mode ?? config.global.vrrp_strict;
+  if (inst.authentication?.auth_type === 'AH' && version === 2 && !strict) {
+    err(at('authentication', 'auth_type'), `auth_type AH is refused: vipkeeper does not implement IPsec AH (the engine would not start); use PASS, or no authentication`);
+  }
+  const group = inst.mcast_dst_ip ?? (family === 6 ? config.global.vrrp_mcast_group6 : config.global.vrrp_mcast_group4);
+  if (isIP(group) !== family) {
+    const where = inst.mcast_dst_ip !== undefined ? at('mcast_dst_ip') : ['global', family === 6 ? 'vrrp_mcast_group6' : 'vrrp_mcast_group4'];
+    err(where, `multicast group ${group} is not IPv${family} like the instance's addresses`);
+  }
+  const unicast = inst.unicast_peer.length > 0;
+  const src = unicast ? (inst.unicast_src_ip ?? inst.mcast_src_ip) : (inst.mcast_src_ip ?? inst.unicast_src_ip);
+  const srcKey = src === inst.unicast_src_ip ? 'unicast_src_ip' : 'mcast_src_ip';
+  if (src !== undefined && isIP(src) !== family) err(at(srcKey), `${srcKey} ${src} is not IPv${family} like the instance's addresses`);
+  if (inst.virtual_ipaddress.length > 255) {
+    err(at('virtual_ipaddress', 255), `instance has ${inst.virtual_ipaddress.length} virtual addresses; an advert carries at most 255: move the rest to virtual_ipaddress_excluded`);
+  }
+  if (inst.preempt_delay > 1_000_000) err(at('preempt_delay'), `preempt_delay ${inst.preempt_delay / 1000}s is out of range; use 0..1000 seconds`);
+}
 
 function checkTrackRefs(
   config: Config,
@@ -129,9 +159,14 @@ function checkTrackRefs(
   });
 }
 
+/**
+ * A virtual server's identity (and its key in the runtime): `ADDR PORT PROTO`, `fwmark N`, or
+ * `group NAME` (`group NAME UDP` for a protocol other than TCP: a group may carry a TCP and a
+ * UDP service, as in keepalived).
+ */
 export function vsKey(vs: VirtualServer): string {
   if (vs.fwmark !== undefined) return `fwmark ${vs.fwmark}`;
-  if (vs.group !== undefined) return `group ${vs.group}`;
+  if (vs.group !== undefined) return vs.protocol === 'TCP' ? `group ${vs.group}` : `group ${vs.group} ${vs.protocol}`;
   return `${vs.address} ${vs.port ?? 0} ${vs.protocol}`;
 }
 

@@ -53,14 +53,34 @@ function keyAt(text: string, col: number, key: string): boolean {
 }
 
 export function locateYamlPath(text: string, path: readonly PropertyKey[]): Position {
-  const lines = text.split(/\r?\n/).map(analyse);
+  return yamlLocator(text)(path);
+}
+
+/** A locator for many paths of one document: the text is analysed once. */
+export function yamlLocator(text: string): (path: readonly PropertyKey[]) => Position {
+  const find = yamlFinder(text);
+  return (path) => find(path).pos;
+}
+
+/** Like yamlLocator, also saying how many leading segments of the path were found. */
+export function yamlFinder(text: string): (path: readonly PropertyKey[]) => { pos: Position; depth: number } {
+  let lines: LineInfo[] | undefined;
+  return (path) => {
+    lines ??= text.split(/\r?\n/).map(analyse);
+    return locate(lines, path);
+  };
+}
+
+function locate(lines: LineInfo[], path: readonly PropertyKey[]): { pos: Position; depth: number } {
   let scope: Scope = { from: 0, parentCol: -1, pos: { line: 1, col: 1 } };
+  let depth = 0;
   for (const seg of path) {
     const next = typeof seg === 'number' ? findItem(lines, scope, seg) : findKey(lines, scope, String(seg));
-    if (!next) return scope.pos;
+    if (!next) return { pos: scope.pos, depth };
     scope = next;
+    depth++;
   }
-  return scope.pos;
+  return { pos: scope.pos, depth };
 }
 
 /** The lines of a node's children, each with the column its content starts at. */

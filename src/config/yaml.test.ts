@@ -84,7 +84,10 @@ describe('YAML config', () => {
     expect(m).toContainEqual(expect.stringMatching(/^x\.yaml:13:5: error: virtual server 10\.0\.0\.1 80 TCP has no real servers/));
   });
 
-  it('accepts an empty file as an empty config', () => {
-    expect(load('').config?.instances).toEqual({});
+  it('refuses an empty file or mapping: an empty config is an error, not a valid one', () => {
+    for (const text of ['', '# only a comment\n', '{}\n']) {
+      expect(load(text).config).toBeUndefined();
+      expect(messages(text)).toEqual([expect.stringMatching(/^x\.yaml:1:1: error: the config is empty/)]);
+    }
   });
 });

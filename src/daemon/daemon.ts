@@ -110,7 +110,7 @@ export class Daemon {
     for (const d of loaded.diagnostics) this.logDiagnostic(d);
     if (!loaded.config) {
       this.heap?.stop();
-      throw new DaemonStartError(`${this.opts.file}: invalid config, not started`, 1);
+      throw new DaemonStartError(`${this.opts.file}: ${loaded.unreadable ? "cannot read the config" : "invalid config"}, not started`, loaded.unreadable ? 3 : 1);
     }
     this.config = loaded.config;
     this.configState = this.newConfigState(loaded.format, loaded.config);

@@ -1,26 +1,67 @@
 // Shared state and value readers for the keepalived importer: located diagnostics,
-// the list of keywords not carried over, and model-path → source-location records
-// (so semantic errors found later still point at the keepalived line).
+// the keywords vipkeeper does not act on, and model-path → source-location records
+// (so semantic errors found later still point at the keepalived line). The readers also
+// count the arguments a keyword used, so the rest can be reported as ignored (one keyword a line).
 import { isIP } from 'node:net';
 import type { Diagnostic, SourceLoc } from '../diagnostics.js';
 import { nearest } from '../diagnostics.js';
+import { showLine } from '../secrets.js';
 import { shellSplit, type Token } from './lexer.js';
 import type { KNode } from './tree.js';
 
 export type Path = (string | number)[];
 export type Obj = Record<string, unknown>;
 
+/** A keyword vipkeeper does not act on, as found in the config (for check, migrate and the docs). */
 export interface Unsupported {
   keyword: string;
+  /** The block it was in, as a person reads it ("vrrp_instance VI_1"). */
   block: string;
   loc: SourceLoc;
+  /** not-acted: read, then dropped; refused: an error; unknown: keepalived does not know it either. */
+  status: 'not-acted' | 'refused' | 'unknown';
+  /** What the user loses (not-acted), why (refused), or 'unknown keyword'. */
   note?: string;
+  /** The model object it belonged to: where migrate writes it as a comment. */
+  path: Path;
+  /** The model fields it wrote before they were dropped (relative to `path`). */
+  fields?: string[];
+  /** The line as written, a secret value hidden. */
+  text: string;
+  /** An option of a value line (a VIP's no_track), not a keyword line of its own. */
+  option?: true;
 }
+
+/**
+ * The key under which a model object keeps where its fields came from. A symbol: the schema,
+ * JSON and Object.keys do not see it.
+ */
+const LOCS = Symbol('locations');
+type PackedLoc = number | SourceLoc;
+type Locs = Record<string | number, PackedLoc>;
+
+/** Past this many diagnostics for one keyword of one block kind, the rest are counted, not printed. */
+export const SAME_KEYWORD_LIMIT = 5;
 
 export class ImportContext {
   readonly diagnostics: Diagnostic[] = [];
   readonly unsupported: Unsupported[] = [];
-  private readonly locs = new Map<string, SourceLoc>();
+  /** Keyword lines read (every node of the tree but `{ }` and value lines). */
+  keywords = 0;
+  /** Of those, partly acted on (carried, with a warning). */
+  partial = 0;
+  /** > 0 while reading the inside of a keyword that is not acted on as a whole. */
+  notActedDepth = 0;
+  /** The model being written (the YAML input form); locations are kept beside its objects. */
+  root: Obj = {};
+  /**
+   * Where each object and field of the model came from: per object, `$` for the object itself
+   * and one entry per field or index, kept on the object under a symbol (not by path, so an
+   * object that moves, like a merged virtual server's real servers, keeps its locations; not in
+   * a WeakMap, whose entries cost the garbage collector dearly at 100,000 objects).
+   */
+  /** Warnings about the same keyword in the same kind of block: count and the first location. */
+  private readonly repeats = new Map<string, { n: number; loc: SourceLoc; what: string }>();
 
   warn(loc: SourceLoc, message: string): void {
     this.diagnostics.push({ severity: 'warning', loc, message });
@@ -30,39 +71,119 @@ export class ImportContext {
     this.diagnostics.push({ severity: 'error', loc, message });
   }
 
-  at(path: Path, loc: SourceLoc): void {
-    this.locs.set(path.join('\0'), loc);
+  /**
+   * A warning that may repeat for every virtual server or real server: after SAME_KEYWORD_LIMIT
+   * of one `kind`, the rest are counted and summed up by `flushRepeats`.
+   */
+  warnRepeated(kind: string, what: string, loc: SourceLoc, message: string): void {
+    const r = this.repeats.get(kind);
+    if (!r) this.repeats.set(kind, { n: 1, loc, what });
+    else r.n++;
+    if ((r?.n ?? 1) <= SAME_KEYWORD_LIMIT) this.warn(loc, message);
   }
 
-  /** The location recorded for a path, or for its nearest recorded ancestor. */
-  locOf(path: Path): SourceLoc | undefined {
-    for (let n = path.length; n >= 0; n--) {
-      const loc = this.locs.get(path.slice(0, n).join('\0'));
-      if (loc) return loc;
+  flushRepeats(): void {
+    for (const r of this.repeats.values()) {
+      if (r.n > SAME_KEYWORD_LIMIT) this.warn(r.loc, `${r.n - SAME_KEYWORD_LIMIT} more lines of ${r.what} have the same warning (the first ${SAME_KEYWORD_LIMIT} are listed)`);
     }
-    return undefined;
+    this.repeats.clear();
   }
 
-  notCarried(node: KNode, block: string, note?: string): void {
-    this.unsupported.push({ keyword: node.keyword, block, loc: node.loc, ...(note ? { note } : {}) });
-    this.warn(node.loc, `'${node.keyword}' in ${block} is not carried over to vipkeeper${note ? ` (${note})` : ''}`);
+  /** The config's top file: its locations are kept as one small integer each. */
+  file = '';
+
+  private locsOf(obj: object): Locs {
+    const o = obj as { [LOCS]?: Locs };
+    return (o[LOCS] ??= {});
   }
 
-  unknown(node: KNode, block: string, known: Iterable<string>): void {
+  /** A location as stored: line and column packed in a small integer for the top file (most of them). */
+  private pack(loc: SourceLoc): PackedLoc {
+    return loc.file === this.file && loc.line < 1 << 20 && loc.col < 1024 ? loc.line * 1024 + loc.col : loc;
+  }
+
+  private unpack(l: PackedLoc | undefined): SourceLoc | undefined {
+    return typeof l === 'number' ? { file: this.file, line: Math.floor(l / 1024), col: l % 1024 } : l;
+  }
+
+  /** Records where an object (a block, a line of a value block) was written. */
+  here(obj: object, loc: SourceLoc): void {
+    this.locsOf(obj).$ = this.pack(loc);
+  }
+
+  /** Records where a field (or an array entry) of `obj` was written. */
+  field(obj: object, key: string | number, loc: SourceLoc): void {
+    this.locsOf(obj)[key] = this.pack(loc);
+  }
+
+  /** The location recorded for a model path, or for its nearest recorded ancestor. */
+  locOf(path: Path): SourceLoc | undefined {
+    const locs = (v: unknown) => (v !== null && typeof v === 'object' ? (v as { [LOCS]?: Locs })[LOCS] : undefined);
+    let best = locs(this.root)?.$;
+    let cur: unknown = this.root;
+    for (const seg of path) {
+      if (cur === null || typeof cur !== 'object') break;
+      const l = locs(cur)?.[seg];
+      if (l) best = l;
+      cur = (cur as Record<string | number, unknown>)[seg];
+      const own = locs(cur)?.$;
+      if (own) best = own;
+    }
+    return this.unpack(best);
+  }
+
+  /** Records a keyword that is not acted on, refused or unknown, with its warning or error. */
+  record(u: Unsupported, message: string, kind: string): void {
+    this.unsupported.push(u);
+    if (u.status === 'refused') this.error(u.loc, message);
+    else this.warnRepeated(kind, `'${u.keyword}'`, u.loc, message);
+  }
+
+  unknown(node: KNode, block: string, known: Iterable<string>, path: Path): void {
     const hint = nearest(node.keyword, known);
     const suffix = hint ? `; did you mean '${hint}'?` : '';
-    if (node.children) {
-      this.warn(node.loc, `unknown block '${node.keyword}' in ${block} is skipped${suffix}`);
-    } else {
-      this.warn(node.loc, `unknown keyword '${node.keyword}' in ${block}${suffix}`);
-    }
-    this.unsupported.push({ keyword: node.keyword, block, loc: node.loc, note: 'unknown keyword' });
+    const message = node.children
+      ? `unknown block '${node.keyword}' in ${block} is skipped (keepalived does not know it either)${suffix}`
+      : `unknown keyword '${node.keyword}' in ${block} (keepalived does not know it either and ignores it)${suffix}`;
+    this.record(
+      { keyword: node.keyword, block, loc: node.loc, status: 'unknown', note: 'unknown keyword', path, text: shownText(node) },
+      message,
+      `unknown\0${node.keyword}`,
+    );
   }
+}
+
+/** A keyword's line as it may be shown, with its block's lines when it opens one (secrets hidden). */
+export function shownText(node: KNode, secret?: boolean): string {
+  const head = showLine(node.keyword, node.line.raw, secret);
+  if (!node.children) return head;
+  const lines = [`${head} {`];
+  const add = (nodes: readonly KNode[], depth: number) => {
+    for (const c of nodes) {
+      if (c.anonymous) continue;
+      const text = showLine(c.keyword, c.line.raw);
+      if (c.children) {
+        lines.push(`${'  '.repeat(depth)}${text} {`);
+        add(c.children, depth + 1);
+        lines.push(`${'  '.repeat(depth)}}`);
+      } else lines.push(`${'  '.repeat(depth)}${text}`);
+    }
+  };
+  add(node.children, 1);
+  lines.push('}');
+  return lines.join('\n');
 }
 
 // ---------------------------------------------------------------- value readers
 
+/** Marks the first `n` arguments of a keyword as read (the rest are reported as ignored). */
+export function useArgs(node: KNode, n = node.args.length): void {
+  const m = Math.min(n, node.args.length);
+  if ((node.used ?? 0) < m) node.used = m;
+}
+
 export function argText(node: KNode, i = 0): string | undefined {
+  useArgs(node, i + 1);
   return node.args[i]?.text;
 }
 
@@ -121,9 +242,14 @@ export function readBool(ctx: ImportContext, node: KNode, i = 0): boolean | unde
   return undefined;
 }
 
-export function readIp(ctx: ImportContext, node: KNode, i = 0): string | undefined {
-  const text = needArg(ctx, node, 'an IP address', i);
+export function readIp(ctx: ImportContext, node: KNode, i = 0, opts: { prefixIgnored?: boolean } = {}): string | undefined {
+  let text = needArg(ctx, node, 'an IP address', i);
   if (text === undefined) return undefined;
+  const slash = text.indexOf('/');
+  if (opts.prefixIgnored && slash > 0 && /^\d{1,3}$/.test(text.slice(slash + 1)) && isIP(text.slice(0, slash)) !== 0) {
+    ctx.warn(argLoc(node, i), `'${node.keyword}' takes an address; the prefix '${text.slice(slash)}' is ignored (as keepalived ignores it)`);
+    text = text.slice(0, slash);
+  }
   if (isIP(text) === 0) {
     ctx.error(argLoc(node, i), `'${text}' is not a valid IPv4 or IPv6 address`);
     return undefined;
@@ -140,6 +266,7 @@ export function readPort(ctx: ImportContext, node: KNode, i = 0): number | undef
  * `notify_master "/bin/x a b" user group` → {command: '/bin/x a b', user, group}.
  */
 export function readScript(ctx: ImportContext, node: KNode): { command: string; user?: string; group?: string } | undefined {
+  useArgs(node);
   const line = node.line;
   const start = node.loc.col - line.rawCol + node.keyword.length;
   const rest = line.raw.slice(Math.max(0, start));

@@ -123,29 +123,31 @@ describe('keepalived importer: values and defaults', () => {
 describe('keepalived importer: warnings', () => {
   it('suggests the nearest keyword for a typo, with file:line:col', () => {
     expect(msgs('virtual_server 10.0.0.1 80 {\n  protocol TCP\n  lb_algo rr\n  lb_kind DR\n  delay_befor_retry 3\n  real_server 10.0.1.1 80 {\n  }\n}\n')).toContainEqual(
-      "/etc/keepalived/keepalived.conf:5:3: warning: unknown keyword 'delay_befor_retry' in virtual_server 10.0.0.1 80; did you mean 'delay_before_retry'?",
+      "/etc/keepalived/keepalived.conf:5:3: warning: unknown keyword 'delay_befor_retry' in virtual_server 10.0.0.1 80 (keepalived does not know it either and ignores it); did you mean 'delay_before_retry'?",
     );
   });
 
   it('skips an unknown block as a whole, unlike keepalived', () => {
-    const r = imp('global_defs {\n  bogus_block {\n    router_id x\n  }\n  smtp_connect_timeout 5\n}\n');
-    expect(r.config!.global.smtp_connect_timeout).toBe(5000);
+    const r = imp('global_defs {\n  bogus_block {\n    router_id x\n  }\n  vrrp_garp_master_delay 2\n}\n' + INSTANCE('  virtual_router_id 5'));
+    expect(r.config!.global.vrrp_garp_master_delay).toBe(2000);
     expect(r.config!.global.router_id).toBeUndefined();
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
-      "/etc/keepalived/keepalived.conf:2:3: warning: unknown block 'bogus_block' in global_defs is skipped",
+      "/etc/keepalived/keepalived.conf:2:3: warning: unknown block 'bogus_block' in global_defs is skipped (keepalived does not know it either)",
     ]);
   });
 
   it('is case-sensitive like keepalived', () => {
     const m = msgs('VRRP_INSTANCE VI_1 {\n}\n' + INSTANCE('  state master\n  virtual_router_id 5'));
-    expect(m).toContainEqual(expect.stringMatching(/1:1: warning: unknown block 'VRRP_INSTANCE' in the top level is skipped; did you mean 'vrrp_instance'\?/));
+    expect(m).toContainEqual(expect.stringMatching(/1:1: warning: unknown block 'VRRP_INSTANCE' in the top level is skipped \(keepalived does not know it either\); did you mean 'vrrp_instance'\?/));
     expect(m).toContainEqual(expect.stringMatching(/error: state 'master' is not valid; use MASTER or BACKUP/));
   });
 
-  it('warns when a track_script names a vrrp_script defined later', () => {
-    const r = imp(INSTANCE('  virtual_router_id 5\n  track_script {\n    late\n  }') + 'vrrp_script late {\n  script /bin/true\n}\n');
-    expect(r.config).toBeDefined();
-    expect(r.diagnostics.map((d) => d.message)).toContainEqual(expect.stringMatching(/track_script 'late' is used before its vrrp_script is defined; keepalived ignores it/));
+  it('ignores a track_script entry naming a vrrp_script defined later or never, as keepalived does', () => {
+    const r = imp(INSTANCE('  virtual_router_id 5\n  track_script {\n    late\n    nope\n  }') + 'vrrp_script late {\n  script /bin/true\n}\n');
+    expect(r.config!.instances.VI_1!.track_script).toEqual([]);
+    const m = r.diagnostics.map(formatDiagnostic);
+    expect(m).toContainEqual(expect.stringMatching(/:5:5: warning: track script 'late' is not defined above this line; keepalived ignores it/));
+    expect(m).toContainEqual(expect.stringMatching(/:6:5: warning: track script 'nope' is not defined above this line; keepalived ignores it/));
   });
 
   it('keeps keepalived built-ins for instances declared before global_defs', () => {
@@ -178,7 +180,6 @@ describe('keepalived importer: semantic errors', () => {
     ['mixed families', 'vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 3\n  virtual_ipaddress {\n    10.0.0.3\n    fd00::3\n  }\n}\n', /6:5: error: instance 'VI_1' mixes IPv4 and IPv6/],
     ['a fractional advert_int with VRRPv2', INSTANCE('  virtual_router_id 3\n  advert_int 0.5'), /4:3: error: advert_int 0\.5s does not fit VRRPv2/],
     ['an advert_int too long for VRRPv3', INSTANCE('  virtual_router_id 3\n  version 3\n  advert_int 50'), /5:3: error: advert_int 50s does not fit VRRPv3/],
-    ['a missing track script', INSTANCE('  virtual_router_id 3\n  track_script {\n    nope\n  }'), /5:5: error: track_script 'nope' does not exist/],
     ['a missing sync-group member', 'vrrp_sync_group G {\n  group {\n    VI_9\n  }\n}\n', /3:5: error: sync group 'G' names instance 'VI_9', which does not exist/],
     ['a virtual server with no real servers', 'virtual_server 10.0.0.1 80 {\n  protocol TCP\n  lb_algo rr\n  lb_kind DR\n}\n', /1:1: error: virtual server 10\.0\.0\.1 80 TCP has no real servers/],
   ])('reports %s', (_what, text, re) => {

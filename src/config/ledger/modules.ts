@@ -1,0 +1,25 @@
+// The runtime modules the ledger names as acting on a keyword. A test reads each one and
+// checks that it really reads the fields the ledger says it acts on.
+export const M = {
+  params: 'src/vrrp/params.ts',
+  validate: 'src/config/validate.ts',
+  tracking: 'src/vrrp/tracking.ts',
+  vrrpRuntime: 'src/daemon/vrrp/runtime.ts',
+  notify: 'src/daemon/scripts/notify.ts',
+  trackScript: 'src/daemon/scripts/track-script.ts',
+  trackFile: 'src/daemon/scripts/track-file.ts',
+  fifo: 'src/daemon/vrrp/adapters.ts',
+  address: 'src/net/rtnetlink-address.ts',
+  worker: 'src/daemon/vrrp/worker.ts',
+  spec: 'src/check/spec.ts',
+  desired: 'src/ipvs/desired.ts',
+  reconciler: 'src/ipvs/reconciler.ts',
+  daemon: 'src/daemon/daemon.ts',
+  /** Runs every script (vrrp_script, notify*, MISC_CHECK): reads a script's command, user and group. */
+  exec: 'src/sys/exec.ts',
+  addresses: 'src/net/addresses.ts',
+  fifoWriter: 'src/daemon/scripts/notify-fifo.ts',
+  /** Config-layer modules, for structural entries. */
+  lexer: 'src/config/keepalived/source.ts',
+  importer: 'src/config/keepalived/import-root.ts',
+} as const;
