@@ -13,6 +13,10 @@
  *
  * There is no clock, no timer, no socket here. Every state decision comes from the table in
  * `transitions.ts`; this file classifies inputs and carries out the table's actions.
+ *
+ * The file is longer than most: RFC 5798's receive rules, timers and the actions of every state
+ * share one instance's private fields, and splitting them would turn those fields into a public
+ * surface that the driver could then change behind the state machine's back.
  */
 
 import type { NotifyState } from '../vocab/states.js';
