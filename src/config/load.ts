@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { extname } from 'node:path';
 import type { Diagnostic } from './diagnostics.js';
 import { hostIssues, realHost, type HostProbe } from './host-checks.js';
-import type { Unsupported } from './keepalived/context.js';
+import { MAX_REPORTED_DIAGNOSTICS, omittedMessage, type Unsupported } from './keepalived/context.js';
 import { importKeepalivedText } from './keepalived/import.js';
 import type { Config } from './schema.js';
 import { loadYamlText } from './yaml-load.js';
@@ -89,8 +89,17 @@ export function loadConfigText(text: string, path: string, opts: LoadOptions = {
   const check = host ? (c: Config) => hostIssues(c, host) : undefined;
   if (format === 'yaml') {
     const r = loadYamlText(text, path, check ? { check } : {});
-    return { format, ...(r.config ? { config: r.config } : {}), diagnostics: r.diagnostics, unsupported: [], counts: { keywords: 0, partial: r.partial }, files: [path] };
+    return { format, ...(r.config ? { config: r.config } : {}), diagnostics: capDiagnostics(r.diagnostics, path), unsupported: [], counts: { keywords: 0, partial: r.partial }, files: [path] };
   }
   const r = importKeepalivedText(text, path, { configId: opts.configId ?? defaultConfigId(), ...(check ? { check } : {}) });
   return { format, ...(r.config ? { config: r.config } : {}), diagnostics: r.diagnostics, unsupported: r.unsupported, counts: r.counts, files: r.files };
+}
+
+/** The first MAX_REPORTED_DIAGNOSTICS diagnostics, and one line counting the rest (an error if any of them is). */
+export function capDiagnostics(ds: Diagnostic[], file: string): Diagnostic[] {
+  if (ds.length <= MAX_REPORTED_DIAGNOSTICS) return ds;
+  const rest = ds.slice(MAX_REPORTED_DIAGNOSTICS);
+  const errors = rest.filter((d) => d.severity === 'error').length;
+  const summary: Diagnostic = { severity: errors ? 'error' : 'warning', loc: { file, line: 1, col: 1 }, message: omittedMessage(rest.length - errors, errors) };
+  return [...ds.slice(0, MAX_REPORTED_DIAGNOSTICS), summary];
 }

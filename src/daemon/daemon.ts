@@ -20,9 +20,11 @@ import { loadConfigFile, type ConfigFormat } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { notifyReady, notifyReloading, notifyStatus, notifyStopping, notifyWatchdog, watchdogIntervalMs } from '../sys/sd-notify.js';
 import { startControlServer, type CommandResult, type ControlServer } from './control/server.js';
+import { loadConfigOffThread, RELOAD_PARSE_TIMEOUT_MS } from './config-thread.js';
 import { acquireLocks, configLocks, LockHeld, type Locks } from './instance-lock.js';
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import type { Logger, LogLevel } from '../sys/logger.js';
+import { serializeCoalescing } from '../sys/serialize.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
 import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/types.js';
@@ -56,6 +58,8 @@ export interface DaemonOptions {
    * heap grow to several times the live size at 10,000 real servers.
    */
   heapGovernor?: boolean;
+  /** A reload whose config takes longer than this to read is refused (default RELOAD_PARSE_TIMEOUT_MS). */
+  reloadParseTimeoutMs?: number;
 }
 
 export class DaemonStartError extends Error {
@@ -418,12 +422,22 @@ export class Daemon {
 
   // ------------------------------------------------------------------ reload
 
-  /** SIGHUP: a config that fails `check` is refused and the running one stays. */
-  async reload(): Promise<CommandResult> {
+  /**
+   * SIGHUP (or the control API): a config that fails `check` is refused and the running one stays.
+   * Reloads never overlap: one asked for while another runs is queued, and any number of them
+   * asked for meanwhile make that one more reload (of the file as it is then).
+   */
+  readonly reload: () => Promise<CommandResult> = serializeCoalescing(
+    () => this.reloadNow(),
+    () => this.log.info({}, 'a reload is running; one more is queued to follow it'),
+  );
+
+  private async reloadNow(): Promise<CommandResult> {
     safe(() => notifyReloading());
     try {
       this.heap?.beginBurst(); // the new config and the old one are both in memory for a while
-      const loaded = loadConfigFile(this.opts.file, { configId: this.opts.configId });
+      // off the main thread, bounded: this thread keeps feeding the watchdog meanwhile
+      const loaded = await loadConfigOffThread(this.opts.file, { configId: this.opts.configId }, this.opts.reloadParseTimeoutMs ?? RELOAD_PARSE_TIMEOUT_MS);
       for (const d of loaded.diagnostics) this.logDiagnostic(d);
       const at = new Date().toISOString();
       if (!loaded.config) {

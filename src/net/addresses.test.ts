@@ -421,3 +421,54 @@ describe('AddressOps over rtnetlink (fake kernel)', () => {
     await expect(ops.interfaceExists('eth0')).rejects.toThrow('native addon not built');
   });
 });
+
+describe('AddressOps with a deadline (the VRRP thread: an rtnl stall must not hold it)', () => {
+  /** The fake kernel, answering asynchronously only when `release()` is called (a held rtnl lock). */
+  function stalledKernel() {
+    const k = fakeKernel();
+    const held: (() => void)[] = [];
+    let stalled = true;
+    const transport = (): NetlinkTransport => {
+      const t = k.opts.transport!();
+      return {
+        transact: () => {
+          throw new Error('a bounded AddressOps must not transact on the calling thread');
+        },
+        transactAsync: (req) =>
+          new Promise((resolve) => {
+            const answer = () => resolve(t.transact(req));
+            if (stalled) held.push(answer);
+            else answer();
+          }),
+        close: () => t.close(),
+      };
+    };
+    const release = () => {
+      stalled = false;
+      for (const a of held.splice(0)) a();
+    };
+    return { k, opts: { ...k.opts, transport, deadlineMs: 50 } satisfies AddressOpsOptions, release };
+  }
+
+  it('an add past the deadline fails for the caller; it still completes in order, and a later remove removes it', async () => {
+    const { k, opts, release } = stalledKernel();
+    const ops = createAddressOps(opts);
+    const added = await ops.addVips([v4], 'eth0');
+    expect(added.ok).toBe(false);
+    expect(added.errors).toEqual([{ vip: v4, message: 'addr add 10.1.0.10/32 dev eth0: rtnetlink did not answer within 50 ms (the rtnl lock held elsewhere?)' }]);
+    // the FAULT path removes the VIPs: queued behind the add, also past the deadline for its caller
+    const removing = ops.removeVips([v4], 'eth0');
+    expect((await removing).ok).toBe(false);
+    expect(k.present()).toEqual([]);
+    release();
+    // the lock is free again: the add lands, then the remove takes it away; nothing is left
+    for (let i = 0; i < 100 && k.state.transactions.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(k.shape()).toEqual([['add'], ['del']]);
+    expect(k.present()).toEqual([]);
+    expect(ops.refCount(v4, 'eth0')).toBe(0);
+    // answered in time, a call is an ordinary success
+    expect(await ops.addVips([v4], 'eth0')).toEqual({ ok: true, errors: [] });
+    expect(k.present()).toEqual(['2:10.1.0.10/32']);
+  });
+});

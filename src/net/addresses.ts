@@ -94,6 +94,15 @@ export interface AddressOpsOptions {
   ifIndex?: (dev: string) => number;
   /** Netlink reply timeout (ms). */
   timeoutMs?: number;
+  /**
+   * Bound on a VIP add or remove, as the caller sees it (ms). Set, the transaction runs on the
+   * libuv pool instead of the calling thread: rtnetlink handles a request inside sendmsg, under
+   * the rtnl lock, so a lock held elsewhere (a slow driver, a huge route change) would block the
+   * caller with no timeout able to help. Past the bound the call resolves as a failure; the
+   * transaction itself still completes in order before the next one (so a later remove still
+   * removes what a late add added).
+   */
+  deadlineMs?: number;
 }
 
 // ---------------------------------------------------------------- validation
@@ -195,7 +204,7 @@ export function createAddressOps(opts: AddressOpsOptions = {}): AddressOps {
   let nl: NetlinkClient | undefined;
 
   /** Run `fn` after every earlier call has finished. */
-  function serial<T>(fn: () => T): Promise<T> {
+  function serial<T>(fn: () => T | Promise<T>): Promise<T> {
     const p = queue.then(fn, fn);
     queue = p.catch(() => undefined);
     return p;
@@ -247,13 +256,15 @@ export function createAddressOps(opts: AddressOpsOptions = {}): AddressOps {
    * `benign` errnos count as success. A missing interface fails an add and skips a delete
    * (no interface, no address).
    */
-  function apply(
-    vips: readonly Vip[],
-    defaultDev: string,
-    op: 'add' | 'del',
-    benign: readonly number[],
-    send: (reqs: readonly Request[]) => Reply[] = transact,
-  ): { errors: AddressResult['errors']; failed: Set<Vip>; changed: Set<Vip> } {
+  interface Prepared {
+    errors: AddressResult['errors'];
+    failed: Set<Vip>;
+    changed: Set<Vip>;
+    items: Item[];
+  }
+
+  /** Validates each VIP and builds its request; the failures are already in `errors`. */
+  function prepare(vips: readonly Vip[], defaultDev: string, op: 'add' | 'del'): Prepared {
     const errors: AddressResult['errors'] = [];
     const failed = new Set<Vip>();
     const changed = new Set<Vip>();
@@ -278,8 +289,12 @@ export function createAddressOps(opts: AddressOpsOptions = {}): AddressOps {
       }
       items.push({ vip, what, req: op === 'add' ? newAddrRequest(vip, idx.index) : delAddrRequest(vip, idx.index) });
     }
-    if (items.length === 0) return { errors, failed, changed };
-    const replies = send(items.map((i) => i.req));
+    return { errors, failed, changed, items };
+  }
+
+  /** The kernel's answers to the prepared requests, into `p`. `benign` errnos count as success. */
+  function interpret(p: Prepared, replies: Reply[], defaultDev: string, benign: readonly number[]): Prepared {
+    const { errors, failed, changed, items } = p;
     for (const [i, item] of items.entries()) {
       const r = replies[i];
       const errno = r?.errno ?? 0;
@@ -292,7 +307,64 @@ export function createAddressOps(opts: AddressOpsOptions = {}): AddressOps {
       errors.push({ vip: item.vip, message });
       failed.add(item.vip);
     }
-    return { errors, failed, changed };
+    return p;
+  }
+
+  /**
+   * Validates each VIP, builds its request, runs them all in ONE transaction (`send`). Returns
+   * the VIPs that failed (with a message) and those the kernel changed (`changed`: errno 0).
+   * `benign` errnos count as success. A missing interface fails an add and skips a delete
+   * (no interface, no address).
+   */
+  function apply(
+    vips: readonly Vip[],
+    defaultDev: string,
+    op: 'add' | 'del',
+    benign: readonly number[],
+    send: (reqs: readonly Request[]) => Reply[] = transact,
+  ): Prepared {
+    const p = prepare(vips, defaultDev, op);
+    if (p.items.length === 0) return p;
+    return interpret(p, send(p.items.map((i) => i.req)), defaultDev, benign);
+  }
+
+  /** `apply`, with the transaction on the libuv pool when a deadline is set (see deadlineMs). */
+  async function applyOffThread(vips: readonly Vip[], defaultDev: string, op: 'add' | 'del', benign: readonly number[]): Promise<Prepared> {
+    if (opts.deadlineMs === undefined) return apply(vips, defaultDev, op, benign);
+    const p = prepare(vips, defaultDev, op);
+    if (p.items.length === 0) return p;
+    const c = client();
+    let replies: Reply[];
+    try {
+      replies = await c.request(p.items.map((i) => i.req), opts.timeoutMs);
+    } catch (err) {
+      if (nl === c) nl = undefined;
+      try {
+        c.close();
+      } catch {
+        /* already closed */
+      }
+      throw new Error(`rtnetlink: ${(err as Error).message}`, { cause: err });
+    }
+    return interpret(p, replies, defaultDev, benign);
+  }
+
+  /** The caller's view of a VIP change: past deadlineMs, a failure for every VIP (the change itself goes on). */
+  function bounded(vips: readonly Vip[], defaultDev: string, op: 'add' | 'del', work: Promise<AddressResult>): Promise<AddressResult> {
+    const ms = opts.deadlineMs;
+    if (ms === undefined) return work;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<AddressResult>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve({
+            ok: false,
+            errors: vips.map((vip) => ({ vip, message: `${describeVip(op, vip, defaultDev)}: rtnetlink did not answer within ${ms} ms (the rtnl lock held elsewhere?)` })),
+          }),
+        ms,
+      );
+    });
+    return Promise.race([work.finally(() => clearTimeout(timer)), late]);
   }
 
   /** VIPs listed twice in one call count once. */
@@ -342,19 +414,19 @@ export function createAddressOps(opts: AddressOpsOptions = {}): AddressOps {
 
   const ops: AddressOps = {
     addVips: (vips, defaultDev) =>
-      serial(() => {
+      bounded(vips, defaultDev, 'add', serial(async () => {
         const list = unique(vips, defaultDev);
-        const { errors, failed } = apply(list, defaultDev, 'add', [EEXIST]);
+        const { errors, failed } = await applyOffThread(list, defaultDev, 'add', [EEXIST]);
         for (const v of list) {
           if (failed.has(v)) continue;
           const k = vipKey(v, defaultDev);
           refs.set(k, (refs.get(k) ?? 0) + 1);
         }
         return { ok: errors.length === 0, errors };
-      }),
+      })),
 
     removeVips: (vips, defaultDev) =>
-      serial(() => {
+      bounded(vips, defaultDev, 'del', serial(async () => {
         const list = unique(vips, defaultDev);
         const release: Vip[] = [];
         for (const v of list) {
@@ -368,9 +440,9 @@ export function createAddressOps(opts: AddressOpsOptions = {}): AddressOps {
           }
         }
         if (release.length === 0) return { ok: true, errors: [] };
-        const { errors } = apply(release, defaultDev, 'del', DEL_BENIGN);
+        const { errors } = await applyOffThread(release, defaultDev, 'del', DEL_BENIGN);
         return { ok: errors.length === 0, errors };
-      }),
+      })),
 
     presentVips: (vips, defaultDev) =>
       serial(() => {

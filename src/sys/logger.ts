@@ -46,6 +46,41 @@ export interface CreateLoggerOptions {
   destination?: DestinationStream | NodeJS.WritableStream;
   /** Fields on every line, e.g. `{ name: 'vipkeeper' }`. */
   base?: Record<string, unknown>;
+  /**
+   * Never block the calling thread on a stalled stdout (a journal that does not read): lines are
+   * written asynchronously, and past `maxBufferBytes` waiting they are dropped and counted; a line
+   * saying how many follows once writes go through again. For the VRRP thread, whose adverts
+   * must not wait for a log line. Ignored when `destination` is given.
+   */
+  nonBlocking?: { maxBufferBytes: number; fd?: number };
+}
+
+/** Log lines dropped by non-blocking destinations (this thread), since start. */
+let droppedLines = 0;
+export function droppedLogLines(): number {
+  return droppedLines;
+}
+
+/**
+ * An asynchronous destination (sonic-boom, writes on the libuv pool) with a bounded buffer: a
+ * write that would grow it past `maxBufferBytes` is dropped (counted). After a drop, the next
+ * completed write is followed by one JSON line giving the count.
+ */
+export function nonBlockingDestination(fd: number, maxBufferBytes: number): DestinationStream & { flushSync(): void; end(): void } {
+  const dest = pino.destination({ dest: fd, sync: false, maxLength: maxBufferBytes });
+  let announced = 0;
+  dest.on('drop', (data: string) => {
+    droppedLines += Math.max(1, (data.match(/\n/g) ?? []).length);
+  });
+  dest.on('write', () => {
+    if (droppedLines === announced) return;
+    const n = droppedLines - announced;
+    announced = droppedLines;
+    dest.write(`${JSON.stringify({ level: 'warn', time: new Date().toISOString(), name: 'vipkeeper', dropped: n, dropped_total: droppedLines, msg: `${n} log line(s) dropped: stdout was not being read` })}\n`);
+  });
+  // a destination error (EPIPE: nobody reads stdout any more) must not become an uncaught exception
+  dest.on('error', () => undefined);
+  return dest as unknown as DestinationStream & { flushSync(): void; end(): void };
 }
 
 export function isLogLevel(s: string): s is LogLevel {
@@ -53,7 +88,8 @@ export function isLogLevel(s: string): s is LogLevel {
 }
 
 export function createLogger(opts: CreateLoggerOptions = {}): pino.Logger {
-  const dest = opts.destination ?? pino.destination({ dest: 1, sync: true });
+  const dest =
+    opts.destination ?? (opts.nonBlocking ? nonBlockingDestination(opts.nonBlocking.fd ?? 1, opts.nonBlocking.maxBufferBytes) : pino.destination({ dest: 1, sync: true }));
   const tty = opts.destination === undefined ? process.stdout.isTTY === true : false;
   const pretty = opts.pretty ?? tty;
   const options: PinoOptions = {

@@ -40,6 +40,14 @@ const LOCS = Symbol('locations');
 type PackedLoc = number | SourceLoc;
 type Locs = Record<string | number, PackedLoc>;
 
+/** A file's diagnostics past this many are counted, not listed (check, run and reload alike). */
+export const MAX_REPORTED_DIAGNOSTICS = 1000;
+
+export function omittedMessage(warnings: number, errors: number): string {
+  const parts = [errors ? `${errors} error(s)` : '', warnings ? `${warnings} warning(s)` : ''].filter(Boolean).join(' and ');
+  return `${parts} more not listed (only the first ${MAX_REPORTED_DIAGNOSTICS} diagnostics are); fix the ones above and check again`;
+}
+
 /** Past this many diagnostics for one keyword of one block kind, the rest are counted, not printed. */
 export const SAME_KEYWORD_LIMIT = 5;
 
@@ -63,12 +71,30 @@ export class ImportContext {
   /** Warnings about the same keyword in the same kind of block: count and the first location. */
   private readonly repeats = new Map<string, { n: number; loc: SourceLoc; what: string }>();
 
+  /** Diagnostics past MAX_REPORTED_DIAGNOSTICS: counted (and summed up by `flushOmitted`), not kept. */
+  private readonly omitted = { warning: 0, error: 0 };
+
+  /** Room for another diagnostic? A pathological file (100,000 unknown keywords) must not cost a diagnostic each. */
+  private get full(): boolean {
+    return this.diagnostics.length >= MAX_REPORTED_DIAGNOSTICS;
+  }
+
   warn(loc: SourceLoc, message: string): void {
-    this.diagnostics.push({ severity: 'warning', loc, message });
+    if (this.full) this.omitted.warning++;
+    else this.diagnostics.push({ severity: 'warning', loc, message });
   }
 
   error(loc: SourceLoc, message: string): void {
-    this.diagnostics.push({ severity: 'error', loc, message });
+    if (this.full) this.omitted.error++;
+    else this.diagnostics.push({ severity: 'error', loc, message });
+  }
+
+  /** One last line for the diagnostics past the cap (an error if any of them was one: the config still fails). */
+  flushOmitted(file: string): void {
+    const { warning, error } = this.omitted;
+    if (warning + error === 0) return;
+    const severity = error > 0 ? 'error' : 'warning';
+    this.diagnostics.push({ severity, loc: { file, line: 1, col: 1 }, message: omittedMessage(warning, error) });
   }
 
   /**
@@ -140,7 +166,8 @@ export class ImportContext {
   }
 
   unknown(node: KNode, block: string, known: Iterable<string>, path: Path): void {
-    const hint = nearest(node.keyword, known);
+    // the "did you mean" search is the costly part; past the cap nobody reads it
+    const hint = this.full ? undefined : nearest(node.keyword, known);
     const suffix = hint ? `; did you mean '${hint}'?` : '';
     const message = node.children
       ? `unknown block '${node.keyword}' in ${block} is skipped (keepalived does not know it either)${suffix}`

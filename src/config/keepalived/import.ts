@@ -76,12 +76,14 @@ function importLexed(lex: (sink: LineSink) => LexResult, file: string, opts: Imp
       const loc = ctx.locOf(issue.path as Path) ?? { file, line: 1, col: 1 };
       ctx.error(loc, `${issue.path.join('.')}: ${issue.message}`);
     }
+    ctx.flushOmitted(file);
     return { ...base, diagnostics: ctx.diagnostics };
   }
   for (const i of [...validateConfig(parsed.data), ...(opts.check?.(parsed.data) ?? [])]) {
     const loc = ctx.locOf(i.path) ?? { file, line: 1, col: 1 };
     ctx.diagnostics.push({ severity: i.severity, loc, message: i.message });
   }
+  ctx.flushOmitted(file);
   const ok = !ctx.diagnostics.some((d) => d.severity === 'error');
   return { ...base, diagnostics: ctx.diagnostics, ...(ok ? { config: parsed.data } : {}) };
 }

@@ -49,6 +49,9 @@ export interface LexResult {
 /** keepalived reads lines into a 1024-byte buffer (MAXBUF), so 1023 characters is the maximum. */
 export const MAX_LINE = 1023;
 export const MAX_INCLUDE_DEPTH = 32;
+/** Files opened through include in one config (each time counted) and the text read from them. */
+export const MAX_INCLUDE_OPENS = 10_000;
+export const MAX_INCLUDE_BYTES = 200 * 1024 * 1024;
 /**
  * Safety caps so recursive parameters or huge ~SEQ ranges cannot hang or exhaust memory. They
  * count what expansions make; a large file read as it is (100,000 real servers: 1.1 million

@@ -8,7 +8,9 @@ import { globSync } from 'tinyglobby';
 import {
   BINARY_SNIFF,
   MAX_BRACE_ALTERNATIVES,
+  MAX_INCLUDE_BYTES,
   MAX_INCLUDE_DEPTH,
+  MAX_INCLUDE_OPENS,
   MAX_LINE,
   MAX_NESTED_EXPANSIONS,
   type FileCtx,
@@ -143,6 +145,9 @@ export class SourceStack {
   private readonly readFileFn: (p: string) => string;
   private readonly globFn: (pattern: string, cwd: string) => string[];
   private nested = 0;
+  /** Files opened through include (the same file counts each time) and their bytes: see MAX_INCLUDE_OPENS. */
+  private includeOpens = 0;
+  private includeBytes = 0;
 
   constructor(
     private readonly report: LexReport,
@@ -335,6 +340,14 @@ export class SourceStack {
         const what = r.binary ? `${abs} is a binary file, not a keepalived.conf` : `cannot read ${abs}: ${r.message}`;
         this.report.diag(checks.readable ? 'error' : 'warning', loc, `${keyword}: ${what}; skipped`);
         continue;
+      }
+      // fan-out (each file including the next one twice, 30 deep) is not caught by depth or cycles
+      if (++this.includeOpens > MAX_INCLUDE_OPENS) {
+        this.report.fatal(u, `include limit exceeded (${MAX_INCLUDE_OPENS} files opened through include; the same files included over and over?); stopping`);
+      }
+      this.includeBytes += r.text.length;
+      if (this.includeBytes > MAX_INCLUDE_BYTES) {
+        this.report.fatal(u, `include limit exceeded (${MAX_INCLUDE_BYTES} bytes read through include); stopping`);
       }
       this.addFile(abs);
       srcs.push(openFile({ file: abs, dir: path.dirname(abs), chain: [...u.ctx.chain, abs], checks: { ...u.ctx.checks } }, r.text));

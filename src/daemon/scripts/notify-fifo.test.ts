@@ -63,6 +63,8 @@ describe('NotifyFifo (real FIFO)', () => {
     fifo.write('early line'); // before open: kept
     expect(await fifo.open()).toBe(true);
     expect(lstatSync(p).isFIFO()).toBe(true);
+    // only its owner reads the daemon's state changes (keepalived makes it 0644)
+    expect(lstatSync(p).mode & 0o777).toBe(0o600);
     const t0 = Date.now();
     for (let i = 0; i < 200; i++) fifo.write(formatVrrpFifoLine('INSTANCE', `VI_${i}`, i % 2 ? 'MASTER' : 'BACKUP', i));
     expect(Date.now() - t0).toBeLessThan(1000);

@@ -7,8 +7,9 @@
  *            a virtual_server_group prints `[NAME]:PORT`, an fwmark service `FWM n`.
  *
  * `NotifyFifo` mirrors keepalived's `fifo_open`/`fifo_close`:
- * - creates the FIFO with `mkfifo -m 0644` when absent (and removes it on close only if it
- *   created it), chowning it to `user`/`group` when given; an existing non-FIFO path is refused;
+ * - creates the FIFO with `mkfifo -m 0600` (0660 with a `group`) when absent (keepalived: 0644;
+ *   `user`/`group` say who reads it, nobody else needs to), and removes it on close only if it
+ *   created it, chowning it to `user`/`group` when given; an existing non-FIFO path is refused;
  * - starts the optional FIFO script with the FIFO path appended as its last argument, and sends
  *   its process group SIGTERM (then SIGKILL after the grace period) on close;
  * - opens the FIFO O_RDWR|O_NONBLOCK, so opening never blocks and writing never blocks or
@@ -94,9 +95,9 @@ export interface NotifyFifoStats {
   dropped: number;
 }
 
-function mkfifo(file: string): Promise<string | undefined> {
+function mkfifo(file: string, mode: string): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile('mkfifo', ['-m', '0644', '--', file], { timeout: 5000 }, (err, _out, stderr) => {
+    execFile('mkfifo', ['-m', mode, '--', file], { timeout: 5000 }, (err, _out, stderr) => {
       resolve(err ? String(stderr).trim() || err.message : undefined);
     });
   });
@@ -155,7 +156,7 @@ export class NotifyFifo implements FifoSink {
         this.logger.error({ fifo: file, err: (e as Error).message }, `unable to use notify fifo ${file}`);
         return false;
       }
-      const err = await mkfifo(file);
+      const err = await mkfifo(file, this.opts.group !== undefined ? '0660' : '0600');
       if (err !== undefined) {
         this.logger.error({ fifo: file, err }, `unable to create notify fifo ${file}`);
         return false;

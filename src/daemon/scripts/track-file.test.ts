@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -69,6 +69,24 @@ describe('readTrackFile / initTrackFile', () => {
     expect(readFileSync(f, 'utf8')).toBe('9\n');
     expect((await initTrackFile(d, { value: 1, overwrite: true })).error).toMatch(/not a regular file/);
     expect((await initTrackFile(path.join(d, 'no', 'dir'), { value: 1, overwrite: false })).error).toMatch(/unable to initialise/);
+  });
+
+  it('init_file never writes through a symbolic link (dangling or not)', async () => {
+    const d = fresh();
+    const victim = path.join(d, 'victim');
+    writeFileSync(victim, 'precious\n');
+    const link = path.join(d, 'link');
+    symlinkSync(victim, link);
+    expect(await initTrackFile(link, { value: 5, overwrite: true })).toEqual({ wrote: false, error: expect.stringMatching(/symbolic link/) });
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    // without overwrite, a link to an existing file needs nothing written
+    expect(await initTrackFile(link, { value: 5, overwrite: false })).toEqual({ wrote: false });
+    // a dangling link: the old code created its target (anywhere the link pointed)
+    const target = path.join(d, 'created-through-link');
+    const dangling = path.join(d, 'dangling');
+    symlinkSync(target, dangling);
+    expect(await initTrackFile(dangling, { value: 5, overwrite: false })).toEqual({ wrote: false, error: expect.stringMatching(/symbolic link/) });
+    expect(existsSync(target)).toBe(false);
   });
 });
 

@@ -79,19 +79,36 @@ export async function initTrackFile(
   init: { value: number; overwrite: boolean },
   opts: { reload?: boolean } = {},
 ): Promise<{ wrote: boolean; error?: string }> {
+  // lstat, and O_NOFOLLOW below: a symlink planted at the path must not make this root daemon
+  // write (or truncate) whatever it points at
   try {
-    const st = await fsp.stat(file);
+    const st = await fsp.lstat(file);
+    if (st.isSymbolicLink()) {
+      // a link to an existing file needs no writing without overwrite (reading through it is fine)
+      if (!init.overwrite && (await fsp.stat(file).then(() => true, () => false))) return { wrote: false };
+      return { wrote: false, error: `cannot initialise track file ${file}: it is a symbolic link; vipkeeper does not write through one` };
+    }
     if (!init.overwrite) return { wrote: false };
     if (!st.isFile()) return { wrote: false, error: `cannot initialise track file ${file}: it is not a regular file` };
     if (opts.reload) return { wrote: false };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return { wrote: false, error: `cannot initialise track file ${file}: ${(e as Error).message}` };
   }
+  let fh: fsp.FileHandle | undefined;
   try {
-    await fsp.writeFile(file, `${init.value}\n`);
+    // O_NOFOLLOW: a link made between the lstat and here is refused too (ELOOP)
+    fh = await fsp.open(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o644);
+    const st = await fh.stat();
+    if (!st.isFile()) return { wrote: false, error: `cannot initialise track file ${file}: it is not a regular file` };
+    await fh.truncate(0);
+    await fh.writeFile(`${init.value}\n`);
     return { wrote: true };
   } catch (e) {
-    return { wrote: false, error: `unable to initialise track file ${file}: ${(e as Error).message}` };
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ELOOP' ? 'it is a symbolic link; vipkeeper does not write through one' : err.message;
+    return { wrote: false, error: `unable to initialise track file ${file}: ${why}` };
+  } finally {
+    await fh?.close().catch(() => undefined);
   }
 }
 

@@ -13,8 +13,14 @@ import type { AddressPort, AnnouncePort, LinkPort, NotifyPort, NotifyRequest } f
 import type { VrrpRuntime } from './runtime.js';
 
 
+/**
+ * A VIP add or remove that takes longer fails (and a failed add sends the instance to FAULT, so
+ * the peer takes over): the VRRP thread never waits on a held rtnl lock (see deadlineMs).
+ */
+export const VIP_CHANGE_DEADLINE_MS = 500;
+
 export function addressPort(): AddressPort {
-  const ops = createAddressOps();
+  const ops = createAddressOps({ deadlineMs: VIP_CHANGE_DEADLINE_MS });
   const check = (what: string) => (r: { ok: boolean; errors: { vip: Vip; message: string }[] }) => {
     if (!r.ok) throw new Error(`${what}: ${r.errors.map((e) => `${e.vip.address}/${e.vip.prefix}: ${e.message}`).join('; ')}`);
     return r;

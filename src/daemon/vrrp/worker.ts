@@ -97,12 +97,16 @@ function preciseClockOrNull(log: Logger): PreciseClock | undefined {
   }
 }
 
+/** The VRRP thread's log lines waiting for stdout, at most; past it they are dropped (counted). */
+const LOG_BUFFER_BYTES = 1 << 20;
+
 async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('the VRRP worker must run in a worker thread');
   const data = workerData as VrrpWorkerData;
   let config = data.config;
-  const log = createLogger({ level: data.logLevel }).child({ component: 'vrrp' });
+  // Asynchronous, bounded: a stalled journal must not hold up an advert (lines are dropped, counted).
+  const log = createLogger({ level: data.logLevel, nonBlocking: { maxBufferBytes: LOG_BUFFER_BYTES } }).child({ component: 'vrrp' });
   setDefaultScriptUser(config.global.script_user);
   // Start libuv's threadpool from this thread while it is still SCHED_OTHER (it is created once,
   // by whichever thread queues work first), then raise this thread alone.
@@ -149,6 +153,14 @@ async function main(): Promise<void> {
     announcer.close();
     clock?.close();
     await notifier.close?.();
+    // the last lines (the stop itself) before the main thread terminates this one; bounded
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 500);
+      log.flush(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
     port.postMessage({ type: 'stopped' } satisfies WorkerMessage);
   };
 
@@ -166,6 +178,7 @@ async function main(): Promise<void> {
           const res = await runtime.handleRequest({ type: 'reload', config: msg.req.config });
           if (res.ok) {
             config = msg.req.config;
+            setDefaultScriptUser(config.global.script_user);
             if (rtPriorityOf(config) !== sched?.requested) {
               sched = applyRtPriority(rtPriorityOf(config), log, sched);
               runtime.threadScheduling = sched;
