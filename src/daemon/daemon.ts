@@ -327,6 +327,8 @@ export class Daemon {
     });
     for (const w of this.health.warnings) this.log.warn({}, w);
     this.health.start();
+    // after the VRRP worker started its instances (start() awaits it): a large table never delays the election
+    this.log.info({ checks: this.health.scheduler.stats().jobs }, 'health checks scheduled');
   }
 
 

@@ -303,8 +303,13 @@ export const VIRTUAL_SERVER: Table = table('virtual_server', {
     const arr = list(t, 'real_servers');
     const rs: Obj = { ...rsAddr };
     const p = [...path, 'real_servers', arr.length];
-    ctx.here(rs, node.loc);
-    walk(ctx, node.children, REAL_SERVER, rs, p, st, `real_server ${rsAddr.address}`);
+    ctx.leanDepth++;
+    try {
+      ctx.here(rs, node.loc);
+      walk(ctx, node.children, REAL_SERVER, rs, p, st, `real_server ${rsAddr.address}`);
+    } finally {
+      ctx.leanDepth--;
+    }
     arr.push(rs);
   },
 });

@@ -188,6 +188,13 @@ describe('keepalived importer: semantic errors', () => {
     expect(r.diagnostics.map(formatDiagnostic)).toContainEqual(expect.stringMatching(re));
   });
 
+  it('locates a finding inside a real server at its own line, also in an included file (the lean first pass reads it again)', () => {
+    const vs = 'virtual_server 10.0.0.1 80 {\n  protocol TCP\n  lb_algo rr\n  lb_kind DR\n  real_server 10.0.1.1 80 {\n    weight 2\n  }\n  real_server 10.0.1.1 80 {\n    weight 3\n  }\n}\n';
+    expect(msgs(vs)).toContainEqual(expect.stringMatching(/keepalived\.conf:8:3: error: real server 10\.0\.1\.1:80 appears twice/));
+    const r = imp('include conf.d/*.conf\n', { '/etc/keepalived/conf.d/lvs.conf': vs });
+    expect(r.diagnostics.map(formatDiagnostic)).toContainEqual(expect.stringMatching(/conf\.d\/lvs\.conf:8:3: error: real server 10\.0\.1\.1:80 appears twice/));
+  });
+
   it('reports an unbalanced brace at the block it leaves open', () => {
     expect(msgs('vrrp_instance VI_1 {\n  interface eth0\n')).toContainEqual(
       "/etc/keepalived/keepalived.conf:1:1: error: block 'vrrp_instance' opened here is never closed; add the missing '}'",

@@ -29,19 +29,55 @@ export interface ImportOptions extends LexOptions {
 }
 
 export function importKeepalivedText(text: string, file: string, opts: ImportOptions): ImportResult {
-  return importLexed((sink) => lexKeepalivedText(text, file, opts, sink), file, opts);
+  return twoPass((o) => importLexed((sink) => lexKeepalivedText(text, file, o, sink), file, o, false), (o) => importLexed((sink) => lexKeepalivedText(text, file, o, sink), file, o, true), opts);
 }
 
 export function importKeepalived(path: string, opts: ImportOptions): ImportResult {
-  return importLexed((sink) => lexKeepalived(path, opts, sink), path, opts);
+  return twoPass((o) => importLexed((sink) => lexKeepalived(path, o, sink), path, o, false), (o) => importLexed((sink) => lexKeepalived(path, o, sink), path, o, true), opts);
+}
+
+/**
+ * A lean first pass (no locations inside real servers); only when a finding inside a real server
+ * needs its place is the config read again with every location. The second pass sees the same
+ * files and the same random numbers (${_RANDOM}), so it finds the same things.
+ */
+function twoPass(lean: (o: ImportOptions) => ImportResult & { wantsFull: boolean }, full: (o: ImportOptions) => ImportResult, opts: ImportOptions): ImportResult {
+  const drawn: number[] = [];
+  const random = opts.random ?? Math.random;
+  const texts = new Map<string, string>();
+  const readFile = opts.readFile;
+  const first = lean({
+    ...opts,
+    random: () => {
+      const v = random();
+      drawn.push(v);
+      return v;
+    },
+    ...(readFile ? { readFile: (p: string) => {
+      const t = readFile(p);
+      texts.set(p, t);
+      return t;
+    } } : {}),
+  });
+  if (!first.wantsFull) {
+    const { wantsFull: _w, ...r } = first;
+    return r;
+  }
+  let i = 0;
+  return full({
+    ...opts,
+    random: () => (i < drawn.length ? (drawn[i++] as number) : random()),
+    ...(readFile ? { readFile: (p: string) => texts.get(p) ?? readFile(p) } : {}),
+  });
 }
 
 /**
  * Lines go from the lexer into the tree builder, and each top-level block is read into the model
  * as soon as it is complete: the tokens and nodes of a large config never all exist at once.
  */
-function importLexed(lex: (sink: LineSink) => LexResult, file: string, opts: ImportOptions): ImportResult {
+function importLexed(lex: (sink: LineSink) => LexResult, file: string, opts: ImportOptions, full: boolean): ImportResult & { wantsFull: boolean } {
   const ctx = new ImportContext();
+  ctx.full = full;
   const input: Obj = {};
   ctx.root = input;
   ctx.file = file;
@@ -56,7 +92,7 @@ function importLexed(lex: (sink: LineSink) => LexResult, file: string, opts: Imp
     lexed = lex((line) => tree.push(line));
   } catch (e) {
     if (e instanceof ConfigSyntaxError) {
-      return { input: {}, diagnostics: [{ severity: 'error', loc: e.loc, message: e.message }], unsupported: [], counts: { keywords: 0, partial: 0 }, files: [file] };
+      return { input: {}, diagnostics: [{ severity: 'error', loc: e.loc, message: e.message }], unsupported: [], counts: { keywords: 0, partial: 0 }, files: [file], wantsFull: false };
     }
     throw e;
   }
@@ -77,7 +113,7 @@ function importLexed(lex: (sink: LineSink) => LexResult, file: string, opts: Imp
       ctx.error(loc, `${issue.path.join('.')}: ${issue.message}`);
     }
     ctx.flushOmitted(file);
-    return { ...base, diagnostics: ctx.diagnostics };
+    return { ...base, diagnostics: ctx.diagnostics, wantsFull: ctx.wantsFull };
   }
   for (const i of [...validateConfig(parsed.data), ...(opts.check?.(parsed.data) ?? [])]) {
     const loc = ctx.locOf(i.path) ?? { file, line: 1, col: 1 };
@@ -85,5 +121,5 @@ function importLexed(lex: (sink: LineSink) => LexResult, file: string, opts: Imp
   }
   ctx.flushOmitted(file);
   const ok = !ctx.diagnostics.some((d) => d.severity === 'error');
-  return { ...base, diagnostics: ctx.diagnostics, ...(ok ? { config: parsed.data } : {}) };
+  return { ...base, diagnostics: ctx.diagnostics, ...(ok ? { config: parsed.data } : {}), wantsFull: ctx.wantsFull };
 }
