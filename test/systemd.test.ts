@@ -1,7 +1,7 @@
 // The systemd unit and the install path: installed into a staging root, verified
 // by systemd-analyze, and the installed command works.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ const stage = mkdtempSync(join(tmpdir(), 'vipkeeper-root-'));
 const unitPath = join(stage, 'lib/systemd/system/vipkeeper.service');
 
 beforeAll(() => {
-  execFileSync('bash', [join(root, 'scripts/install.sh')], { env: { ...process.env, DESTDIR: stage }, stdio: 'pipe' });
+  execFileSync('bash', [join(root, 'scripts/install.sh')], { env: { ...process.env, DESTDIR: stage, NODE_BIN: 'none' }, stdio: 'pipe' });
   // systemd-analyze --root needs the distribution's own units (sysinit.target and friends).
   mkdirSync(join(stage, 'usr/lib/systemd'), { recursive: true });
   cpSync('/usr/lib/systemd/system', join(stage, 'usr/lib/systemd/system'), { recursive: true });
@@ -32,7 +32,8 @@ function directives(): Map<string, string[]> {
 
 describe('systemd unit', () => {
   it('passes systemd-analyze verify', () => {
-    const r = spawnSync('systemd-analyze', ['verify', `--root=${stage}`, '/lib/systemd/system/vipkeeper.service'], { encoding: 'utf8' });
+    // --man=no: the staging root's man pages are not where man looks (test/deb.test.ts checks them).
+    const r = spawnSync('systemd-analyze', ['verify', '--man=no', `--root=${stage}`, '/lib/systemd/system/vipkeeper.service'], { encoding: 'utf8' });
     expect(r.error, 'systemd-analyze must be installed (Debian package systemd)').toBeUndefined();
     expect(r.stderr.trim()).toBe('');
     expect(r.status).toBe(0);
@@ -59,9 +60,18 @@ describe('systemd unit', () => {
     for (const k of ['ProtectSystem', 'ProtectHome', 'PrivateTmp', 'NoNewPrivileges']) expect(d.has(k)).toBe(true);
   });
 
-  it('installs a working command and an example config', () => {
-    const r = spawnSync(process.execPath, [join(stage, 'usr/lib/vipkeeper/bin/vipkeeper.js'), 'check', '-f', join(stage, 'etc/vipkeeper/vipkeeper.yaml')], { encoding: 'utf8' });
-    expect(r.stdout).toMatch(/valid vipkeeper YAML/);
-    expect(r.status).toBe(0);
+  it('installs a working command, the example, and a config that starts nothing until edited', () => {
+    const vk = (...a: string[]) => spawnSync(process.execPath, [join(stage, 'usr/lib/vipkeeper/bin/vipkeeper.js'), ...a], { encoding: 'utf8' });
+    const example = vk('check', '-f', join(stage, 'usr/lib/vipkeeper/config/vipkeeper.example.yaml'), '--no-host-checks');
+    expect(example.stdout).toMatch(/valid vipkeeper YAML/);
+    expect(example.status).toBe(0);
+    // The installed config is the example commented out: check (the unit's ExecStartPre) refuses it.
+    const installed = vk('check', '-f', join(stage, 'etc/vipkeeper/vipkeeper.yaml'));
+    expect(installed.stderr).toMatch(/the config is empty/);
+    expect(installed.status).toBe(1);
+    expect(statSync(join(stage, 'etc/vipkeeper/vipkeeper.yaml')).mode & 0o777).toBe(0o600);
+    // The example's track script ships beside it, executable.
+    expect(statSync(join(stage, 'usr/lib/vipkeeper/check-ipvs.sh')).mode & 0o111).toBe(0o111);
+    expect(readFileSync(join(stage, 'usr/lib/modules-load.d/vipkeeper.conf'), 'utf8')).toMatch(/^ip_vs$/m);
   });
 });
