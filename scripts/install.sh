@@ -3,7 +3,7 @@
 #   /usr/lib/vipkeeper       the program (dist, bin, native addon, production node_modules)
 #   /usr/bin/vipkeeper       the command
 #   /etc/vipkeeper/          the config (the example is copied only if none exists)
-#   /lib/systemd/system/vipkeeper.service
+#   /lib/systemd/system/vipkeeper.service, vipkeeper-realserver.service (LVS real servers)
 # DESTDIR=/some/root installs into a staging root instead (used by the tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,7 @@ mkdir -p "$lib/node_modules" && cp -a node_modules/. "$lib/node_modules/"
 
 ln -sfn /usr/lib/vipkeeper/bin/vipkeeper.js "$DESTDIR/usr/bin/vipkeeper"
 install -m 0644 systemd/vipkeeper.service "$DESTDIR/lib/systemd/system/vipkeeper.service"
+install -m 0644 systemd/vipkeeper-realserver.service "$DESTDIR/lib/systemd/system/vipkeeper-realserver.service"
 if [ ! -e "$DESTDIR/etc/vipkeeper/vipkeeper.yaml" ]; then
   install -m 0600 config/vipkeeper.example.yaml "$DESTDIR/etc/vipkeeper/vipkeeper.yaml"
 fi

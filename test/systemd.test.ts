@@ -19,9 +19,9 @@ beforeAll(() => {
 }, 120_000);
 afterAll(() => rmSync(stage, { recursive: true, force: true }));
 
-function directives(): Map<string, string[]> {
+function directives(path = unitPath): Map<string, string[]> {
   const m = new Map<string, string[]>();
-  for (const line of readFileSync(unitPath, 'utf8').split('\n')) {
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
     const eq = line.indexOf('=');
     if (line.startsWith('#') || eq < 0) continue;
     const k = line.slice(0, eq);
@@ -63,5 +63,19 @@ describe('systemd unit', () => {
     const r = spawnSync(process.execPath, [join(stage, 'usr/lib/vipkeeper/bin/vipkeeper.js'), 'check', '-f', join(stage, 'etc/vipkeeper/vipkeeper.yaml')], { encoding: 'utf8' });
     expect(r.stdout).toMatch(/valid vipkeeper YAML/);
     expect(r.status).toBe(0);
+  });
+
+  it('installs vipkeeper-realserver.service: oneshot, RemainAfterExit, up at start and down at stop, verified', () => {
+    const rsUnit = join(stage, 'lib/systemd/system/vipkeeper-realserver.service');
+    const r = spawnSync('systemd-analyze', ['verify', `--root=${stage}`, '/lib/systemd/system/vipkeeper-realserver.service'], { encoding: 'utf8' });
+    expect(r.stderr.trim()).toBe('');
+    expect(r.status).toBe(0);
+    const d = directives(rsUnit);
+    expect(d.get('Type')).toEqual(['oneshot']);
+    expect(d.get('RemainAfterExit')).toEqual(['yes']);
+    expect(d.get('ExecStart')).toEqual(['/usr/bin/vipkeeper realserver up -f ${VIPKEEPER_REALSERVER_CONFIG}']);
+    expect(d.get('ExecStop')).toEqual(['/usr/bin/vipkeeper realserver down']);
+    // the state file that lets `down` restore the host must survive between start and stop
+    expect(d.get('RuntimeDirectoryPreserve')).toEqual(['yes']);
   });
 });
