@@ -51,7 +51,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-i, --config-id <ID>', 'config-id for @ID lines in keepalived.conf (default: host name up to the first dot)')
     .option('--no-host-checks', "do not check this host's interfaces and scripts (when checking for another machine)")
     .option('--json', 'print the result as JSON')
-    .action(async (file: string | undefined, o: { file?: string; configId?: string; json?: boolean; hostChecks?: boolean }) => {
+    .option('--live', 'also ask the LAN once who answers ARP for each DR/TUN VIP (a real server answering is the "ARP problem"); exit 1 if one does')
+    .action(async (file: string | undefined, o: { file?: string; configId?: string; json?: boolean; hostChecks?: boolean; live?: boolean }) => {
       const f = oneFile('check', file, o.file);
       if (f === undefined) return setExit(EXIT.usage);
       setExit(await runCheck({ ...o, file: f }));
