@@ -8,7 +8,7 @@
 #   /etc/vipkeeper/vipkeeper.yaml the config: the example, commented out (only if none exists)
 #   /usr/lib/modules-load.d/vipkeeper.conf  loads ip_vs at boot (the unit may not load modules;
 #                                 a file of that name in /etc/modules-load.d overrides it)
-#   /lib/systemd/system/vipkeeper.service
+#   /lib/systemd/system/vipkeeper.service, vipkeeper-realserver.service (LVS real servers)
 #   /usr/share/man/man8/vipkeeper.8.gz, man5/vipkeeper.yaml.5.gz, /usr/share/doc/vipkeeper/
 # NODE_BIN=/path/to/node copies that Node.js into /usr/lib/vipkeeper/node/bin/node, which the
 # launcher then prefers; the default is the node running this script when it is one
@@ -55,6 +55,7 @@ install -m 0644 packaging/modules-load.conf "$DESTDIR/usr/lib/modules-load.d/vip
 gzip -9n < man/vipkeeper.8 > "$DESTDIR/usr/share/man/man8/vipkeeper.8.gz"
 gzip -9n < man/vipkeeper.yaml.5 > "$DESTDIR/usr/share/man/man5/vipkeeper.yaml.5.gz"
 install -m 0644 packaging/copyright "$DESTDIR/usr/share/doc/vipkeeper/copyright"
+install -m 0644 systemd/vipkeeper-realserver.service "$DESTDIR/lib/systemd/system/vipkeeper-realserver.service"
 if [ ! -e "$DESTDIR/etc/vipkeeper/vipkeeper.yaml" ]; then
   # 0600: a config may hold auth_pass and SMTP credentials.
   (umask 077 && bash packaging/commented-config.sh config/vipkeeper.example.yaml > "$DESTDIR/etc/vipkeeper/vipkeeper.yaml")

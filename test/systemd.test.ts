@@ -19,9 +19,9 @@ beforeAll(() => {
 }, 120_000);
 afterAll(() => rmSync(stage, { recursive: true, force: true }));
 
-function directives(): Map<string, string[]> {
+function directives(path = unitPath): Map<string, string[]> {
   const m = new Map<string, string[]>();
-  for (const line of readFileSync(unitPath, 'utf8').split('\n')) {
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
     const eq = line.indexOf('=');
     if (line.startsWith('#') || eq < 0) continue;
     const k = line.slice(0, eq);
@@ -73,5 +73,19 @@ describe('systemd unit', () => {
     // The example's track script ships beside it, executable.
     expect(statSync(join(stage, 'usr/lib/vipkeeper/check-ipvs.sh')).mode & 0o111).toBe(0o111);
     expect(readFileSync(join(stage, 'usr/lib/modules-load.d/vipkeeper.conf'), 'utf8')).toMatch(/^ip_vs$/m);
+  });
+
+  it('installs vipkeeper-realserver.service: oneshot, RemainAfterExit, up at start and down at stop, verified', () => {
+    const rsUnit = join(stage, 'lib/systemd/system/vipkeeper-realserver.service');
+    const r = spawnSync('systemd-analyze', ['verify', `--root=${stage}`, '/lib/systemd/system/vipkeeper-realserver.service'], { encoding: 'utf8' });
+    expect(r.stderr.trim()).toBe('');
+    expect(r.status).toBe(0);
+    const d = directives(rsUnit);
+    expect(d.get('Type')).toEqual(['oneshot']);
+    expect(d.get('RemainAfterExit')).toEqual(['yes']);
+    expect(d.get('ExecStart')).toEqual(['/usr/bin/vipkeeper realserver up -f ${VIPKEEPER_REALSERVER_CONFIG}']);
+    expect(d.get('ExecStop')).toEqual(['/usr/bin/vipkeeper realserver down']);
+    // the state file that lets `down` restore the host must survive between start and stop
+    expect(d.get('RuntimeDirectoryPreserve')).toEqual(['yes']);
   });
 });

@@ -10,6 +10,8 @@ export interface CheckOptions {
   json?: boolean;
   /** Check against this host's interfaces and scripts (default on). */
   hostChecks?: boolean;
+  /** Also ask the LAN who answers ARP for each DR/TUN VIP (the ARP problem), once. */
+  live?: boolean;
 }
 
 /**
@@ -17,7 +19,7 @@ export interface CheckOptions {
  * cannot be read. The same loader as `run` and reload, so they never disagree; on top of it,
  * warnings about this host (missing interfaces, scripts that cannot run).
  */
-export function runCheck(opts: CheckOptions): number {
+export async function runCheck(opts: CheckOptions): Promise<number> {
   const loaded = loadConfigFile(opts.file, { configId: opts.configId ?? defaultConfigId(), ...(opts.hostChecks === false ? {} : { host: true }) });
   const valid = loaded.config !== undefined;
   const keywords = loaded.format === 'keepalived' && !loaded.unreadable ? migrationSummary(loaded) : undefined;
@@ -39,5 +41,7 @@ export function runCheck(opts: CheckOptions): number {
     else process.stdout.write(`${opts.file}: ${valid ? 'valid' : 'invalid'} ${what} (${summary(loaded.diagnostics)}${facts})\n`);
   }
   if (loaded.unreadable) return EXIT.runtime;
-  return valid ? EXIT.ok : EXIT.invalid;
+  if (!valid) return EXIT.invalid;
+  if (opts.live && loaded.config) return (await import('./check-live.js')).runLiveArpCheck(loaded.config, opts.json === true);
+  return EXIT.ok;
 }

@@ -13,6 +13,7 @@ const runRun = async (...a: Parameters<typeof import('./run.js').runRun>) => (aw
 const runCleanup = async (...a: Parameters<typeof import('./cleanup.js').runCleanup>) => (await import('./cleanup.js')).runCleanup(...a);
 const runDrill = async (...a: Parameters<typeof import('./drill.js').runDrill>) => (await import('./drill.js')).runDrill(...a);
 const runStatus = async (...a: Parameters<typeof import('./control.js').runStatus>) => (await import('./control.js')).runStatus(...a);
+const realserver = async () => import('./realserver.js');
 const runCommand = async (...a: Parameters<typeof import('./control.js').runCommand>) => (await import('./control.js')).runCommand(...a);
 
 /** The version in package.json (two levels up from src/cli and from dist/cli alike). */
@@ -50,7 +51,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-i, --config-id <ID>', 'config-id for @ID lines in keepalived.conf (default: host name up to the first dot)')
     .option('--no-host-checks', "do not check this host's interfaces and scripts (when checking for another machine)")
     .option('--json', 'print the result as JSON')
-    .action(async (file: string | undefined, o: { file?: string; configId?: string; json?: boolean; hostChecks?: boolean }) => {
+    .option('--live', 'also ask the LAN once who answers ARP for each DR/TUN VIP (a real server answering is the "ARP problem"); exit 1 if one does')
+    .action(async (file: string | undefined, o: { file?: string; configId?: string; json?: boolean; hostChecks?: boolean; live?: boolean }) => {
       const f = oneFile('check', file, o.file);
       if (f === undefined) return setExit(EXIT.usage);
       setExit(await runCheck({ ...o, file: f }));
@@ -139,6 +141,31 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print the report as JSON instead of the timeline')
     .option(...socketOpt)
     .action(async (o: DrillOptions) => setExit(await runDrill(o)));
+  const rs = program
+    .command('realserver')
+    .description('the LVS real-server side: up applies what DR/TUN need (VIPs on lo or a tunnel, ARP sysctls), down restores what was there, status shows set/missing');
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  const rsConfig = (c: Command) =>
+    c
+      .option('-f, --file <FILE>', 'real-server YAML config (mode, dev, vips, tunnel_dev, tunnel6_dev, director)')
+      .option('--vip <ADDR>', 'a VIP (repeat for more)', collect)
+      .option('--mode <MODE>', 'dr (default), tun or nat')
+      .option('--dev <IF>', 'the LAN interface (default eth0)')
+      .option('--tunnel-dev <IF>', 'tun: the ipip device for IPv4 VIPs (default tunl0)')
+      .option('--tunnel6-dev <IF>', 'tun: the ip6tnl device for IPv6 VIPs (default ip6tnl0)')
+      .option('--director <ADDR>', "nat: the director's address the default route must point at")
+      .option('--state <PATH>', `where up records what it changed (default /run/vipkeeper/realserver.state, mode 0600)`);
+  rsConfig(rs.command('up').description('apply the real-server set-up (idempotent); exit 0 done, 1 a problem remains, 3 a change failed'))
+    .option('--dry-run', 'print the changes without making them')
+    .action(async (o: import('./realserver.js').RealServerOptions) => setExit(await (await realserver()).runRealServerUp(o)));
+  rs.command('down')
+    .description("undo exactly what 'up' changed (from the state file); idempotent")
+    .option('--state <PATH>', 'the state file up wrote (default /run/vipkeeper/realserver.state)')
+    .action(async (o: import('./realserver.js').RealServerOptions) => setExit(await (await realserver()).runRealServerDown(o)));
+  rsConfig(rs.command('status').description('what is set and what is missing; exit 0 all set, 1 something missing'))
+    .option('--json', 'print the status as JSON')
+    .action(async (o: import('./realserver.js').RealServerOptions) => setExit((await realserver()).runRealServerStatus(o)));
+
   program
     .command('reload')
     .description('ask the daemon to reload its config (like SIGHUP); a bad config is refused')

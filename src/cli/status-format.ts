@@ -59,6 +59,11 @@ export function formatStatus(s: DaemonStatus): string {
     }
   }
   if (services.length === 0) out.push('  (no virtual servers)');
+  if (s.arp) {
+    out.push('', `ARP problem probe (DR/TUN VIPs, every ${s.arp.intervalS}s while MASTER; ${s.arp.probes} round(s))${s.arp.lastError ? `: ${s.arp.lastError}` : ''}`);
+    if (s.arp.problems.length === 0) out.push('  no other host answers ARP for a VIP');
+    for (const p of s.arp.problems) out.push(`  WARNING: ${p.mac} (${p.realServer ? `real server ${p.realServer}` : p.addresses.join(', ') || 'unknown host'}) answers ARP for ${p.vip} on ${p.ifname}, since ${p.since}`);
+  }
   return `${out.join('\n')}\n`;
 }
 

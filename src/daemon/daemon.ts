@@ -26,6 +26,7 @@ import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import type { Logger, LogLevel } from '../sys/logger.js';
 import { serializeCoalescing } from '../sys/serialize.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
+import { ArpWatch } from '../realserver/arp-watch.js';
 import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
 import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/types.js';
 import type { VrrpWorkerData, WorkerCall, WorkerMessage } from './vrrp/worker.js';
@@ -33,6 +34,8 @@ import type { VrrpWorkerData, WorkerCall, WorkerMessage } from './vrrp/worker.js
 const VERSION = '0.1.0';
 const HEARTBEAT_MS = 500;
 const SNAPSHOT_MS = 500;
+/** How often the MASTER asks who answers ARP for each DR/TUN VIP (the ARP problem, src/realserver/arp-watch.ts). */
+const ARP_PROBE_MS = 10_000;
 const CALL_TIMEOUT_MS = 10_000;
 const MAX_RESTARTS = 3; // within RESTART_WINDOW_MS, then the daemon gives up
 const RESTART_WINDOW_MS = 60_000;
@@ -100,6 +103,7 @@ export class Daemon {
   /** Held instance and IPVS locks, by key (see instance-lock.ts). */
   private locks = new Map<string, Locks>();
   private bgp: BgpDirector | undefined;
+  private arpWatch: ArpWatch | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -133,6 +137,7 @@ export class Daemon {
     await this.startWorker();
     this.startHealth();
     this.startIpvs();
+    this.startArpWatch();
     await this.bgp.setConfig(this.config).catch(async (e: Error) => {
       await this.stop('bgp engine failed');
       throw new DaemonStartError(e.message, 3);
@@ -406,6 +411,16 @@ export class Daemon {
     if (sync.lastDurationMs !== undefined) this.metrics.observeReconcile(sync.lastDurationMs, sync.consecutiveFailures > 0 ? 'error' : 'ok');
   }
 
+  // ------------------------------------------------------------------ the ARP problem
+
+  /** DR/TUN virtual servers: the MASTER asks who else answers ARP for their VIPs. */
+  private startArpWatch(): void {
+    const w = new ArpWatch(this.config, { log: this.log.child({ component: 'arp-watch' }), intervalMs: ARP_PROBE_MS });
+    if (!w.active) return;
+    this.arpWatch = w;
+    w.start();
+  }
+
   // ------------------------------------------------------------------ watchdog
 
   private startWatchdog(): void {
@@ -475,6 +490,8 @@ export class Daemon {
       if (!this.health && config.virtual_servers.length > 0) this.startHealth();
       if (this.ipvs) this.ipvs.setConfig(ipvsConfigView(config));
       else this.startIpvs();
+      if (this.arpWatch) this.arpWatch.setConfig(config);
+      else this.startArpWatch();
       await this.bgp?.setConfig(config).catch((e: Error) => this.log.error({ err: e.message }, e.message));
       this.pushBackends();
       const reloads = this.configState.reloads;
@@ -559,6 +576,7 @@ export class Daemon {
     const health = this.health?.snapshot();
     const ipvs = this.ipvsStatus();
     const bgp = this.bgp?.status();
+    const arp = this.arpWatch?.status();
     return {
       node: {
         ...(this.config?.global.router_id ? { routerId: this.config.global.router_id } : {}),
@@ -577,6 +595,7 @@ export class Daemon {
       drained: [...this.drained],
       counters: { otherMasterSeen: { ...this.otherMasterSeen }, unhandledErrors: this.unhandledErrors },
       ...(bgp ? { bgp } : {}),
+      ...(arp ? { arp } : {}),
       ...(this.heap
         ? { heap: { governorRequests: this.heap.requests, fullCollections: this.heap.budget.fullCollections, floorBytes: this.heap.budget.floor, limitBytes: this.heap.budget.limit } }
         : {}),
@@ -596,6 +615,7 @@ export class Daemon {
     safe(() => notifyStopping());
     safe(() => notifyStatus(`stopping: ${reason}`));
     for (const t of this.timers) clearInterval(t);
+    this.arpWatch?.stop();
     this.health?.stop();
     await this.bgp?.stop(); // routes go before the IPVS services behind them
     // IPVS is left or cleared as config.ipvs.on_stop says.

@@ -15,7 +15,6 @@
  *   read-only HTTP status listener.
  * - `compareIpvsTables`: the two directors' `ipvs.table`, ignoring connection counters.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { call, DaemonUnreachable } from '../daemon/control/client.js';
 import { IPPROTO_VRRP, RawIpSocket, VRRP_GROUP4, VRRP_GROUP6, type RawMessage } from '../net/raw-socket.js';
@@ -43,16 +42,7 @@ export function localAddresses(): Set<string> {
   return out;
 }
 
-/** The interface's MAC ('aa:bb:..'), from os.networkInterfaces(). */
-export function localMac(ifname: string): string | undefined {
-  const mac = networkInterfaces()[ifname]?.find((a) => a.mac && a.mac !== '00:00:00:00:00:00')?.mac;
-  return mac?.toLowerCase();
-}
-
-/** The interface's first IPv4 address that is not one of `exclude` (the VIPs): arping's source. */
-export function primaryIpv4(ifname: string, exclude: ReadonlySet<string>): string | undefined {
-  return networkInterfaces()[ifname]?.find((a) => a.family === 'IPv4' && !exclude.has(a.address))?.address;
-}
+export { localMac, primaryIpv4 } from '../net/arp-probe.js';
 
 // ------------------------------------------------------------------------------------------------
 // VRRP adverts on the wire
@@ -144,98 +134,10 @@ export class AdvertListener {
 }
 
 // ------------------------------------------------------------------------------------------------
-// ARP for the VIP
+// ARP for the VIP: the one arping prober lives in src/net/arp-probe.ts (the director's ARP-problem
+// watch uses it too).
 
-export interface ArpReply {
-  at: number;
-  mac: string;
-}
-
-/** iputils arping on PATH? */
-export function findArping(): string | undefined {
-  const r = spawnSync('sh', ['-c', 'command -v arping'], { encoding: 'utf8' });
-  const p = (r.stdout ?? '').trim();
-  return r.status === 0 && p ? p : undefined;
-}
-
-const REPLY_RE = /reply from (\S+) \[([0-9a-fA-F:]{17})\]/;
-
-/**
- * Sends "who has VIP" from this node every `everyMs` (one-shot arping processes, at most
- * `maxInFlight` alive) until stopped; records every reply. `arping -b` keeps broadcasting, so the
- * new owner answers even after another MAC did.
- */
-export class ArpProber {
-  readonly replies: ArpReply[] = [];
-  readonly sent: number[] = [];
-  errors: string[] = [];
-  readonly #children = new Set<ChildProcess>();
-  #timer: NodeJS.Timeout | undefined;
-  #stopped = false;
-
-  constructor(
-    readonly arping: string,
-    readonly opts: { ifname: string; vip: string; source?: string; everyMs?: number; maxInFlight?: number },
-  ) {}
-
-  start(): void {
-    const every = this.opts.everyMs ?? 25;
-    const tick = (): void => {
-      if (this.#stopped) return;
-      if (this.#children.size < (this.opts.maxInFlight ?? 40)) this.#one();
-      this.#timer = setTimeout(tick, every);
-    };
-    tick();
-  }
-
-  #one(): void {
-    const args = ['-b', '-c', '1', '-w', '1', '-I', this.opts.ifname, ...(this.opts.source ? ['-s', this.opts.source] : []), this.opts.vip];
-    const child = spawn(this.arping, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.sent.push(nowMs());
-    this.#children.add(child);
-    let buf = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      const at = nowMs();
-      buf += c.toString('utf8');
-      const lines = buf.split('\n');
-      buf = lines.pop()!;
-      for (const l of lines) {
-        const m = REPLY_RE.exec(l);
-        if (m && m[1] === this.opts.vip) this.replies.push({ at, mac: m[2]!.toLowerCase() });
-      }
-    });
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString('utf8')));
-    child.once('error', (e) => {
-      this.#children.delete(child);
-      if (this.errors.length < 5) this.errors.push(e.message);
-    });
-    child.once('close', (code) => {
-      this.#children.delete(child);
-      // exit 1 = no reply: normal while nobody owns the VIP. Anything else (or text on stderr) is a problem.
-      if (code !== 0 && code !== 1 && this.errors.length < 5) this.errors.push(err.trim() || `arping exited ${code}`);
-      else if (err.trim() && this.errors.length < 5 && !this.errors.includes(err.trim())) this.errors.push(err.trim());
-    });
-  }
-
-  firstFrom(since: number, pred: (mac: string) => boolean): ArpReply | undefined {
-    return this.replies.find((r) => r.at >= since && pred(r.mac));
-  }
-
-  /** Stops sending and kills the arpings still waiting (our own children, by PID). */
-  stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    for (const c of this.#children) {
-      try {
-        c.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    this.#children.clear();
-  }
-}
+export { ArpProber, findArping, type ArpReply } from '../net/arp-probe.js';
 
 // ------------------------------------------------------------------------------------------------
 // The peer daemon

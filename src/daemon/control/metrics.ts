@@ -64,6 +64,17 @@ export function createMetrics(getStatus: () => DaemonStatus | undefined): Metric
     },
   });
   new Gauge({
+    name: 'vipkeeper_arp_problem',
+    help: 'A host other than this director answers ARP for a DR/TUN VIP (1 per VIP and MAC, as the last probe heard it): the LVS "ARP problem".',
+    labelNames: ['vip', 'mac', 'real_server', 'intf'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of st()?.arp?.problems ?? []) this.set({ vip: p.vip, mac: p.mac, real_server: p.realServer ?? '', intf: p.ifname }, 1);
+    },
+  });
+  totalCounter(registry, 'vipkeeper_arp_probes_total', 'Rounds of the ARP-problem probe (DR/TUN VIPs held here).', [], () => [[{}, st()?.arp?.probes ?? 0]]);
+  new Gauge({
     name: 'vipkeeper_vrrp_vip_error',
     help: 'Whether the last VIP add of the instance failed (1): it is held in FAULT and retries.',
     labelNames: ['iname', 'intf', 'vrid'],

@@ -2,6 +2,7 @@
 // status` prints, and what the metrics are read from at scrape time.
 import type { BgpStatus } from '../../bgp/status.js';
 import type { HealthSnapshot } from '../../check/health.js';
+import type { ArpWatchStatus } from '../../realserver/arp-watch.js';
 import type { RuntimeSnapshot } from '../vrrp/types.js';
 
 export interface ConfigState {
@@ -48,6 +49,8 @@ export interface DaemonStatus {
   heap?: { governorRequests: number; fullCollections: number; floorBytes: number; limitBytes: number };
   /** BGP mode (config `bgp`): the engine, per VIP announced/draining/withdrawn with the reason, the sessions. */
   bgp?: BgpStatus;
+  /** DR/TUN sites: the MASTER's ARP probe; `problems` are real servers answering ARP for a VIP. */
+  arp?: ArpWatchStatus;
 }
 
 export interface RealServerLine {
