@@ -24,7 +24,7 @@ import { acquireLocks, configLocks, LockHeld, type Locks } from './instance-lock
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import type { Logger, LogLevel } from '../sys/logger.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
-import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
+import { configuredTable, realServerLines, serviceStatus, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
 import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/types.js';
 import type { VrrpWorkerData, WorkerCall, WorkerMessage } from './vrrp/worker.js';
 
@@ -369,26 +369,16 @@ export class Daemon {
     if (!this.ipvs) return { state: 'disabled', error: 'no virtual servers for IPVS in the config', driftCorrections: 0, reconciles: 0, table: [] };
     const snap: ReconcilerSnapshot = this.ipvs.snapshot();
     const state = snap.status === 'in-sync' ? 'in-sync' : snap.status === 'degraded' ? 'degraded' : snap.status === 'initializing' ? 'pending' : 'disabled';
+    const config = this.config ? ipvsConfigView(this.config) : undefined;
+    const configured = config ? configuredTable(config) : undefined;
     return {
       state,
       ...(snap.sync.lastError ? { error: snap.sync.lastError } : {}),
       driftCorrections: snap.sync.driftCorrections,
       reconciles: snap.sync.runs,
       ...(snap.sync.lastSuccessAt !== undefined ? { lastReconcileAt: new Date(Date.now() - (performance.now() - snap.sync.lastSuccessAt)).toISOString() } : {}),
-      table: snap.table.map((svc) => ({
-        service: serviceKey(svc.id),
-        scheduler: svc.scheduler,
-        flags: [...svc.flags, ...(svc.ops ? ['ops'] : [])],
-        ...(svc.persistence ? { persistenceS: svc.persistence.timeout } : {}),
-        dests: svc.dests.map((d) => ({
-          address: d.address,
-          port: d.port,
-          forwarding: d.forwarding,
-          weight: d.weight,
-          ...(d.activeConns !== undefined ? { activeConn: d.activeConns } : {}),
-          ...(d.inactiveConns !== undefined ? { inactConn: d.inactiveConns } : {}),
-        })),
-      })),
+      table: snap.table.map((svc) => serviceStatus(svc, configured?.owners.get(serviceKey(svc.id)))),
+      ...(configured ? { configured: configured.table.map((svc) => serviceStatus(svc, configured.owners.get(serviceKey(svc.id)))) } : {}),
     };
   }
 
