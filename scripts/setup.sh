@@ -14,7 +14,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(keepalived ipvsadm iproute2 tshark iputils-ping iputils-arping dnsmasq-base nginx-light procps
       python3 python3-aiosmtpd openssl curl make g++ ca-certificates
-      qemu-system-x86 qemu-utils busybox-static cpio kmod bird2 nftables)
+      qemu-system-x86 qemu-utils busybox-static cpio kmod bird2 nftables
+      prometheus)  # promtool checks and unit-tests contrib/prometheus/ alert rules
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,7 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts these daemons on install; vipkeeper's tests start their own.
-for svc in keepalived nginx bird; do
+for svc in keepalived nginx bird prometheus; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 

@@ -91,6 +91,9 @@ export class Daemon {
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping = false;
   private restarts: number[] = [];
+  /** VRRP worker restarts since start, and watchdog pings withheld for a late VRRP heartbeat (metrics, alerts). */
+  private workerRestarts = 0;
+  private watchdogLate = 0;
   private readonly log: Logger;
   private heap: HeapGovernor | undefined;
   /** Held instance and IPVS locks, by key (see instance-lock.ts). */
@@ -261,6 +264,7 @@ export class Daemon {
       return;
     }
     this.restarts.push(now);
+    this.workerRestarts++;
     const delay = 500 * 2 ** (this.restarts.length - 1);
     this.log.error({ exit: code, restart_in_ms: delay }, 'VRRP worker died; restarting it');
     await new Promise((r) => setTimeout(r, delay));
@@ -401,7 +405,10 @@ export class Daemon {
     this.timers.push(
       setInterval(() => {
         if (Date.now() - this.heartbeatAt <= fresh) safe(() => notifyWatchdog());
-        else this.log.warn({ since_ms: Date.now() - this.heartbeatAt }, 'VRRP loop heartbeat is late; not pinging the watchdog');
+        else {
+          this.watchdogLate++;
+          this.log.warn({ since_ms: Date.now() - this.heartbeatAt }, 'VRRP loop heartbeat is late; not pinging the watchdog');
+        }
       }, every),
     );
   }
@@ -549,7 +556,7 @@ export class Daemon {
       maintenance: this.maintenance,
       realServers: realServerLines(health, this.drained),
       drained: [...this.drained],
-      counters: { otherMasterSeen: { ...this.otherMasterSeen }, unhandledErrors: this.unhandledErrors },
+      counters: { otherMasterSeen: { ...this.otherMasterSeen }, unhandledErrors: this.unhandledErrors, vrrpWorkerRestarts: this.workerRestarts, watchdogLate: this.watchdogLate },
       ...(bgp ? { bgp } : {}),
       ...(this.heap
         ? { heap: { governorRequests: this.heap.requests, fullCollections: this.heap.budget.fullCollections, floorBytes: this.heap.budget.floor, limitBytes: this.heap.budget.limit } }
