@@ -39,6 +39,13 @@ export function requireTshark(what = 'this test'): string {
   return p;
 }
 
+/** Throws a clear error unless promtool (Debian's prometheus package) is on PATH; returns its path. */
+export function requirePromtool(what = 'this test'): string {
+  const p = which('promtool');
+  if (!p) throw new Error(`${what} needs promtool to check the alert rules, but it is not installed (apt-get install --no-install-recommends prometheus; scripts/setup.sh does)`);
+  return p;
+}
+
 /** Throws unless the addon has been built. */
 export function requireNativeAddon(): void {
   const p = path.join(REPO_ROOT, 'native', 'build', 'Release', 'vipkeeper_native.node');

@@ -15,7 +15,8 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(keepalived ipvsadm iproute2 tshark iputils-ping iputils-arping dnsmasq-base nginx-light procps
       python3 python3-aiosmtpd openssl curl make g++ ca-certificates
       qemu-system-x86 qemu-utils busybox-static cpio kmod bird2 nftables
-      systemd lintian)
+      systemd lintian
+      prometheus)  # promtool checks and unit-tests contrib/prometheus/ alert rules
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 updated=
 apt_install() {
@@ -31,7 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
 # Debian starts these daemons on install; vipkeeper's tests start their own.
-for svc in keepalived nginx bird; do
+for svc in keepalived nginx bird prometheus; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 

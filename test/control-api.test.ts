@@ -91,10 +91,20 @@ describe('control API', () => {
   it('prints status as a table modelled on ipvsadm -Ln', async () => {
     const r = await vk(['status', '--socket', socket]);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/VI_WEB\s+51\s+eth0\s+MASTER\s+110\/80\s+\(this node\)\s+192\.0\.2\.10\/24/);
-    expect(r.out).toMatch(/IP Virtual Server table \(degraded: this kernel has no IP_VS\)/);
+    expect(r.out).toMatch(/VRRP Instance = VI_WEB\n +State += MASTER\n/);
+    expect(r.out).toMatch(/Priority += 110 base, 80 effective/);
+    expect(r.out).toMatch(/Master router += 192\.0\.2\.2 \(this node\)/);
+    expect(r.out).toMatch(/IP Virtual Server table, as vipkeeper keeps it: degraded\n {2}this kernel has no IP_VS\n/);
     expect(r.out).toMatch(/-> 192\.0\.2\.22:80 .* down/);
     expect(r.out).toMatch(/last reload REFUSED/);
+  });
+
+  it('redraws with --watch, within bounds', async () => {
+    const r = await vk(['status', '--socket', socket, '--watch', '0.5', '--count', '2']);
+    expect(r.code).toBe(0);
+    expect(r.out.match(/^Every 0\.5s: vipkeeper status/gm)).toHaveLength(2);
+    expect(r.out.match(/VRRP Instance = VI_WEB/g)).toHaveLength(2);
+    expect(await vk(['status', '--socket', socket, '--watch', '0.1'])).toMatchObject({ code: 2, err: expect.stringMatching(/--watch takes seconds from 0\.5 to 3600/) });
   });
 
   it('gives each real server address, port, verdict and weight with --json, socket from the environment', async () => {

@@ -52,7 +52,9 @@ export interface RealServerStatus {
   configWeight: number;
   /** Most recent result among its checkers. */
   lastResult?: ProbeResult;
+  /** Monotonic ms (an age against the snapshot's `at`); `lastChecked` is the same instant, wall-clock ISO. */
   lastCheckedAt?: number;
+  lastChecked?: string;
   latencyMs?: number;
   checks: CheckStatus[];
 }
@@ -69,7 +71,9 @@ export interface ServiceStatus {
 }
 
 export interface HealthSnapshot {
+  /** Monotonic ms of the checker's clock (origin of the `*At` times) and the same instant, ISO. */
   at: number;
+  time?: string;
   services: ServiceStatus[];
   scheduler: SchedulerStats;
 }
@@ -141,6 +145,9 @@ export class HealthChecker {
 
   snapshot(): HealthSnapshot {
     const services: ServiceStatus[] = [];
+    // Check times are monotonic ms; status readers get the wall-clock time too.
+    const mono = this.clock.now();
+    const wall = Date.now();
     for (const id of this.serviceIds()) {
       const entry = this.services.get(id) as ServiceEntry;
       const st = entry.pool.state();
@@ -160,7 +167,7 @@ export class HealthChecker {
           weight: rs?.weight ?? 0,
           configWeight: rp.weight,
           ...(latest?.lastResult ? { lastResult: latest.lastResult } : {}),
-          ...(latest?.lastCheckedAt !== undefined ? { lastCheckedAt: latest.lastCheckedAt } : {}),
+          ...(latest?.lastCheckedAt !== undefined ? { lastCheckedAt: latest.lastCheckedAt, lastChecked: new Date(wall - (mono - latest.lastCheckedAt)).toISOString() } : {}),
           ...(latest?.latencyMs !== undefined ? { latencyMs: latest.latencyMs } : {}),
           checks,
         };
@@ -176,7 +183,7 @@ export class HealthChecker {
         realServers,
       });
     }
-    return { at: this.clock.now(), services, scheduler: this.scheduler.stats() };
+    return { at: mono, time: new Date(wall).toISOString(), services, scheduler: this.scheduler.stats() };
   }
 
   // ------------------------------------------------------------------ internals

@@ -98,7 +98,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('show VRRP states and the IPVS table with check verdicts')
     .option(...socketOpt)
     .option('--json', 'print the full status as JSON')
-    .action(async (o: { socket?: string; json?: boolean }) => setExit(await runStatus(o)));
+    .option('-w, --watch [SECONDS]', 'redraw every SECONDS (default 2, from 0.5 to 3600) until interrupted')
+    .option('--count <N>', 'with --watch: stop after N draws')
+    .action(async (o: { socket?: string; json?: boolean; watch?: string | boolean; count?: string }) => {
+      const { watchInterval } = await import('./control.js');
+      const watch = watchInterval(o.watch);
+      const count = o.count === undefined ? undefined : Number(o.count);
+      if (typeof watch === 'string' || (count !== undefined && !(Number.isInteger(count) && count > 0))) {
+        process.stderr.write(`vipkeeper status: ${typeof watch === 'string' ? watch : `--count takes a positive whole number, not '${o.count}'`}\n`);
+        return setExit(EXIT.usage);
+      }
+      setExit(await runStatus({ ...(o.socket ? { socket: o.socket } : {}), ...(o.json ? { json: true } : {}), ...(watch !== undefined ? { watch } : {}), ...(count !== undefined ? { count } : {}) }));
+    });
   for (const [name, path, desc] of [
     ['drain', '/drain', 'set a real server to weight 0, then remove it once its connections end'],
     ['undrain', '/undrain', 'put a drained real server back'],

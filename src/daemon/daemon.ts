@@ -27,7 +27,7 @@ import type { Logger, LogLevel } from '../sys/logger.js';
 import { serializeCoalescing } from '../sys/serialize.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { ArpWatch } from '../realserver/arp-watch.js';
-import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
+import { configuredTable, realServerLines, serviceStatus, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
 import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/types.js';
 import type { VrrpWorkerData, WorkerCall, WorkerMessage } from './vrrp/worker.js';
 
@@ -98,6 +98,9 @@ export class Daemon {
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping = false;
   private restarts: number[] = [];
+  /** VRRP worker restarts since start, and watchdog pings withheld for a late VRRP heartbeat (metrics, alerts). */
+  private workerRestarts = 0;
+  private watchdogLate = 0;
   private readonly log: Logger;
   private heap: HeapGovernor | undefined;
   /** Held instance and IPVS locks, by key (see instance-lock.ts). */
@@ -270,6 +273,7 @@ export class Daemon {
       return;
     }
     this.restarts.push(now);
+    this.workerRestarts++;
     const delay = 500 * 2 ** (this.restarts.length - 1);
     this.log.error({ exit: code, restart_in_ms: delay }, 'VRRP worker died; restarting it');
     await new Promise((r) => setTimeout(r, delay));
@@ -380,26 +384,16 @@ export class Daemon {
     if (!this.ipvs) return { state: 'disabled', error: 'no virtual servers for IPVS in the config', driftCorrections: 0, reconciles: 0, table: [] };
     const snap: ReconcilerSnapshot = this.ipvs.snapshot();
     const state = snap.status === 'in-sync' ? 'in-sync' : snap.status === 'degraded' ? 'degraded' : snap.status === 'initializing' ? 'pending' : 'disabled';
+    const config = this.config ? ipvsConfigView(this.config) : undefined;
+    const configured = config ? configuredTable(config) : undefined;
     return {
       state,
       ...(snap.sync.lastError ? { error: snap.sync.lastError } : {}),
       driftCorrections: snap.sync.driftCorrections,
       reconciles: snap.sync.runs,
       ...(snap.sync.lastSuccessAt !== undefined ? { lastReconcileAt: new Date(Date.now() - (performance.now() - snap.sync.lastSuccessAt)).toISOString() } : {}),
-      table: snap.table.map((svc) => ({
-        service: serviceKey(svc.id),
-        scheduler: svc.scheduler,
-        flags: [...svc.flags, ...(svc.ops ? ['ops'] : [])],
-        ...(svc.persistence ? { persistenceS: svc.persistence.timeout } : {}),
-        dests: svc.dests.map((d) => ({
-          address: d.address,
-          port: d.port,
-          forwarding: d.forwarding,
-          weight: d.weight,
-          ...(d.activeConns !== undefined ? { activeConn: d.activeConns } : {}),
-          ...(d.inactiveConns !== undefined ? { inactConn: d.inactiveConns } : {}),
-        })),
-      })),
+      table: snap.table.map((svc) => serviceStatus(svc, configured?.owners.get(serviceKey(svc.id)))),
+      ...(configured ? { configured: configured.table.map((svc) => serviceStatus(svc, configured.owners.get(serviceKey(svc.id)))) } : {}),
     };
   }
 
@@ -432,7 +426,10 @@ export class Daemon {
     this.timers.push(
       setInterval(() => {
         if (Date.now() - this.heartbeatAt <= fresh) safe(() => notifyWatchdog());
-        else this.log.warn({ since_ms: Date.now() - this.heartbeatAt }, 'VRRP loop heartbeat is late; not pinging the watchdog');
+        else {
+          this.watchdogLate++;
+          this.log.warn({ since_ms: Date.now() - this.heartbeatAt }, 'VRRP loop heartbeat is late; not pinging the watchdog');
+        }
       }, every),
     );
   }
@@ -593,7 +590,7 @@ export class Daemon {
       maintenance: this.maintenance,
       realServers: realServerLines(health, this.drained),
       drained: [...this.drained],
-      counters: { otherMasterSeen: { ...this.otherMasterSeen }, unhandledErrors: this.unhandledErrors },
+      counters: { otherMasterSeen: { ...this.otherMasterSeen }, unhandledErrors: this.unhandledErrors, vrrpWorkerRestarts: this.workerRestarts, watchdogLate: this.watchdogLate },
       ...(bgp ? { bgp } : {}),
       ...(arp ? { arp } : {}),
       ...(this.heap

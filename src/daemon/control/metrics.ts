@@ -151,20 +151,50 @@ export function createMetrics(getStatus: () => DaemonStatus | undefined): Metric
   });
   new Gauge({
     name: 'vipkeeper_vrrp_last_transition_timestamp_seconds',
-    help: 'When the instance last changed state (process monotonic clock, seconds).',
+    help: 'When the instance last changed state (Unix time, seconds).',
     labelNames: ['iname', 'intf', 'vrid'],
     registers: [registry],
     collect() {
       this.reset();
+      const v = st()?.vrrp;
       for (const i of instances()) {
         const last = i.recentTransitions[i.recentTransitions.length - 1];
-        if (last) this.set(ilabels(i), last.at / 1000);
+        if (!last || !v) continue;
+        // The transition's wall-clock time; failing that, its age against the snapshot's (both monotonic).
+        const wall = last.time ? Date.parse(last.time) : v.time ? Date.parse(v.time) - (v.at - last.at) : NaN;
+        if (Number.isFinite(wall)) this.set(ilabels(i), wall / 1000);
       }
     },
   });
   totalCounter(registry, 'vipkeeper_vrrp_other_master_seen_total', 'Adverts from another MASTER while this node was MASTER (split-brain detector).', ['iname'], () =>
     Object.entries(st()?.counters.otherMasterSeen ?? {}).map(([iname, n]) => [{ iname }, n]),
   );
+  totalCounter(registry, 'vipkeeper_vrrp_worker_restarts_total', 'Times the VRRP worker thread died and was restarted by the daemon.', [], () => [
+    [{}, st()?.counters.vrrpWorkerRestarts ?? 0],
+  ]);
+  totalCounter(registry, 'vipkeeper_watchdog_late_total', "Watchdog pings withheld because the VRRP loop's heartbeat was late (systemd restarts a unit that stays late).", [], () => [
+    [{}, st()?.counters.watchdogLate ?? 0],
+  ]);
+  new Gauge({
+    name: 'vipkeeper_config_last_reload_timestamp_seconds',
+    help: 'When the last reload was attempted (Unix time, seconds); absent before any reload.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      const at = st()?.config.lastReload?.at;
+      if (at && Number.isFinite(Date.parse(at))) this.set(Date.parse(at) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'vipkeeper_virtualserver_realservers_up',
+    help: 'Real servers of the virtual server whose checks pass.',
+    labelNames: ['vs'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of st()?.health?.services ?? []) this.set({ vs: s.vs }, s.realServers.filter((r) => r.up).length);
+    },
+  });
   totalCounter(registry, 'vipkeeper_unhandled_errors_total', 'Promise rejections no code handled (logged; the daemon keeps running).', [], () => [
     [{}, st()?.counters.unhandledErrors ?? 0],
   ]);

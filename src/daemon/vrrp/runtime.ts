@@ -813,6 +813,11 @@ export class VrrpRuntime {
 
   snapshot(): RuntimeSnapshot {
     const ts = this.transports.stats();
+    // Times in the machines are this thread's monotonic milliseconds; a person (and Prometheus)
+    // wants wall-clock times, so each is given both ways, read against one pair of clocks.
+    const mono = this.clock.now();
+    const wall = Date.now();
+    const iso = (t: number) => new Date(wall - (mono - t)).toISOString();
     const instances: InstanceStatus[] = [...this.recs.values()].map((rec) => {
       const s = rec.inst.snapshot();
       return {
@@ -827,13 +832,13 @@ export class VrrpRuntime {
         state: s.state,
         basePriority: s.basePriority,
         effectivePriority: s.effectivePriority,
-        masterSeen: s.master,
+        masterSeen: s.master ? { ...s.master, lastSeen: iso(s.master.lastSeenAt) } : undefined,
         vips: rec.resolved.vips.map((v) => `${v.address}/${v.prefix}`),
         vipsSet: s.vipsSet,
         maintenance: s.maintenance,
         fault: s.fault,
         tracking: rec.lastTrack ? { ...rec.lastTrack } : undefined,
-        recentTransitions: s.transitions,
+        recentTransitions: s.transitions.map((t) => ({ ...t, time: iso(t.at) })),
         counters: s.counters,
         transport: ts?.instances[rec.name],
         ...(rec.vipFault ? { vipError: rec.vipFault.error } : {}),
@@ -845,7 +850,8 @@ export class VrrpRuntime {
       transport = rest;
     }
     return {
-      at: this.clock.now(),
+      at: mono,
+      time: new Date(wall).toISOString(),
       running: this.state === 'running',
       transport,
       instances,

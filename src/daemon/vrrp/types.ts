@@ -161,15 +161,16 @@ export interface InstanceStatus {
   state: VrrpState;
   basePriority: number;
   effectivePriority: number;
-  /** The master we last accepted adverts from (BACKUP), if any. */
-  masterSeen: { ip: string; priority: number; lastSeenAt: number } | undefined;
+  /** The master we last accepted adverts from (BACKUP), if any; `lastSeenAt` monotonic ms, `lastSeen` wall-clock ISO. */
+  masterSeen: { ip: string; priority: number; lastSeenAt: number; lastSeen?: string } | undefined;
   vips: string[];
   vipsSet: boolean;
   maintenance: boolean;
   fault: VrrpSnapshot['fault'];
   /** The tracker input last given to the machine (weight delta, fault, reason). */
   tracking?: TrackInput | undefined;
-  recentTransitions: VrrpSnapshot['transitions'];
+  /** `at` monotonic ms (for ages against the snapshot's `at`), `time` wall-clock ISO. */
+  recentTransitions: (VrrpSnapshot['transitions'][number] & { time?: string })[];
   counters: VrrpSnapshot['counters'];
   transport: InstanceTransportStats | undefined;
   /** The last VIP add failed: why; the instance is held in FAULT until it retries. */
@@ -177,7 +178,9 @@ export interface InstanceStatus {
 }
 
 export interface RuntimeSnapshot {
+  /** When taken: the VRRP thread's monotonic ms (the origin of every `at` below) and wall-clock ISO. */
   at: number;
+  time?: string;
   running: boolean;
   transport: Omit<TransportStats, 'instances'> | undefined;
   instances: InstanceStatus[];
