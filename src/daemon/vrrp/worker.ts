@@ -11,6 +11,7 @@ import { setDefaultScriptUser } from '../../sys/exec.js';
 import { createLogger, type Logger, type LogLevel } from '../../sys/logger.js';
 import { createPreciseClock, type PreciseClock } from '../../sys/precise-clock.js';
 import { createUdpTransport } from './udp-transport.js';
+import { InstanceExtras } from './extras.js';
 import { addressPort, announcePort, linkPort, notifyPort, startTrackers } from './adapters.js';
 import { createRawTransport } from './socket.js';
 import type { RuntimeRequest, RuntimeResponse, VrrpThreadScheduling } from './types.js';
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
     addresses: addressPort(),
     announcer,
     links: linkPort(log),
+    extras: new InstanceExtras({ log }),
     notifier,
     logger: log,
     onEvent: (event) => port.postMessage({ type: 'event', event } satisfies WorkerMessage),
