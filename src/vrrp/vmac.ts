@@ -3,6 +3,9 @@
  * virtual router MAC (RFC 5798 §7.3: 00:00:5e:00:01:VRID for IPv4, 00:00:5e:00:02:VRID for IPv6).
  * Pure: the interface itself is made by src/net/vmac.ts.
  */
+import { configuredMac } from '../vocab/mac.js';
+
+export { configuredMac };
 
 export interface VmacSpec {
   /** The macvlan's name: `use_vmac NAME`, else keepalived's `vrrp.<VRID>`. */
@@ -21,18 +24,6 @@ const hex2 = (n: number) => n.toString(16).padStart(2, '0');
 /** The virtual router MAC of `vrid` for `family` (RFC 5798 §7.3). */
 export function virtualRouterMac(vrid: number, family: 4 | 6): string {
   return `00:00:5e:00:0${family === 4 ? 1 : 2}:${hex2(vrid)}`;
-}
-
-/**
- * A configured MAC (`use_vmac … 02:11:22:33:44:55`); keepalived appends the VRID to a 5-octet one.
- * Undefined when it is not a MAC.
- */
-export function configuredMac(text: string, vrid: number): string | undefined {
-  const parts = text.toLowerCase().split(':');
-  if (!parts.every((p) => /^[0-9a-f]{1,2}$/.test(p))) return undefined;
-  if (parts.length === 5) parts.push(hex2(vrid));
-  if (parts.length !== 6) return undefined;
-  return parts.map((p) => p.padStart(2, '0')).join(':');
 }
 
 /** The VMAC of an instance, or undefined without `use_vmac` (or without an interface). */

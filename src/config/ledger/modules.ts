@@ -21,6 +21,7 @@ export const M = {
   vmac: 'src/vrrp/vmac.ts',
   vmacNet: 'src/net/vmac.ts',
   extras: 'src/daemon/vrrp/extras.ts',
+  routes: 'src/net/routes.ts',
   fifoWriter: 'src/daemon/scripts/notify-fifo.ts',
   /** Config-layer modules, for structural entries. */
   lexer: 'src/config/keepalived/source.ts',

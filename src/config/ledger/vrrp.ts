@@ -155,8 +155,10 @@ export const VRRP_INSTANCE: Block = {
       note: VIP_NOT_TRACKED,
     }),
     no_virtual_ipaddress: acted(M.validate, 'no_virtual_ipaddress', { since: '2.3', note: 'an instance may have no VIP' }),
-    virtual_routes: notActed('the routes are not added while MASTER (nor removed after)', { fields: 'virtual_routes' }),
-    virtual_rules: notActed('the policy rules are not added while MASTER (nor removed after)', { fields: 'virtual_rules' }),
+    virtual_routes: acted([M.extras, M.routes], 'virtual_routes', {
+      note: "added after the VIPs on entering MASTER, removed before them on leaving it (protocol 18, as keepalived); a deleted route is not noticed (as if no_track)",
+    }),
+    virtual_rules: acted([M.extras, M.routes], 'virtual_rules', { note: 'added after the virtual routes on entering MASTER, removed first on leaving it' }),
     nopreempt: acted(M.params, 'nopreempt'),
     preempt: structural(M.importer, undefined, { note: 'the default; it does nothing' }),
     preempt_delay: acted(M.params, 'preempt_delay'),

@@ -135,7 +135,9 @@ export class InstanceEffects {
       }
     });
     this.d.onVips(rec, action, error);
-    if (action === 'added' && error === undefined) await this.d.extras?.master(rec.resolved, rec.config);
+    // not awaited: the GARP burst waits for this chain and must not wait for `ip` (the extras
+    // serialise an instance's leave after its master themselves)
+    if (action === 'added' && error === undefined) void this.d.extras?.master(rec.resolved, rec.config);
   }
 }
 

@@ -117,14 +117,15 @@ async function main(): Promise<void> {
   let current: VrrpRuntime | undefined;
   const notifier = await notifyPort(() => current?.config ?? config, log);
   const clock = preciseClockOrNull(log);
+  const addresses = addressPort();
   const runtime = new VrrpRuntime({
     config,
     ...(clock ? { clock } : {}),
     transport,
-    addresses: addressPort(),
+    addresses,
     announcer,
     links: linkPort(log),
-    extras: new InstanceExtras({ log }),
+    extras: new InstanceExtras({ log, addresses }),
     notifier,
     logger: log,
     onEvent: (event) => port.postMessage({ type: 'event', event } satisfies WorkerMessage),
