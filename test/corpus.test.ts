@@ -67,7 +67,7 @@ const FACTS: Record<string, Facts> = {
   'minimal.conf@high': { ...NONE, instances: ['VI_1'], vips: 1 },
   'quorum.conf@high': { ...NONE, virtualServers: 1, realServers: 10, checkers: ['TCP_CHECK'], unsupported: ['enable_script_security', 'omega', 'quorum_up', 'quorum_down'] },
   'routes.conf@high': {
-    ...NONE, instances: ['VI_ROUTES'], vips: 2, unsupported: ['static_ipaddress', 'static_routes', 'static_rules', 'virtual_routes', 'virtual_rules'],
+    ...NONE, instances: ['VI_ROUTES'], vips: 2, unsupported: [],
     keepalived: [
       [/"or" for routes is deprecated/, /"or" in routes is deprecated; written as "nexthop"/],
       [/"gw" for routes is deprecated/, /"gw" in routes is deprecated; written as "via"/],

@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { validateBgp } from './bgp.js';
 import type { Config, Instance, VirtualServer } from './schema.js';
+import { configuredMac } from '../vocab/mac.js';
 
 export interface ModelIssue {
   severity: 'error' | 'warning';
@@ -108,6 +109,10 @@ export function validateConfig(config: Config): ModelIssue[] {
     err(['global', 'lvs_sync_daemon', 'instance'], `lvs_sync_daemon follows instance '${sync.instance}', which does not exist`);
   }
 
+  config.static_ipaddress.forEach((v, i) => {
+    if (v.dev === undefined) err(['static_ipaddress', i], `static address ${v.address}/${v.prefix} has no dev; add one (vipkeeper does not act on default_interface)`);
+  });
+
   const seenVs = new Map<string, number>();
   config.virtual_servers.forEach((vs, i) => validateVirtualServer(config, vs, i, seenVs, err, warn));
   issues.push(...validateBgp(config));
@@ -138,6 +143,13 @@ function runtimeRules(config: Config, inst: Instance, at: (...p: (string | numbe
   if (src !== undefined && isIP(src) !== family) err(at(srcKey), `${srcKey} ${src} is not IPv${family} like the instance's addresses`);
   if (inst.virtual_ipaddress.length > 255) {
     err(at('virtual_ipaddress', 255), `instance has ${inst.virtual_ipaddress.length} virtual addresses; an advert carries at most 255: move the rest to virtual_ipaddress_excluded`);
+  }
+  if (inst.use_vmac) {
+    if (inst.use_vmac.mac !== undefined && configuredMac(inst.use_vmac.mac, inst.virtual_router_id) === undefined) {
+      err(at('use_vmac', 'mac'), `use_vmac MAC ${inst.use_vmac.mac} is not a MAC address (5 or 6 octets)`);
+    }
+    if (unicast && !inst.vmac_xmit_base) err(at('use_vmac'), 'use_vmac with unicast peers needs vmac_xmit_base (as keepalived)');
+    if (inst.interface === undefined) err(at('use_vmac'), 'use_vmac needs the instance to have an interface (the VMAC sits on it)');
   }
   if (inst.preempt_delay > 1_000_000) err(at('preempt_delay'), `preempt_delay ${inst.preempt_delay / 1000}s is out of range; use 0..1000 seconds`);
 }

@@ -31,6 +31,8 @@ export type BatchRunner = (args: readonly string[], input?: string) => Promise<I
 export interface IpOptions {
   /** Run in this named network namespace (`ip -n NETNS`). */
   netns?: string;
+  /** `ip -4` / `ip -6` for every line (a batch line cannot carry it). */
+  family?: 4 | 6;
   run?: BatchRunner;
 }
 
@@ -139,7 +141,7 @@ async function runOnce(
   opts: IpOptions,
 ): Promise<{ parsed: ParsedBatchStderr; aborted: string | undefined }> {
   const run = opts.run ?? defaultRunner;
-  const res = await run([...nsArgs(opts.netns), '-force', '-batch', '-'], lines.map((l) => `${l}\n`).join(''));
+  const res = await run([...nsArgs(opts.netns), ...(opts.family ? [`-${opts.family}`] : []), '-force', '-batch', '-'], lines.map((l) => `${l}\n`).join(''));
   const parsed = parseBatchStderr(res.stderr);
   let aborted: string | undefined;
   if (parsed.trailing !== '') aborted = parsed.trailing;

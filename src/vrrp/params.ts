@@ -19,6 +19,7 @@ import type { Config, Instance, Vip } from '../config/schema.js';
 import { instanceFamily, instanceVersion } from '../config/validate.js';
 import { resolveVrrpParams, type VrrpInstanceParams } from './instance.js';
 import { canonicalIp } from '../vocab/ip.js';
+import { configuredMac, vmacOf, type VmacSpec } from './vmac.js';
 import {
   type InstanceExpectations,
   type UnicastPeer,
@@ -58,8 +59,10 @@ export interface ResolvedInstance {
   wire: InstanceWire;
   /** VIPs to configure while MASTER: `virtual_ipaddress` then `virtual_ipaddress_excluded`. */
   vips: Vip[];
-  /** Default device for VIPs without `dev`. */
+  /** Default device for VIPs without `dev` (the VMAC with `use_vmac`). */
   defaultDev: string | undefined;
+  /** `use_vmac`: the macvlan the VIPs live on (and adverts go out of, unless `vmac_xmit_base`). */
+  vmac: VmacSpec | undefined;
   /** Set when keepalived would put the instance in FAULT from the start (e.g. `unicast_fault_no_peer` without peers). */
   configFault: string | undefined;
   /** keepalived's silent fix-ups, said out loud (never contains the password). */
@@ -264,13 +267,28 @@ export function instanceWire(config: Config, name: string): InstanceWire {
 export function resolveInstance(config: Config, name: string, primaryIp: string): ResolvedInstance {
   const inst = getInstance(config, name);
   const c = collect(config, name, primaryIp);
+  const vmac = vmacOf(inst, c.wire.family);
+  if (inst.use_vmac?.mac !== undefined && configuredMac(inst.use_vmac.mac, inst.virtual_router_id) === undefined) {
+    throw new InstanceConfigError(`Instance "${name}": use_vmac MAC ${inst.use_vmac.mac} is not a MAC address (5 or 6 octets)`);
+  }
+  let vips = [...inst.virtual_ipaddress, ...inst.virtual_ipaddress_excluded];
+  let wire = c.wire;
+  if (vmac) {
+    if (c.wire.unicastPeers.length > 0 && !vmac.xmitBase) {
+      throw new InstanceConfigError(`Instance "${name}": use_vmac with unicast peers needs vmac_xmit_base (as keepalived)`);
+    }
+    // keepalived: the VIPs of the instance's family on its interface (or without dev) go on the VMAC
+    vips = vips.map((v) => ((v.dev === undefined || v.dev === vmac.base) && isIP(v.address) === vmac.family ? { ...v, dev: vmac.name } : v));
+    if (!vmac.xmitBase) wire = { ...c.wire, interface: vmac.name };
+  }
   return {
     name,
     params: c.params,
     expectations: c.expectations,
-    wire: c.wire,
-    vips: [...inst.virtual_ipaddress, ...inst.virtual_ipaddress_excluded],
-    defaultDev: inst.interface,
+    wire,
+    vips,
+    defaultDev: vmac ? vmac.name : inst.interface,
+    vmac,
     configFault: c.configFault,
     warnings: c.warnings,
   };

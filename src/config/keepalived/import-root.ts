@@ -3,7 +3,7 @@ import { argText, child, type ImportContext, list, needArg, readInt, valueLines,
 import { GLOBAL, LATE_GLOBAL_KEYS } from './import-global.js';
 import { needBlock, table, walk, type Handler, type State, type Table } from './import-handlers.js';
 import { CHECKERS, finishVirtualServer, parseVsgLine, REAL_SERVER, serverAddr, SMTP_HOST, URL, VIRTUAL_SERVER } from './import-lvs.js';
-import { AUTH, INSTANCE, SYNC_GROUP, TRACK_FILE, TRACK_PROCESS, VRRP_SCRIPT } from './import-vrrp.js';
+import { AUTH, INSTANCE, rawLines, SYNC_GROUP, TRACK_FILE, TRACK_PROCESS, vipBlock, VRRP_SCRIPT } from './import-vrrp.js';
 import type { KNode } from './tree.js';
 
 // ---------------------------------------------------------------- root
@@ -85,6 +85,9 @@ export const ROOT: Table = table('root', {
       obj.priority = 255;
     }
   }),
+  static_ipaddress: vipBlock('static_ipaddress'),
+  static_routes: rawLines('static_routes'),
+  static_rules: rawLines('static_rules'),
   virtual_server_group: (ctx, node, t) => {
     const name = named(ctx, node, 'virtual_server_group');
     if (name === undefined || !needBlock(ctx, node)) return;

@@ -138,7 +138,7 @@ export const SYNC_GROUP: Table = table('vrrp_sync_group', {
     ...NOTIFY,
 });
 
-function vipBlock(key: string): Handler {
+export function vipBlock(key: string): Handler {
   return (ctx, node, t, path) => {
     if (!needBlock(ctx, node)) return;
     const arr = list(t, key);
@@ -188,25 +188,28 @@ function vipOptions(ctx: ImportContext, line: KNode, vip: Obj, unknown: string[]
   }
 }
 
-function rawLines(key: string): Handler {
+export function rawLines(key: string): Handler {
   return (ctx, node, t, path) => {
     if (!needBlock(ctx, node)) return;
     const arr = list(t, key);
     for (const { tokens, node: line } of valueLines(node)) {
       const out = tokens.map((w) => {
-        if (key === 'virtual_routes' && w === 'gw') {
+        if (key.endsWith('_routes') && w === 'gw') {
           ctx.warn(line.loc, `"gw" in routes is deprecated; written as "via"`);
           return 'via';
         }
-        if (key === 'virtual_routes' && w === 'or') {
+        if (key.endsWith('_routes') && w === 'or') {
           ctx.warn(line.loc, `"or" in routes is deprecated; written as "nexthop"`);
           return 'nexthop';
         }
         return w;
       });
       const bad = out.find((w, i) => (out[i - 1] === 'from' || out[i - 1] === 'to' || i === 0) && /^[\d.]+\/\d+$/.test(w) && 'error' in parseCidr(w));
-      if (bad) ctx.warn(line.loc, `'${bad}' is not a valid prefix; keepalived rejects this ${key === 'virtual_rules' ? 'rule' : 'route'}`);
-      if (key === 'virtual_rules' && !out.some((w) => ['preference', 'pref', 'priority', 'order'].includes(w))) {
+      if (bad) {
+        ctx.warn(line.loc, `'${bad}' is not a valid prefix; keepalived rejects this ${key.endsWith('_rules') ? 'rule' : 'route'}, so it is left out`);
+        continue;
+      }
+      if (key.endsWith('_rules') && !out.some((w) => ['preference', 'pref', 'priority', 'order'].includes(w))) {
         ctx.warn(line.loc, `rule has no preference; keepalived then picks one for it, which is probably not what you want`);
       }
       ctx.field(arr, arr.length, line.loc);

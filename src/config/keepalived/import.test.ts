@@ -165,8 +165,8 @@ describe('keepalived importer: warnings', () => {
   });
 
   it('lists what it does not carry over', () => {
-    const r = imp('global_defs {\n  enable_dbus\n}\nstatic_ipaddress {\n  10.0.0.9/24 dev eth0\n}\n');
-    expect(r.unsupported.map((u) => `${u.loc.line}:${u.keyword}`)).toEqual(['2:enable_dbus', '4:static_ipaddress']);
+    const r = imp('global_defs {\n  enable_dbus\n}\nnet_namespace blue\n');
+    expect(r.unsupported.map((u) => `${u.loc.line}:${u.keyword}`)).toEqual(['2:enable_dbus', '4:net_namespace']);
   });
 });
 

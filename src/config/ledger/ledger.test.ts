@@ -169,7 +169,7 @@ describe('the ledger on a YAML config', () => {
       '  VI_1:',
       '    interface: eth0',
       '    virtual_router_id: 5',
-      '    use_vmac: { name: vrrp5 }',
+      '    track_src_ip: true',
       '    accept: true',
       '    virtual_ipaddress:',
       '      - 10.0.0.1/24 no_track nodad',
@@ -187,7 +187,7 @@ describe('the ledger on a YAML config', () => {
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       "x.yaml:2:3: warning: 'enable_script_security' is not acted on by vipkeeper: scripts are not refused when a non-root user could change them (keepalived's script security)",
       "x.yaml:3:3: warning: 'lvs_timeouts' is not acted on by vipkeeper: the IPVS connection timeouts are left as they are (keepalived sets them like 'ipvsadm --set')",
-      "x.yaml:8:5: warning: 'use_vmac' is not acted on by vipkeeper: no VMAC interface is created; the VIPs keep the interface's own MAC",
+      "x.yaml:8:5: warning: 'track_src_ip' is not acted on by vipkeeper: the instance does not go to FAULT when its source address disappears",
       "x.yaml:11:9: warning: 'nodad' is not acted on by vipkeeper: duplicate address detection is not turned off for the VIP",
       "x.yaml:12:9: warning: 'nodad' is not acted on by vipkeeper: duplicate address detection is not turned off for the VIP",
       "x.yaml:16:5: warning: 'omega' is not acted on by vipkeeper: quorum_down and the real servers' notify_down are not run at stop (they are not run at all)",
@@ -197,7 +197,7 @@ describe('the ledger on a YAML config', () => {
     const c = r.config!;
     expect(c.global.enable_script_security).toBe(false);
     expect(c.global.lvs_timeouts).toBeUndefined();
-    expect(c.instances.VI_1!.use_vmac).toBeUndefined();
+    expect(c.instances.VI_1!.track_src_ip).toBe(false);
     expect(c.instances.VI_1!.accept).toBe(true); // what vipkeeper does anyway: no warning, kept
     expect(c.instances.VI_1!.virtual_ipaddress).toEqual([
       { address: '10.0.0.1', prefix: 24, no_track: true },
@@ -216,6 +216,7 @@ const VIP_ARG: Record<string, string> = { dev: 'eth0', brd: '10.0.0.255', broadc
 const READ_BUT_NOT_ACTED: Record<string, string> = {
   'track_processes src/vrrp/tracking.ts': 'resolved there, then dropped by src/daemon/vrrp-runtime.ts ("not supported in this build yet")',
   'track_process src/vrrp/tracking.ts': 'resolved there, then dropped by src/daemon/vrrp-runtime.ts ("not supported in this build yet")',
+  'no_track src/net/routes.ts': "the word is a route / rule line's keepalived option (dropped before ip), not a VIP's no_track",
   'accept src/vrrp/codec.ts': "the word is the codec's address-mismatch mode, not the instance's accept",
   'accept src/vrrp/packet.ts': "the word is the codec's address-mismatch mode, not the instance's accept",
   'accept src/vrrp/params.ts': "the word is the codec's address-mismatch mode, not the instance's accept",

@@ -39,7 +39,7 @@ export type BlockId = keyof typeof BLOCKS;
 
 /** A virtual address line's options apply to both VIP lists. */
 const ALSO_AT: Partial<Record<BlockId, string[]>> = {
-  virtual_address: ['instances.*.virtual_ipaddress_excluded[]'],
+  virtual_address: ['instances.*.virtual_ipaddress_excluded[]', 'static_ipaddress[]'],
 };
 
 /** An entry with its alias resolved: the status and consequence are the target's. */

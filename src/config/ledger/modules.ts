@@ -18,6 +18,10 @@ export const M = {
   /** Runs every script (vrrp_script, notify*, MISC_CHECK): reads a script's command, user and group. */
   exec: 'src/sys/exec.ts',
   addresses: 'src/net/addresses.ts',
+  vmac: 'src/vrrp/vmac.ts',
+  vmacNet: 'src/net/vmac.ts',
+  extras: 'src/daemon/vrrp/extras.ts',
+  routes: 'src/net/routes.ts',
   fifoWriter: 'src/daemon/scripts/notify-fifo.ts',
   /** Config-layer modules, for structural entries. */
   lexer: 'src/config/keepalived/source.ts',

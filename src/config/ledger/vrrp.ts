@@ -6,7 +6,6 @@ import { acted, alias, notActed, partial, refused, structural, type Block, type 
 const NO_EMAIL = 'no email alert is sent (vipkeeper has no SMTP client)';
 const NO_PROCESS = 'process tracking is not implemented: the tracked process never changes the priority or the state';
 const NO_BFD = 'BFD is not implemented: no session is tracked';
-const NO_VMAC = "no VMAC interface is created; the VIPs keep the interface's own MAC";
 /** A runtime gap, not a keyword's: said in the docs table, not warned on every instance. */
 const VIP_NOT_TRACKED =
   'one difference: a VIP deleted by hand is not noticed, the instance stays MASTER without it (keepalived goes to BACKUP unless the VIP has no_track)';
@@ -132,7 +131,7 @@ export const VIRTUAL_ADDRESS: Block = {
       fields: 'no_track',
       inert: () => true,
     }),
-    use_vmac: notActed(NO_VMAC),
+    use_vmac: notActed("this VIP gets no VMAC of its own (the instance's use_vmac is acted on)"),
   },
 };
 
@@ -156,8 +155,10 @@ export const VRRP_INSTANCE: Block = {
       note: VIP_NOT_TRACKED,
     }),
     no_virtual_ipaddress: acted(M.validate, 'no_virtual_ipaddress', { since: '2.3', note: 'an instance may have no VIP' }),
-    virtual_routes: notActed('the routes are not added while MASTER (nor removed after)', { fields: 'virtual_routes' }),
-    virtual_rules: notActed('the policy rules are not added while MASTER (nor removed after)', { fields: 'virtual_rules' }),
+    virtual_routes: acted([M.extras, M.routes], 'virtual_routes', {
+      note: "added after the VIPs on entering MASTER, removed before them on leaving it (protocol 18, as keepalived); a deleted route is not noticed (as if no_track)",
+    }),
+    virtual_rules: acted([M.extras, M.routes], 'virtual_rules', { note: 'added after the virtual routes on entering MASTER, removed first on leaving it' }),
     nopreempt: acted(M.params, 'nopreempt'),
     preempt: structural(M.importer, undefined, { note: 'the default; it does nothing' }),
     preempt_delay: acted(M.params, 'preempt_delay'),
@@ -174,9 +175,11 @@ export const VRRP_INSTANCE: Block = {
     mcast_dst_ip: acted(M.params, 'mcast_dst_ip'),
     native_ipv6: notActed('nothing when the VIPs are IPv6: the family follows the virtual addresses', { deprecated: 'IPv6 virtual addresses' }),
     v3_checksum_as_v2: acted(M.params, 'v3_checksum_as_v2', { since: '2.3' }),
-    use_vmac: notActed(NO_VMAC, { fields: ['use_vmac', 'use_vmac.name', 'use_vmac.mac'] }),
-    use_vmac_addr: notActed(NO_VMAC),
-    vmac_xmit_base: notActed(NO_VMAC, { fields: 'vmac_xmit_base' }),
+    use_vmac: acted([M.vmac, M.params, M.vmacNet], ['use_vmac', 'use_vmac.name', 'use_vmac.mac'], {
+      note: "a private-mode macvlan (default name vrrp.VRID, MAC 00:00:5e:00:01:VRID, IPv6 00:00:5e:00:02:VRID) made at start, removed at stop; keepalived's sysctls on it and its parent (the parent's arp_ignore / arp_filter are put back at stop)",
+    }),
+    use_vmac_addr: notActed("VIPs on other interfaces (or of the other family) get no VMAC of their own; they stay on their interface's MAC"),
+    vmac_xmit_base: acted([M.vmac, M.params], 'vmac_xmit_base'),
     use_ipvlan: notActed('no ipvlan interface is created; the VIPs go on the interface itself'),
     vrf: notActed('adverts and VIPs are not put in the VRF'),
     accept: notActed('traffic to the VIPs is not dropped as a non-owner MASTER (no firewall rule)', {
@@ -202,9 +205,7 @@ export const VRRP_INSTANCE: Block = {
     owner_ignore_adverts: notActed('an address owner (priority 255) still processes adverts, except in strict mode', { since: '2.3' }),
     timer_expired_backup: notActed('a late timer never sends a nopreempt MASTER back to BACKUP', { since: '2.3' }),
     thread_timer_expired: alias('timer_expired_backup', { since: '2.3' }),
-    promote_secondaries: notActed("promote_secondaries is not set on the interface: removing a VIP may take the interface's other addresses in the same subnet with it", {
-      fields: 'promote_secondaries',
-    }),
+    promote_secondaries: acted(M.extras, 'promote_secondaries', { note: "set on the instance's interface at start, put back at stop" }),
     ...NOTIFY,
     notify_deleted: acted([M.notify, M.exec], ['notify_deleted', 'notify_deleted.command', 'notify_deleted.user', 'notify_deleted.group']),
     notify_master_rx_lower_pri: acted([M.notify, M.exec], [

@@ -11,12 +11,13 @@
 import type { Clock } from '../../sys/clock.js';
 import type { Logger } from '../../sys/logger.js';
 import type { Vip } from '../../config/schema.js';
-import type { AddressPort, AnnouncePort, InstanceRec, NotifyPort, NotifyRequest, RuntimeEvent } from './types.js';
+import type { AddressPort, AnnouncePort, ExtrasPort, InstanceRec, NotifyPort, NotifyRequest, RuntimeEvent } from './types.js';
 
 export interface EffectsDeps {
   addresses: AddressPort;
   announcer: AnnouncePort;
   notifier?: NotifyPort | undefined;
+  extras?: ExtrasPort | undefined;
   clock: Clock;
   log: Logger;
   /** Runs log lines and events after the current burst of work (see VrrpRuntimeDeps.defer). */
@@ -115,7 +116,11 @@ export class InstanceEffects {
     let error: string | undefined;
     try {
       if (action === 'added') await this.d.addresses.addVips(vips, defaultDev);
-      else await this.d.addresses.removeVips(vips, defaultDev);
+      else {
+        // routes and rules through the VIPs go first (keepalived's order: rules, routes, VIPs)
+        await this.d.extras?.leave(rec.resolved, rec.config);
+        await this.d.addresses.removeVips(vips, defaultDev);
+      }
     } catch (err) {
       error = errMsg(err);
     }
@@ -130,6 +135,9 @@ export class InstanceEffects {
       }
     });
     this.d.onVips(rec, action, error);
+    // not awaited: the GARP burst waits for this chain and must not wait for `ip` (the extras
+    // serialise an instance's leave after its master themselves)
+    if (action === 'added' && error === undefined) void this.d.extras?.master(rec.resolved, rec.config);
   }
 }
 

@@ -119,6 +119,7 @@ export class VrrpRuntime {
       addresses: deps.addresses,
       announcer: deps.announcer,
       notifier: deps.notifier,
+      extras: deps.extras,
       clock: this.clock,
       log: this.log,
       later: (fn) => this.later(fn),
@@ -179,6 +180,9 @@ export class VrrpRuntime {
         this.warmAnnouncer(r.vips, r.defaultDev);
       }
 
+      // VMAC interfaces (the sockets bind to them), static addresses / routes / rules.
+      await this.deps.extras?.prepare(config, resolved, true);
+
       // 3. State machines and sync groups.
       const built = this.build(config, resolved);
       for (const rec of built.recs) this.recs.set(rec.name, rec);
@@ -216,6 +220,7 @@ export class VrrpRuntime {
       this.state = 'stopped';
       this.transports.closeAll();
       this.unwatchLinks?.();
+      await this.deps.extras?.close();
       throw err;
     }
   }
@@ -228,7 +233,8 @@ export class VrrpRuntime {
       let src = probe.wire.srcIp;
       if (src === undefined) {
         if (probe.wire.interface === undefined) throw new VrrpRuntimeError(`Instance "${name}" has neither an interface nor a source address`);
-        src = (await this.deps.addresses.primaryAddress(probe.wire.interface, probe.wire.family)) ?? undefined;
+        // with use_vmac the VMAC may not exist yet: the base interface's address is the source
+        src = (await this.deps.addresses.primaryAddress(probe.vmac?.base ?? probe.wire.interface, probe.wire.family)) ?? undefined;
         if (src === undefined) {
           throw new VrrpRuntimeError(
             `Instance "${name}": interface ${probe.wire.interface} has no ${probe.wire.family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from; add one or set ${probe.wire.unicastPeers.length ? 'unicast_src_ip' : 'mcast_src_ip'}`,
@@ -355,6 +361,7 @@ export class VrrpRuntime {
       next,
       Object.keys(next.instances).filter((n) => startNames.has(n)),
     );
+    await this.deps.extras?.prepare(next, resolved, false);
     const built = this.build(next, resolved);
     // Retuned instances keep their machine; what they will run with is resolved now.
     const retunes = new Map<string, { rec: InstanceRec; r: ResolvedInstance; trackers: ResolvedTracker[] }>();
@@ -658,6 +665,7 @@ export class VrrpRuntime {
       for (const r of this.recs.values()) r.garpAbort.abort();
       await Promise.all(this.transports.all().map((t) => t.flush()));
       await Promise.all([...this.recs.values()].map((r) => r.chain));
+      await this.deps.extras?.close();
       try {
         await this.deps.notifier?.close?.();
       } catch (err) {

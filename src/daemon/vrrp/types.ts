@@ -73,6 +73,24 @@ export interface LinkPort {
   watch(ifnames: readonly string[], cb: (ifname: string, up: boolean) => void): { ready?: Promise<unknown>; close(): void };
 }
 
+/**
+ * What an instance sets up beyond its VIPs (keepalived's use_vmac, virtual_routes / virtual_rules,
+ * static_*, the no_accept firewall): see src/daemon/vrrp/extras.ts.
+ */
+export interface ExtrasPort {
+  /**
+   * Before the sockets open: the VMACs of `resolved` (at start, and for instances a reload starts);
+   * at start (`initial`) also the static addresses / routes / rules and the removal of virtual
+   * routes / rules a previous run left. Throws to refuse the start or the reload.
+   */
+  prepare(config: Config, resolved: readonly ResolvedInstance[], initial: boolean): Promise<void>;
+  /** The instance's VIPs were just set (MASTER). Never throws: trouble is logged. */
+  master(r: ResolvedInstance, config: Config): Promise<void>;
+  /** The instance is leaving MASTER; its VIPs go next. Never throws. */
+  leave(r: ResolvedInstance, config: Config): Promise<void>;
+  /** At stop, after every instance's effects: undo everything. Never throws. */
+  close(): Promise<void>;
+}
 
 export interface VrrpRuntimeDeps {
   config: Config;
@@ -81,6 +99,7 @@ export interface VrrpRuntimeDeps {
   announcer: AnnouncePort;
   notifier?: NotifyPort;
   links?: LinkPort;
+  extras?: ExtrasPort;
   /** Default: the real monotonic clock. */
   clock?: Clock;
   logger: Logger;

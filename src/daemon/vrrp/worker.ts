@@ -11,6 +11,7 @@ import { setDefaultScriptUser } from '../../sys/exec.js';
 import { createLogger, type Logger, type LogLevel } from '../../sys/logger.js';
 import { createPreciseClock, type PreciseClock } from '../../sys/precise-clock.js';
 import { createUdpTransport } from './udp-transport.js';
+import { InstanceExtras } from './extras.js';
 import { addressPort, announcePort, linkPort, notifyPort, startTrackers } from './adapters.js';
 import { createRawTransport } from './socket.js';
 import type { RuntimeRequest, RuntimeResponse, VrrpThreadScheduling } from './types.js';
@@ -120,13 +121,15 @@ async function main(): Promise<void> {
   let current: VrrpRuntime | undefined;
   const notifier = await notifyPort(() => current?.config ?? config, log);
   const clock = preciseClockOrNull(log);
+  const addresses = addressPort();
   const runtime = new VrrpRuntime({
     config,
     ...(clock ? { clock } : {}),
     transport,
-    addresses: addressPort(),
+    addresses,
     announcer,
     links: linkPort(log),
+    extras: new InstanceExtras({ log, addresses }),
     notifier,
     logger: log,
     onEvent: (event) => port.postMessage({ type: 'event', event } satisfies WorkerMessage),

@@ -1,0 +1,144 @@
+/**
+ * What a VRRP instance sets up beyond its VIPs, as keepalived 2.2.7 does:
+ *
+ * - `use_vmac`: the macvlan is made before the sockets open (they bind to it) and stays, in every
+ *   state, until stop (keepalived makes it on a BACKUP too);
+ * - `promote_secondaries`: the interface's promote_secondaries sysctl is set at start (so removing
+ *   a VIP does not take the other addresses of its subnet with it) and put back at stop;
+ * - `virtual_routes` / `virtual_rules`: added right after the VIPs on entering MASTER, removed
+ *   right before them on leaving it (keepalived's order: VIPs, routes, rules; then rules, routes,
+ *   VIPs); at start, the ones a previous run left are removed, as keepalived does;
+ * - `static_ipaddress` / `static_routes` / `static_rules`: added at start, removed at stop,
+ *   whatever the state.
+ *
+ * Each piece is undone at stop. Failures after start are logged, never thrown: the VIPs and the
+ * adverts matter more than an extra route.
+ */
+import type { Config, Vip } from '../../config/schema.js';
+import { applyIpLines, parseIpLine, type IpLine } from '../../net/routes.js';
+import { SysctlSaver } from '../../net/sysctl.js';
+import { VmacManager } from '../../net/vmac.js';
+import type { Logger } from '../../sys/logger.js';
+import type { ResolvedInstance } from '../../vrrp/params.js';
+import { errMsg } from './effects.js';
+import type { AddressPort, ExtrasPort } from './types.js';
+
+export interface ExtrasDeps {
+  log: Logger;
+  /** For static_ipaddress (the VIPs' own port: same options, same refcounts). */
+  addresses?: AddressPort;
+  vmacs?: VmacManager;
+}
+
+/** An instance's virtual routes and rules as `ip` lines. */
+function virtualLines(config: Config, name: string): IpLine[] {
+  const inst = config.instances[name];
+  if (!inst) return [];
+  return [...inst.virtual_routes.map((l) => parseIpLine('route', l)), ...inst.virtual_rules.map((l) => parseIpLine('rule', l))];
+}
+
+export class InstanceExtras implements ExtrasPort {
+  private readonly log: Logger;
+  private readonly vmacs: VmacManager;
+  private readonly sysctls = new SysctlSaver();
+  /** What static_* added at start, removed at stop. */
+  private statics: { vips: Vip[]; lines: IpLine[] } = { vips: [], lines: [] };
+  /** Instances whose virtual routes / rules are in, with the lines they were added with. */
+  private readonly routed = new Map<string, IpLine[]>();
+  /** An instance's running add (its leave waits for it). */
+  private readonly adding = new Map<string, Promise<void>>();
+
+  constructor(private readonly d: ExtrasDeps) {
+    this.log = d.log;
+    this.vmacs = d.vmacs ?? new VmacManager();
+  }
+
+  async prepare(config: Config, resolved: readonly ResolvedInstance[], initial: boolean): Promise<void> {
+    for (const r of resolved) {
+      const inst = config.instances[r.name];
+      if (inst?.promote_secondaries && inst.interface !== undefined) {
+        this.sysctls.set(4, inst.interface, 'promote_secondaries', '1');
+        this.log.info({ instance: r.name, interface: inst.interface }, `${r.name}: promote_secondaries set on ${inst.interface}`);
+      }
+      if (!r.vmac) continue;
+      await this.vmacs.ensure(r.vmac);
+      this.log.info({ instance: r.name, vrid: r.wire.vrid, vmac: r.vmac.name, mac: r.vmac.mac, base: r.vmac.base, xmit_base: r.vmac.xmitBase }, `${r.name}: VMAC interface ${r.vmac.name} ready`);
+    }
+    if (!initial) return;
+    // keepalived removes an instance's virtual routes and rules at start (a crashed run's)
+    const stale = resolved.flatMap((r) => virtualLines(config, r.name));
+    if (stale.length) await applyIpLines(stale, 'del').catch(() => undefined);
+    await this.addStatics(config);
+  }
+
+  private async addStatics(config: Config): Promise<void> {
+    const vips = config.static_ipaddress;
+    const lines = [...config.static_routes.map((l) => parseIpLine('route', l)), ...config.static_rules.map((l) => parseIpLine('rule', l))];
+    if (vips.length === 0 && lines.length === 0) return;
+    if (vips.length) {
+      if (!this.d.addresses) throw new Error('static_ipaddress: no address port');
+      await this.d.addresses.addVips(vips, undefined);
+    }
+    this.statics = { vips, lines };
+    const errors = await applyIpLines(lines, 'add');
+    if (errors.length) this.log.error({ errors }, 'static routes / rules could not all be added');
+    this.log.info({ addresses: vips.length, routes: config.static_routes.length, rules: config.static_rules.length }, 'static addresses, routes and rules added');
+  }
+
+  master(r: ResolvedInstance, config: Config): Promise<void> {
+    const p = (this.adding.get(r.name) ?? Promise.resolve()).then(() => this.addVirtual(r, config));
+    this.adding.set(r.name, p);
+    return p;
+  }
+
+  private async addVirtual(r: ResolvedInstance, config: Config): Promise<void> {
+    const lines = virtualLines(config, r.name);
+    if (lines.length === 0) return;
+    this.routed.set(r.name, lines);
+    try {
+      const errors = await applyIpLines(lines, 'add');
+      if (errors.length) this.log.error({ instance: r.name, errors }, `${r.name}: virtual routes / rules could not all be added`);
+      else this.log.info({ instance: r.name, routes: lines.filter((l) => l.kind === 'route').length, rules: lines.filter((l) => l.kind === 'rule').length }, `${r.name}: virtual routes and rules added`);
+    } catch (err) {
+      this.log.error({ instance: r.name, err: errMsg(err) }, `${r.name}: virtual routes / rules could not be added`);
+    }
+  }
+
+  async leave(r: ResolvedInstance, _config: Config): Promise<void> {
+    await this.adding.get(r.name);
+    const lines = this.routed.get(r.name);
+    if (!lines) return;
+    this.routed.delete(r.name);
+    try {
+      const errors = await applyIpLines(lines, 'del');
+      if (errors.length) this.log.warn({ instance: r.name, errors }, `${r.name}: virtual routes / rules could not all be removed`);
+      else this.log.info({ instance: r.name }, `${r.name}: virtual routes and rules removed`);
+    } catch (err) {
+      this.log.warn({ instance: r.name, err: errMsg(err) }, `${r.name}: virtual routes / rules could not be removed`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.adding.values());
+    const { vips, lines } = this.statics;
+    this.statics = { vips: [], lines: [] };
+    try {
+      const errors = await applyIpLines(lines, 'del');
+      if (vips.length) await this.d.addresses?.removeVips(vips, undefined);
+      if (errors.length) this.log.warn({ errors }, 'static routes / rules could not all be removed');
+      else if (vips.length || lines.length) this.log.info({}, 'static addresses, routes and rules removed');
+    } catch (err) {
+      this.log.warn({ err: errMsg(err) }, 'static addresses, routes and rules could not all be removed');
+    }
+    const failed = this.sysctls.restore();
+    if (failed.length) this.log.warn({ errors: failed }, 'interface settings could not all be put back');
+    const names = this.vmacs.names;
+    try {
+      const errors = await this.vmacs.removeAll();
+      if (errors.length) this.log.warn({ errors }, 'VMAC interfaces could not all be removed');
+      else if (names.length) this.log.info({ vmacs: names }, 'VMAC interfaces removed');
+    } catch (err) {
+      this.log.warn({ err: errMsg(err) }, 'VMAC interfaces could not all be removed');
+    }
+  }
+}
