@@ -23,6 +23,7 @@ import { startControlServer, type CommandResult, type ControlServer } from './co
 import { acquireLocks, configLocks, LockHeld, type Locks } from './instance-lock.js';
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import type { Logger, LogLevel } from '../sys/logger.js';
+import { applyScriptPolicy } from '../sys/exec.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
 import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/types.js';
@@ -114,6 +115,8 @@ export class Daemon {
     }
     this.config = loaded.config;
     this.configState = this.newConfigState(loaded.format, loaded.config);
+    // MISC_CHECK and the checker-side scripts run in this thread: the same policy as the VRRP thread's
+    applyScriptPolicy(this.config.global);
 
     // Before anything touches an address or an IPVS entry: no other daemon runs these instances here.
     try {
@@ -454,6 +457,7 @@ export class Daemon {
         return { ok: false, message: `reload refused: ${r.error}` };
       }
       this.switchLocks(locks);
+      applyScriptPolicy(config.global);
       this.health?.reload(config);
       this.config = config;
       if (!this.health && config.virtual_servers.length > 0) this.startHealth();

@@ -19,6 +19,8 @@ export const M = {
   exec: 'src/sys/exec.ts',
   addresses: 'src/net/addresses.ts',
   fifoWriter: 'src/daemon/scripts/notify-fifo.ts',
+  /** `check`'s findings on this host (script security, the script user). */
+  hostChecks: 'src/config/host-checks.ts',
   /** Config-layer modules, for structural entries. */
   lexer: 'src/config/keepalived/source.ts',
   importer: 'src/config/keepalived/import-root.ts',
