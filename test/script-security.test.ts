@@ -147,6 +147,8 @@ describe('vipkeeper check', () => {
     const warnings = r.stderr.split('\n').filter((l) => l.includes('SECURITY VIOLATION'));
     expect(warnings).toEqual([
       expect.stringMatching(new RegExp(`^${on}:6:3: warning: .*vrrp_script chk: would be refused \\(SECURITY VIOLATION\\): it runs as root but ${unsafe} is writable by its group`)),
+      expect.stringMatching(new RegExp(`^${on}:9:3: warning: .*quorum_up: would be refused`)),
+      expect.stringMatching(new RegExp(`^${on}:11:5: warning: .*notify_down: would be refused`)),
     ]);
     const off = conf(false);
     const r2 = spawnSync(process.execPath, [bin, 'check', off], { encoding: 'utf8', timeout: 30_000 });

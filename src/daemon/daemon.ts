@@ -24,6 +24,7 @@ import { acquireLocks, configLocks, LockHeld, type Locks } from './instance-lock
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import type { Logger, LogLevel } from '../sys/logger.js';
 import { applyScriptPolicy } from '../sys/exec.js';
+import { startCheckerPort, type CheckerPort } from './scripts/checker-port.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
 import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/types.js';
@@ -97,6 +98,8 @@ export class Daemon {
   /** Held instance and IPVS locks, by key (see instance-lock.ts). */
   private locks = new Map<string, Locks>();
   private bgp: BgpDirector | undefined;
+  /** Real server and virtual server notifies, checker FIFO lines, checker mail alerts. */
+  private checker: CheckerPort | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -130,7 +133,7 @@ export class Daemon {
     // bgp: made before the checks and IPVS start, so their first verdicts reach it
     this.bgp = new BgpDirector({ log: this.log.child({ component: 'bgp' }) });
     await this.startWorker();
-    this.startHealth();
+    await this.startHealth();
     this.startIpvs();
     await this.bgp.setConfig(this.config).catch(async (e: Error) => {
       await this.stop('bgp engine failed');
@@ -311,8 +314,10 @@ export class Daemon {
 
   // ------------------------------------------------------------------ health checks
 
-  private startHealth(): void {
+  private async startHealth(): Promise<void> {
     if (this.config.virtual_servers.length === 0) return;
+    // after the VRRP worker: it creates the global notify_fifo this thread attaches to
+    this.checker ??= await startCheckerPort(this.config, this.log.child({ component: 'checker' }));
     this.health = new HealthChecker(this.config, {
       probe: runProbe,
       direct: runDirect,
@@ -321,6 +326,7 @@ export class Daemon {
       onEvent: (ev) => {
         const e = ev as unknown as { type: string; vs?: string; rs?: string; initial?: boolean };
         if (!e.initial) this.log.info({ event: e.type, vs: e.vs, rs: e.rs }, `health: ${e.type}${e.rs ? ` ${e.rs}` : ''}${e.vs ? ` in ${e.vs}` : ''}`);
+        this.checker?.onEvent(ev);
         this.schedulePush();
       },
     });
@@ -458,9 +464,10 @@ export class Daemon {
       }
       this.switchLocks(locks);
       applyScriptPolicy(config.global);
+      this.checker?.setConfig(config);
       this.health?.reload(config);
       this.config = config;
-      if (!this.health && config.virtual_servers.length > 0) this.startHealth();
+      if (!this.health && config.virtual_servers.length > 0) await this.startHealth();
       if (this.ipvs) this.ipvs.setConfig(ipvsConfigView(config));
       else this.startIpvs();
       await this.bgp?.setConfig(config).catch((e: Error) => this.log.error({ err: e.message }, e.message));
@@ -585,6 +592,7 @@ export class Daemon {
     safe(() => notifyStatus(`stopping: ${reason}`));
     for (const t of this.timers) clearInterval(t);
     this.health?.stop();
+    await this.checker?.close(); // omega: notify_down and quorum_down before IPVS is cleared
     await this.bgp?.stop(); // routes go before the IPVS services behind them
     // IPVS is left or cleared as config.ipvs.on_stop says.
     await this.ipvs?.stop();

@@ -19,6 +19,9 @@ export const M = {
   exec: 'src/sys/exec.ts',
   addresses: 'src/net/addresses.ts',
   fifoWriter: 'src/daemon/scripts/notify-fifo.ts',
+  /** Real server and virtual server notifies, checker FIFO lines, omega (main thread). */
+  checkerEvents: 'src/daemon/scripts/checker-events.ts',
+  checkerPort: 'src/daemon/scripts/checker-port.ts',
   /** `check`'s findings on this host (script security, the script user). */
   hostChecks: 'src/config/host-checks.ts',
   /** Config-layer modules, for structural entries. */

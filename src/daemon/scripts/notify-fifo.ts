@@ -7,7 +7,7 @@
  *            a virtual_server_group prints `[NAME]:PORT`, an fwmark service `FWM n`.
  *
  * `NotifyFifo` mirrors keepalived's `fifo_open`/`fifo_close`:
- * - creates the FIFO with `mkfifo -m 0644` when absent (and removes it on close only if it
+ * - creates the FIFO with `mkfifo -m 0600` when absent (state lines are for the owner) (and removes it on close only if it
  *   created it), chowning it to `user`/`group` when given; an existing non-FIFO path is refused;
  * - starts the optional FIFO script with the FIFO path appended as its last argument, and sends
  *   its process group SIGTERM (then SIGKILL after the grace period) on close;
@@ -86,6 +86,12 @@ export interface NotifyFifoOptions {
   retryMs?: number;
   /** SIGTERM → SIGKILL grace for the FIFO script on close. Default 2000 ms. */
   scriptKillGraceMs?: number;
+  /**
+   * Only open a FIFO another thread owns (creates, runs the script of, removes): the checker's
+   * lines of the global notify_fifo, which the VRRP thread opened first. Like keepalived's two
+   * processes writing one FIFO.
+   */
+  attach?: boolean;
 }
 
 export interface NotifyFifoStats {
@@ -96,7 +102,7 @@ export interface NotifyFifoStats {
 
 function mkfifo(file: string): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile('mkfifo', ['-m', '0644', '--', file], { timeout: 5000 }, (err, _out, stderr) => {
+    execFile('mkfifo', ['-m', '0600', '--', file], { timeout: 5000 }, (err, _out, stderr) => {
       resolve(err ? String(stderr).trim() || err.message : undefined);
     });
   });
@@ -151,7 +157,7 @@ export class NotifyFifo implements FifoSink {
         return false;
       }
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || this.opts.attach) {
         this.logger.error({ fifo: file, err: (e as Error).message }, `unable to use notify fifo ${file}`);
         return false;
       }
@@ -180,7 +186,7 @@ export class NotifyFifo implements FifoSink {
       this.created = false;
       return false;
     }
-    this.startScript();
+    if (!this.opts.attach) this.startScript();
     this.flush();
     return true;
   }
