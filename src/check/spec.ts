@@ -251,10 +251,15 @@ function serviceIdentity(config: Config, vs: VirtualServer): ServiceIdentity {
   return { kind: 'address', address: vs.address ?? '', port: vs.port ?? 0, protocol: vs.protocol };
 }
 
-function resolveRealServer(config: Config, vs: VirtualServer, vsId: string, rs: RealServer, warnings: string[]): RealServerPlan {
+/** A real server's port as the kernel gets it: keepalived's rule (see resolveRealServer). */
+export function realServerPort(vs: VirtualServer, rs: RealServer): number {
   // keepalived: an RS without a port takes the VS port, except under fwmark (and groups, whose
   // entries carry the ports) where the RS port stays 0.
-  const port = rs.port ?? (vs.fwmark !== undefined || vs.group !== undefined ? 0 : vs.port ?? 0);
+  return rs.port ?? (vs.fwmark !== undefined || vs.group !== undefined ? 0 : vs.port ?? 0);
+}
+
+function resolveRealServer(config: Config, vs: VirtualServer, vsId: string, rs: RealServer, warnings: string[]): RealServerPlan {
+  const port = realServerPort(vs, rs);
   const key = hostPort(rs.address, port);
   const weight = rs.weight ?? vs.weight;
   if (weight > IPVS_WEIGHT_MAX) warnings.push(`${vsId}: real server ${key} weight ${weight} is above ${IPVS_WEIGHT_MAX}; the kernel gets ${IPVS_WEIGHT_MAX}`);

@@ -25,6 +25,8 @@ import { acquireLocks, configLocks, LockHeld, type Locks } from './instance-lock
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import type { Logger, LogLevel } from '../sys/logger.js';
 import { serializeCoalescing } from '../sys/serialize.js';
+import { applyScriptPolicy } from '../sys/exec.js';
+import { startCheckerPort, type CheckerPort } from './scripts/checker-port.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { ArpWatch } from '../realserver/arp-watch.js';
 import { configuredTable, realServerLines, serviceStatus, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
@@ -107,6 +109,8 @@ export class Daemon {
   private locks = new Map<string, Locks>();
   private bgp: BgpDirector | undefined;
   private arpWatch: ArpWatch | undefined;
+  /** Real server and virtual server notifies, checker FIFO lines, checker mail alerts. */
+  private checker: CheckerPort | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -125,6 +129,8 @@ export class Daemon {
     }
     this.config = loaded.config;
     this.configState = this.newConfigState(loaded.format, loaded.config);
+    // MISC_CHECK and the checker-side scripts run in this thread: the same policy as the VRRP thread's
+    applyScriptPolicy(this.config.global);
 
     // Before anything touches an address or an IPVS entry: no other daemon runs these instances here.
     try {
@@ -138,7 +144,7 @@ export class Daemon {
     // bgp: made before the checks and IPVS start, so their first verdicts reach it
     this.bgp = new BgpDirector({ log: this.log.child({ component: 'bgp' }) });
     await this.startWorker();
-    this.startHealth();
+    await this.startHealth();
     this.startIpvs();
     this.startArpWatch();
     await this.bgp.setConfig(this.config).catch(async (e: Error) => {
@@ -321,8 +327,10 @@ export class Daemon {
 
   // ------------------------------------------------------------------ health checks
 
-  private startHealth(): void {
+  private async startHealth(): Promise<void> {
     if (this.config.virtual_servers.length === 0) return;
+    // after the VRRP worker: it creates the global notify_fifo this thread attaches to
+    this.checker ??= await startCheckerPort(this.config, this.log.child({ component: 'checker' }));
     this.health = new HealthChecker(this.config, {
       probe: runProbe,
       direct: runDirect,
@@ -331,6 +339,7 @@ export class Daemon {
       onEvent: (ev) => {
         const e = ev as unknown as { type: string; vs?: string; rs?: string; initial?: boolean };
         if (!e.initial) this.log.info({ event: e.type, vs: e.vs, rs: e.rs }, `health: ${e.type}${e.rs ? ` ${e.rs}` : ''}${e.vs ? ` in ${e.vs}` : ''}`);
+        this.checker?.onEvent(ev);
         this.schedulePush();
       },
     });
@@ -482,9 +491,11 @@ export class Daemon {
         return { ok: false, message: `reload refused: ${r.error}` };
       }
       this.switchLocks(locks);
+      applyScriptPolicy(config.global);
+      this.checker?.setConfig(config);
       this.health?.reload(config);
       this.config = config;
-      if (!this.health && config.virtual_servers.length > 0) this.startHealth();
+      if (!this.health && config.virtual_servers.length > 0) await this.startHealth();
       if (this.ipvs) this.ipvs.setConfig(ipvsConfigView(config));
       else this.startIpvs();
       if (this.arpWatch) this.arpWatch.setConfig(config);
@@ -614,6 +625,7 @@ export class Daemon {
     for (const t of this.timers) clearInterval(t);
     this.arpWatch?.stop();
     this.health?.stop();
+    await this.checker?.close(); // omega: notify_down and quorum_down before IPVS is cleared
     await this.bgp?.stop(); // routes go before the IPVS services behind them
     // IPVS is left or cleared as config.ipvs.on_stop says.
     await this.ipvs?.stop();

@@ -18,6 +18,13 @@
  *   Without a user the default is keepalived's: `keepalived_script` if that user exists, else the
  *   daemon's own user (root). `setDefaultScriptUser()` sets global_defs `script_user`.
  *   Only root can switch users; a non-root daemon runs scripts as itself.
+ * - Script security (`setScriptSecurity`, global_defs `enable_script_security`; rule in
+ *   src/config/script-security.ts): a script that would run as root from a path a non-root user
+ *   could change is refused (code 126, "SECURITY VIOLATION"); with security on and no user
+ *   configured, `keepalived_script` must exist, else every script is refused, as keepalived
+ *   ("Script user 'keepalived_script' does not exist"). With security off such a script runs and
+ *   is warned about once ("SECURITY VIOLATION - scripts are being executed but script_security
+ *   not enabled"). The daemon applies the same policy in both threads (`applyScriptPolicy`).
  * - PDEATHSIG cannot be set from Node. Instead every live script group is sent SIGTERM when this
  *   process exits normally (`process.on('exit')`), and `killAllScripts()` is exported for the
  *   daemon's shutdown path. A SIGKILLed daemon leaves its scripts running, unlike keepalived.
@@ -32,6 +39,7 @@ import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { ScriptSpec } from '../config/schema.js';
 import { shellSplit } from '../config/keepalived/lexer.js';
+import { DEFAULT_SCRIPT_USER, scriptSecurity } from '../config/script-security.js';
 import { noopLogger, type Logger } from './logger.js';
 
 export { noopLogger, type Logger };
@@ -115,7 +123,8 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 
 type Resolution =
   | { kind: 'exec'; file: string }
-  | { kind: 'shell' }
+  /** `file`: the script file run by the shell (absent for `</dev/tcp/…` style commands). */
+  | { kind: 'shell'; file?: string }
   | { kind: 'missing'; error: string }
   | { kind: 'denied'; error: string };
 
@@ -160,7 +169,7 @@ export async function resolveCommand(
   }
   if (!st.isFile()) return { kind: 'denied', error: `${file}: not a regular file` };
   if (!isExecutableBy(st, ids.uid, ids.gid)) return { kind: 'denied', error: `${file}: not executable by uid ${ids.uid} gid ${ids.gid}` };
-  return (await hasExecHeader(file)) ? { kind: 'exec', file } : { kind: 'shell' };
+  return (await hasExecHeader(file)) ? { kind: 'exec', file } : { kind: 'shell', file };
 }
 
 async function searchPath(name: string, ids: { uid: number; gid: number }, envPath: string): Promise<Resolution> {
@@ -257,6 +266,22 @@ export function setDefaultScriptUser(u: { user: string; group?: string } | null 
   defaultScriptUser = u;
 }
 
+/** global_defs `enable_script_security`. */
+let scriptSecurityOn = false;
+
+export function setScriptSecurity(on: boolean): void {
+  scriptSecurityOn = on;
+}
+
+/** The script policy of global_defs (`script_user`, `enable_script_security`), for one thread. */
+export function applyScriptPolicy(global: { script_user?: { user: string; group?: string } | undefined; enable_script_security?: boolean }): void {
+  setDefaultScriptUser(global.script_user);
+  setScriptSecurity(global.enable_script_security === true);
+}
+
+/** Insecure files already warned about while security is off (one warning each). */
+const insecureWarned = new Set<string>();
+
 function ownIds(): Ids {
   return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
 }
@@ -268,7 +293,9 @@ export async function resolveScriptIds(spec: Pick<ScriptSpec, 'user' | 'group'>)
   if (who === undefined) {
     // keepalived: keepalived_script if it exists, else the daemon's own user. Only root can switch.
     if (own.uid !== 0) return own;
-    return (await lookupUser('keepalived_script')) ?? own;
+    const dflt = await lookupUser(DEFAULT_SCRIPT_USER);
+    if (!dflt && scriptSecurityOn) return { error: `SECURITY VIOLATION: script user '${DEFAULT_SCRIPT_USER}' does not exist (enable_script_security needs it or a script_user)` };
+    return dflt ?? own;
   }
   if (who === null) return own;
   const ids = await lookupUser(who.user);
@@ -379,6 +406,21 @@ export async function runScript(spec: ScriptSpec, opts: RunOptions): Promise<Scr
   const res = await resolveCommand(argv0, ids, env['PATH'], logger);
   if (res.kind === 'missing') return failed(EXIT_NOT_FOUND, res.error, words, started, ids);
   if (res.kind === 'denied') return failed(EXIT_CANNOT_EXECUTE, res.error, words, started, ids);
+  const file = res.file;
+  if (file !== undefined && ids.uid === 0) {
+    const sec = await scriptSecurity(path.resolve(file));
+    if (sec.safe === false) {
+      if (scriptSecurityOn) {
+        const error = `SECURITY VIOLATION: script '${file}' is refused: it would run as root but ${sec.why}`;
+        logger.error({ script: file, unsafe: sec.at }, error);
+        return failed(EXIT_CANNOT_EXECUTE, error, words, started, ids);
+      }
+      if (!insecureWarned.has(file)) {
+        insecureWarned.add(file);
+        logger.warn({ script: file, unsafe: sec.at }, `SECURITY VIOLATION - scripts are being executed but script_security not enabled: '${file}' runs as root but ${sec.why}`);
+      }
+    }
+  }
   if (opts.signal?.aborted) return failed(EXIT_CANNOT_EXECUTE, 'aborted before start', words, started, { aborted: true, code: null });
 
   const argv = res.kind === 'exec' ? [res.file, ...words.slice(1)] : ['/bin/sh', '-c', shellCommandLine(words)];

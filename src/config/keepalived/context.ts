@@ -75,17 +75,17 @@ export class ImportContext {
   private readonly omitted = { warning: 0, error: 0 };
 
   /** Room for another diagnostic? A pathological file (100,000 unknown keywords) must not cost a diagnostic each. */
-  private get full(): boolean {
+  private get capped(): boolean {
     return this.diagnostics.length >= MAX_REPORTED_DIAGNOSTICS;
   }
 
   warn(loc: SourceLoc, message: string): void {
-    if (this.full) this.omitted.warning++;
+    if (this.capped) this.omitted.warning++;
     else this.diagnostics.push({ severity: 'warning', loc, message });
   }
 
   error(loc: SourceLoc, message: string): void {
-    if (this.full) this.omitted.error++;
+    if (this.capped) this.omitted.error++;
     else this.diagnostics.push({ severity: 'error', loc, message });
   }
 

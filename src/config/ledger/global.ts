@@ -56,14 +56,16 @@ export const GLOBAL_DEFS: Block = {
     vrrp_notify_priority_changes: acted(M.vrrpRuntime, 'vrrp_notify_priority_changes'),
     vrrp_rt_priority: acted([M.worker, M.vrrpRuntime], 'vrrp_rt_priority', { note: 'vipkeeper runs the VRRP thread at SCHED_RR 10 unless set; 0 turns it off' }),
 
-    script_user: partial([M.worker, M.exec], object('script_user', 'user', 'group'), 'it applies to VRRP scripts only; MISC_CHECK scripts run as the default script user'),
-    enable_script_security: notActed("scripts are not refused when a non-root user could change them (keepalived's script security)", { fields: 'enable_script_security' }),
-    notify_fifo: partial([M.fifo, M.fifoWriter, M.exec], FIFO('notify_fifo'), 'only VRRP lines are written to it; the checker lines (RS and VS up/down) are not'),
-    notify_fifo_script: partial([M.fifo, M.fifoWriter, M.exec], FIFO('notify_fifo'), 'only VRRP lines are written to its FIFO; the checker lines (RS and VS up/down) are not'),
+    script_user: acted([M.worker, M.daemon, M.exec], object('script_user', 'user', 'group'), { note: 'the default user of every script, in both threads (VRRP and checker)' }),
+    enable_script_security: acted([M.exec, M.hostChecks], 'enable_script_security', {
+      note: "a script run as root from a path a non-root user could change is refused (SECURITY VIOLATION), and `check` names it; off, it runs and is warned about",
+    }),
+    notify_fifo: acted([M.fifo, M.fifoWriter, M.exec, M.checkerPort], FIFO('notify_fifo'), { note: 'VRRP lines from the VRRP thread, RS and VS lines from the checker' }),
+    notify_fifo_script: acted([M.fifo, M.fifoWriter, M.exec, M.checkerPort], FIFO('notify_fifo')),
     vrrp_notify_fifo: acted([M.fifo, M.fifoWriter, M.exec], FIFO('vrrp_notify_fifo')),
     vrrp_notify_fifo_script: acted([M.fifo, M.fifoWriter, M.exec], FIFO('vrrp_notify_fifo')),
-    lvs_notify_fifo: notActed('no checker line (RS or VS up/down) is written to a FIFO', { fields: FIFO('lvs_notify_fifo') }),
-    lvs_notify_fifo_script: notActed('no checker line (RS or VS up/down) is written to a FIFO, and its script is not started', { fields: FIFO('lvs_notify_fifo') }),
+    lvs_notify_fifo: acted([M.checkerPort, M.fifoWriter, M.exec], FIFO('lvs_notify_fifo'), { note: 'created 0600' }),
+    lvs_notify_fifo_script: acted([M.checkerPort, M.fifoWriter, M.exec], FIFO('lvs_notify_fifo')),
     fifo_write_vrrp_states_on_reload: notActed('the VRRP states are not written to the FIFO again after a reload'),
 
     lvs_sync_daemon: acted(M.reconciler, object('lvs_sync_daemon', 'interface', 'instance', 'id', 'maxlen', 'port', 'ttl', 'group')),

@@ -163,8 +163,8 @@ describe('the ledger on a YAML config', () => {
   it('warns where each not-acted field is written, and the model does not carry it', () => {
     const yaml = [
       'global:',
-      '  enable_script_security: true',
-      '  lvs_timeouts: { tcp: 900 }',
+      '  enable_snmp_vrrp: true',
+      '  enable_traps: true',
       'instances:',
       '  VI_1:',
       '    interface: eth0',
@@ -174,38 +174,24 @@ describe('the ledger on a YAML config', () => {
       '    virtual_ipaddress:',
       '      - 10.0.0.1/24 no_track nodad',
       '      - { address: 10.0.0.2, prefix: 24, nodad: true }',
-      'virtual_servers:',
-      '  - address: 10.0.0.1',
-      '    port: 80',
-      '    omega: true',
-      '    real_servers:',
-      '      - address: 10.0.1.1',
-      '        notify_up: /bin/up',
-      '        checks: [{ type: TCP_CHECK, fwmark: 3 }]',
     ].join('\n');
     const r = loadYamlText(yaml, 'x.yaml');
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
-      "x.yaml:2:3: warning: 'enable_script_security' is not acted on by vipkeeper: scripts are not refused when a non-root user could change them (keepalived's script security)",
-      "x.yaml:3:3: warning: 'lvs_timeouts' is not acted on by vipkeeper: the IPVS connection timeouts are left as they are (keepalived sets them like 'ipvsadm --set')",
+      "x.yaml:2:3: warning: 'enable_snmp_vrrp' is not acted on by vipkeeper: there is no SNMP sub-agent (use /metrics)",
+      "x.yaml:3:3: warning: 'enable_traps' is not acted on by vipkeeper: there is no SNMP sub-agent (use /metrics)",
       "x.yaml:8:5: warning: 'track_src_ip' is not acted on by vipkeeper: the instance does not go to FAULT when its source address disappears",
       "x.yaml:11:9: warning: 'nodad' is not acted on by vipkeeper: duplicate address detection is not turned off for the VIP",
       "x.yaml:12:9: warning: 'nodad' is not acted on by vipkeeper: duplicate address detection is not turned off for the VIP",
-      "x.yaml:16:5: warning: 'omega' is not acted on by vipkeeper: quorum_down and the real servers' notify_down are not run at stop (they are not run at all)",
-      "x.yaml:19:9: warning: 'notify_up' is not acted on by vipkeeper: the script is not run when the real server comes up",
-      "x.yaml:20:9: warning: 'fwmark' is not acted on by vipkeeper: probe packets are not marked (SO_MARK), so policy routing by mark does not apply to them",
     ]);
     const c = r.config!;
-    expect(c.global.enable_script_security).toBe(false);
-    expect(c.global.lvs_timeouts).toBeUndefined();
+    expect(c.global.enable_snmp_vrrp).toBe(false);
+    expect(c.global.enable_traps).toBe(false);
     expect(c.instances.VI_1!.track_src_ip).toBe(false);
     expect(c.instances.VI_1!.accept).toBe(true); // what vipkeeper does anyway: no warning, kept
     expect(c.instances.VI_1!.virtual_ipaddress).toEqual([
       { address: '10.0.0.1', prefix: 24, no_track: true },
       { address: '10.0.0.2', prefix: 24 },
     ]);
-    expect(c.virtual_servers[0]!.omega).toBe(false);
-    expect(c.virtual_servers[0]!.real_servers[0]!.notify_up).toBeUndefined();
-    expect(c.virtual_servers[0]!.real_servers[0]!.checks[0]).not.toHaveProperty('fwmark');
   });
 });
 

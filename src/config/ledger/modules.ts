@@ -23,6 +23,11 @@ export const M = {
   extras: 'src/daemon/vrrp/extras.ts',
   routes: 'src/net/routes.ts',
   fifoWriter: 'src/daemon/scripts/notify-fifo.ts',
+  /** Real server and virtual server notifies, checker FIFO lines, omega (main thread). */
+  checkerEvents: 'src/daemon/scripts/checker-events.ts',
+  checkerPort: 'src/daemon/scripts/checker-port.ts',
+  /** `check`'s findings on this host (script security, the script user). */
+  hostChecks: 'src/config/host-checks.ts',
   /** Config-layer modules, for structural entries. */
   lexer: 'src/config/keepalived/source.ts',
   importer: 'src/config/keepalived/import-root.ts',

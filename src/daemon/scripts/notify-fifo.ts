@@ -87,6 +87,12 @@ export interface NotifyFifoOptions {
   retryMs?: number;
   /** SIGTERM → SIGKILL grace for the FIFO script on close. Default 2000 ms. */
   scriptKillGraceMs?: number;
+  /**
+   * Only open a FIFO another thread owns (creates, runs the script of, removes): the checker's
+   * lines of the global notify_fifo, which the VRRP thread opened first. Like keepalived's two
+   * processes writing one FIFO.
+   */
+  attach?: boolean;
 }
 
 export interface NotifyFifoStats {
@@ -152,7 +158,7 @@ export class NotifyFifo implements FifoSink {
         return false;
       }
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || this.opts.attach) {
         this.logger.error({ fifo: file, err: (e as Error).message }, `unable to use notify fifo ${file}`);
         return false;
       }
@@ -181,7 +187,7 @@ export class NotifyFifo implements FifoSink {
       this.created = false;
       return false;
     }
-    this.startScript();
+    if (!this.opts.attach) this.startScript();
     this.flush();
     return true;
   }

@@ -123,11 +123,25 @@ export class Notifier {
     // keepalived SIGKILLs a notify_stop script at its timeout, without a SIGTERM grace period.
     const killGraceMs = ev.state === 'STOP' ? 0 : undefined;
     const perState = ev.scripts[PER_STATE[ev.state]];
-    if (perState) this.launch(ev, PER_STATE[ev.state], perState, [], timeoutMs, killGraceMs);
+    const ctx = { kind: ev.kind, name: ev.name, state: ev.state };
+    if (perState) this.launch(ctx, PER_STATE[ev.state], perState, [], timeoutMs, killGraceMs);
     const generic = ev.scripts.notify;
-    if (generic && ev.state !== 'MASTER_RX_LOWER_PRI') this.launch(ev, 'notify', generic, genericNotifyArgs(ev), timeoutMs, killGraceMs);
+    if (generic && ev.state !== 'MASTER_RX_LOWER_PRI') this.launch(ctx, 'notify', generic, genericNotifyArgs(ev), timeoutMs, killGraceMs);
+    this.writeFifos(formatVrrpFifoLine(ev.kind, ev.name, ev.state, ev.priority ?? 0));
+  }
 
-    const line = formatVrrpFifoLine(ev.kind, ev.name, ev.state, ev.priority ?? 0);
+  /**
+   * One script of the checker (notify_up/notify_down, quorum_up/quorum_down), launched in order
+   * with everything else this notifier runs, with the same timeouts, process groups and output
+   * caps. `stopping`: the daemon is exiting (omega), so the STOP timeout applies.
+   */
+  run(key: string, spec: ScriptSpec, ctx: Record<string, string>, stopping = false): void {
+    const timeoutMs = stopping ? (this.opts.stopTimeoutMs ?? NOTIFY_STOP_TIMEOUT_MS) : (this.opts.timeoutMs ?? DEFAULT_NOTIFY_TIMEOUT_MS);
+    this.launch(ctx, key, spec, [], timeoutMs, stopping ? 0 : undefined);
+  }
+
+  /** One line to every FIFO sink, synchronously (the ordered channel). */
+  writeFifos(line: string): void {
     for (const fifo of this.fifos) {
       try {
         fifo.write(line);
@@ -137,8 +151,8 @@ export class Notifier {
     }
   }
 
-  private launch(ev: NotifyEvent, key: string, spec: ScriptSpec, args: readonly string[], timeoutMs: number, killGraceMs: number | undefined): void {
-    const ctx = { kind: ev.kind, name: ev.name, state: ev.state, script: key };
+  private launch(where: Record<string, string>, key: string, spec: ScriptSpec, args: readonly string[], timeoutMs: number, killGraceMs: number | undefined): void {
+    const ctx = { ...where, script: key };
     const abort = new AbortController();
     let spawned!: () => void;
     const spawnedP = new Promise<void>((r) => (spawned = r));

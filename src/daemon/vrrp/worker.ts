@@ -7,7 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../../config/schema.js';
 import { native } from '../../sys/addon.js';
-import { setDefaultScriptUser } from '../../sys/exec.js';
+import { applyScriptPolicy } from '../../sys/exec.js';
 import { createLogger, type Logger, type LogLevel } from '../../sys/logger.js';
 import { createPreciseClock, type PreciseClock } from '../../sys/precise-clock.js';
 import { createUdpTransport } from './udp-transport.js';
@@ -108,7 +108,8 @@ async function main(): Promise<void> {
   let config = data.config;
   // Asynchronous, bounded: a stalled journal must not hold up an advert (lines are dropped, counted).
   const log = createLogger({ level: data.logLevel, nonBlocking: { maxBufferBytes: LOG_BUFFER_BYTES } }).child({ component: 'vrrp' });
-  setDefaultScriptUser(config.global.script_user);
+  // script_user and enable_script_security, for this thread's scripts (the main thread sets its own)
+  applyScriptPolicy(config.global);
   // Start libuv's threadpool from this thread while it is still SCHED_OTHER (it is created once,
   // by whichever thread queues work first), then raise this thread alone.
   await stat('/').catch(() => undefined);
@@ -181,7 +182,8 @@ async function main(): Promise<void> {
           const res = await runtime.handleRequest({ type: 'reload', config: msg.req.config });
           if (res.ok) {
             config = msg.req.config;
-            setDefaultScriptUser(config.global.script_user);
+            // script_user and enable_script_security, for this thread's scripts (the main thread sets its own)
+  applyScriptPolicy(config.global);
             if (rtPriorityOf(config) !== sched?.requested) {
               sched = applyRtPriority(rtPriorityOf(config), log, sched);
               runtime.threadScheduling = sched;

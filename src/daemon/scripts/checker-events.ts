@@ -1,0 +1,150 @@
+/**
+ * What keepalived's checker does on a real server or virtual server state change, besides IPVS
+ * (keepalived `ipwrapper.c`, docs in research "Checker (QEMU guest)"), in this order per event:
+ *
+ * - a real server goes up / down: its `notify_up` / `notify_down` script (no arguments appended,
+ *   as keepalived), then the FIFO line `RS [1.2.3.4]:tcp:80 [10.0.0.1]:tcp:80 UP|DOWN`;
+ * - a virtual server gains / loses quorum: `quorum_up` / `quorum_down`, then `VS [10.0.0.1]:tcp:80
+ *   UP|DOWN`. keepalived "gains" quorum at start (quorum_up runs, `VS … UP` is written); real
+ *   servers that start alive are not notified (no `rs_init_notifies`), and neither is a quorum
+ *   that starts lost.
+ * - at stop, for a virtual server with `omega`: notify_down of every live real server with its
+ *   `RS … DOWN` line, then, if quorum was up, quorum_down and `VS … DOWN`; without omega, nothing.
+ *
+ * Scripts go through the shared `Notifier` (launch order kept, timeouts, process groups, output
+ * caps); FIFO lines are written synchronously, in event order. Mail alerts (`smtp_alert`) are
+ * handed to `alert`, which queues them off this path.
+ */
+import type { PoolEvent } from '../../check/pool.js';
+import { hostPort, realServerPort } from '../../check/spec.js';
+import { vsKey } from '../../config/validate.js';
+import type { Config, RealServer, ScriptSpec, VirtualServer } from '../../config/schema.js';
+import { formatRsFifoLine, formatVsFifoLine, type FifoService } from './notify-fifo.js';
+import type { Notifier } from './notify.js';
+
+/** A checker event worth a mail (smtp_alert), as the mailer formats it. */
+export type CheckerAlert =
+  | { kind: 'rs'; up: boolean; rs: string; vs: string }
+  | { kind: 'quorum'; up: boolean; vs: string; weight: number; threshold: number };
+
+export interface CheckerEventsOptions {
+  notifier: Notifier;
+  /** Called for each event whose real server or virtual server has smtp_alert on (see mailAlertOn). */
+  alert?: (a: CheckerAlert) => void;
+}
+
+interface VsEntry {
+  vs: VirtualServer;
+  service: FifoService;
+  rs: Map<string, RealServer>;
+  /** smtp_alert: the virtual server's, else global smtp_alert_checker, else global smtp_alert. */
+  mail: boolean;
+}
+
+/** keepalived: a server's smtp_alert, else the global smtp_alert_checker, else smtp_alert. */
+export function checkerMailOn(config: Config, own: boolean | undefined): boolean {
+  return own ?? config.global.smtp_alert_checker ?? config.global.smtp_alert;
+}
+
+function fifoService(vs: VirtualServer): FifoService {
+  if (vs.group !== undefined) return { group: vs.group, port: vs.port ?? 0 };
+  if (vs.fwmark !== undefined) return { fwmark: vs.fwmark };
+  return { address: vs.address ?? '0.0.0.0', port: vs.port ?? 0, protocol: vs.protocol };
+}
+
+export class CheckerEvents {
+  private byId = new Map<string, VsEntry>();
+  private config: Config | undefined;
+  /** The live state the omega notifications at stop start from. */
+  private readonly alive = new Map<string, Set<string>>();
+  private readonly quorumUp = new Set<string>();
+
+  constructor(private readonly opts: CheckerEventsOptions) {}
+
+  /** Adopts a config (start and every reload), before its pool events arrive. */
+  setConfig(config: Config): void {
+    this.config = config;
+    const next = new Map<string, VsEntry>();
+    for (const vs of config.virtual_servers) {
+      const id = vsKey(vs);
+      if (next.has(id)) continue;
+      const rs = new Map<string, RealServer>();
+      for (const r of vs.real_servers) {
+        const key = hostPort(r.address, realServerPort(vs, r));
+        if (!rs.has(key)) rs.set(key, r);
+      }
+      next.set(id, { vs, service: fifoService(vs), rs, mail: checkerMailOn(config, vs.smtp_alert) });
+    }
+    this.byId = next;
+    for (const id of [...this.alive.keys()]) if (!next.has(id)) this.alive.delete(id);
+    for (const id of [...this.quorumUp]) if (!next.has(id)) this.quorumUp.delete(id);
+  }
+
+  /** One pool event from the health checker. Never throws. */
+  onEvent(e: PoolEvent): void {
+    const entry = this.byId.get(e.vs);
+    if (!entry) return;
+    const n = this.opts.notifier;
+    switch (e.type) {
+      case 'rsUp':
+      case 'rsDown': {
+        const up = e.type === 'rsUp';
+        const set = this.alive.get(e.vs) ?? new Set<string>();
+        this.alive.set(e.vs, set);
+        if (up) set.add(e.rs);
+        else set.delete(e.rs);
+        if (e.initial) return; // keepalived: no notification for the initial states
+        this.rsChange(entry, e.rs, up, false);
+        return;
+      }
+      case 'quorumUp':
+      case 'quorumDown': {
+        const up = e.type === 'quorumUp';
+        if (up) this.quorumUp.add(e.vs);
+        else this.quorumUp.delete(e.vs);
+        if (e.initial && !up) return; // a quorum that starts lost was never gained
+        const spec = up ? entry.vs.quorum_up : entry.vs.quorum_down;
+        if (spec) n.run(up ? 'quorum_up' : 'quorum_down', spec, { vs: e.vs });
+        n.writeFifos(formatVsFifoLine(entry.service, up));
+        if (entry.mail) this.opts.alert?.({ kind: 'quorum', up, vs: e.vs, weight: e.weight, threshold: e.threshold });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private rsChange(entry: VsEntry, rsKey: string, up: boolean, stopping: boolean): void {
+    const rs = entry.rs.get(rsKey);
+    if (!rs) return;
+    const spec: ScriptSpec | undefined = up ? rs.notify_up : rs.notify_down;
+    const vs = vsKey(entry.vs);
+    if (spec) this.opts.notifier.run(up ? 'notify_up' : 'notify_down', spec, { vs, rs: rsKey }, stopping);
+    this.opts.notifier.writeFifos(formatRsFifoLine({ address: rs.address, port: realServerPort(entry.vs, rs) }, entry.service, up));
+    if (this.config && checkerMailOn(this.config, rs.smtp_alert ?? entry.vs.smtp_alert) && !stopping) this.opts.alert?.({ kind: 'rs', up, rs: rsKey, vs });
+  }
+
+  /**
+   * The daemon is stopping: keepalived's `omega` notifications (notify_down of each live real
+   * server, then quorum_down), for the virtual servers that ask for them. Returns how many
+   * scripts and lines were issued; the caller waits for the notifier to be idle.
+   */
+  stop(): number {
+    let n = 0;
+    for (const [id, entry] of this.byId) {
+      if (!entry.vs.omega) continue;
+      for (const rsKey of this.alive.get(id) ?? []) {
+        this.rsChange(entry, rsKey, false, true);
+        n++;
+      }
+      if (this.quorumUp.has(id)) {
+        if (entry.vs.quorum_down) this.opts.notifier.run('quorum_down', entry.vs.quorum_down, { vs: id }, true);
+        this.opts.notifier.writeFifos(formatVsFifoLine(entry.service, false));
+        n++;
+      }
+    }
+    this.alive.clear();
+    this.quorumUp.clear();
+    return n;
+  }
+}
