@@ -71,8 +71,8 @@ in_root() { chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/local/
 
 step "mmdebstrap $suite (base system + git)" \
   mmdebstrap --quiet --variant=debootstrap --include=git "$suite" "$root" "$sources" || exit 1
-git clone --quiet --no-hardlinks "$repo" "$root/root/vipkeeper"
-echo "fresh-debian-check: testing commit $(git -C "$root/root/vipkeeper" rev-parse --short HEAD) on $(cat "$root/etc/debian_version")"
+git clone --quiet --no-hardlinks "$repo" "$root/usr/src/vipkeeper"
+echo "fresh-debian-check: testing commit $(git -C "$root/usr/src/vipkeeper" rev-parse --short HEAD) on $(cat "$root/etc/debian_version")"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
@@ -81,11 +81,11 @@ mkdir -p "$root/run/netns"
 mount -t tmpfs tmpfs "$root/run/netns"
 in_root 'node --version 2>&1; npm --version 2>&1' || true
 
-step "bash scripts/setup.sh" in_root 'cd /root/vipkeeper && bash scripts/setup.sh' || exit 1
+step "bash scripts/setup.sh" in_root 'cd /usr/src/vipkeeper && bash scripts/setup.sh' || exit 1
 in_root 'echo "node $(node --version) at $(readlink -f "$(command -v node)"), npm $(npm --version)"'
 step "npm pack + global install + vipkeeper --version + check the example" in_root '
   set -e
-  cd /root/vipkeeper
+  cd /usr/src/vipkeeper
   tgz=$(npm pack --silent | tail -1)
   npm install -g --no-fund --no-audit "./$tgz"
   vipkeeper --version
@@ -94,7 +94,7 @@ step "npm pack + global install + vipkeeper --version + check the example" in_ro
   rm -f "$tgz"' || true
 step ".deb: build, install, systemd-analyze verify, remove leaves only the conffile, purge" in_root '
   set -e
-  cd /root/vipkeeper
+  cd /usr/src/vipkeeper
   deb=$(bash scripts/build-deb.sh -o /tmp)
   apt-get install -y -qq "$deb" >/dev/null
   /usr/bin/vipkeeper --version
@@ -109,8 +109,8 @@ step ".deb: build, install, systemd-analyze verify, remove leaves only the conff
   [ ! -e /usr/lib/vipkeeper ] && [ ! -e /usr/bin/vipkeeper ] && [ ! -e /lib/systemd/system/vipkeeper.service ]
   apt-get purge -y -qq vipkeeper >/dev/null
   [ ! -e /etc/vipkeeper ]' || true
-step "npm run demo" in_root 'cd /root/vipkeeper && npm run demo' || true
+step "npm run demo" in_root 'cd /usr/src/vipkeeper && npm run demo' || true
 if [ -n "$run_tests" ]; then
-  step "npm test" in_root 'cd /root/vipkeeper && npm test' || true
+  step "npm test" in_root 'cd /usr/src/vipkeeper && npm test' || true
 fi
 exit $failed
