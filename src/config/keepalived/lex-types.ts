@@ -103,6 +103,12 @@ export interface Unit {
    * expansion limits. Lines read from files are bounded by the files themselves.
    */
   expanded?: boolean;
+  /**
+   * How many expansions made this line (0 or absent: read from a file). A multi-line parameter
+   * whose last line uses it again is popped before it is expanded again, so the stack alone
+   * never grows; the generation does, and is what the nesting limit counts.
+   */
+  gen?: number;
 }
 
 /** Thrown to end lexing after a fatal diagnostic (a limit was hit). */

@@ -111,7 +111,7 @@ class Lexer {
     if (text.length === 0) return;
     const { piece, residue } = splitBrace(text);
     if (residue) {
-      this.sources.push({ kind: 'unit', unit: { text: residue, line: u.line, ctx: u.ctx, transformed: u.transformed, substStop: u.substStop, expanded: u.expanded } }, u);
+      this.sources.push({ kind: 'unit', unit: { text: residue, line: u.line, ctx: u.ctx, transformed: u.transformed, substStop: u.substStop, expanded: u.expanded, gen: u.gen } }, u);
     }
     const tokens = tokenize(piece, u.ctx.file, u.line, this.report);
     const first = tokens[0];

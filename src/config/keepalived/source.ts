@@ -44,6 +44,8 @@ export interface LinesSrc {
   ctx: FileCtx;
   line: number;
   col: number;
+  /** Expansion generation of the lines it yields (set by `push`). */
+  gen?: number;
 }
 
 /** The remainder of a line after a brace was split out: re-read as a new line (G3). */
@@ -59,6 +61,8 @@ export interface SeqSrc {
   body: LStr;
   ctx: FileCtx;
   line: number;
+  /** Expansion generation of the lines it yields (set by `push`). */
+  gen?: number;
 }
 
 type Source = FileSrc | LinesSrc | UnitSrc | SeqSrc;
@@ -192,8 +196,9 @@ export class SourceStack {
 
   /** Pushes an expansion source; `u` is the line it came from (for the nesting limit's diagnostic). */
   push(src: Source, u: Unit): void {
+    if (src.kind === 'lines' || src.kind === 'seq') src.gen = (u.gen ?? 0) + 1;
     if (src.kind !== 'file') {
-      if (++this.nested > MAX_NESTED_EXPANSIONS) {
+      if (++this.nested > MAX_NESTED_EXPANSIONS || (src.kind !== 'unit' && src.gen! > MAX_NESTED_EXPANSIONS)) {
         this.report.fatal(u, `parameter/sequence expansion nested more than ${MAX_NESTED_EXPANSIONS} deep (recursive definition?); stopping`);
       }
     }
@@ -230,14 +235,14 @@ export class SourceStack {
           const l = src.lines[src.idx++];
           if (src.idx >= src.lines.length) this.pop();
           if (l === undefined) continue;
-          return { text: LStr.uniform(l, src.col), line: src.line, ctx: src.ctx, transformed: true, expanded: true };
+          return { text: LStr.uniform(l, src.col), line: src.line, ctx: src.ctx, transformed: true, expanded: true, gen: src.gen };
         }
         case 'seq': {
           if (!src.step()) {
             this.pop();
             continue;
           }
-          return { text: src.body, line: src.line, ctx: src.ctx, transformed: true, expanded: true };
+          return { text: src.body, line: src.line, ctx: src.ctx, transformed: true, expanded: true, gen: src.gen };
         }
         case 'file': {
           const lineNo = src.lineNo;
