@@ -56,7 +56,7 @@ export const GLOBAL_DEFS: Block = {
     vrrp_notify_priority_changes: acted(M.vrrpRuntime, 'vrrp_notify_priority_changes'),
     vrrp_rt_priority: acted([M.worker, M.vrrpRuntime], 'vrrp_rt_priority', { note: 'vipkeeper runs the VRRP thread at SCHED_RR 10 unless set; 0 turns it off' }),
 
-    script_user: partial([M.worker, M.exec], object('script_user', 'user', 'group'), 'it applies to VRRP scripts only; MISC_CHECK scripts run as the default script user'),
+    script_user: acted([M.worker, M.exec, M.spec], object('script_user', 'user', 'group')),
     enable_script_security: notActed("scripts are not refused when a non-root user could change them (keepalived's script security)", { fields: 'enable_script_security' }),
     notify_fifo: partial([M.fifo, M.fifoWriter, M.exec], FIFO('notify_fifo'), 'only VRRP lines are written to it; the checker lines (RS and VS up/down) are not'),
     notify_fifo_script: partial([M.fifo, M.fifoWriter, M.exec], FIFO('notify_fifo'), 'only VRRP lines are written to its FIFO; the checker lines (RS and VS up/down) are not'),
