@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { lookupGroupSync, lookupUserSync, processIdCaps, scriptPrivilegeProblem } from './host-privileges.js';
 import { shellSplit } from './keepalived/shell-split.js';
 import type { Config, ScriptSpec } from './schema.js';
 import { instanceFamily, type ModelIssue } from './validate.js';
@@ -18,6 +19,17 @@ export interface HostProbe {
   addresses(ifname: string, family: 4 | 6): string[];
   /** Why a script's first word cannot be run, or undefined when it can (or cannot be told). */
   scriptProblem(argv0: string): string | undefined;
+  /**
+   * Why scripts run as `who` (undefined: the default script user) would fail from this process
+   * (a uid change without CAP_SETUID/CAP_SETGID), or undefined.
+   */
+  scriptPrivilegeProblem?(who: ScriptOwner | undefined): string | undefined;
+}
+
+/** Who a script runs as, when set: its own user, else global_defs script_user. */
+export interface ScriptOwner {
+  user: string;
+  group?: string;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -56,7 +68,47 @@ export function realHost(): HostProbe {
       }
       return argv0.includes('/') ? `${argv0} does not exist` : `${argv0} is not found in PATH`;
     },
+    scriptPrivilegeProblem(who) {
+      const own = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+      let as: { uid: number; gid: number } | undefined;
+      let name: string;
+      if (who === undefined) {
+        // keepalived's default: keepalived_script when it exists, and only root switches to it
+        if (own.uid !== 0) return undefined;
+        as = lookupUserSync('keepalived_script');
+        name = "the default script user 'keepalived_script'";
+      } else {
+        as = lookupUserSync(who.user);
+        const gid = who.group !== undefined ? lookupGroupSync(who.group) : as?.gid;
+        if (as && gid !== undefined) as = { uid: as.uid, gid };
+        name = `user '${who.user}'${who.group !== undefined ? ` group '${who.group}'` : ''}`;
+      }
+      return as ? scriptPrivilegeProblem(name, as, own, processIdCaps()) : undefined;
+    },
   };
+}
+
+/** Every script of the config with who it runs as (undefined: the default script user), first use first. */
+export function scriptOwners(config: Config): { path: (string | number)[]; owner: ScriptOwner | undefined }[] {
+  const out: { path: (string | number)[]; owner: ScriptOwner | undefined }[] = [];
+  const global = config.global.script_user;
+  const add = (spec: { user?: string; group?: string } | undefined, p: (string | number)[]) => {
+    if (!spec) return;
+    const own = spec.user !== undefined ? { user: spec.user, ...(spec.group !== undefined ? { group: spec.group } : {}) } : global;
+    out.push({ path: p, owner: own });
+  };
+  for (const [name, inst] of Object.entries(config.instances)) for (const key of NOTIFY_KEYS) add(inst[key], ['instances', name, key]);
+  for (const [name, g] of Object.entries(config.sync_groups)) for (const key of NOTIFY_KEYS) add(g[key], ['sync_groups', name, key]);
+  for (const [name, sc] of Object.entries(config.vrrp_scripts)) add(sc.script, ['vrrp_scripts', name, 'script']);
+  for (const f of ['notify_fifo', 'vrrp_notify_fifo'] as const) add(config.global[f]?.script, ['global', f, 'script']);
+  config.virtual_servers.forEach((vs, i) =>
+    vs.real_servers.forEach((rs, j) =>
+      rs.checks.forEach((c, k) => {
+        if (c.type === 'MISC_CHECK') add(c.misc_path, ['virtual_servers', i, 'real_servers', j, 'checks', k, 'misc_path']);
+      }),
+    ),
+  );
+  return out;
 }
 
 /** A first word that is shell syntax (`</dev/tcp/…`) is run by /bin/sh, not looked up as a file. */
@@ -111,6 +163,17 @@ export function hostIssues(config: Config, host: HostProbe): ModelIssue[] {
       }),
     ),
   );
+  // scripts under another user need CAP_SETUID/CAP_SETGID: once per distinct user, at its first script
+  if (host.scriptPrivilegeProblem) {
+    const seen = new Set<string>();
+    for (const { path: p, owner } of scriptOwners(config)) {
+      const key = JSON.stringify(owner ?? null);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const problem = host.scriptPrivilegeProblem(owner);
+      if (problem) warn(p, problem);
+    }
+  }
   return issues;
 }
 

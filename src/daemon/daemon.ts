@@ -25,6 +25,7 @@ import { acquireLocks, configLocks, LockHeld, type Locks } from './instance-lock
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import type { Logger, LogLevel } from '../sys/logger.js';
 import { serializeCoalescing } from '../sys/serialize.js';
+import { scriptPrivilegeProblems } from './script-privileges.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
 import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/types.js';
@@ -118,6 +119,7 @@ export class Daemon {
     }
     this.config = loaded.config;
     this.configState = this.newConfigState(loaded.format, loaded.config);
+    void this.reportScriptPrivileges(loaded.config);
 
     // Before anything touches an address or an IPVS entry: no other daemon runs these instances here.
     try {
@@ -468,6 +470,7 @@ export class Daemon {
         return { ok: false, message: `reload refused: ${r.error}` };
       }
       this.switchLocks(locks);
+      void this.reportScriptPrivileges(config);
       this.health?.reload(config);
       this.config = config;
       if (!this.health && config.virtual_servers.length > 0) this.startHealth();
@@ -628,6 +631,15 @@ export class Daemon {
   private switchLocks(next: Map<string, Locks>): void {
     for (const [k, l] of this.locks) if (!next.has(k)) l.release();
     this.locks = next;
+  }
+
+  /** Scripts that would fail with EPERM (another user, no CAP_SETUID/CAP_SETGID): said once, loudly. */
+  private async reportScriptPrivileges(config: Config): Promise<void> {
+    try {
+      for (const p of await scriptPrivilegeProblems(config)) this.log.error({ script: p.path.join('.') }, p.message);
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, 'could not check the script users');
+    }
   }
 
   private startHeapGovernor(): HeapGovernor | undefined {
