@@ -36,6 +36,8 @@ export function formatStatus(s: DaemonStatus): string {
       out.push(`  ${pad(i.name, 14)}${pad(i.vrid, 6)}${pad(i.interface ?? '-', 10)}${pad(i.state, 8)}${pad(prio, 9)}${pad(master, 18)}${i.vips.join(' ')}`);
       const last = i.recentTransitions[i.recentTransitions.length - 1];
       if (last) out.push(`    last: ${last.from} -> ${last.to} (${last.reason})`);
+      // a VIP that could not be added holds the instance in FAULT (the peer has it) until a retry works
+      if (i.vipError) out.push(`    VIPs NOT SET: ${i.vipError}`);
     }
   }
   if (s.bgp) out.push('', ...formatBgp(s.bgp));
