@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { requireRootAndTools } from '../lab/require.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/vipkeeper.js');
@@ -117,6 +118,36 @@ describe('vipkeeper check on this host', () => {
       `${yaml}:12:9: warning: on this host (${host}): VIP 10.9.0.1/32 names dev 'vkt-nosuch0', which does not exist; the VIP cannot be added here`,
     ]);
     expect(vk('check', yaml, '--no-host-checks').err).toBe('');
+  });
+});
+
+describe('vipkeeper check: scripts under another user without CAP_SETUID/CAP_SETGID', () => {
+  it('says which capabilities the unit must grant, and where, instead of every script failing with EPERM', () => {
+    requireRootAndTools(['setpriv'], 'this test');
+    const yaml = file(
+      [
+        'global:',
+        '  script_user: { user: nobody }',
+        'vrrp_scripts:',
+        '  chk: { script: /bin/true }',
+        'instances:',
+        '  VI_1:',
+        '    interface: lo',
+        '    virtual_router_id: 51',
+        '    track_script: [chk]',
+        '    virtual_ipaddress: [10.9.0.1/32]',
+      ].join('\n'),
+      0o644,
+      'script-user.yaml',
+    );
+    // as the shipped unit runs it: root, without CAP_SETUID and CAP_SETGID
+    const r = spawnSync('setpriv', ['--bounding-set=-setuid,-setgid', '--', process.execPath, bin, 'check', yaml], { encoding: 'utf8', cwd: tmp, timeout: 30_000 });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(
+      new RegExp(`^${yaml.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:3: warning: on this host \\(.*\\): scripts run as user 'nobody' \\(uid 65534 gid 65534\\), but this process \\(uid 0\\) lacks CAP_SETUID and CAP_SETGID: every such script would fail with EPERM .*a drop-in /etc/systemd/system/vipkeeper.service.d/script-user.conf: "\\[Service\\]" "CapabilityBoundingSet=CAP_SETUID CAP_SETGID" "AmbientCapabilities=CAP_SETUID CAP_SETGID"`, 'm'),
+    );
+    // with the capabilities, nothing to say
+    expect(vk('check', yaml).err).not.toMatch(/CAP_SETUID/);
   });
 });
 

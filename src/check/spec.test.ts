@@ -115,6 +115,26 @@ describe('resolveChecks: inheritance checker → RS → VS → default', () => {
     expect(b?.dynamic).toBe(true);
   });
 
+  it('global_defs script_user applies to a MISC_CHECK without its own user', () => {
+    const rs = (misc_path: string | { command: string; user: string }) => ({
+      address: '10.0.1.1',
+      port: 8080,
+      checks: [{ type: 'MISC_CHECK', misc_path }],
+    });
+    const c = cfg(
+      [
+        { address: '10.0.0.1', port: 80, real_servers: [rs('/bin/check a') as never] },
+        { address: '10.0.0.2', port: 80, real_servers: [rs({ command: '/bin/check b', user: 'daemon' }) as never] },
+      ],
+      { global: { script_user: { user: 'nobody', group: 'nogroup' } } },
+    );
+    const [a, b] = resolveChecks(c);
+    expect(a?.specs[0]).toMatchObject({ command: '/bin/check a', user: 'nobody', group: 'nogroup' });
+    // its own user wins, with that user's own group (not script_user's)
+    expect(b?.specs[0]).toMatchObject({ command: '/bin/check b', user: 'daemon' });
+    expect(b?.specs[0]).not.toHaveProperty('group');
+  });
+
   it('alpha and inhibit_on_failure inherit; virtualhost goes url → checker → RS → VS', () => {
     const c = cfg([
       {

@@ -170,6 +170,13 @@ export interface ResolvedServices {
 }
 
 /** Every checker of every real server of every virtual server, resolved. */
+/** The user/group a MISC_CHECK runs as: its own, else global_defs script_user, else the default (exec.ts). */
+function miscUser(own: { user?: string; group?: string }, global: { user: string; group?: string } | undefined): { user?: string; group?: string } {
+  const who = own.user !== undefined ? own : global;
+  if (who?.user === undefined) return {};
+  return { user: who.user, ...(who.group !== undefined ? { group: who.group } : {}) };
+}
+
 export function resolveChecks(config: Config): CheckPlan[] {
   return resolveServices(config).services.flatMap((s) => s.realServers.flatMap((r) => r.checks));
 }
@@ -326,8 +333,9 @@ function resolveCheck(
       {
         kind: 'MISC_CHECK',
         command: check.misc_path.command,
-        ...(check.misc_path.user !== undefined ? { user: check.misc_path.user } : {}),
-        ...(check.misc_path.group !== undefined ? { group: check.misc_path.group } : {}),
+        // global_defs script_user applies to MISC_CHECK as to every other script (the checks run
+        // in the main thread, whose default script user nobody else sets)
+        ...miscUser(check.misc_path, config.global.script_user),
         timeoutMs,
         dynamic,
       },

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { processIdCaps } from './host-privileges.js';
 import { shellSplit } from './keepalived/shell-split.js';
 import type { Config, ScriptSpec } from './schema.js';
 import { DEFAULT_SCRIPT_USER, scriptSecuritySync, type Security } from './script-security.js';
@@ -31,16 +32,10 @@ export interface HostProbe {
   self(): { uid: number; canSwitchUser: boolean };
 }
 
-/** CAP_SETGID (6) and CAP_SETUID (7) in /proc/self/status CapEff. */
+/** CAP_SETGID and CAP_SETUID (host-privileges.ts reads them); true when they cannot be read (say nothing). */
 function canSwitchUser(): boolean {
-  try {
-    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    if (!m) return true;
-    const eff = BigInt(`0x${m[1]}`);
-    return (eff & 0xc0n) === 0xc0n;
-  } catch {
-    return true; // cannot tell: say nothing
-  }
+  const caps = processIdCaps();
+  return caps === undefined || (caps.setuid && caps.setgid);
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -107,6 +102,21 @@ export function realHost(): HostProbe {
       return { uid, canSwitchUser: uid === 0 && canSwitchUser() };
     },
   };
+}
+
+/** Who a script runs as, when set: its own user, else global_defs script_user. */
+export interface ScriptOwner {
+  user: string;
+  group?: string;
+}
+
+/** Every script of the config with who it runs as (undefined: the default script user), first use first. */
+export function scriptOwners(config: Config): { path: (string | number)[]; owner: ScriptOwner | undefined }[] {
+  const global = config.global.script_user;
+  return allScripts(config).map(({ spec, at }) => ({
+    path: at,
+    owner: spec.user !== undefined ? { user: spec.user, ...(spec.group !== undefined ? { group: spec.group } : {}) } : global,
+  }));
 }
 
 /** A first word that is shell syntax (`</dev/tcp/…`) is run by /bin/sh, not looked up as a file. */

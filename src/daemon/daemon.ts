@@ -27,6 +27,7 @@ import type { Logger, LogLevel } from '../sys/logger.js';
 import { serializeCoalescing } from '../sys/serialize.js';
 import { applyScriptPolicy } from '../sys/exec.js';
 import { startCheckerPort, type CheckerPort } from './scripts/checker-port.js';
+import { scriptPrivilegeProblems } from './script-privileges.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { ArpWatch } from '../realserver/arp-watch.js';
 import { configuredTable, realServerLines, serviceStatus, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
@@ -131,6 +132,7 @@ export class Daemon {
     this.configState = this.newConfigState(loaded.format, loaded.config);
     // MISC_CHECK and the checker-side scripts run in this thread: the same policy as the VRRP thread's
     applyScriptPolicy(this.config.global);
+    void this.reportScriptPrivileges(loaded.config);
 
     // Before anything touches an address or an IPVS entry: no other daemon runs these instances here.
     try {
@@ -493,6 +495,7 @@ export class Daemon {
       this.switchLocks(locks);
       applyScriptPolicy(config.global);
       this.checker?.setConfig(config);
+      void this.reportScriptPrivileges(config);
       this.health?.reload(config);
       this.config = config;
       if (!this.health && config.virtual_servers.length > 0) await this.startHealth();
@@ -659,6 +662,15 @@ export class Daemon {
   private switchLocks(next: Map<string, Locks>): void {
     for (const [k, l] of this.locks) if (!next.has(k)) l.release();
     this.locks = next;
+  }
+
+  /** Scripts that would fail with EPERM (another user, no CAP_SETUID/CAP_SETGID): said once, loudly. */
+  private async reportScriptPrivileges(config: Config): Promise<void> {
+    try {
+      for (const p of await scriptPrivilegeProblems(config)) this.log.error({ script: p.path.join('.') }, p.message);
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, 'could not check the script users');
+    }
   }
 
   private startHeapGovernor(): HeapGovernor | undefined {

@@ -67,7 +67,9 @@ export function droppedLogLines(): number {
  * completed write is followed by one JSON line giving the count.
  */
 export function nonBlockingDestination(fd: number, maxBufferBytes: number): DestinationStream & { flushSync(): void; end(): void } {
-  const dest = pino.destination({ dest: fd, sync: false, maxLength: maxBufferBytes });
+  // maxWrite PIPE_BUF: each write(2) is whole lines and at most 4096 bytes, so it is atomic on a
+  // pipe and never interleaves with the main thread's lines on the same stdout
+  const dest = pino.destination({ dest: fd, sync: false, maxLength: maxBufferBytes, maxWrite: 4096 });
   let announced = 0;
   dest.on('drop', (data: string) => {
     droppedLines += Math.max(1, (data.match(/\n/g) ?? []).length);

@@ -56,7 +56,7 @@ export const GLOBAL_DEFS: Block = {
     vrrp_notify_priority_changes: acted(M.vrrpRuntime, 'vrrp_notify_priority_changes'),
     vrrp_rt_priority: acted([M.worker, M.vrrpRuntime], 'vrrp_rt_priority', { note: 'vipkeeper runs the VRRP thread at SCHED_RR 10 unless set; 0 turns it off' }),
 
-    script_user: acted([M.worker, M.daemon, M.exec], object('script_user', 'user', 'group'), { note: 'the default user of every script, in both threads (VRRP and checker)' }),
+    script_user: acted([M.worker, M.daemon, M.exec, M.spec], object('script_user', 'user', 'group'), { note: 'the default user of every script, in both threads (VRRP and checker)' }),
     enable_script_security: acted([M.exec, M.hostChecks], 'enable_script_security', {
       note: "a script run as root from a path a non-root user could change is refused (SECURITY VIOLATION), and `check` names it; off, it runs and is warned about",
     }),
