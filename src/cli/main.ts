@@ -60,7 +60,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('migrate')
-    .description('convert a keepalived.conf to vipkeeper YAML; keywords vipkeeper does not act on become comments')
+    .description('convert a keepalived.conf or an ldirectord.cf (format detected) to vipkeeper YAML; keywords vipkeeper does not act on become comments (keepalived) or header lines (ldirectord), each with its line')
     .argument('[FILE]', 'keepalived.conf to read (or -f FILE)')
     .option('-f, --file <FILE>', 'keepalived.conf to read')
     .option('-o, --output <OUT>', 'write the YAML here (mode 0600, atomically) instead of standard output')
