@@ -7,8 +7,10 @@
  *     rs1 10.64.0.21, rs2 10.64.0.22 real servers: node HTTP servers on port 80
  *     client 10.64.0.10              VIP 10.64.0.100 on whichever director is MASTER
  *
+ * The real servers are set up by `vipkeeper realserver up` (the VIP on lo, arp_ignore/arp_announce).
  * It shows, with a timeline: the election (d1 MASTER with the VIP, d2 BACKUP); the health checks
- * seeing both real servers up; rs2 stopped and caught DOWN by both directors; `vipkeeper drill`
+ * seeing both real servers up; the ARP problem (rs2 made to answer ARP for the VIP, named by
+ * `vipkeeper check --live` on d1, then set up right again); rs2 stopped and caught DOWN by both directors; `vipkeeper drill`
  * from d1 with d2's control socket (failover and hand-back); a crash of d1's daemon (SIGKILL) with
  * d2 taking over and the client's ARP entry for the VIP moving to d2's MAC.
  *
@@ -97,6 +99,12 @@ async function must(argv: string[], timeoutMs = 15_000): Promise<string> {
 
 const inNs = (h: Host, argv: string[]): string[] => ['ip', 'netns', 'exec', nsName(h), ...argv];
 const vkArgv = (args: string[]): string[] => [...vipkeeperArgv(), ...args];
+/** `vipkeeper realserver ARGS` on a real server (its state file in the work dir); its output. */
+async function realserver(h: 'rs1' | 'rs2', args: string[]): Promise<string> {
+  const r = await runCmd(inNs(h, vkArgv(['realserver', ...args, '--state', path.join(workDir, `${h}.realserver.state`)])), 30_000);
+  if (r.code !== 0) throw new DemoFailure(`vipkeeper realserver ${args.join(' ')} on ${h} failed (exit ${String(r.code)}): ${r.out}${r.err}`);
+  return r.out;
+}
 
 /** Graceful cleanup: daemons get SIGTERM (priority 0, VIPs removed), then everything is killed. */
 async function cleanup(): Promise<void> {
@@ -252,6 +260,7 @@ interface Summary {
   crashMs?: number;
   arpMs?: number;
   ipvs?: string;
+  arpProblem?: string;
 }
 
 async function demo(): Promise<Summary> {
@@ -264,13 +273,10 @@ async function demo(): Promise<Summary> {
 
   const ipvs = await kernelIpvs();
   say(ipvs.kernel ? `IPVS: this kernel has IP_VS (${ipvs.why})` : `IPVS: this kernel has NO IP_VS (${ipvs.why})`);
-  if (ipvs.kernel) {
-    // Direct routing: each real server accepts packets for the VIP on lo and never answers ARP for it.
-    for (const h of ['rs1', 'rs2'] as const) {
-      await must(['ip', '-n', nsName(h), 'addr', 'add', `${VIP}/32`, 'dev', 'lo']);
-      await must(inNs(h, ['sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2', 'net.ipv4.conf.eth0.arp_ignore=1', 'net.ipv4.conf.eth0.arp_announce=2']));
-    }
-  }
+  // Direct routing: each real server accepts packets for the VIP (on lo) and never answers ARP for it.
+  const rsUp = await Promise.all((['rs1', 'rs2'] as const).map((h) => realserver(h, ['up', '--vip', VIP])));
+  say(`$ vipkeeper realserver up --vip ${VIP}     (on rs1 and rs2)`);
+  block(rsUp[0]!);
 
   const rs = { rs1: startRealServer('rs1'), rs2: startRealServer('rs2') };
   for (const h of ['rs1', 'rs2'] as const) {
@@ -339,6 +345,20 @@ async function demo(): Promise<Summary> {
     block(ipvsTableText(s1));
     sum.ipvs = `IP_VS present but not programmed by vipkeeper (${s1.ipvs?.state ?? 'absent'})`;
   }
+
+  heading('4b. The ARP problem: a real server answering ARP for the VIP');
+  // rs2 broken by hand the classic way: ARP sysctls back to 0 and the VIP on its eth0
+  await must(inNs('rs2', ['sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=0', 'net.ipv4.conf.eth0.arp_ignore=0']));
+  await must(['ip', '-n', nsName('rs2'), 'addr', 'add', `${VIP}/32`, 'dev', 'eth0']);
+  say(`rs2: arp_ignore set back to 0 and ${VIP}/32 added to its eth0 by hand: the classic LVS-DR mistake`);
+  const live = await runCmd(inNs('d1', vkArgv(['check', '--live', '--no-host-checks', '-f', d1.conf])), 30_000);
+  say(`$ vipkeeper check --live -f d1.yaml     (on d1, the MASTER; exit ${live.code})`);
+  block(live.out.split('\n').filter((l) => l.startsWith('live:')).join('\n'));
+  if (live.code !== 1 || !live.out.includes(mac('rs2'))) throw new DemoFailure(`check --live did not name rs2 (${mac('rs2')}):\n${live.out}${live.err}`);
+  sum.arpProblem = `rs2 (${mac('rs2')}) named by check --live`;
+  await must(['ip', '-n', nsName('rs2'), 'addr', 'del', `${VIP}/32`, 'dev', 'eth0']);
+  await realserver('rs2', ['up', '--vip', VIP]);
+  say(`rs2: the VIP off eth0 and vipkeeper realserver up again: it holds the VIP on lo and stays silent on ARP (the running daemon's own probe, every 10 s while MASTER, reports the same in vipkeeper status, a metric and a log line)`);
 
   heading('5. A real server fails');
   const tKill = performance.now();
@@ -451,6 +471,7 @@ async function main(): Promise<number> {
     heading('Summary');
     say(`election ${sum.electionMs} ms; rs2 DOWN after ${sum.downMs?.d1} ms (d1) / ${sum.downMs?.d2} ms (d2); drill ${sum.drill}; crash takeover ${sum.crashMs} ms, client ARP moved after ${sum.arpMs} ms`);
     say(`IPVS: ${sum.ipvs}`);
+    say(`real servers: set up by vipkeeper realserver; ARP problem: ${sum.arpProblem}`);
     return 0;
   } catch (e) {
     process.stdout.write('\n');

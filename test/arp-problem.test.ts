@@ -49,8 +49,10 @@ setupOrFail(async () => {
   // the bad one: the VIP on eth0, ARP sysctls at their defaults (0)
   await lab.addAddress(bad!.ns, 'eth0', `${VIP}/32`);
   conf = writeFile(lan.dir, 'director.yaml', CONFIG);
-  director = await startVipkeeper(lab, lan.nodes.director!.ns, conf);
-  await director.waitState('VI_1', 'MASTER', 20_000);
+  director = await startVipkeeper(lab, lan.nodes.director!.ns, conf, { waitRunning: false });
+  // generous: on a loaded machine a tsx start alone can take tens of seconds
+  await director.proc.waitForLine(/"msg":"vipkeeper running"/, 120_000);
+  await director.waitState('VI_1', 'MASTER', 60_000);
   // what the health checks do in a real site: the director talks to its real servers
   await primeArp(lab, lan.nodes.director!.ns, good!.ip);
   await primeArp(lab, lan.nodes.director!.ns, bad!.ip);

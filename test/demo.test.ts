@@ -98,6 +98,9 @@ describe('npm run demo', () => {
     expect(out).toMatch(/IPVS: this kernel has (NO )?IP_VS/);
     expect(out).toMatch(/rs1: HTTP server up .* → 200 rs1/);
     expect(out).toMatch(/rs2: HTTP server up .* → 200 rs2/);
+    // 1b. The real servers set up by vipkeeper realserver.
+    expect(out).toMatch(/\$ vipkeeper realserver up --vip 10\.64\.0\.100/);
+    expect(out).toMatch(/ip addr add 10\.64\.0\.100\/32 dev lo/);
     // 2. The election.
     expect(out).toMatch(/election: d1 MASTER with the VIP 10\.64\.0\.100 on its eth0, d2 BACKUP hearing d1 \(10\.64\.0\.11\)/);
     // 3. Health checks see both real servers on both directors.
@@ -115,6 +118,9 @@ describe('npm run demo', () => {
     } else {
       expect(out).toMatch(/client → GET http:\/\/10\.64\.0\.100\/ through d1's IPVS \(DR\), 4 times: answered by (rs1|rs2)/);
     }
+    // 4b. The ARP problem: rs2 answering ARP for the VIP is named by check --live on d1.
+    expect(out).toMatch(/live: ARP problem: 02:64:00:00:00:16 \(real server 10\.64\.0\.22\) answers ARP for VIP 10\.64\.0\.100/);
+    expect(out).toMatch(/real servers: set up by vipkeeper realserver; ARP problem: rs2 \(02:64:00:00:00:16\) named by check --live/);
     // 5. rs2 stopped and caught DOWN by both directors, both statuses shown.
     expect(out).toMatch(/d1: rs2 10\.64\.0\.22:80 caught DOWN by the HTTP_GET check, \d+ ms after it stopped/);
     expect(out).toMatch(/d2: rs2 10\.64\.0\.22:80 caught DOWN by the HTTP_GET check, \d+ ms after it stopped/);
@@ -145,7 +151,7 @@ describe('npm run demo', () => {
     inOrder(/VIP 10\.64\.0\.100 on d2's eth0/, /takeover after the crash/);
     inOrder(/d1's vipkeeper killed/, /client's ARP entry for 10\.64\.0\.100 → 02:64:00:00:00:0c \(d2\)/);
     // The steps in their order.
-    inOrder(/== 2\. Election/, /election: d1 MASTER/, /== 3\. Health checks/, /== 5\. A real server fails/, /caught DOWN/, /== 6\. Failover drill/, /drill passed/, /== 7\. The MASTER crashes/);
+    inOrder(/== 2\. Election/, /election: d1 MASTER/, /== 3\. Health checks/, /== 4b\. The ARP problem/, /live: ARP problem/, /== 5\. A real server fails/, /caught DOWN/, /== 6\. Failover drill/, /drill passed/, /== 7\. The MASTER crashes/);
 
     expect(await settledLeftovers(r)).toEqual({ namespaces: [], alive: [] });
   }, 180_000);

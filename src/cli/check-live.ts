@@ -13,7 +13,7 @@ export async function runLiveArpCheck(config: Config, json: boolean): Promise<nu
   const vips = drVips(config);
   const instanceIf = (vip: string): string | undefined =>
     Object.values(config.instances).find((i) => i.virtual_ipaddress.some((v) => v.address === vip) || i.virtual_ipaddress_excluded.some((v) => v.address === vip))?.interface;
-  const outcomes = await probeDrVips(vips, { waitS: 2, fallbackIfname: instanceIf });
+  const outcomes = await probeDrVips(vips, { waitS: 1, fallbackIfname: instanceIf });
   let problems = 0;
   const lines: string[] = [];
   for (const o of outcomes) {

@@ -35,7 +35,7 @@ export async function runCheck(opts: CheckOptions): Promise<number> {
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else {
     printDiagnostics(loaded.diagnostics);
-    const what = loaded.format === 'yaml' ? 'vipkeeper YAML' : 'keepalived.conf';
+    const what = loaded.format === 'yaml' ? 'vipkeeper YAML' : loaded.format === 'ldirectord' ? 'ldirectord.cf' : 'keepalived.conf';
     const facts = keywords ? `; ${formatSummary(keywords)}` : '';
     if (loaded.unreadable) process.stdout.write(`${opts.file}: not checked: it cannot be read\n`);
     else process.stdout.write(`${opts.file}: ${valid ? 'valid' : 'invalid'} ${what} (${summary(loaded.diagnostics)}${facts})\n`);

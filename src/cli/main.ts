@@ -60,7 +60,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('migrate')
-    .description('convert a keepalived.conf to vipkeeper YAML; keywords vipkeeper does not act on become comments')
+    .description('convert a keepalived.conf or an ldirectord.cf (format detected) to vipkeeper YAML; keywords vipkeeper does not act on become comments (keepalived) or header lines (ldirectord), each with its line')
     .argument('[FILE]', 'keepalived.conf to read (or -f FILE)')
     .option('-f, --file <FILE>', 'keepalived.conf to read')
     .option('-o, --output <OUT>', 'write the YAML here (mode 0600, atomically) instead of standard output')
@@ -165,13 +165,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .option('--tunnel-dev <IF>', 'tun: the ipip device for IPv4 VIPs (default tunl0)')
       .option('--tunnel6-dev <IF>', 'tun: the ip6tnl device for IPv6 VIPs (default ip6tnl0)')
       .option('--director <ADDR>', "nat: the director's address the default route must point at")
-      .option('--state <PATH>', `where up records what it changed (default /run/vipkeeper/realserver.state, mode 0600)`);
+      .option('--state <PATH>', `where up records what it changed (default /run/vipkeeper-realserver/state, mode 0600)`);
   rsConfig(rs.command('up').description('apply the real-server set-up (idempotent); exit 0 done, 1 a problem remains, 3 a change failed'))
     .option('--dry-run', 'print the changes without making them')
     .action(async (o: import('./realserver.js').RealServerOptions) => setExit(await (await realserver()).runRealServerUp(o)));
   rs.command('down')
     .description("undo exactly what 'up' changed (from the state file); idempotent")
-    .option('--state <PATH>', 'the state file up wrote (default /run/vipkeeper/realserver.state)')
+    .option('--state <PATH>', 'the state file up wrote (default /run/vipkeeper-realserver/state)')
     .action(async (o: import('./realserver.js').RealServerOptions) => setExit(await (await realserver()).runRealServerDown(o)));
   rsConfig(rs.command('status').description('what is set and what is missing; exit 0 all set, 1 something missing'))
     .option('--json', 'print the status as JSON')

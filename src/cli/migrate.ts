@@ -2,7 +2,7 @@ import { closeSync, fsyncSync, lstatSync, openSync, renameSync, statSync, unlink
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { defaultConfigId, loadConfigFile } from '../config/load.js';
-import { formatSummary, migrateToYaml, migrationSummary } from '../config/migrate.js';
+import { formatSummary, migrateLdirectordToYaml, migrateToYaml, migrationSummary } from '../config/migrate.js';
 import { EXIT } from './exit-codes.js';
 import { printDiagnostics, summary } from './output.js';
 
@@ -23,7 +23,11 @@ export function runMigrate(opts: MigrateOptions): number {
     process.stderr.write(`${opts.file}: not migrated (${summary(loaded.diagnostics)})${facts}\n`);
     return loaded.unreadable ? EXIT.runtime : EXIT.invalid;
   }
-  const text = opts.json ? `${JSON.stringify(loaded.config, null, 2)}\n` : migrateToYaml(loaded.config, opts.file, configId, loaded);
+  const text = opts.json
+    ? `${JSON.stringify(loaded.config, null, 2)}\n`
+    : loaded.format === 'ldirectord'
+      ? migrateLdirectordToYaml(loaded.config, opts.file, loaded)
+      : migrateToYaml(loaded.config, opts.file, configId, loaded);
   if (opts.output) {
     try {
       writePrivately(opts.output, text, sourceMode(opts.file));

@@ -8,10 +8,11 @@ import type { Diagnostic } from './diagnostics.js';
 import { hostIssues, realHost, type HostProbe } from './host-checks.js';
 import { MAX_REPORTED_DIAGNOSTICS, omittedMessage, type Unsupported } from './keepalived/context.js';
 import { importKeepalivedText } from './keepalived/import.js';
+import { importLdirectordText, LDIRECTORD_LINE } from './ldirectord/import.js';
 import type { Config } from './schema.js';
 import { loadYamlText } from './yaml-load.js';
 
-export type ConfigFormat = 'yaml' | 'keepalived';
+export type ConfigFormat = 'yaml' | 'keepalived' | 'ldirectord';
 
 export interface LoadedConfig {
   format: ConfigFormat;
@@ -48,6 +49,8 @@ export function detectFormat(path: string, text: string): ConfigFormat {
     const line = text.slice(pos, end).trim();
     pos = end + 1;
     if (!line || line.startsWith('#') || line.startsWith('!') || line === '---') continue;
+    // ldirectord.cf: `key=value` lines (neither YAML's `key:` nor keepalived's `keyword value`)
+    if (LDIRECTORD_LINE.test(line)) return 'ldirectord';
     // YAML starts with `key:`; keepalived.conf never has a colon right after its first word.
     return /^[A-Za-z_][\w-]*\s*:(\s|$)/.test(line) || line.startsWith('{') ? 'yaml' : 'keepalived';
   }
@@ -94,6 +97,12 @@ export function loadConfigText(text: string, path: string, opts: LoadOptions = {
   if (format === 'yaml') {
     const r = loadYamlText(text, path, check ? { check } : {});
     return { format, ...(r.config ? { config: r.config } : {}), diagnostics: capDiagnostics(r.diagnostics, path), unsupported: [], counts: { keywords: 0, partial: r.partial }, files: [path] };
+  }
+  if (format === 'ldirectord') {
+    const r = importLdirectordText(text, path);
+    const diagnostics = check && r.config ? [...r.diagnostics, ...hostIssues(r.config, host!).map((i) => ({ severity: i.severity, loc: { file: path, line: 1, col: 1 }, message: i.message }))] : r.diagnostics;
+    const ok = r.config && !diagnostics.some((d) => d.severity === 'error');
+    return { format, ...(ok ? { config: r.config } : {}), diagnostics, unsupported: [], counts: { keywords: r.counts.directives, partial: r.counts.partial }, files: [path] };
   }
   const r = importKeepalivedText(text, path, { configId: opts.configId ?? defaultConfigId(), ...(check ? { check } : {}) });
   return { format, ...(r.config ? { config: r.config } : {}), diagnostics: r.diagnostics, unsupported: r.unsupported, counts: r.counts, files: r.files };

@@ -105,3 +105,21 @@ export function migrateToYaml(config: Config, source: string, configId: string, 
   const head = header.map((l) => (l ? `# ${l}` : '#')).join('\n');
   return `${head}\n${withComments(text, facts.unsupported)}`;
 }
+
+/**
+ * ldirectord.cf → YAML: the header lists every directive not (or only partly) acted on with its
+ * line, as `check` warns about them; the model follows.
+ */
+export function migrateLdirectordToYaml(config: Config, source: string, facts: { counts: { keywords: number; partial: number }; diagnostics: readonly { severity: string; loc: { file: string; line: number }; message: string }[] }): string {
+  const warnings = facts.diagnostics.filter((d) => d.severity === 'warning');
+  const lines = [
+    `vipkeeper configuration, migrated from the ldirectord configuration ${rel(source)}.`,
+    'Check it with: vipkeeper check THIS_FILE',
+    'ldirectord has no VRRP: add an instances: section (or run it beside a keepalived/vipkeeper pair) for the VIP.',
+    '',
+    `ldirectord directives: ${facts.counts.keywords} read, ${warnings.length} not or only partly acted on:`,
+    ...warnings.map((w) => `  ${rel(w.loc.file)}:${w.loc.line}: ${w.message}`),
+    '',
+  ];
+  return `${lines.map((l) => (l ? `# ${l}` : '#')).join('\n')}\n${writeYaml(config)}`;
+}

@@ -16,7 +16,7 @@ import { ifName } from '../sys/addon.js';
 import { canonicalIp } from '../vocab/ip.js';
 import { parseState, wanted, type Observed, type RealServerState, type Step, type UndoStep } from './plan.js';
 
-export const DEFAULT_STATE_FILE = '/run/vipkeeper/realserver.state';
+export const DEFAULT_STATE_FILE = '/run/vipkeeper-realserver/state';
 
 export class RealServerHost {
   readonly #sysctl: Sysctl;
@@ -134,7 +134,7 @@ export function readState(file: string): RealServerState | undefined {
 
 /** Writes the state file: mode 0600, all or nothing (temporary file + rename). */
 export function writeState(file: string, st: RealServerState): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fd = openSync(tmp, 'wx', 0o600);
   try {

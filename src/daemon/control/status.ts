@@ -10,7 +10,7 @@ import type { RuntimeSnapshot } from '../vrrp/types.js';
 
 export interface ConfigState {
   path: string;
-  format: 'yaml' | 'keepalived';
+  format: 'yaml' | 'keepalived' | 'ldirectord';
   hash: string; // sha256 of the normalized model, first 16 hex digits
   loadedAt: string; // ISO time
   reloads: { ok: number; failed: number };
