@@ -229,6 +229,9 @@ export class VrrpRuntime {
       if (src === undefined) {
         if (probe.wire.interface === undefined) throw new VrrpRuntimeError(`Instance "${name}" has neither an interface nor a source address`);
         src = (await this.deps.addresses.primaryAddress(probe.wire.interface, probe.wire.family)) ?? undefined;
+        if (src === undefined && (await this.deps.addresses.interfaceExists?.(probe.wire.interface)) === false) {
+          throw new VrrpRuntimeError(`Instance "${name}": no interface ${probe.wire.interface} on this host (its network namespace); fix interface, or run where it exists`);
+        }
         if (src === undefined) {
           throw new VrrpRuntimeError(
             `Instance "${name}": interface ${probe.wire.interface} has no ${probe.wire.family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from; add one or set ${probe.wire.unicastPeers.length ? 'unicast_src_ip' : 'mcast_src_ip'}`,
