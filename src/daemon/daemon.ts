@@ -22,7 +22,7 @@ import { notifyReady, notifyReloading, notifyStatus, notifyStopping, notifyWatch
 import { startControlServer, type CommandResult, type ControlServer } from './control/server.js';
 import { acquireLocks, configLocks, LockHeld, type Locks } from './instance-lock.js';
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
-import type { Logger, LogLevel } from '../sys/logger.js';
+import { logFormat, type Logger, type LogLevel } from '../sys/logger.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { configuredTable, realServerLines, serviceStatus, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
 import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/types.js';
@@ -184,6 +184,7 @@ export class Daemon {
       transport: this.opts.transport,
       udpPort: this.opts.udpPort,
       logLevel: this.opts.logLevel,
+      logPretty: logFormat() === 'human',
       heartbeatMs: HEARTBEAT_MS,
       stopSignals: this.opts.stopSignals ?? [],
     };

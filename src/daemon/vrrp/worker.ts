@@ -21,6 +21,8 @@ export interface VrrpWorkerData {
   transport: 'raw' | 'udp';
   udpPort: number;
   logLevel: LogLevel;
+  /** The main thread's log format: a worker cannot tell whether stdout is a terminal or the journal. */
+  logPretty?: boolean;
   heartbeatMs: number;
   /**
    * Signals the process stops on (the CLI's handlers). The worker watches them itself: Node
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
   if (!port) throw new Error('the VRRP worker must run in a worker thread');
   const data = workerData as VrrpWorkerData;
   let config = data.config;
-  const log = createLogger({ level: data.logLevel }).child({ component: 'vrrp' });
+  const log = createLogger({ level: data.logLevel, ...(data.logPretty !== undefined ? { pretty: data.logPretty } : {}) }).child({ component: 'vrrp' });
   setDefaultScriptUser(config.global.script_user);
   // Start libuv's threadpool from this thread while it is still SCHED_OTHER (it is created once,
   // by whichever thread queues work first), then raise this thread alone.
