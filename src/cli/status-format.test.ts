@@ -8,7 +8,7 @@ import { parseSave } from '../ipvs/ipvsadm.js';
 import { serviceKey } from '../ipvs/model.js';
 import { formatIpvs, formatStatus, formatVrrp } from './status-format.js';
 
-const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/ipvsadm/${name}`, import.meta.url), 'utf8');
+const ipvsadmFixture = (name: string) => readFileSync(new URL(`../../test/fixtures/ipvsadm/${name}`, import.meta.url), 'utf8');
 
 /** Width of ipvsadm's row: `  -> ` + 28 + 1 + 7 + 1 + 6 + 1 + 10 + 1 + 10. */
 const IPVSADM_ROW = 70;
@@ -88,17 +88,17 @@ const expected = (ln: string) =>
 
 describe('vipkeeper status: the IPVS part reads as ipvsadm -Ln', () => {
   it('every service shape of the captured table (flags, masks, ops, SCTP, IPv6, fwmark, Route/Masq/Tunnel)', () => {
-    const table = kernelTable(fixture('mixed.save'), { '10.0.0.3:8080': [3, 12], '2001:db8::5:443': [1, 0] });
+    const table = kernelTable(ipvsadmFixture('mixed.save'), { '10.0.0.3:8080': [3, 12], '2001:db8::5:443': [1, 0] });
     const lines = formatIpvs(status(table));
     // the header carries vipkeeper's columns after ipvsadm's
     expect(lines[lines.findIndex((l) => l.startsWith('Prot ')) + 1]).toMatch(/^ {2}-> RemoteAddress:Port {11}Forward Weight ActiveConn InActConn +Check +Checked +Reason$/);
-    expect(asIpvsadm(lines)).toEqual(expected(fixture('mixed.ln')));
+    expect(asIpvsadm(lines)).toEqual(expected(ipvsadmFixture('mixed.ln')));
   });
 
   it('a drained real server shows weight 0 and the verdict "drained"; the others their check, its age and reason', () => {
-    const table = kernelTable(fixture('dr-wrr.save'), { '10.0.0.11:80': [12, 40], '10.0.0.12:80': [2, 7], '10.0.0.13:80': [0, 3] });
+    const table = kernelTable(ipvsadmFixture('dr-wrr.save'), { '10.0.0.11:80': [12, 40], '10.0.0.12:80': [2, 7], '10.0.0.13:80': [0, 3] });
     const lines = formatIpvs(status(table, {}, ['10.0.0.12:80']));
-    expect(asIpvsadm(lines)).toEqual(expected(fixture('dr-wrr.ln')));
+    expect(asIpvsadm(lines)).toEqual(expected(ipvsadmFixture('dr-wrr.ln')));
     expect(lines).toContain('TCP  10.77.0.100:80 wrr persistent 300');
     const row = (a: string) => lines.find((l) => l.startsWith(`  -> ${a}`))!;
     expect(row('10.0.0.12:80').slice(IPVSADM_ROW)).toMatch(/^ drained +1\.5s +HTTP 200$/);
@@ -106,7 +106,7 @@ describe('vipkeeper status: the IPVS part reads as ipvsadm -Ln', () => {
   });
 
   it('IPVS degraded: the configured table with its forwarding words, no connection counts, the reason said once', () => {
-    const table = kernelTable(fixture('dr-wrr.save'));
+    const table = kernelTable(ipvsadmFixture('dr-wrr.save'));
     const reason =
       'IPVS is not available: the kernel has no IP_VS (modprobe ip_vs failed: Module ip_vs not found in directory /lib/modules/6.1.0); the VIPs are served without load balancing until it is';
     const s = status(table, {}, ['10.0.0.12:80']);
@@ -122,7 +122,7 @@ describe('vipkeeper status: the IPVS part reads as ipvsadm -Ln', () => {
   });
 
   it('a real server down and out of the kernel is listed with its verdict, the reason, and no weight', () => {
-    const table = kernelTable(fixture('dr-wrr.save'));
+    const table = kernelTable(ipvsadmFixture('dr-wrr.save'));
     const s = status(table);
     s.ipvs!.table[0]!.dests = s.ipvs!.table[0]!.dests.filter((d) => d.address !== '10.0.0.13');
     s.health!.services[0]!.realServers[2] = rs('10.77.0.100:80', '10.0.0.13', 80, 1, {
