@@ -35,12 +35,15 @@ import { CommandFailed, REPO_ROOT, runStatus, type ChildProc } from '../lab/proc
 import { vipkeeperArgv } from '../lab/vipkeeper.js';
 import { sleep, waitUntil, WaitTimeout } from '../lab/wait.js';
 import { getStatus } from '../src/daemon/control/client.js';
-import { formatStatus } from '../src/cli/status-format.js';
+import { formatIpvs } from '../src/cli/status-format.js';
+import { masterDownIntervalMs, skewTimeMs } from '../src/vrrp/timers.js';
 import type { DaemonStatus } from '../src/daemon/control/status.js';
 
 const REPO = REPO_ROOT;
 const DEMO_YAML = path.join(REPO, 'config', 'demo.yaml');
 const DEMO_LIMIT_MS = 120_000;
+/** `npm run demo -- --keep`: keep the work directory (configs, logs, drill report) after a good run. */
+const KEEP = process.argv.slice(2).includes('--keep');
 
 const PREFIX = '10.64.0';
 const VIP = `${PREFIX}.100`;
@@ -202,6 +205,41 @@ async function showStatus(d: DirectorProc): Promise<void> {
   block(r.out);
 }
 
+/**
+ * Why the election takes ~2.5 s when VRRP's own wait is 3 × 100 ms + skew: most of it is the
+ * process starting (node, tsx compiling the TypeScript, the native addon), then the config, the
+ * control socket and the VRRP thread; a node starts as BACKUP and becomes MASTER only after a
+ * Master_Down_Interval without a better advert (RFC 5798 §6.4.2), plus vrrp_startup_delay if set.
+ * Read from d1's own status: when its process started and the wall-clock time of each transition.
+ */
+function explainElection(s: DaemonStatus, spawnedAt: number): void {
+  const i = inst(s);
+  const tr = i?.recentTransitions ?? [];
+  const at = (to: string) => {
+    const t = tr.find((x) => x.to === to)?.time;
+    return t ? Date.parse(t) - spawnedAt : undefined;
+  };
+  const started = Date.parse(s.node.startedAt) - spawnedAt;
+  const backup = at('BACKUP');
+  const master = at('MASTER');
+  const advert = i?.advertIntervalMs ?? 100;
+  const prio = i?.effectivePriority ?? DIRECTORS.d1.priority;
+  const mdi = masterDownIntervalMs(3, prio, advert);
+  const skew = skewTimeMs(3, prio, advert);
+  const ms = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '?' : `${Math.round(n)} ms`);
+  say('where the election time goes (d1, from its status; t = when the demo spawned it):');
+  block(
+    [
+      `t+${ms(started).padStart(8)}  process up: node started, tsx compiled the sources, loaded the native addon`,
+      `t+${ms(backup).padStart(8)}  config loaded, control socket and VRRP thread up: INIT -> BACKUP (every node starts BACKUP)`,
+      `t+${ms(master).padStart(8)}  BACKUP -> MASTER: ${tr.find((x) => x.to === 'MASTER')?.reason ?? '?'}`,
+      `VRRP's own part is the last step: Master_Down_Interval = 3 × ${advert} ms + Skew_Time ${skew.toFixed(1)} ms = ${mdi.toFixed(1)} ms at priority ${prio}` +
+        ` (measured ${ms(master !== undefined && backup !== undefined ? master - backup : undefined)}); vrrp_startup_delay would add its wait before it.`,
+      'The rest is start-up: a daemon already running takes over within the Master_Down_Interval (see the crash below).',
+    ].join('\n'),
+  );
+}
+
 // ------------------------------------------------------------------------------------------------
 // IPVS
 
@@ -217,31 +255,9 @@ async function kernelIpvs(): Promise<IpvsInfo> {
   return { kernel: true, why: 'ipvsadm -Ln works in the director namespace' };
 }
 
-/** The table from `vipkeeper status` → ipvs, in ipvsadm's layout; or what the health view implies. */
+/** The table from `vipkeeper status` → ipvs, in ipvsadm's layout (the configured table where the kernel has none). */
 function ipvsTableText(s: DaemonStatus): string {
-  const lines: string[] = [];
-  const ipvs = s.ipvs;
-  lines.push(`ipvs.state: ${ipvs?.state ?? 'absent'}${ipvs?.error ? ` (${ipvs.error})` : ''}`);
-  if (ipvs && ipvs.table.length > 0) {
-    lines.push('Prot LocalAddress:Port Scheduler Flags', '  -> RemoteAddress:Port           Forward Weight');
-    for (const svc of ipvs.table) {
-      lines.push(`${svc.service} ${svc.scheduler}${svc.flags.length ? ` ${svc.flags.join(' ')}` : ''}`);
-      for (const d of svc.dests) lines.push(`  -> ${`${d.address}:${d.port}`.padEnd(28)}${d.forwarding.padEnd(8)}${d.weight}`);
-    }
-    return lines.join('\n');
-  }
-  // The daemon reports no table: say so, and show what its health view means for the table.
-  lines.push('ipvs.table is empty in the status; from the health checks (status → health), the service would be:');
-  const cfg = yaml.load(readFileSync(DEMO_YAML, 'utf8')) as { virtual_servers: { lb_algo?: string; lb_kind?: string }[] };
-  const vs0 = cfg.virtual_servers[0];
-  for (const svc of s.health?.services ?? []) {
-    lines.push(`${svc.vs} ${vs0?.lb_algo ?? ''}`);
-    for (const r of svc.realServers) {
-      if (r.up && r.weight > 0) lines.push(`  -> ${`${r.address}:${r.port}`.padEnd(28)}${(vs0?.lb_kind === 'DR' ? 'Route' : (vs0?.lb_kind ?? '')).padEnd(8)}${r.weight}`);
-      else lines.push(`  (${r.address}:${r.port} left out: ${r.up ? 'weight 0' : 'DOWN'})`);
-    }
-  }
-  return lines.join('\n');
+  return formatIpvs(s).join('\n');
 }
 
 /** Did vipkeeper program our service into d1's/d2's kernel? */
@@ -268,8 +284,9 @@ async function demo(): Promise<Summary> {
 
   heading('1. The lab');
   await buildLab();
-  say(`namespaces ${nsName('lan')} (bridge br0), d1, d2, rs1, rs2, client; LAN ${PREFIX}.0/24, VIP ${VIP}`);
-  for (const h of Object.keys(HOSTS) as Host[]) block(`${h.padEnd(7)} ${ip(h).padEnd(12)} ${mac(h)}`, '           ');
+  say(`LAN ${PREFIX}.0/24 on bridge br0 in namespace ${nsName('lan')}; VIP ${VIP}; one namespace per host:`);
+  for (const h of Object.keys(HOSTS) as Host[]) block(`${h.padEnd(7)} ${nsName(h).padEnd(22)} ${ip(h).padEnd(12)} ${mac(h)}`, '           ');
+  say(`(look inside one: ip netns exec ${nsName('d1')} ip addr; they are deleted at the end)`);
 
   const ipvs = await kernelIpvs();
   say(ipvs.kernel ? `IPVS: this kernel has IP_VS (${ipvs.why})` : `IPVS: this kernel has NO IP_VS (${ipvs.why})`);
@@ -289,6 +306,7 @@ async function demo(): Promise<Summary> {
   const d2 = startDirector('d2');
   const d1 = startDirector('d1');
   const tStart = performance.now();
+  const tStartWall = Date.now();
   say(`vipkeeper on d1 (pid ${d1.proc.child.pid}), on d2 (pid ${d2.proc.child.pid}); logs in ${path.basename(d1.log)}, ${path.basename(d2.log)}`);
   await waitFor(
     'd1 MASTER and d2 BACKUP',
@@ -304,6 +322,7 @@ async function demo(): Promise<Summary> {
     await waitFor('the VIP on d1 only', async () => (await addrs('d1')).includes(VIP) && !(await addrs('d2')).includes(VIP), 5000);
   }
   say(`election: d1 MASTER with the VIP ${VIP} on its eth0, d2 BACKUP hearing d1 (${ip('d1')}) — ${sum.electionMs} ms after the daemons were started`);
+  explainElection(await status(d1), tStartWall);
 
   heading('3. Health checks');
   for (const d of [d1, d2]) {
@@ -488,8 +507,8 @@ async function main(): Promise<number> {
     clearTimeout(limit);
     say('cleaning up: stopping the daemons and servers, deleting the namespaces');
     await cleanup();
-    if (!failed) rmSync(workDir, { recursive: true, force: true });
-    else say(`logs kept in ${workDir}`);
+    if (!failed && !KEEP) rmSync(workDir, { recursive: true, force: true });
+    else say(`${failed ? 'logs' : 'configs, logs and the drill report'} kept in ${workDir}${KEEP ? ' (--keep)' : ''}`);
     if (!failed) say('demo OK');
   }
 }

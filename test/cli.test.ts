@@ -114,3 +114,39 @@ describe('vipkeeper migrate', () => {
     noStack(r.err);
   });
 });
+
+describe('vipkeeper migrate: the file a person edits next', () => {
+  it('writes priority and advert_int even at their defaults, and names its source by an absolute path', () => {
+    const conf = file('plain.conf', 'vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.100/24\n  }\n}\n');
+    // run from tmp with a relative argument: the header still says where the file is
+    const r = vk('migrate', 'plain.conf');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(new RegExp(`^# vipkeeper configuration, migrated from ${conf.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(config-id`));
+    expect(r.out).toMatch(/\n {4}priority: 100\n {4}advert_int: 1s\n/);
+    expect(r.out.endsWith('\n')).toBe(true);
+  });
+});
+
+describe('vipkeeper: usage errors are short and come first', () => {
+  it('an unknown command is one line and the hint to --help, not the whole page (exit 2)', () => {
+    const r = vk('frobnicate');
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toBe("vipkeeper: unknown command 'frobnicate'\n(run 'vipkeeper --help' for the commands, 'vipkeeper COMMAND --help' for one)\n");
+    const typo = vk('statsu');
+    expect(typo.err).toMatch(/^vipkeeper: unknown command 'statsu'\n\(Did you mean status\?\)\n\(run 'vipkeeper --help'/);
+    expect(typo.err.split('\n').length).toBeLessThanOrEqual(4);
+  });
+
+  it('drain and undrain refuse a malformed real server with usage (2) before asking the daemon', () => {
+    // the socket does not exist: reaching the daemon would be exit 3
+    const sock = join(tmp, 'nobody-listens.sock');
+    for (const bad of ['foo', '10.0.0.1:http', '10.0.0.256:80', '[10.0.0.1]:80', '10.0.0.1:0', '10.0.0.1:70000', '']) {
+      const r = vk('drain', bad, '--socket', sock);
+      expect(r.code, bad).toBe(2);
+      expect(r.err, bad).toMatch(/^vipkeeper drain: '.*'/);
+    }
+    expect(vk('undrain', 'foo', '--socket', sock).code).toBe(2);
+    for (const good of ['10.0.0.11:80', '[fd00::11]:80', '10.0.0.11', 'fd00::11']) expect(vk('drain', good, '--socket', sock).code, good).toBe(3);
+  });
+});

@@ -9,7 +9,7 @@
  * fails this test loudly).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pollFor } from '../lab/wait.js';
@@ -23,9 +23,9 @@ interface DemoRun {
 }
 
 /** Runs the demo; `interruptOn`: send SIGINT when this text appears. Bounded by `timeoutMs`. */
-function runDemo(timeoutMs: number, interruptOn?: RegExp): Promise<DemoRun> {
+function runDemo(timeoutMs: number, interruptOn?: RegExp, args: string[] = []): Promise<DemoRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'demo.ts')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'demo.ts'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let interrupted = false;
     const onData = (c: Buffer): void => {
@@ -80,9 +80,25 @@ async function settledLeftovers(r: DemoRun): Promise<ReturnType<typeof leftovers
 
 describe('npm run demo', () => {
   it('runs the director pair end to end, exits 0 within 2 minutes, and leaves nothing behind', async () => {
-    const r = await runDemo(150_000);
+    const r = await runDemo(150_000, undefined, ['--keep']);
     expect(r.code, r.out).toBe(0);
     const out = r.out;
+    // The namespaces by the names `ip netns` lists.
+    for (const h of ['d1', 'd2', 'rs1', 'rs2', 'client']) expect(out).toMatch(new RegExp(`\\n +${h} +vkdemo-${r.pid}-${h} +10\\.64\\.0\\.\\d+`));
+    expect(out).toContain(`namespace vkdemo-${r.pid}-lan`);
+    // The election time explained: start-up first, VRRP's Master_Down_Interval last.
+    expect(out).toMatch(/where the election time goes/);
+    expect(out).toMatch(/t\+ +\d+ ms {2}process up: node started/);
+    expect(out).toMatch(/INIT -> BACKUP \(every node starts BACKUP\)/);
+    expect(out).toMatch(/Master_Down_Interval = 3 × 100 ms \+ Skew_Time 41\.4 ms = 341\.4 ms at priority 150 \(measured \d+ ms\)/);
+    // --keep: the work directory stays, with the configs, logs and the drill report.
+    const kept = /configs, logs and the drill report kept in (\S+) \(--keep\)/.exec(out)?.[1];
+    expect(kept, out).toBeDefined();
+    try {
+      for (const f of ['d1.yaml', 'd2.yaml', 'd1.log', 'drill-report.json']) expect(existsSync(path.join(kept!, f)), f).toBe(true);
+    } finally {
+      rmSync(kept!, { recursive: true, force: true });
+    }
     expect(out).not.toMatch(/the demo did not finish within/);
     /** Each pattern matches somewhere after the previous one's match. */
     const inOrder = (...res: RegExp[]): void => {
@@ -107,7 +123,8 @@ describe('npm run demo', () => {
     expect(out).toMatch(/d1: 10\.64\.0\.21:80 UP \(weight 1, HTTP_GET answered in \d+ ms\), 10\.64\.0\.22:80 UP/);
     expect(out).toMatch(/d2: 10\.64\.0\.21:80 UP \(weight 1, HTTP_GET answered in \d+ ms\), 10\.64\.0\.22:80 UP/);
     expect(out).toMatch(/\$ vipkeeper status --socket d1\.sock/);
-    expect(out).toMatch(/VI_DEMO\s+64\s+eth0\s+MASTER\s+150/);
+    expect(out).toMatch(/VRRP Instance = VI_DEMO\n.*State += MASTER\n/);
+    expect(out).toMatch(/Priority += 150 base, 150 effective/);
     // 4. IPVS: with no IP_VS, the table is printed and no traffic is claimed.
     if (/this kernel has NO IP_VS/.test(out)) {
       expect(out).toMatch(/NOTHING in this demo is load-balanced by IPVS/);
@@ -145,7 +162,7 @@ describe('npm run demo', () => {
       /d1's vipkeeper killed \(SIGSTOP \+ SIGKILL/,
       /d2 MASTER \(its status\)/,
       /takeover after the crash/,
-      /last: BACKUP -> MASTER \(no advert received within Master_Down_Interval\)/,
+      /Last transition += .*BACKUP -> MASTER: no advert received within Master_Down_Interval/,
       /demo OK/,
     );
     inOrder(/VIP 10\.64\.0\.100 on d2's eth0/, /takeover after the crash/);

@@ -103,7 +103,8 @@ describe('vipkeeper drill', () => {
   it('fails over to the BACKUP, prints the timeline, writes the report, and hands back', async () => {
     await settled();
     const report = path.join(lan.dir, 'drill-report.json');
-    const r = await drill(d1.ns, ['--socket', d1.socket, '--peer-socket', d2.socket, '--hand-back', '--report', report]);
+    const svg = path.join(lan.dir, 'drill-timeline.svg');
+    const r = await drill(d1.ns, ['--socket', d1.socket, '--peer-socket', d2.socket, '--hand-back', '--report', report, '--svg', svg]);
     expect(r.code, `${r.out}\n${r.err}`).toBe(0);
 
     // The timeline, as an operator reads it.
@@ -143,6 +144,12 @@ describe('vipkeeper drill', () => {
     const hb = rep.handBack!;
     expect(hb.completed && hb.withinBound).toBe(true);
     expect(hb.events.map((e) => e.event)).toEqual(expect.arrayContaining(['command-sent', 'peer-advert-priority-0', 'peer-status-backup', 'local-master']));
+    // The same timeline as a picture: one dot per event of both phases.
+    expect(r.out).toContain(`timeline: ${svg}`);
+    const picture = readFileSync(svg, 'utf8');
+    expect(picture).toMatch(/^<\?xml version="1\.0" encoding="UTF-8"\?>\n<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(picture.match(/<g class="event"/g)).toHaveLength(fo.events.length + hb.events.length);
+    expect(picture).toMatch(/failover: \d+ ms <tspan fill="#2e7d32">PASS<\/tspan>/);
 
     // And the pair really is back: d1 MASTER with the VIP.
     await settled();

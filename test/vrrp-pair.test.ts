@@ -165,7 +165,7 @@ interface FakeNode {
   logLines: string[];
 }
 
-function fakeNode(link: FakeLink, node: string, ip: string, config: Config, opts: { addError?: () => string | undefined } = {}): FakeNode {
+function fakeNode(link: FakeLink, node: string, ip: string, config: Config, opts: { addError?: () => string | undefined; noSource?: 'no-interface' | 'no-address' } = {}): FakeNode {
   const events: RuntimeEvent[] = [];
   const notifies: NotifyRequest[] = [];
   const logLines: string[] = [];
@@ -182,7 +182,8 @@ function fakeNode(link: FakeLink, node: string, ip: string, config: Config, opts
         if (err) throw new Error(err);
       },
       removeVips: async (vips) => op(`remove ${vips.map((v) => v.address).join(',')}`),
-      primaryAddress: async () => ip,
+      primaryAddress: async () => (opts.noSource ? undefined : ip),
+      interfaceExists: async () => opts.noSource !== 'no-interface',
       cleanupStale: async () => op('cleanupStale'),
     },
     announcer: { announce: async (_v, _d, o) => op(`garp x${o.repeat}`) },
@@ -241,6 +242,15 @@ describe('VrrpRuntime driver: an in-process pair in virtual time', () => {
     const t = a.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((o) => o.to === 'MASTER');
     expect(t).toMatchObject({ instance: 'VI_1', vrid: 51, from: 'BACKUP', to: 'MASTER', reason: expect.any(String) });
     await b.rt.stop();
+  });
+
+  it('a missing interface is named as missing ("no interface eth0"), an interface without an address as such', async () => {
+    const clock = new FakeClock(1000);
+    const link = new FakeLink(clock, []);
+    const gone = fakeNode(link, 'a', '10.0.0.11', fakeConfig(150), { noSource: 'no-interface' });
+    await expect(gone.rt.start()).rejects.toThrow(/^Instance "VI_1": no interface eth0 on this host/);
+    const bare = fakeNode(link, 'b', '10.0.0.12', fakeConfig(100), { noSource: 'no-address' });
+    await expect(bare.rt.start()).rejects.toThrow(/interface eth0 has no IPv4 address to send adverts from/);
   });
 
   it('a MASTER whose VIPs cannot be added goes to FAULT (the peer takes over), retries with backoff, and recovers once the cause is fixed', async () => {

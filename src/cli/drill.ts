@@ -42,6 +42,7 @@ import { masterDownIntervalMs, skewTimeMs } from '../vrrp/timers.js';
 import { EXIT } from './exit-codes.js';
 import { measure } from '../drill/measure.js';
 import { ipvsCheck, localChecks, nodeIdentity, peerChecks, wireCheck, type PeerView } from '../drill/precheck.js';
+import { timelineSvg } from '../drill/timeline-svg.js';
 import { fmtMs, incomplete, isoNow, type DrillReport, type PrecheckResult } from '../drill/report.js';
 
 export interface DrillOptions {
@@ -52,6 +53,8 @@ export interface DrillOptions {
   peerTimeout?: string;
   handBack?: boolean;
   report?: string;
+  /** Also draw the timeline as SVG into this file. */
+  svg?: string;
   json?: boolean;
 }
 
@@ -130,11 +133,21 @@ export async function runDrill(o: DrillOptions): Promise<number> {
         report.exitCode = code;
       }
     }
+    if (o.svg) {
+      try {
+        writeFileSync(o.svg, timelineSvg(report));
+      } catch (e) {
+        fail(`cannot write the timeline ${o.svg}: ${(e as Error).message}`);
+        if (code === EXIT.ok) code = EXIT.runtime;
+        report.exitCode = code;
+      }
+    }
     if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     if (result === 'refused') fail(`refused: ${message}`);
     else if (result === 'fail') fail(message);
     else out(message);
     if (wrote) out(`report: ${wrote}`);
+    if (o.svg) out(`timeline: ${o.svg}`);
     return code;
   };
 

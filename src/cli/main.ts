@@ -1,6 +1,7 @@
 // The `vipkeeper` command line. Thin: parse arguments, call into src/config and
 // friends, map the outcome to an exit code (see exit-codes.ts).
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Command, CommanderError } from 'commander';
 import type { DrillOptions } from './drill.js';
 import { EXIT } from './exit-codes.js';
@@ -36,12 +37,23 @@ function oneFile(command: string, positional: string | undefined, flag: string |
   return f;
 }
 
+/** Why `rs` is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT, or undefined when it is. */
+export function realServerArgError(rs: string): string | undefined {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(rs) ?? /^([^:]+):(\d+)$/.exec(rs);
+  const [addr, port] = m ? [m[1]!, Number(m[2])] : [rs, undefined];
+  const fam = isIP(addr);
+  if (fam === 0 || (m && rs.startsWith('[') && fam !== 6)) return `'${rs}' is not a real server: give ADDRESS:PORT, [IPv6]:PORT or ADDRESS (e.g. 10.0.0.11:80, [fd00::11]:80)`;
+  if (port !== undefined && (port < 1 || port > 65535)) return `'${rs}': port ${port} is not between 1 and 65535`;
+  return undefined;
+}
+
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('vipkeeper')
     .description('VRRP, health checks and IPVS for an LVS director pair; a keepalived replacement')
     .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
-    .showHelpAfterError();
+    .configureOutput({ outputError: (str, write) => write(`vipkeeper: ${str.replace(/^error: /, '')}`) })
+    .showHelpAfterError("(run 'vipkeeper --help' for the commands, 'vipkeeper COMMAND --help' for one)");
 
   program
     .command('check')
@@ -120,7 +132,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .argument('<RS>', 'real server as ADDRESS:PORT ([v6]:PORT)')
       .option('--vs <VS>', 'only in this virtual server (e.g. "TCP 10.0.0.1:80")')
       .option(...socketOpt)
-      .action(async (rs: string, o: { vs?: string; socket?: string }) => setExit(await runCommand(path, { rs, ...(o.vs ? { vs: o.vs } : {}) }, o)));
+      .action(async (rs: string, o: { vs?: string; socket?: string }) => {
+        // A malformed address is a usage error, said before the daemon is asked anything.
+        const bad = realServerArgError(rs);
+        if (bad) {
+          process.stderr.write(`vipkeeper ${name}: ${bad}\n`);
+          return setExit(EXIT.usage);
+        }
+        setExit(await runCommand(path, { rs, ...(o.vs ? { vs: o.vs } : {}) }, o));
+      });
   }
   program
     .command('maintenance')
@@ -149,6 +169,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--peer-timeout <DURATION>', 'give up waiting for the takeover after this long', '10s')
     .option('--hand-back', 'after a pass, ask the peer to step down and measure mastership coming back')
     .option('--report <FILE>', 'JSON report (default ./vipkeeper-drill-<time>.json)')
+    .option('--svg <FILE>', 'also draw the timeline as an SVG picture into FILE')
     .option('--json', 'print the report as JSON instead of the timeline')
     .option(...socketOpt)
     .action(async (o: DrillOptions) => setExit(await runDrill(o)));

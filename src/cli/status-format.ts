@@ -133,7 +133,7 @@ export function formatIpvs(s: DaemonStatus): string[] {
   if (ipvs?.error) out.push(`  ${ipvs.error.replace(/\s+/g, ' ')}`);
   if (ipvs && ipvs.state !== 'in-sync' && managed) out.push('  (the rows are the configured table; ActiveConn and InActConn need the kernel)');
   out.push(IPVSADM_HEADER[0]!);
-  out.push(`${IPVSADM_HEADER[1]!} ${pad('Check', 8)}${pad('Checked', 10)}Reason`);
+  out.push(`${IPVSADM_HEADER[1]!}  ${pad('Check', 8)}${pad('Checked', 10)}Reason`);
   const kernel = new Map((ipvs?.table ?? []).map((t) => [t.service, t]));
   const configured = ipvs?.configured ?? [];
   const haveKernel = ipvs?.state === 'in-sync' || (ipvs?.table.length ?? 0) > 0;

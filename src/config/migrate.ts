@@ -1,7 +1,7 @@
 // keepalived.conf → vipkeeper YAML. The header says what was carried over and what was not, with
 // counts; each keyword vipkeeper does not act on is written as a comment where it was (inside its
 // instance, virtual server, …), never as a live key.
-import { relative } from 'node:path';
+import { resolve } from 'node:path';
 import type { Unsupported } from './keepalived/context.js';
 import type { Config } from './schema.js';
 import { writeYaml } from './yaml-write.js';
@@ -42,7 +42,10 @@ export function formatSummary(s: MigrationSummary): string {
   return `${s.carried} keyword${s.carried === 1 ? '' : 's'} carried over${s.partial ? ` (${s.partial} only partly acted on, see the warnings)` : ''}, ${s.notActed} not acted on, ${s.unknown} unknown, ${s.refused} refused`;
 }
 
-const rel = (f: string) => relative(process.cwd(), f) || f;
+/** Paths in a migrated file are absolute: it is read later, from anywhere. */
+const rel = (f: string) => resolve(f);
+/** Instance keys written even at their default: the ones a person tunes after migrating. */
+export const MIGRATE_KEEP_DEFAULTS = ['priority', 'advert_int'] as const;
 
 export function migrationHeader(source: string, configId: string, facts: MigrationFacts): string[] {
   const lines = [
@@ -101,9 +104,10 @@ function withComments(body: string, unsupported: readonly Unsupported[]): string
 
 export function migrateToYaml(config: Config, source: string, configId: string, facts: MigrationFacts): string {
   const header = migrationHeader(source, configId, facts);
-  const text = writeYaml(config);
+  const text = writeYaml(config, [], MIGRATE_KEEP_DEFAULTS);
   const head = header.map((l) => (l ? `# ${l}` : '#')).join('\n');
-  return `${head}\n${withComments(text, facts.unsupported)}`;
+  const body = withComments(text, facts.unsupported);
+  return `${head}\n${body.endsWith('\n') ? body : `${body}\n`}`;
 }
 
 /**

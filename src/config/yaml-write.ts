@@ -112,8 +112,8 @@ function objectToInput(schema: AnySchema, value: Record<string, unknown>): Recor
       continue;
     }
     const { hasDefault, defaultValue } = unwrap(field);
-    // `type` discriminators always stay; everything equal to its default goes.
-    if (k !== 'type' && hasDefault && isDeepStrictEqual(v, defaultValue)) continue;
+    // `type` discriminators always stay, and the keys asked for; everything else equal to its default goes.
+    if (k !== 'type' && !keepDefaults.has(k) && hasDefault && isDeepStrictEqual(v, defaultValue)) continue;
     const converted = toInput(field, v);
     if (converted !== undefined) out[k] = converted;
   }
@@ -124,14 +124,25 @@ function dropUndefined(v: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined));
 }
 
-/** The compact YAML input object for a config (no comments). */
-export function configToInput(config: Config): Record<string, unknown> {
-  return toInput(ConfigSchema, config) as Record<string, unknown>;
+/** Keys written even at their default value, for the current (synchronous) write. */
+let keepDefaults: ReadonlySet<string> = new Set();
+
+/**
+ * The compact YAML input object for a config (no comments). `keep`: keys written even when they
+ * equal their default (a migrated file shows the values a person will want to tune).
+ */
+export function configToInput(config: Config, keep: readonly string[] = []): Record<string, unknown> {
+  keepDefaults = new Set(keep);
+  try {
+    return toInput(ConfigSchema, config) as Record<string, unknown>;
+  } finally {
+    keepDefaults = new Set();
+  }
 }
 
 /** YAML text for a config, with an optional comment header (each line gets `# `). */
-export function writeYaml(config: Config, header: string[] = []): string {
-  const body = yaml.dump(configToInput(config), { lineWidth: 120, noRefs: true, quotingType: '"' });
+export function writeYaml(config: Config, header: string[] = [], keep: readonly string[] = []): string {
+  const body = yaml.dump(configToInput(config, keep), { lineWidth: 120, noRefs: true, quotingType: '"' });
   const head = header.map((l) => (l ? `# ${l}` : '#')).join('\n');
   return (head ? `${head}\n` : '') + body;
 }

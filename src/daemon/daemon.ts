@@ -23,7 +23,7 @@ import { startControlServer, type CommandResult, type ControlServer } from './co
 import { loadConfigOffThread, RELOAD_PARSE_TIMEOUT_MS } from './config-thread.js';
 import { acquireLocks, configLocks, LockHeld, type Locks } from './instance-lock.js';
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
-import type { Logger, LogLevel } from '../sys/logger.js';
+import { logFormat, type Logger, type LogLevel } from '../sys/logger.js';
 import { serializeCoalescing } from '../sys/serialize.js';
 import { applyScriptPolicy } from '../sys/exec.js';
 import { startCheckerPort, type CheckerPort } from './scripts/checker-port.js';
@@ -201,6 +201,7 @@ export class Daemon {
       transport: this.opts.transport,
       udpPort: this.opts.udpPort,
       logLevel: this.opts.logLevel,
+      logPretty: logFormat() === 'human',
       heartbeatMs: HEARTBEAT_MS,
       stopSignals: this.opts.stopSignals ?? [],
     };

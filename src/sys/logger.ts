@@ -7,6 +7,7 @@
  * `authPassword` (and the same keys one to three objects down). The VRRP runtime never logs the
  * config objects that hold them in the first place; this is the safety net.
  */
+import { fstatSync } from 'node:fs';
 import { pino, type DestinationStream, type LoggerOptions as PinoOptions } from 'pino';
 
 type LogMethod = (obj: object, msg?: string) => void;
@@ -40,7 +41,7 @@ export const REDACTED = '[redacted]';
 
 export interface CreateLoggerOptions {
   level?: LogLevel | string;
-  /** Human-readable lines instead of JSON; default: whether the destination (stdout) is a TTY. */
+  /** Human-readable lines instead of JSON; default: `logFormat()` for stdout (terminal, not the journal). */
   pretty?: boolean;
   /** Where to write; default stdout (synchronously, so nothing is lost at exit). */
   destination?: DestinationStream | NodeJS.WritableStream;
@@ -85,6 +86,27 @@ export function nonBlockingDestination(fd: number, maxBufferBytes: number): Dest
   return dest as unknown as DestinationStream & { flushSync(): void; end(): void };
 }
 
+export type LogFormat = 'json' | 'human';
+
+/**
+ * How the daemon writes its log: VIPKEEPER_LOG_FORMAT (json or human) if set; JSON when stdout is
+ * the journal (systemd sets JOURNAL_STREAM to its device:inode), so the fields arrive as fields;
+ * human lines on a terminal; JSON otherwise (files, pipes, log shippers).
+ */
+export function logFormat(env: NodeJS.ProcessEnv = process.env, fd = 1, isTty = process.stdout.isTTY === true): LogFormat {
+  const forced = env.VIPKEEPER_LOG_FORMAT?.trim().toLowerCase();
+  if (forced === 'json' || forced === 'human') return forced;
+  if (env.JOURNAL_STREAM) {
+    try {
+      const st = fstatSync(fd);
+      if (env.JOURNAL_STREAM === `${st.dev}:${st.ino}`) return 'json';
+    } catch {
+      // not a descriptor we can stat: decide by the terminal
+    }
+  }
+  return isTty ? 'human' : 'json';
+}
+
 export function isLogLevel(s: string): s is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(s);
 }
@@ -92,8 +114,7 @@ export function isLogLevel(s: string): s is LogLevel {
 export function createLogger(opts: CreateLoggerOptions = {}): pino.Logger {
   const dest =
     opts.destination ?? (opts.nonBlocking ? nonBlockingDestination(opts.nonBlocking.fd ?? 1, opts.nonBlocking.maxBufferBytes) : pino.destination({ dest: 1, sync: true }));
-  const tty = opts.destination === undefined ? process.stdout.isTTY === true : false;
-  const pretty = opts.pretty ?? tty;
+  const pretty = opts.pretty ?? (opts.destination === undefined ? logFormat() === 'human' : false);
   const options: PinoOptions = {
     level: opts.level ?? 'info',
     base: opts.base ?? { name: 'vipkeeper' },
@@ -127,7 +148,9 @@ export function formatPrettyLine(line: string): string {
   const fields = Object.entries(rest)
     .map(([k, v]) => `${k}=${typeof v === 'string' ? (/[\s"=]/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`)
     .join(' ');
-  return `${t} ${lv} ${typeof msg === 'string' ? msg : ''}${fields ? `  ${fields}` : ''}\n`;
+  // One event, one line: a newline inside a message or a field is shown escaped.
+  const text = typeof msg === 'string' ? msg.replace(/\r?\n/g, '\\n') : '';
+  return `${t} ${lv} ${text}${fields ? `  ${fields}` : ''}\n`;
 }
 
 function prettyStream(dest: DestinationStream | NodeJS.WritableStream): DestinationStream {

@@ -29,6 +29,7 @@ export function addressPort(): AddressPort {
     addVips: (vips, dev) => ops.addVips(vips, dev ?? '').then(check('adding VIPs')),
     removeVips: (vips, dev) => ops.removeVips(vips, dev ?? '').then(check('removing VIPs')),
     primaryAddress: (dev, family) => ops.primaryAddress(dev, family),
+    interfaceExists: (dev) => ops.interfaceExists(dev),
     cleanupStale: (vips, dev) => ops.cleanupStale(vips, dev ?? '').then(check('removing stale VIPs')),
     rehearse: (vips, dev) => ops.rehearse(vips, dev ?? ''),
   };

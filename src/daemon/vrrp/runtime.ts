@@ -234,7 +234,11 @@ export class VrrpRuntime {
       if (src === undefined) {
         if (probe.wire.interface === undefined) throw new VrrpRuntimeError(`Instance "${name}" has neither an interface nor a source address`);
         // with use_vmac the VMAC may not exist yet: the base interface's address is the source
-        src = (await this.deps.addresses.primaryAddress(probe.vmac?.base ?? probe.wire.interface, probe.wire.family)) ?? undefined;
+        const ifname = probe.vmac?.base ?? probe.wire.interface;
+        src = (await this.deps.addresses.primaryAddress(ifname, probe.wire.family)) ?? undefined;
+        if (src === undefined && (await this.deps.addresses.interfaceExists?.(ifname)) === false) {
+          throw new VrrpRuntimeError(`Instance "${name}": no interface ${ifname} on this host (its network namespace); fix interface, or run where it exists`);
+        }
         if (src === undefined) {
           throw new VrrpRuntimeError(
             `Instance "${name}": interface ${probe.wire.interface} has no ${probe.wire.family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from; add one or set ${probe.wire.unicastPeers.length ? 'unicast_src_ip' : 'mcast_src_ip'}`,

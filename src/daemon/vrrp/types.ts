@@ -25,6 +25,8 @@ export interface AddressPort {
   removeVips(vips: readonly Vip[], defaultDev: string | undefined): Promise<unknown> | unknown;
   /** Source address for adverts: primary IPv4 / link-local IPv6 of `dev`. */
   primaryAddress(dev: string, family: 4 | 6): Promise<string | undefined> | string | undefined;
+  /** Whether `dev` exists in this network namespace (says "no interface eth0" rather than "no address"). */
+  interfaceExists?(dev: string): Promise<boolean> | boolean;
   /** At startup: remove these VIPs if a previous run left them configured. */
   cleanupStale(vips: readonly Vip[], defaultDev: string | undefined): Promise<unknown> | unknown;
   /** Run the add code without a kernel, just before a possible takeover (see VrrpRuntime.rehearse). */

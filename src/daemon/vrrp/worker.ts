@@ -22,6 +22,8 @@ export interface VrrpWorkerData {
   transport: 'raw' | 'udp';
   udpPort: number;
   logLevel: LogLevel;
+  /** The main thread's log format: a worker cannot tell whether stdout is a terminal or the journal. */
+  logPretty?: boolean;
   heartbeatMs: number;
   /**
    * Signals the process stops on (the CLI's handlers). The worker watches them itself: Node
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
   const data = workerData as VrrpWorkerData;
   let config = data.config;
   // Asynchronous, bounded: a stalled journal must not hold up an advert (lines are dropped, counted).
-  const log = createLogger({ level: data.logLevel, nonBlocking: { maxBufferBytes: LOG_BUFFER_BYTES } }).child({ component: 'vrrp' });
+  const log = createLogger({ level: data.logLevel, nonBlocking: { maxBufferBytes: LOG_BUFFER_BYTES }, ...(data.logPretty !== undefined ? { pretty: data.logPretty } : {}) }).child({ component: 'vrrp' });
   // script_user and enable_script_security, for this thread's scripts (the main thread sets its own)
   applyScriptPolicy(config.global);
   // Start libuv's threadpool from this thread while it is still SCHED_OTHER (it is created once,
