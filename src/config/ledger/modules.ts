@@ -22,6 +22,7 @@ export const M = {
   vmacNet: 'src/net/vmac.ts',
   extras: 'src/daemon/vrrp/extras.ts',
   routes: 'src/net/routes.ts',
+  firewall: 'src/net/firewall.ts',
   fifoWriter: 'src/daemon/scripts/notify-fifo.ts',
   /** Config-layer modules, for structural entries. */
   lexer: 'src/config/keepalived/source.ts',
