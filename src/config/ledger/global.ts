@@ -51,7 +51,9 @@ export const GLOBAL_DEFS: Block = {
     vrrp_owner_ignore_adverts: notActed('an address owner (priority 255) still processes adverts, except in strict mode', { since: '2.3' }),
     vrrp_garp_extra_if: notActed('no periodic gratuitous ARP is sent on other interfaces'),
     vrrp_vmac_garp_intvl: alias('vrrp_garp_extra_if', { deprecated: 'vrrp_garp_extra_if' }),
-    vrrp_startup_delay: notActed('VRRP starts at once instead of after the delay', { fields: 'vrrp_startup_delay' }),
+    vrrp_startup_delay: acted(M.vrrpRuntime, 'vrrp_startup_delay', {
+      note: 'no socket, advert or VIP until it passes; then the instances start in BACKUP (keepalived runs them as BACKUP that cannot take over during the delay)',
+    }),
     vrrp_delay_after_boot: alias('vrrp_startup_delay', { since: '2.3' }),
     vrrp_notify_priority_changes: acted(M.vrrpRuntime, 'vrrp_notify_priority_changes'),
     vrrp_rt_priority: acted([M.worker, M.vrrpRuntime], 'vrrp_rt_priority', { note: 'vipkeeper runs the VRRP thread at SCHED_RR 10 unless set; 0 turns it off' }),
