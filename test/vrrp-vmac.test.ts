@@ -33,7 +33,7 @@ const VRID = 64;
 const VMAC = 'vrrp.64';
 const VMAC_MAC = '00:00:5e:00:01:40';
 
-function conf(o: { state: 'MASTER' | 'BACKUP'; priority: number; xmitBase?: boolean }): string {
+function conf(o: { state: 'MASTER' | 'BACKUP'; priority: number; xmitBase?: boolean; vip?: string }): string {
   return [
     'global_defs {',
     '    router_id vmac_test',
@@ -49,7 +49,7 @@ function conf(o: { state: 'MASTER' | 'BACKUP'; priority: number; xmitBase?: bool
     ...(o.xmitBase ? ['    vmac_xmit_base'] : []),
     '    promote_secondaries',
     '    virtual_ipaddress {',
-    `        ${VIP}/24`,
+    `        ${o.vip ?? `${VIP}/24`}`,
     '    }',
     '}',
     '',
@@ -196,6 +196,28 @@ describe('use_vmac with keepalived as the peer', () => {
     expect(await neighMac(client().ns, VIP)).toBe(VMAC_MAC);
     expect(await advertSources()).toEqual([VMAC_MAC]);
     expect(p.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER']);
+  });
+
+  it('IPv6: the VMAC has the MAC 00:00:5e:00:02:VRID and the base link-local address; keepalived BACKUP accepts our adverts', async () => {
+    const VIP6 = 'fd00:64::100';
+    const p = await startVipkeeper(lab, d1().ns, writeFile(lan.dir, 'vk-v6.conf', conf({ state: 'MASTER', priority: 150, vip: `${VIP6}/64` })));
+    vks.push(p);
+    await p.waitState(INSTANCE, 'MASTER', 15_000);
+    const k = startKeepalived(lab, d2().ns, writeFile(lan.dir, 'ka-v6.conf', conf({ state: 'BACKUP', priority: 100, vip: `${VIP6}/64` })), lan.dir);
+    kas.push(k);
+    await k.waitState(INSTANCE, 'BACKUP', 15_000);
+    const l = await link(d1().ns, VMAC);
+    expect(l?.address).toBe('00:00:5e:00:02:40');
+    const base = await link(d1().ns, 'eth0');
+    const ll = base?.addr_info?.map((a) => a.local).find((a) => a?.startsWith('fe80:'));
+    expect(l?.addr_info?.map((a) => a.local)).toEqual(expect.arrayContaining([VIP6, ll]));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(k.state(INSTANCE)).toBe('BACKUP');
+    expect(p.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER']);
+    await p.terminate();
+    vks.splice(vks.indexOf(p), 1);
+    await k.waitState(INSTANCE, 'MASTER', 5000);
+    expect(await link(d1().ns, VMAC)).toBeUndefined();
   });
 
   it('vmac_xmit_base: the VIP on the VMAC, adverts from the base interface, keepalived BACKUP agrees', async () => {

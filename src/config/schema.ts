@@ -165,6 +165,13 @@ export const GlobalSchema = z.strictObject({
   vrrp_mcast_group4: Ip.default('224.0.0.18'),
   vrrp_mcast_group6: Ip.default('ff02::12'),
   vrrp_strict: Bool.default(false),
+  nftables: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/, 'a letter, then up to 31 letters, digits or _')
+    .default('vipkeeper')
+    .meta({ description: "The nftables table (ip and ip6) of the no_accept drop rules; vipkeeper's own, not keepalived's." }),
+  nftables_priority: z.number().int().min(-400).max(400).default(-1),
+  nftables_counters: Bool.default(false),
   vrrp_skip_check_adv_addr: Bool.default(false),
   vrrp_check_unicast_src: Bool.default(false),
   vrrp_garp_master_delay: Duration.prefault('5s'),

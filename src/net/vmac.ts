@@ -90,7 +90,7 @@ export class VmacManager {
       // the adverts' source is the base's link-local address: it must be on the VMAC too
       const ll = await this.linkLocal(spec.base);
       if (ll === undefined) throw new Error(`use_vmac: ${spec.base} has no IPv6 link-local address for ${spec.name}`);
-      lines.push(`-6 addr replace ${ll}/64 dev ${spec.name} nodad`);
+      lines.push(`addr replace ${ll}/64 dev ${spec.name} nodad`);
     }
     lines.push(`link set dev ${spec.name} up`);
     const r = await ipBatch(lines, this.ip);

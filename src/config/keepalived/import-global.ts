@@ -70,6 +70,10 @@ export const GLOBAL: Table = table('global_defs', {
   vrrp_mcast_group4: ip('vrrp_mcast_group4'),
   vrrp_mcast_group6: ip('vrrp_mcast_group6'),
   vrrp_strict: flag('vrrp_strict'),
+  // keepalived's default table is "keepalived"; a bare `nftables` gets vipkeeper's own
+  nftables: (ctx, node, t, path) => set(ctx, t, path, 'nftables', argText(node) ?? 'vipkeeper', node),
+  nftables_priority: int('nftables_priority', -400, 400),
+  nftables_counters: flag('nftables_counters'),
   vrrp_skip_check_adv_addr: bool('vrrp_skip_check_adv_addr'),
   vrrp_check_unicast_src: flag('vrrp_check_unicast_src'),
   vrrp_garp_master_delay: secs('vrrp_garp_master_delay'),

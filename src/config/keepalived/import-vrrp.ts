@@ -394,8 +394,8 @@ function strictFixups(ctx: ImportContext, name: string, inst: Obj, global: Obj):
   const v6 = vips.some((v) => isIP(String(v.address)) === 6);
   const version = (inst.version as number | undefined) ?? (v6 ? 3 : ((global.vrrp_version as number | undefined) ?? 2));
   if (inst.accept === true && version === 2) {
-    // no_accept is not acted on (vrrp_strict / strict_mode say so): the key goes, nothing is dropped
-    ctx.warn(loc, `(${name}) accept mode does not comply with VRRPv2 (RFC 3768) in strict mode; keepalived resets it to no_accept, which vipkeeper does not enforce`);
+    // strict mode without accept is no_accept (src/daemon/vrrp/extras.ts)
+    ctx.warn(loc, `(${name}) accept mode does not comply with VRRPv2 (RFC 3768) in strict mode; keepalived resets it to no_accept, and so does vipkeeper`);
     delete inst.accept;
   }
 }

@@ -4,7 +4,7 @@ import { acted, alias, notActed, partial, structural, type Block, type Entry } f
 
 const NO_EMAIL = 'no email alert is sent (vipkeeper has no SMTP client; use the notify scripts or the FIFO)';
 const NO_SNMP = 'there is no SNMP sub-agent (use /metrics)';
-const NO_FIREWALL = 'no firewall rule is installed';
+const NO_FIREWALL = 'no iptables rule or ipset is made';
 const ONE_PROCESS = 'vipkeeper is one process with a VRRP thread; it has no separate VRRP, checker or BFD process to tune';
 /** A field and its sub-fields: `object('smtp_server', 'host', 'port')`. */
 const object = (key: string, ...subs: string[]): string[] => [key, ...subs.map((s) => `${key}.${s}`)];
@@ -32,7 +32,7 @@ export const GLOBAL_DEFS: Block = {
     vrrp_version: acted(M.validate, 'vrrp_version', { note: 'the version an instance speaks (instanceVersion)' }),
     vrrp_mcast_group4: acted(M.params, 'vrrp_mcast_group4'),
     vrrp_mcast_group6: acted(M.params, 'vrrp_mcast_group6'),
-    vrrp_strict: partial(M.params, 'vrrp_strict', "strict mode's no_accept is not enforced: no firewall rule drops traffic to the VIPs"),
+    vrrp_strict: acted([M.params, M.extras], 'vrrp_strict', { note: "its no_accept is enforced with nftables (see nftables)" }),
     vrrp_skip_check_adv_addr: acted(M.params, 'vrrp_skip_check_adv_addr'),
     vrrp_check_unicast_src: acted(M.params, 'vrrp_check_unicast_src'),
     vrrp_garp_master_delay: acted(M.params, 'vrrp_garp_master_delay'),
@@ -51,7 +51,9 @@ export const GLOBAL_DEFS: Block = {
     vrrp_owner_ignore_adverts: notActed('an address owner (priority 255) still processes adverts, except in strict mode', { since: '2.3' }),
     vrrp_garp_extra_if: notActed('no periodic gratuitous ARP is sent on other interfaces'),
     vrrp_vmac_garp_intvl: alias('vrrp_garp_extra_if', { deprecated: 'vrrp_garp_extra_if' }),
-    vrrp_startup_delay: notActed('VRRP starts at once instead of after the delay', { fields: 'vrrp_startup_delay' }),
+    vrrp_startup_delay: acted(M.vrrpRuntime, 'vrrp_startup_delay', {
+      note: 'no socket, advert or VIP until it passes; then the instances start in BACKUP (keepalived runs them as BACKUP that cannot take over during the delay)',
+    }),
     vrrp_delay_after_boot: alias('vrrp_startup_delay', { since: '2.3' }),
     vrrp_notify_priority_changes: acted(M.vrrpRuntime, 'vrrp_notify_priority_changes'),
     vrrp_rt_priority: acted([M.worker, M.vrrpRuntime], 'vrrp_rt_priority', { note: 'vipkeeper runs the VRRP thread at SCHED_RR 10 unless set; 0 turns it off' }),
@@ -96,12 +98,14 @@ export const GLOBAL_DEFS: Block = {
     vmac_prefix: notActed('VMAC interfaces without a name of their own are named vrrp.VRID, keepalived\'s default, whatever this prefix'),
     vmac_addr_prefix: notActed('nothing: use_vmac_addr is not acted on, so there are no per-address VMACs to name'),
     log_unknown_vrids: notActed('adverts for VRIDs not configured here are counted in the status and metrics, not logged one by one'),
-    vrrp_iptables: notActed(NO_FIREWALL),
-    vrrp_ipsets: notActed(NO_FIREWALL),
-    nftables: notActed(NO_FIREWALL),
-    nftables_priority: notActed(NO_FIREWALL),
-    nftables_counters: notActed(NO_FIREWALL),
-    nftables_ifindex: notActed(NO_FIREWALL),
+    vrrp_iptables: notActed(`${NO_FIREWALL}; the no_accept rules go into vipkeeper's nftables table instead`),
+    vrrp_ipsets: notActed(`${NO_FIREWALL}; the no_accept rules go into vipkeeper's nftables table instead`),
+    nftables: acted([M.extras, M.firewall], 'nftables', {
+      note: "the table of the no_accept drop rules (ip and ip6); default vipkeeper, not keepalived's 'keepalived', so both can run on one host",
+    }),
+    nftables_priority: acted([M.extras, M.firewall], 'nftables_priority'),
+    nftables_counters: acted([M.extras, M.firewall], 'nftables_counters'),
+    nftables_ifindex: notActed('nothing: vipkeeper keeps no per-interface link-local sets'),
     nftables_ipvs: notActed('virtual_server_group entries are programmed as IPVS services, not through nftables fwmarks'),
     nftables_ipvs_priority: notActed('no nftables rule is installed for IPVS'),
     nftables_ipvs_start_fwmark: notActed('no nftables rule is installed for IPVS'),

@@ -22,6 +22,7 @@ export const M = {
   vmacNet: 'src/net/vmac.ts',
   extras: 'src/daemon/vrrp/extras.ts',
   routes: 'src/net/routes.ts',
+  firewall: 'src/net/firewall.ts',
   fifoWriter: 'src/daemon/scripts/notify-fifo.ts',
   /** Real server and virtual server notifies, checker FIFO lines, omega (main thread). */
   checkerEvents: 'src/daemon/scripts/checker-events.ts',

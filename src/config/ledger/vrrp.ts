@@ -1,7 +1,7 @@
 // The VRRP blocks: vrrp_script, track_file, vrrp_track_process, vrrp_sync_group, vrrp_instance
 // and what lies inside an instance (authentication, auth_hmac, a virtual address line).
 import { M } from './modules.js';
-import { acted, alias, notActed, partial, refused, structural, type Block, type Entry } from './types.js';
+import { acted, alias, notActed, refused, structural, type Block, type Entry } from './types.js';
 
 const NO_EMAIL = 'no email alert is sent (vipkeeper has no SMTP client)';
 const NO_PROCESS = 'process tracking is not implemented: the tracked process never changes the priority or the state';
@@ -182,14 +182,11 @@ export const VRRP_INSTANCE: Block = {
     vmac_xmit_base: acted([M.vmac, M.params], 'vmac_xmit_base'),
     use_ipvlan: notActed('no ipvlan interface is created; the VIPs go on the interface itself'),
     vrf: notActed('adverts and VIPs are not put in the VRF'),
-    accept: notActed('traffic to the VIPs is not dropped as a non-owner MASTER (no firewall rule)', {
-      fields: 'accept',
-      // vipkeeper never drops traffic to the VIPs, which is what `accept` asks for
-      inert: (v) => v !== false,
-      note: 'accept is what vipkeeper does; no_accept is what it does not',
+    accept: acted(M.extras, 'accept', {
+      note: 'no_accept (and strict mode without accept): a MASTER that is not the address owner drops traffic to and from its VIPs with nftables, added right after the VIPs, removed right before them',
     }),
     no_accept: alias('accept'),
-    strict_mode: partial(M.params, 'strict_mode', "strict mode's no_accept is not enforced: no firewall rule drops traffic to the VIPs"),
+    strict_mode: acted([M.params, M.extras], 'strict_mode'),
     skip_check_adv_addr: acted(M.params, 'skip_check_adv_addr'),
     garp_master_delay: acted(M.params, 'garp_master_delay'),
     garp_master_repeat: acted(M.params, 'garp_master_repeat'),

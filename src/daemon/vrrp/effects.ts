@@ -119,7 +119,11 @@ export class InstanceEffects {
       else {
         // routes and rules through the VIPs go first (keepalived's order: rules, routes, VIPs)
         await this.d.extras?.leave(rec.resolved, rec.config);
-        await this.d.addresses.removeVips(vips, defaultDev);
+        try {
+          await this.d.addresses.removeVips(vips, defaultDev);
+        } finally {
+          await this.d.extras?.left(rec.resolved, rec.config);
+        }
       }
     } catch (err) {
       error = errMsg(err);

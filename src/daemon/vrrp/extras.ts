@@ -9,12 +9,18 @@
  *   right before them on leaving it (keepalived's order: VIPs, routes, rules; then rules, routes,
  *   VIPs); at start, the ones a previous run left are removed, as keepalived does;
  * - `static_ipaddress` / `static_routes` / `static_rules`: added at start, removed at stop,
- *   whatever the state.
+ *   whatever the state;
+ * - `no_accept` (and strict mode without `accept`): the nftables table (src/net/firewall.ts) is made
+ *   at start; a MASTER that is not the address owner puts its VIPs in its drop set right after
+ *   adding them (so the GARP burst never waits for `nft`: traffic to a fresh VIP may be accepted
+ *   for the few milliseconds `nft` takes, where keepalived drops it from the first packet) and
+ *   takes them out right after removing them.
  *
  * Each piece is undone at stop. Failures after start are logged, never thrown: the VIPs and the
  * adverts matter more than an extra route.
  */
 import type { Config, Vip } from '../../config/schema.js';
+import { NoAcceptFirewall } from '../../net/firewall.js';
 import { applyIpLines, parseIpLine, type IpLine } from '../../net/routes.js';
 import { SysctlSaver } from '../../net/sysctl.js';
 import { VmacManager } from '../../net/vmac.js';
@@ -28,6 +34,14 @@ export interface ExtrasDeps {
   /** For static_ipaddress (the VIPs' own port: same options, same refcounts). */
   addresses?: AddressPort;
   vmacs?: VmacManager;
+}
+
+/** Whether the instance drops traffic to its VIPs as MASTER: no_accept, and not the address owner. */
+export function dropsTraffic(config: Config, name: string): boolean {
+  const inst = config.instances[name];
+  if (!inst || inst.priority === 255) return false;
+  const strict = inst.strict_mode ?? config.global.vrrp_strict;
+  return !(inst.accept ?? !strict);
 }
 
 /** An instance's virtual routes and rules as `ip` lines. */
@@ -45,6 +59,9 @@ export class InstanceExtras implements ExtrasPort {
   private statics: { vips: Vip[]; lines: IpLine[] } = { vips: [], lines: [] };
   /** Instances whose virtual routes / rules are in, with the lines they were added with. */
   private readonly routed = new Map<string, IpLine[]>();
+  private firewall: NoAcceptFirewall | undefined;
+  /** Instances whose VIPs are in the drop set, with the addresses. */
+  private readonly dropping = new Map<string, string[]>();
   /** An instance's running add (its leave waits for it). */
   private readonly adding = new Map<string, Promise<void>>();
 
@@ -63,6 +80,13 @@ export class InstanceExtras implements ExtrasPort {
       if (!r.vmac) continue;
       await this.vmacs.ensure(r.vmac);
       this.log.info({ instance: r.name, vrid: r.wire.vrid, vmac: r.vmac.name, mac: r.vmac.mac, base: r.vmac.base, xmit_base: r.vmac.xmitBase }, `${r.name}: VMAC interface ${r.vmac.name} ready`);
+    }
+    if (!this.firewall && resolved.some((r) => dropsTraffic(config, r.name))) {
+      const g = config.global;
+      const fw = new NoAcceptFirewall({ table: g.nftables, priority: g.nftables_priority, counters: g.nftables_counters });
+      await fw.start();
+      this.firewall = fw;
+      this.log.info({ table: g.nftables, priority: g.nftables_priority }, `no_accept: nftables table ${g.nftables} (ip, ip6) ready`);
     }
     if (!initial) return;
     // keepalived removes an instance's virtual routes and rules at start (a crashed run's)
@@ -92,6 +116,16 @@ export class InstanceExtras implements ExtrasPort {
   }
 
   private async addVirtual(r: ResolvedInstance, config: Config): Promise<void> {
+    if (this.firewall && dropsTraffic(config, r.name)) {
+      const addrs = r.vips.map((v) => v.address);
+      this.dropping.set(r.name, addrs);
+      try {
+        await this.firewall.drop(addrs);
+        this.log.info({ instance: r.name, vips: addrs }, `${r.name}: no_accept: traffic to the VIPs is dropped`);
+      } catch (err) {
+        this.log.error({ instance: r.name, err: errMsg(err) }, `${r.name}: no_accept: the drop rule could not be set`);
+      }
+    }
     const lines = virtualLines(config, r.name);
     if (lines.length === 0) return;
     this.routed.set(r.name, lines);
@@ -106,6 +140,22 @@ export class InstanceExtras implements ExtrasPort {
 
   async leave(r: ResolvedInstance, _config: Config): Promise<void> {
     await this.adding.get(r.name);
+    await this.removeVirtual(r);
+  }
+
+  async left(r: ResolvedInstance, _config: Config): Promise<void> {
+    const addrs = this.dropping.get(r.name);
+    if (addrs && this.firewall) {
+      this.dropping.delete(r.name);
+      try {
+        await this.firewall.release(addrs);
+      } catch (err) {
+        this.log.warn({ instance: r.name, err: errMsg(err) }, `${r.name}: no_accept: the drop rule could not be removed`);
+      }
+    }
+  }
+
+  private async removeVirtual(r: ResolvedInstance): Promise<void> {
     const lines = this.routed.get(r.name);
     if (!lines) return;
     this.routed.delete(r.name);
@@ -129,6 +179,17 @@ export class InstanceExtras implements ExtrasPort {
       else if (vips.length || lines.length) this.log.info({}, 'static addresses, routes and rules removed');
     } catch (err) {
       this.log.warn({ err: errMsg(err) }, 'static addresses, routes and rules could not all be removed');
+    }
+    if (this.firewall) {
+      const fw = this.firewall;
+      this.firewall = undefined;
+      this.dropping.clear();
+      try {
+        await fw.stop();
+        this.log.info({}, 'no_accept: nftables table removed');
+      } catch (err) {
+        this.log.warn({ err: errMsg(err) }, 'no_accept: the nftables table could not be removed');
+      }
     }
     const failed = this.sysctls.restore();
     if (failed.length) this.log.warn({ errors: failed }, 'interface settings could not all be put back');

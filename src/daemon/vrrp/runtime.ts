@@ -92,6 +92,7 @@ export class VrrpRuntime {
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopPromise: Promise<void> | undefined;
   private startPromise: Promise<void> | undefined;
+  private cancelStartupDelay: (() => void) | undefined;
   /** Reloads run one after the other; a stop waits for the one in progress. */
   private reloadChain: Promise<unknown> = Promise.resolve();
   private reloadsPending = 0;
@@ -166,6 +167,21 @@ export class VrrpRuntime {
 
   private async doStart(): Promise<void> {
     const config = this.cfg;
+    // vrrp_startup_delay: nothing starts (no socket, no advert, no VIP) until it passes; a stop
+    // during it ends it
+    if (config.global.vrrp_startup_delay > 0) {
+      const ms = config.global.vrrp_startup_delay;
+      this.log.info({ delay_ms: ms }, `VRRP start delayed by vrrp_startup_delay (${ms / 1000} s)`);
+      await new Promise<void>((resolve) => {
+        const t = this.clock.setTimeout(resolve, ms);
+        this.cancelStartupDelay = () => {
+          this.clock.clearTimeout(t);
+          resolve();
+        };
+      });
+      this.cancelStartupDelay = undefined;
+      if (this.stopPromise) return;
+    }
     try {
       // 1. Resolve every instance (the source address needs the interface's primary address).
       const resolved = await this.resolveAll(config, Object.keys(config.instances));
@@ -635,6 +651,7 @@ export class VrrpRuntime {
     this.stopPromise = (async () => {
       // A stop during startup waits for the start to finish, then stops what it started; a stop
       // during a reload waits for the reload.
+      this.cancelStartupDelay?.();
       if (this.state === 'starting') await this.startPromise?.catch(() => undefined);
       if (this.reloadsPending > 0) await this.reloadChain;
       await this.doStop(reason);

@@ -90,6 +90,8 @@ export interface ExtrasPort {
   master(r: ResolvedInstance, config: Config): Promise<void>;
   /** The instance is leaving MASTER; its VIPs go next. Never throws. */
   leave(r: ResolvedInstance, config: Config): Promise<void>;
+  /** The instance's VIPs are gone (it left MASTER). Never throws. */
+  left(r: ResolvedInstance, config: Config): Promise<void>;
   /** At stop, after every instance's effects: undo everything. Never throws. */
   close(): Promise<void>;
 }

@@ -1,0 +1,145 @@
+/**
+ * VRRPv3 over IPv6 against Debian's keepalived: keepalived in one director namespace, `vipkeeper
+ * run` in the other, both reading the SAME keepalived.conf text (only state and priority differ),
+ * on the lab LAN with IPv6 (fd00:69::/64 and link-local addresses).
+ *
+ * Multicast (ff02::12, from the link-local address) and unicast (fd00:69:: peers), each in both
+ * roles: the higher one is elected, the other stays BACKUP without the VIP; SIGTERM the MASTER, the
+ * BACKUP takes over on its priority-0 advert; the client's neighbour entry for the VIP then names
+ * the new MASTER (its unsolicited NA). For multicast, the NA's Router flag is compared: vipkeeper's
+ * and keepalived's are the same (both follow the interface's forwarding setting, off here).
+ * Neither side may log a rejected advert. Failover timing against keepalived is bench/failover's.
+ *
+ * Needs root, `ip netns`, the native addon, keepalived and tshark; without them it FAILS.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { KeepalivedProc, requireKeepalived, startKeepalived } from './helpers/keepalived-proc.js';
+import { NetnsLab, requireNativeAddon, requireNetnsRoot, requireTshark } from './helpers/netns.js';
+import { createLan, hasVip, neighMac, primeArp, startVipkeeper, waitFor, writeFile, type Lan, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
+
+const PREFIX = '10.69.0';
+const NET6 = 'fd00:69::';
+const VIP = `${NET6}100`;
+const INSTANCE = 'VI_V6';
+const HOSTS = { d1: 11, d2: 12, client: 10 } as const;
+const v6 = (host: number) => `${NET6}${host}`;
+
+function conf(o: { unicast: boolean; self: number; peer: number; state: 'MASTER' | 'BACKUP'; priority: number }): string {
+  return [
+    'global_defs {',
+    '    router_id v6_test',
+    '}',
+    `vrrp_instance ${INSTANCE} {`,
+    `    state ${o.state}`,
+    '    interface eth0',
+    '    virtual_router_id 69',
+    `    priority ${o.priority}`,
+    '    advert_int 0.2',
+    ...(o.unicast ? [`    unicast_src_ip ${v6(o.self)}`, '    unicast_peer {', `        ${v6(o.peer)}`, '    }'] : []),
+    '    virtual_ipaddress {',
+    `        ${VIP}/64 dev eth0`,
+    '    }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+const KA_COMPLAINT = /checksum|invalid|bad |wrong|mismatch|ttl|hop limit|auth|unknown vrid|config(uration)? error/i;
+
+describe('VRRPv3 over IPv6 with keepalived', () => {
+  const lab = new NetnsLab();
+  let lan: Lan;
+  const vks: VipkeeperProc[] = [];
+  const kas: KeepalivedProc[] = [];
+  const node = (n: 'd1' | 'd2' | 'client') => lan.nodes[n]!;
+
+  async function vipOnlyOn(owner: 'd1' | 'd2'): Promise<boolean> {
+    const [a, b] = await Promise.all([hasVip(node('d1').ns, VIP), hasVip(node('d2').ns, VIP)]);
+    return owner === 'd1' ? a && !b : b && !a;
+  }
+  function noComplaints(k: KeepalivedProc, p: VipkeeperProc): void {
+    expect(k.lines().filter((l) => KA_COMPLAINT.test(l))).toEqual([]);
+    expect(p.logs().filter((o) => o.msg === 'VRRP advert dropped' || o.msg === 'VRRP advert accepted with a warning')).toEqual([]);
+  }
+  /** The Router flag of the next unsolicited NA for the VIP the client sees ('0' / '1' / 'False' / 'True'). */
+  async function naRouterFlag(): Promise<Promise<string | undefined>> {
+    const cap = await lab.capture(node('client').ns, 'eth0', 'icmp6 and ip6[40] == 136', ['icmpv6.nd.na.flag.r', 'icmpv6.nd.na.target_address'], { count: 1, seconds: 15 });
+    return cap.done.then((rows) => rows.find((r) => r[1] === VIP)?.[0]);
+  }
+
+  beforeAll(async () => {
+    requireNetnsRoot('IPv6 keepalived interop tests');
+    requireNativeAddon();
+    requireKeepalived('IPv6 keepalived interop tests');
+    requireTshark('IPv6 keepalived interop tests');
+    lan = await createLan(lab, PREFIX, HOSTS);
+    for (const [name, host] of Object.entries(HOSTS)) await lab.addAddress(lan.nodes[name]!.ns, 'eth0', `${v6(host)}/64`);
+  });
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') for (const p of [...vks, ...kas]) console.log(p.proc.describe());
+    for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
+    for (const p of kas.splice(0)) await p.terminate().catch(() => p.kill());
+    for (const n of ['d1', 'd2'] as const) await lab.exec(node(n).ns, ['ip', '-6', 'addr', 'del', `${VIP}/64`, 'dev', 'eth0']).catch(() => undefined);
+    await lab.exec(node('client').ns, ['ip', '-6', 'neigh', 'flush', 'dev', 'eth0']).catch(() => undefined);
+  });
+
+  afterAll(async () => {
+    try {
+      for (const p of kas.splice(0)) await p.kill().catch(() => undefined);
+      for (const p of vks.splice(0)) await p.proc.kill().catch(() => undefined);
+    } finally {
+      await lab.cleanup();
+      lan?.dispose();
+    }
+  });
+
+  for (const unicast of [false, true]) {
+    const mode = unicast ? 'unicast' : 'multicast ff02::12';
+
+    it(`${mode}: keepalived MASTER, vipkeeper BACKUP; SIGTERM keepalived, vipkeeper takes over`, async () => {
+      const naKa = unicast ? undefined : await naRouterFlag();
+      const k = startKeepalived(lab, node('d1').ns, writeFile(lan.dir, `ka-hi-${unicast}.conf`, conf({ unicast, self: 11, peer: 12, state: 'MASTER', priority: 150 })), lan.dir);
+      kas.push(k);
+      await k.waitState(INSTANCE, 'MASTER', 15_000);
+      const kaFlag = await naKa;
+      const p = await startVipkeeper(lab, node('d2').ns, writeFile(lan.dir, `vk-lo-${unicast}.conf`, conf({ unicast, self: 12, peer: 11, state: 'BACKUP', priority: 100 })));
+      vks.push(p);
+      await p.waitState(INSTANCE, 'BACKUP', 15_000);
+      await waitFor('the VIP on d1 only', () => vipOnlyOn('d1'), 5000);
+      // the client talks to the VIP (its entry names d1), so the takeover's NA has an entry to move
+      await primeArp(lab, node('client').ns, VIP);
+      expect(await neighMac(node('client').ns, VIP)).toBe(node('d1').mac);
+      const naVk = unicast ? undefined : await naRouterFlag();
+      await k.terminate();
+      kas.splice(kas.indexOf(k), 1);
+      await p.waitState(INSTANCE, 'MASTER', 5000);
+      expect(p.transitions(INSTANCE).at(-1)?.reason).toMatch(/sent priority 0/);
+      await waitFor('the VIP on d2 only', () => vipOnlyOn('d2'), 5000);
+      if (!unicast) {
+        expect(await naVk).toBe(kaFlag);
+        await waitFor("the client's entry for the VIP naming d2", async () => (await neighMac(node('client').ns, VIP)) === node('d2').mac, 5000);
+      }
+      noComplaints(k, p);
+    });
+
+    it(`${mode}: vipkeeper MASTER, keepalived BACKUP; SIGTERM vipkeeper, keepalived takes over`, async () => {
+      const p = await startVipkeeper(lab, node('d1').ns, writeFile(lan.dir, `vk-hi-${unicast}.conf`, conf({ unicast, self: 11, peer: 12, state: 'MASTER', priority: 150 })));
+      vks.push(p);
+      await p.waitState(INSTANCE, 'MASTER', 15_000);
+      const k = startKeepalived(lab, node('d2').ns, writeFile(lan.dir, `ka-lo-${unicast}.conf`, conf({ unicast, self: 12, peer: 11, state: 'BACKUP', priority: 100 })), lan.dir);
+      kas.push(k);
+      await k.waitState(INSTANCE, 'BACKUP', 15_000);
+      await waitFor('the VIP on d1 only', () => vipOnlyOn('d1'), 5000);
+      // keepalived accepts our adverts: it stays BACKUP for a while
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(k.state(INSTANCE)).toBe('BACKUP');
+      await p.terminate();
+      vks.splice(vks.indexOf(p), 1);
+      await k.waitState(INSTANCE, 'MASTER', 5000);
+      expect(k.lines().some((l) => /Backup received priority 0 advertisement/.test(l))).toBe(true);
+      await waitFor('the VIP on d2 only', () => vipOnlyOn('d2'), 5000);
+      noComplaints(k, p);
+    });
+  }
+});
