@@ -25,6 +25,7 @@ import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import type { Logger, LogLevel } from '../sys/logger.js';
 import { applyScriptPolicy } from '../sys/exec.js';
 import { startCheckerPort, type CheckerPort } from './scripts/checker-port.js';
+import { Mailer, quorumAlert, realServerAlert, vrrpAlert, vrrpMailOn } from './mail/mailer.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
 import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/types.js';
@@ -100,6 +101,8 @@ export class Daemon {
   private bgp: BgpDirector | undefined;
   /** Real server and virtual server notifies, checker FIFO lines, checker mail alerts. */
   private checker: CheckerPort | undefined;
+  /** smtp_alert for VRRP and checker events: one queue, in this thread, never on the VRRP one. */
+  private mailer: Mailer | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -130,6 +133,8 @@ export class Daemon {
       throw e;
     }
 
+    // before the VRRP worker: keepalived mails the first BACKUP at start too
+    this.mailer = new Mailer(this.config, { logger: this.log.child({ component: 'mail' }) });
     // bgp: made before the checks and IPVS start, so their first verdicts reach it
     this.bgp = new BgpDirector({ log: this.log.child({ component: 'bgp' }) });
     await this.startWorker();
@@ -309,7 +314,19 @@ export class Daemon {
   private onVrrpEvent(ev: { type: string; instance?: string; [k: string]: unknown }): void {
     if (ev.type === 'otherMasterSeen' && ev.instance) this.otherMasterSeen[ev.instance] = (this.otherMasterSeen[ev.instance] ?? 0) + 1;
     if (ev.type === 'transition' && ev.instance && typeof ev.to === 'string') this.ipvs?.setVrrpState(ev.instance, ev.to as VrrpState);
-    if (ev.type === 'transition' || ev.type === 'groupTransition') void this.refreshSnapshot();
+    if (ev.type === 'transition' || ev.type === 'groupTransition') {
+      void this.refreshSnapshot();
+      this.mailVrrp(ev);
+    }
+  }
+
+  private mailVrrp(ev: { type: string; instance?: string; group?: string; to?: unknown }): void {
+    const m = this.mailer;
+    const to = typeof ev.to === 'string' ? ev.to : undefined;
+    if (!m?.enabled || !to || !['MASTER', 'BACKUP', 'FAULT'].includes(to)) return;
+    const owner = ev.type === 'transition' ? (ev.instance ? this.config.instances[ev.instance] : undefined) : ev.group ? this.config.sync_groups[ev.group] : undefined;
+    if (!owner || !vrrpMailOn(this.config, owner.smtp_alert)) return;
+    m.send(vrrpAlert(m.routerId, ev.type === 'transition' ? 'instance' : 'group', (ev.instance ?? ev.group) as string, to));
   }
 
   // ------------------------------------------------------------------ health checks
@@ -317,7 +334,11 @@ export class Daemon {
   private async startHealth(): Promise<void> {
     if (this.config.virtual_servers.length === 0) return;
     // after the VRRP worker: it creates the global notify_fifo this thread attaches to
-    this.checker ??= await startCheckerPort(this.config, this.log.child({ component: 'checker' }));
+    this.checker ??= await startCheckerPort(this.config, this.log.child({ component: 'checker' }), (a) => {
+      const m = this.mailer;
+      if (!m?.enabled) return;
+      m.send(a.kind === 'rs' ? realServerAlert(m.routerId, a.rs, a.vs, a.up) : quorumAlert(m.routerId, a.vs, a.up, a.weight, a.threshold));
+    });
     this.health = new HealthChecker(this.config, {
       probe: runProbe,
       direct: runDirect,
@@ -465,6 +486,7 @@ export class Daemon {
       this.switchLocks(locks);
       applyScriptPolicy(config.global);
       this.checker?.setConfig(config);
+      this.mailer?.setConfig(config);
       this.health?.reload(config);
       this.config = config;
       if (!this.health && config.virtual_servers.length > 0) await this.startHealth();
@@ -570,7 +592,7 @@ export class Daemon {
       maintenance: this.maintenance,
       realServers: realServerLines(health, this.drained),
       drained: [...this.drained],
-      counters: { otherMasterSeen: { ...this.otherMasterSeen }, unhandledErrors: this.unhandledErrors },
+      counters: { otherMasterSeen: { ...this.otherMasterSeen }, unhandledErrors: this.unhandledErrors, ...(this.mailer?.enabled ? { mail: this.mailer.stats } : {}) },
       ...(bgp ? { bgp } : {}),
       ...(this.heap
         ? { heap: { governorRequests: this.heap.requests, fullCollections: this.heap.budget.fullCollections, floorBytes: this.heap.budget.floor, limitBytes: this.heap.budget.limit } }
@@ -602,6 +624,13 @@ export class Daemon {
       await w.terminate();
     }
     await this.control?.close();
+    // alerts already queued get a moment to go (the STOP states are not mailed)
+    if (this.mailer) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([this.mailer.idle(), new Promise((r) => (t = setTimeout(r, 2000)))]);
+      clearTimeout(t);
+      this.mailer.stop();
+    }
     this.heap?.stop();
     this.switchLocks(new Map());
   }

@@ -151,7 +151,7 @@ describe('a config with every keyword vipkeeper reads (test/fixtures/ledger/ever
 
   it('reports every keyword it does not act on where it is written, with what is lost', () => {
     const notActed = r.unsupported.filter((u) => u.status === 'not-acted');
-    expect(notActed.length).toBeGreaterThan(40);
+    expect(notActed.length).toBeGreaterThan(10);
     const warnings = new Set(r.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic));
     for (const u of notActed) {
       expect([...warnings].some((w) => w.startsWith(`${file}:${u.loc.line}:${u.loc.col}: warning: '${u.keyword}' is not acted on by vipkeeper: `)), `${u.keyword} at ${u.loc.line}`).toBe(true);

@@ -2,7 +2,6 @@
 import { M } from './modules.js';
 import { acted, alias, notActed, partial, structural, type Block, type Entry } from './types.js';
 
-const NO_EMAIL = 'no email alert is sent (vipkeeper has no SMTP client)';
 const NO_SNMP = 'there is no SNMP sub-agent (use /metrics)';
 const script = (key: string): string[] => [key, `${key}.command`, `${key}.user`, `${key}.group`];
 
@@ -43,7 +42,7 @@ export const VIRTUAL_SERVER: Block = {
     sorry_server_inhibit: acted(M.spec, 'sorry_server.inhibit'),
     sorry_server_lvs_method: acted(M.spec, 'sorry_server.lvs_method'),
     virtualhost: acted(M.spec, 'virtualhost'),
-    smtp_alert: notActed(NO_EMAIL, { fields: 'smtp_alert' }),
+    smtp_alert: acted([M.checkerEvents, M.mailer], 'smtp_alert', { note: 'quorum and real server changes of this virtual server' }),
     snmp_name: notActed(NO_SNMP),
     'flag-1': acted(M.desired, 'flags'),
     'flag-2': acted(M.desired, 'flags'),
@@ -71,7 +70,7 @@ export const REAL_SERVER: Block = {
     ...TIMING,
     alpha: acted(M.spec, 'alpha'),
     virtualhost: acted(M.spec, 'virtualhost'),
-    smtp_alert: notActed(NO_EMAIL, { fields: 'smtp_alert' }),
+    smtp_alert: acted([M.checkerEvents, M.mailer], 'smtp_alert'),
     snmp_name: notActed(NO_SNMP),
     TCP_CHECK: acted(M.spec, ['checks', 'checks[].type']),
     HTTP_GET: acted(M.spec, ['checks', 'checks[].type']),

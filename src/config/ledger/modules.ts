@@ -22,6 +22,8 @@ export const M = {
   /** Real server and virtual server notifies, checker FIFO lines, omega (main thread). */
   checkerEvents: 'src/daemon/scripts/checker-events.ts',
   checkerPort: 'src/daemon/scripts/checker-port.ts',
+  /** smtp_alert mails, VRRP and checker (main thread). */
+  mailer: 'src/daemon/mail/mailer.ts',
   /** `check`'s findings on this host (script security, the script user). */
   hostChecks: 'src/config/host-checks.ts',
   /** Config-layer modules, for structural entries. */
