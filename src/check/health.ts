@@ -26,6 +26,8 @@ export interface HealthCheckerOptions extends Omit<SchedulerOptions, 'clock' | '
   clock?: Clock;
   /** Every pool event, in order (bootstrap, runtime and reload). */
   onEvent?: (event: PoolEvent) => void;
+  /** Every failed attempt of a checker with log_all_failures (keepalived logs each one). */
+  onFailure?: (check: CheckPlan, result: Extract<ProbeResult, { ok: false }>) => void;
 }
 
 export interface CheckStatus {
@@ -84,6 +86,7 @@ export class HealthChecker {
   readonly scheduler: CheckScheduler;
   private readonly clock: Clock;
   private readonly onEvent: ((event: PoolEvent) => void) | undefined;
+  private readonly onFailure: HealthCheckerOptions['onFailure'];
   private config: Config;
   private services = new Map<string, ServiceEntry>();
   private started = false;
@@ -95,7 +98,8 @@ export class HealthChecker {
     this.config = config;
     this.clock = opts.clock ?? systemClock;
     this.onEvent = opts.onEvent;
-    const { onEvent: _e, clock: _c, ...rest } = opts;
+    this.onFailure = opts.onFailure;
+    const { onEvent: _e, onFailure: _f, clock: _c, ...rest } = opts;
     this.scheduler = new CheckScheduler({ ...rest, clock: this.clock });
   }
 
@@ -206,7 +210,7 @@ export class HealthChecker {
       // Subscribe the new listeners before dropping the old ones, so shared keys keep their job.
       const unsubscribe = plan.realServers.flatMap((rs) =>
         rs.checks.map((c) =>
-          this.scheduler.subscribe(c, this.listenerFor(plan.id, rs.key), this.scheduler.has(c.key) ? undefined : byIdentity.get(`${plan.id} ${rs.key} ${c.identity}`)),
+          this.scheduler.subscribe(c, this.listenerFor(plan.id, rs.key, c), this.scheduler.has(c.key) ? undefined : byIdentity.get(`${plan.id} ${rs.key} ${c.identity}`)),
         ),
       );
       const prev = old.get(plan.id);
@@ -232,11 +236,13 @@ export class HealthChecker {
    * The pool's entry for this check is whatever this listener passed on last (a reload makes new
    * listeners), so skipping the same verdict changes nothing.
    */
-  private listenerFor(vs: string, rs: string): (u: CheckUpdate) => void {
+  private listenerFor(vs: string, rs: string, check: CheckPlan): (u: CheckUpdate) => void {
     let up: boolean | undefined; // undefined until the first update: that one always passes
     let weight: number | undefined;
     let weightDelta: number | undefined;
+    const logFailures = check.logAllFailures === true && this.onFailure !== undefined;
     return (u) => {
+      if (logFailures && !u.result.ok && !this.stopped) this.onFailure?.(check, u.result);
       const v = u.verdict;
       if (v.up === up && v.weight === weight && v.weightDelta === weightDelta) return;
       up = v.up;

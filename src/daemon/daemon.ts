@@ -344,6 +344,8 @@ export class Daemon {
       direct: runDirect,
       timerSlackMs: CHECK_TIMER_SLACK_MS,
       onLatency: (kind, ms, ok) => this.metrics.observeCheck(kind, ok, ms),
+      // log_all_failures: each failed attempt, not only the state changes
+      onFailure: (c, r) => this.log.warn({ vs: c.vs, rs: c.rs, check: c.kind, reason: r.reason }, `${c.kind} on ${c.target} failed: ${r.detail}`),
       onEvent: (ev) => {
         const e = ev as unknown as { type: string; vs?: string; rs?: string; initial?: boolean };
         if (!e.initial) this.log.info({ event: e.type, vs: e.vs, rs: e.rs }, `health: ${e.type}${e.rs ? ` ${e.rs}` : ''}${e.vs ? ` in ${e.vs}` : ''}`);

@@ -2,7 +2,7 @@
 import { M } from './modules.js';
 import { acted, alias, notActed, partial, structural, type Block, type Entry } from './types.js';
 
-const NO_SNMP = 'there is no SNMP sub-agent (use /metrics)';
+const NO_SNMP = 'there is no SNMP sub-agent; the same states and counters are on the metrics endpoint (GET /metrics on the control API, Prometheus format)';
 const NO_FIREWALL = 'no firewall rule is installed';
 const ONE_PROCESS = 'vipkeeper is one process with a VRRP thread; it has no separate VRRP, checker or BFD process to tune';
 /** A field and its sub-fields: `object('smtp_server', 'host', 'port')`. */

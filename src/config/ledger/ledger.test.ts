@@ -177,8 +177,8 @@ describe('the ledger on a YAML config', () => {
     ].join('\n');
     const r = loadYamlText(yaml, 'x.yaml');
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
-      "x.yaml:2:3: warning: 'enable_snmp_vrrp' is not acted on by vipkeeper: there is no SNMP sub-agent (use /metrics)",
-      "x.yaml:3:3: warning: 'enable_traps' is not acted on by vipkeeper: there is no SNMP sub-agent (use /metrics)",
+      "x.yaml:2:3: warning: 'enable_snmp_vrrp' is not acted on by vipkeeper: there is no SNMP sub-agent; the same states and counters are on the metrics endpoint (GET /metrics on the control API, Prometheus format)",
+      "x.yaml:3:3: warning: 'enable_traps' is not acted on by vipkeeper: there is no SNMP sub-agent; the same states and counters are on the metrics endpoint (GET /metrics on the control API, Prometheus format)",
       "x.yaml:8:5: warning: 'use_vmac' is not acted on by vipkeeper: no VMAC interface is created; the VIPs keep the interface's own MAC",
       "x.yaml:11:9: warning: 'nodad' is not acted on by vipkeeper: duplicate address detection is not turned off for the VIP",
       "x.yaml:12:9: warning: 'nodad' is not acted on by vipkeeper: duplicate address detection is not turned off for the VIP",

@@ -2,7 +2,7 @@
 import { M } from './modules.js';
 import { acted, alias, notActed, partial, structural, type Block, type Entry } from './types.js';
 
-const NO_SNMP = 'there is no SNMP sub-agent (use /metrics)';
+const NO_SNMP = 'there is no SNMP sub-agent; the same states and counters are on the metrics endpoint (GET /metrics on the control API, Prometheus format)';
 const script = (key: string): string[] => [key, `${key}.command`, `${key}.user`, `${key}.group`];
 
 /** The timing keywords a virtual server, a real server and a checker all accept (inherited downwards). */
@@ -103,7 +103,7 @@ const RETRY: Record<string, Entry> = {
   warmup: acted(M.spec, 'warmup'),
   delay_loop: acted(M.spec, 'delay_loop'),
   alpha: acted(M.spec, 'alpha'),
-  log_all_failures: notActed('only state changes are logged, not every failed check', { fields: 'log_all_failures' }),
+  log_all_failures: acted([M.spec, M.health, M.daemon], 'log_all_failures', { note: 'each failed attempt is logged at warning level' }),
 };
 
 const CHECKER_BASE = 'virtual_servers[].real_servers[].checks[]';

@@ -12,6 +12,7 @@ export const M = {
   address: 'src/net/rtnetlink-address.ts',
   worker: 'src/daemon/vrrp/worker.ts',
   spec: 'src/check/spec.ts',
+  health: 'src/check/health.ts',
   desired: 'src/ipvs/desired.ts',
   reconciler: 'src/ipvs/reconciler.ts',
   daemon: 'src/daemon/daemon.ts',
