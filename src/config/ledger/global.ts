@@ -71,7 +71,7 @@ export const GLOBAL_DEFS: Block = {
     lvs_flush: acted(M.reconciler, 'lvs_flush'),
     lvs_flush_on_stop: acted(M.reconciler, 'lvs_flush_on_stop'),
     lvs_flush_onstop: alias('lvs_flush_on_stop', { deprecated: 'lvs_flush_on_stop' }),
-    lvs_timeouts: notActed("the IPVS connection timeouts are left as they are (keepalived sets them like 'ipvsadm --set')", { fields: object('lvs_timeouts', 'tcp', 'tcpfin', 'udp') }),
+    lvs_timeouts: acted(M.reconciler, object('lvs_timeouts', 'tcp', 'tcpfin', 'udp'), { note: "IPVS_CMD_SET_CONFIG over generic netlink (or 'ipvsadm --set'), once per config; an unset one is left as it is" }),
 
     enable_snmp_vrrp: notActed(NO_SNMP, { fields: 'enable_snmp_vrrp' }),
     enable_snmp_keepalived: alias('enable_snmp_vrrp', { deprecated: 'enable_snmp_vrrp' }),
