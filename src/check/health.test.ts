@@ -114,6 +114,30 @@ describe('HealthChecker', () => {
     hc.stop();
   });
 
+  it('ha_suspend: a suspended service runs no check and keeps its verdicts; resumed, it checks again from them', async () => {
+    const clock = new FakeClock();
+    const net = fakeNetwork();
+    const events: PoolEvent[] = [];
+    const hc = new HealthChecker(cfg([twoServices()[0] as VsIn]), { clock, probe: net.probe, onEvent: (e) => events.push(e) });
+    hc.setSuspended(new Set(['10.0.0.1 80 TCP'])); // before start: never checked
+    hc.start();
+    await clock.advanceAsync(10_000);
+    expect(net.calls.get('10.0.1.1')).toBeUndefined();
+    hc.setSuspended(new Set());
+    await clock.advanceAsync(1000);
+    expect(net.calls.get('10.0.1.1')).toBe(1);
+    hc.setSuspended(new Set(['10.0.0.1 80 TCP']));
+    net.down.add('10.0.1.1');
+    events.length = 0;
+    await clock.advanceAsync(20_000);
+    expect(net.calls.get('10.0.1.1')).toBe(1); // suspended: the dead server is not seen
+    expect(events).toEqual([]);
+    hc.setSuspended(new Set());
+    await clock.advanceAsync(5000);
+    expect(events.map((e) => e.type)).toEqual(['rsDown', 'quorumDown']);
+    hc.stop();
+  });
+
   it('snapshot: per RS the verdict, weight, last result and latency', async () => {
     const clock = new FakeClock();
     const net = fakeNetwork();

@@ -25,6 +25,7 @@ import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import type { Logger, LogLevel } from '../sys/logger.js';
 import { applyScriptPolicy } from '../sys/exec.js';
 import { startCheckerPort, type CheckerPort } from './scripts/checker-port.js';
+import { haSuspended } from './ha-suspend.js';
 import { Mailer, quorumAlert, realServerAlert, vrrpAlert, vrrpMailOn } from './mail/mailer.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { realServerLines, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
@@ -103,6 +104,8 @@ export class Daemon {
   private checker: CheckerPort | undefined;
   /** smtp_alert for VRRP and checker events: one queue, in this thread, never on the VRRP one. */
   private mailer: Mailer | undefined;
+  /** The VRRP state of each instance, from the worker's transitions (ha_suspend follows it). */
+  private readonly vrrpStates = new Map<string, string>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -313,7 +316,11 @@ export class Daemon {
 
   private onVrrpEvent(ev: { type: string; instance?: string; [k: string]: unknown }): void {
     if (ev.type === 'otherMasterSeen' && ev.instance) this.otherMasterSeen[ev.instance] = (this.otherMasterSeen[ev.instance] ?? 0) + 1;
-    if (ev.type === 'transition' && ev.instance && typeof ev.to === 'string') this.ipvs?.setVrrpState(ev.instance, ev.to as VrrpState);
+    if (ev.type === 'transition' && ev.instance && typeof ev.to === 'string') {
+      this.ipvs?.setVrrpState(ev.instance, ev.to as VrrpState);
+      this.vrrpStates.set(ev.instance, ev.to);
+      this.health?.setSuspended(haSuspended(this.config, this.vrrpStates));
+    }
     if (ev.type === 'transition' || ev.type === 'groupTransition') {
       void this.refreshSnapshot();
       this.mailVrrp(ev);
@@ -354,6 +361,7 @@ export class Daemon {
       },
     });
     for (const w of this.health.warnings) this.log.warn({}, w);
+    this.health.setSuspended(haSuspended(this.config, this.vrrpStates));
     this.health.start();
   }
 
@@ -489,6 +497,7 @@ export class Daemon {
       applyScriptPolicy(config.global);
       this.checker?.setConfig(config);
       this.mailer?.setConfig(config);
+      this.health?.setSuspended(haSuspended(config, this.vrrpStates));
       this.health?.reload(config);
       this.config = config;
       if (!this.health && config.virtual_servers.length > 0) await this.startHealth();

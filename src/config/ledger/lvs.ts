@@ -30,7 +30,7 @@ export const VIRTUAL_SERVER: Block = {
     alpha: acted(M.spec, 'alpha'),
     omega: acted(M.checkerEvents, 'omega', { note: "at stop: notify_down of each live real server, then quorum_down, with their FIFO lines" }),
     inhibit_on_failure: acted(M.spec, 'inhibit_on_failure'),
-    ha_suspend: notActed('the checkers keep running while this node does not hold the VIP', { fields: 'ha_suspend' }),
+    ha_suspend: acted([M.haSuspend, M.health], 'ha_suspend', { note: 'checks run while a VRRP instance owning the address is MASTER (an address no instance owns counts as held)' }),
     ops: acted(M.desired, 'ops'),
     ip_family: acted(M.desired, 'ip_family'),
     weight: acted(M.spec, 'weight'),

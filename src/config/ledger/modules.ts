@@ -23,6 +23,7 @@ export const M = {
   /** Real server and virtual server notifies, checker FIFO lines, omega (main thread). */
   checkerEvents: 'src/daemon/scripts/checker-events.ts',
   checkerPort: 'src/daemon/scripts/checker-port.ts',
+  haSuspend: 'src/daemon/ha-suspend.ts',
   /** smtp_alert mails, VRRP and checker (main thread). */
   mailer: 'src/daemon/mail/mailer.ts',
   /** `check`'s findings on this host (script security, the script user). */
