@@ -74,7 +74,7 @@ describe('resolveCommand', () => {
   });
 
   it('an executable without #! goes through /bin/sh', async () => {
-    expect(await resolveCommand(noShebang, root, undefined)).toEqual({ kind: 'shell' });
+    expect(await resolveCommand(noShebang, root, undefined)).toEqual({ kind: 'shell', file: noShebang });
   });
 
   it('redirections go through /bin/sh', async () => {
