@@ -37,7 +37,7 @@ const FACTS: Record<string, Facts> = {
     virtualServers: 1,
     realServers: 10,
     checkers: ['DNS_CHECK', 'FILE_CHECK', 'HTTP_GET', 'MISC_CHECK', 'PING_CHECK', 'SMTP_CHECK', 'SSL_GET', 'TCP_CHECK', 'UDP_CHECK'],
-    unsupported: ['enable_script_security'],
+    unsupported: [],
   },
   'conditional.conf@high': { ...NONE, instances: ['VI_COND'], vips: 1, unsupported: ['net_namespace'] },
   'conditional.conf@low': { ...NONE, instances: ['VI_COND'], vips: 1, unsupported: ['net_namespace'] },
@@ -55,7 +55,7 @@ const FACTS: Record<string, Facts> = {
   },
   'director.conf@high': {
     ...NONE, instances: ['VI_WEB'], vips: 3, virtualServers: 1, realServers: 2, checkers: ['HTTP_GET', 'SSL_GET'],
-    unsupported: ['notification_email', 'notification_email_from', 'smtp_server', 'smtp_connect_timeout'],
+    unsupported: [],
   },
   'fwmark.conf@high': {
     ...NONE, virtualServers: 1, realServers: 2, checkers: ['TCP_CHECK'],
@@ -65,7 +65,7 @@ const FACTS: Record<string, Facts> = {
   'ipv6.conf@high': { ...NONE, instances: ['VI_V6'], vips: 2, virtualServers: 2, realServers: 3, checkers: ['HTTP_GET', 'SMTP_CHECK', 'TCP_CHECK'] },
   'macros.conf@high': { ...NONE, instances: ['VI_MACRO'], vips: 1, virtualServers: 1, realServers: 6, checkers: ['TCP_CHECK'] },
   'minimal.conf@high': { ...NONE, instances: ['VI_1'], vips: 1 },
-  'quorum.conf@high': { ...NONE, virtualServers: 1, realServers: 10, checkers: ['TCP_CHECK'], unsupported: ['enable_script_security', 'omega', 'quorum_up', 'quorum_down'] },
+  'quorum.conf@high': { ...NONE, virtualServers: 1, realServers: 10, checkers: ['TCP_CHECK'], unsupported: [] },
   'routes.conf@high': {
     ...NONE, instances: ['VI_ROUTES'], vips: 2, unsupported: ['static_ipaddress', 'static_routes', 'static_rules', 'virtual_routes', 'virtual_rules'],
     keepalived: [
@@ -92,8 +92,8 @@ const FACTS: Record<string, Facts> = {
       [/\(VI_STRICT\) Strict mode does not support authentication/, /\(VI_STRICT\) strict mode does not support authentication/],
     ],
   },
-  'sync-group.conf@high': { ...NONE, instances: ['VI_EXT', 'VI_INT', 'VI_DB', 'VI_CACHE'], vips: 4, syncGroups: ['G_FRONT', 'G_BACK'], unsupported: ['enable_script_security'] },
-  'trackers.conf@high': { ...NONE, instances: ['VI_TRACKED', 'VI_STRICT_TRACK'], vips: 2, unsupported: ['enable_script_security', 'vrrp_track_process', 'track_process'] },
+  'sync-group.conf@high': { ...NONE, instances: ['VI_EXT', 'VI_INT', 'VI_DB', 'VI_CACHE'], vips: 4, syncGroups: ['G_FRONT', 'G_BACK'], unsupported: [] },
+  'trackers.conf@high': { ...NONE, instances: ['VI_TRACKED', 'VI_STRICT_TRACK'], vips: 2, unsupported: ['vrrp_track_process', 'track_process'] },
   'unicast.conf@high': { ...NONE, instances: ['VI_UNI2', 'VI_UNI3'], vips: 2 },
   'vs-group.conf@high': { ...NONE, virtualServers: 1, realServers: 2, checkers: ['HTTP_GET'] },
 };
