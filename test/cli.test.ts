@@ -68,8 +68,9 @@ describe('vipkeeper check', () => {
     expect(JSON.parse(r.out)).toMatchObject({
       valid: true,
       format: 'keepalived',
-      keywords: { notActed: 4, refused: 0 },
-      notActedOn: [{ keyword: 'notification_email', status: 'not-acted', loc: { line: 8, col: 4 } }, {}, {}, {}],
+      // its notification_email, smtp_* and smtp_alert are acted on since the mailer (issue 18)
+      keywords: { notActed: 0, refused: 0 },
+      notActedOn: [],
     });
   });
 
@@ -101,8 +102,8 @@ describe('vipkeeper migrate', () => {
     const r = vk('migrate', join(fixtures, 'quorum.conf'), '--json');
     expect(r.code).toBe(0);
     const model = JSON.parse(r.out);
-    // omega is not acted on, so the model does not carry it
-    expect(model.virtual_servers[0]).toMatchObject({ quorum: 7, hysteresis: 2, alpha: true, omega: false, lb_algo: 'wrr' });
+    // omega is acted on (issue 18), so the model carries it
+    expect(model.virtual_servers[0]).toMatchObject({ quorum: 7, hysteresis: 2, alpha: true, omega: true, lb_algo: 'wrr' });
     expect(model.virtual_servers[0].real_servers).toHaveLength(10);
   });
 

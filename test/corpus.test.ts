@@ -55,7 +55,7 @@ const FACTS: Record<string, Facts> = {
   },
   'director.conf@high': {
     ...NONE, instances: ['VI_WEB'], vips: 3, virtualServers: 1, realServers: 2, checkers: ['HTTP_GET', 'SSL_GET'],
-    unsupported: ['notification_email', 'notification_email_from', 'smtp_server', 'smtp_connect_timeout'],
+    unsupported: [],
   },
   'fwmark.conf@high': {
     ...NONE, virtualServers: 1, realServers: 2, checkers: ['TCP_CHECK'],

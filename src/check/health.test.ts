@@ -85,6 +85,59 @@ describe('HealthChecker', () => {
     hc.stop();
   });
 
+  it('log_all_failures: every failed attempt is reported, not only the state change (issue 18, point 5)', async () => {
+    const clock = new FakeClock();
+    const net = fakeNetwork();
+    const failures: string[] = [];
+    const vs: VsIn[] = [
+      {
+        address: '10.0.0.1',
+        port: 80,
+        delay_loop: 2,
+        warmup: 0,
+        real_servers: [
+          { address: '10.0.1.1', port: 80, checks: [{ type: 'TCP_CHECK', log_all_failures: true }] },
+          { address: '10.0.1.2', port: 80, checks: [{ type: 'TCP_CHECK' }] },
+        ],
+      },
+    ];
+    const hc = new HealthChecker(cfg(vs), { clock, probe: net.probe, onFailure: (c, r) => failures.push(`${c.rs} ${r.reason}`) });
+    hc.start();
+    net.down.add('10.0.1.1');
+    net.down.add('10.0.1.2');
+    await clock.advanceAsync(1000); // first failure (retry 1)
+    await clock.advanceAsync(1000); // second: DOWN
+    await clock.advanceAsync(2000); // still down: no state change, still failures
+    await clock.advanceAsync(2000);
+    expect(failures.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(failures)).toEqual(new Set(['10.0.1.1:80 refused'])); // not 10.0.1.2, without the option
+    hc.stop();
+  });
+
+  it('ha_suspend: a suspended service runs no check and keeps its verdicts; resumed, it checks again from them', async () => {
+    const clock = new FakeClock();
+    const net = fakeNetwork();
+    const events: PoolEvent[] = [];
+    const hc = new HealthChecker(cfg([twoServices()[0] as VsIn]), { clock, probe: net.probe, onEvent: (e) => events.push(e) });
+    hc.setSuspended(new Set(['10.0.0.1 80 TCP'])); // before start: never checked
+    hc.start();
+    await clock.advanceAsync(10_000);
+    expect(net.calls.get('10.0.1.1')).toBeUndefined();
+    hc.setSuspended(new Set());
+    await clock.advanceAsync(1000);
+    expect(net.calls.get('10.0.1.1')).toBe(1);
+    hc.setSuspended(new Set(['10.0.0.1 80 TCP']));
+    net.down.add('10.0.1.1');
+    events.length = 0;
+    await clock.advanceAsync(20_000);
+    expect(net.calls.get('10.0.1.1')).toBe(1); // suspended: the dead server is not seen
+    expect(events).toEqual([]);
+    hc.setSuspended(new Set());
+    await clock.advanceAsync(5000);
+    expect(events.map((e) => e.type)).toEqual(['rsDown', 'quorumDown']);
+    hc.stop();
+  });
+
   it('snapshot: per RS the verdict, weight, last result and latency', async () => {
     const clock = new FakeClock();
     const net = fakeNetwork();

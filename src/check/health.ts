@@ -10,8 +10,9 @@
  *   hc.snapshot();             // for `vipkeeper status`
  *   hc.stop();
  *
- * Not handled here: `ha_suspend` (checks run whether or not the VIP is local) and notify scripts
- * (consumers of the events run them).
+ * `setSuspended(ids)`: keepalived's `ha_suspend` — the checks of these services stop (their pools
+ * keep the last verdicts) until they are resumed; the daemon says which, from the VRRP states.
+ * Not handled here: notify scripts (consumers of the events run them).
  */
 import type { Config } from '../config/schema.js';
 import { ServicePool, type CheckVerdictView, type DesiredBackends, type PoolEvent } from './pool.js';
@@ -26,6 +27,8 @@ export interface HealthCheckerOptions extends Omit<SchedulerOptions, 'clock' | '
   clock?: Clock;
   /** Every pool event, in order (bootstrap, runtime and reload). */
   onEvent?: (event: PoolEvent) => void;
+  /** Every failed attempt of a checker with log_all_failures (keepalived logs each one). */
+  onFailure?: (check: CheckPlan, result: Extract<ProbeResult, { ok: false }>) => void;
 }
 
 export interface CheckStatus {
@@ -88,8 +91,11 @@ export class HealthChecker {
   readonly scheduler: CheckScheduler;
   private readonly clock: Clock;
   private readonly onEvent: ((event: PoolEvent) => void) | undefined;
+  private readonly onFailure: HealthCheckerOptions['onFailure'];
   private config: Config;
   private services = new Map<string, ServiceEntry>();
+  /** Services whose checks do not run (ha_suspend while the VIP is not held here). */
+  private suspended = new Set<string>();
   private started = false;
   private stopped = false;
   /** Corrections made while resolving the current config (quorum lowered, …). */
@@ -99,7 +105,8 @@ export class HealthChecker {
     this.config = config;
     this.clock = opts.clock ?? systemClock;
     this.onEvent = opts.onEvent;
-    const { onEvent: _e, clock: _c, ...rest } = opts;
+    this.onFailure = opts.onFailure;
+    const { onEvent: _e, onFailure: _f, clock: _c, ...rest } = opts;
     this.scheduler = new CheckScheduler({ ...rest, clock: this.clock });
   }
 
@@ -211,11 +218,7 @@ export class HealthChecker {
     }
     for (const plan of resolved.services) {
       // Subscribe the new listeners before dropping the old ones, so shared keys keep their job.
-      const unsubscribe = plan.realServers.flatMap((rs) =>
-        rs.checks.map((c) =>
-          this.scheduler.subscribe(c, this.listenerFor(plan.id, rs.key), this.scheduler.has(c.key) ? undefined : byIdentity.get(`${plan.id} ${rs.key} ${c.identity}`)),
-        ),
-      );
+      const unsubscribe = this.suspended.has(plan.id) ? [] : this.subscribeAll(plan, (rs, c) => byIdentity.get(`${plan.id} ${rs} ${c.identity}`));
       const prev = old.get(plan.id);
       if (prev) {
         events.push(...prev.pool.applyPlan(plan, initial));
@@ -232,6 +235,42 @@ export class HealthChecker {
     return events;
   }
 
+  private subscribeAll(plan: ServicePlan, inherit: (rs: string, c: CheckPlan) => VerdictState | undefined): (() => void)[] {
+    return plan.realServers.flatMap((rs) =>
+      rs.checks.map((c) => this.scheduler.subscribe(c, this.listenerFor(plan.id, rs.key, c), this.scheduler.has(c.key) ? undefined : inherit(rs.key, c))),
+    );
+  }
+
+  /**
+   * ha_suspend: the services in `ids` stop checking (a check shared with a running service goes
+   * on for that one), the others run. A resumed check starts from the verdict it had.
+   */
+  setSuspended(ids: ReadonlySet<string>): void {
+    if (this.stopped) return;
+    for (const [id, entry] of this.services) {
+      const now = ids.has(id);
+      if (now === this.suspended.has(id)) continue;
+      if (now) {
+        // remember the verdicts of the checks that stop, so they resume from them
+        for (const rs of entry.plan.realServers) {
+          for (const c of rs.checks) {
+            const v = this.scheduler.verdict(c.key);
+            if (v?.hasRun) this.lastVerdicts.set(c.key, v);
+          }
+        }
+        for (const u of entry.unsubscribe) u();
+        entry.unsubscribe = [];
+      } else if (this.started) {
+        entry.unsubscribe = this.subscribeAll(entry.plan, (_rs, c) => this.lastVerdicts.get(c.key));
+        for (const rs of entry.plan.realServers) for (const c of rs.checks) this.lastVerdicts.delete(c.key);
+      }
+    }
+    this.suspended = new Set(ids);
+  }
+
+  /** Verdicts of checks as they were when last seen (for resuming a suspended service). */
+  private readonly lastVerdicts = new Map<string, VerdictState>();
+
   /**
    * One subscription's listener. The steady state (the verdict this listener passed on last time,
    * again) stops here: the pool would find nothing changed, after three Map lookups that were a
@@ -239,11 +278,13 @@ export class HealthChecker {
    * The pool's entry for this check is whatever this listener passed on last (a reload makes new
    * listeners), so skipping the same verdict changes nothing.
    */
-  private listenerFor(vs: string, rs: string): (u: CheckUpdate) => void {
+  private listenerFor(vs: string, rs: string, check: CheckPlan): (u: CheckUpdate) => void {
     let up: boolean | undefined; // undefined until the first update: that one always passes
     let weight: number | undefined;
     let weightDelta: number | undefined;
+    const logFailures = check.logAllFailures === true && this.onFailure !== undefined;
     return (u) => {
+      if (logFailures && !u.result.ok && !this.stopped) this.onFailure?.(check, u.result);
       const v = u.verdict;
       if (v.up === up && v.weight === weight && v.weightDelta === weightDelta) return;
       up = v.up;

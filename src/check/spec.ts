@@ -109,6 +109,8 @@ export interface CheckPlan {
   dynamic: boolean;
   /** Human-readable target for logs and status: `10.0.0.1:80`, a command, a track_file name. */
   target: string;
+  /** log_all_failures: every failed attempt is logged, not only the state changes. */
+  logAllFailures?: boolean;
 }
 
 export type LvsMethod = 'NAT' | 'DR' | 'TUN';
@@ -425,7 +427,8 @@ function resolveCheck(
 
   const key = dedupKey(kind, target, { specs, timeoutMs, delayLoopMs, retry, delayBeforeRetryMs, alpha, fastRecovery, dynamic });
   const identity = dedupKey(kind, target, { specs: specs.map((sp) => ({ ...sp, timeoutMs: undefined })), dynamic });
-  return { key, identity, vs: vsId, rs: rsKey, index, kind, timing, timeoutMs, specs, dynamic, target };
+  const logAllFailures = check.type !== 'FILE_CHECK' && check.log_all_failures === true;
+  return { key, identity, vs: vsId, rs: rsKey, index, kind, timing, timeoutMs, specs, dynamic, target, ...(logAllFailures ? { logAllFailures } : {}) };
 }
 
 type ConnectCheck = Exclude<Check, { type: 'MISC_CHECK' } | { type: 'FILE_CHECK' }>;

@@ -28,6 +28,8 @@ import { serializeCoalescing } from '../sys/serialize.js';
 import { applyScriptPolicy } from '../sys/exec.js';
 import { startCheckerPort, type CheckerPort } from './scripts/checker-port.js';
 import { scriptPrivilegeProblems } from './script-privileges.js';
+import { haSuspended } from './ha-suspend.js';
+import { Mailer, quorumAlert, realServerAlert, vrrpAlert, vrrpMailOn } from './mail/mailer.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { ArpWatch } from '../realserver/arp-watch.js';
 import { configuredTable, realServerLines, serviceStatus, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
@@ -112,6 +114,10 @@ export class Daemon {
   private arpWatch: ArpWatch | undefined;
   /** Real server and virtual server notifies, checker FIFO lines, checker mail alerts. */
   private checker: CheckerPort | undefined;
+  /** smtp_alert for VRRP and checker events: one queue, in this thread, never on the VRRP one. */
+  private mailer: Mailer | undefined;
+  /** The VRRP state of each instance, from the worker's transitions (ha_suspend follows it). */
+  private readonly vrrpStates = new Map<string, string>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -143,6 +149,8 @@ export class Daemon {
       throw e;
     }
 
+    // before the VRRP worker: keepalived mails the first BACKUP at start too
+    this.mailer = new Mailer(this.config, { logger: this.log.child({ component: 'mail' }) });
     // bgp: made before the checks and IPVS start, so their first verdicts reach it
     this.bgp = new BgpDirector({ log: this.log.child({ component: 'bgp' }) });
     await this.startWorker();
@@ -324,8 +332,24 @@ export class Daemon {
 
   private onVrrpEvent(ev: { type: string; instance?: string; [k: string]: unknown }): void {
     if (ev.type === 'otherMasterSeen' && ev.instance) this.otherMasterSeen[ev.instance] = (this.otherMasterSeen[ev.instance] ?? 0) + 1;
-    if (ev.type === 'transition' && ev.instance && typeof ev.to === 'string') this.ipvs?.setVrrpState(ev.instance, ev.to as VrrpState);
-    if (ev.type === 'transition' || ev.type === 'groupTransition') void this.refreshSnapshot();
+    if (ev.type === 'transition' && ev.instance && typeof ev.to === 'string') {
+      this.ipvs?.setVrrpState(ev.instance, ev.to as VrrpState);
+      this.vrrpStates.set(ev.instance, ev.to);
+      this.health?.setSuspended(haSuspended(this.config, this.vrrpStates));
+    }
+    if (ev.type === 'transition' || ev.type === 'groupTransition') {
+      void this.refreshSnapshot();
+      this.mailVrrp(ev);
+    }
+  }
+
+  private mailVrrp(ev: { type: string; instance?: string; group?: string; to?: unknown }): void {
+    const m = this.mailer;
+    const to = typeof ev.to === 'string' ? ev.to : undefined;
+    if (!m?.enabled || !to || !['MASTER', 'BACKUP', 'FAULT'].includes(to)) return;
+    const owner = ev.type === 'transition' ? (ev.instance ? this.config.instances[ev.instance] : undefined) : ev.group ? this.config.sync_groups[ev.group] : undefined;
+    if (!owner || !vrrpMailOn(this.config, owner.smtp_alert)) return;
+    m.send(vrrpAlert(m.routerId, ev.type === 'transition' ? 'instance' : 'group', (ev.instance ?? ev.group) as string, to));
   }
 
   // ------------------------------------------------------------------ health checks
@@ -333,12 +357,18 @@ export class Daemon {
   private async startHealth(): Promise<void> {
     if (this.config.virtual_servers.length === 0) return;
     // after the VRRP worker: it creates the global notify_fifo this thread attaches to
-    this.checker ??= await startCheckerPort(this.config, this.log.child({ component: 'checker' }));
+    this.checker ??= await startCheckerPort(this.config, this.log.child({ component: 'checker' }), (a) => {
+      const m = this.mailer;
+      if (!m?.enabled) return;
+      m.send(a.kind === 'rs' ? realServerAlert(m.routerId, a.rs, a.vs, a.up) : quorumAlert(m.routerId, a.vs, a.up, a.weight, a.threshold));
+    });
     this.health = new HealthChecker(this.config, {
       probe: runProbe,
       direct: runDirect,
       timerSlackMs: CHECK_TIMER_SLACK_MS,
       onLatency: (kind, ms, ok) => this.metrics.observeCheck(kind, ok, ms),
+      // log_all_failures: each failed attempt, not only the state changes
+      onFailure: (c, r) => this.log.warn({ vs: c.vs, rs: c.rs, check: c.kind, reason: r.reason }, `${c.kind} on ${c.target} failed: ${r.detail}`),
       onEvent: (ev) => {
         const e = ev as unknown as { type: string; vs?: string; rs?: string; initial?: boolean };
         if (!e.initial) this.log.info({ event: e.type, vs: e.vs, rs: e.rs }, `health: ${e.type}${e.rs ? ` ${e.rs}` : ''}${e.vs ? ` in ${e.vs}` : ''}`);
@@ -347,6 +377,7 @@ export class Daemon {
       },
     });
     for (const w of this.health.warnings) this.log.warn({}, w);
+    this.health.setSuspended(haSuspended(this.config, this.vrrpStates));
     this.health.start();
     // after the VRRP worker started its instances (start() awaits it): a large table never delays the election
     this.log.info({ checks: this.health.scheduler.stats().jobs }, 'health checks scheduled');
@@ -497,6 +528,8 @@ export class Daemon {
       applyScriptPolicy(config.global);
       this.checker?.setConfig(config);
       void this.reportScriptPrivileges(config);
+      this.mailer?.setConfig(config);
+      this.health?.setSuspended(haSuspended(config, this.vrrpStates));
       this.health?.reload(config);
       this.config = config;
       if (!this.health && config.virtual_servers.length > 0) await this.startHealth();
@@ -605,7 +638,7 @@ export class Daemon {
       maintenance: this.maintenance,
       realServers: realServerLines(health, this.drained),
       drained: [...this.drained],
-      counters: { otherMasterSeen: { ...this.otherMasterSeen }, unhandledErrors: this.unhandledErrors, vrrpWorkerRestarts: this.workerRestarts, watchdogLate: this.watchdogLate },
+      counters: { otherMasterSeen: { ...this.otherMasterSeen }, unhandledErrors: this.unhandledErrors, vrrpWorkerRestarts: this.workerRestarts, watchdogLate: this.watchdogLate, ...(this.mailer?.enabled ? { mail: this.mailer.stats } : {}) },
       ...(bgp ? { bgp } : {}),
       ...(arp ? { arp } : {}),
       ...(this.heap
@@ -639,6 +672,13 @@ export class Daemon {
       await w.terminate();
     }
     await this.control?.close();
+    // alerts already queued get a moment to go (the STOP states are not mailed)
+    if (this.mailer) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([this.mailer.idle(), new Promise((r) => (t = setTimeout(r, 2000)))]);
+      clearTimeout(t);
+      this.mailer.stop();
+    }
     this.heap?.stop();
     this.switchLocks(new Map());
   }

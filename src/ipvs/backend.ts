@@ -18,6 +18,13 @@ export interface SyncDaemon {
   ttl?: number;
 }
 
+/** The connection timeouts, in seconds (`ipvsadm --set tcp tcpfin udp`); 0 leaves one as it is. */
+export interface IpvsTimeouts {
+  tcp: number;
+  tcpfin: number;
+  udp: number;
+}
+
 export interface ApplyResult {
   /** the `ipvsadm -R` script that was applied ('' when there was nothing to do) */
   script: string;
@@ -35,6 +42,8 @@ export interface IpvsBackend {
   readDaemons(): Promise<SyncDaemon[]>;
   startDaemon(d: SyncDaemon): Promise<void>;
   stopDaemon(role: SyncDaemonRole): Promise<void>;
+  /** global_defs lvs_timeouts (IPVS_CMD_SET_CONFIG). */
+  setTimeouts(t: IpvsTimeouts): Promise<void>;
 }
 
 export type IpvsErrorKind = 'missing-binary' | 'no-ipvs' | 'apply-failed' | 'command-failed';

@@ -15,7 +15,7 @@
 // - `-E` and `-e` set every field given and reset the others to their defaults, so an edit always
 //   carries the full spec.
 import { spawn } from 'node:child_process';
-import { IpvsError, type ApplyResult, type IpvsBackend, type SyncDaemon, type SyncDaemonRole } from './backend.js';
+import { IpvsError, type ApplyResult, type IpvsBackend, type IpvsTimeouts, type SyncDaemon, type SyncDaemonRole } from './backend.js';
 import { TableIndex, type Operation } from './diff.js';
 import {
   canonicalAddress,
@@ -598,5 +598,9 @@ export class IpvsadmBackend implements IpvsBackend {
 
   async stopDaemon(role: SyncDaemonRole): Promise<void> {
     await this.run(['--stop-daemon', role]);
+  }
+
+  async setTimeouts(t: IpvsTimeouts): Promise<void> {
+    await this.run(['--set', String(t.tcp), String(t.tcpfin), String(t.udp)]);
   }
 }

@@ -2,7 +2,7 @@
 // kernel and ipvsadm make, with ipvsadm -R's batch semantics (every line runs; any refusal makes
 // the batch fail). Connection counts are set by the test; `fault` makes every call fail, to model a
 // missing ipvsadm or a kernel without IP_VS.
-import { IpvsError, type ApplyResult, type IpvsBackend, type SyncDaemon, type SyncDaemonRole } from './backend.js';
+import { IpvsError, type ApplyResult, type IpvsBackend, type IpvsTimeouts, type SyncDaemon, type SyncDaemonRole } from './backend.js';
 import { ApplyError, TableIndex, type Operation } from './diff.js';
 import { parseScript, renderScript, type ParsedCommand } from './ipvsadm.js';
 import { cloneTable, destKey, KNOWN_SCHEDULERS, normalizeTable, serviceKey, type IpvsTable, type Service } from './model.js';
@@ -16,7 +16,9 @@ export class MemoryBackend implements IpvsBackend {
   fault: IpvsError | undefined;
   /** Every script applied, in order. */
   readonly scripts: string[] = [];
-  readonly calls = { read: 0, apply: 0, flush: 0, startDaemon: 0, stopDaemon: 0 };
+  readonly calls = { read: 0, apply: 0, flush: 0, startDaemon: 0, stopDaemon: 0, setTimeouts: 0 };
+  /** The kernel's defaults (ipvsadm -L --timeout: 900 120 300). */
+  timeouts: IpvsTimeouts = { tcp: 900, tcpfin: 120, udp: 300 };
   /** Schedulers the simulated kernel has (Linux 6.1 lacks twos). */
   schedulers: Set<string> = new Set(KNOWN_SCHEDULERS.filter((s) => s !== 'twos'));
 
@@ -101,6 +103,13 @@ export class MemoryBackend implements IpvsBackend {
     this.check();
     if (this.daemons.some((x) => x.role === d.role)) throw new IpvsError('command-failed', `'ipvsadm --start-daemon ${d.role}' failed: File exists`);
     this.daemons.push({ ...d });
+  }
+
+  async setTimeouts(t: IpvsTimeouts): Promise<void> {
+    this.calls.setTimeouts++;
+    this.check();
+    // as the kernel (ip_vs_set_timeout): a 0 leaves that timeout as it is
+    this.timeouts = { tcp: t.tcp || this.timeouts.tcp, tcpfin: t.tcpfin || this.timeouts.tcpfin, udp: t.udp || this.timeouts.udp };
   }
 
   async stopDaemon(role: SyncDaemonRole): Promise<void> {

@@ -18,6 +18,7 @@ import {
   operationRequests,
   refusalText,
   serviceAttrs,
+  setTimeoutsRequest,
   startDaemonRequest,
   SVC_ATTR,
 } from './netlink-codec.js';
@@ -116,6 +117,25 @@ describe('IPVS netlink codec: the kernel wire format', () => {
     const msg = encodeMessage({ ...r, seq: 1 });
     const d = decodeDaemonMessage({ type: 0x22, flags: 0, seq: 1, pid: 0, payload: msg.subarray(16) });
     expect(d).toEqual({ role: 'backup', interface: 'eth1', syncid: 7, maxlen: 1400, group: '224.0.0.82', port: 8850, ttl: 2 });
+  });
+
+  it('lvs_timeouts: IPVS_CMD_SET_CONFIG (12) with TIMEOUT_TCP/TCP_FIN/UDP (4, 5, 6) as u32 seconds, as ipvsadm --set sends it', () => {
+    const msg = encodeMessage({ ...setTimeoutsRequest(0x22, { tcp: 7200, tcpfin: 120, udp: 300 }), seq: 9 });
+    // nlmsghdr (16): length, type = the IPVS family, flags with ack
+    expect(msg.readUInt32LE(0)).toBe(msg.length);
+    expect(msg.readUInt16LE(4)).toBe(0x22);
+    expect(msg.readUInt16LE(6) & 0x4).toBe(0x4); // NLM_F_ACK
+    // genlmsghdr: cmd 12, version 1
+    expect(msg[16]).toBe(12);
+    expect(msg[17]).toBe(1);
+    // three attributes of 8 bytes: len 8, type, u32 value (host order)
+    const attrs = msg.subarray(20);
+    expect(attrs.length).toBe(24);
+    expect([0, 8, 16].map((o) => [attrs.readUInt16LE(o), attrs.readUInt16LE(o + 2), attrs.readUInt32LE(o + 4)])).toEqual([
+      [8, 4, 7200],
+      [8, 5, 120],
+      [8, 6, 300],
+    ]);
   });
 
   it('refusals in ipvsadm words', () => {

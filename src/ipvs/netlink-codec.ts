@@ -14,7 +14,7 @@
 //   service's port on add and edit, so both backends leave the same table.
 import { attr, attrValue, encodeAttrs, genlHeader, NetlinkDecodeError, NLM_F_ACK, NLM_F_DUMP, parseAttrs, type Attr, type NlMessage, type Request } from '../net/netlink.js';
 import { formatIpv6Ntop, ipBytes } from '../vocab/ip.js';
-import type { SyncDaemon } from './backend.js';
+import type { IpvsTimeouts, SyncDaemon } from './backend.js';
 import type { Operation } from './diff.js';
 import {
   addressFamily,
@@ -46,10 +46,11 @@ export const IPVS_CMD = {
   NEW_DAEMON: 9,
   DEL_DAEMON: 10,
   GET_DAEMON: 11,
+  SET_CONFIG: 12,
   FLUSH: 17,
 } as const;
 
-const CMD_ATTR = { SERVICE: 1, DEST: 2, DAEMON: 3 } as const;
+const CMD_ATTR = { SERVICE: 1, DEST: 2, DAEMON: 3, TIMEOUT_TCP: 4, TIMEOUT_TCP_FIN: 5, TIMEOUT_UDP: 6 } as const;
 export const SVC_ATTR = { AF: 1, PROTOCOL: 2, ADDR: 3, PORT: 4, FWMARK: 5, SCHED_NAME: 6, FLAGS: 7, TIMEOUT: 8, NETMASK: 9, STATS: 10, PE_NAME: 11 } as const;
 export const DEST_ATTR = {
   ADDR: 1,
@@ -324,6 +325,11 @@ export function startDaemonRequest(family: number, d: SyncDaemon): Request {
   if (d.port !== undefined) a.push(attr.u16(DAEMON_ATTR.MCAST_PORT, d.port));
   if (d.ttl !== undefined) a.push(attr.u8(DAEMON_ATTR.MCAST_TTL, d.ttl));
   return ipvsRequest(family, IPVS_CMD.NEW_DAEMON, [attr.nested(CMD_ATTR.DAEMON, a)]);
+}
+
+/** IPVS_CMD_SET_CONFIG with the three timeouts (u32 seconds; the kernel leaves a 0 unchanged). */
+export function setTimeoutsRequest(family: number, t: IpvsTimeouts): Request {
+  return ipvsRequest(family, IPVS_CMD.SET_CONFIG, [attr.u32(CMD_ATTR.TIMEOUT_TCP, t.tcp), attr.u32(CMD_ATTR.TIMEOUT_TCP_FIN, t.tcpfin), attr.u32(CMD_ATTR.TIMEOUT_UDP, t.udp)]);
 }
 
 export function stopDaemonRequest(family: number, role: SyncDaemon['role']): Request {

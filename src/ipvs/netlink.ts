@@ -15,7 +15,7 @@
 import { execFile } from 'node:child_process';
 
 import { NETLINK_GENERIC, NetlinkClient, replyErrorText, resolveGenlFamilySync, type Reply, type Request } from '../net/netlink.js';
-import { IpvsError, type ApplyResult, type IpvsBackend, type SyncDaemon, type SyncDaemonRole } from './backend.js';
+import { IpvsError, type ApplyResult, type IpvsBackend, type IpvsTimeouts, type SyncDaemon, type SyncDaemonRole } from './backend.js';
 import type { Operation } from './diff.js';
 import { renderOperation, renderScript } from './ipvsadm.js';
 import { normalizeTable, serviceFamily, type IpvsTable, type Service } from './model.js';
@@ -30,6 +30,7 @@ import {
   IPVS_GENL_NAME,
   operationRequests,
   refusalText,
+  setTimeoutsRequest,
   startDaemonRequest,
   stopDaemonRequest,
 } from './netlink-codec.js';
@@ -184,6 +185,12 @@ export class NetlinkIpvsBackend implements IpvsBackend {
     const fam = await this.familyId();
     const [r] = await this.transact([stopDaemonRequest(fam, role)], `stop-daemon ${role}`);
     if (r?.errno) throw new IpvsError('command-failed', `IPVS stop-daemon ${role} failed: ${refusalText('stop-daemon', r.errno)} (${replyErrorText(r)})`);
+  }
+
+  async setTimeouts(t: IpvsTimeouts): Promise<void> {
+    const fam = await this.familyId();
+    const [r] = await this.transact([setTimeoutsRequest(fam, t)], 'set timeouts');
+    if (r?.errno) throw new IpvsError('command-failed', `IPVS set timeouts failed: ${replyErrorText(r)}`);
   }
 
   /** Closes the socket (a later call opens a new one). */

@@ -268,6 +268,20 @@ describe('Reconciler', () => {
     expect(await backend.readDaemons()).toEqual([]);
   });
 
+  it('sets the lvs_timeouts once per config, leaving an unset one as the kernel has it (issue 18, point 5)', async () => {
+    const { clock, backend, r } = setup();
+    const c = cfg({ global: { lvs_timeouts: { tcp: '2h', udp: 60 } } });
+    r.setConfig(c);
+    r.setBackendState(allUp(c));
+    r.start();
+    await clock.advanceAsync(200);
+    expect(backend.timeouts).toEqual({ tcp: 7200, tcpfin: 120, udp: 60 });
+    expect(backend.calls.setTimeouts).toBe(1);
+    await clock.advanceAsync(60_000); // resyncs do not set them again
+    expect(backend.calls.setTimeouts).toBe(1);
+    await r.stop();
+  });
+
   it('stop removes what it owns and leaves foreign services (on_stop: remove), or keeps all (keep)', async () => {
     for (const onStop of ['remove', 'keep'] as const) {
       const backend = new MemoryBackend();

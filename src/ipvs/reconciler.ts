@@ -440,6 +440,7 @@ export class Reconciler {
 
       // a verdict does not change the VRRP state the sync daemons follow
       if (!fast) await this.syncDaemons();
+      if (!fast) await this.syncTimeouts();
 
       const end = this.clock.now();
       this.stats.lastSuccessAt = end;
@@ -600,6 +601,22 @@ export class Reconciler {
     if (sd.port !== undefined) d.port = sd.port;
     if (sd.ttl !== undefined) d.ttl = sd.ttl;
     return [d];
+  }
+
+  /** The lvs_timeouts last set, so each config sets them once (keepalived sets them at start and reload). */
+  private timeoutsSet: string | undefined;
+
+  /** global_defs lvs_timeouts, in seconds (durations are in ms); an unset one is 0: left as it is. */
+  private async syncTimeouts(): Promise<void> {
+    const t = this.config?.global.lvs_timeouts;
+    if (!t) return;
+    const sec = (ms: number | undefined) => (ms === undefined ? 0 : Math.max(1, Math.round(ms / 1000)));
+    const want = { tcp: sec(t.tcp), tcpfin: sec(t.tcpfin), udp: sec(t.udp) };
+    const key = JSON.stringify(want);
+    if (key === this.timeoutsSet) return;
+    await this.backend.setTimeouts(want);
+    this.timeoutsSet = key;
+    this.log.info(want, 'IPVS connection timeouts set (lvs_timeouts)');
   }
 
   private async syncDaemons(): Promise<void> {

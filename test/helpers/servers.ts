@@ -530,14 +530,18 @@ export interface SmtpServer extends Closable {
   transcript: string[];
 }
 
-/** aiosmtpd (python3-aiosmtpd), a real RFC 5321 server, on a free loopback port. */
-export async function startAiosmtpd(servers: Servers, host = LOOPBACK4): Promise<SmtpServer> {
+/**
+ * aiosmtpd (python3-aiosmtpd), a real RFC 5321 server, on a free loopback port. With `maildir`,
+ * every message it accepts is stored there (its Mailbox handler: new/ holds one file a message).
+ */
+export async function startAiosmtpd(servers: Servers, host = LOOPBACK4, maildir?: string): Promise<SmtpServer> {
   requireBinary('/usr/bin/python3', 'python3');
   const probe = spawnSync('/usr/bin/python3', ['-c', 'import aiosmtpd'], { encoding: 'utf8', timeout: 30_000 });
   if (probe.status !== 0) throw new Error(`python3 module aiosmtpd is missing: apt-get install python3-aiosmtpd\n${probe.stderr}`);
   const port = await freePort('tcp', host);
   const listenArg = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-  const d = new Daemon('aiosmtpd', ['/usr/bin/python3', '-m', 'aiosmtpd', '-n', '-l', listenArg, '-c', 'aiosmtpd.handlers.Sink']);
+  const handler = maildir ? ['aiosmtpd.handlers.Mailbox', maildir] : ['aiosmtpd.handlers.Sink'];
+  const d = new Daemon('aiosmtpd', ['/usr/bin/python3', '-m', 'aiosmtpd', '-n', '-l', listenArg, '-c', ...handler]);
   await d.waitReady(() => tcpAccepts(host, port), 20_000);
   return servers.add({ host, port, transcript: [], close: () => d.close() });
 }

@@ -2,9 +2,8 @@
 import { M } from './modules.js';
 import { acted, alias, notActed, partial, structural, type Block, type Entry } from './types.js';
 
-const NO_EMAIL = 'no email alert is sent (vipkeeper has no SMTP client; use the notify scripts or the FIFO)';
-const NO_SNMP = 'there is no SNMP sub-agent (use /metrics)';
-const NO_FIREWALL = 'no iptables rule or ipset is made';
+const NO_SNMP = 'there is no SNMP sub-agent; the same states and counters are on the metrics endpoint (GET /metrics on the control API, Prometheus format)';
+const NO_FIREWALL = 'no firewall rule is installed';
 const ONE_PROCESS = 'vipkeeper is one process with a VRRP thread; it has no separate VRRP, checker or BFD process to tune';
 /** A field and its sub-fields: `object('smtp_server', 'host', 'port')`. */
 const object = (key: string, ...subs: string[]): string[] => [key, ...subs.map((s) => `${key}.${s}`)];
@@ -18,16 +17,16 @@ export const GLOBAL_DEFS: Block = {
   entries: {
     router_id: acted(M.daemon, 'router_id', { note: 'shown in vipkeeper status' }),
 
-    notification_email: notActed(NO_EMAIL, { fields: 'notification_email' }),
-    notification_email_from: notActed(NO_EMAIL, { fields: 'notification_email_from' }),
-    smtp_server: notActed(NO_EMAIL, { fields: object('smtp_server', 'host', 'port') }),
-    smtp_connect_timeout: notActed(NO_EMAIL, { fields: 'smtp_connect_timeout' }),
-    smtp_helo_name: notActed(NO_EMAIL, { fields: 'smtp_helo_name' }),
-    smtp_alert: notActed(NO_EMAIL, { fields: 'smtp_alert' }),
-    smtp_alert_vrrp: notActed(NO_EMAIL, { fields: 'smtp_alert_vrrp' }),
-    smtp_alert_checker: notActed(NO_EMAIL, { fields: 'smtp_alert_checker' }),
-    no_email_faults: notActed(NO_EMAIL),
-    no_checker_emails: notActed(NO_EMAIL),
+    notification_email: acted(M.mailer, 'notification_email'),
+    notification_email_from: acted(M.mailer, 'notification_email_from', { note: 'default keepalived@HOSTNAME, as keepalived' }),
+    smtp_server: acted(M.mailer, object('smtp_server', 'host', 'port')),
+    smtp_connect_timeout: acted(M.mailer, 'smtp_connect_timeout'),
+    smtp_helo_name: acted(M.mailer, 'smtp_helo_name'),
+    smtp_alert: acted([M.mailer, M.checkerEvents], 'smtp_alert', { note: 'sent from the main thread, never the VRRP one; bounded queue, drops counted (vipkeeper_mail_alerts_total)' }),
+    smtp_alert_vrrp: acted(M.mailer, 'smtp_alert_vrrp'),
+    smtp_alert_checker: acted(M.checkerEvents, 'smtp_alert_checker'),
+    no_email_faults: notActed('FAULT states are mailed like the others (when smtp_alert is on)'),
+    no_checker_emails: notActed('checker events are mailed whenever smtp_alert says so'),
 
     vrrp_version: acted(M.validate, 'vrrp_version', { note: 'the version an instance speaks (instanceVersion)' }),
     vrrp_mcast_group4: acted(M.params, 'vrrp_mcast_group4'),
@@ -74,7 +73,7 @@ export const GLOBAL_DEFS: Block = {
     lvs_flush: acted(M.reconciler, 'lvs_flush'),
     lvs_flush_on_stop: acted(M.reconciler, 'lvs_flush_on_stop'),
     lvs_flush_onstop: alias('lvs_flush_on_stop', { deprecated: 'lvs_flush_on_stop' }),
-    lvs_timeouts: notActed("the IPVS connection timeouts are left as they are (keepalived sets them like 'ipvsadm --set')", { fields: object('lvs_timeouts', 'tcp', 'tcpfin', 'udp') }),
+    lvs_timeouts: acted(M.reconciler, object('lvs_timeouts', 'tcp', 'tcpfin', 'udp'), { note: "IPVS_CMD_SET_CONFIG over generic netlink (or 'ipvsadm --set'), once per config; an unset one is left as it is" }),
 
     enable_snmp_vrrp: notActed(NO_SNMP, { fields: 'enable_snmp_vrrp' }),
     enable_snmp_keepalived: alias('enable_snmp_vrrp', { deprecated: 'enable_snmp_vrrp' }),

@@ -151,7 +151,7 @@ describe('a config with every keyword vipkeeper reads (test/fixtures/ledger/ever
 
   it('reports every keyword it does not act on where it is written, with what is lost', () => {
     const notActed = r.unsupported.filter((u) => u.status === 'not-acted');
-    expect(notActed.length).toBeGreaterThan(20);
+    expect(notActed.length).toBeGreaterThan(10);
     const warnings = new Set(r.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic));
     for (const u of notActed) {
       expect([...warnings].some((w) => w.startsWith(`${file}:${u.loc.line}:${u.loc.col}: warning: '${u.keyword}' is not acted on by vipkeeper: `)), `${u.keyword} at ${u.loc.line}`).toBe(true);
@@ -177,8 +177,8 @@ describe('the ledger on a YAML config', () => {
     ].join('\n');
     const r = loadYamlText(yaml, 'x.yaml');
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
-      "x.yaml:2:3: warning: 'enable_snmp_vrrp' is not acted on by vipkeeper: there is no SNMP sub-agent (use /metrics)",
-      "x.yaml:3:3: warning: 'enable_traps' is not acted on by vipkeeper: there is no SNMP sub-agent (use /metrics)",
+      "x.yaml:2:3: warning: 'enable_snmp_vrrp' is not acted on by vipkeeper: there is no SNMP sub-agent; the same states and counters are on the metrics endpoint (GET /metrics on the control API, Prometheus format)",
+      "x.yaml:3:3: warning: 'enable_traps' is not acted on by vipkeeper: there is no SNMP sub-agent; the same states and counters are on the metrics endpoint (GET /metrics on the control API, Prometheus format)",
       "x.yaml:8:5: warning: 'track_src_ip' is not acted on by vipkeeper: the instance does not go to FAULT when its source address disappears",
       "x.yaml:11:9: warning: 'nodad' is not acted on by vipkeeper: duplicate address detection is not turned off for the VIP",
       "x.yaml:12:9: warning: 'nodad' is not acted on by vipkeeper: duplicate address detection is not turned off for the VIP",

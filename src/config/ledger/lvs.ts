@@ -2,8 +2,7 @@
 import { M } from './modules.js';
 import { acted, alias, notActed, partial, structural, type Block, type Entry } from './types.js';
 
-const NO_EMAIL = 'no email alert is sent (vipkeeper has no SMTP client)';
-const NO_SNMP = 'there is no SNMP sub-agent (use /metrics)';
+const NO_SNMP = 'there is no SNMP sub-agent; the same states and counters are on the metrics endpoint (GET /metrics on the control API, Prometheus format)';
 const script = (key: string): string[] => [key, `${key}.command`, `${key}.user`, `${key}.group`];
 
 /** The timing keywords a virtual server, a real server and a checker all accept (inherited downwards). */
@@ -31,7 +30,7 @@ export const VIRTUAL_SERVER: Block = {
     alpha: acted(M.spec, 'alpha'),
     omega: acted(M.checkerEvents, 'omega', { note: "at stop: notify_down of each live real server, then quorum_down, with their FIFO lines" }),
     inhibit_on_failure: acted(M.spec, 'inhibit_on_failure'),
-    ha_suspend: notActed('the checkers keep running while this node does not hold the VIP', { fields: 'ha_suspend' }),
+    ha_suspend: acted([M.haSuspend, M.health], 'ha_suspend', { note: 'checks run while a VRRP instance owning the address is MASTER (an address no instance owns counts as held)' }),
     ops: acted(M.desired, 'ops'),
     ip_family: acted(M.desired, 'ip_family'),
     weight: acted(M.spec, 'weight'),
@@ -43,7 +42,7 @@ export const VIRTUAL_SERVER: Block = {
     sorry_server_inhibit: acted(M.spec, 'sorry_server.inhibit'),
     sorry_server_lvs_method: acted(M.spec, 'sorry_server.lvs_method'),
     virtualhost: acted(M.spec, 'virtualhost'),
-    smtp_alert: notActed(NO_EMAIL, { fields: 'smtp_alert' }),
+    smtp_alert: acted([M.checkerEvents, M.mailer], 'smtp_alert', { note: 'quorum and real server changes of this virtual server' }),
     snmp_name: notActed(NO_SNMP),
     'flag-1': acted(M.desired, 'flags'),
     'flag-2': acted(M.desired, 'flags'),
@@ -71,7 +70,7 @@ export const REAL_SERVER: Block = {
     ...TIMING,
     alpha: acted(M.spec, 'alpha'),
     virtualhost: acted(M.spec, 'virtualhost'),
-    smtp_alert: notActed(NO_EMAIL, { fields: 'smtp_alert' }),
+    smtp_alert: acted([M.checkerEvents, M.mailer], 'smtp_alert'),
     snmp_name: notActed(NO_SNMP),
     TCP_CHECK: acted(M.spec, ['checks', 'checks[].type']),
     HTTP_GET: acted(M.spec, ['checks', 'checks[].type']),
@@ -104,7 +103,7 @@ const RETRY: Record<string, Entry> = {
   warmup: acted(M.spec, 'warmup'),
   delay_loop: acted(M.spec, 'delay_loop'),
   alpha: acted(M.spec, 'alpha'),
-  log_all_failures: notActed('only state changes are logged, not every failed check', { fields: 'log_all_failures' }),
+  log_all_failures: acted([M.spec, M.health, M.daemon], 'log_all_failures', { note: 'each failed attempt is logged at warning level' }),
 };
 
 const CHECKER_BASE = 'virtual_servers[].real_servers[].checks[]';

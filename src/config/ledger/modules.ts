@@ -12,6 +12,7 @@ export const M = {
   address: 'src/net/rtnetlink-address.ts',
   worker: 'src/daemon/vrrp/worker.ts',
   spec: 'src/check/spec.ts',
+  health: 'src/check/health.ts',
   desired: 'src/ipvs/desired.ts',
   reconciler: 'src/ipvs/reconciler.ts',
   daemon: 'src/daemon/daemon.ts',
@@ -27,6 +28,9 @@ export const M = {
   /** Real server and virtual server notifies, checker FIFO lines, omega (main thread). */
   checkerEvents: 'src/daemon/scripts/checker-events.ts',
   checkerPort: 'src/daemon/scripts/checker-port.ts',
+  haSuspend: 'src/daemon/ha-suspend.ts',
+  /** smtp_alert mails, VRRP and checker (main thread). */
+  mailer: 'src/daemon/mail/mailer.ts',
   /** `check`'s findings on this host (script security, the script user). */
   hostChecks: 'src/config/host-checks.ts',
   /** Config-layer modules, for structural entries. */

@@ -3,7 +3,6 @@
 import { M } from './modules.js';
 import { acted, alias, notActed, refused, structural, type Block, type Entry } from './types.js';
 
-const NO_EMAIL = 'no email alert is sent (vipkeeper has no SMTP client)';
 const NO_PROCESS = 'process tracking is not implemented: the tracked process never changes the priority or the state';
 const NO_BFD = 'BFD is not implemented: no session is tracked';
 /** A runtime gap, not a keyword's: said in the docs table, not warned on every instance. */
@@ -60,7 +59,7 @@ const NOTIFY: Record<string, Entry> = {
   notify_fault: acted([M.notify, M.exec], ['notify_fault', 'notify_fault.command', 'notify_fault.user', 'notify_fault.group']),
   notify_stop: acted([M.notify, M.exec], ['notify_stop', 'notify_stop.command', 'notify_stop.user', 'notify_stop.group']),
   notify: acted([M.notify, M.exec], ['notify', 'notify.command', 'notify.user', 'notify.group']),
-  smtp_alert: notActed(NO_EMAIL, { fields: 'smtp_alert' }),
+  smtp_alert: acted([M.daemon, M.mailer], 'smtp_alert', { note: 'MASTER, BACKUP and FAULT, mailed from the main thread' }),
 };
 
 const TRACKING: Record<string, Entry> = {

@@ -198,6 +198,10 @@ export function createMetrics(getStatus: () => DaemonStatus | undefined): Metric
   totalCounter(registry, 'vipkeeper_unhandled_errors_total', 'Promise rejections no code handled (logged; the daemon keeps running).', [], () => [
     [{}, st()?.counters.unhandledErrors ?? 0],
   ]);
+  totalCounter(registry, 'vipkeeper_mail_alerts_total', 'smtp_alert mails by outcome: sent, failed (after every retry), dropped (queue full).', ['outcome'], () => {
+    const m = st()?.counters.mail;
+    return m ? (['sent', 'failed', 'dropped'] as const).map((o) => [{ outcome: o }, m[o]]) : [];
+  });
   const garp = new Counter({ name: 'vipkeeper_gratuitous_sent_total', help: 'Gratuitous ARPs and unsolicited NAs sent.', labelNames: ['iname'], registers: [registry] });
 
   // Health checks.

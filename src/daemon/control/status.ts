@@ -99,6 +99,8 @@ export interface DaemonStatus {
     vrrpWorkerRestarts?: number;
     /** Watchdog pings withheld because the VRRP loop's heartbeat was late (systemd restarts the unit if it stays late). */
     watchdogLate?: number;
+    /** smtp_alert mails (src/daemon/mail/mailer.ts), when mail is configured. */
+    mail?: { queued: number; sent: number; failed: number; dropped: number };
   };
   /** The heap governor (heap-governor.ts), when it runs: collections asked of V8, and its RSS budget. */
   heap?: { governorRequests: number; fullCollections: number; floorBytes: number; limitBytes: number };

@@ -19,10 +19,10 @@ import type { PoolEvent } from '../../check/pool.js';
 import { hostPort, realServerPort } from '../../check/spec.js';
 import { vsKey } from '../../config/validate.js';
 import type { Config, RealServer, ScriptSpec, VirtualServer } from '../../config/schema.js';
-import { formatRsFifoLine, formatVsFifoLine, type FifoService } from './notify-fifo.js';
+import { formatFifoService, formatRsFifoLine, formatVsFifoLine, type FifoService } from './notify-fifo.js';
 import type { Notifier } from './notify.js';
 
-/** A checker event worth a mail (smtp_alert), as the mailer formats it. */
+/** A checker event worth a mail (smtp_alert); servers written as in the FIFO (`[10.0.0.1]:tcp:80`). */
 export type CheckerAlert =
   | { kind: 'rs'; up: boolean; rs: string; vs: string }
   | { kind: 'quorum'; up: boolean; vs: string; weight: number; threshold: number };
@@ -106,7 +106,7 @@ export class CheckerEvents {
         const spec = up ? entry.vs.quorum_up : entry.vs.quorum_down;
         if (spec) n.run(up ? 'quorum_up' : 'quorum_down', spec, { vs: e.vs });
         n.writeFifos(formatVsFifoLine(entry.service, up));
-        if (entry.mail) this.opts.alert?.({ kind: 'quorum', up, vs: e.vs, weight: e.weight, threshold: e.threshold });
+        if (entry.mail) this.opts.alert?.({ kind: 'quorum', up, vs: formatFifoService(entry.service), weight: e.weight, threshold: e.threshold });
         return;
       }
       default:
@@ -120,8 +120,11 @@ export class CheckerEvents {
     const spec: ScriptSpec | undefined = up ? rs.notify_up : rs.notify_down;
     const vs = vsKey(entry.vs);
     if (spec) this.opts.notifier.run(up ? 'notify_up' : 'notify_down', spec, { vs, rs: rsKey }, stopping);
-    this.opts.notifier.writeFifos(formatRsFifoLine({ address: rs.address, port: realServerPort(entry.vs, rs) }, entry.service, up));
-    if (this.config && checkerMailOn(this.config, rs.smtp_alert ?? entry.vs.smtp_alert) && !stopping) this.opts.alert?.({ kind: 'rs', up, rs: rsKey, vs });
+    const line = formatRsFifoLine({ address: rs.address, port: realServerPort(entry.vs, rs) }, entry.service, up);
+    this.opts.notifier.writeFifos(line);
+    if (this.config && checkerMailOn(this.config, rs.smtp_alert ?? entry.vs.smtp_alert) && !stopping) {
+      this.opts.alert?.({ kind: 'rs', up, rs: (line.split(' ')[1] as string), vs: formatFifoService(entry.service) });
+    }
   }
 
   /**
