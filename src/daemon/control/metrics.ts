@@ -154,6 +154,9 @@ export function createMetrics(getStatus: () => DaemonStatus | undefined): Metric
   totalCounter(registry, 'vipkeeper_vrrp_other_master_seen_total', 'Adverts from another MASTER while this node was MASTER (split-brain detector).', ['iname'], () =>
     Object.entries(st()?.counters.otherMasterSeen ?? {}).map(([iname, n]) => [{ iname }, n]),
   );
+  totalCounter(registry, 'vipkeeper_vrrp_worker_restarts_total', 'Times the supervisor restarted a dead VRRP worker thread.', [], () => [
+    [{}, st()?.counters.vrrpWorkerRestarts ?? 0],
+  ]);
   totalCounter(registry, 'vipkeeper_unhandled_errors_total', 'Promise rejections no code handled (logged; the daemon keeps running).', [], () => [
     [{}, st()?.counters.unhandledErrors ?? 0],
   ]);

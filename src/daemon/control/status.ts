@@ -43,7 +43,13 @@ export interface DaemonStatus {
   realServers: RealServerLine[];
   /** Real servers an operator drained, as "vs rs" keys. */
   drained: string[];
-  counters: { otherMasterSeen: Record<string, number>; /** Rejections no code handled; logged and survived. */ unhandledErrors?: number };
+  counters: {
+    otherMasterSeen: Record<string, number>;
+    /** Rejections no code handled; logged and survived. */
+    unhandledErrors?: number;
+    /** Times the supervisor restarted a dead VRRP worker. */
+    vrrpWorkerRestarts?: number;
+  };
   /** The heap governor (heap-governor.ts), when it runs: collections asked of V8, and its RSS budget. */
   heap?: { governorRequests: number; fullCollections: number; floorBytes: number; limitBytes: number };
   /** BGP mode (config `bgp`): the engine, per VIP announced/draining/withdrawn with the reason, the sessions. */
