@@ -87,6 +87,8 @@ export interface StartVipkeeperOptions {
   socket?: string;
   /** `--config-id` (default `test`). */
   configId?: string;
+  /** Extra environment (e.g. VIPKEEPER_TEST_HOOKS=1), on top of ours. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** `vipkeeper run -f CONF` in `ns`. */
@@ -105,7 +107,7 @@ export async function startVipkeeper(lab: NetnsLab, ns: string, conf: string, op
     '--socket',
     socket,
   ];
-  const proc = lab.spawn(ns, argv, `vipkeeper run ${path.basename(conf)}`);
+  const proc = lab.spawn(ns, argv, `vipkeeper run ${path.basename(conf)}`, opts.env ? { env: { ...process.env, ...opts.env } } : {});
   const vk = new VipkeeperProc(proc, ns, socket);
   if (opts.waitRunning ?? true) await proc.waitForLine(/"msg":"vipkeeper running"/, 20_000);
   return vk;

@@ -7,8 +7,9 @@ import { createLan, primeArp, writeFile, type Lan } from '../lab/lan.js';
 import { hasAddress, neighMac, NetnsLab } from '../lab/netns.js';
 import { requireKeepalived, requireNativeAddon, requireNetnsRoot } from '../lab/require.js';
 import { startKeepalived, type KeepalivedProc } from '../lab/keepalived.js';
-import { startVipkeeper, type VipkeeperProc } from '../lab/vipkeeper.js';
+import { startVipkeeper, vipkeeperArgv, type StartVipkeeperOptions, type VipkeeperProc } from '../lab/vipkeeper.js';
 import { sleep, waitFor } from '../lab/wait.js';
+import { call, getStatus } from '../src/daemon/control/client.js';
 
 const PREFIX = '10.64.0';
 const VIP = `${PREFIX}.200`;
@@ -59,9 +60,10 @@ describe('operational drills on a live pair', () => {
   const d2 = () => lan.nodes.d2!;
   const client = () => lan.nodes.client!;
 
-  async function vk(node: 'd1' | 'd2', conf: string): Promise<VipkeeperProc> {
-    const p = await startVipkeeper(lab, lan.nodes[node]!.ns, writeFile(lan.dir, `${node}.yaml`, conf));
-    vks.push(p);
+  async function vk(node: 'd1' | 'd2', conf: string, opts: StartVipkeeperOptions = {}): Promise<VipkeeperProc> {
+    const p = await startVipkeeper(lab, lan.nodes[node]!.ns, writeFile(lan.dir, `${node}.yaml`, conf), { ...opts, waitRunning: false });
+    vks.push(p); // stopped by afterEach even if it never gets running
+    await p.proc.waitForLine(/"msg":"vipkeeper running"/, 60_000);
     return p;
   }
 
@@ -82,6 +84,43 @@ describe('operational drills on a live pair', () => {
     await lab.exec(ns, ['nft', 'add rule inet vkdrill out meta l4proto 112 drop']);
   }
 
+  /** keepalived as d2 (priority `priority`), started and settled in `state`. */
+  async function ka(priority: number, state: 'MASTER' | 'BACKUP'): Promise<KeepalivedProc> {
+    const k = startKeepalived(lab, d2().ns, writeFile(lan.dir, 'd2-ka.conf', kaConf(priority)), lan.dir);
+    kas.push(k);
+    await k.waitState(INSTANCE, state);
+    return k;
+  }
+
+  /** How many times keepalived entered MASTER: the handovers the peer saw. */
+  const kaMasters = (k: KeepalivedProc) => k.lines().filter((l) => l.includes(`(${INSTANCE}) Entering MASTER STATE`)).length;
+
+  /** Samples whether `ns` holds the VIP every 10 ms until `stop()`; `left` is true once it was ever missing. */
+  function watchVip(ns: string): { stop: () => Promise<{ left: boolean; samples: number }> } {
+    let watching = true;
+    let left = false;
+    let samples = 0;
+    const loop = (async () => {
+      while (watching) {
+        if (!(await hasAddress(ns, VIP))) left = true;
+        samples++;
+        await sleep(10);
+      }
+    })();
+    return {
+      stop: async () => {
+        watching = false;
+        await loop;
+        return { left, samples };
+      },
+    };
+  }
+
+  /** The cable of `node` pulled (its bridge port down: its eth0 loses carrier) or put back. */
+  async function cable(node: 'd1' | 'd2', up: boolean): Promise<void> {
+    await lab.exec(lan.bridgeNs, ['ip', 'link', 'set', lan.nodes[node]!.port, up ? 'up' : 'down']);
+  }
+
   async function heal(node: 'd1' | 'd2'): Promise<void> {
     await lab.exec(lan.nodes[node]!.ns, ['nft', 'delete', 'table', 'inet', 'vkdrill']);
   }
@@ -99,6 +138,8 @@ describe('operational drills on a live pair', () => {
     for (const k of kas.splice(0)) await k.terminate().catch(() => k.kill());
     await heal('d1').catch(() => undefined);
     await heal('d2').catch(() => undefined);
+    await cable('d1', true).catch(() => undefined);
+    await lab.exec(d1().ns, ['ip', 'link', 'del', 'vk0']).catch(() => undefined);
   });
 
   afterAll(async () => {
@@ -172,4 +213,101 @@ describe('operational drills on a live pair', () => {
     expect(kaMasters()).toBe(1);
     expect(await holders()).toEqual(['d2']);
   });
+
+  it('a second daemon started on the MASTER (keepalived the peer) is refused with exit 3 and one line, and the VIP never leaves', async () => {
+    const p1 = await vk('d1', vkConf({ priority: 150 }));
+    const k = await ka(120, 'BACKUP');
+    await p1.waitState(INSTANCE, 'MASTER');
+    await waitFor('the VIP on d1 only', async () => (await holders()).join() === 'd1', 5_000);
+    const watch = watchVip(d1().ns);
+    // Same config, another control socket: only the per-namespace instance lock can stop it.
+    const second = lab.spawn(d1().ns, [...vipkeeperArgv(), 'run', '-f', `${lan.dir}/d1.yaml`, '--config-id', 'test', '--socket', `${lan.dir}/second.sock`], 'second vipkeeper d1');
+    const exit = await second.exited;
+    await sleep(1_000); // and nothing happens afterwards either
+    const { left, samples } = await watch.stop();
+    expect(exit.code).toBe(3);
+    const errLines = second.stderrLines.filter((l) => l.trim() !== '');
+    expect(errLines).toHaveLength(1);
+    expect(errLines[0]).toMatch(/VRRP instance VI_DRILL \(eth0, IPv4, VRID 64\) is already run by another vipkeeper \(pid \d+\)/);
+    expect(samples).toBeGreaterThan(10);
+    expect(left).toBe(false);
+    expect(p1.proc.running).toBe(true);
+    expect(p1.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER']);
+    expect(kaMasters(k)).toBe(0);
+    expect(await holders()).toEqual(['d1']);
+  }, 150_000);
+
+  it('a VIP that cannot be added (its device is missing): FAULT, keepalived takes over; the device comes: the node recovers', async () => {
+    const k = await ka(120, 'MASTER');
+    const p1 = await vk('d1', vkConf({ priority: 150, vipDev: 'vk0' }));
+    // d1 preempts keepalived, cannot add the VIP, and goes to FAULT (priority 0 on the way out).
+    await p1.waitState(INSTANCE, 'FAULT', 10_000);
+    const fault = p1.transitions(INSTANCE).at(-1)!;
+    expect(fault.from).toBe('MASTER');
+    expect(fault.reason).toMatch(/VIPs could not be added/);
+    await k.waitState(INSTANCE, 'MASTER', 5_000);
+    const st = (await getStatus(p1.socket)).body;
+    expect(st.vrrp?.instances[0]?.vipError).toBeTruthy();
+    expect(p1.logs().some((l) => typeof l.msg === 'string' && l.msg.includes('VIPs could not be added: going to FAULT'))).toBe(true);
+    // The cause fixed: at its next retry d1 competes again, preempts, and holds the VIP.
+    // (a veth pair: this kernel has no dummy driver; an address can go on it either way)
+    await lab.exec(d1().ns, ['ip', 'link', 'add', 'vk0', 'type', 'veth', 'peer', 'name', 'vk1']);
+    await lab.exec(d1().ns, ['ip', 'link', 'set', 'vk0', 'up']);
+    await waitFor('d1 MASTER again with the VIP', async () => p1.state(INSTANCE) === 'MASTER' && (await hasAddress(d1().ns, VIP, 'vk0')), 30_000);
+    await k.waitState(INSTANCE, 'BACKUP', 5_000);
+    await sleep(1_000);
+    const to = p1.transitions(INSTANCE).map((t) => t.to);
+    expect(to.slice(0, 3)).toEqual(['BACKUP', 'MASTER', 'FAULT']);
+    expect(to.slice(-2)).toEqual(['BACKUP', 'MASTER']);
+    expect(p1.state(INSTANCE)).toBe('MASTER');
+    expect((await getStatus(p1.socket)).body.vrrp?.instances[0]?.vipError).toBeFalsy();
+    expect(await holders()).toEqual(['d1']);
+  }, 150_000);
+
+  it('the VRRP worker thread crashes alone: the supervisor restarts it at once, keepalived sees at most one handover', async () => {
+    const p1 = await vk('d1', vkConf({ priority: 150 }), { env: { VIPKEEPER_TEST_HOOKS: '1' } });
+    const k = await ka(120, 'BACKUP');
+    await p1.waitState(INSTANCE, 'MASTER');
+    const pid = p1.pid;
+    process.kill(pid, 'SIGUSR2');
+    await p1.proc.waitForLine(/"msg":"VRRP worker died; restarting it"/, 10_000);
+    await p1.proc.waitForLine(/"msg":"VRRP worker restarted"/, 20_000);
+    // Settled: one holder, and it is whoever the peer's single handover (if any) left as MASTER.
+    await waitFor('one VIP holder', async () => (await holders()).length === 1, 10_000);
+    await sleep(2_000);
+    expect(p1.proc.running).toBe(true);
+    expect(p1.pid).toBe(pid);
+    const handovers = kaMasters(k);
+    expect(handovers).toBeLessThanOrEqual(1);
+    if (handovers === 1) {
+      expect(k.state(INSTANCE)).toBe('MASTER');
+      expect(p1.state(INSTANCE)).toBe('BACKUP');
+      expect(await holders()).toEqual(['d2']);
+    } else {
+      expect(p1.state(INSTANCE)).toBe('MASTER');
+      expect(await holders()).toEqual(['d1']);
+    }
+    const st = (await getStatus(p1.socket)).body;
+    expect(st.counters.vrrpWorkerRestarts).toBe(1);
+    const metrics = (await call<string>(p1.socket, 'GET', '/metrics')).body;
+    expect(metrics).toMatch(/^vipkeeper_vrrp_worker_restarts_total 1$/m);
+  }, 150_000);
+
+  it('the MASTER loses its link (track_interface) with keepalived the peer: FAULT and handover; the link back: recovery', async () => {
+    const p1 = await vk('d1', vkConf({ priority: 150, extra: ['    track_interface: [eth0]'] }));
+    const k = await ka(120, 'BACKUP');
+    await p1.waitState(INSTANCE, 'MASTER');
+    await cable('d1', false);
+    await p1.waitState(INSTANCE, 'FAULT', 5_000);
+    await k.waitState(INSTANCE, 'MASTER', 5_000);
+    expect(await hasAddress(d1().ns, VIP)).toBe(false);
+    await cable('d1', true);
+    await p1.waitState(INSTANCE, 'MASTER', 10_000);
+    await k.waitState(INSTANCE, 'BACKUP', 5_000);
+    await sleep(1_000);
+    expect(p1.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER', 'FAULT', 'BACKUP', 'MASTER']);
+    expect(p1.transitions(INSTANCE)[2]!.reason).toMatch(/link down/);
+    expect(kaMasters(k)).toBe(1);
+    expect(await holders()).toEqual(['d1']);
+  }, 150_000);
 });

@@ -122,11 +122,16 @@ class TransactWorker : public Napi::AsyncWorker {
   }
   void OnOK() override {
     Napi::Env env = Env();
-    if (out_.err != 0) {
-      deferred_.Reject(ErrnoError(env, out_.syscall, out_.err).Value());
-      return;
+    // A refused N-API call here means the environment is being torn down (a VRRP worker that
+    // died): nobody awaits the promise any more, and a throw would reach libuv and abort.
+    try {
+      if (out_.err != 0) {
+        deferred_.Reject(ErrnoError(env, out_.syscall, out_.err).Value());
+        return;
+      }
+      deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(env, out_.data.data(), out_.data.size()));
+    } catch (const Napi::Error&) {
     }
-    deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(env, out_.data.data(), out_.data.size()));
   }
 
  private:

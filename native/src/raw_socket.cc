@@ -432,7 +432,13 @@ void RawSocket::CloseFd(bool release_ref) {
 
 void RawSocket::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
   auto* self = static_cast<RawSocket*>(handle->data);
-  if (self != nullptr) self->OnReadable(status);
+  // An exception escaping a libuv callback would std::terminate the whole process. JS errors are
+  // re-raised inside (napi_fatal_exception); what is left can only be a N-API call refused while
+  // the environment is torn down (a VRRP worker that died): nothing is delivered then.
+  try {
+    if (self != nullptr) self->OnReadable(status);
+  } catch (const Napi::Error&) {
+  }
 }
 
 bool RawSocket::Emit(Napi::Env env, napi_value err, napi_value msg) {

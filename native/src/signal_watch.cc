@@ -73,13 +73,17 @@ void SignalWatch::CloseAll(bool release_ref) {
 void SignalWatch::OnSignal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<SignalWatch*>(handle->data);
   if (self == nullptr || self->callback_.IsEmpty()) return;
-  Napi::Env env = self->Env();
-  Napi::HandleScope scope(env);
-  Napi::Object obj = self->Value();
+  // As RawSocket::OnPoll: nothing may escape into libuv (a worker being torn down).
   try {
-    self->callback_.MakeCallback(obj.IsEmpty() ? env.Global() : obj, {Napi::Number::New(env, signum)});
-  } catch (const Napi::Error& e) {
-    napi_fatal_exception(env, e.Value());
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    Napi::Object obj = self->Value();
+    try {
+      self->callback_.MakeCallback(obj.IsEmpty() ? env.Global() : obj, {Napi::Number::New(env, signum)});
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env, e.Value());
+    }
+  } catch (const Napi::Error&) {
   }
 }
 

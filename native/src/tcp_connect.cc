@@ -478,7 +478,22 @@ void TcpConnector::Flush() {
   if (epfd_ >= 0) Arrays();  // JS ran: the arrays may have been detached (then closed: epfd_ < 0)
 }
 
+// As RawSocket::OnPoll: nothing may escape into libuv (a worker being torn down).
 void TcpConnector::OnEpoll(uv_poll_t* handle, int /*status*/, int /*events*/) {
+  try {
+    EpollBatch(handle);
+  } catch (const Napi::Error&) {
+  }
+}
+
+void TcpConnector::OnDrainTimer(uv_timer_t* handle) {
+  try {
+    DrainExpired(handle);
+  } catch (const Napi::Error&) {
+  }
+}
+
+void TcpConnector::EpollBatch(uv_poll_t* handle) {
   auto* hs = static_cast<Handles*>(handle->data);
   TcpConnector* self = hs->owner;
   if (self == nullptr || self->epfd_ < 0) return;
@@ -709,7 +724,7 @@ void TcpConnector::ArmDrainTimer() {
   uv_timer_start(&handles_->timer, &TcpConnector::OnDrainTimer, at > now ? at - now : 0, 0);
 }
 
-void TcpConnector::OnDrainTimer(uv_timer_t* handle) {
+void TcpConnector::DrainExpired(uv_timer_t* handle) {
   auto* hs = static_cast<Handles*>(handle->data);
   TcpConnector* self = hs->owner;
   if (self == nullptr) return;

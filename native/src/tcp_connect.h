@@ -62,6 +62,8 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
 
   static void OnEpoll(uv_poll_t* handle, int status, int events);
   static void OnDrainTimer(uv_timer_t* handle);
+  static void EpollBatch(uv_poll_t* handle);
+  static void DrainExpired(uv_timer_t* handle);
 
   void Process(Conn* c, uint32_t events);
   void SendMore(Conn* c);

@@ -116,7 +116,11 @@ void PreciseTimer::CloseAll(bool release_ref) {
 
 void PreciseTimer::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
   auto* self = static_cast<PreciseTimer*>(handle->data);
-  if (self != nullptr) self->OnReadable(status);
+  // As RawSocket::OnPoll: nothing may escape into libuv (a worker being torn down).
+  try {
+    if (self != nullptr) self->OnReadable(status);
+  } catch (const Napi::Error&) {
+  }
 }
 
 void PreciseTimer::OnReadable(int status) {

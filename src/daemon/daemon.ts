@@ -34,7 +34,7 @@ import { createMetrics, type Metrics } from './control/metrics.js';
 import { ArpWatch } from '../realserver/arp-watch.js';
 import { configuredTable, realServerLines, serviceStatus, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
 import type { RuntimeRequest, RuntimeResponse, RuntimeSnapshot } from './vrrp/types.js';
-import type { VrrpWorkerData, WorkerCall, WorkerMessage } from './vrrp/worker.js';
+import type { VrrpWorkerData, WorkerCall, WorkerMessage, WorkerTestCrash } from './vrrp/worker.js';
 
 const VERSION = '0.1.0';
 const HEARTBEAT_MS = 500;
@@ -153,6 +153,7 @@ export class Daemon {
     this.mailer = new Mailer(this.config, { logger: this.log.child({ component: 'mail' }) });
     // bgp: made before the checks and IPVS start, so their first verdicts reach it
     this.bgp = new BgpDirector({ log: this.log.child({ component: 'bgp' }) });
+    this.installTestHooks();
     await this.startWorker();
     await this.startHealth();
     this.startIpvs();
@@ -203,8 +204,9 @@ export class Daemon {
     return new URL(here.endsWith('.ts') ? './vrrp/worker.ts' : './vrrp/worker.js', here);
   }
 
-  private startWorker(): Promise<void> {
+  private startWorker(restarted = false): Promise<void> {
     const data: VrrpWorkerData = {
+      restarted,
       config: vrrpPart(this.config),
       transport: this.opts.transport,
       udpPort: this.opts.udpPort,
@@ -280,7 +282,13 @@ export class Daemon {
     });
   }
 
-  /** Supervisor: a dead VRRP worker is restarted, a few times; then the daemon gives up. */
+  /**
+   * Supervisor: a dead VRRP worker is restarted at once (its adverts stopped when it died, so every
+   * millisecond counts before the peer's Master_Down_Interval runs out); a second and third death
+   * within RESTART_WINDOW_MS wait 0.5 s and 1 s; a fourth ends the daemon. The new worker starts
+   * its instances BACKUP with preemption held: if the peer took over meanwhile it keeps the VIPs,
+   * so a crash costs at most one handover, not a takeover and a hand-back.
+   */
   private async restartWorker(code: number): Promise<void> {
     const now = Date.now();
     this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
@@ -289,19 +297,26 @@ export class Daemon {
       this.opts.onFatal(3, 'VRRP worker keeps dying');
       return;
     }
+    const delay = this.restarts.length === 0 ? 0 : 500 * 2 ** (this.restarts.length - 1);
     this.restarts.push(now);
     this.workerRestarts++;
-    const delay = 500 * 2 ** (this.restarts.length - 1);
-    this.log.error({ exit: code, restart_in_ms: delay }, 'VRRP worker died; restarting it');
-    await new Promise((r) => setTimeout(r, delay));
+    this.log.error({ exit: code, restart_in_ms: delay, restarts: this.workerRestarts }, 'VRRP worker died; restarting it');
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (this.stopping) return;
     try {
-      await this.startWorker();
-      this.log.info({}, 'VRRP worker restarted');
+      await this.startWorker(true);
+      this.log.info({ restarts: this.workerRestarts }, 'VRRP worker restarted');
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'VRRP worker restart failed');
       this.opts.onFatal(3, 'VRRP worker restart failed');
     }
+  }
+
+  /** VIPKEEPER_TEST_HOOKS=1 only (the drills): SIGUSR2 makes the VRRP worker crash alone. */
+  private installTestHooks(): void {
+    if (process.env.VIPKEEPER_TEST_HOOKS !== '1') return;
+    this.log.warn({}, 'VIPKEEPER_TEST_HOOKS=1: SIGUSR2 crashes the VRRP worker (for drills; never in production)');
+    process.on('SIGUSR2', () => this.worker?.postMessage({ testCrash: true } satisfies WorkerTestCrash));
   }
 
   private call(req: WorkerCall['req']): Promise<Reply> {

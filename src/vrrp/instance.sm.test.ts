@@ -1330,6 +1330,24 @@ describe('commands', () => {
     expect(h.inst.snapshot().stepDownHold).toBe(false);
   });
 
+  it('holdPreemption (a restarted VRRP engine): BACKUP does not preempt the lower-priority master; only before start', () => {
+    const h = mk({ priority: 150 });
+    h.inst.holdPreemption();
+    h.inst.start(0);
+    expect(h.inst.state).toBe('BACKUP');
+    expect(h.inst.snapshot().stepDownHold).toBe(true);
+    for (let k = 1; k <= 10; k++) {
+      runUntil(h.inst, k * 1000);
+      h.inst.handleAdvert(k * 1000, adv('10.0.0.9', 100));
+    }
+    expect(h.inst.state).toBe('BACKUP');
+    expect(() => h.inst.holdPreemption()).toThrow(VrrpUsageError);
+    // the lower-priority master goes silent: we take over, which clears the hold
+    runUntil(h.inst, 10_000 + 3414.062);
+    expect(h.inst.state).toBe('MASTER');
+    expect(h.inst.snapshot().stepDownHold).toBe(false);
+  });
+
   it('maintenance: silent BACKUP that never takes over; off re-arms the down timer', () => {
     const h = mk();
     const t = toMaster(h);

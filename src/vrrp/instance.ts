@@ -476,6 +476,17 @@ export class VrrpInstance {
     this.effPriority = this.computeEffectivePriority();
   }
 
+  /**
+   * Before start: behave as after a step-down (no preemption of a lower-priority master) until this
+   * instance next becomes MASTER or accepts an advert with a priority ≥ its own. Used when the VRRP
+   * engine is restarted after a crash: the peer may have taken over meanwhile, and grabbing the VIPs
+   * back would make a second handover.
+   */
+  holdPreemption(): void {
+    if (this.currentState !== 'INIT') throw new VrrpUsageError(`Instance "${this.name}": preemption can be held only before start`);
+    this.stepDownHold = true;
+  }
+
   /** keepalived `vrrp_init_state` (docs/vrrp.md §5.1). */
   start(now: number): void {
     this.checkTime(now);

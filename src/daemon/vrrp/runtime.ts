@@ -223,7 +223,10 @@ export class VrrpRuntime {
 
       // 6. Initial conditions (recorded in INIT; start() then picks BACKUP or FAULT), then start.
       const now = this.machineNow();
-      for (const rec of this.recs.values()) this.initialConditions(rec, now);
+      for (const rec of this.recs.values()) {
+        this.initialConditions(rec, now);
+        if (this.deps.holdPreemptionAtStart) rec.inst.holdPreemption();
+      }
       this.state = 'running';
       for (const u of this.units) {
         u.start(now);

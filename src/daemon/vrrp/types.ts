@@ -117,6 +117,11 @@ export interface VrrpRuntimeDeps {
    * costs ~0.3 ms, and a takeover has two before its first GARP.
    */
   defer?: (fn: () => void) => void;
+  /**
+   * Start every instance with preemption held (VrrpInstance.holdPreemption): set when the engine
+   * is restarted after a crash, so the pair sees at most one handover for it.
+   */
+  holdPreemptionAtStart?: boolean;
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -31,6 +31,16 @@ export interface VrrpWorkerData {
    * the priority-0 adverts could go out. Empty when something else owns the signals (tests).
    */
   stopSignals: NodeJS.Signals[];
+  /** This worker replaces one that died: instances start with preemption held (see VrrpRuntimeDeps). */
+  restarted?: boolean;
+}
+
+/**
+ * Main → worker, only with VIPKEEPER_TEST_HOOKS=1 (the drills): throw on this thread's loop, so
+ * the worker dies alone, as it would on a bug, and the main thread's supervisor is exercised.
+ */
+export interface WorkerTestCrash {
+  testCrash: true;
 }
 
 /** Main → worker: a runtime request with an id to answer. */
@@ -136,7 +146,9 @@ async function main(): Promise<void> {
     notifier,
     logger: log,
     onEvent: (event) => port.postMessage({ type: 'event', event } satisfies WorkerMessage),
+    ...(data.restarted ? { holdPreemptionAtStart: true } : {}),
   });
+  if (data.restarted) log.warn({}, 'VRRP engine restarted after a crash: instances start BACKUP and do not preempt a lower-priority master');
 
   current = runtime;
   runtime.threadScheduling = sched;
@@ -170,7 +182,13 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'stopped' } satisfies WorkerMessage);
   };
 
-  port.on('message', (msg: WorkerCall) => {
+  port.on('message', (msg: WorkerCall | WorkerTestCrash) => {
+    if ('testCrash' in msg) {
+      setImmediate(() => {
+        throw new Error('test hook: the VRRP worker crashes');
+      });
+      return;
+    }
     void (async () => {
       const reply = (res: Extract<WorkerMessage, { type: 'reply' }>['res']) =>
         port.postMessage({ type: 'reply', id: msg.id, res } satisfies WorkerMessage);
