@@ -157,9 +157,11 @@ async function one(lab: NetnsLab, n: number): Promise<Row> {
       const kr0 = performance.now();
       const before = ka.outputLines.length;
       ka.signal('SIGHUP');
-      const line = await ka.waitForLine((l) => /Reload finished in \d+ usec/.test(l) && ka.outputLines.indexOf(l) >= before, 60_000, 'any');
+      // the VRRP child says "Reload complete" (2.2.7; later versions also "Reload finished in N usec")
+      const line = await ka.waitForLine((l) => /Reload (complete|finished in \d+ usec)/.test(l) && ka.outputLines.indexOf(l) >= before, 60_000, 'any');
       row.kaReloadS = (performance.now() - kr0) / 1000;
-      row.kaReloadOwnS = Number(/Reload finished in (\d+) usec/.exec(line)?.[1]) / 1e6;
+      const own = /Reload finished in (\d+) usec/.exec(line)?.[1];
+      if (own) row.kaReloadOwnS = Number(own) / 1e6;
     } catch {
       // keepalived did not come up here: the row says so
     }
@@ -177,7 +179,7 @@ try {
     const r = await one(lab, n);
     const ka = r.kaMasterS !== undefined ? `${r.kaMasterS.toFixed(2)} s, ${r.kaRssMB?.toFixed(0)} MB (VRRP only)` : 'did not start';
     const ratio = r.kaMasterS !== undefined ? `×${(r.masterS / r.kaMasterS).toFixed(2)}` : '—';
-    const kaReload = r.kaReloadS !== undefined ? `${r.kaReloadS.toFixed(2)} s (its own count ${r.kaReloadOwnS?.toFixed(3)} s)` : '—';
+    const kaReload = r.kaReloadS !== undefined ? `${r.kaReloadS.toFixed(2)} s${r.kaReloadOwnS !== undefined ? ` (its own count ${r.kaReloadOwnS.toFixed(3)} s)` : ''}` : '—';
     const row = `| ${n.toLocaleString('en')} | ${r.readyS.toFixed(2)} s | ${r.masterS.toFixed(2)} s${r.masterFirst ? '' : ' (after ready!)'} | ${ka} | ${ratio} | ${r.rssMaxMB.toFixed(0)} MB (end ${r.rssEndMB.toFixed(0)}) | ${r.cpuPct.toFixed(0)} % | ${r.reloadS.toFixed(2)} s | ${kaReload} |`;
     rows.push(row);
     console.log(row);
