@@ -126,7 +126,7 @@ async function one(lab: NetnsLab, n: number): Promise<Row> {
   writeFileSync(conf, changed);
   const r0 = performance.now();
   vk.signal('SIGHUP');
-  await vk.waitForLine((l) => /"msg":"config reloaded"/.test(l) && performance.now() > r0, 60_000);
+  await vk.waitForLine((l) => /"msg":"config reloaded"/.test(l) && performance.now() > r0, 300_000);
   const reloadS = (performance.now() - r0) / 1000;
   vk.signal('SIGTERM');
   await vk.exitWithin(15_000);
