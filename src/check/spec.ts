@@ -183,7 +183,7 @@ export function resolveServices(config: Config): ResolvedServices {
 
 /** `10.0.0.1:80`, `[2001:db8::1]:80`. */
 export function hostPort(address: string, port: number): string {
-  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+  return flat(isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`);
 }
 
 function resolveService(config: Config, vs: VirtualServer, index: number, warnings: string[]): ServicePlan {
@@ -448,7 +448,16 @@ export function realWeight(w: number): number {
 
 function dedupKey(kind: ProbeKind, target: string, params: unknown): string {
   const hash = createHash('sha256').update(stableStringify(params)).digest('hex').slice(0, 16);
-  return `${kind} ${target} ${hash}`;
+  return flat(`${kind} ${target} ${hash}`);
+}
+
+/**
+ * The same text as one flat string. A template literal builds a tree of concatenation nodes
+ * (32 bytes each) that V8 keeps as long as the string lives: these keys live for the daemon's life,
+ * two per check (~7 MB at 37,300 checks).
+ */
+function flat(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 /** JSON with object keys sorted, so equal values give equal strings. */
