@@ -101,7 +101,7 @@ step ".deb: build, install, systemd-analyze verify, remove leaves only the conff
   /usr/bin/vipkeeper check -f /usr/lib/vipkeeper/config/vipkeeper.example.yaml
   getent passwd keepalived_script
   systemd-analyze verify /lib/systemd/system/vipkeeper.service
-  files=$(dpkg -L vipkeeper | while read -r f; do if [ -f "$f" ] || [ -L "$f" ]; then echo "$f"; fi; done)
+  files=$(dpkg -L vipkeeper | while read -r f; do if [ -f "$f" ] || { [ -L "$f" ] && [ ! -d "$f" ]; }; then echo "$f"; fi; done)
   apt-get remove -y -qq vipkeeper >/dev/null
   left=$(for f in $files; do if [ -e "$f" ]; then echo "$f"; fi; done)
   echo "left after remove: $left"
