@@ -63,7 +63,10 @@ fetch_pkg() {
   local spec=$1 dir=$2 tmp
   shift 2
   tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "$spec" >/dev/null)
+  if ! (cd "$tmp" && npm pack --loglevel=error "$spec" >/dev/null); then
+    echo "setup.sh: npm pack $spec failed (with npm $(npm --version 2>&1) on node $(node --version 2>&1))" >&2
+    return 1
+  fi
   mkdir -p "$dir"
   tar -xzf "$tmp"/*.tgz -C "$dir" --strip-components=1 --no-same-owner "${@/#/package/}"
   rm -rf "$tmp"
