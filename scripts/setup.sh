@@ -96,12 +96,14 @@ ensure_node() {
       apt-get autoremove -y -qq >/dev/null
     fi
   fi
-  # npm trusts the system's CA store (with the local CAs update-ca-certificates adds), as Debian's
-  # own npm does; the registry Node.js knows only its built-in list, which fails behind a TLS proxy.
-  if [ -f /etc/ssl/certs/ca-certificates.crt ] && [ ! -f "$NODE_PREFIX/etc/npmrc" ]; then
-    mkdir -p "$NODE_PREFIX/etc"
-    echo "cafile=/etc/ssl/certs/ca-certificates.crt" > "$NODE_PREFIX/etc/npmrc"
-  fi
+  # npm's global config: `npm install -g` puts commands in /usr/local/bin (in PATH), not under
+  # $NODE_PREFIX; and npm trusts the system's CA store (with the local CAs update-ca-certificates
+  # adds), as Debian's own npm does: the registry's Node.js knows only its built-in list, which
+  # fails behind a TLS-intercepting proxy.
+  mkdir -p "$NODE_PREFIX/etc"
+  { echo "prefix=/usr/local"
+    [ ! -f /etc/ssl/certs/ca-certificates.crt ] || echo "cafile=/etc/ssl/certs/ca-certificates.crt"
+  } > "$NODE_PREFIX/etc/npmrc"
   mkdir -p /usr/local/bin
   ln -sfn "$NODE_PREFIX/bin/node" /usr/local/bin/node
   ln -sfn "$NODE_PREFIX/lib/node_modules/npm/bin/npm-cli.js" /usr/local/bin/npm
