@@ -12,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(keepalived ipvsadm iproute2 tshark iputils-ping iputils-arping dnsmasq-base nginx-light procps
+# a|b: the first of the two that the release has (Debian 13 has no nginx-light).
+pkgs=(keepalived ipvsadm iproute2 tshark iputils-ping iputils-arping dnsmasq-base "nginx-light|nginx" procps
       python3 python3-aiosmtpd openssl curl make g++ ca-certificates
       qemu-system-x86 qemu-utils busybox-static cpio kmod bird2 nftables
       systemd lintian)
@@ -23,8 +24,21 @@ apt_install() {
   apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 missing=()
-for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
+for p in "${pkgs[@]}"; do
+  if [[ $p == *"|"* ]]; then
+    installed "${p%|*}" || installed "${p#*|}" || missing+=("$p")
+  else
+    installed "$p" || missing+=("$p")
+  fi
+done
 if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && updated=1
+  for i in "${!missing[@]}"; do
+    p=${missing[$i]}
+    if [[ $p == *"|"* ]]; then
+      if apt-cache show "${p%|*}" >/dev/null 2>&1; then missing[i]=${p%|*}; else missing[i]=${p#*|}; fi
+    fi
+  done
   echo "setup.sh: installing ${missing[*]}"
   # tshark asks whether non-root users may capture; the default (no) is fine.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
