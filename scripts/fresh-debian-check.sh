@@ -67,13 +67,22 @@ step() { # step NAME COMMAND...: run, time, report
   fi
   return $rc
 }
-in_root() { chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 /bin/bash -c "$1"; }
+extra_ca=()
+[ -z "${NODE_EXTRA_CA_CERTS:-}" ] || extra_ca=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
+in_root() { chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "${extra_ca[@]}" /bin/bash -c "$1"; }
 
 step "mmdebstrap $suite (base system + git)" \
   mmdebstrap --quiet --variant=debootstrap --include=git "$suite" "$root" "$sources" || exit 1
 git clone --quiet --no-hardlinks "$repo" "$root/usr/src/vipkeeper"
 echo "fresh-debian-check: testing commit $(git -C "$root/usr/src/vipkeeper" rev-parse --short HEAD) on $(cat "$root/etc/debian_version")"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This machine's own trust anchors (e.g. a TLS-intercepting proxy's CA, which the npm registry is
+# reached through): the new root gets them as a real machine on this network would; setup.sh's
+# ca-certificates then adds them to the system bundle, and node reads it via NODE_EXTRA_CA_CERTS.
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --rbind /dev "$root/dev"
@@ -101,7 +110,7 @@ step ".deb: build, install, systemd-analyze verify, remove leaves only the conff
   /usr/bin/vipkeeper check -f /usr/lib/vipkeeper/config/vipkeeper.example.yaml
   getent passwd keepalived_script
   systemd-analyze verify /lib/systemd/system/vipkeeper.service
-  files=$(dpkg -L vipkeeper | while read -r f; do if [ -f "$f" ] || [ -L "$f" ]; then echo "$f"; fi; done)
+  files=$(dpkg -L vipkeeper | while read -r f; do if [ -f "$f" ] || { [ -L "$f" ] && [ ! -d "$f" ]; }; then echo "$f"; fi; done)
   apt-get remove -y -qq vipkeeper >/dev/null
   left=$(for f in $files; do if [ -e "$f" ]; then echo "$f"; fi; done)
   echo "left after remove: $left"

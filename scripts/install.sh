@@ -35,7 +35,7 @@ mkdir -p "$lib/config" "$lib/bin" "$lib/native/build/Release" "$DESTDIR/usr/bin"
   "$DESTDIR/usr/share/man/man5" "$DESTDIR/usr/share/doc/vipkeeper"
 cp -a package.json package-lock.json README.md LICENSE dist "$lib/"
 find "$lib/dist" -name '*.map' -delete
-install -m 0644 bin/vipkeeper.js "$lib/bin/"
+install -m 0755 bin/vipkeeper.js "$lib/bin/"
 install -m 0644 config/vipkeeper.schema.json config/vipkeeper.example.yaml "$lib/config/"
 install -m 0755 config/check-ipvs.sh "$lib/check-ipvs.sh"
 install -m 0644 native/build/Release/vipkeeper_native.node "$lib/native/build/Release/"
@@ -45,9 +45,14 @@ node scripts/prod-modules.mjs | while IFS= read -r m; do
   mkdir -p "$lib/$(dirname "$m")"
   cp -a "$m" "$lib/$m"
 done
+# What no production run reads: the packages' tests, docs, web pages and VCS/npm dotfiles.
+find "$lib/node_modules" \( -name .npmignore -o -name .gitattributes -o -name '*.html' -o -name '*.map' \) -type f -delete
+find "$lib/node_modules" -mindepth 2 -maxdepth 2 -type d \( -name test -o -name docs -o -name tools \) -exec rm -rf {} +
 if [ "$NODE_BIN" != none ]; then
   install -D -m 0755 "$NODE_BIN" "$lib/node/bin/node"
+  strip --strip-unneeded "$lib/node/bin/node" 2>/dev/null || true
 fi
+strip --strip-unneeded "$lib/native/build/Release/vipkeeper_native.node" 2>/dev/null || true
 
 install -m 0755 packaging/vipkeeper.sh "$DESTDIR/usr/bin/vipkeeper"
 install -m 0644 systemd/vipkeeper.service "$DESTDIR/lib/systemd/system/vipkeeper.service"

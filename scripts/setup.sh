@@ -12,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(keepalived ipvsadm iproute2 tshark iputils-ping iputils-arping dnsmasq-base nginx-light procps
+# a|b: the first of the two that the release has (Debian 13 has no nginx-light).
+pkgs=(keepalived ipvsadm iproute2 tshark iputils-ping iputils-arping dnsmasq-base "nginx-light|nginx" procps
       python3 python3-aiosmtpd openssl curl make g++ ca-certificates
       qemu-system-x86 qemu-utils busybox-static cpio kmod bird2 nftables
       systemd lintian
@@ -24,8 +25,21 @@ apt_install() {
   apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 missing=()
-for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
+for p in "${pkgs[@]}"; do
+  if [[ $p == *"|"* ]]; then
+    installed "${p%|*}" || installed "${p#*|}" || missing+=("$p")
+  else
+    installed "$p" || missing+=("$p")
+  fi
+done
 if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && updated=1
+  for i in "${!missing[@]}"; do
+    p=${missing[$i]}
+    if [[ $p == *"|"* ]]; then
+      if apt-cache show "${p%|*}" >/dev/null 2>&1; then missing[i]=${p%|*}; else missing[i]=${p#*|}; fi
+    fi
+  done
   echo "setup.sh: installing ${missing[*]}"
   # tshark asks whether non-root users may capture; the default (no) is fine.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
@@ -64,7 +78,10 @@ fetch_pkg() {
   local spec=$1 dir=$2 tmp
   shift 2
   tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "$spec" >/dev/null)
+  if ! (cd "$tmp" && npm pack --loglevel=error "$spec" >/dev/null); then
+    echo "setup.sh: npm pack $spec failed (with npm $(npm --version 2>&1) on node $(node --version 2>&1))" >&2
+    return 1
+  fi
   mkdir -p "$dir"
   tar -xzf "$tmp"/*.tgz -C "$dir" --strip-components=1 --no-same-owner "${@/#/package/}"
   rm -rf "$tmp"
@@ -94,6 +111,14 @@ ensure_node() {
       apt-get autoremove -y -qq >/dev/null
     fi
   fi
+  # npm's global config: `npm install -g` puts commands in /usr/local/bin (in PATH), not under
+  # $NODE_PREFIX; and npm trusts the system's CA store (with the local CAs update-ca-certificates
+  # adds), as Debian's own npm does: the registry's Node.js knows only its built-in list, which
+  # fails behind a TLS-intercepting proxy.
+  mkdir -p "$NODE_PREFIX/etc"
+  { echo "prefix=/usr/local"
+    [ ! -f /etc/ssl/certs/ca-certificates.crt ] || echo "cafile=/etc/ssl/certs/ca-certificates.crt"
+  } > "$NODE_PREFIX/etc/npmrc"
   mkdir -p /usr/local/bin
   ln -sfn "$NODE_PREFIX/bin/node" /usr/local/bin/node
   ln -sfn "$NODE_PREFIX/lib/node_modules/npm/bin/npm-cli.js" /usr/local/bin/npm
