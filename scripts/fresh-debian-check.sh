@@ -43,7 +43,7 @@ fi
 
 root=$(mktemp -d /var/tmp/vipkeeper-fresh-XXXXXX)
 cleanup() {
-  for m in run/netns dev/pts dev sys proc; do umount -l "$root/$m" 2>/dev/null || true; done
+  for m in run/netns dev/pts dev sys proc ""; do umount -l "$root/$m" 2>/dev/null || true; done
   [ -n "$keep" ] && echo "fresh-debian-check: root kept at $root" || rm -rf "$root"
   rm -f "$sources"
 }
@@ -83,6 +83,8 @@ if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
   mkdir -p "$root/usr/local/share/ca-certificates"
   cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
 fi
+# The root must be a mount point: `ip netns add` (the demo, the tests) remounts / rslave.
+mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --rbind /dev "$root/dev"
