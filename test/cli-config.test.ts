@@ -37,7 +37,7 @@ const CONF = `vrrp_instance VI_1 {
   virtual_ipaddress {
     10.9.0.1/32
   }
-  use_vmac
+  track_src_ip
 }
 `;
 
@@ -49,7 +49,7 @@ describe('vipkeeper check: the file, as FILE or -f FILE', () => {
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(a.out).toBe(b.out);
     expect(a.out).toMatch(/: valid keepalived\.conf \(0 errors, 1 warning; \d+ keywords carried over, 1 not acted on, 0 unknown, 0 refused\)/);
-    expect(a.err).toMatch(/:11:3: warning: 'use_vmac' is not acted on by vipkeeper: no VMAC interface is created/);
+    expect(a.err).toMatch(/:11:3: warning: 'track_src_ip' is not acted on by vipkeeper: the instance does not go to FAULT when its source address disappears/);
   });
 
   it('is a usage error (2) with no file, or with two different ones', () => {
@@ -144,7 +144,7 @@ describe('vipkeeper check: scripts under another user without CAP_SETUID/CAP_SET
     const r = spawnSync('setpriv', ['--bounding-set=-setuid,-setgid', '--', process.execPath, bin, 'check', yaml], { encoding: 'utf8', cwd: tmp, timeout: 30_000 });
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(
-      new RegExp(`^${yaml.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:3: warning: on this host \\(.*\\): scripts run as user 'nobody' \\(uid 65534 gid 65534\\), but this process \\(uid 0\\) lacks CAP_SETUID and CAP_SETGID: every such script would fail with EPERM .*a drop-in /etc/systemd/system/vipkeeper.service.d/script-user.conf: "\\[Service\\]" "CapabilityBoundingSet=CAP_SETUID CAP_SETGID" "AmbientCapabilities=CAP_SETUID CAP_SETGID"`, 'm'),
+      new RegExp(`^${yaml.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:3: warning: .*runs as user 'nobody', but this process lacks CAP_SETUID/CAP_SETGID, so every such script would fail with EPERM.* /etc/systemd/system/vipkeeper.service.d/script-user.conf .*CAP_SETUID CAP_SETGID`, 'm'),
     );
     // with the capabilities, nothing to say
     expect(vk('check', yaml).err).not.toMatch(/CAP_SETUID/);
@@ -189,8 +189,8 @@ describe('vipkeeper migrate -o: a file that holds auth_pass', () => {
     const r = vk('migrate', file(CONF), '-o', out);
     expect(r.err).toMatch(/→ .*summary\.yaml: 0 errors, 1 warning \(\d+ keywords carried over, 1 not acted on, 0 unknown, 0 refused\)/);
     const yaml = readFileSync(out, 'utf8');
-    expect(yaml).toMatch(/\n  VI_1:\n    # use_vmac    # .*:11, not acted on by vipkeeper: no VMAC interface is created/);
-    expect(yaml).not.toMatch(/^\s+use_vmac:/m);
+    expect(yaml).toMatch(/\n  VI_1:\n    # track_src_ip    # .*:11, not acted on by vipkeeper: the instance does not go to FAULT/);
+    expect(yaml).not.toMatch(/^\s+track_src_ip:/m);
     expect(existsSync(out)).toBe(true);
   });
 });

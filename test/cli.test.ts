@@ -81,18 +81,19 @@ describe('vipkeeper check', () => {
 });
 
 describe('vipkeeper migrate', () => {
-  it('writes YAML that check accepts, with a true summary and the not-acted-on keywords as comments', () => {
+  it('writes YAML that check accepts, with a true summary; routes and rules are carried over as live keys', () => {
     const out = join(tmp, 'routes.yaml');
     const r = vk('migrate', join(fixtures, 'routes.conf'), '-o', out);
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/→ .*routes\.yaml: 0 errors, \d+ warnings \(\d+ keywords carried over, 5 not acted on, 0 unknown, 0 refused\)/);
+    expect(r.err).toMatch(/→ .*routes\.yaml: 0 errors, \d+ warnings \(\d+ keywords carried over, 0 not acted on, 0 unknown, 0 refused\)/);
+    expect(r.err).toMatch(/routes\.conf:37:9: warning: '10\.31\.30\.\/24' is not a valid prefix; keepalived rejects this rule, so it is left out/);
     const yaml = readFileSync(out, 'utf8');
     expect(yaml).toMatch(/^# vipkeeper configuration, migrated from .*routes\.conf/);
-    expect(yaml).toMatch(/# keepalived keywords: \d+ keywords carried over, 5 not acted on, 0 unknown, 0 refused\./);
-    expect(yaml).toMatch(/#\s+.*routes\.conf:7: static_ipaddress \(in the top level\) - these addresses are not added/);
-    // virtual_routes is not a live key: it is a comment inside its instance
-    expect(yaml).not.toMatch(/^\s*virtual_routes:/m);
-    expect(yaml).toMatch(/\n  VI_ROUTES:\n    # virtual_routes \{    # .*routes\.conf:29, not acted on by vipkeeper: the routes are not added/);
+    expect(yaml).toMatch(/# keepalived keywords: \d+ keywords carried over, 0 not acted on, 0 unknown, 0 refused\./);
+    // acted on now (issue 17): live keys, at the top level and inside the instance
+    for (const k of ['static_ipaddress', 'static_routes', 'static_rules']) expect(yaml).toMatch(new RegExp(`^${k}:`, 'm'));
+    expect(yaml).toMatch(/\n  VI_ROUTES:\n(?:    .*\n)*    virtual_routes:\n/);
+    expect(yaml).toMatch(/\n    virtual_rules:\n/);
     const c = vk('check', '-f', out);
     expect(c.code).toBe(0);
     expect(c.out).toMatch(/valid vipkeeper YAML/);

@@ -118,7 +118,7 @@ function formatInstance(i: InstanceStatus, now: number): string[] {
   kv('Virtual Router ID', `${i.vrid}, VRRPv${i.version}, advert ${i.advertIntervalMs >= 1000 && i.advertIntervalMs % 1000 === 0 ? `${i.advertIntervalMs / 1000} sec` : `${i.advertIntervalMs} ms`}`);
   if (i.syncGroup) kv('Sync group', i.syncGroup);
   kv(`Virtual IP (${i.vips.length})`, `${i.vips.join(' ') || '-'}${i.vips.length ? (i.vipsSet ? ' (set here)' : ' (not set here)') : ''}`);
-  if (i.fault.link || i.fault.track) kv('Fault', i.fault.reason || (i.fault.link ? 'link down' : 'tracker failed'));
+  if (i.fault.link || i.fault.track) kv('Fault', i.fault.reason || (i.fault.link ? 'link down' : i.vipError ? 'the VIPs could not be added' : 'tracker failed'));
   if (i.vipError) kv('VIP error', i.vipError);
   return out;
 }

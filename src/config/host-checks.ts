@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { processIdCaps } from './host-privileges.js';
+import { processIdCaps, SCRIPT_CAPS_DROPIN } from './host-privileges.js';
 import { shellSplit } from './keepalived/shell-split.js';
 import type { Config, ScriptSpec } from './schema.js';
 import { DEFAULT_SCRIPT_USER, scriptSecuritySync, type Security } from './script-security.js';
@@ -230,7 +230,10 @@ class ScriptReport {
       this.warn(at, `${what}: script user '${runAs.user}' does not exist here; it would fail every time it runs`);
     } else if (runAs.uid !== this.self.uid && !this.self.canSwitchUser && !this.said.has(`user ${runAs.user}`)) {
       this.said.add(`user ${runAs.user}`);
-      this.warn(at, `${what}: runs as user '${runAs.user}', but this process lacks CAP_SETUID/CAP_SETGID, so every such script would fail with EPERM; under systemd add the drop-in systemd/script-user.conf (AmbientCapabilities and CapabilityBoundingSet CAP_SETUID CAP_SETGID)`);
+      this.warn(
+        at,
+        `${what}: runs as user '${runAs.user}', but this process lacks CAP_SETUID/CAP_SETGID, so every such script would fail with EPERM (and a failing MISC_CHECK takes its real server out); under systemd install the drop-in ${SCRIPT_CAPS_DROPIN} (systemd/script-user.conf in the source: CapabilityBoundingSet and AmbientCapabilities CAP_SETUID CAP_SETGID), then systemctl daemon-reload; or set global_defs script_user to the daemon's own user`,
+      );
     }
     if (!argv0 || SHELL_SYNTAX.test(argv0)) return;
     const problem = this.host.scriptProblem(argv0);

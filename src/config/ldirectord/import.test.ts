@@ -5,7 +5,7 @@ import { detectFormat, loadConfigText } from '../load.js';
 import { migrateLdirectordToYaml } from '../migrate.js';
 import { importLdirectordText } from './import.js';
 
-const fixture = (name: string) => {
+const ldFixture = (name: string) => {
   const path = fileURLToPath(new URL(`../../../test/fixtures/ldirectord/${name}`, import.meta.url));
   return { path, text: readFileSync(path, 'utf8') };
 };
@@ -13,12 +13,12 @@ const where = (ds: { loc: { line: number }; message: string }[]) => ds.map((d) =
 
 describe('ldirectord.cf import', () => {
   it('detects the format', () => {
-    for (const f of ['http-dr.cf', 'many-services.cf', 'broken.cf']) expect(detectFormat(f, fixture(f).text)).toBe('ldirectord');
+    for (const f of ['http-dr.cf', 'many-services.cf', 'broken.cf']) expect(detectFormat(f, ldFixture(f).text)).toBe('ldirectord');
     expect(detectFormat('keepalived.conf', 'global_defs {\n}\n')).toBe('keepalived');
   });
 
   it('maps a DR web service: real= gate + weights, scheduler, persistent, netmask, checkinterval, failurecount, quiescent, fallback, negotiate http with request/receive', () => {
-    const { path, text } = fixture('http-dr.cf');
+    const { path, text } = ldFixture('http-dr.cf');
     const r = importLdirectordText(text, path);
     expect(r.config, where(r.diagnostics).join('\n')).toBeDefined();
     const vs = r.config!.virtual_servers[0]!;
@@ -39,7 +39,7 @@ describe('ldirectord.cf import', () => {
   });
 
   it('maps masq/ipip/fwmark, a real= range, connect/ping/on/off, dns and smtp; services without a checker are reported, secrets never shown', () => {
-    const { path, text } = fixture('many-services.cf');
+    const { path, text } = ldFixture('many-services.cf');
     const r = importLdirectordText(text, path);
     expect(r.config, where(r.diagnostics).join('\n')).toBeDefined();
     const [https, dns, smtp, mysql, ssh, ping, fwm, ldap] = r.config!.virtual_servers;
@@ -71,7 +71,7 @@ describe('ldirectord.cf import', () => {
   });
 
   it('refuses a broken file line by line', () => {
-    const { path, text } = fixture('broken.cf');
+    const { path, text } = ldFixture('broken.cf');
     const r = importLdirectordText(text, path);
     expect(r.config).toBeUndefined();
     expect(where(r.diagnostics.filter((d) => d.severity === 'error'))).toEqual([

@@ -36,7 +36,8 @@ describe('a failed VIP add is visible', () => {
   });
 
   it('vipkeeper status says the VIPs are not set, and why', () => {
-    expect(formatStatus(statusWith('adding VIPs: 192.0.2.10/24: Operation not permitted'))).toContain('    VIPs NOT SET: adding VIPs: 192.0.2.10/24: Operation not permitted');
-    expect(formatStatus(statusWith(undefined))).not.toContain('NOT SET');
+    expect(formatStatus(statusWith('adding VIPs: 192.0.2.10/24: Operation not permitted'))).toMatch(/^   VIP error += adding VIPs: 192\.0\.2\.10\/24: Operation not permitted$/m);
+    expect(formatStatus(statusWith('adding VIPs: 192.0.2.10/24: Operation not permitted'))).toMatch(/^   Fault +=.*the VIPs could not be added/m);
+    expect(formatStatus(statusWith(undefined))).not.toContain('VIP error');
   });
 });
