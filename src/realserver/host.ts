@@ -3,9 +3,8 @@
  * links and routes over rtnetlink) and applies the planned steps, in their order. Also the state
  * file (mode 0600, written atomically) that lets `down` restore what `up` changed.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { RealServerConfig } from '../config/realserver.js';
 import { createAddressOps, type AddressOps } from '../net/addresses.js';
 import { AF_UNSPEC, getAddrDumpRequest, parseAddrDump } from '../net/rtnetlink-address.js';
@@ -13,6 +12,7 @@ import { defaultRoutes, RtnlHost } from '../net/rtnetlink-link.js';
 import { NETLINK_ROUTE, NetlinkClient } from '../net/netlink.js';
 import { procSysctl, type Sysctl } from '../net/sysctl.js';
 import { ifName } from '../sys/addon.js';
+import { writePrivately } from '../sys/private-file.js';
 import { canonicalIp } from '../vocab/ip.js';
 import { parseState, wanted, type Observed, type RealServerState, type Step, type UndoStep } from './plan.js';
 
@@ -135,26 +135,7 @@ export function readState(file: string): RealServerState | undefined {
 /** Writes the state file: mode 0600, all or nothing (temporary file + rename). */
 export function writeState(file: string, st: RealServerState): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(st, null, 2)}\n`);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, file);
-  } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      /* closed */
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* gone */
-    }
-    throw e;
-  }
+  writePrivately(file, `${JSON.stringify(st, null, 2)}\n`);
 }
 
 export function removeState(file: string): void {
