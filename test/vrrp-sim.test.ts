@@ -16,6 +16,7 @@ import {
 } from '../src/vrrp/instance.js';
 import { compareIp } from '../src/vocab/ip.js';
 import { masterDownIntervalMs, skewTimeMs } from '../src/vrrp/timers.js';
+import { seededRandom } from '../lab/rng.js';
 
 interface RouterSpec extends Partial<VrrpInstanceInput> {
   name: string;
@@ -42,18 +43,6 @@ interface LogEntry {
   event: VrrpEvent | { type: 'tx'; priority: number } | { type: 'rx'; from: string; priority: number };
 }
 
-/** mulberry32: a tiny deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Sim {
   now = 0;
   latencyMs: number;
@@ -69,7 +58,7 @@ class Sim {
   constructor(opts: { latencyMs?: number; lossRate?: number; seed?: number } = {}) {
     this.latencyMs = opts.latencyMs ?? 0;
     this.lossRate = opts.lossRate ?? 0;
-    this.rand = prng(opts.seed ?? 1);
+    this.rand = seededRandom(opts.seed ?? 1);
   }
 
   add(spec: RouterSpec, startAt = 0): this {

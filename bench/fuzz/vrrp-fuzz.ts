@@ -6,20 +6,15 @@
 import { decodeIpAdvert, encodeIpv4Packet, encodeIpv6Packet } from '../../src/vrrp/codec.js';
 import type { VrrpAdvert } from '../../src/vrrp/packet.js';
 import { checksumFor, ipv4Pseudo, ipv6Pseudo, oracle, type OracleNote, type OracleRule, type OracleVerdict } from './vrrp-oracle.js';
+import { seededRandom } from '../../lab/rng.js';
 
 // ---------------------------------------------------------------- deterministic randomness
 
-/** mulberry32: a small seeded PRNG, so that a run and its disagreements can be replayed. */
+/** A seeded PRNG (lab/rng.ts), so that a run and its disagreements can be replayed. */
 export class Rng {
-  private s: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = seededRandom(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);

@@ -37,6 +37,7 @@ import { run } from '../../lab/process.js';
 import { sleep } from '../../lab/wait.js';
 import { getStatus } from '../../src/daemon/control/client.js';
 import { BenchLab, machineLine, median, parseArgs, requireRootAndTools, vipkeeperCommand, type Proc, type VkCommand, type VkMode } from '../failover/lab.js';
+import { seededRandom } from '../../lab/rng.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PREFIX = '10.65.0';
@@ -60,18 +61,6 @@ const WEIGHTS: Array<[Kind, number]> = [
   ['partition', 3],
 ];
 
-/** mulberry32: a small seeded PRNG, so a seed replays the same chaos. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const args = parseArgs(process.argv.slice(2));
 const MINUTES = Number(args.get('minutes') ?? 60);
 const SEED = Number(args.get('seed') ?? 7);
@@ -80,7 +69,7 @@ const SERVERS = Number(args.get('servers') ?? 1000);
 const VK_MODE = (args.get('vk') ?? 'snapshot') as VkMode;
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d\dZ$/, 'Z');
 const OUT = args.get('out') ?? path.join(HERE, 'results', `soak-${stamp}.md`);
-const random = rng(SEED);
+const random = seededRandom(SEED);
 const between = (lo: number, hi: number) => lo + random() * (hi - lo);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 
