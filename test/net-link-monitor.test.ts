@@ -3,11 +3,26 @@
  * pairs inside a throwaway namespace. Needs root and `ip netns`: without them
  * the suite FAILS with a clear message (it never skips).
  */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createLinkMonitor, type LinkMonitor } from '../src/net/link-monitor.js';
 import { NetnsLab, requireNetnsRoot, run } from './helpers/netns.js';
 import { waitFor as labWaitFor } from '../lab/wait.js';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('LinkMonitor in a network namespace', () => {
   const lab = new NetnsLab();
@@ -96,5 +111,28 @@ describe('LinkMonitor in a network namespace', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(events).toEqual([]);
     expect(errors).toEqual([]); // an exit after close() is not an error
+  });
+
+  it('the ip monitor child dies with a SIGKILLed owner, with no link event needed', async () => {
+    const script = `
+      const { createLinkMonitor } = await import(${JSON.stringify(path.join(REPO_ROOT, 'src/net/link-monitor.ts'))});
+      const mon = createLinkMonitor({ interfaces: ['lo'], netns: ${JSON.stringify(ns)}, onChange: () => {} });
+      await mon.ready;
+      console.log('MONITOR ' + mon.pid);
+      setInterval(() => {}, 1000);`;
+    const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    owner.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    let monitorPid = 0;
+    try {
+      await labWaitFor(() => `the owner's MONITOR line; stdout: ${out}`, () => /MONITOR (\d+)/.test(out), 20_000, 20);
+      monitorPid = Number(/MONITOR (\d+)/.exec(out)![1]);
+      expect(alive(monitorPid)).toBe(true);
+      owner.kill('SIGKILL');
+      await labWaitFor(() => `ip monitor (pid ${monitorPid}) to die with its SIGKILLed owner`, () => !alive(monitorPid), 10_000, 20);
+    } finally {
+      owner.kill('SIGKILL');
+      if (monitorPid > 0 && alive(monitorPid)) process.kill(monitorPid, 'SIGKILL');
+    }
   });
 });

@@ -11,8 +11,13 @@
  * `onChange(ifname, up)` is called once per watched interface with its initial
  * state when `ready` resolves, then on every change. `close()` kills only the
  * child this monitor started.
+ *
+ * The child is started through util-linux's `setpriv --pdeathsig KILL` where
+ * it exists: a SIGKILLed daemon cannot close() it, and `ip monitor` would
+ * otherwise live on until its next write hits the closed pipe.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 import { ipJson, type BatchRunner, type IpOptions } from './ip-batch.js';
 
@@ -49,6 +54,14 @@ export interface LinkMonitorOptions {
 }
 
 const OPERSTATE = /\bstate ([A-Z][A-Z_]*)\b/;
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+/** `ip ARGS`, killed by the kernel when the thread that started it dies (where setpriv exists). */
+export function spawnIpDyingWithParent(args: readonly string[]): ChildProcess {
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  return SETPRIV === undefined ? spawn('ip', [...args], { stdio }) : spawn(SETPRIV, ['--pdeathsig', 'KILL', 'ip', ...args], { stdio });
+}
 
 /** Is a link with these flags and operstate up? */
 export function linkIsUp(flags: readonly string[], operstate: string | undefined): boolean {
@@ -124,7 +137,7 @@ export function createLinkMonitor(opts: LinkMonitorOptions): LinkMonitor {
     if (ev) apply(ev);
   }
 
-  const spawnIp = opts.spawnIp ?? ((args) => spawn('ip', [...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const spawnIp = opts.spawnIp ?? spawnIpDyingWithParent;
   const child = spawnIp([...ns, '-o', 'monitor', 'link']);
   let stderr = '';
   child.stdout?.setEncoding('utf8');
