@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { processIdCaps, SCRIPT_CAPS_DROPIN } from './host-privileges.js';
+import { lookupGroupSync, lookupUserSync, processIdCaps, scriptPrivilegeProblem, type IdCaps, type Ids } from './host-privileges.js';
 import { shellSplit } from './keepalived/shell-split.js';
 import type { Config, ScriptSpec } from './schema.js';
 import { DEFAULT_SCRIPT_USER, scriptSecuritySync, type Security } from './script-security.js';
@@ -26,16 +26,12 @@ export interface HostProbe {
   scriptFile(argv0: string): string | undefined;
   /** keepalived's script security of that file (src/config/script-security.ts). */
   scriptSecurity(file: string): Security;
-  /** uid of a user name (or numeric uid), undefined when unknown here. */
-  uidOf(user: string): number | undefined;
-  /** This process's uid, and whether it may switch a child to another user (CAP_SETUID and CAP_SETGID). */
-  self(): { uid: number; canSwitchUser: boolean };
-}
-
-/** CAP_SETGID and CAP_SETUID (host-privileges.ts reads them); true when they cannot be read (say nothing). */
-function canSwitchUser(): boolean {
-  const caps = processIdCaps();
-  return caps === undefined || (caps.setuid && caps.setgid);
+  /** uid and primary gid of a user name (or numeric uid), undefined when unknown here. */
+  idsOf(user: string): Ids | undefined;
+  /** gid of a group name (or numeric gid), undefined when unknown here. */
+  gidOf(group: string): number | undefined;
+  /** This process's ids, and its CAP_SETUID / CAP_SETGID (undefined when they cannot be read: say nothing). */
+  self(): { ids: Ids; caps: IdCaps | undefined };
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -85,21 +81,14 @@ export function realHost(): HostProbe {
       });
     },
     scriptSecurity: scriptSecuritySync,
-    uidOf(user) {
-      if (/^\d+$/.test(user)) return Number(user);
-      try {
-        for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
-          const f = line.split(':');
-          if (f[0] === user && /^\d+$/.test(f[2] ?? '')) return Number(f[2]);
-        }
-      } catch {
-        // no passwd file: unknown
-      }
-      return undefined;
+    idsOf(user) {
+      return /^\d+$/.test(user) ? { uid: Number(user), gid: Number(user) } : lookupUserSync(user);
+    },
+    gidOf(group) {
+      return /^\d+$/.test(group) ? Number(group) : lookupGroupSync(group);
     },
     self() {
-      const uid = process.getuid?.() ?? 0;
-      return { uid, canSwitchUser: uid === 0 && canSwitchUser() };
+      return { ids: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, caps: processIdCaps() };
     },
   };
 }
@@ -193,9 +182,9 @@ export function allScripts(config: Config): { spec: ScriptSpec; at: (string | nu
 /** The script findings of one config, each said once per script file or user. */
 class ScriptReport {
   private readonly security: boolean;
-  private readonly self: { uid: number; canSwitchUser: boolean };
+  private readonly self: { ids: Ids; caps: IdCaps | undefined };
   private readonly said = new Set<string>();
-  private readonly defaultUser: { user: string } | 'missing' | undefined;
+  private readonly defaultUser: { user: string; group?: string | undefined } | 'missing' | undefined;
 
   constructor(
     private readonly config: Config,
@@ -205,18 +194,23 @@ class ScriptReport {
     this.security = config.global.enable_script_security;
     this.self = host.self();
     const su = config.global.script_user;
-    if (su) this.defaultUser = { user: su.user };
-    else if (host.uidOf(DEFAULT_SCRIPT_USER) !== undefined) this.defaultUser = { user: DEFAULT_SCRIPT_USER };
+    if (su) this.defaultUser = { user: su.user, group: su.group };
+    else if (host.idsOf(DEFAULT_SCRIPT_USER) !== undefined) this.defaultUser = { user: DEFAULT_SCRIPT_USER };
     else this.defaultUser = this.security ? 'missing' : undefined;
   }
 
-  /** The uid a script runs as (undefined: unknown user), as src/sys/exec.ts decides. */
-  private runAs(spec: ScriptSpec): { uid: number | undefined; user: string } | 'refused' {
-    if (this.self.uid !== 0) return { uid: this.self.uid, user: String(this.self.uid) };
-    const who = spec.user !== undefined ? { user: spec.user } : this.defaultUser;
+  /** The ids a script runs as (undefined: unknown user or group), as src/sys/exec.ts decides. */
+  private runAs(spec: ScriptSpec): { ids: Ids | undefined; who: string } | 'refused' {
+    const own = this.self.ids;
+    if (own.uid !== 0) return { ids: own, who: `uid ${own.uid}` };
+    const who = spec.user !== undefined ? { user: spec.user, group: spec.group } : this.defaultUser;
     if (who === 'missing') return 'refused';
-    if (who === undefined) return { uid: 0, user: 'root' };
-    return { uid: this.host.uidOf(who.user), user: who.user };
+    if (who === undefined) return { ids: own, who: 'root' };
+    const name = `user '${who.user}'${who.group !== undefined ? ` group '${who.group}'` : ''}`;
+    const user = this.host.idsOf(who.user);
+    if (!user || who.group === undefined) return { ids: user, who: name };
+    const gid = this.host.gidOf(who.group);
+    return { ids: gid === undefined ? undefined : { uid: user.uid, gid }, who: name };
   }
 
   check(spec: ScriptSpec, at: (string | number)[], what: string): void {
@@ -226,14 +220,15 @@ class ScriptReport {
       this.warn(at, `${what}: would be refused: enable_script_security is on, no script_user is set and user '${DEFAULT_SCRIPT_USER}' does not exist (SECURITY VIOLATION); add 'script_user' or create the user`);
       return;
     }
-    if (runAs.uid === undefined) {
-      this.warn(at, `${what}: script user '${runAs.user}' does not exist here; it would fail every time it runs`);
-    } else if (runAs.uid !== this.self.uid && !this.self.canSwitchUser && !this.said.has(`user ${runAs.user}`)) {
-      this.said.add(`user ${runAs.user}`);
-      this.warn(
-        at,
-        `${what}: runs as user '${runAs.user}', but this process lacks CAP_SETUID/CAP_SETGID, so every such script would fail with EPERM (and a failing MISC_CHECK takes its real server out); under systemd install the drop-in ${SCRIPT_CAPS_DROPIN} (systemd/script-user.conf in the source: CapabilityBoundingSet and AmbientCapabilities CAP_SETUID CAP_SETGID), then systemctl daemon-reload; or set global_defs script_user to the daemon's own user`,
-      );
+    if (runAs.ids === undefined) {
+      this.warn(at, `${what}: script ${runAs.who} does not exist here; it would fail every time it runs`);
+    } else if (!this.said.has(runAs.who)) {
+      // The same words as `run` logs (src/daemon/script-privileges.ts): one message, one fix.
+      const problem = scriptPrivilegeProblem(runAs.who, runAs.ids, this.self.ids, this.self.caps);
+      if (problem) {
+        this.said.add(runAs.who);
+        this.warn(at, `${what}: ${problem}`);
+      }
     }
     if (!argv0 || SHELL_SYNTAX.test(argv0)) return;
     const problem = this.host.scriptProblem(argv0);
@@ -241,7 +236,7 @@ class ScriptReport {
       this.warn(at, `${what}: ${problem}; it would fail every time it runs`);
       return;
     }
-    if (runAs.uid !== 0) return; // keepalived checks only scripts run as root
+    if (runAs.ids?.uid !== 0) return; // keepalived checks only scripts run as root
     const file = this.host.scriptFile(argv0);
     if (!file) return;
     const sec = this.host.scriptSecurity(file);
