@@ -1,10 +1,11 @@
 // Writes the man pages: man/vipkeeper.8 from the CLI's own help (src/cli/main.ts) and
 // man/vipkeeper.yaml.5 from config/vipkeeper.schema.json. With --check, fails when a checked-in
 // page is stale (`npm test` runs it), so neither can drift from the code.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command, Option } from 'commander';
 import { buildProgram } from '../src/cli/main.js';
+import { writeOrCheck } from './generated.js';
 
 const root = new URL('..', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string };
@@ -100,21 +101,5 @@ const pages: [string, string][] = [
   ['man/vipkeeper.yaml.5', schemaPage()],
 ];
 let stale = false;
-for (const [file, text] of pages) {
-  const target = fileURLToPath(new URL(file, root));
-  if (process.argv.includes('--check')) {
-    let old = '';
-    try {
-      old = readFileSync(target, 'utf8');
-    } catch {
-      /* missing counts as stale */
-    }
-    if (old !== text) {
-      console.error(`${file} is stale: run npm run man`);
-      stale = true;
-    }
-  } else {
-    writeFileSync(target, text);
-  }
-}
+for (const [file, text] of pages) if (!writeOrCheck(fileURLToPath(new URL(file, root)), text, 'npm run man')) stale = true;
 if (stale) process.exit(1);

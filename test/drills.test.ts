@@ -2,14 +2,15 @@
 // does or suffers — a partition and its heal, a reload of the MASTER's priority, a VIP that
 // cannot be added, the VRRP thread dying alone, the MASTER's link going down — and what the pair
 // must do. Each checks state, order and reason; timings are the benchmarks' business.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLan, primeArp, writeFile, type Lan } from '../lab/lan.js';
-import { hasAddress, neighMac, NetnsLab } from '../lab/netns.js';
+import { describe, expect, it } from 'vitest';
+import { primeArp } from '../lab/lan.js';
+import { hasAddress, neighMac } from '../lab/netns.js';
 import { requireKeepalived, requireNativeAddon, requireNetnsRoot } from '../lab/require.js';
-import { startKeepalived, type KeepalivedProc } from '../lab/keepalived.js';
-import { startVipkeeper, vipkeeperArgv, type StartVipkeeperOptions, type VipkeeperProc } from '../lab/vipkeeper.js';
+import type { KeepalivedProc } from '../lab/keepalived.js';
+import { vipkeeperArgv, type StartVipkeeperOptions, type VipkeeperProc } from '../lab/vipkeeper.js';
 import { sleep, waitFor } from '../lab/wait.js';
 import { call, getStatus } from '../src/daemon/control/client.js';
+import { usePair } from './helpers/pair.js';
 
 const PREFIX = '10.64.0';
 const VIP = `${PREFIX}.200`;
@@ -52,31 +53,40 @@ vrrp_instance ${INSTANCE} {
 }
 
 describe('operational drills on a live pair', () => {
-  const lab = new NetnsLab();
-  let lan: Lan;
-  const vks: VipkeeperProc[] = [];
-  const kas: KeepalivedProc[] = [];
-  const d1 = () => lan.nodes.d1!;
-  const d2 = () => lan.nodes.d2!;
-  const client = () => lan.nodes.client!;
+  const pair = usePair({
+    prefix: PREFIX,
+    require: () => {
+      requireNetnsRoot('the drills');
+      requireNativeAddon();
+      requireKeepalived('the drills');
+    },
+    // a drill may leave the pair partitioned, a cable pulled or a VMAC behind
+    reset: async () => {
+      await heal('d1').catch(() => undefined);
+      await heal('d2').catch(() => undefined);
+      await cable('d1', true).catch(() => undefined);
+      await lab.exec(d1().ns, ['ip', 'link', 'del', 'vk0']).catch(() => undefined);
+    },
+  });
+  const lab = pair.lab;
+  const lan = () => pair.lan;
+  const d1 = () => pair.node('d1');
+  const d2 = () => pair.node('d2');
+  const client = () => pair.node('client');
 
-  async function vk(node: 'd1' | 'd2', conf: string, opts: StartVipkeeperOptions = {}): Promise<VipkeeperProc> {
-    const p = await startVipkeeper(lab, lan.nodes[node]!.ns, writeFile(lan.dir, `${node}.yaml`, conf), { ...opts, waitRunning: false });
-    vks.push(p); // stopped by afterEach even if it never gets running
-    await p.proc.waitForLine(/"msg":"vipkeeper running"/, 60_000);
-    return p;
-  }
+  const vk = (node: 'd1' | 'd2', conf: string, opts: StartVipkeeperOptions = {}): Promise<VipkeeperProc> =>
+    pair.vk(node, pair.file(`${node}.yaml`, conf), { ...opts, runningTimeoutMs: 60_000 });
 
   /** Who holds the VIP (on any interface). */
   async function holders(): Promise<string[]> {
     const out: string[] = [];
-    for (const n of ['d1', 'd2'] as const) if ((await lab.exec(lan.nodes[n]!.ns, ['ip', '-o', 'addr', 'show'])).stdout.includes(`${VIP}/`)) out.push(n);
+    for (const n of ['d1', 'd2'] as const) if ((await lab.exec(lan().nodes[n]!.ns, ['ip', '-o', 'addr', 'show'])).stdout.includes(`${VIP}/`)) out.push(n);
     return out;
   }
 
   /** Drops VRRP (IP protocol 112) in and out of `node`: the pair is partitioned. */
   async function partition(node: 'd1' | 'd2'): Promise<void> {
-    const ns = lan.nodes[node]!.ns;
+    const ns = lan().nodes[node]!.ns;
     await lab.exec(ns, ['nft', 'add table inet vkdrill']);
     await lab.exec(ns, ['nft', 'add chain inet vkdrill in { type filter hook input priority 0 ; }']);
     await lab.exec(ns, ['nft', 'add chain inet vkdrill out { type filter hook output priority 0 ; }']);
@@ -86,8 +96,7 @@ describe('operational drills on a live pair', () => {
 
   /** keepalived as d2 (priority `priority`), started and settled in `state`. */
   async function ka(priority: number, state: 'MASTER' | 'BACKUP'): Promise<KeepalivedProc> {
-    const k = startKeepalived(lab, d2().ns, writeFile(lan.dir, 'd2-ka.conf', kaConf(priority)), lan.dir);
-    kas.push(k);
+    const k = pair.ka('d2', pair.file('d2-ka.conf', kaConf(priority)));
     await k.waitState(INSTANCE, state);
     return k;
   }
@@ -118,38 +127,12 @@ describe('operational drills on a live pair', () => {
 
   /** The cable of `node` pulled (its bridge port down: its eth0 loses carrier) or put back. */
   async function cable(node: 'd1' | 'd2', up: boolean): Promise<void> {
-    await lab.exec(lan.bridgeNs, ['ip', 'link', 'set', lan.nodes[node]!.port, up ? 'up' : 'down']);
+    await lab.exec(lan().bridgeNs, ['ip', 'link', 'set', lan().nodes[node]!.port, up ? 'up' : 'down']);
   }
 
   async function heal(node: 'd1' | 'd2'): Promise<void> {
-    await lab.exec(lan.nodes[node]!.ns, ['nft', 'delete', 'table', 'inet', 'vkdrill']);
+    await lab.exec(lan().nodes[node]!.ns, ['nft', 'delete', 'table', 'inet', 'vkdrill']);
   }
-
-  beforeAll(async () => {
-    requireNetnsRoot('the drills');
-    requireNativeAddon();
-    requireKeepalived('the drills');
-    lan = await createLan(lab, PREFIX, { d1: 11, d2: 12, client: 10 });
-  });
-
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') for (const p of [...vks, ...kas]) console.log(p.proc.describe());
-    for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
-    for (const k of kas.splice(0)) await k.terminate().catch(() => k.kill());
-    await heal('d1').catch(() => undefined);
-    await heal('d2').catch(() => undefined);
-    await cable('d1', true).catch(() => undefined);
-    await lab.exec(d1().ns, ['ip', 'link', 'del', 'vk0']).catch(() => undefined);
-  });
-
-  afterAll(async () => {
-    try {
-      for (const p of vks) void p.proc.kill();
-    } finally {
-      await lab.cleanup();
-      lan?.dispose();
-    }
-  });
 
   it('a partition and its heal, three times: one MASTER soon after each heal, and the client follows it without re-resolving', async () => {
     const p1 = await vk('d1', vkConf({ priority: 150 }));
@@ -180,8 +163,7 @@ describe('operational drills on a live pair', () => {
   it('a priority reload on the MASTER: the VIP never leaves; dropped below the peer (keepalived): exactly one handover', async () => {
     const conf = (priority: number) => vkConf({ priority });
     const p1 = await vk('d1', conf(150));
-    const ka = startKeepalived(lab, d2().ns, writeFile(lan.dir, 'd2-ka.conf', kaConf(120)), lan.dir);
-    kas.push(ka);
+    const ka = pair.ka('d2', pair.file('d2-ka.conf', kaConf(120)));
     await p1.waitState(INSTANCE, 'MASTER');
     await ka.waitState(INSTANCE, 'BACKUP');
     const kaMasters = () => ka.lines().filter((l) => l.includes(`(${INSTANCE}) Entering MASTER STATE`)).length;
@@ -194,7 +176,7 @@ describe('operational drills on a live pair', () => {
       }
     })();
     // Still the highest: nothing moves.
-    writeFile(lan.dir, 'd1.yaml', conf(140));
+    pair.file('d1.yaml', conf(140));
     process.kill(p1.pid, 'SIGHUP');
     await p1.proc.waitForLine(/"msg":"config reloaded"/, 10_000);
     await sleep(1_000);
@@ -204,7 +186,7 @@ describe('operational drills on a live pair', () => {
     expect(p1.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER']);
     expect(kaMasters()).toBe(0);
     // Below keepalived's 120: keepalived takes over once, by the protocol; d1 does not come back.
-    writeFile(lan.dir, 'd1.yaml', conf(100));
+    pair.file('d1.yaml', conf(100));
     process.kill(p1.pid, 'SIGHUP');
     await ka.waitState(INSTANCE, 'MASTER', 5_000);
     await p1.waitState(INSTANCE, 'BACKUP', 5_000);
@@ -221,7 +203,7 @@ describe('operational drills on a live pair', () => {
     await waitFor('the VIP on d1 only', async () => (await holders()).join() === 'd1', 5_000);
     const watch = watchVip(d1().ns);
     // Same config, another control socket: only the per-namespace instance lock can stop it.
-    const second = lab.spawn(d1().ns, [...vipkeeperArgv(), 'run', '-f', `${lan.dir}/d1.yaml`, '--config-id', 'test', '--socket', `${lan.dir}/second.sock`], 'second vipkeeper d1');
+    const second = lab.spawn(d1().ns, [...vipkeeperArgv(), 'run', '-f', `${lan().dir}/d1.yaml`, '--config-id', 'test', '--socket', `${lan().dir}/second.sock`], 'second vipkeeper d1');
     const exit = await second.exited;
     await sleep(1_000); // and nothing happens afterwards either
     const { left, samples } = await watch.stop();

@@ -24,21 +24,11 @@
  *
  * Needs root, `ip netns`, the native addon and keepalived; without them it FAILS (never skips).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KeepalivedProc, requireKeepalived, startKeepalived } from './helpers/keepalived-proc.js';
-import { NetnsLab, requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
-import {
-  createLan,
-  hasVip,
-  neighMac,
-  primeArp,
-  sleep,
-  startVipkeeper,
-  waitFor,
-  writeFile,
-  type Lan,
-  type VipkeeperProc,
-} from './helpers/vipkeeper-proc.js';
+import { describe, expect, it } from 'vitest';
+import { requireKeepalived, type KeepalivedProc } from './helpers/keepalived-proc.js';
+import { requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
+import { usePair } from './helpers/pair.js';
+import { hasVip, neighMac, primeArp, sleep, waitFor, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
 
 const PREFIX = '10.62.0';
 const VIP = `${PREFIX}.100`;
@@ -100,31 +90,26 @@ function kaSequence(lines: string[], from: number, res: RegExp[]): number[] {
 }
 
 describe('VRRP interop with keepalived', () => {
-  const lab = new NetnsLab();
-  let lan: Lan;
   let kaVersion = '';
-  const vks: VipkeeperProc[] = [];
-  const kas: KeepalivedProc[] = [];
+  const pair = usePair({
+    prefix: PREFIX,
+    require: () => {
+      requireNetnsRoot('keepalived interop tests');
+      requireNativeAddon();
+      kaVersion = requireKeepalived('keepalived interop tests');
+    },
+    reset: async () => {
+      for (const n of [d1(), d2()]) await pair.lab.exec(n.ns, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']).catch(() => undefined);
+    },
+    finally: () => console.log(`[vrrp-keepalived-interop] peer: ${kaVersion}`),
+  });
+  const lab = pair.lab;
+  const d1 = () => pair.node('d1');
+  const d2 = () => pair.node('d2');
+  const client = () => pair.node('client');
+  const vk = (node: 'd1' | 'd2', confPath: string) => pair.vk(node, confPath);
+  const ka = (node: 'd1' | 'd2', confPath: string) => pair.ka(node, confPath);
 
-  const d1 = () => lan.nodes.d1!;
-  const d2 = () => lan.nodes.d2!;
-  const client = () => lan.nodes.client!;
-
-  async function vk(node: 'd1' | 'd2', confPath: string): Promise<VipkeeperProc> {
-    const p = await startVipkeeper(lab, lan.nodes[node]!.ns, confPath);
-    vks.push(p);
-    return p;
-  }
-  function ka(node: 'd1' | 'd2', confPath: string): KeepalivedProc {
-    const p = startKeepalived(lab, lan.nodes[node]!.ns, confPath, lan.dir);
-    kas.push(p);
-    return p;
-  }
-  async function stopAll(): Promise<void> {
-    for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
-    for (const p of kas.splice(0)) await p.terminate().catch(() => p.kill());
-    for (const n of [d1(), d2()]) await lab.exec(n.ns, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']).catch(() => undefined);
-  }
   async function vipOnlyOn(owner: 'd1' | 'd2'): Promise<boolean> {
     const [a, b] = await Promise.all([hasVip(d1().ns, VIP), hasVip(d2().ns, VIP)]);
     return owner === 'd1' ? a && !b : b && !a;
@@ -136,39 +121,13 @@ describe('VRRP interop with keepalived', () => {
     expect(dropped, `vipkeeper dropped adverts: ${JSON.stringify(dropped)}`).toEqual([]);
   }
 
-  beforeAll(async () => {
-    requireNetnsRoot('keepalived interop tests');
-    requireNativeAddon();
-    kaVersion = requireKeepalived('keepalived interop tests');
-    lan = await createLan(lab, PREFIX, { d1: 11, d2: 12, client: 10 });
-  });
-
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') {
-      for (const p of vks) console.log(p.proc.describe());
-      for (const p of kas) console.log(p.proc.describe());
-    }
-    await stopAll();
-  });
-
-  afterAll(async () => {
-    try {
-      for (const p of kas.splice(0)) await p.kill().catch(() => undefined);
-      for (const p of vks.splice(0)) await p.proc.kill().catch(() => undefined);
-    } finally {
-      await lab.cleanup();
-      lan?.dispose();
-      console.log(`[vrrp-keepalived-interop] peer: ${kaVersion}`);
-    }
-  });
-
   for (const v of VARIANTS) {
     const settleMs = Math.max(600, 2.5 * v.advertIntMs);
     const electMs = 4 * v.advertIntMs + 6000;
 
     it(`${v.name}: keepalived MASTER → SIGTERM → vipkeeper takes over → keepalived preempts back → crash → vipkeeper`, async () => {
-      const kaConf = writeFile(lan.dir, `ka-high-${v.version}-${v.unicast}.conf`, conf(v, { self: d1().ip, peer: d2().ip, state: 'MASTER', priority: 150 }));
-      const vkConf = writeFile(lan.dir, `vk-low-${v.version}-${v.unicast}.conf`, conf(v, { self: d2().ip, peer: d1().ip, state: 'BACKUP', priority: 100 }));
+      const kaConf = pair.file(`ka-high-${v.version}-${v.unicast}.conf`, conf(v, { self: d1().ip, peer: d2().ip, state: 'MASTER', priority: 150 }));
+      const vkConf = pair.file(`vk-low-${v.version}-${v.unicast}.conf`, conf(v, { self: d2().ip, peer: d1().ip, state: 'BACKUP', priority: 100 }));
       let k = ka('d1', kaConf);
       await k.waitState(INSTANCE, 'MASTER', electMs);
       const p = await vk('d2', vkConf);
@@ -185,7 +144,7 @@ describe('VRRP interop with keepalived', () => {
       await waitFor('the VIP on d2 only', () => vipOnlyOn('d2'), 5000);
       expect(k.lines().some((l) => l.includes('sent 0 priority'))).toBe(true);
       const kaLinesBefore = k.lines();
-      kas.splice(kas.indexOf(k), 1);
+      pair.forget(k);
 
       // keepalived returns with the higher priority and preempts vipkeeper.
       k = ka('d1', kaConf);
@@ -204,7 +163,7 @@ describe('VRRP interop with keepalived', () => {
       await sleep(settleMs + Math.random() * v.advertIntMs);
       const before = p.transitions(INSTANCE).length;
       await k.crash();
-      kas.splice(kas.indexOf(k), 1);
+      pair.forget(k);
       await waitFor('vipkeeper to take the VIP after the keepalived crash', () => hasVip(d2().ns, VIP), masterDownMs(v) + 3000);
       await waitFor('the client ARP entry to move to d2', async () => (await neighMac(client().ns, VIP)) === d2().mac, 5000);
       // One takeover, because keepalived's adverts stopped (a crash sends no priority 0).
@@ -212,8 +171,8 @@ describe('VRRP interop with keepalived', () => {
     }, 60_000);
 
     it(`${v.name}: vipkeeper MASTER → crash → keepalived takes over → vipkeeper preempts → SIGTERM → keepalived`, async () => {
-      const vkConf = writeFile(lan.dir, `vk-high-${v.version}-${v.unicast}.conf`, conf(v, { self: d1().ip, peer: d2().ip, state: 'MASTER', priority: 150 }));
-      const kaConf = writeFile(lan.dir, `ka-low-${v.version}-${v.unicast}.conf`, conf(v, { self: d2().ip, peer: d1().ip, state: 'BACKUP', priority: 100 }));
+      const vkConf = pair.file(`vk-high-${v.version}-${v.unicast}.conf`, conf(v, { self: d1().ip, peer: d2().ip, state: 'MASTER', priority: 150 }));
+      const kaConf = pair.file(`ka-low-${v.version}-${v.unicast}.conf`, conf(v, { self: d2().ip, peer: d1().ip, state: 'BACKUP', priority: 100 }));
       let p = await vk('d1', vkConf);
       await p.waitState(INSTANCE, 'MASTER', electMs);
       const k = ka('d2', kaConf);
@@ -229,7 +188,7 @@ describe('VRRP interop with keepalived', () => {
       // Crash: no priority 0; keepalived waits out its Master_Down_Interval.
       const crashAt = k.lines().length;
       await p.crash();
-      vks.splice(vks.indexOf(p), 1);
+      pair.forget(p);
       await waitFor('keepalived to take the VIP after the crash', () => hasVip(d2().ns, VIP), masterDownMs(v) + 3000);
       await k.waitState(INSTANCE, 'MASTER', 2000);
       await waitFor('the client ARP entry to move to d2', async () => (await neighMac(client().ns, VIP)) === d2().mac, 5000);
@@ -247,7 +206,7 @@ describe('VRRP interop with keepalived', () => {
       await sleep(settleMs);
       const termAt = k.lines().length;
       await Promise.all([p.terminate(), waitFor('keepalived to take the VIP after our SIGTERM', () => hasVip(d2().ns, VIP), 5000, 5)]);
-      vks.splice(vks.indexOf(p), 1);
+      pair.forget(p);
       await k.waitState(INSTANCE, 'MASTER', 2000);
       // keepalived's own account: it heard our priority 0 first, then became MASTER.
       const seq = kaSequence(k.lines(), termAt, [KA_PRIO0, KA_TIMEOUT, KA_MASTER]);

@@ -12,11 +12,12 @@
  *
  * Needs root, `ip netns`, the native addon, keepalived and tshark; without them it FAILS.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ipBytes } from '../src/vocab/ip.js';
-import { KeepalivedProc, requireKeepalived, startKeepalived } from './helpers/keepalived-proc.js';
-import { NetnsLab, requireNativeAddon, requireNetnsRoot, requireTshark } from './helpers/netns.js';
-import { createLan, hasVip, neighMac, primeArp, startVipkeeper, waitFor, writeFile, type Lan, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
+import { requireKeepalived, type KeepalivedProc } from './helpers/keepalived-proc.js';
+import { requireNativeAddon, requireNetnsRoot, requireTshark } from './helpers/netns.js';
+import { usePair } from './helpers/pair.js';
+import { hasVip, neighMac, primeArp, waitFor, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
 
 const PREFIX = '10.69.0';
 const NET6 = 'fd00:69::';
@@ -48,11 +49,25 @@ function conf(o: { unicast: boolean; self: number; peer: number; state: 'MASTER'
 const KA_COMPLAINT = /checksum|invalid|bad |wrong|mismatch|ttl|hop limit|auth|unknown vrid|config(uration)? error/i;
 
 describe('VRRPv3 over IPv6 with keepalived', () => {
-  const lab = new NetnsLab();
-  let lan: Lan;
-  const vks: VipkeeperProc[] = [];
-  const kas: KeepalivedProc[] = [];
-  const node = (n: 'd1' | 'd2' | 'client') => lan.nodes[n]!;
+  const pair = usePair({
+    prefix: PREFIX,
+    hosts: HOSTS,
+    require: () => {
+      requireNetnsRoot('IPv6 keepalived interop tests');
+      requireNativeAddon();
+      requireKeepalived('IPv6 keepalived interop tests');
+      requireTshark('IPv6 keepalived interop tests');
+    },
+    setup: async () => {
+      for (const [name, host] of Object.entries(HOSTS)) await lab.addAddress(pair.node(name).ns, 'eth0', `${v6(host)}/64`);
+    },
+    reset: async () => {
+      for (const n of ['d1', 'd2'] as const) await lab.exec(node(n).ns, ['ip', '-6', 'addr', 'del', `${VIP}/64`, 'dev', 'eth0']).catch(() => undefined);
+      await lab.exec(node('client').ns, ['ip', '-6', 'neigh', 'flush', 'dev', 'eth0']).catch(() => undefined);
+    },
+  });
+  const lab = pair.lab;
+  const node = (n: 'd1' | 'd2' | 'client') => pair.node(n);
 
   async function vipOnlyOn(owner: 'd1' | 'd2'): Promise<boolean> {
     const [a, b] = await Promise.all([hasVip(node('d1').ns, VIP), hasVip(node('d2').ns, VIP)]);
@@ -70,44 +85,15 @@ describe('VRRPv3 over IPv6 with keepalived', () => {
     return cap.done.then((rows) => rows.find((r) => r[1] === VIP)?.[0]);
   }
 
-  beforeAll(async () => {
-    requireNetnsRoot('IPv6 keepalived interop tests');
-    requireNativeAddon();
-    requireKeepalived('IPv6 keepalived interop tests');
-    requireTshark('IPv6 keepalived interop tests');
-    lan = await createLan(lab, PREFIX, HOSTS);
-    for (const [name, host] of Object.entries(HOSTS)) await lab.addAddress(lan.nodes[name]!.ns, 'eth0', `${v6(host)}/64`);
-  });
-
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') for (const p of [...vks, ...kas]) console.log(p.proc.describe());
-    for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
-    for (const p of kas.splice(0)) await p.terminate().catch(() => p.kill());
-    for (const n of ['d1', 'd2'] as const) await lab.exec(node(n).ns, ['ip', '-6', 'addr', 'del', `${VIP}/64`, 'dev', 'eth0']).catch(() => undefined);
-    await lab.exec(node('client').ns, ['ip', '-6', 'neigh', 'flush', 'dev', 'eth0']).catch(() => undefined);
-  });
-
-  afterAll(async () => {
-    try {
-      for (const p of kas.splice(0)) await p.kill().catch(() => undefined);
-      for (const p of vks.splice(0)) await p.proc.kill().catch(() => undefined);
-    } finally {
-      await lab.cleanup();
-      lan?.dispose();
-    }
-  });
-
   for (const unicast of [false, true]) {
     const mode = unicast ? 'unicast' : 'multicast ff02::12';
 
     it(`${mode}: keepalived MASTER, vipkeeper BACKUP; SIGTERM keepalived, vipkeeper takes over`, async () => {
       const naKa = unicast ? undefined : await naRouterFlag();
-      const k = startKeepalived(lab, node('d1').ns, writeFile(lan.dir, `ka-hi-${unicast}.conf`, conf({ unicast, self: 11, peer: 12, state: 'MASTER', priority: 150 })), lan.dir);
-      kas.push(k);
+      const k = pair.ka('d1', pair.file(`ka-hi-${unicast}.conf`, conf({ unicast, self: 11, peer: 12, state: 'MASTER', priority: 150 })));
       await k.waitState(INSTANCE, 'MASTER', 15_000);
       const kaFlag = await naKa;
-      const p = await startVipkeeper(lab, node('d2').ns, writeFile(lan.dir, `vk-lo-${unicast}.conf`, conf({ unicast, self: 12, peer: 11, state: 'BACKUP', priority: 100 })));
-      vks.push(p);
+      const p = await pair.vk('d2', pair.file(`vk-lo-${unicast}.conf`, conf({ unicast, self: 12, peer: 11, state: 'BACKUP', priority: 100 })));
       await p.waitState(INSTANCE, 'BACKUP', 15_000);
       await waitFor('the VIP on d1 only', () => vipOnlyOn('d1'), 5000);
       // the client talks to the VIP (its entry names d1), so the takeover's NA has an entry to move
@@ -115,7 +101,7 @@ describe('VRRPv3 over IPv6 with keepalived', () => {
       expect(await neighMac(node('client').ns, VIP)).toBe(node('d1').mac);
       const naVk = unicast ? undefined : await naRouterFlag();
       await k.terminate();
-      kas.splice(kas.indexOf(k), 1);
+      pair.forget(k);
       await p.waitState(INSTANCE, 'MASTER', 5000);
       expect(p.transitions(INSTANCE).at(-1)?.reason).toMatch(/sent priority 0/);
       await waitFor('the VIP on d2 only', () => vipOnlyOn('d2'), 5000);
@@ -132,18 +118,16 @@ describe('VRRPv3 over IPv6 with keepalived', () => {
     });
 
     it(`${mode}: vipkeeper MASTER, keepalived BACKUP; SIGTERM vipkeeper, keepalived takes over`, async () => {
-      const p = await startVipkeeper(lab, node('d1').ns, writeFile(lan.dir, `vk-hi-${unicast}.conf`, conf({ unicast, self: 11, peer: 12, state: 'MASTER', priority: 150 })));
-      vks.push(p);
+      const p = await pair.vk('d1', pair.file(`vk-hi-${unicast}.conf`, conf({ unicast, self: 11, peer: 12, state: 'MASTER', priority: 150 })));
       await p.waitState(INSTANCE, 'MASTER', 15_000);
-      const k = startKeepalived(lab, node('d2').ns, writeFile(lan.dir, `ka-lo-${unicast}.conf`, conf({ unicast, self: 12, peer: 11, state: 'BACKUP', priority: 100 })), lan.dir);
-      kas.push(k);
+      const k = pair.ka('d2', pair.file(`ka-lo-${unicast}.conf`, conf({ unicast, self: 12, peer: 11, state: 'BACKUP', priority: 100 })));
       await k.waitState(INSTANCE, 'BACKUP', 15_000);
       await waitFor('the VIP on d1 only', () => vipOnlyOn('d1'), 5000);
       // keepalived accepts our adverts: it stays BACKUP for a while
       await new Promise((r) => setTimeout(r, 1500));
       expect(k.state(INSTANCE)).toBe('BACKUP');
       await p.terminate();
-      vks.splice(vks.indexOf(p), 1);
+      pair.forget(p);
       await k.waitState(INSTANCE, 'MASTER', 5000);
       expect(k.lines().some((l) => /Backup received priority 0 advertisement/.test(l))).toBe(true);
       await waitFor('the VIP on d2 only', () => vipOnlyOn('d2'), 5000);

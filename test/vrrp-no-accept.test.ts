@@ -11,10 +11,11 @@
  *
  * Needs root, `ip netns`, the native addon, keepalived and nft; without them it FAILS.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KeepalivedProc, requireKeepalived, startKeepalived } from './helpers/keepalived-proc.js';
-import { NetnsLab, requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
-import { createLan, hasVip, startVipkeeper, waitFor, writeFile, type Lan, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
+import { describe, expect, it } from 'vitest';
+import { requireKeepalived } from './helpers/keepalived-proc.js';
+import { requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
+import { usePair } from './helpers/pair.js';
+import { hasVip, waitFor, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
 import { which } from '../lab/require.js';
 
 const PREFIX = '10.67.0';
@@ -43,13 +44,19 @@ function conf(o: { priority: number; accept?: boolean }): string {
 }
 
 describe('no_accept with nftables, against keepalived', () => {
-  const lab = new NetnsLab();
-  let lan: Lan;
-  const vks: VipkeeperProc[] = [];
-  const kas: KeepalivedProc[] = [];
-  const d1 = () => lan.nodes.d1!;
-  const d2 = () => lan.nodes.d2!;
-  const client = () => lan.nodes.client!;
+  const pair = usePair({
+    prefix: PREFIX,
+    require: () => {
+      requireNetnsRoot('no_accept tests');
+      requireNativeAddon();
+      requireKeepalived('no_accept tests');
+      if (!which('nft')) throw new Error('no_accept tests need nft (nftables; scripts/setup.sh installs it)');
+    },
+  });
+  const lab = pair.lab;
+  const d1 = () => pair.node('d1');
+  const d2 = () => pair.node('d2');
+  const client = () => pair.node('client');
 
   async function answers(ip: string): Promise<boolean> {
     return lab.exec(client().ns, ['ping', '-c', '1', '-W', '1', '-q', ip]).then(
@@ -67,41 +74,12 @@ describe('no_accept with nftables, against keepalived', () => {
       return undefined;
     }
   }
-  async function vk(priority: number, accept = false): Promise<VipkeeperProc> {
-    const p = await startVipkeeper(lab, d1().ns, writeFile(lan.dir, `vk-${priority}-${accept}.conf`, conf({ priority, accept })));
-    vks.push(p);
-    return p;
-  }
-
-  beforeAll(async () => {
-    requireNetnsRoot('no_accept tests');
-    requireNativeAddon();
-    requireKeepalived('no_accept tests');
-    if (!which('nft')) throw new Error('no_accept tests need nft (nftables; scripts/setup.sh installs it)');
-    lan = await createLan(lab, PREFIX, { d1: 11, d2: 12, client: 10 });
-  });
-
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') for (const p of [...vks, ...kas]) console.log(p.proc.describe());
-    for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
-    for (const p of kas.splice(0)) await p.terminate().catch(() => p.kill());
-  });
-
-  afterAll(async () => {
-    try {
-      for (const p of kas.splice(0)) await p.kill().catch(() => undefined);
-      for (const p of vks.splice(0)) await p.proc.kill().catch(() => undefined);
-    } finally {
-      await lab.cleanup();
-      lan?.dispose();
-    }
-  });
+  const vk = (priority: number, accept = false): Promise<VipkeeperProc> => pair.vk('d1', pair.file(`vk-${priority}-${accept}.conf`, conf({ priority, accept })));
 
   it('drops traffic to the VIP it holds, in step with mastership, as keepalived does', async () => {
     let p = await vk(150);
     await p.waitState(INSTANCE, 'MASTER', 15_000);
-    const k = startKeepalived(lab, d2().ns, writeFile(lan.dir, 'ka.conf', conf({ priority: 100 })), lan.dir);
-    kas.push(k);
+    const k = pair.ka('d2', pair.file('ka.conf', conf({ priority: 100 })));
     await k.waitState(INSTANCE, 'BACKUP', 15_000);
     await waitFor('the VIP in the drop set', async () => (await dropSet(d1().ns))?.includes(VIP) ?? false, 5000);
     expect(await hasVip(d1().ns, VIP)).toBe(true);
@@ -110,7 +88,7 @@ describe('no_accept with nftables, against keepalived', () => {
 
     // vipkeeper stops: its table goes; keepalived takes over and drops the same way
     await p.terminate();
-    vks.splice(vks.indexOf(p), 1);
+    pair.forget(p);
     expect(await dropSet(d1().ns)).toBeUndefined();
     await k.waitState(INSTANCE, 'MASTER', 5000);
     await waitFor('the VIP on d2', () => hasVip(d2().ns, VIP), 5000);
@@ -123,7 +101,7 @@ describe('no_accept with nftables, against keepalived', () => {
     await waitFor('the (empty) drop set', async () => (await dropSet(d1().ns)) !== undefined, 5000);
     expect(await dropSet(d1().ns)).toEqual([]);
     await k.crash();
-    kas.splice(kas.indexOf(k), 1);
+    pair.forget(k);
     await p.waitState(INSTANCE, 'MASTER', 10_000);
     await waitFor('the VIP in the drop set again', async () => (await dropSet(d1().ns))?.includes(VIP) ?? false, 5000);
     expect(await answers(VIP)).toBe(false);

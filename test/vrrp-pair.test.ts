@@ -18,7 +18,7 @@
  * codec and demultiplexer, a FakeClock, recording address/announce/notify ports), which checks the
  * driver's ordering, batches, commands, trackers, snapshot and log redaction exactly.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigSchema, type Config, type ConfigInput } from '../src/config/schema.js';
 import { FakeClock } from '../src/sys/clock.js';
 import { createLogger } from '../src/sys/logger.js';
@@ -26,19 +26,9 @@ import type { NotifyRequest, RuntimeEvent } from '../src/daemon/vrrp/types.js';
 import { VrrpRuntime } from '../src/daemon/vrrp/runtime.js';
 import { AdvertDemux, StatsTable, advertDestinations, sumDrops, type TransportInstance } from '../src/vrrp/advert-demux.js';
 import type { TransportHandlers, TransportStats, VrrpTransport } from '../src/daemon/vrrp/socket.js';
-import { NetnsLab, requireNativeAddon, requireNetnsRoot, requireTshark } from './helpers/netns.js';
-import {
-  createLan,
-  hasVip,
-  neighMac,
-  primeArp,
-  sleep,
-  startVipkeeper,
-  waitFor,
-  writeFile,
-  type Lan,
-  type VipkeeperProc,
-} from './helpers/vipkeeper-proc.js';
+import { requireNativeAddon, requireNetnsRoot, requireTshark } from './helpers/netns.js';
+import { usePair } from './helpers/pair.js';
+import { hasVip, neighMac, primeArp, sleep, waitFor, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
 
 const PREFIX = '10.61.0';
 const VIP = `${PREFIX}.100`;
@@ -344,23 +334,20 @@ describe('VrrpRuntime driver: an in-process pair in virtual time', () => {
 });
 
 describe('vipkeeper pair in network namespaces', () => {
-  const lab = new NetnsLab();
-  let lan: Lan;
-  const procs: VipkeeperProc[] = [];
-
-  const d1 = () => lan.nodes.d1!;
-  const d2 = () => lan.nodes.d2!;
-  const client = () => lan.nodes.client!;
-
-  async function start(node: 'd1' | 'd2', conf: string, transport?: 'raw' | 'udp'): Promise<VipkeeperProc> {
-    const p = await startVipkeeper(lab, lan.nodes[node]!.ns, conf, transport ? { transport } : {});
-    procs.push(p);
-    return p;
-  }
-
-  async function stopAll(): Promise<void> {
-    for (const p of procs.splice(0)) await p.terminate().catch(() => p.proc.kill());
-  }
+  const pair = usePair({
+    prefix: PREFIX,
+    require: () => {
+      requireNetnsRoot('VRRP pair tests');
+      requireNativeAddon();
+      requireTshark('VRRP pair tests');
+    },
+  });
+  const lab = pair.lab;
+  const d1 = () => pair.node('d1');
+  const d2 = () => pair.node('d2');
+  const client = () => pair.node('client');
+  const start = (node: 'd1' | 'd2', conf: string, transport?: 'raw' | 'udp'): Promise<VipkeeperProc> => pair.vk(node, conf, transport ? { transport } : {});
+  const stopAll = () => pair.stopAll();
 
   /** d1 MASTER with the VIP, d2 BACKUP without it. */
   async function expectD1Master(p1: VipkeeperProc, p2: VipkeeperProc, timeoutMs = 10_000): Promise<void> {
@@ -369,30 +356,9 @@ describe('vipkeeper pair in network namespaces', () => {
     await waitFor('the VIP on d1 only', async () => (await hasVip(d1().ns, VIP)) && !(await hasVip(d2().ns, VIP)), 5000);
   }
 
-  beforeAll(async () => {
-    requireNetnsRoot('VRRP pair tests');
-    requireNativeAddon();
-    requireTshark('VRRP pair tests');
-    lan = await createLan(lab, PREFIX, { d1: 11, d2: 12, client: 10 });
-  });
-
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') for (const p of procs) console.log(p.proc.describe());
-    await stopAll();
-  });
-
-  afterAll(async () => {
-    try {
-      await stopAll();
-    } finally {
-      await lab.cleanup();
-      lan?.dispose();
-    }
-  });
-
   it('VRRPv2 at 1 s: the higher priority is elected MASTER and holds the VIP; the BACKUP has none', async () => {
-    const c1 = writeFile(lan.dir, 'd1-v2.conf', keepalivedV2Conf({ state: 'MASTER', priority: 150 }));
-    const c2 = writeFile(lan.dir, 'd2-v2.conf', keepalivedV2Conf({ state: 'BACKUP', priority: 100 }));
+    const c1 = pair.file('d1-v2.conf', keepalivedV2Conf({ state: 'MASTER', priority: 150 }));
+    const c2 = pair.file('d2-v2.conf', keepalivedV2Conf({ state: 'BACKUP', priority: 100 }));
     const [p1, p2] = await Promise.all([start('d1', c1), start('d2', c2)]);
     // state MASTER with priority < 255 waits Master_Down_Interval (3.4 s at priority 150) in BACKUP.
     await expectD1Master(p1, p2, 10_000);
@@ -408,8 +374,8 @@ describe('vipkeeper pair in network namespaces', () => {
   }, 30_000);
 
   it('VRRPv3 at 100 ms: crash of the MASTER, the BACKUP takes over and the client ARP follows; preempt back', async () => {
-    const c1 = writeFile(lan.dir, 'd1-v3.yaml', yamlConf({ state: 'MASTER', priority: 150 }));
-    const c2 = writeFile(lan.dir, 'd2-v3.yaml', yamlConf({ state: 'BACKUP', priority: 100 }));
+    const c1 = pair.file('d1-v3.yaml', yamlConf({ state: 'MASTER', priority: 150 }));
+    const c2 = pair.file('d2-v3.yaml', yamlConf({ state: 'BACKUP', priority: 100 }));
     let p1 = await start('d1', c1);
     await p1.waitState(INSTANCE, 'MASTER');
     const p2 = await start('d2', c2);
@@ -431,7 +397,7 @@ describe('vipkeeper pair in network namespaces', () => {
     expect(await hasVip(d1().ns, VIP)).toBe(true);
 
     // d1 returns: it removes its stale VIP at startup, waits as BACKUP, then preempts the lower priority.
-    procs.splice(procs.indexOf(p1), 1);
+    pair.forget(p1);
     p1 = await start('d1', c1);
     await p1.waitState(INSTANCE, 'MASTER', 5000);
     await p2.waitState(INSTANCE, 'BACKUP', 5000);
@@ -443,8 +409,8 @@ describe('vipkeeper pair in network namespaces', () => {
   }, 40_000);
 
   it('VRRPv3 at 100 ms: SIGTERM on the MASTER sends priority 0 and the BACKUP takes over after Skew_Time', async () => {
-    const c1 = writeFile(lan.dir, 'd1-v3.yaml', yamlConf({ state: 'MASTER', priority: 150 }));
-    const c2 = writeFile(lan.dir, 'd2-v3.yaml', yamlConf({ state: 'BACKUP', priority: 100 }));
+    const c1 = pair.file('d1-v3.yaml', yamlConf({ state: 'MASTER', priority: 150 }));
+    const c2 = pair.file('d2-v3.yaml', yamlConf({ state: 'BACKUP', priority: 100 }));
     const p1 = await start('d1', c1);
     await p1.waitState(INSTANCE, 'MASTER');
     const p2 = await start('d2', c2);
@@ -477,9 +443,9 @@ describe('vipkeeper pair in network namespaces', () => {
     const vip6 = 'fd00:61::100';
     const conf6 = (state: 'MASTER' | 'BACKUP', priority: number) =>
       yamlConf({ state, priority }).replace(`${VIP}/24 dev eth0`, `${vip6}/64 dev eth0 nodad`).replace('virtual_router_id: 61', 'virtual_router_id: 66');
-    const p1 = await start('d1', writeFile(lan.dir, 'd1-v6.yaml', conf6('MASTER', 150)));
+    const p1 = await start('d1', pair.file('d1-v6.yaml', conf6('MASTER', 150)));
     await p1.waitState(INSTANCE, 'MASTER');
-    const p2 = await start('d2', writeFile(lan.dir, 'd2-v6.yaml', conf6('BACKUP', 100)));
+    const p2 = await start('d2', pair.file('d2-v6.yaml', conf6('BACKUP', 100)));
     await p2.waitState(INSTANCE, 'BACKUP');
     await sleep(5 * V3_MASTER_DOWN_MS);
     expect(p2.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP']);
@@ -496,8 +462,8 @@ describe('vipkeeper pair in network namespaces', () => {
   }, 30_000);
 
   it('UDP transport (vipkeeper-only): election and SIGTERM handover without raw sockets', async () => {
-    const c1 = writeFile(lan.dir, 'd1-udp.yaml', yamlConf({ state: 'MASTER', priority: 150 }));
-    const c2 = writeFile(lan.dir, 'd2-udp.yaml', yamlConf({ state: 'BACKUP', priority: 100 }));
+    const c1 = pair.file('d1-udp.yaml', yamlConf({ state: 'MASTER', priority: 150 }));
+    const c2 = pair.file('d2-udp.yaml', yamlConf({ state: 'BACKUP', priority: 100 }));
     const p1 = await start('d1', c1, 'udp');
     await p1.waitState(INSTANCE, 'MASTER');
     const p2 = await start('d2', c2, 'udp');
@@ -515,8 +481,8 @@ describe('vipkeeper pair in network namespaces', () => {
   }, 30_000);
 
   it('VRRPv3 at 100 ms: nopreempt keeps the running lower-priority MASTER', async () => {
-    const c1 = writeFile(lan.dir, 'd1-nopreempt.yaml', yamlConf({ state: 'BACKUP', priority: 150, nopreempt: true }));
-    const c2 = writeFile(lan.dir, 'd2-nopreempt.yaml', yamlConf({ state: 'BACKUP', priority: 100 }));
+    const c1 = pair.file('d1-nopreempt.yaml', yamlConf({ state: 'BACKUP', priority: 150, nopreempt: true }));
+    const c2 = pair.file('d2-nopreempt.yaml', yamlConf({ state: 'BACKUP', priority: 100 }));
     const p2 = await start('d2', c2);
     await p2.waitState(INSTANCE, 'MASTER');
     await waitFor('the VIP on d2', () => hasVip(d2().ns, VIP), 5000);

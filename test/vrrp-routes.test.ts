@@ -14,10 +14,11 @@
  *
  * Needs root, `ip netns`, the native addon and keepalived; without them it FAILS.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KeepalivedProc, requireKeepalived, startKeepalived } from './helpers/keepalived-proc.js';
-import { NetnsLab, requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
-import { createLan, hasVip, startVipkeeper, waitFor, writeFile, type Lan, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
+import { describe, expect, it } from 'vitest';
+import { requireKeepalived } from './helpers/keepalived-proc.js';
+import { requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
+import { usePair } from './helpers/pair.js';
+import { hasVip, waitFor } from './helpers/vipkeeper-proc.js';
 
 const PREFIX = '10.66.0';
 const VIP = `${PREFIX}.100`;
@@ -88,11 +89,18 @@ interface Rule {
 }
 
 describe('virtual and static routes and rules, against keepalived', () => {
-  const lab = new NetnsLab();
-  let lan: Lan;
-  const procs: (VipkeeperProc | KeepalivedProc)[] = [];
-  const d1 = () => lan.nodes.d1!;
-  const d2 = () => lan.nodes.d2!;
+  const pair = usePair({
+    prefix: PREFIX,
+    hosts: { d1: 11, d2: 12 },
+    require: () => {
+      requireNetnsRoot('route tests');
+      requireNativeAddon();
+      requireKeepalived('route tests');
+    },
+  });
+  const lab = pair.lab;
+  const d1 = () => pair.node('d1');
+  const d2 = () => pair.node('d2');
 
   /** Routes with protocol 18 (keepalived's), every table, as comparable text. */
   async function routes(ns: string): Promise<string[]> {
@@ -112,26 +120,6 @@ describe('virtual and static routes and rules, against keepalived', () => {
       .sort();
   }
 
-  beforeAll(async () => {
-    requireNetnsRoot('route tests');
-    requireNativeAddon();
-    requireKeepalived('route tests');
-    lan = await createLan(lab, PREFIX, { d1: 11, d2: 12 });
-  });
-
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === 'fail') for (const p of procs) console.log(p.proc.describe());
-  });
-
-  afterAll(async () => {
-    try {
-      for (const p of procs) await ('kill' in p ? p.kill() : p.proc.kill()).catch(() => undefined);
-    } finally {
-      await lab.cleanup();
-      lan?.dispose();
-    }
-  });
-
   it('adds the virtual ones on MASTER only, the static ones from start to stop, as keepalived does', async () => {
     const STATIC_ROUTE = `unicast 10.77.0.0/16 via ${PREFIX}.1 dev eth0 table main`;
     const STATIC_RULE = '200 from 10.77.0.0/16 table 200';
@@ -144,8 +132,7 @@ describe('virtual and static routes and rules, against keepalived', () => {
     ];
     const VIRTUAL_RULES = [`100 from ${VIP} table 100`, '101 to 10.91.0.0/16 table 100', '102 fwmark 0x7 table 100'];
 
-    const vk = await startVipkeeper(lab, d1().ns, writeFile(lan.dir, 'vk.conf', conf({ state: 'MASTER', priority: 100 })));
-    procs.push(vk);
+    const vk = await pair.vk('d1', pair.file('vk.conf', conf({ state: 'MASTER', priority: 100 })));
     await vk.waitState(INSTANCE, 'MASTER', 15_000);
     await waitFor('the virtual routes on d1', async () => (await routes(d1().ns)).length === VIRTUAL_ROUTES.length + 1, 5000);
     expect(await routes(d1().ns)).toEqual([...VIRTUAL_ROUTES, STATIC_ROUTE].sort());
@@ -153,8 +140,7 @@ describe('virtual and static routes and rules, against keepalived', () => {
     expect(await hasVip(d1().ns, STATIC_IP)).toBe(true);
 
     // keepalived, higher, preempts: vipkeeper's virtual routes and rules go, its statics stay
-    const ka = startKeepalived(lab, d2().ns, writeFile(lan.dir, 'ka.conf', conf({ state: 'MASTER', priority: 200 })), lan.dir);
-    procs.push(ka);
+    const ka = pair.ka('d2', pair.file('ka.conf', conf({ state: 'MASTER', priority: 200 })));
     await ka.waitState(INSTANCE, 'MASTER', 15_000);
     await vk.waitState(INSTANCE, 'BACKUP', 5000);
     await waitFor('the virtual routes gone from d1', async () => (await routes(d1().ns)).length === 1 && (await rules(d1().ns)).length === 1, 5000);
@@ -168,6 +154,7 @@ describe('virtual and static routes and rules, against keepalived', () => {
 
     // keepalived stops: vipkeeper takes over and puts them back
     await ka.terminate();
+    pair.forget(ka);
     await vk.waitState(INSTANCE, 'MASTER', 5000);
     await waitFor('the virtual routes back on d1', async () => (await routes(d1().ns)).length === VIRTUAL_ROUTES.length + 1, 5000);
     expect(await routes(d1().ns)).toEqual([...VIRTUAL_ROUTES, STATIC_ROUTE].sort());
@@ -175,6 +162,7 @@ describe('virtual and static routes and rules, against keepalived', () => {
 
     // vipkeeper stops: nothing of its own is left
     await vk.terminate();
+    pair.forget(vk);
     expect(await routes(d1().ns)).toEqual([]);
     expect(await rules(d1().ns)).toEqual([]);
     expect(await hasVip(d1().ns, STATIC_IP)).toBe(false);

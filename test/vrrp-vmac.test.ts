@@ -20,10 +20,11 @@
  *
  * Needs root, `ip netns`, the native addon, keepalived and tshark; without them it FAILS.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KeepalivedProc, requireKeepalived, startKeepalived } from './helpers/keepalived-proc.js';
-import { NetnsLab, requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
-import { createLan, neighMac, primeArp, startVipkeeper, waitFor, writeFile, type Lan, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
+import { describe, expect, it } from 'vitest';
+import { requireKeepalived } from './helpers/keepalived-proc.js';
+import { requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
+import { usePair } from './helpers/pair.js';
+import { neighMac, primeArp, waitFor } from './helpers/vipkeeper-proc.js';
 import { requireTshark } from '../lab/require.js';
 
 const PREFIX = '10.64.0';
@@ -65,13 +66,27 @@ interface Link {
 }
 
 describe('use_vmac with keepalived as the peer', () => {
-  const lab = new NetnsLab();
-  let lan: Lan;
-  const vks: VipkeeperProc[] = [];
-  const kas: KeepalivedProc[] = [];
-  const d1 = () => lan.nodes.d1!;
-  const d2 = () => lan.nodes.d2!;
-  const client = () => lan.nodes.client!;
+  const pair = usePair({
+    prefix: PREFIX,
+    require: () => {
+      requireNetnsRoot('use_vmac tests');
+      requireNativeAddon();
+      requireKeepalived('use_vmac tests');
+      requireTshark('use_vmac tests');
+    },
+    // what a test leaves besides its processes: a VMAC, keepalived's sysctls on eth0, the client's ARP entries
+    reset: async () => {
+      for (const n of [d1(), d2()]) {
+        await lab.exec(n.ns, ['ip', 'link', 'del', VMAC]).catch(() => undefined);
+        await lab.exec(n.ns, ['sysctl', '-qw', 'net.ipv4.conf.eth0.arp_announce=0', 'net.ipv4.conf.eth0.arp_ignore=0', 'net.ipv4.conf.eth0.arp_filter=0']);
+      }
+      await lab.exec(client().ns, ['ip', 'neigh', 'flush', 'dev', 'eth0']);
+    },
+  });
+  const lab = pair.lab;
+  const d1 = () => pair.node('d1');
+  const d2 = () => pair.node('d2');
+  const client = () => pair.node('client');
 
   async function link(ns: string, name: string): Promise<Link | undefined> {
     const r = await lab.exec(ns, ['ip', '-j', '-d', 'addr', 'show']);
@@ -91,41 +106,6 @@ describe('use_vmac with keepalived as the peer', () => {
   async function kaSysctls(ns: string): Promise<void> {
     await lab.exec(ns, ['sysctl', '-qw', 'net.ipv4.conf.eth0.arp_announce=2']);
   }
-  async function stopAll(): Promise<void> {
-    for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
-    for (const p of kas.splice(0)) await p.terminate().catch(() => p.kill());
-    for (const n of [d1(), d2()]) {
-      await lab.exec(n.ns, ['ip', 'link', 'del', VMAC]).catch(() => undefined);
-      await lab.exec(n.ns, ['sysctl', '-qw', 'net.ipv4.conf.eth0.arp_announce=0', 'net.ipv4.conf.eth0.arp_ignore=0', 'net.ipv4.conf.eth0.arp_filter=0']);
-    }
-    await lab.exec(client().ns, ['ip', 'neigh', 'flush', 'dev', 'eth0']);
-  }
-
-  beforeAll(async () => {
-    requireNetnsRoot('use_vmac tests');
-    requireNativeAddon();
-    requireKeepalived('use_vmac tests');
-    requireTshark('use_vmac tests');
-    lan = await createLan(lab, PREFIX, { d1: 11, d2: 12, client: 10 });
-  });
-
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') {
-      for (const p of vks) console.log(p.proc.describe());
-      for (const p of kas) console.log(p.proc.describe());
-    }
-    await stopAll();
-  });
-
-  afterAll(async () => {
-    try {
-      for (const p of kas.splice(0)) await p.kill().catch(() => undefined);
-      for (const p of vks.splice(0)) await p.proc.kill().catch(() => undefined);
-    } finally {
-      await lab.cleanup();
-      lan?.dispose();
-    }
-  });
 
   it('vipkeeper MASTER on its VMAC, keepalived BACKUP; the client keeps the virtual MAC across the failover', async () => {
     const eth0 = async () => ({
@@ -136,12 +116,10 @@ describe('use_vmac with keepalived as the peer', () => {
     });
     const before = { arp_ignore: '0', arp_filter: '0', arp_announce: '0', promote_secondaries: '0' };
     expect(await eth0()).toEqual(before);
-    const p = await startVipkeeper(lab, d1().ns, writeFile(lan.dir, 'vk-high.conf', conf({ state: 'MASTER', priority: 150 })));
-    vks.push(p);
+    const p = await pair.vk('d1', pair.file('vk-high.conf', conf({ state: 'MASTER', priority: 150 })));
     await p.waitState(INSTANCE, 'MASTER', 15_000);
     await kaSysctls(d2().ns);
-    const k = startKeepalived(lab, d2().ns, writeFile(lan.dir, 'ka-low.conf', conf({ state: 'BACKUP', priority: 100 })), lan.dir);
-    kas.push(k);
+    const k = pair.ka('d2', pair.file('ka-low.conf', conf({ state: 'BACKUP', priority: 100 })));
     await k.waitState(INSTANCE, 'BACKUP', 15_000);
 
     const l = await link(d1().ns, VMAC);
@@ -164,7 +142,7 @@ describe('use_vmac with keepalived as the peer', () => {
     expect(k.lines().filter((x) => /checksum|invalid|bad |wrong|mismatch|ttl/i.test(x))).toEqual([]);
 
     await p.terminate();
-    vks.splice(vks.indexOf(p), 1);
+    pair.forget(p);
     await k.waitState(INSTANCE, 'MASTER', 5000);
     await waitFor('the VIP on the VMAC of d2', () => vipOn(d2().ns), 5000);
     await primeArp(lab, client().ns, VIP);
@@ -177,11 +155,9 @@ describe('use_vmac with keepalived as the peer', () => {
 
   it('keepalived MASTER, vipkeeper BACKUP with its VMAC; keepalived crashes and vipkeeper takes over on the same MAC', async () => {
     await kaSysctls(d1().ns);
-    const k = startKeepalived(lab, d1().ns, writeFile(lan.dir, 'ka-high.conf', conf({ state: 'MASTER', priority: 150 })), lan.dir);
-    kas.push(k);
+    const k = pair.ka('d1', pair.file('ka-high.conf', conf({ state: 'MASTER', priority: 150 })));
     await k.waitState(INSTANCE, 'MASTER', 15_000);
-    const p = await startVipkeeper(lab, d2().ns, writeFile(lan.dir, 'vk-low.conf', conf({ state: 'BACKUP', priority: 100 })));
-    vks.push(p);
+    const p = await pair.vk('d2', pair.file('vk-low.conf', conf({ state: 'BACKUP', priority: 100 })));
     await p.waitState(INSTANCE, 'BACKUP', 15_000);
     await waitFor('vipkeeper to make its VMAC', async () => (await link(d2().ns, VMAC))?.address === VMAC_MAC, 5000);
     expect(await vipOn(d2().ns)).toBe(false);
@@ -189,7 +165,7 @@ describe('use_vmac with keepalived as the peer', () => {
     expect(await neighMac(client().ns, VIP)).toBe(VMAC_MAC);
 
     await k.crash();
-    kas.splice(kas.indexOf(k), 1);
+    pair.forget(k);
     await p.waitState(INSTANCE, 'MASTER', 10_000);
     await waitFor('the VIP on the VMAC of d2', () => vipOn(d2().ns), 5000);
     await primeArp(lab, client().ns, VIP);
@@ -200,11 +176,9 @@ describe('use_vmac with keepalived as the peer', () => {
 
   it('IPv6: the VMAC has the MAC 00:00:5e:00:02:VRID and the base link-local address; keepalived BACKUP accepts our adverts', async () => {
     const VIP6 = 'fd00:64::100';
-    const p = await startVipkeeper(lab, d1().ns, writeFile(lan.dir, 'vk-v6.conf', conf({ state: 'MASTER', priority: 150, vip: `${VIP6}/64` })));
-    vks.push(p);
+    const p = await pair.vk('d1', pair.file('vk-v6.conf', conf({ state: 'MASTER', priority: 150, vip: `${VIP6}/64` })));
     await p.waitState(INSTANCE, 'MASTER', 15_000);
-    const k = startKeepalived(lab, d2().ns, writeFile(lan.dir, 'ka-v6.conf', conf({ state: 'BACKUP', priority: 100, vip: `${VIP6}/64` })), lan.dir);
-    kas.push(k);
+    const k = pair.ka('d2', pair.file('ka-v6.conf', conf({ state: 'BACKUP', priority: 100, vip: `${VIP6}/64` })));
     await k.waitState(INSTANCE, 'BACKUP', 15_000);
     const l = await link(d1().ns, VMAC);
     expect(l?.address).toBe('00:00:5e:00:02:40');
@@ -215,17 +189,15 @@ describe('use_vmac with keepalived as the peer', () => {
     expect(k.state(INSTANCE)).toBe('BACKUP');
     expect(p.transitions(INSTANCE).map((t) => t.to)).toEqual(['BACKUP', 'MASTER']);
     await p.terminate();
-    vks.splice(vks.indexOf(p), 1);
+    pair.forget(p);
     await k.waitState(INSTANCE, 'MASTER', 5000);
     expect(await link(d1().ns, VMAC)).toBeUndefined();
   });
 
   it('vmac_xmit_base: the VIP on the VMAC, adverts from the base interface, keepalived BACKUP agrees', async () => {
-    const p = await startVipkeeper(lab, d1().ns, writeFile(lan.dir, 'vk-xb.conf', conf({ state: 'MASTER', priority: 150, xmitBase: true })));
-    vks.push(p);
+    const p = await pair.vk('d1', pair.file('vk-xb.conf', conf({ state: 'MASTER', priority: 150, xmitBase: true })));
     await p.waitState(INSTANCE, 'MASTER', 15_000);
-    const k = startKeepalived(lab, d2().ns, writeFile(lan.dir, 'ka-xb.conf', conf({ state: 'BACKUP', priority: 100, xmitBase: true })), lan.dir);
-    kas.push(k);
+    const k = pair.ka('d2', pair.file('ka-xb.conf', conf({ state: 'BACKUP', priority: 100, xmitBase: true })));
     await k.waitState(INSTANCE, 'BACKUP', 15_000);
     await waitFor('the VIP on the VMAC of d1', () => vipOn(d1().ns), 5000);
     expect(await advertSources()).toEqual([d1().mac]);

@@ -1,7 +1,7 @@
 // Agent for the keepalived-vs-vipkeeper checker comparison inside the QEMU guest (bundled and booted
 // by bench/checks/vm.ts through lab/ipvs-vm.ts; the guest kernel has IP_VS, which
-// keepalived's checker needs). Protocol as test/fixtures/ipvs-guest.ts: one JSON line per task on
-// the second serial port. Every process it starts is stopped by its PID.
+// keepalived's checker needs). The task loop (one JSON line per task on the second serial port) is
+// lab/guest-agent.ts's. Every process it starts is stopped by its PID.
 //
 // Tasks:
 //   env       versions, node start time, the clock source and what a clock read costs
@@ -12,25 +12,14 @@
 //             child, from the -c pid file; vipkeeper: the checker.mjs process), VmHWM at the end,
 //             and the listener's connection count → achieved check rate
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { runAgent, say, shOk as sh, type AgentTask as Task } from '../../lab/guest-agent.js';
 import { sleep, waitFor } from '../../lab/wait.js';
 
-type Task = { id: string; kind: string } & Record<string, unknown>;
-
-const [jobPath = '/mnt/job/job.json', outPath = '/dev/ttyS1'] = process.argv.slice(2);
-const out = openSync(outPath, 'w');
-const emit = (o: unknown) => writeSync(out, `${JSON.stringify(o)}\n`);
-const say = (msg: string) => process.stdout.write(`[checks-guest ${(performance.now() / 1000).toFixed(1)}s] ${msg}\n`);
 /** The lab's bounded wait (every 50 ms unless told). */
 const until = (what: string, pred: () => boolean, timeoutMs: number, everyMs = 50): Promise<number> => waitFor(what, pred, timeoutMs, everyMs);
 const now = () => performance.now();
-
-function sh(cmd: string): string {
-  const r = spawnSync('/bin/bash', ['-c', cmd], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`'${cmd}' failed: ${r.stderr}`);
-  return r.stdout;
-}
 
 /** utime and stime of a process, in seconds (/proc/PID/stat fields 14 and 15, in USER_HZ = 100). */
 function cpuTimes(pid: number): { user: number; sys: number } {
@@ -48,7 +37,6 @@ function statusKb(pid: number, field: string): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
 }
-
 
 let listener: ChildProcess | undefined;
 let listenerKind = 'a Node http server';
@@ -190,29 +178,9 @@ async function measure(t: Task) {
   return result;
 }
 
-const handlers: Record<string, (t: Task) => Promise<unknown>> = { env, listener: startListener, measure };
-
-async function main(): Promise<void> {
-  const job = JSON.parse(readFileSync(jobPath, 'utf8')) as { tasks: Task[] };
-  for (const t of job.tasks) {
-    const t0 = now();
-    try {
-      const h = handlers[t.kind];
-      if (!h) throw new Error(`unknown task kind '${t.kind}'`);
-      emit({ id: t.id, ok: true, result: await h(t), ms: now() - t0 });
-    } catch (e) {
-      emit({ id: t.id, ok: false, error: (e as Error).stack ?? String(e), ms: now() - t0 });
-    }
-  }
-  if (listener?.pid) process.kill(listener.pid, 'SIGKILL');
-  emit({ done: true });
-}
-
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    emit({ id: '(checks-guest)', ok: false, error: String(e), ms: 0 });
-    emit({ done: true });
-    process.exit(1);
+runAgent({ env, listener: startListener, measure }, {
+  name: 'checks-guest',
+  after: () => {
+    if (listener?.pid) process.kill(listener.pid, 'SIGKILL');
   },
-);
+});

@@ -1,8 +1,8 @@
 // Benchmark agent, run inside the QEMU guest (bundled by bench/reconcile/run.ts through
-// lab/ipvs-vm.ts). Same protocol as test/fixtures/ipvs-guest.ts: one JSON line per task on
-// the second serial port. Every process it starts is stopped by pid.
+// lab/ipvs-vm.ts). The task loop (one JSON line per task on the second serial port) is
+// lab/guest-agent.ts's. Every process it starts is stopped by pid.
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 
 import type { Config } from '../../src/config/schema.js';
 import { allUp, virtualServerId, type BackendState, type PoolState } from '../../src/ipvs/desired.js';
@@ -11,23 +11,12 @@ import { IpvsadmBackend } from '../../src/ipvs/ipvsadm.js';
 import { NetlinkIpvsBackend } from '../../src/ipvs/netlink.js';
 import { plan } from '../../src/ipvs/diff.js';
 import { Reconciler } from '../../src/ipvs/reconciler.js';
+import { runAgent, say, shOk as sh, type AgentTask as Task } from '../../lab/guest-agent.js';
 import { sleep, waitFor } from '../../lab/wait.js';
 
-type Task = { id: string; kind: string } & Record<string, unknown>;
-
-const [jobPath = '/mnt/job/job.json', outPath = '/dev/ttyS1'] = process.argv.slice(2);
-const out = openSync(outPath, 'w');
-const emit = (o: unknown) => writeSync(out, `${JSON.stringify(o)}\n`);
-const say = (msg: string) => process.stdout.write(`[bench ${(performance.now() / 1000).toFixed(1)}s] ${msg}\n`);
 /** The lab's bounded wait (every 50 ms unless told). */
 const until = (what: string, pred: () => boolean, timeoutMs: number, everyMs = 50): Promise<number> => waitFor(what, pred, timeoutMs, everyMs);
 const now = () => performance.now();
-
-function sh(cmd: string): string {
-  const r = spawnSync('/bin/bash', ['-c', cmd], { encoding: 'utf8', maxBuffer: 256 << 20 });
-  if (r.status !== 0) throw new Error(`'${cmd}' failed: ${r.stderr}`);
-  return r.stdout;
-}
 
 /** Services and destinations in the kernel, and how many destinations have weight `w`, from /proc/net/ip_vs (no process spawned). */
 function kernelCounts(w = 2): { services: number; dests: number; weightW: number } {
@@ -43,7 +32,6 @@ function kernelCounts(w = 2): { services: number; dests: number; weightW: number
   }
   return { services, dests, weightW };
 }
-
 
 function flipped(config: Config, every: number): BackendState {
   const state: Record<string, PoolState> = {};
@@ -242,28 +230,4 @@ async function env() {
   return { kernel: sh('uname -r').trim(), ipvsadm: sh('ipvsadm --version').trim(), keepalived: sh('keepalived --version 2>&1 | head -1').trim(), node: process.version, nodeStartMs: nodeStart };
 }
 
-const handlers: Record<string, (t: Task) => Promise<unknown>> = { vipkeeper, keepalived, env };
-
-async function main(): Promise<void> {
-  const job = JSON.parse(readFileSync(jobPath, 'utf8')) as { tasks: Task[] };
-  for (const t of job.tasks) {
-    const t0 = now();
-    try {
-      const h = handlers[t.kind];
-      if (!h) throw new Error(`unknown task kind '${t.kind}'`);
-      emit({ id: t.id, ok: true, result: await h(t), ms: now() - t0 });
-    } catch (e) {
-      emit({ id: t.id, ok: false, error: (e as Error).stack ?? String(e), ms: now() - t0 });
-    }
-  }
-  emit({ done: true });
-}
-
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    emit({ id: '(bench)', ok: false, error: String(e), ms: 0 });
-    emit({ done: true });
-    process.exit(1);
-  },
-);
+runAgent({ vipkeeper, keepalived, env }, { name: 'bench' });
