@@ -6,7 +6,8 @@ import type { z } from 'zod';
 import type { Diagnostic } from './diagnostics.js';
 import { applyLedger } from './ledger/apply.js';
 import { consequence } from './ledger/ledger.js';
-import { ConfigSchema, type Config } from './schema.js';
+import { parseConfigModel } from './parse-model.js';
+import type { Config } from './schema.js';
 import { validateConfig, type ModelIssue } from './validate.js';
 import { yamlLocator } from './yaml-locate.js';
 
@@ -73,7 +74,7 @@ export function loadYamlText(text: string, file: string, opts: YamlLoadOptions =
   }
   const counts = { notActed: found.filter((f) => f.use.entry.status === 'not-acted').length, partial: found.filter((f) => f.use.entry.status === 'partial').length };
 
-  const parsed = ConfigSchema.safeParse(doc);
+  const parsed = parseConfigModel(doc);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       // Unknown keys are reported at the key itself, not at its parent.
