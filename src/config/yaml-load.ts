@@ -1,7 +1,8 @@
 // Reads our YAML config: js-yaml for the text, the keyword ledger for what vipkeeper does not act
 // on, the zod schema for shape and defaults, validateConfig for the cross-field rules. Every
 // problem comes back located.
-import yaml from 'js-yaml';
+import { createRequire } from 'node:module';
+import type jsYaml from 'js-yaml';
 import type { z } from 'zod';
 import type { Diagnostic } from './diagnostics.js';
 import { applyLedger } from './ledger/apply.js';
@@ -24,6 +25,11 @@ export interface YamlLoadOptions {
   check?: (config: Config) => ModelIssue[];
 }
 
+// js-yaml is loaded on the first YAML file: a keepalived.conf check does without it (startup
+// CPU and memory; issue 19). Its CommonJS entry, as the loader is synchronous.
+let yamlLib: typeof jsYaml | undefined;
+const yaml = () => (yamlLib ??= createRequire(import.meta.url)('js-yaml') as typeof jsYaml);
+
 /** Past this many warnings for one field, the rest are counted, not printed. */
 const SAME_FIELD_LIMIT = 5;
 
@@ -41,9 +47,9 @@ export function loadYamlText(text: string, file: string, opts: YamlLoadOptions =
   const none = { notActed: 0, partial: 0 };
   let doc: unknown;
   try {
-    doc = yaml.load(text, { filename: file });
+    doc = yaml().load(text, { filename: file });
   } catch (e) {
-    const ex = e as yaml.YAMLException;
+    const ex = e as jsYaml.YAMLException;
     const mark = ex.mark;
     return {
       ...none,
