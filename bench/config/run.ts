@@ -12,10 +12,13 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launcherNodeFlags } from '../checks/lib.js';
 import { generate } from './gen.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(REPO, 'bin/vipkeeper.js');
+// node with the flags of bin/vipkeeper.js's #! line, as `vipkeeper` runs when installed
+const NODE = [process.execPath, ...launcherNodeFlags(), BIN];
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? def) : def;
@@ -58,10 +61,10 @@ try {
     const conf = path.join(dir, `lvs-${n}.conf`);
     writeFileSync(conf, generate(n));
     const yaml = path.join(dir, `lvs-${n}.yaml`);
-    measure([process.execPath, BIN, 'migrate', conf, '-o', yaml, '-i', 'bench']);
+    measure([...NODE, 'migrate', conf, '-o', yaml, '-i', 'bench']);
     const k = best(['keepalived', '-t', '-f', conf]);
-    const v = best([process.execPath, BIN, 'check', conf, '-i', 'bench', '--no-host-checks']);
-    const y = best([process.execPath, BIN, 'check', yaml, '--no-host-checks']);
+    const v = best([...NODE, 'check', conf, '-i', 'bench', '--no-host-checks']);
+    const y = best([...NODE, 'check', yaml, '--no-host-checks']);
     const mb = (f: string) => (statSync(f).size / 1e6).toFixed(1);
     // keepalived's CPU at 1,000 real servers rounds to 0.00 s: no ratio then
     const cpuRatio = (x: Run) => (k.cpuS >= 0.01 ? `×${(x.cpuS / k.cpuS).toFixed(2)} CPU` : 'CPU: keepalived < 0.01 s');

@@ -1,6 +1,6 @@
 import { sortDiagnostics } from '../config/diagnostics.js';
 import { loadConfigFile, defaultConfigId } from '../config/load.js';
-import { formatSummary, migrationSummary } from '../config/migrate.js';
+import { formatSummary, migrationSummary } from '../config/migrate-summary.js';
 import { EXIT } from './exit-codes.js';
 import { printDiagnostics, summary } from './output.js';
 

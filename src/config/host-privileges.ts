@@ -4,7 +4,8 @@
 // default script user is keepalived_script when it exists: then every script fails with EPERM
 // (and a MISC_CHECK that fails takes its real server out). `check` (also the unit's
 // ExecStartPre, with the unit's capabilities) and `run` say so, naming what the unit must grant.
-import { execFileSync } from 'node:child_process';
+import type { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 
 export const CAP_SETGID = 6;
@@ -76,9 +77,13 @@ export function lookupGroupSync(name: string): number | undefined {
   return /^\d+$/.test(name) ? Number(name) : undefined;
 }
 
+// child_process only when a script names a user (most checks never get here).
+let exec: typeof execFileSync | undefined;
+
 function getent(db: string, key: string): string | undefined {
+  exec ??= (createRequire(import.meta.url)('node:child_process') as { execFileSync: typeof execFileSync }).execFileSync;
   try {
-    return execFileSync('getent', [db, key], { timeout: 5000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0];
+    return exec('getent', [db, key], { timeout: 5000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0];
   } catch {
     return undefined;
   }

@@ -1,12 +1,14 @@
 // Reads our YAML config: js-yaml for the text, the keyword ledger for what vipkeeper does not act
 // on, the zod schema for shape and defaults, validateConfig for the cross-field rules. Every
 // problem comes back located.
-import yaml from 'js-yaml';
+import { createRequire } from 'node:module';
+import type jsYaml from 'js-yaml';
 import type { z } from 'zod';
 import type { Diagnostic } from './diagnostics.js';
 import { applyLedger } from './ledger/apply.js';
 import { consequence } from './ledger/ledger.js';
-import { ConfigSchema, type Config } from './schema.js';
+import { parseConfigModel } from './parse-model.js';
+import type { Config } from './schema.js';
 import { validateConfig, type ModelIssue } from './validate.js';
 import { yamlLocator } from './yaml-locate.js';
 
@@ -22,6 +24,11 @@ export interface YamlLoadOptions {
   /** Further checks of the loaded model (e.g. this host's interfaces), located like the rest. */
   check?: (config: Config) => ModelIssue[];
 }
+
+// js-yaml is loaded on the first YAML file: a keepalived.conf check does without it (startup
+// CPU and memory; issue 19). Its CommonJS entry, as the loader is synchronous.
+let yamlLib: typeof jsYaml | undefined;
+const yaml = () => (yamlLib ??= createRequire(import.meta.url)('js-yaml') as typeof jsYaml);
 
 /** Past this many warnings for one field, the rest are counted, not printed. */
 const SAME_FIELD_LIMIT = 5;
@@ -40,9 +47,9 @@ export function loadYamlText(text: string, file: string, opts: YamlLoadOptions =
   const none = { notActed: 0, partial: 0 };
   let doc: unknown;
   try {
-    doc = yaml.load(text, { filename: file });
+    doc = yaml().load(text, { filename: file });
   } catch (e) {
-    const ex = e as yaml.YAMLException;
+    const ex = e as jsYaml.YAMLException;
     const mark = ex.mark;
     return {
       ...none,
@@ -73,7 +80,7 @@ export function loadYamlText(text: string, file: string, opts: YamlLoadOptions =
   }
   const counts = { notActed: found.filter((f) => f.use.entry.status === 'not-acted').length, partial: found.filter((f) => f.use.entry.status === 'partial').length };
 
-  const parsed = ConfigSchema.safeParse(doc);
+  const parsed = parseConfigModel(doc);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       // Unknown keys are reported at the key itself, not at its parent.

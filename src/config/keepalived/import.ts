@@ -2,7 +2,8 @@
 // and the files it names) → whole-config fix-ups → the same zod schema and validateConfig as a
 // YAML file, so an imported config and its migrated YAML load to deep-equal models.
 import type { Diagnostic } from '../diagnostics.js';
-import { ConfigSchema, type Config } from '../schema.js';
+import { parseConfigModel } from '../parse-model.js';
+import type { Config } from '../schema.js';
 import { validateConfig, type ModelIssue } from '../validate.js';
 import { ImportContext, type Obj, type Path, type Unsupported } from './context.js';
 import { newState, walk } from './import-handlers.js';
@@ -106,7 +107,7 @@ function importLexed(lex: (sink: LineSink) => LexResult, file: string, opts: Imp
   ctx.flushRepeats();
 
   const base = { input, unsupported: ctx.unsupported, counts: { keywords: ctx.keywords, partial: ctx.partial }, files };
-  const parsed = ConfigSchema.safeParse(input);
+  const parsed = parseConfigModel(input);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const loc = ctx.locOf(issue.path as Path) ?? { file, line: 1, col: 1 };

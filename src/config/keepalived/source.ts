@@ -3,8 +3,9 @@
 // sources the preprocessor reads its next line from (files, re-read remainders of a line,
 // multi-line parameter values, ~SEQ/~LST iterations).
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { globSync } from 'tinyglobby';
+import type { globSync } from 'tinyglobby';
 import {
   BINARY_SNIFF,
   MAX_BRACE_ALTERNATIVES,
@@ -96,8 +97,12 @@ function defaultReadFile(p: string): string {
   }
 }
 
+// tinyglobby is loaded on the first include: most configs have none (startup CPU and memory).
+let glob: typeof globSync | undefined;
+
 function defaultGlob(pattern: string, cwd: string): string[] {
-  const found = globSync(pattern, {
+  glob ??= (createRequire(import.meta.url)('tinyglobby') as { globSync: typeof globSync }).globSync;
+  const found = glob(pattern, {
     cwd,
     absolute: true,
     onlyFiles: true,

@@ -11,7 +11,8 @@
  */
 import { isIP } from 'node:net';
 import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
-import { ConfigSchema, SCHEDULERS, type Config } from '../schema.js';
+import { parseConfigModel } from '../parse-model.js';
+import { SCHEDULERS, type Config } from '../schema.js';
 import { validateConfig } from '../validate.js';
 
 export interface LdirectordResult {
@@ -161,7 +162,7 @@ function importUnsorted(text: string, file: string): LdirectordResult {
   if (sections.length === 0) err({ line: 1, col: 1 }, "no 'virtual=' section: there is nothing to migrate");
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, counts };
 
-  const parsed = ConfigSchema.safeParse({ virtual_servers: virtualServers });
+  const parsed = parseConfigModel({ virtual_servers: virtualServers });
   if (!parsed.success) {
     for (const i of parsed.error.issues) {
       const idx = typeof i.path[1] === 'number' ? i.path[1] : 0;
