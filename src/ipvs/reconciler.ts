@@ -432,7 +432,8 @@ export class Reconciler {
         }
       }
       if (!actual) throw new Error('internal: no table');
-      after ??= applyPlan(actual, ops);
+      // nothing applied: the table read (backends return it normalised, as applyPlan would) is the result
+      after ??= ops.length ? applyPlan(actual, ops) : actual;
       const desiredKeys = new Set(desired.map((s) => serviceKey(s.id)));
       const afterKeys = new Set(after.map((s) => serviceKey(s.id)));
       this.owned = new Set([...owned].filter((k) => desiredKeys.has(k) || afterKeys.has(k)));
