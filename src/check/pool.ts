@@ -178,8 +178,12 @@ export class ServicePool {
         if (e.alive) events.push({ type: 'rsUp', ...this.rsFields(e), weight: e.weight });
         continue;
       }
-      const checks = new Map<string, CheckVerdictView>();
-      for (const c of r.checks) checks.set(c.key, prev.checks.get(c.key) ?? initial(c.key) ?? { up: !c.timing.alpha });
+      // the same checkers (the usual reload): the entry's verdicts stay as they are
+      let checks = prev.checks;
+      if (!sameKeys(r, prev.checks)) {
+        checks = new Map<string, CheckVerdictView>();
+        for (const c of r.checks) checks.set(c.key, prev.checks.get(c.key) ?? initial(c.key) ?? { up: !c.timing.alpha });
+      }
       const e: RsEntry = { plan: r, checks, alive: prev.alive, weight: prev.weight };
       this.rs.set(r.key, e);
       this.refreshRs(e, events);
@@ -327,6 +331,12 @@ export class ServicePool {
       if (sorry) events.push({ type: 'sorryIn', vs: this.plan.id, sorry: sorry.key, address: sorry.address, port: sorry.port });
     }
   }
+}
+
+function sameKeys(r: RealServerPlan, checks: ReadonlyMap<string, CheckVerdictView>): boolean {
+  if (r.checks.length !== checks.size) return false;
+  for (const c of r.checks) if (!checks.has(c.key)) return false;
+  return true;
 }
 
 function allUp(e: RsEntry): boolean {

@@ -34,8 +34,6 @@ export { realClock as systemClock } from '../sys/clock.js';
 /** What the scheduler needs to know about a check (a `CheckPlan` fits). */
 export interface ScheduledCheck {
   key: string;
-  /** What is probed, timing aside (see CheckPlan.identity). */
-  identity?: string;
   kind: ProbeKind;
   specs: ProbeSpec[];
   timeoutMs: number;

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { configHash } from './config-hash.js';
 import { loadConfigOffThread } from './config-thread.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vk-config-thread-'));
@@ -30,7 +32,10 @@ describe('loadConfigOffThread (reload parses off the main thread)', () => {
     writeFileSync(f, CONF);
     const off = await loadConfigOffThread(f, { configId: 'lb1' }, 120_000);
     expect(off.config).toBeDefined();
-    expect(off).toEqual(loadConfigFile(f, { configId: 'lb1' }));
+    const { hash, ...loaded } = off;
+    expect(loaded).toEqual(loadConfigFile(f, { configId: 'lb1' }));
+    // the status hash comes computed from the thread, the same as the main thread's
+    expect(hash).toBe(configHash(off.config as Config));
     expect(off.diagnostics.some((d) => d.loc.line === 10 && /no_such_keyword/.test(d.message))).toBe(true);
   }, 150_000);
 

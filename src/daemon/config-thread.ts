@@ -31,11 +31,11 @@ function refused(file: string, format: LoadedConfig['format'] | undefined, messa
  * loadConfigFile(file, opts) in a worker thread. Never rejects: a parse past `timeoutMs`, or a
  * thread that fails, gives a LoadedConfig without a config and one error saying why.
  */
-export function loadConfigOffThread(file: string, opts: LoadOptions, timeoutMs = RELOAD_PARSE_TIMEOUT_MS): Promise<LoadedConfig> {
+export function loadConfigOffThread(file: string, opts: LoadOptions, timeoutMs = RELOAD_PARSE_TIMEOUT_MS): Promise<LoadedConfig & { hash?: string }> {
   return new Promise((resolve) => {
     let done = false;
     let worker: Worker | undefined;
-    const finish = (r: LoadedConfig): void => {
+    const finish = (r: LoadedConfig & { hash?: string }): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -53,8 +53,8 @@ export function loadConfigOffThread(file: string, opts: LoadOptions, timeoutMs =
       resolve(refused(file, opts.format, `cannot start the config reader thread: ${(e as Error).message}`));
       return;
     }
-    worker.on('message', (m: { ok: true; loaded: LoadedConfig } | { ok: false; error: string }) =>
-      finish(m.ok ? m.loaded : refused(file, opts.format, `the config reader failed: ${m.error}`)),
+    worker.on('message', (m: { ok: true; loaded: LoadedConfig; hash?: string } | { ok: false; error: string }) =>
+      finish(m.ok ? { ...m.loaded, ...(m.hash !== undefined ? { hash: m.hash } : {}) } : refused(file, opts.format, `the config reader failed: ${m.error}`)),
     );
     worker.on('error', (e) => finish(refused(file, opts.format, `the config reader failed: ${e.message}`)));
     worker.on('exit', (code) => finish(refused(file, opts.format, `the config reader thread exited (code ${code}) without an answer`)));

@@ -2,7 +2,6 @@
 // API in the main thread, a supervisor that restarts the VRRP worker if it dies,
 // hitless reload, graceful stop, and systemd notifications (READY, RELOADING,
 // STOPPING, and WATCHDOG only while the VRRP loop is alive).
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BgpDirector } from '../bgp/director.js';
@@ -21,6 +20,7 @@ import type { Config } from '../config/schema.js';
 import { notifyReady, notifyReloading, notifyStatus, notifyStopping, notifyWatchdog, watchdogIntervalMs } from '../sys/sd-notify.js';
 import { startControlServer, type CommandResult, type ControlServer } from './control/server.js';
 import { loadConfigOffThread, RELOAD_PARSE_TIMEOUT_MS } from './config-thread.js';
+import { configHash } from './config-hash.js';
 import { acquireLocks, configLocks, LockHeld, type Locks } from './instance-lock.js';
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import { logFormat, type Logger, type LogLevel } from '../sys/logger.js';
@@ -555,7 +555,7 @@ export class Daemon {
       await this.bgp?.setConfig(config).catch((e: Error) => this.log.error({ err: e.message }, e.message));
       this.pushBackends();
       const reloads = this.configState.reloads;
-      this.configState = { ...this.newConfigState(loaded.format, config), reloads: { ...reloads, ok: reloads.ok + 1 }, lastReload: { at, ok: true } };
+      this.configState = { ...this.newConfigState(loaded.format, config, loaded.hash), reloads: { ...reloads, ok: reloads.ok + 1 }, lastReload: { at, ok: true } };
       const report = 'report' in r ? r.report : undefined;
       this.log.info({ report, hash: this.configState.hash }, 'config reloaded');
       void this.refreshSnapshot();
@@ -741,11 +741,11 @@ export class Daemon {
     }
   }
 
-  private newConfigState(format: ConfigFormat, config: Config): ConfigState {
+  private newConfigState(format: ConfigFormat, config: Config, hash?: string): ConfigState {
     return {
       path: this.opts.file,
       format,
-      hash: createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16),
+      hash: hash ?? configHash(config),
       loadedAt: new Date().toISOString(),
       reloads: { ok: 0, failed: 0 },
     };

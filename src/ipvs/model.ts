@@ -108,7 +108,8 @@ function canonicalize(address: string): string {
 }
 
 export function addressFamily(address: string): Family {
-  return ipFamily(address) === 6 ? 'inet6' : 'inet';
+  // an IPv4 address never holds a colon: no parse for each of 37,300 destinations a run
+  return address.includes(':') && ipFamily(address) === 6 ? 'inet6' : 'inet';
 }
 
 export function serviceFamily(id: ServiceId): Family {
@@ -117,7 +118,7 @@ export function serviceFamily(id: ServiceId): Family {
 
 /** `10.0.0.1:80`, `[2001:db8::1]:80` */
 export function hostPort(address: string, port: number): string {
-  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+  return address.includes(':') && isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 // ---------------------------------------------------------------- keys

@@ -132,8 +132,12 @@ export class Reconciler {
 
   private config: Config | undefined;
   private state: BackendState | undefined;
-  /** service key → dest keys the config can ever put there (all real servers and the sorry server) */
-  private configured = new Map<string, Set<string>>();
+  /**
+   * service key → dest keys the config can ever put there (all real servers and the sorry server);
+   * made when a run first needs it (a destination leaving), not at every setConfig: at 37,300 real
+   * servers it is a whole desired table's work, on the main thread, before `run` is ready.
+   */
+  private configuredCache: Map<string, Set<string>> | undefined;
   private owned = new Set<string>();
   /** owned part of the table as we left it, to detect changes made by others */
   private expected: { table: IpvsTable; keys: Set<string>; exclusive: boolean } | undefined;
@@ -178,7 +182,7 @@ export class Reconciler {
 
   setConfig(config: Config): void {
     this.config = config;
-    this.configured = configuredDests(config);
+    this.configuredCache = undefined;
     this.trigger('config');
   }
 
@@ -428,7 +432,8 @@ export class Reconciler {
         }
       }
       if (!actual) throw new Error('internal: no table');
-      after ??= applyPlan(actual, ops);
+      // nothing applied: the table read (backends return it normalised, as applyPlan would) is the result
+      after ??= ops.length ? applyPlan(actual, ops) : actual;
       const desiredKeys = new Set(desired.map((s) => serviceKey(s.id)));
       const afterKeys = new Set(after.map((s) => serviceKey(s.id)));
       this.owned = new Set([...owned].filter((k) => desiredKeys.has(k) || afterKeys.has(k)));
@@ -535,7 +540,7 @@ export class Reconciler {
       const a = have.get(key);
       if (!a) continue;
       const want = new Set(s.dests.map(destKey));
-      const configured = this.configured.get(key);
+      const configured = this.configured().get(key);
       for (const d of a.dests) {
         const dk = destKey(d);
         if (want.has(dk)) continue;
@@ -565,6 +570,11 @@ export class Reconciler {
     }
     for (const id of [...this.draining.keys()]) if (!seen.has(id)) this.draining.delete(id);
     return out;
+  }
+
+  private configured(): Map<string, Set<string>> {
+    this.configuredCache ??= this.config ? configuredDests(this.config) : new Map();
+    return this.configuredCache;
   }
 
   private matchesExpected(actual: IpvsTable): boolean {
