@@ -22,6 +22,7 @@ export const M = {
   vmac: 'src/vrrp/vmac.ts',
   vmacNet: 'src/net/vmac.ts',
   extras: 'src/daemon/vrrp/extras.ts',
+  garpExtra: 'src/daemon/vrrp/garp-extra.ts',
   routes: 'src/net/routes.ts',
   firewall: 'src/net/firewall.ts',
   fifoWriter: 'src/daemon/scripts/notify-fifo.ts',

@@ -193,7 +193,7 @@ export const VRRP_INSTANCE: Block = {
     garp_master_refresh_repeat: acted(M.params, 'garp_master_refresh_repeat'),
     garp_lower_prio_delay: acted(M.params, 'garp_lower_prio_delay'),
     garp_lower_prio_repeat: acted(M.params, 'garp_lower_prio_repeat'),
-    garp_extra_if: notActed('no periodic gratuitous ARP is sent on other interfaces'),
+    garp_extra_if: acted(M.garpExtra, ['garp_extra_if', 'garp_extra_if.interval', 'garp_extra_if.all'], { note: 'one GARP / NA per extra VMAC (with all: per extra interface) every interval while MASTER, as keepalived' }),
     vmac_garp_intvl: alias('garp_extra_if', { deprecated: 'garp_extra_if' }),
     down_timer_adverts: acted(M.params, 'down_timer_adverts'),
     lower_prio_no_advert: acted(M.params, 'lower_prio_no_advert'),

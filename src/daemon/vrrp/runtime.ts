@@ -43,6 +43,7 @@ import { LoneInstance, type UnitEvent, type VrrpUnit } from '../../vrrp/unit.js'
 import { exerciseInstance } from '../../vrrp/warm.js';
 import type { DemuxedAdvert, TransportInstance, VrrpDrop } from '../../vrrp/advert-demux.js';
 import { InstanceEffects, errMsg } from './effects.js';
+import { GarpExtraIf } from './garp-extra.js';
 import { TransportSet, type TransportSlot } from './transport-set.js';
 import { diffVrrpConfig, instancesByAction, sameData, type ReloadAction } from './reload.js';
 import type { InstanceRec, InstanceStatus, NotifyRequest, OperatorCommand, ReloadReport, RuntimeEvent, RuntimeRequest, RuntimeResponse, RuntimeSnapshot, VrrpRuntimeDeps, VrrpThreadScheduling } from './types.js';
@@ -127,6 +128,13 @@ export class VrrpRuntime {
       emit: (ev) => this.emit(ev),
       stopped: () => this.state === 'stopped',
       onVips: (rec, action, error) => this.onVips(rec, action, error),
+      garpExtra: new GarpExtraIf({
+        clock: this.clock,
+        announcer: deps.announcer,
+        log: this.log,
+        vmacNames: () => new Set([...this.recs.values()].flatMap((r) => (r.resolved.vmac ? [r.resolved.vmac.name] : []))),
+        stopped: () => this.state === 'stopped',
+      }),
     });
     this.transports = new TransportSet(deps.transport, {
       onAdvert: (rx) => this.onAdvert(rx),
