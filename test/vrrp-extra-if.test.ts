@@ -60,16 +60,16 @@ describe('VIPs on another interface, with keepalived as the referee', () => {
   const kas: KeepalivedProc[] = [];
   const node = () => lan.nodes.d1!;
 
-  async function start(impl: Impl, text: string, name: string): Promise<{ waitState(s: 'MASTER' | 'FAULT' | 'BACKUP', ms?: number): Promise<unknown> }> {
+  async function start(impl: Impl, text: string, name: string): Promise<{ waitState(s: 'MASTER' | 'FAULT' | 'BACKUP', ms?: number): Promise<unknown>; reasons(): string[] }> {
     const file = writeFile(lan.dir, `${impl}-${name}.conf`, text);
     if (impl === 'keepalived') {
       const k = startKeepalived(lab, node().ns, file, lan.dir);
       kas.push(k);
-      return { waitState: (s, ms = 15_000) => k.waitState(INSTANCE, s, ms) };
+      return { waitState: (s, ms = 15_000) => k.waitState(INSTANCE, s, ms), reasons: () => [] };
     }
     const p = await startVipkeeper(lab, node().ns, file);
     vks.push(p);
-    return { waitState: (s, ms = 15_000) => p.waitState(INSTANCE, s, ms) };
+    return { waitState: (s, ms = 15_000) => p.waitState(INSTANCE, s, ms), reasons: () => p.transitions(INSTANCE).map((t) => t.reason) };
   }
 
   /** The sender addresses of the ARP packets seen on the extra interface's far end for `seconds`. */
@@ -131,6 +131,24 @@ describe('VIPs on another interface, with keepalived as the referee', () => {
       await d.waitState('MASTER');
       await sleep(1500);
       expect(await arpSenders(3.5)).toEqual([]);
+    }, 60_000);
+
+    it(`${impl}: the extra interface going down sends the instance to FAULT, and back up to MASTER`, async () => {
+      const d = await start(impl, conf({}), 'track');
+      await d.waitState('MASTER');
+      await lab.exec(node().ns, ['ip', 'link', 'set', EXTRA, 'down']);
+      await d.waitState('FAULT', 10_000);
+      if (impl === 'vipkeeper') expect(d.reasons().at(-1)).toContain(`VIP interface ${EXTRA} down`);
+      await lab.exec(node().ns, ['ip', 'link', 'set', EXTRA, 'up']);
+      await d.waitState('MASTER', 10_000);
+    }, 60_000);
+
+    it(`${impl}: with no_track on its VIPs, the extra interface going down changes nothing`, async () => {
+      const d = await start(impl, conf({ noTrack: true }), 'notrack');
+      await d.waitState('MASTER');
+      await lab.exec(node().ns, ['ip', 'link', 'set', EXTRA, 'down']);
+      await sleep(2000); // ten advert intervals: a FAULT would have shown
+      await d.waitState('MASTER', 1000);
     }, 60_000);
   }
 });

@@ -4,6 +4,7 @@ export const M = {
   params: 'src/vrrp/params.ts',
   validate: 'src/config/validate.ts',
   tracking: 'src/vrrp/tracking.ts',
+  vipTracking: 'src/vrrp/vip-tracking.ts',
   vrrpRuntime: 'src/daemon/vrrp/runtime.ts',
   notify: 'src/daemon/scripts/notify.ts',
   trackScript: 'src/daemon/scripts/track-script.ts',
