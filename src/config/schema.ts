@@ -39,6 +39,11 @@ const TrackNameRef = z
   .union([Name, z.strictObject({ name: Name, ...TrackWeight })])
   .transform((v) => (typeof v === 'string' ? { name: v } : v));
 
+/** keepalived `garp_extra_if [all] SECONDS`: a periodic GARP / NA on the VIPs' other interfaces while MASTER. */
+const GarpExtraIf = z
+  .strictObject({ interval: Duration, all: Bool.default(false) })
+  .meta({ description: 'Every `interval` while MASTER, one gratuitous ARP / NA per VMAC interface (other than the one adverts go on) holding a VIP; with `all`, per interface of any kind. 0 = off.' });
+
 // ---------------------------------------------------------------- VIPs and peers
 
 export const VipSchema = z.strictObject({
@@ -190,6 +195,7 @@ export const GlobalSchema = z.strictObject({
   // client that followed the loser's GARP keeps its stale ARP entry (keepalived #166).
   vrrp_higher_prio_send_advert: Bool.default(true),
   v3_checksum_as_v2: Bool.default(false),
+  vrrp_garp_extra_if: GarpExtraIf.optional(),
   vrrp_startup_delay: Duration.prefault('0s'),
   vrrp_notify_priority_changes: Bool.default(false),
   vrrp_rt_priority: z
@@ -327,6 +333,7 @@ export const InstanceSchema = z.strictObject({
   garp_master_refresh_repeat: z.number().int().min(1).optional(),
   garp_lower_prio_delay: Duration.optional(),
   garp_lower_prio_repeat: z.number().int().min(1).optional(),
+  garp_extra_if: GarpExtraIf.optional(),
   down_timer_adverts: z.number().int().min(1).max(100).optional(),
   lower_prio_no_advert: Bool.optional(),
   higher_prio_send_advert: Bool.optional(),

@@ -62,8 +62,8 @@ export interface ResolvedTracker {
   name: string;
   weight: number;
   reverse: boolean;
-  /** Where the reference was written. */
-  from: 'instance' | 'sync_group';
+  /** Where the reference was written; `vip`: a VIP's interface (vip-tracking.ts). */
+  from: 'instance' | 'sync_group' | 'vip';
 }
 
 export interface ResolveOptions {
@@ -266,7 +266,7 @@ const signed = (n: number): string => (n > 0 ? `+${n}` : String(n));
 
 /** Evaluates one resolved tracker against the states. */
 export function evaluateTracker(t: ResolvedTracker, config: Pick<TrackingConfig, 'vrrp_scripts' | 'track_processes'>, states: TrackerStates): TrackerContribution {
-  const kw = `${KIND_KEYWORD[t.kind]} ${t.name}`;
+  const kw = t.from === 'vip' ? `VIP interface ${t.name}` : `${KIND_KEYWORD[t.kind]} ${t.name}`;
   const rev = t.reverse ? ' (reverse)' : '';
   switch (t.kind) {
     case 'interface': {

@@ -130,6 +130,29 @@ export const weighted =
     if (w.weight !== undefined) set(ctx, t, path, 'weight', w.weight, node);
     if (w.reverse) t.weight_reverse = true;
   };
+/**
+ * `garp_extra_if` / `vrrp_garp_extra_if [all] SECONDS` (and the deprecated `*vmac_garp_intvl`):
+ * keepalived takes `all` anywhere on the line; without a time the line is ignored. The instance
+ * keyword takes 0 (off, over a global value), the global one starts at 1.
+ */
+export const garpExtraIf =
+  (key: string, min: number): Handler =>
+  (ctx, node, t, path) => {
+    let interval: number | undefined;
+    let all = false;
+    for (let i = 0; i < node.args.length; i++) {
+      if (argText(node, i) === 'all') all = true;
+      else {
+        interval = readInt(ctx, node, min, 86400, i);
+        if (interval === undefined) return;
+      }
+    }
+    if (interval === undefined) {
+      ctx.warn(node.loc, `'${node.keyword}' has no interval (seconds); keepalived ignores the line, and so does vipkeeper`);
+      return;
+    }
+    set(ctx, t, path, key, { interval, all }, node);
+  };
 export function set(ctx: ImportContext, t: Obj, path: Path, key: string, value: unknown, node: KNode): void {
   t[key] = value;
   ctx.field(t, key, node.loc);

@@ -7,7 +7,7 @@ import { parseCidr, parseVipLine } from '../schema.js';
 import { showLine } from '../secrets.js';
 import { argText, type ImportContext, list, needArg, readIp, useArgs, valueLines, type Obj, type Path } from './context.js';
 import { INSTANCE_BUILTIN } from './import-global.js';
-import { bool, enumOf, flag, int, ip, needBlock, script, secs, set, str, table, walk, weighted, type Handler, type State, type Table } from './import-handlers.js';
+import { bool, enumOf, flag, garpExtraIf, int, ip, needBlock, script, secs, set, str, table, walk, weighted, type Handler, type State, type Table } from './import-handlers.js';
 import type { KNode } from './tree.js';
 
 // ---------------------------------------------------------------- trackers
@@ -320,6 +320,7 @@ export const INSTANCE: Table = table('vrrp_instance', {
     garp_master_refresh: secs('garp_master_refresh'),
     garp_master_refresh_repeat: int('garp_master_refresh_repeat', 1, 2 ** 31 - 1),
     garp_lower_prio_delay: secs('garp_lower_prio_delay'),
+    garp_extra_if: garpExtraIf('garp_extra_if', 0),
     garp_lower_prio_repeat: int('garp_lower_prio_repeat', 1, 2 ** 31 - 1),
     down_timer_adverts: int('down_timer_adverts', 1, 100),
     lower_prio_no_advert: bool('lower_prio_no_advert'),

@@ -7,7 +7,7 @@ const NO_PROCESS = 'process tracking is not implemented: the tracked process nev
 const NO_BFD = 'BFD is not implemented: no session is tracked';
 /** A runtime gap, not a keyword's: said in the docs table, not warned on every instance. */
 const VIP_NOT_TRACKED =
-  'one difference: a VIP deleted by hand is not noticed, the instance stays MASTER without it (keepalived goes to BACKUP unless the VIP has no_track)';
+  "a VIP's interface is tracked as keepalived does (down: FAULT, unless no_track); one difference: a VIP deleted by hand is not noticed, the instance stays MASTER without it (keepalived goes to BACKUP unless the VIP has no_track)";
 const track = (key: string): string[] => [key, `${key}[].name`, `${key}[].weight`, `${key}[].reverse`];
 
 export const VRRP_SCRIPT: Block = {
@@ -125,10 +125,8 @@ export const VIRTUAL_ADDRESS: Block = {
     noprefixroute: acted(M.address, 'noprefixroute'),
     autojoin: acted(M.address, 'autojoin'),
     preferred_lft: acted(M.address, 'preferred_lft'),
-    no_track: notActed('nothing: vipkeeper never tracks a VIP (see virtual_ipaddress), which is what no_track asks for', {
-      // what vipkeeper does for every VIP anyway
-      fields: 'no_track',
-      inert: () => true,
+    no_track: acted(M.vipTracking, 'no_track', {
+      note: "the VIP's interface is not tracked (else its going down sends the instance to FAULT, as keepalived); a VIP deleted by hand is not noticed either way",
     }),
     use_vmac: notActed("this VIP gets no VMAC of its own (the instance's use_vmac is acted on)"),
   },
@@ -193,7 +191,7 @@ export const VRRP_INSTANCE: Block = {
     garp_master_refresh_repeat: acted(M.params, 'garp_master_refresh_repeat'),
     garp_lower_prio_delay: acted(M.params, 'garp_lower_prio_delay'),
     garp_lower_prio_repeat: acted(M.params, 'garp_lower_prio_repeat'),
-    garp_extra_if: notActed('no periodic gratuitous ARP is sent on other interfaces'),
+    garp_extra_if: acted(M.garpExtra, ['garp_extra_if', 'garp_extra_if.interval', 'garp_extra_if.all'], { note: 'one GARP / NA per extra VMAC (with all: per extra interface) every interval while MASTER, as keepalived' }),
     vmac_garp_intvl: alias('garp_extra_if', { deprecated: 'garp_extra_if' }),
     down_timer_adverts: acted(M.params, 'down_timer_adverts'),
     lower_prio_no_advert: acted(M.params, 'lower_prio_no_advert'),

@@ -11,6 +11,7 @@
 import type { Clock } from '../../sys/clock.js';
 import type { Logger } from '../../sys/logger.js';
 import type { Vip } from '../../config/schema.js';
+import type { GarpExtraIf } from './garp-extra.js';
 import type { AddressPort, AnnouncePort, ExtrasPort, InstanceRec, NotifyPort, NotifyRequest, RuntimeEvent } from './types.js';
 
 export interface EffectsDeps {
@@ -27,6 +28,8 @@ export interface EffectsDeps {
   stopped: () => boolean;
   /** The outcome of a VIP change, on the instance's chain (the driver decides what it means). */
   onVips: (rec: InstanceRec, action: 'added' | 'removed', error: string | undefined) => void;
+  /** garp_extra_if: the periodic GARPs on the VIPs' other interfaces while MASTER. */
+  garpExtra?: GarpExtraIf | undefined;
 }
 
 export class InstanceEffects {
@@ -141,7 +144,10 @@ export class InstanceEffects {
     this.d.onVips(rec, action, error);
     // not awaited: the GARP burst waits for this chain and must not wait for `ip` (the extras
     // serialise an instance's leave after its master themselves)
-    if (action === 'added' && error === undefined) void this.d.extras?.master(rec.resolved, rec.config);
+    if (action === 'added' && error === undefined) {
+      void this.d.extras?.master(rec.resolved, rec.config);
+      this.d.garpExtra?.start(rec);
+    }
   }
 }
 

@@ -45,6 +45,8 @@ export const NOTIFY_ONLY_KEYS: readonly string[] = [
   'notify_master_rx_lower_pri',
   'notify_priority_changes',
   'smtp_alert',
+  // read at each tick by garp-extra.ts
+  'garp_extra_if',
 ];
 
 export interface InstanceDiff {

@@ -39,10 +39,12 @@ import { VrrpInstance, validateParams, type TrackInput } from '../../vrrp/instan
 import { resolveInstance, type ResolvedInstance } from '../../vrrp/params.js';
 import { computeTrack, resolveTrackers, type ResolvedTracker, type ScriptState, type TrackerStates } from '../../vrrp/tracking.js';
 import { VrrpSyncGroup } from '../../vrrp/sync-group.js';
+import { withVipInterfaces } from '../../vrrp/vip-tracking.js';
 import { LoneInstance, type UnitEvent, type VrrpUnit } from '../../vrrp/unit.js';
 import { exerciseInstance } from '../../vrrp/warm.js';
 import type { DemuxedAdvert, TransportInstance, VrrpDrop } from '../../vrrp/advert-demux.js';
 import { InstanceEffects, errMsg } from './effects.js';
+import { GarpExtraIf } from './garp-extra.js';
 import { TransportSet, type TransportSlot } from './transport-set.js';
 import { diffVrrpConfig, instancesByAction, sameData, type ReloadAction } from './reload.js';
 import type { InstanceRec, InstanceStatus, NotifyRequest, OperatorCommand, ReloadReport, RuntimeEvent, RuntimeRequest, RuntimeResponse, RuntimeSnapshot, VrrpRuntimeDeps, VrrpThreadScheduling } from './types.js';
@@ -127,6 +129,13 @@ export class VrrpRuntime {
       emit: (ev) => this.emit(ev),
       stopped: () => this.state === 'stopped',
       onVips: (rec, action, error) => this.onVips(rec, action, error),
+      garpExtra: new GarpExtraIf({
+        clock: this.clock,
+        announcer: deps.announcer,
+        log: this.log,
+        vmacNames: () => new Set([...this.recs.values()].flatMap((r) => (r.resolved.vmac ? [r.resolved.vmac.name] : []))),
+        stopped: () => this.state === 'stopped',
+      }),
     });
     this.transports = new TransportSet(deps.transport, {
       onAdvert: (rx) => this.onAdvert(rx),
@@ -571,7 +580,9 @@ export class VrrpRuntime {
   private trackersOf(config: Config, r: ResolvedInstance): ResolvedTracker[] {
     const tr = resolveTrackers(config, r.name);
     for (const w of tr.warnings) this.log.warn({ instance: r.name, vrid: r.wire.vrid }, w);
-    return tr.trackers.filter((t) => {
+    const own = config.instances[r.name];
+    const trackers = withVipInterfaces(tr.trackers, { vips: r.vips, defaultDev: r.defaultDev, interface: own?.interface });
+    return trackers.filter((t) => {
       if (t.kind !== 'process') return true;
       this.log.warn({ instance: r.name, vrid: r.wire.vrid }, `track_process ${t.name} is not supported in this build yet; ignored`);
       return false;
