@@ -13,7 +13,8 @@
         "src/timer.cc",
         "src/tcp_connect.cc",
         "src/http_head.cc",
-        "src/signal_watch.cc"
+        "src/signal_watch.cc",
+        "src/proc_events.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

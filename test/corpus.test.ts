@@ -93,7 +93,7 @@ const FACTS: Record<string, Facts> = {
     ],
   },
   'sync-group.conf@high': { ...NONE, instances: ['VI_EXT', 'VI_INT', 'VI_DB', 'VI_CACHE'], vips: 4, syncGroups: ['G_FRONT', 'G_BACK'], unsupported: [] },
-  'trackers.conf@high': { ...NONE, instances: ['VI_TRACKED', 'VI_STRICT_TRACK'], vips: 2, unsupported: ['vrrp_track_process', 'track_process'] },
+  'trackers.conf@high': { ...NONE, instances: ['VI_TRACKED', 'VI_STRICT_TRACK'], vips: 2, unsupported: [] },
   'unicast.conf@high': { ...NONE, instances: ['VI_UNI2', 'VI_UNI3'], vips: 2 },
   'vs-group.conf@high': { ...NONE, virtualServers: 1, realServers: 2, checkers: ['HTTP_GET'] },
 };
@@ -245,8 +245,8 @@ describe('the shapes the fixtures cover', () => {
       track_script: [{ name: 'chk_web' }, { name: 'chk_db', weight: 10 }],
       track_file: [{ name: 'maintenance', weight: -5 }],
     });
-    // track_process is not acted on yet: reported, not written as a live key
-    expect(c.instances.VI_TRACKED?.track_process ?? []).toEqual([]);
+    expect(c.instances.VI_TRACKED?.track_process).toEqual([{ name: 'haproxy' }]);
+    expect(c.track_processes.haproxy).toMatchObject({ process: 'haproxy', quorum: 1, weight: -40, fork_delay: 2000, terminate_delay: 2000 });
     expect(c.instances.VI_STRICT_TRACK).toMatchObject({ track_script: [{ name: 'chk_db', weight: 0 }], track_interface: [{ interface: 'eth0' }] });
     expect(c.vrrp_scripts.chk_web).toMatchObject({ interval: 2000, timeout: 3000, weight: -20, rise: 2, fall: 3 });
   });

@@ -1,5 +1,5 @@
 // vipkeeper native addon: raw IP sockets, AF_PACKET send, netlink transactions,
-// a timerfd timer, a per-thread signal watcher, TCP connects for TCP_CHECK and HTTP_GET, thread
+// a timerfd timer, a per-thread signal watcher, the process-events connector, TCP connects for TCP_CHECK and HTTP_GET, thread
 // scheduling, sd_notify and interface name/index helpers. Linux only. N-API (node-addon-api) and
 // the libuv loop N-API hands out (napi_get_uv_event_loop); no V8 or Node C++ API.
 #include <dlfcn.h>
@@ -11,6 +11,7 @@
 #include "http_head.h"
 #include "netlink.h"
 #include "packet_socket.h"
+#include "proc_events.h"
 #include "raw_socket.h"
 #include "signal_watch.h"
 #include "tcp_connect.h"
@@ -68,6 +69,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("parsePlainHttpHead", Napi::Function::New<JsParsePlainHttpHead>(env, "parsePlainHttpHead"));
   exports.Set("judgePlainHttp", Napi::Function::New<JsJudgePlainHttp>(env, "judgePlainHttp"));
   exports.Set("SignalWatch", SignalWatch::Init(env));
+  exports.Set("ProcEvents", ProcEvents::Init(env));
   exports.Set("setThreadRealtime", Napi::Function::New<SetThreadRealtime>(env, "setThreadRealtime"));
   exports.Set("threadId", Napi::Function::New<ThreadId>(env, "threadId"));
   exports.Set("threadScheduler", Napi::Function::New<ThreadScheduler>(env, "threadScheduler"));

@@ -99,6 +99,12 @@ export function formatVrrp(s: DaemonStatus): string[] {
     out.push('------< VRRP Sync groups >------');
     for (const g of v.syncGroups) out.push(` VRRP Sync Group = ${g.name}, ${g.state}`, `   monitor = ${g.members.join(' ')}`);
   }
+  if (v.processMonitor) {
+    const pm = v.processMonitor;
+    out.push('------< Tracked processes >------');
+    out.push(` Process events = ${pm.mode}${pm.warning ? ` (WARNING: ${pm.warning})` : ''}`);
+    for (const [name, p] of Object.entries(pm.processes)) out.push(` Track process = ${name}`, `   Current processes = ${p.count}`, `   Have quorum = ${p.quorum}`);
+  }
   if (v.thread?.error) out.push(` VRRP thread: ${v.thread.policy} priority ${v.thread.priority} (asked ${v.thread.requested}: ${v.thread.error})`);
   return out;
 }

@@ -260,18 +260,20 @@ export const TrackFileSchema = z.strictObject({
   init_file: z.strictObject({ value: z.number().int().default(0), overwrite: Bool.default(false) }).optional(),
 });
 
-export const TrackProcessSchema = z.strictObject({
-  process: z.string().min(1),
-  args: z.array(z.string()).optional(),
-  param_match: z.enum(['exact', 'initial', 'partial']).default('exact'),
-  full_command: Bool.default(false),
-  weight: z.number().int().min(-254).max(254).default(0),
-  weight_reverse: Bool.default(false),
-  quorum: z.number().int().min(0).default(1),
-  quorum_max: z.number().int().min(0).optional(),
-  fork_delay: Duration.optional(),
-  terminate_delay: Duration.optional(),
-});
+export const TrackProcessSchema = z
+  .strictObject({
+    process: z.string().min(1).meta({ description: "The process name as the kernel's comm (15 characters at most), or argv[0] with full_command, args or a param_match other than exact." }),
+    args: z.array(z.string()).optional().meta({ description: 'Arguments to match (after argv[0]); [] with param_match exact: only when run without arguments.' }),
+    param_match: z.enum(['exact', 'initial', 'partial']).default('exact').meta({ description: 'With args: exact (these arguments only), partial (these first), initial (these first, the last a prefix).' }),
+    full_command: Bool.default(false),
+    weight: z.number().int().min(-254).max(254).default(0),
+    weight_reverse: Bool.default(false),
+    quorum: z.number().int().min(0).default(1).meta({ description: 'Fewest matching processes for the tracker to be up.' }),
+    quorum_max: z.number().int().min(0).optional().meta({ description: 'Most matching processes for the tracker to be up; 0: up only while none runs.' }),
+    fork_delay: Duration.optional().meta({ description: 'Delay before quorum gained through a fork counts.' }),
+    terminate_delay: Duration.optional().meta({ description: 'Delay before quorum lost through a process exit counts.' }),
+  })
+  .meta({ description: 'keepalived vrrp_track_process: followed through the kernel\'s process events.' });
 
 const Notify = {
   notify_master: Script.optional(),

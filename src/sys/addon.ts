@@ -79,6 +79,24 @@ export interface NativeNetlinkSocket {
   close(): void;
 }
 
+/**
+ * The kernel's process-events connector (native/src/proc_events.cc); datagrams are decoded by
+ * src/net/proc-events.ts.
+ */
+export interface NativeProcEvents {
+  readonly closed: boolean;
+  /** SO_RCVBUF as the kernel reports it (twice what was set). */
+  readonly rcvBuf: number;
+  /** PROC_CN_MCAST_LISTEN (true) / IGNORE; throws ECONNREFUSED outside the initial network namespace. */
+  listen(enable: boolean): void;
+  /** Datagrams in batches; an error (ENOBUFS: events were lost) comes alone. */
+  start(callback: (err: (Error & { code?: string }) | null, datagrams?: Buffer[]) => void): void;
+  setRcvBuf(bytes: number, force?: boolean): void;
+  ref(): this;
+  unref(): this;
+  close(): void;
+}
+
 export interface NativeBinding {
   RawIpSocket: new (family: 4 | 6, protocol: number) => NativeRawIpSocket;
   PacketSocket: new (ifname: string) => NativePacketSocket;
@@ -115,6 +133,11 @@ export interface NativeBinding {
    * watcher (or process.on listener) exists.
    */
   SignalWatch: new (signum: number, callback: (signum: number) => void) => NativeSignalWatch;
+  /**
+   * new ProcEvents(netnsPath = '', rcvBufBytes = 0, force = false): a NETLINK_CONNECTOR socket
+   * bound to CN_IDX_PROC, created in the network namespace at netnsPath when one is given.
+   */
+  ProcEvents: new (netnsPath?: string, rcvBufBytes?: number, force?: boolean) => NativeProcEvents;
   /**
    * The connector's parse of a plain HTTP_GET response head (native/src/http_head.cc), exposed
    * for the property test that holds it to HttpResponseReader.

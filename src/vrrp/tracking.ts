@@ -51,6 +51,11 @@ export interface TrackerStates {
   files?: Readonly<Record<string, number>>;
   /** Number of matching processes per track_process name. */
   processes?: Readonly<Record<string, number>>;
+  /**
+   * Quorum per track_process name as its monitor decided it (src/vrrp/track-process.ts: after
+   * fork_delay / terminate_delay); without an entry, quorum is judged on the count.
+   */
+  processQuorum?: Readonly<Record<string, boolean>>;
 }
 
 /** The definitions `resolveTrackers`/`computeTrack` read. A full `Config` fits. */
@@ -286,9 +291,9 @@ export function evaluateTracker(t: ResolvedTracker, config: Pick<TrackingConfig,
     case 'process': {
       const def = config.track_processes[t.name];
       const n = states.processes?.[t.name] ?? 0;
-      const quorum = def?.quorum ?? 1;
       const max = def?.quorum_max ?? Infinity;
-      const have = n >= quorum && n <= max;
+      const quorum = max === 0 ? 0 : (def?.quorum ?? 1);
+      const have = states.processQuorum?.[t.name] ?? (n >= quorum && n <= max);
       const c = boolContribution(t.weight, t.reverse, have);
       const bounds = max === Infinity ? `${quorum}+` : `${quorum}..${max}`;
       return { tracker: t, ...c, init: false, text: `${kw} ${have ? 'has' : 'lacks'} quorum (${n} running, want ${bounds})${rev}` };

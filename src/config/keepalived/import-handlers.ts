@@ -36,6 +36,7 @@ export function table(block: BlockId, handlers: Record<string, Handler>): Table 
 export interface State {
   scriptsDefined: Map<string, number>; // vrrp_script name → order index of its definition
   trackFilesDefined: Map<string, number>;
+  trackProcessesDefined: Set<string>; // vrrp_track_process names defined so far (references resolve while parsing)
   order: number; // running index of top-level blocks
   instancesBeforeGlobal: string[]; // instances declared before a global_defs block
   globalSeen: boolean;
@@ -46,6 +47,7 @@ export function newState(): State {
   return {
     scriptsDefined: new Map(),
     trackFilesDefined: new Map(),
+    trackProcessesDefined: new Set(),
     order: 0,
     instancesBeforeGlobal: [],
     globalSeen: false,

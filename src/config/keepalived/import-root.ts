@@ -73,8 +73,15 @@ export const ROOT: Table = table('root', {
     }
     st.trackFilesDefined.set(name, st.order++);
   }),
-  vrrp_track_process: namedBlock('track_processes', 'vrrp_track_process', TRACK_PROCESS, (ctx, name, obj, node) => {
-    if (obj.process === undefined) ctx.error(node.loc, `vrrp_track_process ${name} has no process`);
+  vrrp_track_process: namedBlock('track_processes', 'vrrp_track_process', TRACK_PROCESS, (ctx, name, obj, node, st) => {
+    const bareExact = obj.__bareExact === true;
+    delete obj.__bareExact;
+    if (obj.process === undefined) {
+      ctx.warn(node.loc, `vrrp_track_process ${name} has no process, so it is removed, as keepalived does ("process name not specified"); references to it are ignored`);
+      return false;
+    }
+    if (bareExact && obj.args === undefined) obj.args = [];
+    st.trackProcessesDefined.add(name);
   }),
   vrrp_sync_group: namedBlock('sync_groups', 'vrrp_sync_group', SYNC_GROUP),
   vrrp_instance: namedBlock('instances', 'vrrp_instance', INSTANCE, (ctx, name, obj, node, st) => {

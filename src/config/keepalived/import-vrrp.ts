@@ -45,6 +45,10 @@ function trackList(key: string, nameKey: 'interface' | 'name', min: number, max:
         ctx.warn(line.loc, `track file '${name}' is not defined above this line; keepalived ignores it ("not found, ignoring"), and so does vipkeeper`);
         continue;
       }
+      if (key === 'track_process' && !st.trackProcessesDefined.has(name)) {
+        ctx.warn(line.loc, `track process '${name}' is not defined above this line; keepalived ignores it ("not found, ignoring"), and so does vipkeeper`);
+        continue;
+      }
       ctx.field(arr, arr.length, line.loc);
       arr.push(ref);
     }
@@ -87,18 +91,54 @@ export const TRACK_PROCESS: Table = table('vrrp_track_process', {
     useArgs(node);
     const name = needArg(ctx, node, 'a process name');
     if (name === undefined) return;
+    if (t.process !== undefined) {
+      ctx.warn(node.loc, `process is already set for this vrrp_track_process; keepalived ignores this one, and so does vipkeeper`);
+      return;
+    }
     set(ctx, t, path, 'process', name, node);
     if (node.args.length > 1) t.args = node.args.slice(1).map((a) => a.text);
   },
-  param_match: enumOf('param_match', ['initial', 'partial']),
+  param_match: (ctx, node, t, path, st) => {
+    // keepalived: a bare `param_match` is exact matching, so a process without arguments then
+    // matches only when run without any (written as `args: []`)
+    if (node.args.length === 0) {
+      set(ctx, t, path, 'param_match', 'exact', node);
+      t.__bareExact = true;
+      return;
+    }
+    enumOf('param_match', ['initial', 'partial'])(ctx, node, t, path, st);
+  },
   weight: weighted(-254, 254),
-  quorum: int('quorum', 0, 65535),
-  quorum_max: int('quorum_max', 0, 65535),
-  fork_delay: secs('fork_delay'),
-  terminate_delay: secs('terminate_delay'),
+  quorum: (ctx, node, t, path, st) => {
+    const before = t.quorum;
+    int('quorum', 1, 65535)(ctx, node, t, path, st);
+    if (t.quorum !== before && typeof t.quorum_max === 'number' && (t.quorum as number) > t.quorum_max) {
+      ctx.warn(node.loc, `quorum ${String(t.quorum)} is greater than quorum_max ${t.quorum_max}; keepalived ignores it ("Quorum is greater than quorum_max - ignoring"), and so does vipkeeper`);
+      if (before === undefined) delete t.quorum;
+      else t.quorum = before;
+    }
+  },
+  quorum_max: (ctx, node, t, path, st) => {
+    const before = t.quorum_max;
+    int('quorum_max', 0, 65535)(ctx, node, t, path, st);
+    const max = t.quorum_max;
+    if (max === before || typeof max !== 'number') return;
+    const quorum = typeof t.quorum === 'number' ? t.quorum : 1;
+    if ((max !== 0 || quorum > 1) && max < quorum) {
+      ctx.warn(node.loc, `quorum_max ${max} is less than quorum ${quorum}; keepalived ignores it ("quorum_max is less than quorum - ignoring"), and so does vipkeeper`);
+      if (before === undefined) delete t.quorum_max;
+      else t.quorum_max = before;
+      return;
+    }
+    // keepalived: quorum_max 0 means "tracked while none runs" (quorum 0)
+    if (max === 0) t.quorum = 0;
+    else if (t.quorum === 0) t.quorum = 1;
+  },
+  fork_delay: secs('fork_delay', { min: 0.000001, max: 3600 }),
+  terminate_delay: secs('terminate_delay', { min: 0.000001, max: 3600 }),
   delay: (ctx, node, t, path, st) => {
-    secs('fork_delay')(ctx, node, t, path, st);
-    secs('terminate_delay')(ctx, node, t, path, st);
+    secs('fork_delay', { min: 0.000001, max: 3600 })(ctx, node, t, path, st);
+    secs('terminate_delay', { min: 0.000001, max: 3600 })(ctx, node, t, path, st);
   },
   full_command: flag('full_command'),
 });

@@ -209,3 +209,41 @@ describe('keepalived importer: semantic errors', () => {
     expect(r.config!.instances.VI_1!.virtual_router_id).toBe(8);
   });
 });
+
+describe('keepalived importer: vrrp_track_process', () => {
+  const TP = (body: string, name = 'tp') => `vrrp_track_process ${name} {\n${body}\n}\n`;
+  const tp = (body: string) => imp(TP(body) + INSTANCE('  virtual_router_id 9\n  track_process {\n    tp\n  }'));
+
+  it('reads process, arguments, param_match, weight reverse, quorum, delays', () => {
+    const r = tp('  process sleep 1000 x\n  param_match partial\n  weight -20 reverse\n  quorum 2\n  quorum_max 4\n  delay 1.5\n  terminate_delay 3');
+    expect(r.diagnostics).toEqual([]);
+    expect(r.config!.track_processes.tp).toMatchObject({
+      process: 'sleep', args: ['1000', 'x'], param_match: 'partial', weight: -20, weight_reverse: true,
+      quorum: 2, quorum_max: 4, fork_delay: 1500, terminate_delay: 3000,
+    });
+    expect(r.config!.instances.VI_1!.track_process).toEqual([{ name: 'tp' }]);
+  });
+
+  it('a bare param_match without arguments matches the command run without arguments (args: [])', () => {
+    expect(tp('  param_match\n  process nginx').config!.track_processes.tp).toMatchObject({ process: 'nginx', args: [], param_match: 'exact' });
+    expect(tp('  process nginx').config!.track_processes.tp!.args).toBeUndefined();
+  });
+
+  it("keeps keepalived's quorum rules: quorum_max 0 means none may run; inconsistent values are ignored", () => {
+    expect(tp('  process x\n  quorum_max 0').config!.track_processes.tp).toMatchObject({ quorum: 0, quorum_max: 0 });
+    const r = tp('  process x\n  quorum_max 2\n  quorum 3');
+    expect(r.config!.track_processes.tp).toMatchObject({ quorum: 1, quorum_max: 2 });
+    expect(r.diagnostics.map(formatDiagnostic).join('\n')).toMatch(/quorum 3 is greater than quorum_max 2/);
+    expect(tp('  process x\n  quorum 3\n  quorum_max 2').diagnostics.map(formatDiagnostic).join('\n')).toMatch(/quorum_max 2 is less than quorum 3/);
+    expect(tp('  process x\n  quorum 0').diagnostics.some((d) => d.severity === 'error')).toBe(true);
+  });
+
+  it('drops a definition without process, and a reference above its definition, as keepalived does', () => {
+    const r = imp(TP('  quorum 2') + INSTANCE('  virtual_router_id 9\n  track_process {\n    tp\n  }'));
+    expect(r.config!.track_processes.tp).toBeUndefined();
+    expect(r.config!.instances.VI_1!.track_process).toEqual([]);
+    const late = imp(INSTANCE('  virtual_router_id 9\n  track_process {\n    tp\n  }') + TP('  process x'));
+    expect(late.config!.instances.VI_1!.track_process).toEqual([]);
+    expect(late.diagnostics.map(formatDiagnostic).join('\n')).toMatch(/track process 'tp' is not defined above this line/);
+  });
+});

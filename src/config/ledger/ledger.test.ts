@@ -200,8 +200,6 @@ const VIP_ARG: Record<string, string> = { dev: 'eth0', brd: '10.0.0.255', broadc
 
 /** Reads the reverse check above finds that are not acting on the field, each with the reason. */
 const READ_BUT_NOT_ACTED: Record<string, string> = {
-  'track_processes src/vrrp/tracking.ts': 'resolved there, then dropped by src/daemon/vrrp-runtime.ts ("not supported in this build yet")',
-  'track_process src/vrrp/tracking.ts': 'resolved there, then dropped by src/daemon/vrrp-runtime.ts ("not supported in this build yet")',
   'no_track src/net/routes.ts': "the word is a route / rule line's keepalived option (dropped before ip), not a VIP's no_track",
   'accept src/vrrp/codec.ts': "the word is the codec's address-mismatch mode, not the instance's accept",
   'accept src/vrrp/packet.ts': "the word is the codec's address-mismatch mode, not the instance's accept",

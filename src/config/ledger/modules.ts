@@ -9,6 +9,10 @@ export const M = {
   notify: 'src/daemon/scripts/notify.ts',
   trackScript: 'src/daemon/scripts/track-script.ts',
   trackFile: 'src/daemon/scripts/track-file.ts',
+  /** track_process: matching, quorum and delays (pure core). */
+  trackProcess: 'src/vrrp/track-process.ts',
+  /** track_process: the /proc scan and the kernel's process events. */
+  processMonitor: 'src/daemon/scripts/track-process.ts',
   fifo: 'src/daemon/vrrp/adapters.ts',
   address: 'src/net/rtnetlink-address.ts',
   worker: 'src/daemon/vrrp/worker.ts',

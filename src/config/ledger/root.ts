@@ -19,9 +19,7 @@ export const ROOT: Block = {
     vrrp_script: structural(M.importer, 'vrrp_scripts'),
     track_file: structural(M.importer, 'track_files'),
     vrrp_track_file: alias('track_file', { deprecated: 'track_file' }),
-    vrrp_track_process: notActed('process tracking is not implemented: the tracked process never changes the priority or the state', {
-      fields: 'track_processes',
-    }),
+    vrrp_track_process: structural(M.importer, 'track_processes'),
     vrrp_sync_group: structural(M.importer, 'sync_groups'),
     vrrp_instance: structural(M.importer, 'instances'),
     virtual_server_group: acted([M.desired, M.spec], [

@@ -3,7 +3,6 @@
 import { M } from './modules.js';
 import { acted, alias, notActed, refused, structural, type Block, type Entry } from './types.js';
 
-const NO_PROCESS = 'process tracking is not implemented: the tracked process never changes the priority or the state';
 const NO_BFD = 'BFD is not implemented: no session is tracked';
 /** A runtime gap, not a keyword's: said in the docs table, not warned on every instance. */
 const VIP_NOT_TRACKED =
@@ -35,20 +34,21 @@ export const TRACK_FILE: Block = {
   },
 };
 
-const processField = (f: string): Entry => notActed(NO_PROCESS, { fields: f });
 export const VRRP_TRACK_PROCESS: Block = {
   title: 'vrrp_track_process NAME',
   base: 'track_processes.*',
   entries: {
-    process: notActed(NO_PROCESS, { fields: ['process', 'args'] }),
-    param_match: processField('param_match'),
-    weight: notActed(NO_PROCESS, { fields: ['weight', 'weight_reverse'] }),
-    quorum: processField('quorum'),
-    quorum_max: processField('quorum_max'),
-    fork_delay: processField('fork_delay'),
-    terminate_delay: processField('terminate_delay'),
-    delay: notActed(NO_PROCESS, { fields: ['fork_delay', 'terminate_delay'] }),
-    full_command: processField('full_command'),
+    process: acted([M.trackProcess, M.processMonitor], ['process', 'args'], {
+      note: 'followed through the kernel\'s process events (from the initial network namespace when vipkeeper runs in another; else a /proc poll, warned and shown in status)',
+    }),
+    param_match: acted(M.trackProcess, 'param_match'),
+    weight: acted(M.tracking, ['weight', 'weight_reverse']),
+    quorum: acted(M.trackProcess, 'quorum'),
+    quorum_max: acted(M.trackProcess, 'quorum_max'),
+    fork_delay: acted(M.trackProcess, 'fork_delay'),
+    terminate_delay: acted(M.trackProcess, 'terminate_delay'),
+    delay: acted(M.trackProcess, ['fork_delay', 'terminate_delay']),
+    full_command: acted(M.trackProcess, 'full_command'),
   },
 };
 
@@ -66,7 +66,7 @@ const TRACKING: Record<string, Entry> = {
   track_interface: acted(M.tracking, ['track_interface', 'track_interface[].interface', 'track_interface[].weight', 'track_interface[].reverse']),
   track_script: acted(M.tracking, track('track_script')),
   track_file: acted(M.tracking, track('track_file')),
-  track_process: notActed(NO_PROCESS, { fields: track('track_process') }),
+  track_process: acted(M.tracking, track('track_process')),
   track_bfd: notActed(NO_BFD),
 };
 

@@ -8,6 +8,7 @@ import type { Logger } from '../../sys/logger.js';
 import { Notifier } from '../scripts/notify.js';
 import { formatVrrpFifoLine, NotifyFifo } from '../scripts/notify-fifo.js';
 import { TrackFileWatcher } from '../scripts/track-file.js';
+import { ProcessMonitor } from '../scripts/track-process.js';
 import { TrackScript } from '../scripts/track-script.js';
 import type { AddressPort, AnnouncePort, LinkPort, NotifyPort, NotifyRequest } from './types.js';
 import type { VrrpRuntime } from './runtime.js';
@@ -105,15 +106,27 @@ export async function notifyPort(configOrGetter: Config | (() => Config), log: L
 
 /**
  * The trackers that run outside the VRRP runtime: vrrp_scripts (child processes on their own
- * schedule) and track_files (inotify). They report plain state changes to the runtime, so a slow
- * check can never hold up an advert.
+ * schedule), track_files (inotify) and track_processes (the kernel's process events). They report
+ * plain state changes to the runtime, so a slow check can never hold up an advert.
  */
 export async function startTrackers(config: Config, runtime: VrrpRuntime, log: Logger): Promise<() => void> {
   const stops: (() => void)[] = [];
-  const used = { scripts: new Set<string>(), files: new Set<string>() };
+  const used = { scripts: new Set<string>(), files: new Set<string>(), processes: new Set<string>() };
   for (const owner of [...Object.values(config.instances), ...Object.values(config.sync_groups)]) {
     for (const t of owner.track_script) used.scripts.add(t.name);
     for (const t of owner.track_file) used.files.add(t.name);
+    for (const t of owner.track_process) used.processes.add(t.name);
+  }
+  const procDefs = Object.fromEntries([...used.processes].flatMap((n) => (config.track_processes[n] ? [[n, config.track_processes[n]]] : [])));
+  if (Object.keys(procDefs).length > 0) {
+    // one monitor (one socket, one /proc scan) for every tracked process definition
+    const m = new ProcessMonitor({ defs: procDefs, logger: log, onChange: (name, st) => runtime.processState(name, st) });
+    for (const [name, st] of Object.entries(m.start())) runtime.processState(name, st);
+    runtime.processMonitorStatus = () => m.status();
+    stops.push(() => {
+      m.stop();
+      runtime.processMonitorStatus = undefined;
+    });
   }
   for (const name of used.files) {
     const def = config.track_files[name];

@@ -102,12 +102,22 @@ export class VrrpRuntime {
   private watched = new Set<string>();
   /** Last group notify per sync group (a reload waits for a stopped group's STOP notify). */
   private readonly groupNotifies = new Map<string, Promise<void>>();
-  /** Tracked object states (interfaces, vrrp_scripts, track_files), plain data. */
-  private readonly states: { interfaces: Record<string, boolean>; scripts: Record<string, ScriptState>; files: Record<string, number> } = {
+  /** Tracked object states (interfaces, vrrp_scripts, track_files, track_processes), plain data. */
+  private readonly states: {
+    interfaces: Record<string, boolean>;
+    scripts: Record<string, ScriptState>;
+    files: Record<string, number>;
+    processes: Record<string, number>;
+    processQuorum: Record<string, boolean>;
+  } = {
     interfaces: {},
     scripts: {},
     files: {},
+    processes: {},
+    processQuorum: {},
   };
+  /** How track_process follows processes (set by the trackers' adapter), shown in status. */
+  processMonitorStatus: (() => RuntimeSnapshot['processMonitor']) | undefined;
   private readonly logLimiter: LogLimiter;
 
   private readonly laterQueue: (() => void)[] = [];
@@ -487,6 +497,10 @@ export class VrrpRuntime {
     for (const i of ifnames) this.states.interfaces[i] ??= true;
     for (const s of diff.trackers.scripts.removed) delete this.states.scripts[s];
     for (const f of diff.trackers.files.removed) delete this.states.files[f];
+    for (const p of diff.trackers.processes.removed) {
+      delete this.states.processes[p];
+      delete this.states.processQuorum[p];
+    }
 
     // Stop before start: new instances' VIP work waits for the stopped ones' removals and notifies;
     // the config getter switches in between.
@@ -576,17 +590,12 @@ export class VrrpRuntime {
     this.log.info({ instance: rec.name, vrid: r.wire.vrid, state: rec.inst.state, priority: r.params.priority }, 'VRRP instance retuned by reload: new parameters applied in place');
   }
 
-  /** The instance's trackers under `config`, minus those this build cannot watch (said once). */
+  /** The instance's trackers under `config` (keepalived's warnings about them logged). */
   private trackersOf(config: Config, r: ResolvedInstance): ResolvedTracker[] {
     const tr = resolveTrackers(config, r.name);
     for (const w of tr.warnings) this.log.warn({ instance: r.name, vrid: r.wire.vrid }, w);
     const own = config.instances[r.name];
-    const trackers = withVipInterfaces(tr.trackers, { vips: r.vips, defaultDev: r.defaultDev, interface: own?.interface });
-    return trackers.filter((t) => {
-      if (t.kind !== 'process') return true;
-      this.log.warn({ instance: r.name, vrid: r.wire.vrid }, `track_process ${t.name} is not supported in this build yet; ignored`);
-      return false;
-    });
+    return withVipInterfaces(tr.trackers, { vips: r.vips, defaultDev: r.defaultDev, interface: own?.interface });
   }
 
   /** The instance's own interface, followed with `linkChange` (unless `dont_track_primary`). */
@@ -737,6 +746,14 @@ export class VrrpRuntime {
   fileValue(file: string, value: number): RuntimeResponse {
     this.states.files[file] = value;
     this.retrack((t) => t.kind === 'file' && t.name === file);
+    return { ok: true };
+  }
+
+  /** A track_process's count or quorum changed (from the process monitor). */
+  processState(name: string, state: { count: number; quorum: boolean }): RuntimeResponse {
+    this.states.processes[name] = state.count;
+    this.states.processQuorum[name] = state.quorum;
+    this.retrack((t) => t.kind === 'process' && t.name === name);
     return { ok: true };
   }
 
@@ -900,6 +917,7 @@ export class VrrpRuntime {
       instances,
       syncGroups: this.groups.map((g) => ({ name: g.name, state: g.state, members: g.members.map((m) => m.name) })),
       ...(this.threadScheduling ? { thread: { ...this.threadScheduling } } : {}),
+      ...(this.processMonitorStatus ? { processMonitor: this.processMonitorStatus() } : {}),
     };
   }
 

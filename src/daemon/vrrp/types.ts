@@ -213,6 +213,11 @@ export interface RuntimeSnapshot {
   transport: Omit<TransportStats, 'instances'> | undefined;
   instances: InstanceStatus[];
   syncGroups: { name: string; state: SyncGroupState; members: string[] }[];
+  /**
+   * track_process: how processes are followed (kernel events here or from the initial network
+   * namespace, or a /proc poll with the reason), and each tracker's count and quorum.
+   */
+  processMonitor?: { mode: string; warning?: string; processes: Record<string, { count: number; quorum: boolean }> } | undefined;
   /** How the thread running VRRP is scheduled (set by the worker; absent in-process). */
   thread?: VrrpThreadScheduling;
 }
