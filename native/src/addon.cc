@@ -11,6 +11,7 @@
 #include "http_head.h"
 #include "netlink.h"
 #include "packet_socket.h"
+#include "probe_socket.h"
 #include "raw_socket.h"
 #include "signal_watch.h"
 #include "tcp_connect.h"
@@ -65,6 +66,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NetlinkSocket", NetlinkSocket::Init(env));
   exports.Set("PreciseTimer", PreciseTimer::Init(env));
   exports.Set("TcpConnector", TcpConnector::Init(env));
+  exports.Set("probeSocket", Napi::Function::New<ProbeSocket>(env, "probeSocket"));
   exports.Set("parsePlainHttpHead", Napi::Function::New<JsParsePlainHttpHead>(env, "parsePlainHttpHead"));
   exports.Set("judgePlainHttp", Napi::Function::New<JsJudgePlainHttp>(env, "judgePlainHttp"));
   exports.Set("SignalWatch", SignalWatch::Init(env));
