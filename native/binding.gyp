@@ -12,6 +12,7 @@
         "src/sched.cc",
         "src/timer.cc",
         "src/tcp_connect.cc",
+        "src/probe_socket.cc",
         "src/http_head.cc",
         "src/signal_watch.cc",
         "src/proc_events.cc"

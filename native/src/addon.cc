@@ -11,6 +11,7 @@
 #include "http_head.h"
 #include "netlink.h"
 #include "packet_socket.h"
+#include "probe_socket.h"
 #include "proc_events.h"
 #include "raw_socket.h"
 #include "signal_watch.h"
@@ -66,6 +67,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NetlinkSocket", NetlinkSocket::Init(env));
   exports.Set("PreciseTimer", PreciseTimer::Init(env));
   exports.Set("TcpConnector", TcpConnector::Init(env));
+  exports.Set("probeSocket", Napi::Function::New<ProbeSocket>(env, "probeSocket"));
   exports.Set("parsePlainHttpHead", Napi::Function::New<JsParsePlainHttpHead>(env, "parsePlainHttpHead"));
   exports.Set("judgePlainHttp", Napi::Function::New<JsJudgePlainHttp>(env, "judgePlainHttp"));
   exports.Set("SignalWatch", SignalWatch::Init(env));

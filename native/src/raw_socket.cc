@@ -44,6 +44,7 @@ Napi::Function RawSocket::Init(Napi::Env env) {
                          InstanceMethod<&RawSocket::SetMulticastAll>("setMulticastAll"),
                          InstanceMethod<&RawSocket::SetTtl>("setTtl"),
                          InstanceMethod<&RawSocket::SetTos>("setTos"),
+                         InstanceMethod<&RawSocket::SetMark>("setMark"),
                          InstanceMethod<&RawSocket::SetChecksumOffset>("setChecksumOffset"),
                          InstanceMethod<&RawSocket::SetIcmp6Filter>("setIcmp6Filter"),
                          InstanceMethod<&RawSocket::Send>("send"),
@@ -214,6 +215,17 @@ Napi::Value RawSocket::SetTtl(const Napi::CallbackInfo& info) {
     SetInt(env, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl, "IPV6_UNICAST_HOPS");
     SetInt(env, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl, "IPV6_MULTICAST_HOPS");
   }
+  return env.Undefined();
+}
+
+// setMark(mark: uint32): SO_MARK on what it sends (a PING_CHECK's fwmark).
+Napi::Value RawSocket::SetMark(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) ThrowType(env, "mark must be a number");
+  double d = info[0].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 4294967295.0) || static_cast<double>(static_cast<uint32_t>(d)) != d) ThrowType(env, "mark must be an integer in [0, 4294967295]");
+  uint32_t mark = static_cast<uint32_t>(d);
+  SetOpt(env, SOL_SOCKET, SO_MARK, &mark, sizeof mark, "SO_MARK");
   return env.Undefined();
 }
 

@@ -27,6 +27,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   Napi::Value SetMulticastAll(const Napi::CallbackInfo& info);
   Napi::Value SetTtl(const Napi::CallbackInfo& info);
   Napi::Value SetTos(const Napi::CallbackInfo& info);
+  Napi::Value SetMark(const Napi::CallbackInfo& info);
   Napi::Value SetChecksumOffset(const Napi::CallbackInfo& info);
   Napi::Value SetIcmp6Filter(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);

@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "http_head.h"
+#include "probe_socket.h"
 
 namespace vk {
 
@@ -51,6 +52,7 @@ struct TcpConnector::TargetEntry {
   bool live = false;
   int family = AF_INET;
   bool bind = false;
+  ProbeOpts opts;  // fwmark, bind_if
   SockAddr dst;
   SockAddr src;
   std::shared_ptr<const Exchange> exchange;  // null: connect only
@@ -205,7 +207,7 @@ void TcpConnector::Shutdown() {
 }
 
 // target(family 4|6, host, port, bindHost | '', bindPort | 0, request?: Buffer,
-// statusRanges?: Int32Array) -> id: the parsed addresses (and, for an exchange, the request) for
+// statusRanges?: Int32Array, mark?: uint32, device?: string) -> id: the parsed addresses (and, for an exchange, the request) for
 // connect(id, tag). With statusRanges ([lo, hi, ...]; empty: 200-299) the exchange is a plain
 // HTTP_GET (kHttpOk / kHttpRejected). Throws a TypeError for an address that does not parse.
 // Held until dropTarget(id).
@@ -225,16 +227,8 @@ Napi::Value TcpConnector::Target(const Napi::CallbackInfo& info) {
   if (family == AF_INET) reinterpret_cast<sockaddr_in*>(&t.dst.ss)->sin_port = htons(static_cast<uint16_t>(port));
   else reinterpret_cast<sockaddr_in6*>(&t.dst.ss)->sin6_port = htons(static_cast<uint16_t>(port));
   t.bind = !bind_host.empty() || bind_port != 0;
-  if (t.bind) {
-    if (!bind_host.empty()) {
-      t.src = ParseAddr(env, family, bind_host);
-    } else {
-      t.src.ss.ss_family = static_cast<sa_family_t>(family);
-      t.src.len = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-    }
-    if (family == AF_INET) reinterpret_cast<sockaddr_in*>(&t.src.ss)->sin_port = htons(static_cast<uint16_t>(bind_port));
-    else reinterpret_cast<sockaddr_in6*>(&t.src.ss)->sin6_port = htons(static_cast<uint16_t>(bind_port));
-  }
+  if (t.bind) t.src = BindAddr(env, family, bind_host, bind_port);
+  t.opts = ArgProbeOpts(info, 7);
   if (info.Length() > 5 && info[5].IsBuffer()) {
     auto b = info[5].As<Napi::Buffer<char>>();
     auto x = std::make_shared<Exchange>();
@@ -289,6 +283,8 @@ Napi::Value TcpConnector::Connect(const Napi::CallbackInfo& info) {
 
   Fd fd(::socket(t.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) ThrowErrno(env, "socket", errno);
+  std::string what;
+  if (int err = ApplyProbeOpts(fd.get(), t.opts, &what)) ThrowErrno(env, what, err);
   if (t.bind && ::bind(fd.get(), t.src.sa(), t.src.len) < 0) ThrowErrno(env, "bind", errno);
   // No TCP_NODELAY for an exchange: its request goes out in one write, which Nagle never holds
   // back (nothing is unacknowledged before it).

@@ -414,6 +414,7 @@ function resolveCheck(
             address: t.address,
             ...(t.bindto !== undefined ? { bindto: t.bindto } : {}),
             ...(t.bindIf !== undefined ? { bindIf: t.bindIf } : {}),
+            ...(t.fwmark !== undefined ? { fwmark: t.fwmark } : {}),
             timeoutMs: t.timeoutMs,
           },
         ];

@@ -9,7 +9,7 @@ export type ProbeSpec =
   | ({ kind: 'SMTP_CHECK' } & Target & { heloName: string })
   | ({ kind: 'DNS_CHECK' } & Target & { type: DnsType; name: string })
   | ({ kind: 'UDP_CHECK' } & Target & UdpSpec)
-  | ({ kind: 'PING_CHECK' } & Pick<Target, 'address' | 'bindto' | 'bindIf' | 'timeoutMs'>)
+  | ({ kind: 'PING_CHECK' } & Pick<Target, 'address' | 'bindto' | 'bindIf' | 'fwmark' | 'timeoutMs'>)
   | { kind: 'MISC_CHECK'; command: string; user?: string; group?: string; timeoutMs: number; dynamic: boolean }
   | { kind: 'FILE_CHECK'; trackFile: string; path: string; weight: number; reverse: boolean; dynamic: boolean };
 

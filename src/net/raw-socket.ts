@@ -36,6 +36,8 @@ export interface RawIpSocketOptions {
   device?: string;
   /** Local address to bind (receive only datagrams to it; default source). */
   bindAddress?: string;
+  /** SO_MARK on what it sends (needs CAP_NET_ADMIN); 0: none. */
+  mark?: number;
   /** TTL / hop limit for unicast and multicast. */
   ttl?: number;
   /** IP_TOS / IPV6_TCLASS. */
@@ -66,6 +68,7 @@ export class RawIpSocket {
   static open(opts: RawIpSocketOptions): RawIpSocket {
     const s = new RawIpSocket(opts.family, opts.protocol);
     try {
+      if (opts.mark !== undefined && opts.mark !== 0) s.setMark(opts.mark);
       if (opts.device !== undefined) s.bindToDevice(opts.device);
       if (opts.bindAddress !== undefined) s.bindAddress(opts.bindAddress);
       if (opts.ttl !== undefined) s.setTtl(opts.ttl);
@@ -87,6 +90,12 @@ export class RawIpSocket {
   /** SO_BINDTODEVICE; '' or null removes the binding. */
   bindToDevice(ifname: string | null): this {
     this.#sock.bindToDevice(ifname);
+    return this;
+  }
+
+  /** SO_MARK (uint32) on what it sends: policy routing and firewall rules see it. */
+  setMark(mark: number): this {
+    this.#sock.setMark(mark);
     return this;
   }
 

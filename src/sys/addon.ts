@@ -47,6 +47,8 @@ export interface NativeRawIpSocket {
   setMulticastAll(on: boolean): void;
   setTtl(ttl: number): void;
   setTos(tos: number): void;
+  /** SO_MARK (uint32) on what it sends. */
+  setMark(mark: number): void;
   setChecksumOffset(offset: number): void;
   setIcmp6Filter(passTypes: number[]): void;
   /** false when the send would block (EAGAIN); throws on any other error. */
@@ -125,6 +127,14 @@ export interface NativeBinding {
    * `extra` bytes at offset `value`); 0, 3, 4, 5 and 6 are final.
    */
   TcpConnector: new (callback: (count: number) => void, events: Int32Array, data: Uint8Array) => NativeTcpConnector;
+  /**
+   * A checker's probe socket with the options Node's net and dgram cannot set: a non-blocking,
+   * close-on-exec TCP (or UDP) socket with SO_MARK `mark` (0: none) and SO_BINDTODEVICE `device`
+   * ('': none), then bound to bindHost / bindPort if given; not connected. Returns its fd, which
+   * the caller owns (net.Socket({ fd }), dgram bind({ fd })). Throws with `code` like the system
+   * call that failed (EPERM without CAP_NET_ADMIN, ENODEV for an unknown device).
+   */
+  probeSocket(family: 4 | 6, udp: boolean, mark: number, device: string, bindHost: string, bindPort: number): number;
   /** A one-shot timerfd timer on the calling thread's loop; `callback` runs when it expires. */
   PreciseTimer: new (callback: () => void) => NativePreciseTimer;
   /**
@@ -166,7 +176,19 @@ export interface NativeTcpConnector {
    * Registers a target: its parsed addresses and, for an exchange, the request. Returns its id
    * for connect(); throws a TypeError if an address does not parse. Held until dropTarget(id).
    */
-  target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, request?: Buffer, statusRanges?: Int32Array): number;
+  target(
+    family: 4 | 6,
+    host: string,
+    port: number,
+    bindHost: string,
+    bindPort: number,
+    request?: Buffer,
+    statusRanges?: Int32Array,
+    /** SO_MARK for its sockets (0 or undefined: none). */
+    mark?: number,
+    /** SO_BINDTODEVICE for its sockets ('' or undefined: none). */
+    device?: string,
+  ): number;
   /** Forgets a target (exchanges in flight keep their request). */
   dropTarget(id: number): void;
   /**

@@ -7,8 +7,10 @@
  * (connect_timeout is a hard deadline on the whole attempt, body included: keepalived #1822).
  */
 import dgram from 'node:dgram';
+import { closeSync } from 'node:fs';
 import net from 'node:net';
 
+import { native } from '../../sys/addon.js';
 import { stripZone } from '../../vocab/ip.js';
 import type { ProbeFailure, ProbeResult, Target } from '../types.js';
 
@@ -252,7 +254,7 @@ export function connectHost(t: Pick<Target, 'address' | 'bindIf'>): string {
 
 export { stripZone };
 
-/** net.connect / tls.connect options for a Target. `fwmark` and non-link-local `bindIf` are not supported by Node sockets. */
+/** net.connect / tls.connect options for a Target (without fwmark and bind_if: see connectTcp). */
 export function tcpConnectOptions(t: Target): net.TcpNetConnectOpts {
   const host = connectHost(t);
   const o: net.TcpNetConnectOpts = { host, port: t.port, noDelay: true };
@@ -261,6 +263,44 @@ export function tcpConnectOptions(t: Target): net.TcpNetConnectOpts {
   if (t.bindto !== undefined) o.localAddress = t.bindto;
   if (t.bindPort !== undefined) o.localPort = t.bindPort;
   return o;
+}
+
+/** fwmark (SO_MARK) or bind_if (SO_BINDTODEVICE): options Node's net and dgram cannot set. */
+export function needsProbeSocket(t: Pick<Target, 'fwmark' | 'bindIf'>): boolean {
+  return (t.fwmark ?? 0) !== 0 || (t.bindIf ?? '') !== '';
+}
+
+/**
+ * The fd of a socket the addon made for a Target (marked, bound to bind_if, then to
+ * bindto / bind_port, as keepalived's socket_bind_connect does it), not connected. The caller owns
+ * it. Throws like the system call that failed.
+ */
+function probeSocketFd(t: Target, udp: boolean): number {
+  const fam = net.isIP(stripZone(connectHost(t)));
+  if (fam !== 4 && fam !== 6) throw new Error(`fwmark and bind_if need an IP address to connect to, got ${JSON.stringify(t.address)}`);
+  return native().probeSocket(fam, udp, t.fwmark ?? 0, t.bindIf ?? '', t.bindto ?? '', t.bindPort ?? 0);
+}
+
+/**
+ * A TCP socket connecting to a Target. With fwmark or bind_if the addon makes the socket with
+ * them set and Node connects it (net.Socket({ fd }): a public way to hand Node a socket, where
+ * setting options on the fd of a socket Node made would reach into its private handle). Throws
+ * if the socket cannot be made (no fd is left open then).
+ */
+export function connectTcp(t: Target): net.Socket {
+  const o = tcpConnectOptions(t);
+  if (!needsProbeSocket(t)) return net.connect(o);
+  const fd = probeSocketFd(t, false);
+  let sock: net.Socket;
+  try {
+    sock = new net.Socket({ fd });
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  sock.setNoDelay(true);
+  // bound already (bindto / bind_port)
+  return sock.connect({ host: o.host!, port: o.port, ...(o.family !== undefined ? { family: o.family } : {}) });
 }
 
 // ---------------------------------------------------------------- closing
@@ -325,7 +365,8 @@ export const CLOSE_GRACE_MS = 250;
 // ---------------------------------------------------------------- UDP
 
 /**
- * A connected UDP socket for a Target (bound first to bindto/bindPort if set), closed when the
+ * A connected UDP socket for a Target (marked and bound to bind_if, then to bindto/bindPort, if
+ * set: see connectTcp), closed when the
  * attempt settles. `ready` runs once connected. An ICMP port unreachable shows up as an
  * 'error' event with code ECONNREFUSED (connected sockets only); `onError` gets every error.
  */
@@ -344,7 +385,22 @@ export function connectUdp(a: Attempt, t: Target, onError: (e: NodeJS.ErrnoExcep
       if (!a.settled) ready(sock);
     });
   };
-  if (t.bindto !== undefined || t.bindPort !== undefined) {
+  if (needsProbeSocket(t)) {
+    // made (marked, bound) by the addon; the socket owns the fd once bind has taken it
+    let fd: number;
+    try {
+      fd = probeSocketFd(t, true);
+    } catch (e) {
+      onError(e as NodeJS.ErrnoException);
+      return sock;
+    }
+    try {
+      sock.bind({ fd }, connect);
+    } catch (e) {
+      closeSync(fd);
+      onError(e as NodeJS.ErrnoException);
+    }
+  } else if (t.bindto !== undefined || t.bindPort !== undefined) {
     const opts: dgram.BindOptions = { port: t.bindPort ?? 0 };
     if (t.bindto !== undefined) opts.address = t.bindto;
     sock.bind(opts, connect);

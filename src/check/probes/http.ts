@@ -14,7 +14,8 @@
  *   (first 1 MiB); regex_options / regex_min_offset / regex_max_offset are not supported.
  * - TLS: no verification unless `verifyTls`; then the chain is verified against the system CAs,
  *   and the host name only when `sni` is set (it is checked against `sni`).
- * - `fwmark` (SO_MARK) and `bindIf` other than for IPv6 link-local zones are not applied.
+ * - `fwmark` (SO_MARK) and `bindIf` (SO_BINDTODEVICE) are set on the socket before bind and
+ *   connect, as keepalived does; SSL_GET's TLS runs over that socket.
  *
  * Plain HTTP to an IP address runs on the addon's TcpConnector (native-connector.ts): the
  * request goes out in one write and each chunk of the response comes back for the same parser.
@@ -28,7 +29,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 
 import type { DirectProbe, Probe, ProbeResult, ProbeSink, ProbeSpec } from '../types.js';
-import { closeInBackground, describeError, fail, message, ok, reasonFor, runAttempt, tcpConnectOptions } from './common.js';
+import { closeInBackground, connectTcp, describeError, fail, message, needsProbeSocket, ok, reasonFor, runAttempt, tcpConnectOptions } from './common.js';
 import { buildHttpRequest, HttpProtocolError, HttpResponseReader, statusAccepted, statusCodeOfLine } from './http-response.js';
 import {
   DATA,
@@ -396,15 +397,28 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
       return;
     }
 
-    const base = tcpConnectOptions(spec);
     let sock: net.Socket;
-    if (st.secure) {
-      const o: tls.ConnectionOptions = { ...base, rejectUnauthorized: spec.verifyTls };
-      if (spec.sni) o.servername = spec.sni;
-      else if (spec.verifyTls) o.checkServerIdentity = () => undefined;
-      sock = tls.connect(o);
-    } else {
-      sock = net.connect(base);
+    try {
+      if (st.secure) {
+        const o: tls.ConnectionOptions = { rejectUnauthorized: spec.verifyTls };
+        if (spec.sni) o.servername = spec.sni;
+        else if (spec.verifyTls) o.checkServerIdentity = () => undefined;
+        if (needsProbeSocket(spec)) {
+          // TLS over the socket the addon made (marked, bound to bind_if); tls waits for its connect
+          const raw = connectTcp(spec);
+          a.defer(() => raw.destroy());
+          raw.on('error', (e) => ex.onError(e));
+          o.socket = raw;
+        } else {
+          Object.assign(o, tcpConnectOptions(spec));
+        }
+        sock = tls.connect(o);
+      } else {
+        sock = connectTcp(spec);
+      }
+    } catch (e) {
+      ex.onError(e);
+      return;
     }
     ex.sock = sock;
     sock.on('error', (e) => ex.onError(e));

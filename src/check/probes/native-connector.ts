@@ -111,8 +111,8 @@ class Connections implements NativeConnections {
     this.c = new TcpConnector((count) => this.dispatch(count), this.events, this.data);
   }
 
-  target(family: 4 | 6, host: string, port: number, bindHost: string, bindPort: number, request: Buffer | undefined, statusRanges: Int32Array | undefined): NativeTargetHandle {
-    const id = this.c.target(family, host, port, bindHost, bindPort, request, statusRanges);
+  target(t: Target, family: 4 | 6, host: string, request: Buffer | undefined, statusRanges: Int32Array | undefined): NativeTargetHandle {
+    const id = this.c.target(family, host, t.port, t.bindto ?? '', t.bindPort ?? 0, request, statusRanges, t.fwmark ?? 0, t.bindIf ?? '');
     const handle = { id } as NativeTargetHandle;
     this.dropper.register(handle, id);
     return handle;
@@ -227,7 +227,8 @@ const connectTargets = new WeakMap<Target, NativeTargetHandle | null>();
 const exchangeTargets = new WeakMap<Target, NativeTargetHandle | null>();
 
 /**
- * The target registered with the connector (with `request`: for exchanges, which send it; with
+ * The target registered with the connector, its sockets marked (fwmark) and bound to bind_if
+ * as keepalived's are (with `request`: for exchanges, which send it; with
  * `statusRanges` too: plain HTTP_GETs, which the addon judges), or
  * undefined for a host name (which needs a resolver: net.connect), an address the addon cannot
  * parse (net.connect reports it) or no addon. Cached per spec, as plans are long-lived; a spec's
@@ -243,7 +244,7 @@ export function nativeTarget(t: Target, request?: Buffer, statusRanges?: Int32Ar
     const fam = net.isIP(stripZone(host));
     if (conn !== undefined && (fam === 4 || fam === 6)) {
       try {
-        r = conn.target(fam, host, t.port, t.bindto ?? '', t.bindPort ?? 0, request, statusRanges);
+        r = conn.target(t, fam, host, request, statusRanges);
       } catch {
         r = null;
       }

@@ -121,6 +121,7 @@ function probePing(spec: PingSpec, signal: AbortSignal): Promise<ProbeResult> {
     let sock: RawIpSocket;
     try {
       const opts: Parameters<typeof RawIpSocket.open>[0] = { family, protocol: family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6 };
+      if (spec.fwmark !== undefined && spec.fwmark !== 0) opts.mark = spec.fwmark;
       if (spec.bindIf !== undefined) opts.device = spec.bindIf;
       if (spec.bindto !== undefined) opts.bindAddress = spec.bindto;
       sock = RawIpSocket.open(opts);

@@ -5,10 +5,8 @@
  * line of a packet, which can misread multi-line greetings). A wrong reply code fails with
  * 'status', a malformed reply or an early close with 'protocol'.
  */
-import net from 'node:net';
-
 import type { Probe, ProbeResult, ProbeSpec } from '../types.js';
-import { CLOSE_GRACE_MS, closeGracefully, describeError, fail, ok, reasonFor, runAttempt, tcpConnectOptions } from './common.js';
+import { CLOSE_GRACE_MS, closeGracefully, connectTcp, describeError, fail, ok, reasonFor, runAttempt } from './common.js';
 
 type SmtpSpec = Extract<ProbeSpec, { kind: 'SMTP_CHECK' }>;
 
@@ -52,7 +50,13 @@ function probeSmtp(spec: SmtpSpec, signal: AbortSignal): Promise<ProbeResult> {
   const helo = spec.heloName || DEFAULT_HELO_NAME;
   const where = `${spec.address} port ${spec.port}`;
   return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: `connecting to ${where}` }, (a) => {
-    const sock = net.connect(tcpConnectOptions(spec));
+    let sock;
+    try {
+      sock = connectTcp(spec); // marked and bound to bind_if if asked
+    } catch (e) {
+      a.finish(fail(reasonFor(e), describeError(e)));
+      return;
+    }
     a.defer(() => sock.destroy());
     sock.setEncoding('latin1');
     const reader = new SmtpReplyReader();

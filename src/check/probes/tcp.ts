@@ -3,7 +3,8 @@
  * The attempt succeeds as soon as connect() does, like keepalived (tcp_check.c closes the socket
  * right after a successful connect and does not wait for the server).
  *
- * To an IP address the connect is the addon's TcpConnector (socket, connect, SO_ERROR, close:
+ * fwmark (SO_MARK) and bind_if (SO_BINDTODEVICE) are set on the socket before bind and connect,
+ * as keepalived does. To an IP address the connect is the addon's TcpConnector (socket, connect, SO_ERROR, close:
  * what keepalived does, then a polite close in the background), which names
  * connects by handle: no JS object per check survives the check, where a net.Socket per check
  * cost most of the checker's CPU and filled its old generation at 10,000 real servers. The
@@ -11,12 +12,10 @@
  * connection is closed gracefully in the background (FIN, draining anything the server sent;
  * destroyed on the server's FIN or after CLOSE_GRACE_MS).
  */
-import net from 'node:net';
-
 import { CONNECTED, errnoError, nativeConnections, nativeTarget, type ConnectionListener, type NativeTargetHandle } from './native-connector.js';
 
 import type { DirectProbe, Probe, ProbeResult, ProbeSink, ProbeSpec } from '../types.js';
-import { closeInBackground, describeError, fail, ok, reasonFor, runAttempt, tcpConnectOptions, type Attempt } from './common.js';
+import { closeInBackground, connectTcp, describeError, fail, ok, reasonFor, runAttempt, type Attempt } from './common.js';
 
 type TcpSpec = Extract<ProbeSpec, { kind: 'TCP_CHECK' }>;
 
@@ -31,7 +30,6 @@ export const tcpProbe: Probe = (spec, signal) => {
  * context is the scheduler's attempt), so a check costs one lookup here and no closure.
  */
 class TcpStatic implements ConnectionListener<ProbeSink> {
-  readonly options: net.TcpNetConnectOpts;
   readonly where: string;
   readonly phase: string;
   readonly ok: ProbeResult;
@@ -40,7 +38,6 @@ class TcpStatic implements ConnectionListener<ProbeSink> {
 
   constructor(private readonly spec: TcpSpec) {
     this.where = `${spec.address} port ${spec.port}`;
-    this.options = tcpConnectOptions(spec);
     this.phase = `connecting to ${this.where}`;
     this.ok = Object.freeze(ok(`connected to ${this.where}`));
   }
@@ -125,8 +122,14 @@ function probeTcp(spec: TcpSpec, signal: AbortSignal) {
     });
   }
   return runAttempt({ timeoutMs: spec.timeoutMs, signal, phase: st.phase }, (a) => {
-    // net.connect does not keep or change the options object.
-    const sock = net.connect(st.options);
+    let sock;
+    try {
+      sock = connectTcp(spec);
+    } catch (e) {
+      // the socket could not be made (fwmark, bind_if)
+      a.finish(fail(reasonFor(e), describeError(e)));
+      return;
+    }
     let connected = false;
     // Not connected when the attempt ends (deadline, abort, error): drop the socket.
     a.defer(() => {

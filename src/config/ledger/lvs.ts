@@ -1,6 +1,6 @@
 // The LVS blocks: virtual_server, real_server, the checkers and their url blocks.
 import { M } from './modules.js';
-import { acted, alias, notActed, partial, structural, type Block, type Entry } from './types.js';
+import { acted, alias, notActed, structural, type Block, type Entry } from './types.js';
 
 const NO_SNMP = 'there is no SNMP sub-agent; the same states and counters are on the metrics endpoint (GET /metrics on the control API, Prometheus format)';
 const script = (key: string): string[] => [key, `${key}.command`, `${key}.user`, `${key}.group`];
@@ -91,9 +91,9 @@ const CONNECTION: Record<string, Entry> = {
   connect_port: acted(M.spec, 'connect_port'),
   bindto: acted(M.spec, 'bindto'),
   bind_port: acted(M.spec, 'bind_port'),
-  bind_if: partial(M.spec, 'bind_if', 'the probe socket is not bound to the interface: it is used only as the zone of a link-local connect_ip and as PING_CHECK\'s device'),
+  bind_if: acted(M.spec, 'bind_if', { note: 'SO_BINDTODEVICE on the probe socket before bind and connect, PING_CHECK\'s too; also the zone of a link-local connect_ip' }),
   connect_timeout: acted(M.spec, 'connect_timeout'),
-  fwmark: notActed('probe packets are not marked (SO_MARK), so policy routing by mark does not apply to them', { fields: 'fwmark' }),
+  fwmark: acted(M.spec, 'fwmark', { note: 'SO_MARK on the probe socket before bind and connect; PING_CHECK\'s echo requests are marked too (keepalived marks none)' }),
 };
 
 /** The retry keywords every checker but FILE_CHECK and BFD_CHECK accepts. */
