@@ -30,6 +30,8 @@ export interface HostProbe {
   uidOf(user: string): number | undefined;
   /** This process's uid, and whether it may switch a child to another user (CAP_SETUID and CAP_SETGID). */
   self(): { uid: number; canSwitchUser: boolean };
+  /** Why a file cannot be read, or (`secret`) is readable by group or others; undefined when fine. */
+  fileProblem?(file: string, secret: boolean): string | undefined;
 }
 
 /** CAP_SETGID and CAP_SETUID (host-privileges.ts reads them); true when they cannot be read (say nothing). */
@@ -101,6 +103,18 @@ export function realHost(): HostProbe {
       const uid = process.getuid?.() ?? 0;
       return { uid, canSwitchUser: uid === 0 && canSwitchUser() };
     },
+    fileProblem(file, secret) {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(file);
+        fs.accessSync(file, fs.constants.R_OK);
+      } catch (e) {
+        return `${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`;
+      }
+      if (!st.isFile()) return `${file} is not a file`;
+      if (secret && (st.mode & 0o077) !== 0) return `${file} is readable or writable by ${(st.mode & 0o007) !== 0 ? 'others' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); a private key should be 0600 or 0400`;
+      return undefined;
+    },
   };
 }
 
@@ -153,6 +167,14 @@ export function hostIssues(config: Config, host: HostProbe): ModelIssue[] {
       inst.track_interface.forEach((t, i) => {
         if (!nics.has(t.interface)) warn(at('track_interface', i), `tracked interface '${t.interface}' does not exist; it counts as down`);
       });
+    }
+  }
+  // the SSL block: keepalived's checker does not start when it cannot load these
+  if (config.ssl !== undefined && host.fileProblem !== undefined) {
+    for (const k of ['ca', 'certificate', 'key'] as const) {
+      const f = config.ssl[k];
+      const problem = f === undefined ? undefined : host.fileProblem(f, k === 'key');
+      if (problem !== undefined) warn(['ssl', k], `SSL ${k}: ${problem}${k === 'key' && problem.includes('mode') ? '' : '; SSL_GET checks fail with this'}`);
     }
   }
   const scripts = new ScriptReport(config, host, warn);
