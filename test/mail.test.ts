@@ -64,7 +64,7 @@ describe('the mailer', () => {
       [
         '[lb1] VRRP Instance VI_1 - Entering MASTER state',
         '[lb1] Realserver [10.9.1.2]:tcp:80 of virtual server [10.9.0.1]:tcp:80 - DOWN',
-        '[lb1] Virtual Server [10.9.0.1]:tcp:80 - DOWN',
+        '[lb1] Virtualserver [10.9.0.1]:tcp:80 - DOWN',
       ].sort(),
     );
     for (const t of got) {

@@ -39,8 +39,11 @@ describe('ServicePool: real servers', () => {
     expect(pool.setCheck('10.0.1.1:80', pingKey, { up: false })).toEqual([
       { type: 'rsDown', vs: '10.0.0.1 80 TCP', rs: '10.0.1.1:80', address: '10.0.1.1', port: 80, weight: 1 },
     ]);
-    expect(pool.setCheck('10.0.1.1:80', tcpKey, { up: false })).toEqual([]);
-    expect(pool.setCheck('10.0.1.1:80', pingKey, { up: true })).toEqual([]); // tcp still down
+    // a checker's change while the RS stays down: only the checker's event (keepalived mails it unless no_checker_emails)
+    expect(pool.setCheck('10.0.1.1:80', tcpKey, { up: false })).toEqual([
+      { type: 'checkDown', vs: '10.0.0.1 80 TCP', rs: '10.0.1.1:80', address: '10.0.1.1', port: 80, check: tcpKey, alive: false },
+    ]);
+    expect(types(pool.setCheck('10.0.1.1:80', pingKey, { up: true }))).toEqual(['checkUp']); // tcp still down
     expect(types(pool.setCheck('10.0.1.1:80', tcpKey, { up: true }))).toEqual(['rsUp']);
     expect(pool.desired().backends.map((b) => b.key)).toEqual(['10.0.1.1:80', '10.0.1.2:80']);
     expect(pool.setCheck('10.0.1.9:80', tcpKey, { up: false })).toEqual([]); // unknown RS: ignored

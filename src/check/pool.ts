@@ -32,6 +32,8 @@ export interface CheckVerdictView {
 export type PoolEvent =
   | { type: 'rsUp' | 'rsDown'; vs: string; rs: string; address: string; port: number; weight: number; initial?: true }
   | { type: 'rsWeight'; vs: string; rs: string; address: string; port: number; weight: number; previous: number }
+  /** One checker of a real server went up or down while the real server's state stayed `alive` (keepalived mails these unless no_checker_emails). */
+  | { type: 'checkUp' | 'checkDown'; vs: string; rs: string; address: string; port: number; check: string; alive: boolean }
   | { type: 'quorumUp' | 'quorumDown'; vs: string; weight: number; threshold: number; initial?: true }
   | { type: 'sorryIn' | 'sorryOut'; vs: string; sorry: string; address: string; port: number; initial?: true };
 
@@ -155,7 +157,9 @@ export class ServicePool {
     if (prev.up === verdict.up && prev.weight === verdict.weight && prev.weightDelta === verdict.weightDelta) return NO_EVENTS;
     e.checks.set(checkKey, { up: verdict.up, ...weightFields(verdict) });
     const events: PoolEvent[] = [];
+    const wasAlive = e.alive;
     this.refreshRs(e, events);
+    if (prev.up !== verdict.up && e.alive === wasAlive) events.push({ type: verdict.up ? 'checkUp' : 'checkDown', ...this.rsFields(e), check: checkKey, alive: e.alive });
     this.refreshQuorum(events);
     return events;
   }

@@ -33,9 +33,9 @@
  * belong to the pool, not to the check.
  */
 import { isIP } from 'node:net';
-import type { Check, Config, RealServer, VirtualServer } from '../config/schema.js';
+import type { Check, Config, RealServer, Url, VirtualServer } from '../config/schema.js';
 import { vsKey } from '../config/validate.js';
-import type { ProbeKind, ProbeSpec, Target } from './types.js';
+import type { HttpSpec, ProbeKind, ProbeSpec, Target } from './types.js';
 
 /** keepalived `IPVS_WEIGHT_MAX`: effective weights are clamped to 0..this. */
 export const IPVS_WEIGHT_MAX = 65535;
@@ -380,11 +380,14 @@ function resolveCheck(
               ...(u.virtualhost !== undefined ? { virtualhost: u.virtualhost } : {}),
               ...(u.regex !== undefined ? { regex: u.regex } : {}),
               ...(u.regex_no_match !== undefined ? { regexNoMatch: u.regex_no_match } : {}),
+              ...regexWindow(u, where, warnings),
             },
             httpProtocol: check.http_protocol ?? '1.0',
             ...(virtualhost !== undefined ? { virtualhost } : {}),
             ...(sni !== undefined ? { sni } : {}),
             verifyTls: check.verify_tls ?? false,
+            ...(check.type === 'SSL_GET' && (u.tls_compliant ?? check.tls_compliant) === true ? { tlsCompliant: true } : {}),
+            ...(check.type === 'SSL_GET' && config.ssl !== undefined ? { tlsClient: { ...config.ssl } } : {}),
           };
         });
         break;
@@ -423,11 +426,35 @@ function resolveCheck(
   }
 
   const key = dedupKey(kind, target, { specs, timeoutMs, delayLoopMs, retry, delayBeforeRetryMs, alpha, fastRecovery, dynamic });
-  const logAllFailures = check.type !== 'FILE_CHECK' && check.log_all_failures === true;
+  // keepalived: the global checker_log_all_failures or the checker's own
+  const logAllFailures = check.type !== 'FILE_CHECK' && (check.log_all_failures === true || config.global.checker_log_all_failures);
   return { key, vs: vsId, rs: rsKey, index, kind, timing, timeoutMs, specs, dynamic, target, ...(logAllFailures ? { logAllFailures } : {}) };
 }
 
 type ConnectCheck = Exclude<Check, { type: 'MISC_CHECK' } | { type: 'FILE_CHECK' }>;
+
+/**
+ * regex_options, regex_min_offset and regex_max_offset of a url, as keepalived keeps them: all
+ * dropped when there is no regex, the offsets dropped when min is past max (each with a warning).
+ */
+function regexWindow(u: Url, where: string, warnings: string[]): Pick<HttpSpec['url'], 'regexOptions' | 'regexMinOffset' | 'regexMaxOffset'> {
+  const set = u.regex_options !== undefined || u.regex_min_offset !== undefined || u.regex_max_offset !== undefined;
+  if (u.regex === undefined) {
+    if (set) warnings.push(`${where}: url ${u.path}: regex_options / regex_min_offset / regex_max_offset without a regex are ignored (as keepalived)`);
+    return {};
+  }
+  const out: Pick<HttpSpec['url'], 'regexOptions' | 'regexMinOffset' | 'regexMaxOffset'> = {};
+  if (u.regex_options !== undefined && u.regex_options.length > 0) out.regexOptions = [...new Set(u.regex_options)].sort();
+  const min = u.regex_min_offset;
+  const max = u.regex_max_offset;
+  if (min !== undefined && max !== undefined && min > max) {
+    warnings.push(`${where}: url ${u.path}: regex_min_offset ${min} is past regex_max_offset ${max}; both are ignored (as keepalived)`);
+  } else {
+    if (min !== undefined && min > 0) out.regexMinOffset = min;
+    if (max !== undefined) out.regexMaxOffset = max;
+  }
+  return out;
+}
 
 function targetOf(check: ConnectCheck, rs: RealServer, rsPort: number, timeoutMs: number): Target {
   return {

@@ -26,11 +26,33 @@ export interface Target {
 }
 
 export interface HttpSpec {
-  url: { path: string; digest?: string; statusCodes: [number, number][]; virtualhost?: string; regex?: string; regexNoMatch?: boolean };
+  url: {
+    path: string;
+    digest?: string;
+    statusCodes: [number, number][];
+    virtualhost?: string;
+    regex?: string;
+    regexNoMatch?: boolean;
+    /** keepalived regex_options (the ones vipkeeper honours), regex_min_offset, regex_max_offset. */
+    regexOptions?: string[];
+    regexMinOffset?: number;
+    regexMaxOffset?: number;
+  };
   httpProtocol: '1.0' | '1.0C' | '1.1';
   virtualhost?: string;
   sni?: string; // SSL_GET: server name sent, when enabled
   verifyTls: boolean;
+  /** SSL_GET: close with a close_notify alert first (tls_compliant); else the TCP connection just closes, as keepalived 2.2.7. */
+  tlsCompliant?: boolean;
+  /** SSL_GET: the top-level SSL block (file paths; the key's passphrase). */
+  tlsClient?: TlsClient;
+}
+
+export interface TlsClient {
+  ca?: string;
+  certificate?: string;
+  key?: string;
+  password?: string;
 }
 
 export type DnsType = 'A' | 'NS' | 'CNAME' | 'SOA' | 'MX' | 'TXT' | 'AAAA' | 'RRSIG' | 'DNSKEY';

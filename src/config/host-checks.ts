@@ -32,6 +32,8 @@ export interface HostProbe {
   gidOf(group: string): number | undefined;
   /** This process's ids, and its CAP_SETUID / CAP_SETGID (undefined when they cannot be read: say nothing). */
   self(): { ids: Ids; caps: IdCaps | undefined };
+  /** Why a file cannot be read, or (`secret`) is readable by group or others; undefined when fine. */
+  fileProblem?(file: string, secret: boolean): string | undefined;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -90,6 +92,18 @@ export function realHost(): HostProbe {
     self() {
       return { ids: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, caps: processIdCaps() };
     },
+    fileProblem(file, secret) {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(file);
+        fs.accessSync(file, fs.constants.R_OK);
+      } catch (e) {
+        return `${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`;
+      }
+      if (!st.isFile()) return `${file} is not a file`;
+      if (secret && (st.mode & 0o077) !== 0) return `${file} is readable or writable by ${(st.mode & 0o007) !== 0 ? 'others' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); a private key should be 0600 or 0400`;
+      return undefined;
+    },
   };
 }
 
@@ -142,6 +156,14 @@ export function hostIssues(config: Config, host: HostProbe): ModelIssue[] {
       inst.track_interface.forEach((t, i) => {
         if (!nics.has(t.interface)) warn(at('track_interface', i), `tracked interface '${t.interface}' does not exist; it counts as down`);
       });
+    }
+  }
+  // the SSL block: keepalived's checker does not start when it cannot load these
+  if (config.ssl !== undefined && host.fileProblem !== undefined) {
+    for (const k of ['ca', 'certificate', 'key'] as const) {
+      const f = config.ssl[k];
+      const problem = f === undefined ? undefined : host.fileProblem(f, k === 'key');
+      if (problem !== undefined) warn(['ssl', k], `SSL ${k}: ${problem}${k === 'key' && problem.includes('mode') ? '' : '; SSL_GET checks fail with this'}`);
     }
   }
   const scripts = new ScriptReport(config, host, warn);

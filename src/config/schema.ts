@@ -165,6 +165,9 @@ export const GlobalSchema = z.strictObject({
   smtp_alert: Bool.default(false),
   smtp_alert_vrrp: Bool.optional(),
   smtp_alert_checker: Bool.optional(),
+  no_email_faults: Bool.default(false).meta({ description: 'No mail for a VRRP instance or group entering FAULT.' }),
+  no_checker_emails: Bool.default(false).meta({ description: "Mail a real server's changes only, not each checker's change while the real server's state stays." }),
+  checker_log_all_failures: Bool.default(false).meta({ description: 'Log every failed check attempt of every checker (as log_all_failures on each).' }),
 
   vrrp_version: z.union([z.literal(2), z.literal(3)]).default(2),
   vrrp_mcast_group4: Ip.default('224.0.0.18'),
@@ -363,6 +366,43 @@ const CheckCommon = {
   log_all_failures: Bool.optional(),
 };
 
+/**
+ * keepalived's regex_options that vipkeeper honours: the ones with a JavaScript equivalent
+ * (caseless i, multiline m, dotall s; extended and firstline done by hand) and the ones that
+ * change nothing for a JavaScript regex (optimisations, or already its behaviour). ucp, utf and
+ * ungreedy have none: the importer reports them.
+ */
+export const REGEX_OPTIONS = [
+  'allow_empty_class',
+  'alt_bsux',
+  'alt_circumflex',
+  'alt_verbnames',
+  'auto_callout',
+  'caseless',
+  'dollar_endonly',
+  'dotall',
+  'dupnames',
+  'extended',
+  'firstline',
+  'match_unset_backref',
+  'multiline',
+  'never_backslash_c',
+  'never_ucp',
+  'never_utf',
+  'no_auto_capture',
+  'no_auto_possess',
+  'no_dotstar_anchor',
+  'no_start_optimize',
+  'use_offset_limit',
+] as const;
+
+/** keepalived's PCRE2 options that have no JavaScript equivalent: what is lost without each. */
+export const UNHONOURED_REGEX_OPTIONS: Readonly<Record<string, string>> = {
+  ucp: '\\d, \\w and \\b match ASCII only, not by Unicode property',
+  utf: 'the body is matched byte by byte (latin1), not as UTF-8 characters',
+  ungreedy: 'quantifiers stay greedy (write them lazy with ? instead)',
+};
+
 const StatusCode = z.union([z.number().int().min(100).max(599), z.string().regex(/^\d{3}(-\d{3})?$/, 'a status code or a range like 200-299')]);
 
 export const UrlSchema = z.strictObject({
@@ -372,6 +412,13 @@ export const UrlSchema = z.strictObject({
   virtualhost: z.string().optional(),
   regex: z.string().optional(),
   regex_no_match: Bool.optional(),
+  regex_options: z
+    .array(z.enum(REGEX_OPTIONS))
+    .optional()
+    .meta({ description: "keepalived's PCRE2 options that a JavaScript regex can honour (caseless, multiline, dotall, extended, firstline and those that change nothing here)." }),
+  regex_min_offset: z.number().int().nonnegative().optional().meta({ description: 'The match must start at this body offset or later.' }),
+  regex_max_offset: z.number().int().nonnegative().optional().meta({ description: 'The match must start at this body offset or earlier.' }),
+  tls_compliant: Bool.optional(),
 });
 
 const HttpFields = {
@@ -421,6 +468,7 @@ export const CheckSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type Check = z.output<typeof CheckSchema>;
+export type Url = z.output<typeof UrlSchema>;
 export type CheckType = Check['type'];
 
 // ---------------------------------------------------------------- IPVS
@@ -638,6 +686,15 @@ export const ConfigSchema = z
     static_ipaddress: z.array(Vip).default([]).meta({ description: 'Addresses added at start and removed at stop, whatever the VRRP state (each needs dev).' }),
     static_routes: z.array(z.string()).default([]).meta({ description: 'Routes added at start and removed at stop, in `ip route` syntax.' }),
     static_rules: z.array(z.string()).default([]).meta({ description: 'Policy rules added at start and removed at stop, in `ip rule` syntax.' }),
+    ssl: z
+      .strictObject({
+        ca: z.string().min(1).optional(),
+        certificate: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        password: z.string().optional().meta({ description: "The private key's passphrase (a secret: keep this file 0600)." }),
+      })
+      .optional()
+      .meta({ description: "keepalived's SSL block: the client certificate and key SSL_GET presents, and the CA verify_tls checks the server against." }),
     control: ControlSchema.prefault({}),
     ipvs: IpvsSchema.prefault({}),
     bgp: BgpSchema.optional().meta({ description: 'Active-active directors: announce the VIPs to routers by BGP (no keepalived equivalent).' }),

@@ -10,10 +10,16 @@
  * - The body ends at Content-Length or at the last chunk, not only at EOF.
  * - The digest matches the MD5 of the raw body bytes (keepalived/genhash, chunk framing
  *   included) or of the decoded body; the two differ only for chunked responses.
- * - `regex` is a JavaScript RegExp (keepalived uses PCRE2), matched against the decoded body
- *   (first 1 MiB); regex_options / regex_min_offset / regex_max_offset are not supported.
- * - TLS: no verification unless `verifyTls`; then the chain is verified against the system CAs,
- *   and the host name only when `sni` is set (it is checked against `sni`).
+ * - `regex` is a JavaScript RegExp (keepalived uses PCRE2) with keepalived's regex_options,
+ *   regex_min_offset and regex_max_offset as far as JavaScript can honour them (http-regex.ts),
+ *   matched against the decoded body (first 1 MiB).
+ * - TLS: the SSL block's certificate and key are presented (as keepalived). keepalived verifies
+ *   nothing, even with the SSL block's `ca` (it loads it but never asks OpenSSL to verify), and
+ *   neither does vipkeeper unless `verifyTls`; then the chain is verified against that `ca` (the
+ *   system CAs without one), and the host name only when `sni` is set (checked against `sni`).
+ * - TLS close: keepalived 2.2.7 shuts TLS down quietly (no close_notify, the TCP connection just
+ *   closes), and so does vipkeeper; with `tlsCompliant` (keepalived 2.3's tls_compliant) a
+ *   close_notify alert goes first.
  * - `fwmark` (SO_MARK) and `bindIf` (SO_BINDTODEVICE) are set on the socket before bind and
  *   connect, as keepalived does; SSL_GET's TLS runs over that socket.
  *
@@ -25,11 +31,13 @@
  * the status against the ranges, the body counted to Content-Length or the server's FIN. JS then
  * gets one event and makes no object for the check; anything else comes back as DATA.
  */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 
-import type { DirectProbe, Probe, ProbeResult, ProbeSink, ProbeSpec } from '../types.js';
+import type { DirectProbe, Probe, ProbeResult, ProbeSink, ProbeSpec, TlsClient } from '../types.js';
 import { closeInBackground, connectTcp, describeError, fail, message, needsProbeSocket, ok, reasonFor, runAttempt, tcpConnectOptions } from './common.js';
+import { BodyRegex } from './http-regex.js';
 import { buildHttpRequest, HttpProtocolError, HttpResponseReader, statusAccepted, statusCodeOfLine } from './http-response.js';
 import {
   DATA,
@@ -76,7 +84,7 @@ class HttpStatic implements ConnectionListener<ProbeSink> {
   readonly where: string;
   readonly connecting: string;
   readonly digest: string | undefined;
-  readonly regex: RegExp | undefined;
+  readonly regex: BodyRegex | undefined;
   readonly regexError: string | undefined;
   readonly secure: boolean;
   /** No digest and no regex: the addon may judge the response (with these status ranges). */
@@ -92,7 +100,13 @@ class HttpStatic implements ConnectionListener<ProbeSink> {
     this.secure = spec.kind === 'SSL_GET';
     if (spec.url.regex !== undefined) {
       try {
-        this.regex = new RegExp(spec.url.regex);
+        const u = spec.url;
+        this.regex = new BodyRegex({
+          pattern: u.regex!,
+          ...(u.regexOptions ? { options: u.regexOptions } : {}),
+          ...(u.regexMinOffset !== undefined ? { minOffset: u.regexMinOffset } : {}),
+          ...(u.regexMaxOffset !== undefined ? { maxOffset: u.regexMaxOffset } : {}),
+        });
       } catch (e) {
         this.regexError = `invalid regex ${JSON.stringify(spec.url.regex)}: ${message(e)}`;
       }
@@ -135,6 +149,30 @@ class HttpStatic implements ConnectionListener<ProbeSink> {
       this.okByStatus.set(status, r);
     }
     return r;
+  }
+
+  private secureContext: tls.SecureContext | undefined;
+
+  /**
+   * The SSL block's CA, certificate and key, loaded at the first attempt (start or a reload
+   * that changed the check); a failure is retried at the next. The message names the files,
+   * never the passphrase.
+   */
+  tlsContext(): tls.SecureContext | string {
+    if (this.secureContext !== undefined) return this.secureContext;
+    const c = this.spec.tlsClient as TlsClient;
+    const opts: tls.SecureContextOptions = {};
+    try {
+      if (c.ca !== undefined) opts.ca = readFileSync(c.ca);
+      if (c.certificate !== undefined) opts.cert = readFileSync(c.certificate);
+      if (c.key !== undefined) opts.key = readFileSync(c.key);
+      if (c.password !== undefined) opts.passphrase = c.password;
+      this.secureContext = tls.createSecureContext(opts);
+    } catch (e) {
+      const files = [c.ca && `ca ${c.ca}`, c.certificate && `certificate ${c.certificate}`, c.key && `key ${c.key}`].filter(Boolean).join(', ');
+      return `cannot load the SSL block's files (${files}): ${message(e)}`;
+    }
+    return this.secureContext;
   }
 
   /** Plain HTTP to an IP address goes through the addon; TLS and host names through tls / net. */
@@ -210,7 +248,9 @@ class HttpExchange implements ConnectionListener<undefined> {
       else conn.cancel(this.handle);
     } else if (this.sock !== undefined && result.ok) {
       this.closing = true;
-      closeInBackground(this.sock);
+      // keepalived 2.2.7 closes TLS quietly (no close_notify); end() on a TLS socket sends one
+      if (this.st.secure && this.st.spec.tlsCompliant !== true) this.sock.destroy();
+      else closeInBackground(this.sock);
     }
     this.report.settle(result);
   }
@@ -401,6 +441,14 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
     try {
       if (st.secure) {
         const o: tls.ConnectionOptions = { rejectUnauthorized: spec.verifyTls };
+        if (spec.tlsClient !== undefined) {
+          const ctx = st.tlsContext();
+          if (typeof ctx === 'string') {
+            ex.complete(fail('error', ctx));
+            return;
+          }
+          o.secureContext = ctx;
+        }
         if (spec.sni) o.servername = spec.sni;
         else if (spec.verifyTls) o.checkServerIdentity = () => undefined;
         if (needsProbeSocket(spec)) {

@@ -1,7 +1,7 @@
 // virtual_server_group, virtual_server, real_server and the checkers: the keepalived
 // importer's LVS tables.
 import { isIP } from 'node:net';
-import { parseCidr } from '../schema.js';
+import { parseCidr, REGEX_OPTIONS, UNHONOURED_REGEX_OPTIONS } from '../schema.js';
 import { argText, type ImportContext, list, needArg, readInt, readIp, readPort, readScript, useArgs, type Obj } from './context.js';
 import { bool, enumOf, flag, int, ip, needBlock, port, script, secs, set, str, table, walk, weighted, type Handler, type State, type Table } from './import-handlers.js';
 import type { KNode } from './tree.js';
@@ -87,7 +87,40 @@ export const URL: Table = table('url', {
     if (v) set(ctx, t, path, 'regex', v.command, node);
   },
   regex_no_match: flag('regex_no_match'),
+  regex_options: (ctx, node, t, path) => {
+    useArgs(node);
+    const known = new Set<string>(REGEX_OPTIONS);
+    const opts = (t.regex_options as string[] | undefined) ?? [];
+    for (const a of node.args) {
+      const lost = UNHONOURED_REGEX_OPTIONS[a.text];
+      if (known.has(a.text)) {
+        if (!opts.includes(a.text)) opts.push(a.text);
+      } else if (lost !== undefined) {
+        ctx.warn(a.loc, `regex option '${a.text}' has no JavaScript equivalent and is not applied: ${lost}`);
+      } else {
+        ctx.warn(a.loc, `'${a.text}' is not a regex option; keepalived ignores it, and so does vipkeeper`);
+      }
+    }
+    if (opts.length > 0) set(ctx, t, path, 'regex_options', opts, node);
+  },
+  regex_min_offset: regexOffset('regex_min_offset'),
+  regex_max_offset: regexOffset('regex_max_offset'),
+  tls_compliant: bool('tls_compliant'),
 });
+
+/** keepalived reads the offset with strtoul; anything else is logged and taken as 0 (no bound). */
+function regexOffset(key: string): Handler {
+  return (ctx, node, t, path) => {
+    const v = needArg(ctx, node, 'an offset in bytes');
+    if (v === undefined) return;
+    if (node.args.length !== 1 || !/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) {
+      useArgs(node);
+      ctx.warn(node.loc, `'${key}' needs one offset in bytes; keepalived ignores this line, and so does vipkeeper`);
+      return;
+    }
+    set(ctx, t, path, key, Number(v), node);
+  };
+}
 
 function urlBlock(): Handler {
   return (ctx, node, t, path, st) => {

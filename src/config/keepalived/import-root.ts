@@ -1,7 +1,7 @@
 // The top level of a keepalived.conf: the keepalived importer's root table.
 import { argText, child, type ImportContext, list, needArg, readInt, valueLines, type Obj, type Path } from './context.js';
 import { GLOBAL, LATE_GLOBAL_KEYS } from './import-global.js';
-import { needBlock, table, walk, type Handler, type State, type Table } from './import-handlers.js';
+import { needBlock, str, table, walk, type Handler, type State, type Table } from './import-handlers.js';
 import { CHECKERS, finishVirtualServer, parseVsgLine, REAL_SERVER, serverAddr, SMTP_HOST, URL, VIRTUAL_SERVER } from './import-lvs.js';
 import { AUTH, INSTANCE, rawLines, SYNC_GROUP, TRACK_FILE, TRACK_PROCESS, vipBlock, VRRP_SCRIPT } from './import-vrrp.js';
 import type { KNode } from './tree.js';
@@ -39,6 +39,8 @@ function namedBlock(
     sec[name] = obj;
   };
 }
+
+const SSL_BLOCK: Table = table('SSL', { password: str('password'), ca: str('ca'), certificate: str('certificate'), key: str('key') });
 
 export const ROOT: Table = table('root', {
   global_defs: (ctx, node, t, _path, st) => {
@@ -92,6 +94,16 @@ export const ROOT: Table = table('root', {
       obj.priority = 255;
     }
   }),
+  SSL: (ctx, node, t, _path, st) => {
+    if (!needBlock(ctx, node)) return;
+    // keepalived: a second SSL block replaces the first
+    if (t.ssl !== undefined) ctx.warn(node.loc, 'SSL is specified twice; the later block replaces the earlier (as keepalived)');
+    const ssl: Obj = {};
+    ctx.here(ssl, node.loc);
+    walk(ctx, node.children, SSL_BLOCK, ssl, ['ssl'], st, 'SSL');
+    t.ssl = ssl;
+    ctx.field(t, 'ssl', node.loc);
+  },
   static_ipaddress: vipBlock('static_ipaddress'),
   static_routes: rawLines('static_routes'),
   static_rules: rawLines('static_rules'),
@@ -138,5 +150,5 @@ export const ROOT: Table = table('root', {
 
 /** Every table of the importer, for the test that holds them and the ledger together. */
 export const TABLES: readonly Table[] = [
-  ROOT, GLOBAL, VRRP_SCRIPT, TRACK_FILE, TRACK_PROCESS, SYNC_GROUP, INSTANCE, AUTH, VIRTUAL_SERVER, REAL_SERVER, URL, SMTP_HOST, ...Object.values(CHECKERS),
+  ROOT, GLOBAL, SSL_BLOCK, VRRP_SCRIPT, TRACK_FILE, TRACK_PROCESS, SYNC_GROUP, INSTANCE, AUTH, VIRTUAL_SERVER, REAL_SERVER, URL, SMTP_HOST, ...Object.values(CHECKERS),
 ];

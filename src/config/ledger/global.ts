@@ -25,8 +25,8 @@ export const GLOBAL_DEFS: Block = {
     smtp_alert: acted([M.mailer, M.checkerEvents], 'smtp_alert', { note: 'sent from the main thread, never the VRRP one; bounded queue, drops counted (vipkeeper_mail_alerts_total)' }),
     smtp_alert_vrrp: acted(M.mailer, 'smtp_alert_vrrp'),
     smtp_alert_checker: acted(M.checkerEvents, 'smtp_alert_checker'),
-    no_email_faults: notActed('FAULT states are mailed like the others (when smtp_alert is on)'),
-    no_checker_emails: notActed('checker events are mailed whenever smtp_alert says so'),
+    no_email_faults: acted(M.mailer, 'no_email_faults'),
+    no_checker_emails: acted(M.checkerEvents, 'no_checker_emails'),
 
     vrrp_version: acted(M.validate, 'vrrp_version', { note: 'the version an instance speaks (instanceVersion)' }),
     vrrp_mcast_group4: acted(M.params, 'vrrp_mcast_group4'),
@@ -89,7 +89,7 @@ export const GLOBAL_DEFS: Block = {
     dbus_service_name: notActed('there is no DBus interface'),
     dbus_no_interface_name: notActed('there is no DBus interface', { since: '2.3' }),
 
-    checker_log_all_failures: notActed('only state changes are logged, not every failed check'),
+    checker_log_all_failures: acted([M.spec, M.health, M.daemon], 'checker_log_all_failures', { note: 'as log_all_failures on every checker' }),
     rs_init_notifies: notActed('no notification is sent for the real servers\' initial states'),
     default_interface: notActed('a static_ipaddress line without dev is an error instead of going on this interface'),
     dynamic_interfaces: notActed('an instance whose interface is missing at start keeps vipkeeper from starting, instead of waiting for the interface'),

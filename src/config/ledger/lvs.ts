@@ -120,7 +120,7 @@ const HTTP: Record<string, Entry> = {
   fast_recovery: acted(M.spec, 'fast_recovery'),
   enable_sni: acted(M.spec, 'enable_sni'),
   sni_name: acted(M.spec, 'sni_name', { since: '2.3' }),
-  tls_compliant: notActed('the TLS connection is not closed with a close_notify alert first', { fields: 'tls_compliant', since: '2.3' }),
+  tls_compliant: acted([M.spec, M.httpProbe], 'tls_compliant', { since: '2.3', note: 'SSL_GET sends close_notify before closing; without it the TCP connection just closes, as keepalived 2.2.7' }),
 };
 
 export const CHECKERS = {
@@ -187,11 +187,13 @@ export const URL: Block = {
     virtualhost: acted(M.spec, 'virtualhost'),
     regex: acted(M.spec, 'regex'),
     regex_no_match: acted(M.spec, 'regex_no_match'),
-    regex_options: notActed('the regex is matched with JavaScript\'s defaults, not these PCRE2 options'),
+    regex_options: acted([M.spec, M.httpRegex], 'regex_options', {
+      note: 'caseless, multiline, dotall, extended and firstline as keepalived; the options that change nothing for a JavaScript regex are accepted; ucp, utf and ungreedy are reported and not applied',
+    }),
     regex_stack: notActed('nothing: the JavaScript regex engine needs no match stack size'),
-    regex_min_offset: notActed('the regex is matched against the whole body, not from this offset'),
-    regex_max_offset: notActed('the regex is matched against the whole body, not up to this offset'),
-    tls_compliant: notActed('the TLS connection is not closed with a close_notify alert first', { since: '2.3' }),
+    regex_min_offset: acted([M.spec, M.httpRegex], 'regex_min_offset', { note: 'the match starts at this body offset or later (lookbehind sees before it)' }),
+    regex_max_offset: acted([M.spec, M.httpRegex], 'regex_max_offset', { note: 'the match must start at this body offset or before' }),
+    tls_compliant: acted([M.spec, M.httpProbe], 'tls_compliant', { since: '2.3' }),
   },
 };
 

@@ -18,6 +18,9 @@ export const M = {
   worker: 'src/daemon/vrrp/worker.ts',
   spec: 'src/check/spec.ts',
   health: 'src/check/health.ts',
+  /** HTTP_GET / SSL_GET over sockets, and their body regex. */
+  httpProbe: 'src/check/probes/http.ts',
+  httpRegex: 'src/check/probes/http-regex.ts',
   desired: 'src/ipvs/desired.ts',
   reconciler: 'src/ipvs/reconciler.ts',
   daemon: 'src/daemon/daemon.ts',

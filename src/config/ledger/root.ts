@@ -44,7 +44,7 @@ export const ROOT: Block = {
     static_rules: acted([M.extras, M.routes], 'static_rules', { note: 'added at start, removed at stop (protocol 18, as keepalived); a reload does not change them' }),
     bfd_instance: notActed(NO_BFD),
     garp_group: notActed('no per-interface gratuitous ARP rate limit applies; each instance uses its own garp settings'),
-    SSL: notActed('SSL_GET presents no client certificate and does not verify the server against this CA'),
+    SSL: structural(M.importer, 'ssl', { note: 'one block; a second replaces the first' }),
   },
 };
 
@@ -69,13 +69,15 @@ export const GARP_GROUP: Block = {
 };
 
 export const SSL: Block = {
-  title: 'SSL (not acted on as a whole)',
-  base: '',
+  title: 'SSL',
+  base: 'ssl',
   entries: {
-    password: notActed('no client key is loaded', { secret: true }),
-    ca: notActed('the server is not verified against this CA'),
-    certificate: notActed('no client certificate is presented'),
-    key: notActed('no client key is loaded'),
+    password: acted([M.spec, M.httpProbe], 'password', { secret: true, note: "the key's passphrase; never logged" }),
+    ca: acted([M.spec, M.httpProbe, M.hostChecks], 'ca', {
+      note: "keepalived loads it but verifies nothing; vipkeeper verifies the server against it only with its own verify_tls",
+    }),
+    certificate: acted([M.spec, M.httpProbe, M.hostChecks], 'certificate', { note: 'presented by every SSL_GET' }),
+    key: acted([M.spec, M.httpProbe, M.hostChecks], 'key', { note: 'a key readable by group or others is warned about by check' }),
   },
 };
 

@@ -24,7 +24,8 @@ import type { Notifier } from './notify.js';
 
 /** A checker event worth a mail (smtp_alert); servers written as in the FIFO (`[10.0.0.1]:tcp:80`). */
 export type CheckerAlert =
-  | { kind: 'rs'; up: boolean; rs: string; vs: string }
+  /** `check`: one checker's change (its kind and direction) while the real server stays `up`. */
+  | { kind: 'rs'; up: boolean; rs: string; vs: string; check?: { kind: string; up: boolean } }
   | { kind: 'quorum'; up: boolean; vs: string; weight: number; threshold: number };
 
 export interface CheckerEventsOptions {
@@ -95,6 +96,16 @@ export class CheckerEvents {
         else set.delete(e.rs);
         if (e.initial) return; // keepalived: no notification for the initial states
         this.rsChange(entry, e.rs, up, false);
+        return;
+      }
+      case 'checkUp':
+      case 'checkDown': {
+        // keepalived mails each checker's change, not only the real server's, unless no_checker_emails
+        const rs = entry.rs.get(e.rs);
+        if (!rs || !this.config || this.config.global.no_checker_emails || !checkerMailOn(this.config, rs.smtp_alert ?? entry.vs.smtp_alert)) return;
+        const line = formatRsFifoLine({ address: rs.address, port: realServerPort(entry.vs, rs) }, entry.service, e.alive);
+        const kind = e.check.split(' ', 1)[0] as string;
+        this.opts.alert?.({ kind: 'rs', up: e.alive, rs: line.split(' ')[1] as string, vs: formatFifoService(entry.service), check: { kind, up: e.type === 'checkUp' } });
         return;
       }
       case 'quorumUp':
