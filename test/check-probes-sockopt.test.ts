@@ -173,6 +173,13 @@ describe('sockets made for fwmark and bind_if do not leak', () => {
 
   it('returns to the baseline after passing, failing, timed-out and unmade checks of every kind', async () => {
     const http = servers.add(await startScriptedHttp({ routes: { '/ok': behaviours.respond(200, 'ok'), '/hang': behaviours.hang() } }));
+    const dir = mkdtempSync(path.join(tmpdir(), 'vk-sockopt-'));
+    let https;
+    try {
+      https = servers.add(await startScriptedHttp({ routes: { '/ok': behaviours.respond(200, 'ok') }, tls: makeSelfSignedCert(dir) }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     const smtp = servers.add(await startScriptedSmtp({ greeting: '220 hi\r\n' }));
     const silent = servers.add(await startScriptedSmtp({ greeting: '' }));
     const echo = servers.add(await startUdpEcho());
@@ -186,6 +193,7 @@ describe('sockets made for fwmark and bind_if do not leak', () => {
       get('/ok'),
       get('/hang'),
       { ...get('/ok'), url: { path: '/ok', statusCodes: [], regex: 'ok' } },
+      { ...get('/ok', 'SSL_GET'), port: https.port },
       get('/hang', 'SSL_GET'), // TLS to a plain server that never answers: the deadline
       { ...get('/ok', 'SSL_GET'), port: closedTcp },
       { kind: 'SMTP_CHECK', ...t, port: smtp.port, heloName: 'x' },
@@ -205,7 +213,7 @@ describe('sockets made for fwmark and bind_if do not leak', () => {
     const sockets0 = sockets();
     const fds0 = fds();
     const results = await Promise.all(specs.map((s) => runProbe(s, new AbortController().signal)));
-    expect(results.map((r) => r.ok)).toEqual([true, false, true, false, true, false, false, true, false, false, true, false, false, false, false, false]);
+    expect(results.map((r) => r.ok)).toEqual([true, false, true, false, true, true, false, false, true, false, false, true, false, false, false, false, false]);
     await waitFor(() => sockets() <= sockets0, 3000, `sockets back to ${sockets0}: ${JSON.stringify(process.getActiveResourcesInfo())}`);
     await waitFor(() => fds() <= fds0, 3000, `file descriptors back to ${fds0}`);
   });
