@@ -3,7 +3,7 @@
  * where packets can go. Two namespaces, a prober and a server, joined by two veth links
  * (a0–b0, a1–b1); the server runs one real server of every kind (test/fixtures/sockopt-servers.mjs).
  *
- * - fwmark: the prober has no route to 10.77.0.1 except in table 142, which only packets marked
+ * - fwmark: the prober has no route to 10.77.0.1 (nor fd77::1) except in table 142, which only packets marked
  *   0x42 reach (`ip rule fwmark 0x42 lookup 142`): a check passes only if its packets carry the
  *   mark, and the same check unmarked fails.
  * - bind_if: 10.77.0.2 is routed over a0 (metric 10) and a1 (metric 20); the server rejects
@@ -30,6 +30,7 @@ import { behaviours, closedPort, makeSelfSignedCert, Servers, startScriptedHttp,
 
 const MARKED = '10.77.0.1';
 const BOUND = '10.77.0.2';
+const MARKED6 = 'fd77::1';
 const MARK = 0x42;
 const TIMEOUT = 1500;
 
@@ -47,7 +48,14 @@ function everyKind(t: Omit<Target, 'port' | 'timeoutMs'>, bindPortBase?: number)
     { kind: 'SMTP_CHECK', ...at(25, 4), heloName: 'sockopt.test' },
     { kind: 'DNS_CHECK', ...at(53, 5), type: 'A', name: 'example.org' },
     { kind: 'UDP_CHECK', ...at(7, 6), payload: 'de ad be ef', requireReply: 'de ad be ef', minReplyLength: 0, maxReplyLength: 255 },
-    { kind: 'PING_CHECK', address: t.address, timeoutMs: TIMEOUT, ...(t.bindIf !== undefined ? { bindIf: t.bindIf } : {}), ...(t.fwmark !== undefined ? { fwmark: t.fwmark } : {}) },
+    {
+      kind: 'PING_CHECK',
+      address: t.address,
+      timeoutMs: TIMEOUT,
+      ...(t.bindto !== undefined ? { bindto: t.bindto } : {}),
+      ...(t.bindIf !== undefined ? { bindIf: t.bindIf } : {}),
+      ...(t.fwmark !== undefined ? { fwmark: t.fwmark } : {}),
+    },
   ];
 }
 
@@ -78,17 +86,22 @@ describe('probe sockets honour fwmark and bind_if', () => {
     await lab.addAddress(server, 'b1', '10.77.2.1/24');
     await lab.addAddress(server, 'lo', `${MARKED}/32`);
     await lab.addAddress(server, 'lo', `${BOUND}/32`);
+    await lab.addAddress(prober, 'a0', 'fd77:1::2/64');
+    await lab.addAddress(server, 'b0', 'fd77:1::1/64');
+    await lab.addAddress(server, 'lo', `${MARKED6}/128`);
     const ip = (...argv: string[]) => lab.exec(prober, ['ip', ...argv]);
     // fwmark: only marked packets have a route to MARKED
     await ip('rule', 'add', 'fwmark', String(MARK), 'lookup', '142');
     await ip('route', 'add', `${MARKED}/32`, 'via', '10.77.1.1', 'dev', 'a0', 'table', '142');
+    await ip('-6', 'rule', 'add', 'fwmark', String(MARK), 'lookup', '142');
+    await ip('-6', 'route', 'add', `${MARKED6}/128`, 'via', 'fd77:1::1', 'dev', 'a0', 'table', '142');
     // bind_if: BOUND over a0 first, a1 second; the server refuses it on b0
     await ip('route', 'add', `${BOUND}/32`, 'via', '10.77.1.1', 'dev', 'a0', 'metric', '10');
     await ip('route', 'add', `${BOUND}/32`, 'via', '10.77.2.1', 'dev', 'a1', 'metric', '20');
     for (const rule of ['add table inet vk', 'add chain inet vk in { type filter hook input priority 0 ; }', `add rule inet vk in iifname "b0" ip daddr ${BOUND} reject`]) {
       await lab.exec(server, ['nft', rule]);
     }
-    const servers = lab.spawnNode(server, 'test/fixtures/sockopt-servers.mjs', { addresses: [MARKED, BOUND], cert: tlsFiles.cert, key: tlsFiles.key });
+    const servers = lab.spawnNode(server, 'test/fixtures/sockopt-servers.mjs', { addresses: [MARKED, BOUND, MARKED6], cert: tlsFiles.cert, key: tlsFiles.key });
     await servers.waitForLine(/"ready"/, 20_000);
   });
 
@@ -117,8 +130,19 @@ describe('probe sockets honour fwmark and bind_if', () => {
     for (const [k, r] of Object.entries(rs)) expect(r, k).toMatchObject({ ok: false });
   });
 
+  it('fwmark over IPv6: every kind passes marked and has no route unmarked', async () => {
+    expect(passed(await probeAll(everyKind({ address: MARKED6, fwmark: MARK })))).toEqual(all('ok'));
+    const rs = await probeAll(everyKind({ address: MARKED6 }));
+    for (const [k, r] of Object.entries(rs)) expect(r, k).toMatchObject({ ok: false });
+  });
+
   it('fwmark with bindto and bind_port: marked, and bound where asked', async () => {
     expect(passed(await probeAll(everyKind({ address: MARKED, fwmark: MARK, bindto: '10.77.1.2' }, 40_100)))).toEqual(all('ok'));
+  });
+
+  it('fwmark with a bindto the prober does not have: every kind fails to bind (bindto is applied)', async () => {
+    const rs = await probeAll(everyKind({ address: MARKED, fwmark: MARK, bindto: '10.77.9.9' }));
+    for (const [k, r] of Object.entries(rs)) expect(r, k).toMatchObject({ ok: false, detail: expect.stringMatching(/EADDRNOTAVAIL/) });
   });
 
   it('bind_if: every kind bound to a1 leaves through a1 and passes', async () => {
@@ -149,6 +173,13 @@ describe('sockets made for fwmark and bind_if do not leak', () => {
 
   it('returns to the baseline after passing, failing, timed-out and unmade checks of every kind', async () => {
     const http = servers.add(await startScriptedHttp({ routes: { '/ok': behaviours.respond(200, 'ok'), '/hang': behaviours.hang() } }));
+    const dir = mkdtempSync(path.join(tmpdir(), 'vk-sockopt-'));
+    let https;
+    try {
+      https = servers.add(await startScriptedHttp({ routes: { '/ok': behaviours.respond(200, 'ok') }, tls: makeSelfSignedCert(dir) }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     const smtp = servers.add(await startScriptedSmtp({ greeting: '220 hi\r\n' }));
     const silent = servers.add(await startScriptedSmtp({ greeting: '' }));
     const echo = servers.add(await startUdpEcho());
@@ -162,6 +193,7 @@ describe('sockets made for fwmark and bind_if do not leak', () => {
       get('/ok'),
       get('/hang'),
       { ...get('/ok'), url: { path: '/ok', statusCodes: [], regex: 'ok' } },
+      { ...get('/ok', 'SSL_GET'), port: https.port },
       get('/hang', 'SSL_GET'), // TLS to a plain server that never answers: the deadline
       { ...get('/ok', 'SSL_GET'), port: closedTcp },
       { kind: 'SMTP_CHECK', ...t, port: smtp.port, heloName: 'x' },
@@ -181,7 +213,7 @@ describe('sockets made for fwmark and bind_if do not leak', () => {
     const sockets0 = sockets();
     const fds0 = fds();
     const results = await Promise.all(specs.map((s) => runProbe(s, new AbortController().signal)));
-    expect(results.map((r) => r.ok)).toEqual([true, false, true, false, true, false, false, true, false, false, true, false, false, false, false, false]);
+    expect(results.map((r) => r.ok)).toEqual([true, false, true, false, true, true, false, false, true, false, false, true, false, false, false, false, false]);
     await waitFor(() => sockets() <= sockets0, 3000, `sockets back to ${sockets0}: ${JSON.stringify(process.getActiveResourcesInfo())}`);
     await waitFor(() => fds() <= fds0, 3000, `file descriptors back to ${fds0}`);
   });

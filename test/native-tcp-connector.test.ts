@@ -3,6 +3,7 @@
  * through the shared Int32Array, each connection's final event exactly once; handles from the
  * JS wrapper never reach a slot's next owner; closing from inside a batch is safe.
  */
+import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -89,6 +90,25 @@ describe('native TcpConnector', () => {
     expect(() => r.c.connect(12345, 1)).toThrow(/target must come from target\(\)/);
     r.c.dropTarget(target);
     expect(() => r.c.connect(target, 2)).toThrow(/not be dropped/);
+    r.c.close();
+  });
+
+  it('sets the target mark and device on its sockets; an unknown device fails the connect, no fd left', async () => {
+    const rec = servers.add(await startTcpRecorder());
+    const r = rawConnector(8);
+    // root (the suite's other tests need it too): SO_MARK needs CAP_NET_ADMIN
+    const marked = r.c.target(4, '127.0.0.1', rec.port, '', 0, undefined, undefined, 0x42, 'lo');
+    r.c.connect(marked, 1);
+    await waitFor(() => r.all().length === 1, 2000, 'the connect');
+    expect(r.all()).toEqual([[1, CONNECTED, 0]]);
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const fds0 = fds();
+    const nowhere = r.c.target(4, '127.0.0.1', rec.port, '', 0, undefined, undefined, 0, 'vkt-nosuch0');
+    expect(() => r.c.connect(nowhere, 2)).toThrow(expect.objectContaining({ code: 'ENODEV', message: expect.stringMatching(/SO_BINDTODEVICE vkt-nosuch0/) }));
+    expect(fds()).toBe(fds0);
+    expect(() => r.c.target(4, '127.0.0.1', rec.port, '', 0, undefined, undefined, 0, 'a-name-far-too-long-for-linux')).toThrow(/ENODEV/);
+    expect(() => r.c.target(4, '127.0.0.1', rec.port, '', 0, undefined, undefined, -1)).toThrow(TypeError);
+    await waitFor(() => r.c.pending === 0, 2000, 'the drain to end');
     r.c.close();
   });
 

@@ -186,6 +186,34 @@ describe('resolveChecks: inheritance checker → RS → VS → default', () => {
     expect(ping?.specs[0]).toEqual({ kind: 'PING_CHECK', address: '2001:db8::5', timeoutMs: 5000 });
   });
 
+  it('fwmark, bind_if, bindto and bind_port reach the probe of every checker with a socket (PING_CHECK: no port)', () => {
+    const conn = { fwmark: 66, bind_if: 'eth1', bindto: '10.0.0.5', bind_port: 4000 };
+    const c = cfg([
+      {
+        address: '10.0.0.1',
+        port: 80,
+        real_servers: [
+          {
+            address: '10.0.1.1',
+            checks: [
+              { type: 'TCP_CHECK', ...conn },
+              { type: 'HTTP_GET', ...conn, url: [{ path: '/' }] },
+              { type: 'SSL_GET', ...conn, url: [{ path: '/' }] },
+              { type: 'SMTP_CHECK', ...conn },
+              { type: 'DNS_CHECK', ...conn },
+              { type: 'UDP_CHECK', ...conn },
+              { type: 'PING_CHECK', ...conn },
+            ],
+          },
+        ],
+      },
+    ]);
+    const specs = resolveChecks(c).flatMap((r) => r.specs);
+    expect(specs.map((s) => s.kind)).toEqual(['TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'SMTP_CHECK', 'DNS_CHECK', 'UDP_CHECK', 'PING_CHECK']);
+    for (const s of specs.slice(0, 6)) expect(s, s.kind).toMatchObject({ fwmark: 66, bindIf: 'eth1', bindto: '10.0.0.5', bindPort: 4000 });
+    expect(specs[6]).toEqual({ kind: 'PING_CHECK', address: '10.0.1.1', fwmark: 66, bindIf: 'eth1', bindto: '10.0.0.5', timeoutMs: 5000 });
+  });
+
   it('SSL_GET sends SNI when enabled: sni_name, else the url or inherited virtualhost', () => {
     const c = cfg([
       {

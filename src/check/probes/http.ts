@@ -207,7 +207,8 @@ class HttpExchange implements ConnectionListener<undefined> {
   /** The connector's handle (-1: a net / tls socket). */
   handle = -1;
   sock: net.Socket | undefined;
-  private closing = false;
+  /** Passed: the socket is closing politely in the background (not to be destroyed). */
+  closing = false;
   private readonly reader: HttpResponseReader;
   private statusChecked = false;
   private received = 0;
@@ -454,7 +455,10 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
         if (needsProbeSocket(spec)) {
           // TLS over the socket the addon made (marked, bound to bind_if); tls waits for its connect
           const raw = connectTcp(spec);
-          a.defer(() => raw.destroy());
+          // gone with the TLS socket, but not if that never came to be or the attempt ended first
+          a.defer(() => {
+            if (!ex.closing) raw.destroy();
+          });
           raw.on('error', (e) => ex.onError(e));
           o.socket = raw;
         } else {

@@ -11,6 +11,9 @@
  *   the package overwrites process.env.LANG for the whole daemon (Object.assign(process.env, …)).
  * - Closing the socket is the whole cleanup, so an abort settles at once and leaves nothing.
  *
+ * bind_if (SO_BINDTODEVICE) and bindto bind the socket, and fwmark (SO_MARK) marks the requests,
+ * like the other probes' sockets (keepalived 2.2.7 applies none of them to its ICMP socket).
+ *
  * Matching: echo reply (type 0 / 129) from the target with our random identifier, sequence and
  * payload tag. An ICMP destination unreachable or time exceeded quoting our request fails with
  * 'unreachable', as does a send error such as ENETUNREACH. Every raw ICMP socket sees every ICMP
