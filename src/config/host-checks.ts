@@ -30,6 +30,11 @@ export interface HostProbe {
   uidOf(user: string): number | undefined;
   /** This process's uid, and whether it may switch a child to another user (CAP_SETUID and CAP_SETGID). */
   self(): { uid: number; canSwitchUser: boolean };
+  /**
+   * Whether this process runs in pid 1's network namespace (where the kernel's process events
+   * are); undefined when it cannot be told (pid 1's namespace not readable). Optional.
+   */
+  inInitialNetns?(): boolean | undefined;
 }
 
 /** CAP_SETGID and CAP_SETUID (host-privileges.ts reads them); true when they cannot be read (say nothing). */
@@ -44,6 +49,13 @@ export function realHost(): HostProbe {
   const nics = os.networkInterfaces();
   return {
     name: os.hostname(),
+    inInitialNetns() {
+      try {
+        return fs.statSync('/proc/self/ns/net').ino === fs.statSync('/proc/1/ns/net').ino;
+      } catch {
+        return undefined;
+      }
+    },
     interfaces() {
       try {
         return new Set(fs.readdirSync('/sys/class/net'));
@@ -154,6 +166,14 @@ export function hostIssues(config: Config, host: HostProbe): ModelIssue[] {
         if (!nics.has(t.interface)) warn(at('track_interface', i), `tracked interface '${t.interface}' does not exist; it counts as down`);
       });
     }
+  }
+  const tracked = new Set([...Object.values(config.instances), ...Object.values(config.sync_groups)].flatMap((o) => o.track_process.map((t) => t.name)));
+  const firstProcess = Object.keys(config.track_processes).find((n) => tracked.has(n));
+  if (firstProcess !== undefined && host.inInitialNetns?.() === false) {
+    warn(
+      ['track_processes', firstProcess],
+      "this process runs outside the initial network namespace, where the kernel's process events are: vipkeeper run opens their socket in the initial one (as root), or else scans /proc every second (said in the log and in vipkeeper status); keepalived here would never see a tracked process die",
+    );
   }
   const scripts = new ScriptReport(config, host, warn);
   for (const { spec, at, what } of allScripts(config)) scripts.check(spec, at, what);
