@@ -8,6 +8,7 @@
 // nothing leaves the machine; this kernel may have no dummy interfaces).
 // The second runs inside a lab namespace: there vipkeeper either opens the connector in the
 // initial namespace (where /proc/1/ns/net is open to it) or polls /proc, and says so in status.
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,8 @@ import { ChildProc, run } from '../lab/process.js';
 import { startVipkeeper, vipkeeperArgv } from '../lab/vipkeeper.js';
 import { waitUntil } from '../lab/wait.js';
 import { call } from '../src/daemon/control/client.js';
+import { ProcessMonitor } from '../src/daemon/scripts/track-process.js';
+import { createLogger } from '../src/sys/logger.js';
 import type { DaemonStatus } from '../src/daemon/control/status.js';
 import { NetnsLab, requireNativeAddon, requireNetnsRoot, setupOrFail } from './helpers/netns.js';
 
@@ -165,4 +168,30 @@ describe('vrrp_track_process', () => {
     await killAndRestart(vk.socket, first, 15_000);
     await vk.terminate();
   }, 120_000);
+
+  it('lost events (a full receive buffer): a bigger buffer, and a /proc rescan finds what was missed', async () => {
+    const logLines: string[] = [];
+    const logger = createLogger({ level: 'info', destination: { write: (l: string) => void logLines.push(l) } });
+    const m = new ProcessMonitor({
+      defs: { tp: { process: PROC_NAME, param_match: 'exact', full_command: false, weight: 0, weight_reverse: false, quorum: 1 } },
+      onChange: () => {},
+      logger,
+      rcvBufBytes: 1, // the kernel's minimum: a few events fill it
+    });
+    try {
+      m.start();
+      expect(m.status().mode).toBe('events');
+      const tracked = startTracked();
+      await waitUntil('the tracked process counted from its exec event', () => m.status().processes.tp?.count === 1, { timeoutMs: 10_000, everyMs: 20 });
+      const before = logLines.length;
+      // The event loop is blocked while this runs, so nobody reads the socket: 200 short
+      // processes, then the tracked one's death, overflow it.
+      execFileSync('sh', ['-c', `i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done; kill -9 ${tracked.child.pid}`]);
+      await tracked.exited;
+      await waitUntil('the loss reported and the count corrected by the rescan', () => m.status().processes.tp?.count === 0 && logLines.slice(before).some((l) => l.includes('process events were lost')), { timeoutMs: 10_000, everyMs: 50 });
+      expect(m.status().processes.tp).toEqual({ count: 0, quorum: false });
+    } finally {
+      m.stop();
+    }
+  }, 60_000);
 });
