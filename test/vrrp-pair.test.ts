@@ -333,6 +333,33 @@ describe('VrrpRuntime driver: an in-process pair in virtual time', () => {
   });
 });
 
+describe('track_process in the runtime', () => {
+  it('the monitor\'s quorum (not the bare count) drives priority and FAULT; the status shows it', async () => {
+    const clock = new FakeClock(0);
+    const link = new FakeLink(clock, []);
+    const top = { track_processes: { tp: { process: 'nginx', quorum: 2 }, tw: { process: 'haproxy', weight: -30 } } };
+    const a = fakeNode(link, 'a', '10.0.0.11', fakeConfig(150, { track_process: ['tp', 'tw'] }, top));
+    a.rt.processState('tp', { count: 2, quorum: true });
+    a.rt.processState('tw', { count: 1, quorum: true });
+    await a.rt.start();
+    await clock.advanceAsync(5000);
+    expect(a.rt.snapshot().instances[0]).toMatchObject({ state: 'MASTER', effectivePriority: 150 });
+    a.rt.processState('tw', { count: 0, quorum: false });
+    expect(a.rt.snapshot().instances[0]).toMatchObject({ effectivePriority: 120, tracking: { weightDelta: -30 } });
+    // a terminate_delay still running: the count is 1, the quorum (as the monitor says) still held
+    a.rt.processState('tp', { count: 1, quorum: true });
+    expect(a.rt.snapshot().instances[0]?.state).toBe('MASTER');
+    a.rt.processState('tp', { count: 1, quorum: false });
+    expect(a.rt.snapshot().instances[0]).toMatchObject({ state: 'FAULT', tracking: { fault: true, reason: expect.stringMatching(/track_process tp lacks quorum \(1 running, want 2\+\)/) } });
+    a.rt.processState('tp', { count: 2, quorum: true });
+    a.rt.processState('tw', { count: 1, quorum: true });
+    await clock.advanceAsync(5000);
+    expect(a.rt.snapshot().instances[0]).toMatchObject({ effectivePriority: 150 });
+    expect(a.rt.snapshot().instances[0]?.state).not.toBe('FAULT');
+    await a.rt.stop();
+  });
+});
+
 describe('vipkeeper pair in network namespaces', () => {
   const pair = usePair({
     prefix: PREFIX,

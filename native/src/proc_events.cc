@@ -228,13 +228,22 @@ void ProcEvents::OnReadable(int status) {
       napi_fatal_exception(env, e.Value());
     }
   };
+  int err = 0;
   if (status < 0) {
-    emit(ErrnoError(env, "uv_poll", -status).Value(), env.Undefined());
-    return;
+    // libuv reports POLLERR as UV_EBADF and stops the handle. On this socket POLLERR is the
+    // netlink overrun (ENOBUFS: events were lost): take the error (which clears it), restart
+    // the poll and go on reading.
+    int so = 0;
+    socklen_t sl = sizeof so;
+    if (fd_ < 0 || poll_ == nullptr || ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &so, &sl) < 0 || so == 0 ||
+        uv_poll_start(poll_, UV_READABLE, &ProcEvents::OnPoll) < 0) {
+      emit(ErrnoError(env, "uv_poll", -status).Value(), env.Undefined());
+      return;
+    }
+    err = so;
   }
   Napi::Array batch = Napi::Array::New(env);
   uint32_t n_out = 0;
-  int err = 0;
   for (int i = 0; i < kMaxPerWakeup && fd_ >= 0; ++i) {
     sockaddr_nl from{};
     socklen_t fl = sizeof from;
@@ -242,6 +251,7 @@ void ProcEvents::OnReadable(int status) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+      if (errno == ENOBUFS) continue;  // reported below; the queued events are still worth reading
       break;
     }
     // only the kernel speaks on this group

@@ -34,6 +34,11 @@ export interface HostProbe {
   self(): { ids: Ids; caps: IdCaps | undefined };
   /** Why a file cannot be read, or (`secret`) is readable by group or others; undefined when fine. */
   fileProblem?(file: string, secret: boolean): string | undefined;
+  /**
+   * Whether this process runs in pid 1's network namespace (where the kernel's process events
+   * are); undefined when it cannot be told (pid 1's namespace not readable). Optional.
+   */
+  inInitialNetns?(): boolean | undefined;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -42,6 +47,13 @@ export function realHost(): HostProbe {
   const nics = os.networkInterfaces();
   return {
     name: os.hostname(),
+    inInitialNetns() {
+      try {
+        return fs.statSync('/proc/self/ns/net').ino === fs.statSync('/proc/1/ns/net').ino;
+      } catch {
+        return undefined;
+      }
+    },
     interfaces() {
       try {
         return new Set(fs.readdirSync('/sys/class/net'));
@@ -165,6 +177,14 @@ export function hostIssues(config: Config, host: HostProbe): ModelIssue[] {
       const problem = f === undefined ? undefined : host.fileProblem(f, k === 'key');
       if (problem !== undefined) warn(['ssl', k], `SSL ${k}: ${problem}${k === 'key' && problem.includes('mode') ? '' : '; SSL_GET checks fail with this'}`);
     }
+  }
+  const tracked = new Set([...Object.values(config.instances), ...Object.values(config.sync_groups)].flatMap((o) => o.track_process.map((t) => t.name)));
+  const firstProcess = Object.keys(config.track_processes).find((n) => tracked.has(n));
+  if (firstProcess !== undefined && host.inInitialNetns?.() === false) {
+    warn(
+      ['track_processes', firstProcess],
+      "this process runs outside the initial network namespace, where the kernel's process events are: vipkeeper run opens their socket in the initial one (as root), or else scans /proc every second (said in the log and in vipkeeper status); keepalived here would never see a tracked process die",
+    );
   }
   const scripts = new ScriptReport(config, host, warn);
   for (const { spec, at, what } of allScripts(config)) scripts.check(spec, at, what);

@@ -169,6 +169,8 @@ export class ProcessTrackerCore {
   fork(parent: number, child: number): void {
     const set = this.pids.get(parent);
     if (!set) return;
+    // a pid still counted from before (its exit was lost): it is gone, whatever the pid is now
+    if (this.pids.has(child)) this.exit(child);
     const childSet = new Set<Tracker>();
     this.pids.set(child, childSet);
     for (const t of set) {

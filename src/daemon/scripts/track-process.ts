@@ -48,7 +48,7 @@ export interface ProcessMonitorOptions {
   pollMs?: number;
   /** Wait for the kernel's acknowledgement of the subscription. Default 1000 ms. */
   ackTimeoutMs?: number;
-  /** keepalived `process_monitor_rcv_bufs` / `_force` (global_defs). */
+  /** The socket's initial receive buffer (keepalived's `process_monitor_rcv_bufs` / `_force`, not yet read from the config). */
   rcvBufBytes?: number;
   rcvBufForce?: boolean;
   /** Never open the connector: poll (tests). */
@@ -223,7 +223,7 @@ export class ProcessMonitor {
       } catch {
         // keep the old size
       }
-      this.log.warn({ rcvbuf: s.rcvBuf }, `track_process: process events were lost (receive buffer full); rescanning /proc in 1 s; receive buffer now ${s.rcvBuf} bytes - consider process_monitor_rcv_bufs in global_defs`);
+      this.log.warn({ rcvbuf: s.rcvBuf }, `track_process: process events were lost (receive buffer full); rescanning /proc in 1 s; receive buffer now ${s.rcvBuf} bytes`);
     }
     if (this.timers.rescan !== undefined) this.clock.clearTimeout(this.timers.rescan);
     this.timers.rescan = this.clock.setTimeout(() => {

@@ -251,7 +251,7 @@ export interface InstanceRec {
   chain: Promise<void>;
   /** The instance's own interface, followed with `linkChange` (unless `dont_track_primary`). */
   ownInterface: string | undefined;
-  /** track_interface / track_script / track_file of the instance and its sync group (src/vrrp/tracking.ts). */
+  /** track_interface / track_script / track_file / track_process of the instance and its sync group (src/vrrp/tracking.ts). */
   trackers: ResolvedTracker[];
   /** Last tracker input given to the machine (to feed only changes). */
   lastTrack: TrackInput | undefined;
