@@ -29,7 +29,7 @@ import { applyScriptPolicy } from '../sys/exec.js';
 import { startCheckerPort, type CheckerPort } from './scripts/checker-port.js';
 import { scriptPrivilegeProblems } from './script-privileges.js';
 import { haSuspended } from './ha-suspend.js';
-import { Mailer, quorumAlert, realServerAlert, vrrpAlert, vrrpMailOn } from './mail/mailer.js';
+import { checkerAlert, Mailer, vrrpAlert, vrrpMailOn } from './mail/mailer.js';
 import { createMetrics, type Metrics } from './control/metrics.js';
 import { ArpWatch } from '../realserver/arp-watch.js';
 import { configuredTable, realServerLines, serviceStatus, type ConfigState, type DaemonStatus, type IpvsStatus } from './control/status.js';
@@ -363,7 +363,7 @@ export class Daemon {
     const to = typeof ev.to === 'string' ? ev.to : undefined;
     if (!m?.enabled || !to || !['MASTER', 'BACKUP', 'FAULT'].includes(to)) return;
     const owner = ev.type === 'transition' ? (ev.instance ? this.config.instances[ev.instance] : undefined) : ev.group ? this.config.sync_groups[ev.group] : undefined;
-    if (!owner || !vrrpMailOn(this.config, owner.smtp_alert)) return;
+    if (!owner || !vrrpMailOn(this.config, owner.smtp_alert, to)) return;
     m.send(vrrpAlert(m.routerId, ev.type === 'transition' ? 'instance' : 'group', (ev.instance ?? ev.group) as string, to));
   }
 
@@ -375,7 +375,7 @@ export class Daemon {
     this.checker ??= await startCheckerPort(this.config, this.log.child({ component: 'checker' }), (a) => {
       const m = this.mailer;
       if (!m?.enabled) return;
-      m.send(a.kind === 'rs' ? realServerAlert(m.routerId, a.rs, a.vs, a.up) : quorumAlert(m.routerId, a.vs, a.up, a.weight, a.threshold));
+      m.send(checkerAlert(m.routerId, a));
     });
     this.health = new HealthChecker(this.config, {
       probe: runProbe,

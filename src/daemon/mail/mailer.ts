@@ -21,6 +21,7 @@ import { hostname } from 'node:os';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Config } from '../../config/schema.js';
 import { noopLogger, type Logger } from '../../sys/logger.js';
+import type { CheckerAlert } from '../scripts/checker-events.js';
 
 export interface MailStats {
   queued: number;
@@ -71,8 +72,12 @@ export function mailSettings(config: Config): MailSettings | undefined {
   };
 }
 
-/** keepalived: an instance's (or group's) smtp_alert, else smtp_alert_vrrp, else smtp_alert. */
-export function vrrpMailOn(config: Config, own: boolean | undefined): boolean {
+/**
+ * keepalived: an instance's (or group's) smtp_alert, else smtp_alert_vrrp, else smtp_alert; and
+ * with no_email_faults, never for entering FAULT.
+ */
+export function vrrpMailOn(config: Config, own: boolean | undefined, state?: string): boolean {
+  if (state === 'FAULT' && config.global.no_email_faults) return false;
   return own ?? config.global.smtp_alert_vrrp ?? config.global.smtp_alert;
 }
 
@@ -88,18 +93,32 @@ export function vrrpAlert(routerId: string, kind: 'instance' | 'group', name: st
   return { subject: `[${routerId}] ${what} ${name} - Entering ${state} state`, body: VRRP_BODY[state] ?? `=> ${what} ${name} is ${state} <=` };
 }
 
-export function realServerAlert(routerId: string, rs: string, vs: string, up: boolean): Alert {
+/** keepalived's body of a checker's mail names some kinds (check_tcp.c, check_ping.c, …). */
+const CHECK_NAME: Record<string, string> = { TCP_CHECK: 'TCP CHECK', PING_CHECK: 'ICMP CHECK', UDP_CHECK: 'UDP CHECK', DNS_CHECK: 'DNS_CHECK:' };
+
+/**
+ * The subject says the real server's state; the body the change of the checker that caused the
+ * mail (`check`: a checker's change while the real server's state stays).
+ */
+export function realServerAlert(routerId: string, rs: string, vs: string, up: boolean, check?: { kind: string; up: boolean }): Alert {
+  const name = (check && CHECK_NAME[check.kind]) ?? 'CHECK';
+  const ok = check?.up ?? up;
   return {
     subject: `[${routerId}] Realserver ${rs} of virtual server ${vs} - ${up ? 'UP' : 'DOWN'}`,
-    body: up ? '=> CHECK succeed on service <=' : '=> CHECK failed on service <=',
+    body: `=> ${name} ${ok ? 'succeed' : 'failed'} on service <=`,
   };
 }
 
 export function quorumAlert(routerId: string, vs: string, up: boolean, weight: number, threshold: number): Alert {
   return {
-    subject: `[${routerId}] Virtual Server ${vs} - ${up ? 'UP' : 'DOWN'}`,
+    subject: `[${routerId}] Virtualserver ${vs} - ${up ? 'UP' : 'DOWN'}`,
     body: up ? `=> Gained quorum ${weight} >= ${threshold} for VS ${vs} <=` : `=> Lost quorum ${weight} < ${threshold} for VS ${vs} <=`,
   };
+}
+
+/** The mail of a checker event (checker-events.ts). */
+export function checkerAlert(routerId: string, a: CheckerAlert): Alert {
+  return a.kind === 'rs' ? realServerAlert(routerId, a.rs, a.vs, a.up, a.check) : quorumAlert(routerId, a.vs, a.up, a.weight, a.threshold);
 }
 
 interface Queued {

@@ -24,7 +24,8 @@ import type { Notifier } from './notify.js';
 
 /** A checker event worth a mail (smtp_alert); servers written as in the FIFO (`[10.0.0.1]:tcp:80`). */
 export type CheckerAlert =
-  | { kind: 'rs'; up: boolean; rs: string; vs: string }
+  /** `check`: one checker's change (its kind and direction) while the real server stays `up`. */
+  | { kind: 'rs'; up: boolean; rs: string; vs: string; check?: { kind: string; up: boolean } }
   | { kind: 'quorum'; up: boolean; vs: string; weight: number; threshold: number };
 
 export interface CheckerEventsOptions {
@@ -94,7 +95,17 @@ export class CheckerEvents {
         if (up) set.add(e.rs);
         else set.delete(e.rs);
         if (e.initial) return; // keepalived: no notification for the initial states
-        this.rsChange(entry, e.rs, up, false);
+        this.rsChange(entry, e.rs, up, false, e.check);
+        return;
+      }
+      case 'checkUp':
+      case 'checkDown': {
+        // keepalived mails each checker's change, not only the real server's, unless no_checker_emails
+        const rs = entry.rs.get(e.rs);
+        if (!rs || !this.config || this.config.global.no_checker_emails || !checkerMailOn(this.config, rs.smtp_alert ?? entry.vs.smtp_alert)) return;
+        const line = formatRsFifoLine({ address: rs.address, port: realServerPort(entry.vs, rs) }, entry.service, e.alive);
+        const kind = e.check.split(' ', 1)[0] as string;
+        this.opts.alert?.({ kind: 'rs', up: e.alive, rs: line.split(' ')[1] as string, vs: formatFifoService(entry.service), check: { kind, up: e.type === 'checkUp' } });
         return;
       }
       case 'quorumUp':
@@ -114,7 +125,7 @@ export class CheckerEvents {
     }
   }
 
-  private rsChange(entry: VsEntry, rsKey: string, up: boolean, stopping: boolean): void {
+  private rsChange(entry: VsEntry, rsKey: string, up: boolean, stopping: boolean, check?: string): void {
     const rs = entry.rs.get(rsKey);
     if (!rs) return;
     const spec: ScriptSpec | undefined = up ? rs.notify_up : rs.notify_down;
@@ -123,7 +134,8 @@ export class CheckerEvents {
     const line = formatRsFifoLine({ address: rs.address, port: realServerPort(entry.vs, rs) }, entry.service, up);
     this.opts.notifier.writeFifos(line);
     if (this.config && checkerMailOn(this.config, rs.smtp_alert ?? entry.vs.smtp_alert) && !stopping) {
-      this.opts.alert?.({ kind: 'rs', up, rs: (line.split(' ')[1] as string), vs: formatFifoService(entry.service) });
+      const kind = check?.split(' ', 1)[0];
+      this.opts.alert?.({ kind: 'rs', up, rs: line.split(' ')[1] as string, vs: formatFifoService(entry.service), ...(kind !== undefined ? { check: { kind, up } } : {}) });
     }
   }
 
