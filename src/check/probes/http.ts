@@ -19,7 +19,8 @@
  *   system CAs without one), and the host name only when `sni` is set (checked against `sni`).
  * - TLS close: keepalived 2.2.7 shuts TLS down quietly (no close_notify, the TCP connection just
  *   closes), and so does vipkeeper; with `tlsCompliant` (keepalived 2.3's tls_compliant) a
- *   close_notify alert goes first.
+ *   close_notify alert goes first, also after a response that fails the status, digest or regex
+ *   (a timeout or a broken session still just closes).
  * - `fwmark` (SO_MARK) and `bindIf` other than for IPv6 link-local zones are not applied.
  *
  * Plain HTTP to an IP address runs on the addon's TcpConnector (native-connector.ts): the
@@ -184,6 +185,9 @@ class HttpStatic implements ConnectionListener<ProbeSink> {
   }
 }
 
+/** Failures judged on a whole response: the TLS session is intact, so tls_compliant closes it politely (as keepalived 2.3). */
+const RESPONSE_FAILURES: ReadonlySet<string> = new Set(['status', 'digest', 'regex']);
+
 const statics = new WeakMap<HttpProbeSpec, HttpStatic>();
 
 function staticsFor(spec: HttpProbeSpec): HttpStatic {
@@ -207,6 +211,8 @@ class HttpExchange implements ConnectionListener<undefined> {
   handle = -1;
   sock: net.Socket | undefined;
   private closing = false;
+  /** The TLS handshake is done: with tlsCompliant even a failed check closes with close_notify. */
+  secured = false;
   private readonly reader: HttpResponseReader;
   private statusChecked = false;
   private received = 0;
@@ -245,7 +251,7 @@ class HttpExchange implements ConnectionListener<undefined> {
       const conn = nativeConnections()!;
       if (result.ok) conn.finish(this.handle);
       else conn.cancel(this.handle);
-    } else if (this.sock !== undefined && result.ok) {
+    } else if (this.sock !== undefined && (result.ok || (this.secured && this.st.spec.tlsCompliant === true && RESPONSE_FAILURES.has(result.reason)))) {
       this.closing = true;
       // keepalived 2.2.7 closes TLS quietly (no close_notify); end() on a TLS socket sends one
       if (this.st.secure && this.st.spec.tlsCompliant !== true) this.sock.destroy();
@@ -458,6 +464,7 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
     sock.on('error', (e) => ex.onError(e));
     if (st.secure) sock.once('connect', () => ex.setPhase('in the TLS handshake'));
     sock.once(st.secure ? 'secureConnect' : 'connect', () => {
+      ex.secured = st.secure;
       ex.setPhase('sending the request');
       sock.write(st.request);
       ex.setPhase('waiting for the response header');
