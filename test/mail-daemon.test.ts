@@ -144,7 +144,7 @@ async function scenario(name: string, flags: string[]): Promise<Mail[]> {
     );
     // the virtual server's quorum mails (up at start, down with its only real server) are not what this is about
     const mails = readMails(maildir);
-    expect(mails.map((m) => m.subject)).toContain(`[lb-mail] Virtualserver ${VS} - DOWN`);
+    expect(mails.filter((m) => m.subject === `[lb-mail] Virtualserver ${VS} - DOWN`).map((m) => m.body)).toEqual(['=> Lost quorum 1+0=1 <= 0 <=']);
     return mails.filter((m) => !m.subject.startsWith('[lb-mail] Virtualserver'));
   } finally {
     await vk.terminate();

@@ -55,7 +55,7 @@ describe('the mailer', () => {
     expect(m.enabled).toBe(true);
     m.send(vrrpAlert(m.routerId, 'instance', 'VI_1', 'MASTER'));
     m.send(realServerAlert(m.routerId, '[10.9.1.2]:tcp:80', '[10.9.0.1]:tcp:80', false));
-    m.send(quorumAlert(m.routerId, '[10.9.0.1]:tcp:80', false, 1, 2));
+    m.send(quorumAlert(m.routerId, { vs: '[10.9.0.1]:tcp:80', up: false, weight: 1, threshold: 2, quorum: 2, hysteresis: 0 }));
     const got = await messages(maildir, 3);
     await m.idle();
     expect(m.stats).toEqual({ queued: 0, sent: 3, failed: 0, dropped: 0 });
@@ -73,6 +73,7 @@ describe('the mailer', () => {
       expect(t).toMatch(/^X-Peer:/m); // stored by aiosmtpd: it came over SMTP
     }
     expect(got.find((t) => t.includes('Entering MASTER'))).toContain('=> VRRP Instance is now owning VRRP VIPs <=');
+    expect(got.find((t) => t.includes('Virtualserver'))).toContain('=> Lost quorum 2+0=2 <= 1 <='); // keepalived's do_vs_notifies
     m.stop();
   });
 
@@ -147,7 +148,7 @@ describe('the mailer', () => {
     });
     const m = new Mailer(c);
     const port = await startCheckerPort(c, capture().logger, (a) =>
-      m.send(a.kind === 'rs' ? realServerAlert(m.routerId, a.rs, a.vs, a.up) : quorumAlert(m.routerId, a.vs, a.up, a.weight, a.threshold)),
+      m.send(checkerAlert(m.routerId, a)),
     );
     const vs = '10.9.0.1 80 TCP';
     port.onEvent({ type: 'rsDown', vs, rs: '10.9.1.1:80', address: '10.9.1.1', port: 80, weight: 1 });

@@ -26,7 +26,7 @@ import type { Notifier } from './notify.js';
 export type CheckerAlert =
   /** `check`: one checker's change (its kind and direction) while the real server stays `up`. */
   | { kind: 'rs'; up: boolean; rs: string; vs: string; check?: { kind: string; up: boolean } }
-  | { kind: 'quorum'; up: boolean; vs: string; weight: number; threshold: number };
+  | { kind: 'quorum'; up: boolean; vs: string; weight: number; threshold: number; quorum: number; hysteresis: number; initial?: boolean };
 
 export interface CheckerEventsOptions {
   notifier: Notifier;
@@ -117,7 +117,10 @@ export class CheckerEvents {
         const spec = up ? entry.vs.quorum_up : entry.vs.quorum_down;
         if (spec) n.run(up ? 'quorum_up' : 'quorum_down', spec, { vs: e.vs });
         n.writeFifos(formatVsFifoLine(entry.service, up));
-        if (entry.mail) this.opts.alert?.({ kind: 'quorum', up, vs: formatFifoService(entry.service), weight: e.weight, threshold: e.threshold });
+        if (entry.mail) {
+          const q = { quorum: entry.vs.quorum, hysteresis: entry.vs.hysteresis, ...(e.initial ? { initial: true } : {}) };
+          this.opts.alert?.({ kind: 'quorum', up, vs: formatFifoService(entry.service), weight: e.weight, threshold: e.threshold, ...q });
+        }
         return;
       }
       default:
