@@ -215,11 +215,14 @@ describe('tls_compliant', () => {
     const tap = servers.add(await startRecordTap(tls12.port));
     await expect(run(sslGet(tap.port, { tlsClient: client }))).resolves.toMatchObject({ ok: true });
     await expect(run(sslGet(tap.port, { tlsClient: client, tlsCompliant: true }))).resolves.toMatchObject({ ok: true });
+    // a failed check (the status is not accepted) on an intact session: close_notify too
+    await expect(run(sslGet(tap.port, { tlsClient: client, tlsCompliant: true, url: { path: '/', statusCodes: [[300, 399]] } }))).resolves.toMatchObject({ ok: false, reason: 'status' });
     // the relay sees each client side end (FIN, or the close after close_notify)
-    await waitFor(() => tap.after.length === 2 && tls12.clients.length === 2, 2000, 'both connections');
+    await waitFor(() => tap.after.length === 3 && tls12.clients.length === 3, 2000, 'the three connections');
     await new Promise((r) => setTimeout(r, 300));
     expect(tap.after[0]).toEqual([]); // nothing after the request: just the TCP close
     expect(tap.after[1]).toEqual([21]); // one alert record: close_notify
+    expect(tap.after[2]).toEqual([21]);
   });
 });
 

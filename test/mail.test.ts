@@ -5,8 +5,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigSchema, type ConfigInput } from '../src/config/schema.js';
-import { Mailer, quorumAlert, realServerAlert, vrrpAlert, vrrpMailOn } from '../src/daemon/mail/mailer.js';
-import { checkerMailOn } from '../src/daemon/scripts/checker-events.js';
+import { checkerAlert, Mailer, quorumAlert, realServerAlert, vrrpAlert, vrrpMailOn } from '../src/daemon/mail/mailer.js';
+import { checkerMailOn, type CheckerAlert } from '../src/daemon/scripts/checker-events.js';
 import { startCheckerPort } from '../src/daemon/scripts/checker-port.js';
 import type { Logger } from '../src/sys/logger.js';
 import { freePort, LOOPBACK4, Servers, startAiosmtpd } from './helpers/servers.js';
@@ -55,7 +55,7 @@ describe('the mailer', () => {
     expect(m.enabled).toBe(true);
     m.send(vrrpAlert(m.routerId, 'instance', 'VI_1', 'MASTER'));
     m.send(realServerAlert(m.routerId, '[10.9.1.2]:tcp:80', '[10.9.0.1]:tcp:80', false));
-    m.send(quorumAlert(m.routerId, '[10.9.0.1]:tcp:80', false, 1, 2));
+    m.send(quorumAlert(m.routerId, { vs: '[10.9.0.1]:tcp:80', up: false, weight: 1, threshold: 2, quorum: 2, hysteresis: 0 }));
     const got = await messages(maildir, 3);
     await m.idle();
     expect(m.stats).toEqual({ queued: 0, sent: 3, failed: 0, dropped: 0 });
@@ -73,6 +73,7 @@ describe('the mailer', () => {
       expect(t).toMatch(/^X-Peer:/m); // stored by aiosmtpd: it came over SMTP
     }
     expect(got.find((t) => t.includes('Entering MASTER'))).toContain('=> VRRP Instance is now owning VRRP VIPs <=');
+    expect(got.find((t) => t.includes('Virtualserver'))).toContain('=> Lost quorum 2+0=2 <= 1 <='); // keepalived's do_vs_notifies
     m.stop();
   });
 
@@ -110,6 +111,33 @@ describe('the mailer', () => {
     expect(checkerMailOn(c, undefined)).toBe(true);
     expect(checkerMailOn(config(25, { smtp_alert_checker: true }), undefined)).toBe(true);
     expect(checkerMailOn(config(25), undefined)).toBe(false);
+    // no_email_faults: never for FAULT, whatever says to mail
+    const nf = config(25, { smtp_alert: true, no_email_faults: true });
+    expect(vrrpMailOn(nf, true, 'FAULT')).toBe(false);
+    expect(vrrpMailOn(nf, true, 'BACKUP')).toBe(true);
+    expect(vrrpMailOn(c, true, 'FAULT')).toBe(true);
+  });
+
+  it("a checker's mail names its kind, as keepalived's checkers do; the subject says the real server's state", () => {
+    expect(checkerAlert('lb1', { kind: 'rs', up: false, rs: '[10.9.1.2]:tcp:80', vs: '[10.9.0.1]:tcp:80', check: { kind: 'TCP_CHECK', up: true } })).toEqual({
+      subject: '[lb1] Realserver [10.9.1.2]:tcp:80 of virtual server [10.9.0.1]:tcp:80 - DOWN',
+      body: '=> TCP CHECK succeed on service <=',
+    });
+    expect(checkerAlert('lb1', { kind: 'rs', up: true, rs: 'R', vs: 'V', check: { kind: 'HTTP_GET', up: true } }).body).toBe('=> CHECK succeed on service <=');
+    expect(checkerAlert('lb1', { kind: 'rs', up: false, rs: 'R', vs: 'V', check: { kind: 'PING_CHECK', up: false } }).body).toBe('=> ICMP CHECK failed on service <=');
+  });
+
+  it("no_checker_emails: a checker's change while its real server's state stays is not mailed", async () => {
+    const got: CheckerAlert[] = [];
+    const vsCfg = { virtual_servers: [{ address: '10.9.0.1', port: 80, smtp_alert: true, real_servers: [{ address: '10.9.1.1', checks: [{ type: 'TCP_CHECK' as const }] }] }] };
+    const vs = '10.9.0.1 80 TCP';
+    const ev = { type: 'checkDown' as const, vs, rs: '10.9.1.1:80', address: '10.9.1.1', port: 80, check: 'TCP_CHECK 10.9.1.1:80 x', alive: false };
+    for (const flag of [false, true]) {
+      const port = await startCheckerPort(config(25, { no_checker_emails: flag }, vsCfg), capture().logger, (a) => got.push(a));
+      port.onEvent(ev);
+      await port.close();
+    }
+    expect(got).toEqual([{ kind: 'rs', up: false, rs: '[10.9.1.1]:tcp:80', vs: '[10.9.0.1]:tcp:80', check: { kind: 'TCP_CHECK', up: false } }]);
   });
 
   it('gets the checker alerts of a virtual server with smtp_alert, off the event path', async () => {
@@ -120,7 +148,7 @@ describe('the mailer', () => {
     });
     const m = new Mailer(c);
     const port = await startCheckerPort(c, capture().logger, (a) =>
-      m.send(a.kind === 'rs' ? realServerAlert(m.routerId, a.rs, a.vs, a.up) : quorumAlert(m.routerId, a.vs, a.up, a.weight, a.threshold)),
+      m.send(checkerAlert(m.routerId, a)),
     );
     const vs = '10.9.0.1 80 TCP';
     port.onEvent({ type: 'rsDown', vs, rs: '10.9.1.1:80', address: '10.9.1.1', port: 80, weight: 1 });

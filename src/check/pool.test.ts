@@ -37,7 +37,7 @@ describe('ServicePool: real servers', () => {
     expect(types(pool.bootstrap())).toEqual(['rsUp', 'rsUp', 'quorumUp']);
 
     expect(pool.setCheck('10.0.1.1:80', pingKey, { up: false })).toEqual([
-      { type: 'rsDown', vs: '10.0.0.1 80 TCP', rs: '10.0.1.1:80', address: '10.0.1.1', port: 80, weight: 1 },
+      { type: 'rsDown', vs: '10.0.0.1 80 TCP', rs: '10.0.1.1:80', address: '10.0.1.1', port: 80, weight: 1, check: pingKey },
     ]);
     // a checker's change while the RS stays down: only the checker's event (keepalived mails it unless no_checker_emails)
     expect(pool.setCheck('10.0.1.1:80', tcpKey, { up: false })).toEqual([

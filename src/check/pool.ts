@@ -30,7 +30,8 @@ export interface CheckVerdictView {
 }
 
 export type PoolEvent =
-  | { type: 'rsUp' | 'rsDown'; vs: string; rs: string; address: string; port: number; weight: number; initial?: true }
+  /** `check`: the checker whose change made it (keepalived's mail names that checker's kind). */
+  | { type: 'rsUp' | 'rsDown'; vs: string; rs: string; address: string; port: number; weight: number; initial?: true; check?: string }
   | { type: 'rsWeight'; vs: string; rs: string; address: string; port: number; weight: number; previous: number }
   /** One checker of a real server went up or down while the real server's state stayed `alive` (keepalived mails these unless no_checker_emails). */
   | { type: 'checkUp' | 'checkDown'; vs: string; rs: string; address: string; port: number; check: string; alive: boolean }
@@ -158,7 +159,7 @@ export class ServicePool {
     e.checks.set(checkKey, { up: verdict.up, ...weightFields(verdict) });
     const events: PoolEvent[] = [];
     const wasAlive = e.alive;
-    this.refreshRs(e, events);
+    this.refreshRs(e, events, checkKey);
     if (prev.up !== verdict.up && e.alive === wasAlive) events.push({ type: verdict.up ? 'checkUp' : 'checkDown', ...this.rsFields(e), check: checkKey, alive: e.alive });
     this.refreshQuorum(events);
     return events;
@@ -287,14 +288,14 @@ export class ServicePool {
     return e;
   }
 
-  private refreshRs(e: RsEntry, events: PoolEvent[]): void {
+  private refreshRs(e: RsEntry, events: PoolEvent[], check?: string): void {
     const alive = allUp(e);
     const weight = effectiveWeight(e);
     const previous = e.weight;
     if (alive !== e.alive) {
       e.alive = alive;
       e.weight = weight;
-      events.push({ type: alive ? 'rsUp' : 'rsDown', ...this.rsFields(e), weight });
+      events.push({ type: alive ? 'rsUp' : 'rsDown', ...this.rsFields(e), weight, ...(check !== undefined ? { check } : {}) });
     } else if (weight !== previous) {
       e.weight = weight;
       if (alive) events.push({ type: 'rsWeight', ...this.rsFields(e), weight, previous });

@@ -238,6 +238,24 @@ describe('resolveChecks: inheritance checker → RS → VS → default', () => {
     expect(none?.specs[0]).not.toHaveProperty('sni');
   });
 
+  it('log_all_failures: the checker’s own, or global checker_log_all_failures for every checker (keepalived ORs them)', () => {
+    const vs = (own?: boolean): VsIn[] => [{ address: '10.0.0.1', port: 80, real_servers: [{ address: '10.0.1.1', checks: [{ type: 'TCP_CHECK', ...(own !== undefined ? { log_all_failures: own } : {}) }] }] }];
+    expect(only(cfg(vs())).logAllFailures).toBeUndefined();
+    expect(only(cfg(vs(true))).logAllFailures).toBe(true);
+    expect(only(cfg(vs(), { global: { checker_log_all_failures: true } })).logAllFailures).toBe(true);
+    expect(only(cfg(vs(false), { global: { checker_log_all_failures: true } })).logAllFailures).toBe(true);
+  });
+
+  it('regex_options and offsets reach the spec; without a regex, or min past max, they are dropped with a warning (as keepalived)', () => {
+    const vs = (url: Record<string, unknown>): VsIn[] => [{ address: '10.0.0.1', port: 80, real_servers: [{ address: '10.0.1.1', checks: [{ type: 'HTTP_GET', url: [{ path: '/', ...url }] }] }] }];
+    const spec = (url: Record<string, unknown>) => (only(cfg(vs(url))).specs[0] as { url: Record<string, unknown> }).url;
+    expect(spec({ regex: 'ok', regex_options: ['multiline', 'caseless'], regex_min_offset: 3, regex_max_offset: 9 })).toMatchObject({ regexOptions: ['caseless', 'multiline'], regexMinOffset: 3, regexMaxOffset: 9 });
+    expect(spec({ regex_options: ['caseless'], regex_min_offset: 3 })).not.toHaveProperty('regexOptions');
+    expect(spec({ regex: 'ok', regex_min_offset: 10, regex_max_offset: 5 })).not.toHaveProperty('regexMinOffset');
+    const s = resolveServices(cfg(vs({ regex: 'ok', regex_min_offset: 10, regex_max_offset: 5 })));
+    expect(s.warnings.join('\n')).toMatch(/regex_min_offset 10 is past regex_max_offset 5; both are ignored/);
+  });
+
   it('DNS, SMTP, UDP and FILE_CHECK specs carry their defaults', () => {
     const c = cfg(
       [

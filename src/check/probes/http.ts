@@ -19,7 +19,8 @@
  *   system CAs without one), and the host name only when `sni` is set (checked against `sni`).
  * - TLS close: keepalived 2.2.7 shuts TLS down quietly (no close_notify, the TCP connection just
  *   closes), and so does vipkeeper; with `tlsCompliant` (keepalived 2.3's tls_compliant) a
- *   close_notify alert goes first.
+ *   close_notify alert goes first, also after a response that fails the status, digest or regex
+ *   (a timeout or a broken session still just closes).
  * - `fwmark` (SO_MARK) and `bindIf` (SO_BINDTODEVICE) are set on the socket before bind and
  *   connect, as keepalived does; SSL_GET's TLS runs over that socket.
  *
@@ -185,6 +186,9 @@ class HttpStatic implements ConnectionListener<ProbeSink> {
   }
 }
 
+/** Failures judged on a whole response: the TLS session is intact, so tls_compliant closes it politely (as keepalived 2.3). */
+const RESPONSE_FAILURES: ReadonlySet<string> = new Set(['status', 'digest', 'regex']);
+
 const statics = new WeakMap<HttpProbeSpec, HttpStatic>();
 
 function staticsFor(spec: HttpProbeSpec): HttpStatic {
@@ -209,6 +213,8 @@ class HttpExchange implements ConnectionListener<undefined> {
   sock: net.Socket | undefined;
   /** Passed: the socket is closing politely in the background (not to be destroyed). */
   closing = false;
+  /** The TLS handshake is done: with tlsCompliant even a failed check closes with close_notify. */
+  secured = false;
   private readonly reader: HttpResponseReader;
   private statusChecked = false;
   private received = 0;
@@ -247,7 +253,7 @@ class HttpExchange implements ConnectionListener<undefined> {
       const conn = nativeConnections()!;
       if (result.ok) conn.finish(this.handle);
       else conn.cancel(this.handle);
-    } else if (this.sock !== undefined && result.ok) {
+    } else if (this.sock !== undefined && (result.ok || (this.secured && this.st.spec.tlsCompliant === true && RESPONSE_FAILURES.has(result.reason)))) {
       this.closing = true;
       // keepalived 2.2.7 closes TLS quietly (no close_notify); end() on a TLS socket sends one
       if (this.st.secure && this.st.spec.tlsCompliant !== true) this.sock.destroy();
@@ -476,6 +482,7 @@ function probeHttp(spec: HttpProbeSpec, signal: AbortSignal): Promise<ProbeResul
     sock.on('error', (e) => ex.onError(e));
     if (st.secure) sock.once('connect', () => ex.setPhase('in the TLS handshake'));
     sock.once(st.secure ? 'secureConnect' : 'connect', () => {
+      ex.secured = st.secure;
       ex.setPhase('sending the request');
       sock.write(st.request);
       ex.setPhase('waiting for the response header');

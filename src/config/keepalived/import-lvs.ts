@@ -108,6 +108,23 @@ export const URL: Table = table('url', {
   tls_compliant: bool('tls_compliant'),
 });
 
+/** keepalived's url_check: regex parameters without a regex, or a min offset past the max, are dropped with a log line. */
+function regexParameters(ctx: ImportContext, node: KNode, u: Obj): void {
+  const params = ['regex_options', 'regex_min_offset', 'regex_max_offset', 'regex_no_match'].filter((k) => u[k] !== undefined);
+  if (u.regex === undefined && params.length > 0) {
+    ctx.warn(node.loc, `url block has ${params.join(', ')} without a regex; keepalived ignores them ("regex parameters specified without regex"), and so does vipkeeper`);
+    for (const k of params) delete u[k];
+    return;
+  }
+  const min = u.regex_min_offset as number | undefined;
+  const max = u.regex_max_offset as number | undefined;
+  if (min !== undefined && max !== undefined && min > max) {
+    ctx.warn(node.loc, `regex_min_offset ${min} is past regex_max_offset ${max}; keepalived ignores both, and so does vipkeeper`);
+    delete u.regex_min_offset;
+    delete u.regex_max_offset;
+  }
+}
+
 /** keepalived reads the offset with strtoul; anything else is logged and taken as 0 (no bound). */
 function regexOffset(key: string): Handler {
   return (ctx, node, t, path) => {
@@ -134,6 +151,7 @@ function urlBlock(): Handler {
       ctx.error(node.loc, `url block has no path; add 'path /…'`);
       return;
     }
+    regexParameters(ctx, node, u);
     arr.push(u);
   };
 }

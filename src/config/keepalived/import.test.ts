@@ -170,6 +170,31 @@ describe('keepalived importer: warnings', () => {
   });
 });
 
+describe('keepalived importer: regex parameters (check_http.c url_check)', () => {
+  const vs = (url: string) => `virtual_server 10.0.0.1 80 {\n  protocol TCP\n  lb_algo rr\n  lb_kind DR\n  real_server 10.0.1.1 80 {\n    HTTP_GET {\n      url {\n        path /\n${url}      }\n    }\n  }\n}\n`;
+  const url0 = (text: string) => (imp(vs(text)).config?.virtual_servers?.[0]?.real_servers?.[0]?.checks?.[0] as { url: Record<string, unknown>[] }).url[0];
+
+  it('reads the options vipkeeper honours, reports the others at their column', () => {
+    const text = '        regex "^ok"\n        regex_options caseless ucp multiline nonsense\n        regex_min_offset 4\n        regex_max_offset 40\n';
+    expect(url0(text)).toMatchObject({ regex: '^ok', regex_options: ['caseless', 'multiline'], regex_min_offset: 4, regex_max_offset: 40 });
+    expect(msgs(vs(text))).toEqual([
+      "/etc/keepalived/keepalived.conf:10:32: warning: regex option 'ucp' has no JavaScript equivalent and is not applied: \\d, \\w and \\b match ASCII only, not by Unicode property",
+      "/etc/keepalived/keepalived.conf:10:46: warning: 'nonsense' is not a regex option; keepalived ignores it, and so does vipkeeper",
+    ].map((m) => m.replace(/\\\\/g, '\\')));
+  });
+
+  it('drops them without a regex, and both offsets when min is past max, as keepalived', () => {
+    expect(url0('        regex_options caseless\n        regex_min_offset 4\n')).toEqual({ path: '/' });
+    expect(msgs(vs('        regex_options caseless\n'))).toEqual([
+      "/etc/keepalived/keepalived.conf:7:7: warning: url block has regex_options without a regex; keepalived ignores them (\"regex parameters specified without regex\"), and so does vipkeeper",
+    ]);
+    expect(url0('        regex ok\n        regex_min_offset 9\n        regex_max_offset 3\n')).toEqual({ path: '/', regex: 'ok' });
+    expect(msgs(vs('        regex ok\n        regex_min_offset x\n'))).toEqual([
+      "/etc/keepalived/keepalived.conf:10:9: warning: 'regex_min_offset' needs one offset in bytes; keepalived ignores this line, and so does vipkeeper",
+    ]);
+  });
+});
+
 describe('keepalived importer: semantic errors', () => {
   it.each([
     ['a VRID of 300', INSTANCE('  virtual_router_id 300'), /3:21: error: 'virtual_router_id' 300 is out of range; use 1\.\.255/],

@@ -140,7 +140,7 @@ describe('point 6: no secret in a diagnostic', () => {
     expect(r.diagnostics.map(formatDiagnostic)).toContainEqual(`${FILE}:6:24: warning: ignored after 'auth_pass …': '…' (keepalived reads one keyword a line)`);
   });
 
-  it('a refused auth_hmac and an SSL block keep their keys out of the report and the migration comments', () => {
+  it('a refused auth_hmac and an SSL block keep their keys out of the report (the SSL block is acted on now: nothing of it is reported)', () => {
     const text = `SSL {\n  password s3cr3tpw\n  key /etc/k.pem\n}\n${instance('VI_1', 51, '  auth_hmac {\n    key 1 s3cr3thmac\n  }\n', '10.9.0.1/32')}`;
     secretFree(text, 's3cr3tpw');
     const r = secretFree(text, 's3cr3thmac');

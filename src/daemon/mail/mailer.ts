@@ -109,16 +109,18 @@ export function realServerAlert(routerId: string, rs: string, vs: string, up: bo
   };
 }
 
-export function quorumAlert(routerId: string, vs: string, up: boolean, weight: number, threshold: number): Alert {
+/** keepalived's do_vs_notifies: `=> Lost quorum QUORUM+HYSTERESIS=THRESHOLD <= WEIGHT <=` (its format, '+' and '<=' whatever the direction). */
+export function quorumAlert(routerId: string, a: Omit<Extract<CheckerAlert, { kind: 'quorum' }>, 'kind'>): Alert {
+  const what = a.up ? (a.initial ? 'Starting with quorum up' : 'Gained quorum') : a.initial ? 'Starting with quorum down' : 'Lost quorum';
   return {
-    subject: `[${routerId}] Virtualserver ${vs} - ${up ? 'UP' : 'DOWN'}`,
-    body: up ? `=> Gained quorum ${weight} >= ${threshold} for VS ${vs} <=` : `=> Lost quorum ${weight} < ${threshold} for VS ${vs} <=`,
+    subject: `[${routerId}] Virtualserver ${a.vs} - ${a.up ? 'UP' : 'DOWN'}`,
+    body: `=> ${what} ${a.quorum}+${a.hysteresis}=${a.threshold} <= ${a.weight} <=`,
   };
 }
 
 /** The mail of a checker event (checker-events.ts). */
 export function checkerAlert(routerId: string, a: CheckerAlert): Alert {
-  return a.kind === 'rs' ? realServerAlert(routerId, a.rs, a.vs, a.up, a.check) : quorumAlert(routerId, a.vs, a.up, a.weight, a.threshold);
+  return a.kind === 'rs' ? realServerAlert(routerId, a.rs, a.vs, a.up, a.check) : quorumAlert(routerId, a);
 }
 
 interface Queued {

@@ -26,7 +26,7 @@ import type { Notifier } from './notify.js';
 export type CheckerAlert =
   /** `check`: one checker's change (its kind and direction) while the real server stays `up`. */
   | { kind: 'rs'; up: boolean; rs: string; vs: string; check?: { kind: string; up: boolean } }
-  | { kind: 'quorum'; up: boolean; vs: string; weight: number; threshold: number };
+  | { kind: 'quorum'; up: boolean; vs: string; weight: number; threshold: number; quorum: number; hysteresis: number; initial?: boolean };
 
 export interface CheckerEventsOptions {
   notifier: Notifier;
@@ -95,7 +95,7 @@ export class CheckerEvents {
         if (up) set.add(e.rs);
         else set.delete(e.rs);
         if (e.initial) return; // keepalived: no notification for the initial states
-        this.rsChange(entry, e.rs, up, false);
+        this.rsChange(entry, e.rs, up, false, e.check);
         return;
       }
       case 'checkUp':
@@ -117,7 +117,10 @@ export class CheckerEvents {
         const spec = up ? entry.vs.quorum_up : entry.vs.quorum_down;
         if (spec) n.run(up ? 'quorum_up' : 'quorum_down', spec, { vs: e.vs });
         n.writeFifos(formatVsFifoLine(entry.service, up));
-        if (entry.mail) this.opts.alert?.({ kind: 'quorum', up, vs: formatFifoService(entry.service), weight: e.weight, threshold: e.threshold });
+        if (entry.mail) {
+          const q = { quorum: entry.vs.quorum, hysteresis: entry.vs.hysteresis, ...(e.initial ? { initial: true } : {}) };
+          this.opts.alert?.({ kind: 'quorum', up, vs: formatFifoService(entry.service), weight: e.weight, threshold: e.threshold, ...q });
+        }
         return;
       }
       default:
@@ -125,7 +128,7 @@ export class CheckerEvents {
     }
   }
 
-  private rsChange(entry: VsEntry, rsKey: string, up: boolean, stopping: boolean): void {
+  private rsChange(entry: VsEntry, rsKey: string, up: boolean, stopping: boolean, check?: string): void {
     const rs = entry.rs.get(rsKey);
     if (!rs) return;
     const spec: ScriptSpec | undefined = up ? rs.notify_up : rs.notify_down;
@@ -134,7 +137,8 @@ export class CheckerEvents {
     const line = formatRsFifoLine({ address: rs.address, port: realServerPort(entry.vs, rs) }, entry.service, up);
     this.opts.notifier.writeFifos(line);
     if (this.config && checkerMailOn(this.config, rs.smtp_alert ?? entry.vs.smtp_alert) && !stopping) {
-      this.opts.alert?.({ kind: 'rs', up, rs: (line.split(' ')[1] as string), vs: formatFifoService(entry.service) });
+      const kind = check?.split(' ', 1)[0];
+      this.opts.alert?.({ kind: 'rs', up, rs: line.split(' ')[1] as string, vs: formatFifoService(entry.service), ...(kind !== undefined ? { check: { kind, up } } : {}) });
     }
   }
 
