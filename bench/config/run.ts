@@ -73,7 +73,7 @@ try {
     const row =
       `| ${n.toLocaleString('en')} (${mb(conf)} MB, yaml ${mb(yaml)} MB) | ${k.wallS.toFixed(2)} s, ${k.cpuS.toFixed(2)} s CPU, ${k.rssMB.toFixed(0)} MB ` +
       `| ${v.wallS.toFixed(2)} s, ${v.cpuS.toFixed(2)} s CPU, ${v.rssMB.toFixed(0)} MB | ×${(v.wallS / k.wallS).toFixed(2)} wall, ${cpuRatio(v)}, ×${(v.rssMB / k.rssMB).toFixed(1)} RSS ` +
-      `| ${y.wallS.toFixed(2)} s, ${y.cpuS.toFixed(2)} s CPU, ${y.rssMB.toFixed(0)} MB | ×${(y.wallS / k.wallS).toFixed(2)} wall, ${cpuRatio(y)} |`;
+      `| ${y.wallS.toFixed(2)} s, ${y.cpuS.toFixed(2)} s CPU, ${y.rssMB.toFixed(0)} MB | ×${(y.wallS / k.wallS).toFixed(2)} wall, ${cpuRatio(y)}, ×${(y.rssMB / k.rssMB).toFixed(1)} RSS |`;
     rows.push(row);
     console.log(row);
   }
