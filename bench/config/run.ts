@@ -54,6 +54,8 @@ const which = spawnSync('sh', ['-c', 'command -v keepalived && test -x /usr/bin/
 if (which.status !== 0) throw new Error('needs keepalived and GNU time (apt-get install keepalived time)');
 const kver = (spawnSync('keepalived', ['--version'], { encoding: 'utf8' }).stderr.split('\n')[0] ?? '').trim();
 
+// the machine may be shared: its load at the start and the end go into the table's header
+const loadAtStart = loadavg()[0] ?? 0;
 const dir = mkdtempSync(path.join(tmpdir(), 'vipkeeper-bench-config-'));
 const rows: string[] = [];
 try {
@@ -71,7 +73,7 @@ try {
     const row =
       `| ${n.toLocaleString('en')} (${mb(conf)} MB, yaml ${mb(yaml)} MB) | ${k.wallS.toFixed(2)} s, ${k.cpuS.toFixed(2)} s CPU, ${k.rssMB.toFixed(0)} MB ` +
       `| ${v.wallS.toFixed(2)} s, ${v.cpuS.toFixed(2)} s CPU, ${v.rssMB.toFixed(0)} MB | ×${(v.wallS / k.wallS).toFixed(2)} wall, ${cpuRatio(v)}, ×${(v.rssMB / k.rssMB).toFixed(1)} RSS ` +
-      `| ${y.wallS.toFixed(2)} s, ${y.cpuS.toFixed(2)} s CPU, ${y.rssMB.toFixed(0)} MB | ×${(y.wallS / k.wallS).toFixed(2)} wall, ${cpuRatio(y)} |`;
+      `| ${y.wallS.toFixed(2)} s, ${y.cpuS.toFixed(2)} s CPU, ${y.rssMB.toFixed(0)} MB | ×${(y.wallS / k.wallS).toFixed(2)} wall, ${cpuRatio(y)}, ×${(y.rssMB / k.rssMB).toFixed(1)} RSS |`;
     rows.push(row);
     console.log(row);
   }
@@ -80,7 +82,7 @@ try {
 }
 
 const header = [
-  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} CPUs (load average ${loadavg()[0]?.toFixed(1)} at the end), ${kver}, node ${process.version}, best of ${ROUNDS}.`,
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} CPUs (load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]?.toFixed(1)} at the end), ${kver}, node ${process.version}, best of ${ROUNDS}.`,
   'Each size: 100 real servers to a virtual server, one TCP_CHECK each (bench/config/gen.ts). "CPU" is user + sys; RSS is the peak.',
   '',
   '| real servers (file) | `keepalived -t` | `vipkeeper check` keepalived.conf | ratio | `vipkeeper check` migrated YAML | ratio |',

@@ -9,7 +9,7 @@
 // the whole input as before, so every diagnostic comes from zod exactly as without the fast path.
 // parse-model.test.ts holds the readers to zod's output (values and key order) on random input.
 import { isIP } from 'node:net';
-import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { parseDuration } from './duration.js';
 import { CheckSchema, ConfigSchema, RealServerSchema, type Config, type RealServer } from './schema.js';
 
 /** ConfigSchema.safeParse's answer (zod's own type, so callers read issues as before). */
@@ -18,10 +18,11 @@ export type ModelParse = ReturnType<typeof ConfigSchema.safeParse>;
 const GIVE_UP = Symbol('give up');
 type Reader = (v: unknown) => unknown;
 
-const DURATION_RE = new RegExp(DURATION_PATTERN);
+// the schema's Duration: a number >= 0, or a string matching DURATION_PATTERN (parseDuration
+// matches the same pattern, and says undefined when it does not)
 const duration: Reader = (v) => {
   if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? parseDuration(v) : GIVE_UP;
-  return typeof v === 'string' && DURATION_RE.test(v) ? parseDuration(v) : GIVE_UP;
+  return typeof v === 'string' ? (parseDuration(v) ?? GIVE_UP) : GIVE_UP;
 };
 const intIn = (min: number, max: number): Reader => (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max ? v : GIVE_UP);
 const uint = intIn(0, Number.MAX_SAFE_INTEGER);

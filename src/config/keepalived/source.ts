@@ -257,14 +257,14 @@ export class SourceStack {
             this.opts.onFileEnd();
             continue;
           }
-          const loc = { file: src.ctx.file, line: lineNo, col: 1 };
+          const loc = (col = 1) => ({ file: src.ctx.file, line: lineNo, col });
           if (rawLine.length > MAX_LINE && byteLength(rawLine) > MAX_LINE) {
-            this.report.diag('warning', loc, `line too long (over ${MAX_LINE} characters) - ignoring`);
+            this.report.diag('warning', loc(), `line too long (over ${MAX_LINE} characters) - ignoring`);
             continue;
           }
           const nul = rawLine.indexOf('\0');
           if (nul >= 0) {
-            this.report.diag('warning', { ...loc, col: nul + 1 }, 'line contains a NUL character - ignoring');
+            this.report.diag('warning', loc(nul + 1), 'line contains a NUL character - ignoring');
             continue;
           }
           return { text: decomment(rawLine), line: lineNo, ctx: src.ctx, transformed: false };

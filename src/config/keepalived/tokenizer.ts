@@ -13,6 +13,14 @@ const PLAIN_LINE_SPECIALS = /[#!"\\]/;
  * keeps it, even when a comment came before it.
  */
 export function decomment(line: string): LStr {
+  // the usual line: trimmed into one located string (not a whole-line one, then its trimmed copy)
+  if (!PLAIN_LINE_SPECIALS.test(line)) {
+    let a = 0;
+    let b = line.length;
+    while (a < b && isBlank(line.charCodeAt(a))) a++;
+    while (b > a && isBlank(line.charCodeAt(b - 1))) b--;
+    return new LStr(a === 0 && b === line.length ? line : line.slice(a, b), new Consecutive(1 + a));
+  }
   return decommentLocated(new LStr(line, new Consecutive(1)));
 }
 

@@ -38,17 +38,27 @@ export function applyLedger(doc: Record<string, unknown>, strip: boolean): Found
   for (const use of reportedFields()) {
     const toks = tokens(use.pattern);
     const drop = strip && use.entry.status === 'not-acted';
-    const visit = (node: unknown, i: number, path: (string | number)[], listKey: string | undefined, parent: Container | undefined, index: number | undefined): void => {
+    // one path stack, copied only for a field found: a large config has 100,000 list entries to pass
+    const path: (string | number)[] = [];
+    const visit = (node: unknown, i: number, listKey: string | undefined, parent: Container | undefined, index: number | undefined): void => {
       const tok = toks[i] as string;
       const last = i === toks.length - 1;
       if (tok === '[]') {
         if (!Array.isArray(node)) return;
-        node.forEach((el, k) => visit(el, i + 1, [...path, k], listKey, node, k));
+        for (let k = 0; k < node.length; k++) {
+          path.push(k);
+          visit(node[k], i + 1, listKey, node, k);
+          path.pop();
+        }
         return;
       }
       if (tok === '*') {
         if (!isObject(node)) return;
-        for (const k of Object.keys(node)) visit(node[k], i + 1, [...path, k], undefined, node, undefined);
+        for (const k of Object.keys(node)) {
+          path.push(k);
+          visit(node[k], i + 1, undefined, node, undefined);
+          path.pop();
+        }
         return;
       }
       if (typeof node === 'string' && last && listKey !== undefined && VIP_LISTS.has(listKey) && Array.isArray(parent) && index !== undefined) {
@@ -71,9 +81,11 @@ export function applyLedger(doc: Record<string, unknown>, strip: boolean): Found
         if (drop) delete node[tok];
         return;
       }
-      visit(node[tok], i + 1, [...path, tok], tok, node, undefined);
+      path.push(tok);
+      visit(node[tok], i + 1, tok, node, undefined);
+      path.pop();
     };
-    visit(doc, 0, [], undefined, undefined, undefined);
+    visit(doc, 0, undefined, undefined, undefined);
   }
   return found;
 }
