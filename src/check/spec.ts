@@ -357,7 +357,8 @@ function resolveCheck(
     if (check.type !== 'PING_CHECK' && t.port === 0) {
       warnings.push(`${where}: no port to connect to (the real server has none and connect_port is not set)`);
     }
-    target = check.type === 'PING_CHECK' ? t.address : hostPort(t.address, t.port);
+    // the real server's own key when the check connects to it (most do): one string, not two
+    target = check.type === 'PING_CHECK' ? t.address : t.address === rs.address && t.port === rsPort ? rsKey : hostPort(t.address, t.port);
     switch (check.type) {
       case 'TCP_CHECK':
         specs = [{ kind: 'TCP_CHECK', ...t }];
