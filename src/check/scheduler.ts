@@ -22,7 +22,7 @@
  */
 import { getEventListeners } from 'node:events';
 
-import { CheckVerdict, verdictParams, type VerdictOutput, type VerdictState } from './verdict.js';
+import { CheckVerdict, verdictParams, type VerdictOutput, type VerdictParams, type VerdictState } from './verdict.js';
 import type { DirectProbe, Probe, ProbeKind, ProbeResult, ProbeSink, ProbeSpec } from './types.js';
 import type { Clock } from '../sys/clock.js';
 import { DueHeap, type DueItem } from '../sys/due-heap.js';
@@ -286,7 +286,7 @@ export class CheckScheduler {
     if (!job) {
       job = {
         check,
-        verdict: new CheckVerdict(verdictParams(check), inherit),
+        verdict: new CheckVerdict(this.sharedParams(check), inherit),
         listener: undefined,
         listenerId: 0,
         more: undefined,
@@ -313,6 +313,24 @@ export class CheckScheduler {
       if (j.listener === undefined && j.more === undefined && this.jobs.get(j.check.key) === j) this.cancel(j);
     };
   }
+
+  /**
+   * One frozen VerdictParams per distinct timing (a table of 37,300 checks has a handful): an
+   * object of eight fields per job was ~3 MB of the daemon's heap.
+   */
+  private sharedParams(check: ScheduledCheck): VerdictParams {
+    const p = verdictParams(check);
+    const k = `${p.kind} ${p.retry} ${p.delayLoopMs} ${p.delayBeforeRetryMs} ${p.alpha} ${p.urlCount} ${p.fastRecovery} ${p.dynamic}`;
+    let shared = this.params.get(k);
+    if (shared === undefined) {
+      if (this.params.size >= 4096) this.params.clear(); // bounded: only sharing is lost
+      shared = Object.freeze({ ...p, urlCount: Math.max(1, p.urlCount ?? 1) });
+      this.params.set(k, shared);
+    }
+    return shared;
+  }
+
+  private readonly params = new Map<string, VerdictParams>();
 
   has(key: string): boolean {
     return this.jobs.has(key);
