@@ -141,7 +141,8 @@ export class ServicePool {
   bootstrap(): PoolEvent[] {
     const events: PoolEvent[] = [];
     for (const e of this.rs.values()) {
-      if (e.alive) events.push({ type: 'rsUp', ...this.rsFields(e), weight: e.weight, initial: true });
+      // a literal, not a spread of rsFields: 37,300 of these at start
+      if (e.alive) events.push({ type: 'rsUp', vs: this.plan.id, rs: e.plan.key, address: e.plan.address, port: e.plan.port, weight: e.weight, initial: true });
     }
     events.push({ type: this.quorumUp ? 'quorumUp' : 'quorumDown', vs: this.plan.id, weight: this.poolWeight(), threshold: this.threshold(), initial: true });
     const sorry = this.plan.sorry;
@@ -180,7 +181,7 @@ export class ServicePool {
       if (!prev) {
         const e = this.newEntry(r, initial);
         this.rs.set(r.key, e);
-        if (e.alive) events.push({ type: 'rsUp', ...this.rsFields(e), weight: e.weight });
+        if (e.alive) events.push({ type: 'rsUp', vs: this.plan.id, rs: e.plan.key, address: e.plan.address, port: e.plan.port, weight: e.weight });
         continue;
       }
       // the same checkers (the usual reload): the entry's verdicts stay as they are
