@@ -22,7 +22,8 @@ import { NetnsLab } from '../../lab/netns.js';
 import { generate } from './gen.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.join(REPO, 'bin/vipkeeper.js');
+// BENCH_DIST: another build's dist/ (the "before" of a change), same table, same run
+const DIST = process.env.BENCH_DIST ?? path.join(REPO, 'dist');
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? def) : def;
@@ -71,6 +72,11 @@ interface Row {
   rssEndMB: number;
   cpuPct: number;
   reloadS: number;
+  /** CPU seconds (all threads) spent up to ready, and by the reload: on a loaded machine the wall times mostly say how loaded it was. */
+  readyCpuS: number;
+  reloadCpuS: number;
+  /** The daemon's own split of the reload (its "config reloaded" line). */
+  reloadSplit?: string;
   kaMasterS?: number;
   kaRssMB?: number;
   kaReloadS?: number;
@@ -92,7 +98,7 @@ async function one(lab: NetnsLab, n: number): Promise<Row> {
   writeFileSync(conf, text);
 
   const t0 = performance.now();
-  const vk = lab.spawn(ns, [process.execPath, '--max-semi-space-size=8', path.join(REPO, 'dist/cli/bin.js'), 'run', '-f', conf, '-i', 'bench', '--socket', path.join(lab.dir, `vk-${n}.sock`)], `vipkeeper ${n}`);
+  const vk = lab.spawn(ns, [process.execPath, '--max-semi-space-size=8', path.join(DIST, 'cli/bin.js'), 'run', '-f', conf, '-i', 'bench', '--socket', path.join(lab.dir, `vk-${n}.sock`)], `vipkeeper ${n}`);
   let masterAt = 0;
   let runningAt = 0;
   await vk.waitForLine((l) => {
@@ -111,6 +117,7 @@ async function one(lab: NetnsLab, n: number): Promise<Row> {
   }
   const pid = vk.pid;
   const c0 = cpuS(pid);
+  const readyCpuS = c0;
   let rssMax = 0;
   let rssEnd = 0;
   for (let i = 0; i < WINDOW_S; i++) {
@@ -125,9 +132,12 @@ async function one(lab: NetnsLab, n: number): Promise<Row> {
   const changed = text.replace(/(real_server \S+) 80 \{/g, (m: string, head: string) => (k++ % 100 === 0 ? `${head} 81 {` : m));
   writeFileSync(conf, changed);
   const r0 = performance.now();
+  const rc0 = cpuS(pid);
   vk.signal('SIGHUP');
-  await vk.waitForLine((l) => /"msg":"config reloaded"/.test(l) && performance.now() > r0, 300_000);
+  const reloaded = await vk.waitForLine((l) => /"msg":"config reloaded"/.test(l) && performance.now() > r0, 300_000);
   const reloadS = (performance.now() - r0) / 1000;
+  const reloadCpuS = cpuS(pid) - rc0;
+  const split = /"ms":(\{[^}]*\})/.exec(reloaded)?.[1];
   vk.signal('SIGTERM');
   await vk.exitWithin(15_000);
 
@@ -140,6 +150,9 @@ async function one(lab: NetnsLab, n: number): Promise<Row> {
     rssEndMB: rssEnd,
     cpuPct,
     reloadS,
+    readyCpuS,
+    reloadCpuS,
+    ...(split ? { reloadSplit: split.replace(/"/g, '').replace(/,/g, ', ') } : {}),
   };
 
   // keepalived's VRRP process alone on the same file (its checker would need IP_VS)
@@ -180,7 +193,7 @@ try {
     const ka = r.kaMasterS !== undefined ? `${r.kaMasterS.toFixed(2)} s, ${r.kaRssMB?.toFixed(0)} MB (VRRP only)` : 'did not start';
     const ratio = r.kaMasterS !== undefined ? `×${(r.masterS / r.kaMasterS).toFixed(2)}` : '—';
     const kaReload = r.kaReloadS !== undefined ? `${r.kaReloadS.toFixed(2)} s${r.kaReloadOwnS !== undefined ? ` (its own count ${r.kaReloadOwnS.toFixed(3)} s)` : ''}` : '—';
-    const row = `| ${n.toLocaleString('en')} | ${r.readyS.toFixed(2)} s | ${r.masterS.toFixed(2)} s${r.masterFirst ? '' : ' (after ready!)'} | ${ka} | ${ratio} | ${r.rssMaxMB.toFixed(0)} MB (end ${r.rssEndMB.toFixed(0)}) | ${r.cpuPct.toFixed(0)} % | ${r.reloadS.toFixed(2)} s | ${kaReload} |`;
+    const row = `| ${n.toLocaleString('en')} | ${r.readyS.toFixed(2)} s (CPU ${r.readyCpuS.toFixed(2)} s) | ${r.masterS.toFixed(2)} s${r.masterFirst ? '' : ' (after ready!)'} | ${ka} | ${ratio} | ${r.rssMaxMB.toFixed(0)} MB (end ${r.rssEndMB.toFixed(0)}) | ${r.cpuPct.toFixed(0)} % | ${r.reloadS.toFixed(2)} s (CPU ${r.reloadCpuS.toFixed(2)} s${r.reloadSplit ? `; ms ${r.reloadSplit}` : ''}) | ${kaReload} |`;
     rows.push(row);
     console.log(row);
     await lab.stopAndCleanup(3000, true);

@@ -114,6 +114,30 @@ describe('HealthChecker', () => {
     hc.stop();
   });
 
+  it('a reload keeps the subscriptions of unchanged checks, but one that only turns on log_all_failures acts on it', async () => {
+    const clock = new FakeClock();
+    const net = fakeNetwork();
+    const failures: string[] = [];
+    const vs = (log: boolean): VsIn[] => [
+      { address: '10.0.0.1', port: 80, delay_loop: 2, warmup: 0, real_servers: [{ address: '10.0.1.1', port: 80, checks: [{ type: 'TCP_CHECK', ...(log ? { log_all_failures: true } : {}) }] }] },
+    ];
+    const hc = new HealthChecker(cfg(vs(false)), { clock, probe: net.probe, onFailure: (c, r) => failures.push(`${c.rs} ${r.reason}`) });
+    hc.start();
+    const key = hc.scheduler.keys()[0] as string;
+    const next = hc.scheduler.nextRunAt(key);
+    hc.reload(cfg(vs(false)));
+    expect(hc.scheduler.keys()).toEqual([key]);
+    expect(hc.scheduler.nextRunAt(key)).toBe(next); // the same job, not a new one
+    net.down.add('10.0.1.1');
+    await clock.advanceAsync(2000);
+    expect(failures).toEqual([]);
+    hc.reload(cfg(vs(true)));
+    expect(hc.scheduler.keys()).toEqual([key]); // log_all_failures is not part of what is probed
+    await clock.advanceAsync(4000);
+    expect(failures).toContain('10.0.1.1:80 refused');
+    hc.stop();
+  });
+
   it('ha_suspend: a suspended service runs no check and keeps its verdicts; resumed, it checks again from them', async () => {
     const clock = new FakeClock();
     const net = fakeNetwork();

@@ -220,7 +220,7 @@ export class HealthChecker {
         const kept = prev ? keptSubscriptions(prev) : undefined;
         for (const rs of plan.realServers) {
           for (const c of rs.checks) {
-            const u = kept?.get(rs.key)?.get(c.key)?.pop();
+            const u = kept?.get(rs.key)?.get(listenerKey(c))?.pop();
             if (u) unsubscribe.push(u);
             else {
               fresh.push({ entry, at: unsubscribe.length, rs: rs.key, check: c });
@@ -231,7 +231,7 @@ export class HealthChecker {
         if (kept && prev) {
           for (const rs of prev.plan.realServers) {
             for (const c of rs.checks) {
-              const u = kept.get(rs.key)?.get(c.key)?.pop();
+              const u = kept.get(rs.key)?.get(listenerKey(c))?.pop();
               if (u) dropped.push({ vs: prev.plan.id, rs: rs.key, check: c, unsubscribe: u });
             }
           }
@@ -359,6 +359,11 @@ export class HealthChecker {
 
 const noop = (): void => undefined;
 
+/** What a listener depends on besides its service and real server: the check, and log_all_failures (not part of the key). */
+function listenerKey(c: CheckPlan): string {
+  return c.logAllFailures ? `${c.key} log` : c.key;
+}
+
 /**
  * A running service's subscriptions by real server and check key (in plan order, which is the
  * order of `unsubscribe`); empty for a suspended service, which has none.
@@ -372,9 +377,10 @@ function keptSubscriptions(entry: ServiceEntry): Map<string, Map<string, (() => 
     for (const c of rs.checks) {
       const u = entry.unsubscribe[i++];
       if (!u) return undefined;
-      const list = byKey.get(c.key);
+      const k = listenerKey(c);
+      const list = byKey.get(k);
       if (list) list.unshift(u);
-      else byKey.set(c.key, [u]);
+      else byKey.set(k, [u]);
     }
   }
   return out;

@@ -109,7 +109,11 @@ const NO_EVENTS: readonly PoolEvent[] = Object.freeze([]);
 
 interface RsEntry {
   plan: RealServerPlan;
-  checks: Map<string, CheckVerdictView>;
+  /**
+   * The verdict of each of `plan.checks`, by position (a Map per real server was ~150 bytes of
+   * 37,300); a key that appears twice (the same checker twice) shares one verdict, the first.
+   */
+  checks: CheckVerdictView[];
   alive: boolean;
   weight: number;
 }
@@ -140,7 +144,8 @@ export class ServicePool {
   bootstrap(): PoolEvent[] {
     const events: PoolEvent[] = [];
     for (const e of this.rs.values()) {
-      if (e.alive) events.push({ type: 'rsUp', ...this.rsFields(e), weight: e.weight, initial: true });
+      // a literal, not a spread of rsFields: 37,300 of these at start
+      if (e.alive) events.push({ type: 'rsUp', vs: this.plan.id, rs: e.plan.key, address: e.plan.address, port: e.plan.port, weight: e.weight, initial: true });
     }
     events.push({ type: this.quorumUp ? 'quorumUp' : 'quorumDown', vs: this.plan.id, weight: this.poolWeight(), threshold: this.threshold(), initial: true });
     const sorry = this.plan.sorry;
@@ -152,11 +157,12 @@ export class ServicePool {
   setCheck(rsKey: string, checkKey: string, verdict: CheckVerdictView): readonly PoolEvent[] {
     const e = this.rs.get(rsKey);
     if (!e) return NO_EVENTS;
-    const prev = e.checks.get(checkKey);
+    const i = indexOf(e.plan, checkKey);
+    const prev = e.checks[i];
     if (!prev) return NO_EVENTS;
     // The steady state (same verdict as last time): nothing can change, skip the pool walk.
     if (prev.up === verdict.up && prev.weight === verdict.weight && prev.weightDelta === verdict.weightDelta) return NO_EVENTS;
-    e.checks.set(checkKey, { up: verdict.up, ...weightFields(verdict) });
+    e.checks[i] = view(verdict);
     const events: PoolEvent[] = [];
     const wasAlive = e.alive;
     this.refreshRs(e, events, checkKey);
@@ -180,14 +186,16 @@ export class ServicePool {
       if (!prev) {
         const e = this.newEntry(r, initial);
         this.rs.set(r.key, e);
-        if (e.alive) events.push({ type: 'rsUp', ...this.rsFields(e), weight: e.weight });
+        if (e.alive) events.push({ type: 'rsUp', vs: this.plan.id, rs: e.plan.key, address: e.plan.address, port: e.plan.port, weight: e.weight });
         continue;
       }
       // the same checkers (the usual reload): the entry's verdicts stay as they are
       let checks = prev.checks;
-      if (!sameKeys(r, prev.checks)) {
-        checks = new Map<string, CheckVerdictView>();
-        for (const c of r.checks) checks.set(c.key, prev.checks.get(c.key) ?? initial(c.key) ?? { up: !c.timing.alpha });
+      if (!sameKeys(r, prev.plan)) {
+        checks = r.checks.map((c) => {
+          const j = prev.plan.checks.findIndex((p) => p.key === c.key);
+          return (j >= 0 ? prev.checks[j] : undefined) ?? view(initial(c.key) ?? { up: !c.timing.alpha });
+        });
       }
       const e: RsEntry = { plan: r, checks, alive: prev.alive, weight: prev.weight };
       this.rs.set(r.key, e);
@@ -213,7 +221,7 @@ export class ServicePool {
         alive: e.alive,
         weight: e.weight,
         configWeight: e.plan.weight,
-        checks: Object.fromEntries(e.checks),
+        checks: Object.fromEntries(e.plan.checks.map((c) => [c.key, e.checks[indexOf(e.plan, c.key)] as CheckVerdictView])),
       })),
     };
   }
@@ -277,11 +285,7 @@ export class ServicePool {
   // ------------------------------------------------------------------ internals
 
   private newEntry(r: RealServerPlan, initial: InitialVerdict): RsEntry {
-    const checks = new Map<string, CheckVerdictView>();
-    for (const c of r.checks) {
-      const v = initial(c.key) ?? { up: !c.timing.alpha };
-      checks.set(c.key, { up: v.up, ...weightFields(v) });
-    }
+    const checks = r.checks.map((c) => view(initial(c.key) ?? { up: !c.timing.alpha }));
     const e: RsEntry = { plan: r, checks, alive: false, weight: 0 };
     e.alive = allUp(e);
     e.weight = effectiveWeight(e);
@@ -338,21 +342,45 @@ export class ServicePool {
   }
 }
 
-function sameKeys(r: RealServerPlan, checks: ReadonlyMap<string, CheckVerdictView>): boolean {
-  if (r.checks.length !== checks.size) return false;
-  for (const c of r.checks) if (!checks.has(c.key)) return false;
+function sameKeys(r: RealServerPlan, old: RealServerPlan): boolean {
+  if (r.checks.length !== old.checks.length) return false;
+  for (let i = 0; i < r.checks.length; i++) if (r.checks[i]?.key !== old.checks[i]?.key) return false;
   return true;
 }
 
+/** The first position of a checker key in a real server's checks (-1: none). */
+function indexOf(plan: RealServerPlan, key: string): number {
+  const cs = plan.checks;
+  if (cs.length === 1) return cs[0]?.key === key ? 0 : -1;
+  for (let i = 0; i < cs.length; i++) if (cs[i]?.key === key) return i;
+  return -1;
+}
+
+/** A later checker with the key of an earlier one: its verdict is the earlier one's (counted once). */
+function repeated(plan: RealServerPlan, i: number): boolean {
+  return i > 0 && indexOf(plan, (plan.checks[i] as { key: string }).key) < i;
+}
+
+const UP: CheckVerdictView = Object.freeze({ up: true });
+const DOWN: CheckVerdictView = Object.freeze({ up: false });
+
+/** A verdict as the pool keeps it: the shared UP or DOWN when it carries no weight (most do). */
+function view(v: CheckVerdictView): CheckVerdictView {
+  if (v.weight === undefined && v.weightDelta === undefined) return v.up ? UP : DOWN;
+  return { up: v.up, ...weightFields(v) };
+}
+
 function allUp(e: RsEntry): boolean {
-  for (const v of e.checks.values()) if (!v.up) return false;
+  for (let i = 0; i < e.checks.length; i++) if (!(e.checks[i] as CheckVerdictView).up && !repeated(e.plan, i)) return false;
   return true;
 }
 
 function effectiveWeight(e: RsEntry): number {
   let absolute: number | undefined;
   let delta = 0;
-  for (const v of e.checks.values()) {
+  for (let i = 0; i < e.checks.length; i++) {
+    const v = e.checks[i] as CheckVerdictView;
+    if (repeated(e.plan, i)) continue;
     if (absolute === undefined && v.weight !== undefined) absolute = v.weight;
     if (v.weightDelta !== undefined) delta += v.weightDelta;
   }

@@ -22,7 +22,7 @@
  */
 import { getEventListeners } from 'node:events';
 
-import { CheckVerdict, verdictParams, type VerdictOutput, type VerdictState } from './verdict.js';
+import { CheckVerdict, verdictParams, type VerdictOutput, type VerdictParams, type VerdictState } from './verdict.js';
 import type { DirectProbe, Probe, ProbeKind, ProbeResult, ProbeSink, ProbeSpec } from './types.js';
 import type { Clock } from '../sys/clock.js';
 import { DueHeap, type DueItem } from '../sys/due-heap.js';
@@ -159,7 +159,13 @@ type AttemptInfo = Pick<Attempt, 'index' | 'spec' | 'startedAt' | 'queuedMs'>;
 interface Job {
   check: ScheduledCheck;
   verdict: CheckVerdict;
-  listeners: Map<number, CheckListener>;
+  /**
+   * The subscribers: one listener (the common case, every real server's own check) as a plain
+   * field, more in a Map; a Map per job was ~2.4 MB of the daemon's heap at 37,300 checks.
+   */
+  listener: CheckListener | undefined;
+  listenerId: number;
+  more: Map<number, CheckListener> | undefined;
   phase: 'waiting' | 'queued' | 'running';
   nextAt: number;
   /** Position in the scheduler's due heap (-1: not waiting). */
@@ -280,8 +286,10 @@ export class CheckScheduler {
     if (!job) {
       job = {
         check,
-        verdict: new CheckVerdict(verdictParams(check), inherit),
-        listeners: new Map(),
+        verdict: new CheckVerdict(this.sharedParams(check), inherit),
+        listener: undefined,
+        listenerId: 0,
+        more: undefined,
         phase: 'waiting',
         nextAt: 0,
         heapIndex: -1,
@@ -298,13 +306,31 @@ export class CheckScheduler {
       this.schedule(job, this.bootstrapDelayMs + warmup);
     }
     const id = this.nextListenerId++;
-    job.listeners.set(id, listener);
+    addListener(job, id, listener);
     const j = job;
     return () => {
-      if (!j.listeners.delete(id)) return;
-      if (j.listeners.size === 0 && this.jobs.get(j.check.key) === j) this.cancel(j);
+      if (!removeListener(j, id)) return;
+      if (j.listener === undefined && j.more === undefined && this.jobs.get(j.check.key) === j) this.cancel(j);
     };
   }
+
+  /**
+   * One frozen VerdictParams per distinct timing (a table of 37,300 checks has a handful): an
+   * object of eight fields per job was ~3 MB of the daemon's heap.
+   */
+  private sharedParams(check: ScheduledCheck): VerdictParams {
+    const p = verdictParams(check);
+    const k = `${p.kind} ${p.retry} ${p.delayLoopMs} ${p.delayBeforeRetryMs} ${p.alpha} ${p.urlCount} ${p.fastRecovery} ${p.dynamic}`;
+    let shared = this.params.get(k);
+    if (shared === undefined) {
+      if (this.params.size >= 4096) this.params.clear(); // bounded: only sharing is lost
+      shared = Object.freeze({ ...p, urlCount: Math.max(1, p.urlCount ?? 1) });
+      this.params.set(k, shared);
+    }
+    return shared;
+  }
+
+  private readonly params = new Map<string, VerdictParams>();
 
   has(key: string): boolean {
     return this.jobs.has(key);
@@ -604,9 +630,9 @@ export class CheckScheduler {
     const base = verdict.delayFrom === 'start' ? attempt.startedAt : now;
     this.schedule(job, base + verdict.nextDelayMs - now, now);
 
-    // A copy: a listener subscribed by another listener's callback waits for the next update.
-    if (job.listeners.size === 1) for (const l of job.listeners.values()) this.notify(job, l, update);
-    else for (const l of [...job.listeners.values()]) this.notify(job, l, update);
+    if (job.more === undefined) {
+      if (job.listener !== undefined) this.notify(job, job.listener, update);
+    } else for (const l of listenersOf(job)) this.notify(job, l, update);
     this.pump();
   }
 
@@ -633,7 +659,8 @@ export class CheckScheduler {
 
   private cancel(job: Job): void {
     job.cancelled = true;
-    job.listeners.clear();
+    job.listener = undefined;
+    job.more = undefined;
     if (job.heapIndex >= 0) {
       this.dueHeap.remove(job);
       if (!this.stopped) this.armDue();
@@ -657,6 +684,33 @@ export class CheckScheduler {
     if (this.jobs.get(job.check.key) === job) this.jobs.delete(job.check.key);
     if (!this.stopped) this.pump();
   }
+}
+
+function addListener(job: Job, id: number, l: CheckListener): void {
+  if (job.listener === undefined && job.more === undefined) {
+    job.listener = l;
+    job.listenerId = id;
+    return;
+  }
+  job.more ??= new Map(job.listener !== undefined ? [[job.listenerId, job.listener]] : []);
+  job.listener = undefined;
+  job.more.set(id, l);
+}
+
+function removeListener(job: Job, id: number): boolean {
+  if (job.more === undefined) {
+    if (job.listener === undefined || job.listenerId !== id) return false;
+    job.listener = undefined;
+    return true;
+  }
+  if (!job.more.delete(id)) return false;
+  if (job.more.size === 0) job.more = undefined;
+  return true;
+}
+
+/** A copy: a listener subscribed by another listener's callback waits for the next update. */
+function listenersOf(job: Job): CheckListener[] {
+  return job.more ? [...job.more.values()] : job.listener ? [job.listener] : [];
 }
 
 function specAt(check: ScheduledCheck, index: number): ProbeSpec {

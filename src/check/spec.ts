@@ -180,8 +180,24 @@ export function resolveChecks(config: Config): CheckPlan[] {
 /** The full resolved service tree (for the pools) plus the corrections made on the way. */
 export function resolveServices(config: Config): ResolvedServices {
   const warnings: string[] = [];
-  const services = config.virtual_servers.map((vs, i) => resolveService(config, vs, i, warnings));
-  return { services, warnings };
+  timings = new Map();
+  try {
+    const services = config.virtual_servers.map((vs, i) => resolveService(config, vs, i, warnings));
+    return { services, warnings };
+  } finally {
+    timings = undefined;
+  }
+}
+
+/** The timings of one resolveServices call: checks with equal timing share one frozen object (~3 MB at 37,300). */
+let timings: Map<string, CheckTiming> | undefined;
+
+function sharedTiming(t: CheckTiming): CheckTiming {
+  if (!timings) return t;
+  const k = `${t.delayLoopMs} ${t.connectTimeoutMs} ${t.retry} ${t.delayBeforeRetryMs} ${t.warmupMs} ${t.alpha} ${t.inhibitOnFailure} ${t.fastRecovery}`;
+  let shared = timings.get(k);
+  if (!shared) timings.set(k, (shared = Object.freeze(t)));
+  return shared;
 }
 
 /** `10.0.0.1:80`, `[2001:db8::1]:80`. */
@@ -317,7 +333,7 @@ function resolveCheck(
   const alpha = c.alpha ?? rs.alpha ?? vs.alpha;
   const inhibitOnFailure = rs.inhibit_on_failure ?? vs.inhibit_on_failure;
   const fastRecovery = (check.type === 'HTTP_GET' || check.type === 'SSL_GET') && check.fast_recovery === true;
-  const timing: CheckTiming = { delayLoopMs, connectTimeoutMs, retry, delayBeforeRetryMs, warmupMs, alpha, inhibitOnFailure, fastRecovery };
+  const timing = sharedTiming({ delayLoopMs, connectTimeoutMs, retry, delayBeforeRetryMs, warmupMs, alpha, inhibitOnFailure, fastRecovery });
 
   let specs: ProbeSpec[];
   let timeoutMs = connectTimeoutMs;
@@ -357,7 +373,8 @@ function resolveCheck(
     if (check.type !== 'PING_CHECK' && t.port === 0) {
       warnings.push(`${where}: no port to connect to (the real server has none and connect_port is not set)`);
     }
-    target = check.type === 'PING_CHECK' ? t.address : hostPort(t.address, t.port);
+    // the real server's own key when the check connects to it (most do): one string, not two
+    target = check.type === 'PING_CHECK' ? t.address : t.address === rs.address && t.port === rsPort ? rsKey : hostPort(t.address, t.port);
     switch (check.type) {
       case 'TCP_CHECK':
         specs = [{ kind: 'TCP_CHECK', ...t }];

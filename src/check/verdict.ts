@@ -104,7 +104,8 @@ export class CheckVerdict {
    */
   constructor(params: VerdictParams, inherit?: VerdictState) {
     if (!Number.isInteger(params.retry) || params.retry < 0) throw new RangeError(`Invalid retry "${params.retry}": expected an integer ≥ 0`);
-    this.params = { ...params, urlCount: Math.max(1, params.urlCount ?? 1) };
+    // kept as given when already whole: the scheduler shares one params object among the checks with the same timing
+    this.params = params.urlCount !== undefined && params.urlCount >= 1 ? params : { ...params, urlCount: Math.max(1, params.urlCount ?? 1) };
     this.isUp = !params.alpha;
     this.retryIt = params.retry;
     if (inherit?.hasRun) {

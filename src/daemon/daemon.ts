@@ -509,6 +509,7 @@ export class Daemon {
     try {
       this.heap?.beginBurst(); // the new config and the old one are both in memory for a while
       // off the main thread, bounded: this thread keeps feeding the watchdog meanwhile
+      const t0 = performance.now();
       const loaded = await loadConfigOffThread(this.opts.file, { configId: this.opts.configId }, this.opts.reloadParseTimeoutMs ?? RELOAD_PARSE_TIMEOUT_MS);
       for (const d of loaded.diagnostics) this.logDiagnostic(d);
       const at = new Date().toISOString();
@@ -531,7 +532,9 @@ export class Daemon {
         this.log.error({ error }, 'reload refused; the running config stays');
         return { ok: false, message: `reload refused: ${error}` };
       }
+      const t1 = performance.now();
       const r = await this.call({ type: 'reloadConfig', config: vrrpPart(config) });
+      const t2 = performance.now();
       if (!r.ok) {
         for (const [k, l] of locks) if (!this.locks.has(k)) l.release();
         this.configState.reloads.failed++;
@@ -546,6 +549,7 @@ export class Daemon {
       this.mailer?.setConfig(config);
       this.health?.setSuspended(haSuspended(config, this.vrrpStates));
       this.health?.reload(config);
+      const t3 = performance.now();
       this.config = config;
       if (!this.health && config.virtual_servers.length > 0) await this.startHealth();
       if (this.ipvs) this.ipvs.setConfig(ipvsConfigView(config));
@@ -557,7 +561,9 @@ export class Daemon {
       const reloads = this.configState.reloads;
       this.configState = { ...this.newConfigState(loaded.format, config, loaded.hash), reloads: { ...reloads, ok: reloads.ok + 1 }, lastReload: { at, ok: true } };
       const report = 'report' in r ? r.report : undefined;
-      this.log.info({ report, hash: this.configState.hash }, 'config reloaded');
+      // where a reload's time went: the reader thread, the VRRP thread, the checks, the rest (IPVS, BGP)
+      const ms = { read: Math.round(t1 - t0), vrrp: Math.round(t2 - t1), checks: Math.round(t3 - t2), rest: Math.round(performance.now() - t3) };
+      this.log.info({ report, hash: this.configState.hash, ms }, 'config reloaded');
       void this.refreshSnapshot();
       return { ok: true, message: `reloaded ${this.opts.file}` };
     } finally {
