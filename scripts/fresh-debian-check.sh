@@ -120,7 +120,8 @@ step ".deb: build, install, systemd-analyze verify, remove leaves only the conff
   [ ! -e /usr/lib/vipkeeper ] && [ ! -e /usr/bin/vipkeeper ] && [ ! -e /lib/systemd/system/vipkeeper.service ]
   apt-get purge -y -qq vipkeeper >/dev/null
   [ ! -e /etc/vipkeeper ]' || true
-step "npm run demo" in_root 'cd /usr/src/vipkeeper && npm run demo' || true
+# On failure the demo's daemon logs (kept in its work dir, which goes with the root) are shown.
+step "npm run demo" in_root 'cd /usr/src/vipkeeper && npm run demo || { for f in /tmp/vipkeeper-demo-*/*.log; do echo "== $f"; tail -n 40 "$f"; done; exit 1; }' || true
 if [ -n "$run_tests" ]; then
   step "npm test" in_root 'cd /usr/src/vipkeeper && npm test' || true
 fi
