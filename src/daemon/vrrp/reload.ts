@@ -318,10 +318,6 @@ export function diffVrrpConfig(prev: Config, next: Config): VrrpConfigDiff {
     if (!sameData(prev.global[k], next.global[k])) notes.push(`global ${k} changed: the notify FIFOs are opened at startup; restart to apply`);
   }
 
-  for (const k of ['static_ipaddress', 'static_routes', 'static_rules'] as const) {
-    if (!sameData(prev[k], next[k])) notes.push(`${k} changed: static addresses, routes and rules are set at startup; restart to apply`);
-  }
-
   return { instances: [...inst.values()], syncGroups: [...groups.values()], trackers, notes };
 }
 
