@@ -196,6 +196,10 @@ export const GlobalSchema = z.strictObject({
   vrrp_higher_prio_send_advert: Bool.default(true),
   v3_checksum_as_v2: Bool.default(false),
   vrrp_garp_extra_if: GarpExtraIf.optional(),
+  startup_script: Script.optional().meta({ description: 'Run before anything starts; the start waits for it (or its timeout).' }),
+  startup_script_timeout: Duration.prefault('10s'),
+  shutdown_script: Script.optional().meta({ description: 'Run once everything has stopped; the exit waits for it (or its timeout).' }),
+  shutdown_script_timeout: Duration.prefault('10s'),
   vrrp_startup_delay: Duration.prefault('0s'),
   vrrp_notify_priority_changes: Bool.default(false),
   vrrp_rt_priority: z
