@@ -5,7 +5,8 @@
  * - a reload that drops an instance's use_vmac, or renames its VMAC, removes the old VMAC
  *   interface (vipkeeper used to leave it behind);
  * - static_ipaddress / static_routes / static_rules follow the new config: the ones gone are
- *   removed, the new ones added, the ones kept stay.
+ *   removed, the new ones added, the ones kept stay;
+ * - a static address without dev goes on default_interface.
  *
  * Needs root, `ip netns`, the native addon and keepalived; without them it FAILS.
  */
@@ -20,12 +21,13 @@ const VIP = `${PREFIX}.100`;
 
 type Impl = 'vipkeeper' | 'keepalived';
 
-function conf(o: { vmac?: string | false; statics?: { ips: string[]; routes: string[]; rules: string[] } }): string {
+function conf(o: { vmac?: string | false; statics?: { ips: string[]; routes: string[]; rules: string[] }; global?: string[] }): string {
   const block = (name: string, lines: string[]) => (lines.length ? [`${name} {`, ...lines.map((l) => `    ${l}`), '}'] : []);
   return [
     'global_defs {',
     '    router_id reload_extras',
     '    vrrp_version 3',
+    ...(o.global ?? []).map((l) => `    ${l}`),
     '}',
     ...block('static_ipaddress', o.statics?.ips ?? []),
     ...block('static_routes', o.statics?.routes ?? []),
@@ -132,7 +134,7 @@ describe('reload: VMACs and static addresses, routes and rules, with keepalived 
     }
     for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
     for (const p of kas.splice(0)) await p.terminate().catch(() => p.kill());
-    for (const l of await macvlans()) await lab.exec(node().ns, ['ip', 'link', 'del', l]).catch(() => undefined);
+    for (const l of [...(await macvlans()), 'dflt0']) await lab.exec(node().ns, ['ip', 'link', 'del', l]).catch(() => undefined);
   });
 
   afterAll(async () => {
@@ -191,6 +193,16 @@ describe('reload: VMACs and static addresses, routes and rules, with keepalived 
       ]);
       reload(conf({}));
       await settles('no statics', async () => [await addrs(), await routes(), await rules()], [[], [], []]);
+    }, 60_000);
+
+    it(`${impl}: a static address without dev goes on default_interface`, async () => {
+      await lab.exec(node().ns, ['ip', 'link', 'add', 'dflt0', 'type', 'veth', 'peer', 'name', 'dflt0p']).catch(() => undefined);
+      await lab.exec(node().ns, ['ip', 'link', 'set', 'dflt0', 'up']);
+      await start(impl, conf({ global: ['default_interface dflt0'], statics: { ips: ['10.71.9.1/24'], routes: [], rules: [] } }));
+      await settles('the static address on dflt0', async () => {
+        const r = await lab.exec(node().ns, ['ip', '-j', '-4', 'addr', 'show', 'dev', 'dflt0']);
+        return (JSON.parse(r.stdout) as Addr[]).flatMap((a) => (a.addr_info ?? []).map((i) => `${i.local}/${i.prefixlen}`));
+      }, ['10.71.9.1/24']);
     }, 60_000);
   }
 });

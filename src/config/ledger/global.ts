@@ -91,7 +91,7 @@ export const GLOBAL_DEFS: Block = {
 
     checker_log_all_failures: notActed('only state changes are logged, not every failed check'),
     rs_init_notifies: notActed('no notification is sent for the real servers\' initial states'),
-    default_interface: notActed('a static_ipaddress line without dev is an error instead of going on this interface'),
+    default_interface: acted(M.extras, 'default_interface', { note: 'the interface of a static_ipaddress line without dev; default eth0, as keepalived' }),
     dynamic_interfaces: notActed('an instance whose interface is missing at start keeps vipkeeper from starting, instead of waiting for the interface'),
     disable_local_igmp: notActed('IGMP reports for 224.0.0.0/24 are left as the system sends them'),
     vmac_prefix: notActed('VMAC interfaces without a name of their own are named vrrp.VRID, keepalived\'s default, whatever this prefix'),

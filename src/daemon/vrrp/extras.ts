@@ -54,6 +54,11 @@ function virtualLines(config: Config, name: string): IpLine[] {
   return [...inst.virtual_routes.map((l) => parseIpLine('route', l)), ...inst.virtual_rules.map((l) => parseIpLine('rule', l))];
 }
 
+/** static_ipaddress, a line without dev on default_interface (keepalived's get_default_if). */
+function staticVips(config: Config): Vip[] {
+  return config.static_ipaddress.map((v) => (v.dev === undefined ? { ...v, dev: config.global.default_interface } : v));
+}
+
 function staticLines(config: Config): IpLine[] {
   return [...config.static_routes.map((l) => parseIpLine('route', l)), ...config.static_rules.map((l) => parseIpLine('rule', l))];
 }
@@ -121,7 +126,7 @@ export class InstanceExtras implements ExtrasPort {
   /** The static addresses / routes / rules of `config`, as differences against the running ones. */
   private async reloadStatics(config: Config): Promise<void> {
     const key = (x: unknown) => JSON.stringify(x);
-    const next = { vips: config.static_ipaddress, lines: staticLines(config) };
+    const next = { vips: staticVips(config), lines: staticLines(config) };
     const prev = this.statics;
     const gone = <T>(a: readonly T[], b: readonly T[]) => a.filter((x) => !b.some((y) => key(y) === key(x)));
     const delLines = gone(prev.lines, next.lines);
@@ -152,7 +157,7 @@ export class InstanceExtras implements ExtrasPort {
   }
 
   private async addStatics(config: Config): Promise<void> {
-    const vips = config.static_ipaddress;
+    const vips = staticVips(config);
     const lines = staticLines(config);
     if (vips.length === 0 && lines.length === 0) return;
     if (vips.length) {
