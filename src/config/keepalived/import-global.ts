@@ -90,6 +90,7 @@ export const GLOBAL: Table = table('global_defs', {
   vrrp_higher_prio_send_advert: bool('vrrp_higher_prio_send_advert'),
   v3_checksum_as_v2: bool('v3_checksum_as_v2'),
   vrrp_garp_extra_if: garpExtraIf('vrrp_garp_extra_if', 1),
+  vrrp_owner_ignore_adverts: bool('vrrp_owner_ignore_adverts'),
   default_interface: str('default_interface'),
   startup_script: script('startup_script'),
   startup_script_timeout: int('startup_script_timeout', 1, 1000),

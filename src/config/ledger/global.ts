@@ -47,7 +47,7 @@ export const GLOBAL_DEFS: Block = {
     vrrp_lower_prio_no_advert: acted(M.params, 'vrrp_lower_prio_no_advert'),
     vrrp_higher_prio_send_advert: acted(M.params, 'vrrp_higher_prio_send_advert'),
     v3_checksum_as_v2: acted(M.params, 'v3_checksum_as_v2', { since: '2.3' }),
-    vrrp_owner_ignore_adverts: notActed('an address owner (priority 255) still processes adverts, except in strict mode', { since: '2.3' }),
+    vrrp_owner_ignore_adverts: acted(M.params, 'vrrp_owner_ignore_adverts', { since: '2.3', note: "the instances' default for owner_ignore_adverts" }),
     vrrp_garp_extra_if: acted(M.garpExtra, object('vrrp_garp_extra_if', 'interval', 'all'), { note: "the instances' default for garp_extra_if" }),
     vrrp_vmac_garp_intvl: alias('vrrp_garp_extra_if', { deprecated: 'vrrp_garp_extra_if' }),
     vrrp_startup_delay: acted(M.vrrpRuntime, 'vrrp_startup_delay', {

@@ -196,7 +196,7 @@ export const VRRP_INSTANCE: Block = {
     down_timer_adverts: acted(M.params, 'down_timer_adverts'),
     lower_prio_no_advert: acted(M.params, 'lower_prio_no_advert'),
     higher_prio_send_advert: acted(M.params, 'higher_prio_send_advert'),
-    owner_ignore_adverts: notActed('an address owner (priority 255) still processes adverts, except in strict mode', { since: '2.3' }),
+    owner_ignore_adverts: acted(M.params, 'owner_ignore_adverts', { since: '2.3', note: 'an address owner (priority 255) drops the adverts it receives; on in strict mode' }),
     timer_expired_backup: notActed('a late timer never sends a nopreempt MASTER back to BACKUP', { since: '2.3' }),
     thread_timer_expired: alias('timer_expired_backup', { since: '2.3' }),
     promote_secondaries: acted(M.extras, 'promote_secondaries', { note: "set on the instance's interface at start, put back at stop" }),

@@ -185,6 +185,7 @@ const CAPTURED_KEYS: readonly string[] = [
   'down_timer_adverts',
   'lower_prio_no_advert',
   'higher_prio_send_advert',
+  'owner_ignore_adverts',
   'dont_track_primary',
   'track_interface',
   'track_script',
