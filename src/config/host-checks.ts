@@ -207,6 +207,7 @@ export function allScripts(config: Config): { spec: ScriptSpec; at: (string | nu
   }
   for (const [name, s] of Object.entries(config.vrrp_scripts)) add(s.script, ['vrrp_scripts', name, 'script'], `vrrp_script ${name}`);
   for (const f of ['notify_fifo', 'vrrp_notify_fifo', 'lvs_notify_fifo'] as const) add(config.global[f]?.script, ['global', f, 'script'], `${f}_script`);
+  for (const k of ['startup_script', 'shutdown_script'] as const) add(config.global[k], ['global', k], k);
   config.virtual_servers.forEach((vs, i) => {
     add(vs.quorum_up, ['virtual_servers', i, 'quorum_up'], 'quorum_up');
     add(vs.quorum_down, ['virtual_servers', i, 'quorum_down'], 'quorum_down');

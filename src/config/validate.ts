@@ -109,10 +109,6 @@ export function validateConfig(config: Config): ModelIssue[] {
     err(['global', 'lvs_sync_daemon', 'instance'], `lvs_sync_daemon follows instance '${sync.instance}', which does not exist`);
   }
 
-  config.static_ipaddress.forEach((v, i) => {
-    if (v.dev === undefined) err(['static_ipaddress', i], `static address ${v.address}/${v.prefix} has no dev; add one (vipkeeper does not act on default_interface)`);
-  });
-
   const seenVs = new Map<string, number>();
   config.virtual_servers.forEach((vs, i) => validateVirtualServer(config, vs, i, seenVs, err, warn));
   issues.push(...validateBgp(config));

@@ -26,6 +26,7 @@ import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import { logFormat, type Logger, type LogLevel } from '../sys/logger.js';
 import { serializeCoalescing } from '../sys/serialize.js';
 import { applyScriptPolicy } from '../sys/exec.js';
+import { runStartStopScript } from './start-stop-scripts.js';
 import { startCheckerPort, type CheckerPort } from './scripts/checker-port.js';
 import { scriptPrivilegeProblems } from './script-privileges.js';
 import { haSuspended } from './ha-suspend.js';
@@ -154,6 +155,7 @@ export class Daemon {
     // bgp: made before the checks and IPVS start, so their first verdicts reach it
     this.bgp = new BgpDirector({ log: this.log.child({ component: 'bgp' }) });
     this.installTestHooks();
+    await runStartStopScript('startup', this.config.global, this.log);
     await this.startWorker();
     await this.startHealth();
     this.startIpvs();
@@ -700,6 +702,7 @@ export class Daemon {
       clearTimeout(t);
       this.mailer.stop();
     }
+    await runStartStopScript('shutdown', this.config.global, this.log);
     this.heap?.stop();
     this.switchLocks(new Map());
   }

@@ -50,6 +50,8 @@ export class VmacManager {
   private readonly made = new Map<string, VmacSpec>();
   /** The base interfaces' own values, put back at stop. */
   private readonly saved = new SysctlSaver();
+  /** Made by a reload while another VMAC of ours still has their MAC on their base: up once it goes. */
+  private readonly pendingUp = new Set<string>();
 
   constructor(private readonly ip: IpOptions = {}) {}
 
@@ -92,7 +94,11 @@ export class VmacManager {
       if (ll === undefined) throw new Error(`use_vmac: ${spec.base} has no IPv6 link-local address for ${spec.name}`);
       lines.push(`addr replace ${ll}/64 dev ${spec.name} nodad`);
     }
-    lines.push(`link set dev ${spec.name} up`);
+    // two macvlans with one MAC on one base cannot both be up: a reload that renames a VMAC
+    // brings the new one up once the old one is gone (removeUnused)
+    const clash = [...this.made.values()].some((m) => m.name !== spec.name && m.base === spec.base && m.mac === spec.mac);
+    if (clash) this.pendingUp.add(spec.name);
+    else lines.push(`link set dev ${spec.name} up`);
     const r = await ipBatch(lines, this.ip);
     if (!r.ok) throw new Error(`use_vmac: cannot set up ${spec.name}: ${r.errors.map((e) => `${e.line}: ${e.message}`).join('; ')}`);
   }
@@ -103,6 +109,20 @@ export class VmacManager {
   }
 
   /** Removes every VMAC made here and puts the base interfaces' sysctls back. Never throws. */
+  /**
+   * Removes the VMACs made here that are not in `keep` (a reload that changed or dropped an
+   * instance's use_vmac); the base interfaces' sysctls stay until stop. Returns the errors.
+   */
+  async removeUnused(keep: ReadonlySet<string>): Promise<{ removed: string[]; errors: string[] }> {
+    const names = [...this.made.keys()].filter((n) => !keep.has(n));
+    for (const n of names) this.made.delete(n);
+    const up = [...this.pendingUp].filter((n) => this.made.has(n));
+    this.pendingUp.clear();
+    if (names.length === 0 && up.length === 0) return { removed: [], errors: [] };
+    const r = await ipBatch([...names.map((n) => `link del dev ${n}`), ...up.map((n) => `link set dev ${n} up`)], this.ip);
+    return { removed: names, errors: r.errors.filter((e) => !/Cannot find device/.test(e.message)).map((e) => `${e.line}: ${e.message}`) };
+  }
+
   async removeAll(): Promise<string[]> {
     const errors: string[] = [];
     const names = [...this.made.keys()];

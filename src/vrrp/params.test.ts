@@ -159,10 +159,11 @@ describe('strict mode', () => {
       downTimerAdverts: 3,
       lowerPrioNoAdvert: true,
       higherPrioSendAdvert: false,
-      ownerIgnoreAdverts: true,
+      // only an address owner ignores adverts (keepalived 2.3: off below priority 255)
+      ownerIgnoreAdverts: false,
       garp: { lowerPrioRepeat: 0, lowerPrioDelayMs: 0 },
     });
-    expect(r.expectations).toMatchObject({ authType: 0, ownerIgnoreAdverts: true });
+    expect(r.expectations).toMatchObject({ authType: 0, ownerIgnoreAdverts: false });
     expect(r.expectations.authPassword).toBeUndefined();
     expect(r.wire.authType).toBe(0);
     expect(r.warnings.join('\n')).toMatch(/state MASTER needs priority 255/);
@@ -171,8 +172,21 @@ describe('strict mode', () => {
   });
 
   it('per-instance strict_mode overrides the global switch', () => {
-    expect(instanceParams(cfg({ strict_mode: false }, { vrrp_strict: true }), 'VI_1', '10.0.0.1').ownerIgnoreAdverts).toBe(false);
-    expect(instanceParams(cfg({ strict_mode: true }), 'VI_1', '10.0.0.1').ownerIgnoreAdverts).toBe(true);
+    expect(instanceParams(cfg({ strict_mode: false, priority: 255 }, { vrrp_strict: true }), 'VI_1', '10.0.0.1').ownerIgnoreAdverts).toBe(false);
+    expect(instanceParams(cfg({ strict_mode: true, priority: 255 }), 'VI_1', '10.0.0.1').ownerIgnoreAdverts).toBe(true);
+  });
+
+  it('owner_ignore_adverts / vrrp_owner_ignore_adverts: an address owner only; strict mode sets it', () => {
+    const p = (inst: Record<string, unknown>, g: Record<string, unknown> = {}) => resolveInstance(cfg(inst, g), 'VI_1', '10.0.0.1');
+    expect(p({ priority: 255 }).params.ownerIgnoreAdverts).toBe(false);
+    expect(p({ priority: 255 }, { vrrp_owner_ignore_adverts: true }).params.ownerIgnoreAdverts).toBe(true);
+    expect(p({ priority: 255, owner_ignore_adverts: false }, { vrrp_owner_ignore_adverts: true }).params.ownerIgnoreAdverts).toBe(false);
+    expect(p({ priority: 255, owner_ignore_adverts: true }).expectations.ownerIgnoreAdverts).toBe(true);
+    const low = p({ priority: 100, owner_ignore_adverts: true });
+    expect(low.params.ownerIgnoreAdverts).toBe(false);
+    expect(low.warnings).toContain('owner_ignore_adverts ignored: the priority is not 255');
+    const strict = p({ priority: 255, strict_mode: true, owner_ignore_adverts: false });
+    expect(strict.params.ownerIgnoreAdverts).toBe(true);
   });
 
   it('keeps state MASTER for an address owner', () => {

@@ -102,11 +102,32 @@ interface Collected {
   warnings: string[];
 }
 
+/**
+ * `owner_ignore_adverts` (instance), else `vrrp_owner_ignore_adverts` (global), as keepalived
+ * 2.3 reads them: only an address owner (priority 255) ignores adverts; strict mode makes it
+ * ignore them. (keepalived's check of an explicit `false` on an owner omits strict mode, though
+ * its message names it; vipkeeper applies it in strict mode only, as the message says.)
+ */
+function ownerIgnores(inst: { priority: number; owner_ignore_adverts?: boolean | undefined }, global: boolean, strict: boolean, warnings: string[]): boolean {
+  const own = inst.owner_ignore_adverts;
+  if (inst.priority !== 255) {
+    if (own === true) warnings.push('owner_ignore_adverts ignored: the priority is not 255');
+    return false;
+  }
+  if (own === undefined) return strict || global;
+  if (strict && !own) {
+    warnings.push('strict mode with priority 255 requires owner_ignore_adverts; set');
+    return true;
+  }
+  return own;
+}
+
 function collect(config: Config, name: string, primaryIp: string): Collected {
   const inst = getInstance(config, name);
   const g = config.global;
   const warnings: string[] = [];
   const strict = isStrict(config, inst);
+  const ownerIgnoreAdverts = ownerIgnores(inst, g.vrrp_owner_ignore_adverts, strict, warnings);
   const family = familyOf(inst);
   const version = instanceVersion(config, inst);
   if (family === 6 && version !== 3) throw new InstanceConfigError(`Instance "${name}": IPv6 needs VRRP version 3`);
@@ -157,7 +178,7 @@ function collect(config: Config, name: string, primaryIp: string): Collected {
     downTimerAdverts: strict ? 3 : (inst.down_timer_adverts ?? g.vrrp_down_timer_adverts),
     lowerPrioNoAdvert: strict ? true : (inst.lower_prio_no_advert ?? g.vrrp_lower_prio_no_advert ?? false),
     higherPrioSendAdvert: strict ? false : (inst.higher_prio_send_advert ?? g.vrrp_higher_prio_send_advert),
-    ownerIgnoreAdverts: strict,
+    ownerIgnoreAdverts,
     garp: {
       masterDelayMs,
       masterRepeat,
@@ -233,7 +254,7 @@ function collect(config: Config, name: string, primaryIp: string): Collected {
     skipCheckAdvAddr: inst.skip_check_adv_addr ?? g.vrrp_skip_check_adv_addr,
     unicastPeers,
     checkUnicastSrc: inst.check_unicast_src ?? g.vrrp_check_unicast_src,
-    ownerIgnoreAdverts: strict,
+    ownerIgnoreAdverts,
     basePriority: inst.priority,
     v3ChecksumAsV2,
     oldUnicastChecksum: 'detect',

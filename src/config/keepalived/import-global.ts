@@ -1,6 +1,6 @@
 // global_defs: the keepalived importer's table for the global block.
 import { argText, child, list, needArg, readInt, readIp, readPort, readScript, readSeconds, useArgs, valueLines, type Obj } from './context.js';
-import { bool, flag, garpExtraIf, int, ip, needBlock, secs, set, str, table, type Handler, type Table } from './import-handlers.js';
+import { bool, flag, garpExtraIf, int, ip, needBlock, script, secs, set, str, table, type Handler, type Table } from './import-handlers.js';
 
 export const LATE_GLOBAL_KEYS = [
   'vrrp_garp_master_delay', 'vrrp_garp_master_repeat', 'vrrp_garp_master_refresh', 'vrrp_garp_master_refresh_repeat',
@@ -93,6 +93,12 @@ export const GLOBAL: Table = table('global_defs', {
   vrrp_higher_prio_send_advert: bool('vrrp_higher_prio_send_advert'),
   v3_checksum_as_v2: bool('v3_checksum_as_v2'),
   vrrp_garp_extra_if: garpExtraIf('vrrp_garp_extra_if', 1),
+  vrrp_owner_ignore_adverts: bool('vrrp_owner_ignore_adverts'),
+  default_interface: str('default_interface'),
+  startup_script: script('startup_script'),
+  startup_script_timeout: int('startup_script_timeout', 1, 1000),
+  shutdown_script: script('shutdown_script'),
+  shutdown_script_timeout: int('shutdown_script_timeout', 1, 1000),
   vrrp_startup_delay: secs('vrrp_startup_delay'),
   vrrp_notify_priority_changes: bool('vrrp_notify_priority_changes'),
   // vipkeeper runs the VRRP thread at SCHED_RR 10 unless told otherwise; 0 turns that off here

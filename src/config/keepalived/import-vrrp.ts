@@ -361,6 +361,7 @@ export const INSTANCE: Table = table('vrrp_instance', {
     garp_master_refresh_repeat: int('garp_master_refresh_repeat', 1, 2 ** 31 - 1),
     garp_lower_prio_delay: secs('garp_lower_prio_delay'),
     garp_extra_if: garpExtraIf('garp_extra_if', 0),
+    owner_ignore_adverts: bool('owner_ignore_adverts'),
     garp_lower_prio_repeat: int('garp_lower_prio_repeat', 1, 2 ** 31 - 1),
     down_timer_adverts: int('down_timer_adverts', 1, 100),
     lower_prio_no_advert: bool('lower_prio_no_advert'),

@@ -47,7 +47,7 @@ export const GLOBAL_DEFS: Block = {
     vrrp_lower_prio_no_advert: acted(M.params, 'vrrp_lower_prio_no_advert'),
     vrrp_higher_prio_send_advert: acted(M.params, 'vrrp_higher_prio_send_advert'),
     v3_checksum_as_v2: acted(M.params, 'v3_checksum_as_v2', { since: '2.3' }),
-    vrrp_owner_ignore_adverts: notActed('an address owner (priority 255) still processes adverts, except in strict mode', { since: '2.3' }),
+    vrrp_owner_ignore_adverts: acted(M.params, 'vrrp_owner_ignore_adverts', { since: '2.3', note: "the instances' default for owner_ignore_adverts" }),
     vrrp_garp_extra_if: acted(M.garpExtra, object('vrrp_garp_extra_if', 'interval', 'all'), { note: "the instances' default for garp_extra_if" }),
     vrrp_vmac_garp_intvl: alias('vrrp_garp_extra_if', { deprecated: 'vrrp_garp_extra_if' }),
     vrrp_startup_delay: acted(M.vrrpRuntime, 'vrrp_startup_delay', {
@@ -91,7 +91,7 @@ export const GLOBAL_DEFS: Block = {
 
     checker_log_all_failures: acted([M.spec, M.health, M.daemon], 'checker_log_all_failures', { note: 'as log_all_failures on every checker' }),
     rs_init_notifies: notActed('no notification is sent for the real servers\' initial states'),
-    default_interface: notActed('a static_ipaddress line without dev is an error instead of going on this interface'),
+    default_interface: acted(M.extras, 'default_interface', { note: 'the interface of a static_ipaddress line without dev; default eth0, as keepalived' }),
     dynamic_interfaces: notActed('an instance whose interface is missing at start keeps vipkeeper from starting, instead of waiting for the interface'),
     disable_local_igmp: notActed('IGMP reports for 224.0.0.0/24 are left as the system sends them'),
     vmac_prefix: notActed('VMAC interfaces without a name of their own are named vrrp.VRID, keepalived\'s default, whatever this prefix'),
@@ -108,10 +108,10 @@ export const GLOBAL_DEFS: Block = {
     nftables_ipvs: notActed('virtual_server_group entries are programmed as IPVS services, not through nftables fwmarks'),
     nftables_ipvs_priority: notActed('no nftables rule is installed for IPVS'),
     nftables_ipvs_start_fwmark: notActed('no nftables rule is installed for IPVS'),
-    startup_script: notActed('the script is not run at start'),
-    startup_script_timeout: notActed('the startup script is not run'),
-    shutdown_script: notActed('the script is not run at stop'),
-    shutdown_script_timeout: notActed('the shutdown script is not run'),
+    startup_script: acted([M.startStop, M.exec], object('startup_script', 'command', 'user', 'group'), { note: 'run before anything starts; the start waits for it (not again on reload, as keepalived)' }),
+    startup_script_timeout: acted(M.startStop, 'startup_script_timeout', { note: 'default 10 s; then the script is killed and the start goes on' }),
+    shutdown_script: acted([M.startStop, M.exec], object('shutdown_script', 'command', 'user', 'group'), { note: 'run once everything has stopped; the exit waits for it' }),
+    shutdown_script_timeout: acted(M.startStop, 'shutdown_script_timeout', { note: 'default 10 s' }),
 
     process_names: notActed('the process keeps its name', { reason: ONE_PROCESS }),
     process_name: notActed('the process keeps its name', { reason: ONE_PROCESS }),

@@ -24,6 +24,7 @@ export const M = {
   desired: 'src/ipvs/desired.ts',
   reconciler: 'src/ipvs/reconciler.ts',
   daemon: 'src/daemon/daemon.ts',
+  startStop: 'src/daemon/start-stop-scripts.ts',
   /** Runs every script (vrrp_script, notify*, MISC_CHECK): reads a script's command, user and group. */
   exec: 'src/sys/exec.ts',
   addresses: 'src/net/addresses.ts',

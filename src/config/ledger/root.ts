@@ -38,10 +38,10 @@ export const ROOT: Block = {
     interface_up_down_delays: notActed('interface state changes act at once, without these delays'),
     track_group: notActed('instances do not go to FAULT when a static address, route or rule is lost'),
     static_ipaddress: acted([M.extras, M.addresses], ['static_ipaddress', 'static_ipaddress[].address', 'static_ipaddress[].prefix'], {
-      note: 'added at start, removed at stop, whatever the VRRP state; each line needs dev (default_interface is not acted on)',
+      note: 'added at start, removed at stop, whatever the VRRP state; a reload adds the new ones and removes those gone, as keepalived; a line without dev goes on default_interface',
     }),
-    static_routes: acted([M.extras, M.routes], 'static_routes', { note: 'added at start, removed at stop (protocol 18, as keepalived); a reload does not change them' }),
-    static_rules: acted([M.extras, M.routes], 'static_rules', { note: 'added at start, removed at stop (protocol 18, as keepalived); a reload does not change them' }),
+    static_routes: acted([M.extras, M.routes], 'static_routes', { note: 'added at start, removed at stop (protocol 18, as keepalived); a reload adds the new ones and removes those gone' }),
+    static_rules: acted([M.extras, M.routes], 'static_rules', { note: 'added at start, removed at stop (protocol 18, as keepalived); a reload adds the new ones and removes those gone' }),
     bfd_instance: notActed(NO_BFD),
     garp_group: notActed('no per-interface gratuitous ARP rate limit applies; each instance uses its own garp settings'),
     SSL: structural(M.importer, 'ssl', { note: 'one block; a second replaces the first' }),

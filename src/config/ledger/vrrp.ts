@@ -173,7 +173,7 @@ export const VRRP_INSTANCE: Block = {
     native_ipv6: notActed('nothing when the VIPs are IPv6: the family follows the virtual addresses', { deprecated: 'IPv6 virtual addresses' }),
     v3_checksum_as_v2: acted(M.params, 'v3_checksum_as_v2', { since: '2.3' }),
     use_vmac: acted([M.vmac, M.params, M.vmacNet], ['use_vmac', 'use_vmac.name', 'use_vmac.mac'], {
-      note: "a private-mode macvlan (default name vrrp.VRID, MAC 00:00:5e:00:01:VRID, IPv6 00:00:5e:00:02:VRID) made at start, removed at stop; keepalived's sysctls on it and its parent (the parent's arp_ignore / arp_filter are put back at stop)",
+      note: "a private-mode macvlan (default name vrrp.VRID, MAC 00:00:5e:00:01:VRID, IPv6 00:00:5e:00:02:VRID) made at start, removed at stop or when a reload drops or renames it; keepalived's sysctls on it and its parent (the parent's arp_ignore / arp_filter are put back at stop)",
     }),
     use_vmac_addr: notActed("VIPs on other interfaces (or of the other family) get no VMAC of their own; they stay on their interface's MAC"),
     vmac_xmit_base: acted([M.vmac, M.params], 'vmac_xmit_base'),
@@ -196,7 +196,7 @@ export const VRRP_INSTANCE: Block = {
     down_timer_adverts: acted(M.params, 'down_timer_adverts'),
     lower_prio_no_advert: acted(M.params, 'lower_prio_no_advert'),
     higher_prio_send_advert: acted(M.params, 'higher_prio_send_advert'),
-    owner_ignore_adverts: notActed('an address owner (priority 255) still processes adverts, except in strict mode', { since: '2.3' }),
+    owner_ignore_adverts: acted(M.params, 'owner_ignore_adverts', { since: '2.3', note: 'an address owner (priority 255) drops the adverts it receives; on in strict mode' }),
     timer_expired_backup: notActed('a late timer never sends a nopreempt MASTER back to BACKUP', { since: '2.3' }),
     thread_timer_expired: alias('timer_expired_backup', { since: '2.3' }),
     promote_secondaries: acted(M.extras, 'promote_secondaries', { note: "set on the instance's interface at start, put back at stop" }),

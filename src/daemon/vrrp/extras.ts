@@ -9,7 +9,10 @@
  *   right before them on leaving it (keepalived's order: VIPs, routes, rules; then rules, routes,
  *   VIPs); at start, the ones a previous run left are removed, as keepalived does;
  * - `static_ipaddress` / `static_routes` / `static_rules`: added at start, removed at stop,
- *   whatever the state;
+ *   whatever the state; a reload removes the ones gone from the config and adds the new ones
+ *   (keepalived's clear_diff_static_*), leaving the others alone;
+ * - a reload that changes or drops an instance's `use_vmac` removes the VMAC no instance uses any
+ *   more, once the instance that used it has stopped;
  * - `no_accept` (and strict mode without `accept`): the nftables table (src/net/firewall.ts) is made
  *   at start; a MASTER that is not the address owner puts its VIPs in its drop set right after
  *   adding them (so the GARP burst never waits for `nft`: traffic to a fresh VIP may be accepted
@@ -49,6 +52,15 @@ function virtualLines(config: Config, name: string): IpLine[] {
   const inst = config.instances[name];
   if (!inst) return [];
   return [...inst.virtual_routes.map((l) => parseIpLine('route', l)), ...inst.virtual_rules.map((l) => parseIpLine('rule', l))];
+}
+
+/** static_ipaddress, a line without dev on default_interface (keepalived's get_default_if). */
+function staticVips(config: Config): Vip[] {
+  return config.static_ipaddress.map((v) => (v.dev === undefined ? { ...v, dev: config.global.default_interface } : v));
+}
+
+function staticLines(config: Config): IpLine[] {
+  return [...config.static_routes.map((l) => parseIpLine('route', l)), ...config.static_rules.map((l) => parseIpLine('rule', l))];
 }
 
 export class InstanceExtras implements ExtrasPort {
@@ -95,9 +107,58 @@ export class InstanceExtras implements ExtrasPort {
     await this.addStatics(config);
   }
 
+  async reloaded(config: Config, running: readonly ResolvedInstance[]): Promise<void> {
+    const keep = new Set(running.flatMap((r) => (r.vmac ? [r.vmac.name] : [])));
+    try {
+      const { removed, errors } = await this.vmacs.removeUnused(keep);
+      if (errors.length) this.log.warn({ errors }, 'VMAC interfaces no longer used could not all be removed');
+      else if (removed.length) this.log.info({ vmacs: removed }, 'VMAC interfaces no longer used removed');
+    } catch (err) {
+      this.log.warn({ err: errMsg(err) }, 'VMAC interfaces no longer used could not all be removed');
+    }
+    try {
+      await this.reloadStatics(config);
+    } catch (err) {
+      this.log.error({ err: errMsg(err) }, 'static addresses, routes and rules could not all be changed by the reload');
+    }
+  }
+
+  /** The static addresses / routes / rules of `config`, as differences against the running ones. */
+  private async reloadStatics(config: Config): Promise<void> {
+    const key = (x: unknown) => JSON.stringify(x);
+    const next = { vips: staticVips(config), lines: staticLines(config) };
+    const prev = this.statics;
+    const gone = <T>(a: readonly T[], b: readonly T[]) => a.filter((x) => !b.some((y) => key(y) === key(x)));
+    const delLines = gone(prev.lines, next.lines);
+    const delVips = gone(prev.vips, next.vips);
+    const addVips = gone(next.vips, prev.vips);
+    const addLines = gone(next.lines, prev.lines);
+    if (!delLines.length && !delVips.length && !addVips.length && !addLines.length) return;
+    // what is gone goes first (rules, routes, addresses), then the new (addresses, routes, rules)
+    const errors = await applyIpLines(delLines, 'del');
+    if (delVips.length) {
+      try {
+        await this.d.addresses?.removeVips(delVips, undefined);
+      } catch (err) {
+        errors.push(errMsg(err));
+      }
+    }
+    this.statics = { vips: prev.vips.filter((v) => !delVips.includes(v)), lines: prev.lines.filter((l) => !delLines.includes(l)) };
+    if (addVips.length) {
+      if (!this.d.addresses) throw new Error('static_ipaddress: no address port');
+      await this.d.addresses.addVips(addVips, undefined);
+      this.statics.vips = [...this.statics.vips, ...addVips];
+    }
+    errors.push(...(await applyIpLines(addLines, 'add')));
+    this.statics.lines = [...this.statics.lines, ...addLines];
+    const counts = { addresses: { added: addVips.length, removed: delVips.length }, routes_rules: { added: addLines.length, removed: delLines.length } };
+    if (errors.length) this.log.error({ ...counts, errors }, 'static addresses, routes and rules: the reload\'s changes could not all be made');
+    else this.log.info(counts, 'static addresses, routes and rules changed by reload');
+  }
+
   private async addStatics(config: Config): Promise<void> {
-    const vips = config.static_ipaddress;
-    const lines = [...config.static_routes.map((l) => parseIpLine('route', l)), ...config.static_rules.map((l) => parseIpLine('rule', l))];
+    const vips = staticVips(config);
+    const lines = staticLines(config);
     if (vips.length === 0 && lines.length === 0) return;
     if (vips.length) {
       if (!this.d.addresses) throw new Error('static_ipaddress: no address port');

@@ -185,6 +185,7 @@ const CAPTURED_KEYS: readonly string[] = [
   'down_timer_adverts',
   'lower_prio_no_advert',
   'higher_prio_send_advert',
+  'owner_ignore_adverts',
   'dont_track_primary',
   'track_interface',
   'track_script',
@@ -316,10 +317,6 @@ export function diffVrrpConfig(prev: Config, next: Config): VrrpConfigDiff {
   const notes: string[] = [];
   for (const k of ['notify_fifo', 'vrrp_notify_fifo'] as const) {
     if (!sameData(prev.global[k], next.global[k])) notes.push(`global ${k} changed: the notify FIFOs are opened at startup; restart to apply`);
-  }
-
-  for (const k of ['static_ipaddress', 'static_routes', 'static_rules'] as const) {
-    if (!sameData(prev[k], next[k])) notes.push(`${k} changed: static addresses, routes and rules are set at startup; restart to apply`);
   }
 
   return { instances: [...inst.values()], syncGroups: [...groups.values()], trackers, notes };

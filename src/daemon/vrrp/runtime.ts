@@ -531,6 +531,7 @@ export class VrrpRuntime {
     await Promise.all(retiring.map((t) => t.flush().catch(() => undefined)));
     for (const t of retiring) this.transports.retire(t, (name) => this.recs.has(name));
     await settled;
+    await this.deps.extras?.reloaded?.(next, [...this.recs.values()].map((r) => r.resolved));
 
     const groupsBy = (a: ReloadAction) => diff.syncGroups.filter((g) => g.action === a).map((g) => g.name);
     const report: ReloadReport = {

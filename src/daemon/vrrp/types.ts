@@ -92,6 +92,11 @@ export interface ExtrasPort {
   leave(r: ResolvedInstance, config: Config): Promise<void>;
   /** The instance's VIPs are gone (it left MASTER). Never throws. */
   left(r: ResolvedInstance, config: Config): Promise<void>;
+  /**
+   * After a reload settled (the stopped instances' VIPs are gone): VMACs no running instance uses
+   * are removed, and the static addresses / routes / rules made to match `config`. Never throws.
+   */
+  reloaded?(config: Config, running: readonly ResolvedInstance[]): Promise<void>;
   /** At stop, after every instance's effects: undo everything. Never throws. */
   close(): Promise<void>;
 }
