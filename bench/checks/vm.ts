@@ -81,6 +81,8 @@ export async function runVmComparison(o: { sizes: number[]; kinds: CheckKind[]; 
     'checker.mjs': checker,
     'mods/config/load.js': await bundle(path.join(REPO_ROOT, 'src', 'config', 'load.ts')),
     'mods/check/health.js': await bundle(path.join(REPO_ROOT, 'src', 'check', 'health.ts')),
+    // the checker reads the scheduler's timer slack from it
+    'mods/check/scheduler.js': await bundle(path.join(REPO_ROOT, 'src', 'check', 'scheduler.ts')),
     'mods/check/probes/index.js': await bundle(path.join(REPO_ROOT, 'src', 'check', 'probes', 'index.ts')),
     // the governor (the checker starts it as the daemon does) is bundled beside the probes so that
     // it finds the same addon file (one dlopen); the checker imports it from daemon/
