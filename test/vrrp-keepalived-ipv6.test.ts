@@ -77,19 +77,23 @@ describe('VRRPv3 over IPv6 with keepalived', () => {
     expect(k.lines().filter((l) => KA_COMPLAINT.test(l))).toEqual([]);
     expect(p.logs().filter((o) => o.msg === 'VRRP advert dropped' || o.msg === 'VRRP advert accepted with a warning')).toEqual([]);
   }
-  /** The Router flag of the next unsolicited NA for the VIP the client sees ('0' / '1' / 'False' / 'True'). */
-  async function naRouterFlag(): Promise<Promise<string | undefined>> {
+  /**
+   * Starts a capture and resolves once it runs, with `flag`: the Router flag of the next unsolicited NA for the
+   * VIP the client sees ('0' / '1' / 'False' / 'True'). Wrapped in an object: an async function returning a bare
+   * promise would resolve only when that promise does, i.e. after the whole capture window.
+   */
+  async function naRouterFlag(): Promise<{ flag: Promise<string | undefined> }> {
     // only NAs whose target is the VIP (its last 32 bits at byte 60): the first NA on the LAN may be another address's
     const filter = `icmp6 and ip6[40] == 136 and ip6[60:4] == 0x${ipBytes(VIP).subarray(12).toString('hex')}`;
     const cap = await lab.capture(node('client').ns, 'eth0', filter, ['icmpv6.nd.na.flag.r', 'icmpv6.nd.na.target_address'], { count: 1, seconds: 15 });
-    return cap.done.then((rows) => rows.find((r) => r[1] === VIP)?.[0]);
+    return { flag: cap.done.then((rows) => rows.find((r) => r[1] === VIP)?.[0]) };
   }
 
   for (const unicast of [false, true]) {
     const mode = unicast ? 'unicast' : 'multicast ff02::12';
 
     it(`${mode}: keepalived MASTER, vipkeeper BACKUP; SIGTERM keepalived, vipkeeper takes over`, async () => {
-      const naKa = unicast ? undefined : await naRouterFlag();
+      const naKa = unicast ? undefined : (await naRouterFlag()).flag;
       const k = pair.ka('d1', pair.file(`ka-hi-${unicast}.conf`, conf({ unicast, self: 11, peer: 12, state: 'MASTER', priority: 150 })));
       await k.waitState(INSTANCE, 'MASTER', 15_000);
       const kaFlag = await naKa;
@@ -99,7 +103,7 @@ describe('VRRPv3 over IPv6 with keepalived', () => {
       // the client talks to the VIP (its entry names d1), so the takeover's NA has an entry to move
       await primeArp(lab, node('client').ns, VIP);
       expect(await neighMac(node('client').ns, VIP)).toBe(node('d1').mac);
-      const naVk = unicast ? undefined : await naRouterFlag();
+      const naVk = unicast ? undefined : (await naRouterFlag()).flag;
       await k.terminate();
       pair.forget(k);
       await p.waitState(INSTANCE, 'MASTER', 5000);
