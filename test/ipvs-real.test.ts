@@ -10,6 +10,8 @@
  * - the reconciler: converge, correct manual drift on demand and by its resync timer, keep foreign
  *   services, clean up on stop;
  * - lvs_sync_daemon following the VRRP state;
+ * - global_defs lvs_timeouts: set by the reconciler (once per config, an unset one left as it was),
+ *   read back with `ipvsadm -L --timeout`, and keepalived 2.2.7 given the same conf for comparison;
  * - the ipvsadm behaviours the backend relies on;
  * - the netlink backend reads exactly what the ipvsadm backend reads (counters and sync daemons
  *   too), and what the kernel does with several dumps in one transaction.
@@ -18,7 +20,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { ConfigSchema } from '../src/config/schema.js';
+import { loadConfigText } from '../src/config/load.js';
+import { ConfigSchema, type Config } from '../src/config/schema.js';
 import type { RunReport, ReconcilerSnapshot } from '../src/ipvs/reconciler.js';
 import type { IpvsTable } from '../src/ipvs/model.js';
 import type { SyncDaemon } from '../src/ipvs/backend.js';
@@ -43,6 +46,28 @@ const BACKENDS = [
   { name: 'netlink', suffix: '-netlink' },
 ] as const;
 
+// lvs_timeouts: a baseline set with ipvsadm --set, a keepalived.conf setting tcp and udp (tcpfin unset),
+// then a reload (YAML) setting only tcpfin.
+const TIMEOUTS_BASELINE = '111 222 333';
+const TIMEOUTS_CONF = `global_defs {
+  lvs_timeouts tcp 7200 udp 45
+}
+virtual_server 10.85.0.1 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 10.85.1.1 80 {
+    weight 1
+  }
+}
+`;
+const TIMEOUTS_RELOAD_CONF = TIMEOUTS_CONF.replace('lvs_timeouts tcp 7200 udp 45', 'lvs_timeouts tcpfin 30');
+function loadTimeoutsConf(): Config {
+  const r = loadConfigText(TIMEOUTS_CONF, 'timeouts.conf', { format: 'keepalived' });
+  if (!r.config) throw new Error(`timeouts.conf refused: ${JSON.stringify(r.diagnostics)}`);
+  return r.config;
+}
+
 const vm = bootOnce(async () => {
   const reconcileConfig = ConfigSchema.parse({
     ipvs: { resync_interval: '1500ms' },
@@ -59,6 +84,9 @@ const vm = bootOnce(async () => {
     tamper: ['-e -t 10.80.0.1:80 -r 10.80.1.1:80 -m -w 9', '-d -t 10.80.0.1:80 -r 10.80.1.2:80', '-a -t 10.80.0.1:80 -r 10.80.1.99:80 -m -w 1', '-D -f 5'].join('\n'),
     tamper2: '-E -t 10.80.0.1:80 -s rr\n',
   };
+  const timeoutsConfig = loadTimeoutsConf();
+  const timeoutsReload = ConfigSchema.parse({ global: { lvs_timeouts: { tcpfin: '30s' } }, virtual_servers: timeoutsConfig.virtual_servers });
+  const timeoutsTask = { kind: 'timeouts', baseline: TIMEOUTS_BASELINE, configs: [timeoutsConfig, timeoutsReload] };
   return runGuest(
     [
       { id: 'facts', kind: 'sh', script: FACTS },
@@ -71,8 +99,10 @@ const vm = bootOnce(async () => {
       { id: 'reconcile-netlink', ...reconcileTask, backend: 'netlink' },
       { id: 'syncd', kind: 'syncd', config: syncdConfig },
       { id: 'syncd-netlink', kind: 'syncd', config: syncdConfig, backend: 'netlink' },
+      { id: 'timeouts', ...timeoutsTask, conf: 'timeouts.conf', reloadConf: 'timeouts-reload.conf' },
+      { id: 'timeouts-netlink', ...timeoutsTask, backend: 'netlink' },
     ],
-    { timeoutMs: 420_000 },
+    { timeoutMs: 480_000, files: { 'timeouts.conf': TIMEOUTS_CONF, 'timeouts-reload.conf': TIMEOUTS_RELOAD_CONF } },
   );
 });
 beforeAll(vm.boot, 20 * 60_000);
@@ -80,7 +110,7 @@ beforeAll(vm.boot, 20 * 60_000);
 describe('real IPVS in a QEMU guest', () => {
   it('booted and ran everything in one guest', () => {
     const run = vm.get();
-    expect(run.results.size).toBe(10);
+    expect(run.results.size).toBe(12);
     // a record for the log: how long the guest took
     console.info(`ipvs-real guest: boot ${(run.timing.bootMs / 1000).toFixed(1)} s, agent ${(run.timing.agentMs / 1000).toFixed(1)} s`);
   });
@@ -231,6 +261,43 @@ describe('real IPVS in a QEMU guest', () => {
         ['MASTER', 'master'],
         ['stopped', ''],
       ]);
+    });
+  }
+
+  for (const b of BACKENDS) {
+    it(`sets lvs_timeouts (${b.name}): exactly the configured ones, an unset one left as it was, once per config`, () => {
+      type Timeouts = {
+        before: string;
+        runs: { report: RunReport; timeouts: string }[];
+        afterStop: string;
+        keepalived?: { before: string; timeouts: string; reloaded: string; afterStop: string; exit: number | null; ready: unknown; reload: unknown; log: string };
+        log: string[];
+      };
+      const r = taskResult<Timeouts>(vm.get(), `timeouts${b.suffix}`);
+      console.info(`lvs_timeouts (${b.name}): ${JSON.stringify({ before: r.before, runs: r.runs.map((x) => x.timeouts), afterStop: r.afterStop, keepalived: r.keepalived && { ...r.keepalived, log: undefined } })}`);
+      const line = (tcp: number, tcpfin: number, udp: number) => `Timeout (tcp tcpfin udp): ${tcp} ${tcpfin} ${udp}`;
+      expect(r.before).toBe(line(111, 222, 333));
+      expect(r.runs.map((x) => x.report.ok)).toEqual([true, true]);
+      // keepalived.conf `lvs_timeouts tcp 7200 udp 45`: tcpfin stays at the baseline
+      expect(r.runs[0]?.timeouts).toBe(line(7200, 222, 45));
+      // the reload sets only tcpfin; tcp and udp stay as the first config left them
+      expect(r.runs[1]?.timeouts).toBe(line(7200, 30, 45));
+      expect(r.log.filter((l) => l.includes('IPVS connection timeouts set'))).toHaveLength(2);
+      // stopping leaves them (keepalived restores what it found: below)
+      expect(r.afterStop).toBe(line(7200, 30, 45));
+      if (b.name === 'ipvsadm') {
+        const k = r.keepalived;
+        expect(k?.ready, k?.log).toMatchObject({ value: true });
+        expect(k?.before).toBe(line(111, 222, 333));
+        // keepalived 2.2.7 with the same conf from the same baseline: the same line as vipkeeper's first run
+        expect(k?.timeouts).toBe(r.runs[0]?.timeouts);
+        // where it differs: keepalived remembers the timeouts it found before its first change; on a
+        // reload an unset one goes back to that value (vipkeeper leaves it as the last config set it),
+        // and on stop it restores all of them (vipkeeper leaves them)
+        expect(k?.reload, k?.log).toMatchObject({ value: true });
+        expect(k?.reloaded).toBe(line(111, 30, 333));
+        expect(k?.afterStop).toBe(line(111, 222, 333));
+      }
     });
   }
 });

@@ -73,7 +73,10 @@ export const GLOBAL_DEFS: Block = {
     lvs_flush: acted(M.reconciler, 'lvs_flush'),
     lvs_flush_on_stop: acted(M.reconciler, 'lvs_flush_on_stop'),
     lvs_flush_onstop: alias('lvs_flush_on_stop', { deprecated: 'lvs_flush_on_stop' }),
-    lvs_timeouts: acted(M.reconciler, object('lvs_timeouts', 'tcp', 'tcpfin', 'udp'), { note: "IPVS_CMD_SET_CONFIG over generic netlink (or 'ipvsadm --set'), once per config; an unset one is left as it is" }),
+    lvs_timeouts: acted(M.reconciler, object('lvs_timeouts', 'tcp', 'tcpfin', 'udp'), {
+      note:
+        "IPVS_CMD_SET_CONFIG over generic netlink (or 'ipvsadm --set'), once per config; an unset one is left as it is. Differs from keepalived 2.2.7 (both measured on real IPVS): keepalived remembers the timeouts it found before its first change, puts an unset one back to that value on reload and restores all three on stop; vipkeeper leaves them as the last config set them",
+    }),
 
     enable_snmp_vrrp: notActed(NO_SNMP, { fields: 'enable_snmp_vrrp' }),
     enable_snmp_keepalived: alias('enable_snmp_vrrp', { deprecated: 'enable_snmp_vrrp' }),
