@@ -117,6 +117,32 @@ describe('heap governor', () => {
     expect(o.stoppedStill).toBe(true);
   });
 
+  it('while held (a reload reader thread allocating) it asks for nothing over its limit; released, it asks again', async () => {
+    const r = await runNode(`
+      import { startHeapGovernor } from ${JSON.stringify(GOVERNOR)};
+      ${MAKE_GARBAGE}
+      const g = startHeapGovernor({ intervalMs: 20, cooldownMs: 100, burstCooldownMs: 50, minHeadroomBytes: 2 ** 20, headroomRatio: 0 });
+      g.endBurst();
+      const base = g.requests;
+      const release = g.hold();
+      g.beginBurst(); // even in a burst
+      let kept = [];
+      for (let i = 0; i < 20; i++) { kept.push(garbage(20_000)); await sleep(20); }
+      const held = g.requests - base;
+      release();
+      release(); // idempotent: a second call releases nothing more
+      const t0 = Date.now();
+      while (g.requests === base + held && Date.now() - t0 < 3000) { kept.push(garbage(20_000)); await sleep(20); }
+      const after = g.requests - base - held;
+      g.stop();
+      console.log(JSON.stringify({ held, after }));
+    `);
+    expect(r.stderr).toBe('');
+    const o = JSON.parse(r.stdout) as { held: number; after: number };
+    expect(o.held).toBe(0);
+    expect(o.after).toBeGreaterThan(0);
+  });
+
   it('uses the global gc under --expose-gc, and a worker with a governor running exits cleanly', async () => {
     const r = await runNode(
       `

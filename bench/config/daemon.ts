@@ -98,7 +98,9 @@ async function one(lab: NetnsLab, n: number): Promise<Row> {
   writeFileSync(conf, text);
 
   const t0 = performance.now();
-  const vk = lab.spawn(ns, [process.execPath, '--max-semi-space-size=8', path.join(DIST, 'cli/bin.js'), 'run', '-f', conf, '-i', 'bench', '--socket', path.join(lab.dir, `vk-${n}.sock`)], `vipkeeper ${n}`);
+  // BENCH_NODE_ARGS: more node flags for the daemon (e.g. --cpu-prof --cpu-prof-dir=DIR: workers inherit them)
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const vk = lab.spawn(ns, [process.execPath, '--max-semi-space-size=8', ...nodeArgs, path.join(DIST, 'cli/bin.js'), 'run', '-f', conf, '-i', 'bench', '--socket', path.join(lab.dir, `vk-${n}.sock`)], `vipkeeper ${n}`);
   let masterAt = 0;
   let runningAt = 0;
   await vk.waitForLine((l) => {
@@ -137,7 +139,8 @@ async function one(lab: NetnsLab, n: number): Promise<Row> {
   const reloaded = await vk.waitForLine((l) => /"msg":"config reloaded"/.test(l) && performance.now() > r0, 300_000);
   const reloadS = (performance.now() - r0) / 1000;
   const reloadCpuS = cpuS(pid) - rc0;
-  const split = /"ms":(\{[^}]*\})/.exec(reloaded)?.[1];
+  const reader = /"reader":(\{[^}]*\})/.exec(reloaded)?.[1];
+  const split = [/"ms":(\{[^}]*\})/.exec(reloaded)?.[1], reader && `reader ${reader}`].filter(Boolean).join(' ') || undefined;
   vk.signal('SIGTERM');
   await vk.exitWithin(15_000);
 
@@ -156,7 +159,7 @@ async function one(lab: NetnsLab, n: number): Promise<Row> {
   };
 
   // keepalived's VRRP process alone on the same file (its checker would need IP_VS)
-  if (spawnSync('sh', ['-c', 'command -v keepalived'], { encoding: 'utf8' }).status === 0) {
+  if (!process.env.BENCH_NO_KEEPALIVED && spawnSync('sh', ['-c', 'command -v keepalived'], { encoding: 'utf8' }).status === 0) {
     writeFileSync(conf, text);
     const k0 = performance.now();
     const ka = lab.spawn(ns, ['keepalived', '-n', '-l', '-D', '-P', '-f', conf, '-p', path.join(lab.dir, `ka-${n}.pid`), '-r', path.join(lab.dir, `kav-${n}.pid`)], `keepalived ${n}`);

@@ -32,8 +32,10 @@ describe('loadConfigOffThread (reload parses off the main thread)', () => {
     writeFileSync(f, CONF);
     const off = await loadConfigOffThread(f, { configId: 'lb1' }, 120_000);
     expect(off.config).toBeDefined();
-    const { hash, ...loaded } = off;
+    const { hash, reader, ...loaded } = off;
     expect(loaded).toEqual(loadConfigFile(f, { configId: 'lb1' }));
+    // the reader's own account of its time (CPU where /proc/thread-self is there)
+    expect(reader?.parseMs).toBeGreaterThanOrEqual(0);
     // the status hash comes computed from the thread, the same as the main thread's
     expect(hash).toBe(configHash(off.config as Config));
     expect(off.diagnostics.some((d) => d.loc.line === 10 && /no_such_keyword/.test(d.message))).toBe(true);

@@ -31,11 +31,18 @@ function refused(file: string, format: LoadedConfig['format'] | undefined, messa
  * loadConfigFile(file, opts) in a worker thread. Never rejects: a parse past `timeoutMs`, or a
  * thread that fails, gives a LoadedConfig without a config and one error saying why.
  */
-export function loadConfigOffThread(file: string, opts: LoadOptions, timeoutMs = RELOAD_PARSE_TIMEOUT_MS): Promise<LoadedConfig & { hash?: string }> {
+/** What the reader thread says of its own time (ms): its start-up's CPU, the parse's wall and CPU (CPU on Linux only). */
+export interface ReaderStats {
+  startCpuMs?: number;
+  parseMs: number;
+  parseCpuMs?: number;
+}
+
+export function loadConfigOffThread(file: string, opts: LoadOptions, timeoutMs = RELOAD_PARSE_TIMEOUT_MS): Promise<LoadedConfig & { hash?: string; reader?: ReaderStats }> {
   return new Promise((resolve) => {
     let done = false;
     let worker: Worker | undefined;
-    const finish = (r: LoadedConfig & { hash?: string }): void => {
+    const finish = (r: LoadedConfig & { hash?: string; reader?: ReaderStats }): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -53,8 +60,12 @@ export function loadConfigOffThread(file: string, opts: LoadOptions, timeoutMs =
       resolve(refused(file, opts.format, `cannot start the config reader thread: ${(e as Error).message}`));
       return;
     }
-    worker.on('message', (m: { ok: true; loaded: LoadedConfig; hash?: string } | { ok: false; error: string }) =>
-      finish(m.ok ? { ...m.loaded, ...(m.hash !== undefined ? { hash: m.hash } : {}) } : refused(file, opts.format, `the config reader failed: ${m.error}`)),
+    worker.on('message', (m: { ok: true; loaded: LoadedConfig; hash?: string; reader?: ReaderStats } | { ok: false; error: string }) =>
+      finish(
+        m.ok
+          ? { ...m.loaded, ...(m.hash !== undefined ? { hash: m.hash } : {}), ...(m.reader ? { reader: m.reader } : {}) }
+          : refused(file, opts.format, `the config reader failed: ${m.error}`),
+      ),
     );
     worker.on('error', (e) => finish(refused(file, opts.format, `the config reader failed: ${e.message}`)));
     worker.on('exit', (code) => finish(refused(file, opts.format, `the config reader thread exited (code ${code}) without an answer`)));

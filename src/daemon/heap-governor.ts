@@ -33,6 +33,12 @@ export interface HeapGovernor {
   beginBurst(maxMs?: number): void;
   /** The burst is over: one full collection now (if a burst was on), then the ordinary pace. */
   endBurst(): void;
+  /**
+   * Another thread of this process is allocating (a reload's config reader): the RSS then counts
+   * a heap this thread's collections cannot shrink, and collecting this one anyway only takes CPU
+   * from that thread. No requests until every hold is released (the function returned; idempotent).
+   */
+  hold(): () => void;
   stop(): void;
 }
 
@@ -90,6 +96,8 @@ export function startHeapGovernor(opts: HeapGovernorOptions = {}): HeapGovernor 
   let over = false;
   /** A task collection asked for and not run yet: no second one meanwhile. */
   let queued = false;
+  /** Holds not released yet (hold()). */
+  let holds = 0;
   // 'gc' entries arrive after the collection, on this thread: the RSS then is the new floor.
   const observer = new PerformanceObserver((list) => {
     let full = false;
@@ -108,7 +116,7 @@ export function startHeapGovernor(opts: HeapGovernorOptions = {}): HeapGovernor 
     gc();
   };
   const tick = () => {
-    if (queued) return;
+    if (queued || holds > 0) return;
     if (process.memoryUsage.rss() <= budget.limit) {
       over = false;
       waitMs = cooldownMs;
@@ -154,6 +162,15 @@ export function startHeapGovernor(opts: HeapGovernorOptions = {}): HeapGovernor 
     budget,
     beginBurst,
     endBurst,
+    hold() {
+      holds++;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        holds--;
+      };
+    },
     stop() {
       if (stopped) return;
       stopped = true;
