@@ -21,7 +21,7 @@ import { notifyReady, notifyReloading, notifyStatus, notifyStopping, notifyWatch
 import { startControlServer, type CommandResult, type ControlServer } from './control/server.js';
 import { loadConfigOffThread, RELOAD_PARSE_TIMEOUT_MS } from './config-thread.js';
 import { configHash } from './config-hash.js';
-import { acquireLocks, configLocks, LockHeld, type Locks } from './instance-lock.js';
+import { HeldLocks, LockHeld, type Locks } from './instance-lock.js';
 import { startHeapGovernor, type HeapGovernor } from './heap-governor.js';
 import { logFormat, type Logger, type LogLevel } from '../sys/logger.js';
 import { serializeCoalescing } from '../sys/serialize.js';
@@ -110,7 +110,7 @@ export class Daemon {
   private readonly log: Logger;
   private heap: HeapGovernor | undefined;
   /** Held instance and IPVS locks, by key (see instance-lock.ts). */
-  private locks = new Map<string, Locks>();
+  private readonly locks = new HeldLocks();
   private bgp: BgpDirector | undefined;
   private arpWatch: ArpWatch | undefined;
   /** Real server and virtual server notifies, checker FIFO lines, checker mail alerts. */
@@ -143,7 +143,7 @@ export class Daemon {
 
     // Before anything touches an address or an IPVS entry: no other daemon runs these instances here.
     try {
-      this.locks = await this.takeLocks(this.config);
+      this.locks.switchTo(await this.locks.take(this.config));
     } catch (e) {
       this.heap?.stop();
       if (e instanceof LockHeld) throw new DaemonStartError(e.message, 3);
@@ -529,7 +529,7 @@ export class Daemon {
       const config = loaded.config;
       let locks: Map<string, Locks>;
       try {
-        locks = await this.takeLocks(config);
+        locks = await this.locks.take(config);
       } catch (e) {
         const error = (e as Error).message;
         this.configState.reloads.failed++;
@@ -541,13 +541,13 @@ export class Daemon {
       const r = await this.call({ type: 'reloadConfig', config: vrrpPart(config) });
       const t2 = performance.now();
       if (!r.ok) {
-        for (const [k, l] of locks) if (!this.locks.has(k)) l.release();
+        this.locks.abandon(locks);
         this.configState.reloads.failed++;
         this.configState.lastReload = { at, ok: false, error: r.error };
         this.log.error({ error: r.error }, 'reload refused by the VRRP engine; the running config stays');
         return { ok: false, message: `reload refused: ${r.error}` };
       }
-      this.switchLocks(locks);
+      this.locks.switchTo(locks);
       applyScriptPolicy(config.global);
       this.checker?.setConfig(config);
       void this.reportScriptPrivileges(config);
@@ -707,29 +707,7 @@ export class Daemon {
     }
     await runStartStopScript('shutdown', this.config.global, this.log);
     this.heap?.stop();
-    this.switchLocks(new Map());
-  }
-
-  /** Takes the locks `config` needs that are not held yet; none on failure. Returns every lock held for it. */
-  private async takeLocks(config: Config): Promise<Map<string, Locks>> {
-    const names = configLocks(config, { ipvs: config.virtual_servers.length > 0 });
-    const taken = new Map<string, Locks>();
-    try {
-      for (const n of names) {
-        const have = this.locks.get(n.key);
-        taken.set(n.key, have ?? (await acquireLocks([n])));
-      }
-    } catch (e) {
-      for (const [k, l] of taken) if (!this.locks.has(k)) l.release();
-      throw e;
-    }
-    return taken;
-  }
-
-  /** Keeps `next`'s locks and releases the rest. */
-  private switchLocks(next: Map<string, Locks>): void {
-    for (const [k, l] of this.locks) if (!next.has(k)) l.release();
-    this.locks = next;
+    this.locks.switchTo(new Map());
   }
 
   /** Scripts that would fail with EPERM (another user, no CAP_SETUID/CAP_SETGID): said once, loudly. */

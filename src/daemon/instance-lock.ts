@@ -116,3 +116,36 @@ function holderPid(key: string): Promise<number | undefined> {
     c.on('error', () => done(undefined));
   });
 }
+
+/**
+ * The locks a running daemon holds, across reloads: a new config takes what it adds, keeps what
+ * it shares with the running one, and the rest is released once it is in place.
+ */
+export class HeldLocks {
+  private held = new Map<string, Locks>();
+
+  /** Takes the locks `config` needs that are not held yet (none on failure); every lock it needs, for switchTo() or abandon(). */
+  async take(config: Config): Promise<Map<string, Locks>> {
+    const taken = new Map<string, Locks>();
+    try {
+      for (const n of configLocks(config, { ipvs: config.virtual_servers.length > 0 })) {
+        taken.set(n.key, this.held.get(n.key) ?? (await acquireLocks([n])));
+      }
+    } catch (e) {
+      this.abandon(taken);
+      throw e;
+    }
+    return taken;
+  }
+
+  /** A refused config: releases what take() added over the held locks. */
+  abandon(taken: ReadonlyMap<string, Locks>): void {
+    for (const [k, l] of taken) if (!this.held.has(k)) l.release();
+  }
+
+  /** Holds `next` and releases the rest (an empty map at stop). */
+  switchTo(next: Map<string, Locks>): void {
+    for (const [k, l] of this.held) if (!next.has(k)) l.release();
+    this.held = next;
+  }
+}
