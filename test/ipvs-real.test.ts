@@ -10,8 +10,9 @@
  * - the reconciler: converge, correct manual drift on demand and by its resync timer, keep foreign
  *   services, clean up on stop;
  * - lvs_sync_daemon following the VRRP state;
- * - global_defs lvs_timeouts: set by the reconciler (once per config, an unset one left as it was),
- *   read back with `ipvsadm -L --timeout`, and keepalived 2.2.7 given the same conf for comparison;
+ * - global_defs lvs_timeouts: set by the reconciler once per config, an unset one (or all, without
+ *   lvs_timeouts, and on stop) back to the value found before the first change; read back with
+ *   `ipvsadm -L --timeout`; keepalived 2.2.7 given the same confs must show the same lines;
  * - the ipvsadm behaviours the backend relies on;
  * - the netlink backend reads exactly what the ipvsadm backend reads (counters and sync daemons
  *   too), and what the kernel does with several dumps in one transaction.
@@ -47,7 +48,8 @@ const BACKENDS = [
 ] as const;
 
 // lvs_timeouts: a baseline set with ipvsadm --set, a keepalived.conf setting tcp and udp (tcpfin unset),
-// then a reload (YAML) setting only tcpfin.
+// then a reload setting only tcpfin, then one without lvs_timeouts (vipkeeper then goes back to the
+// first config before it stops, so that stop has something to restore).
 const TIMEOUTS_BASELINE = '111 222 333';
 const TIMEOUTS_CONF = `global_defs {
   lvs_timeouts tcp 7200 udp 45
@@ -62,6 +64,7 @@ virtual_server 10.85.0.1 80 {
 }
 `;
 const TIMEOUTS_RELOAD_CONF = TIMEOUTS_CONF.replace('lvs_timeouts tcp 7200 udp 45', 'lvs_timeouts tcpfin 30');
+const TIMEOUTS_NONE_CONF = TIMEOUTS_CONF.replace('  lvs_timeouts tcp 7200 udp 45\n', '');
 function loadTimeoutsConf(): Config {
   const r = loadConfigText(TIMEOUTS_CONF, 'timeouts.conf', { format: 'keepalived' });
   if (!r.config) throw new Error(`timeouts.conf refused: ${JSON.stringify(r.diagnostics)}`);
@@ -86,7 +89,8 @@ const vm = bootOnce(async () => {
   };
   const timeoutsConfig = loadTimeoutsConf();
   const timeoutsReload = ConfigSchema.parse({ global: { lvs_timeouts: { tcpfin: '30s' } }, virtual_servers: timeoutsConfig.virtual_servers });
-  const timeoutsTask = { kind: 'timeouts', baseline: TIMEOUTS_BASELINE, configs: [timeoutsConfig, timeoutsReload] };
+  const timeoutsNone = ConfigSchema.parse({ virtual_servers: timeoutsConfig.virtual_servers });
+  const timeoutsTask = { kind: 'timeouts', baseline: TIMEOUTS_BASELINE, configs: [timeoutsConfig, timeoutsReload, timeoutsNone, timeoutsConfig] };
   return runGuest(
     [
       { id: 'facts', kind: 'sh', script: FACTS },
@@ -99,10 +103,10 @@ const vm = bootOnce(async () => {
       { id: 'reconcile-netlink', ...reconcileTask, backend: 'netlink' },
       { id: 'syncd', kind: 'syncd', config: syncdConfig },
       { id: 'syncd-netlink', kind: 'syncd', config: syncdConfig, backend: 'netlink' },
-      { id: 'timeouts', ...timeoutsTask, conf: 'timeouts.conf', reloadConf: 'timeouts-reload.conf' },
+      { id: 'timeouts', ...timeoutsTask, conf: 'timeouts.conf', reloadConfs: ['timeouts-reload.conf', 'timeouts-none.conf'] },
       { id: 'timeouts-netlink', ...timeoutsTask, backend: 'netlink' },
     ],
-    { timeoutMs: 480_000, files: { 'timeouts.conf': TIMEOUTS_CONF, 'timeouts-reload.conf': TIMEOUTS_RELOAD_CONF } },
+    { timeoutMs: 480_000, files: { 'timeouts.conf': TIMEOUTS_CONF, 'timeouts-reload.conf': TIMEOUTS_RELOAD_CONF, 'timeouts-none.conf': TIMEOUTS_NONE_CONF } },
   );
 });
 beforeAll(vm.boot, 20 * 60_000);
@@ -265,38 +269,38 @@ describe('real IPVS in a QEMU guest', () => {
   }
 
   for (const b of BACKENDS) {
-    it(`sets lvs_timeouts (${b.name}): exactly the configured ones, an unset one left as it was, once per config`, () => {
+    it(`sets lvs_timeouts (${b.name}) as keepalived 2.2.7: unset ones and stop go back to the timeouts found first`, () => {
       type Timeouts = {
         before: string;
         runs: { report: RunReport; timeouts: string }[];
         afterStop: string;
-        keepalived?: { before: string; timeouts: string; reloaded: string; afterStop: string; exit: number | null; ready: unknown; reload: unknown; log: string };
+        keepalived?: { before: string; timeouts: string; reloaded: string[]; afterStop: string; exit: number | null; ready: unknown; reload: unknown[]; log: string };
         log: string[];
       };
       const r = taskResult<Timeouts>(vm.get(), `timeouts${b.suffix}`);
       console.info(`lvs_timeouts (${b.name}): ${JSON.stringify({ before: r.before, runs: r.runs.map((x) => x.timeouts), afterStop: r.afterStop, keepalived: r.keepalived && { ...r.keepalived, log: undefined } })}`);
       const line = (tcp: number, tcpfin: number, udp: number) => `Timeout (tcp tcpfin udp): ${tcp} ${tcpfin} ${udp}`;
       expect(r.before).toBe(line(111, 222, 333));
-      expect(r.runs.map((x) => x.report.ok)).toEqual([true, true]);
+      expect(r.runs.map((x) => x.report.ok)).toEqual([true, true, true, true]);
       // keepalived.conf `lvs_timeouts tcp 7200 udp 45`: tcpfin stays at the baseline
       expect(r.runs[0]?.timeouts).toBe(line(7200, 222, 45));
-      // the reload sets only tcpfin; tcp and udp stay as the first config left them
-      expect(r.runs[1]?.timeouts).toBe(line(7200, 30, 45));
-      expect(r.log.filter((l) => l.includes('IPVS connection timeouts set'))).toHaveLength(2);
-      // stopping leaves them (keepalived restores what it found: below)
-      expect(r.afterStop).toBe(line(7200, 30, 45));
+      // the reload sets only tcpfin; tcp and udp go back to the baseline found before the first change
+      expect(r.runs[1]?.timeouts).toBe(line(111, 30, 333));
+      // a reload without lvs_timeouts puts all three back
+      expect(r.runs[2]?.timeouts).toBe(line(111, 222, 333));
+      expect(r.runs[3]?.timeouts).toBe(line(7200, 222, 45));
+      expect(r.log.filter((l) => l.includes('IPVS connection timeouts set'))).toHaveLength(3);
+      // stop restores the baseline
+      expect(r.afterStop).toBe(line(111, 222, 333));
       if (b.name === 'ipvsadm') {
         const k = r.keepalived;
         expect(k?.ready, k?.log).toMatchObject({ value: true });
         expect(k?.before).toBe(line(111, 222, 333));
-        // keepalived 2.2.7 with the same conf from the same baseline: the same line as vipkeeper's first run
+        // keepalived 2.2.7, same confs from the same baseline: the same lines as vipkeeper's
         expect(k?.timeouts).toBe(r.runs[0]?.timeouts);
-        // where it differs: keepalived remembers the timeouts it found before its first change; on a
-        // reload an unset one goes back to that value (vipkeeper leaves it as the last config set it),
-        // and on stop it restores all of them (vipkeeper leaves them)
-        expect(k?.reload, k?.log).toMatchObject({ value: true });
-        expect(k?.reloaded).toBe(line(111, 30, 333));
-        expect(k?.afterStop).toBe(line(111, 222, 333));
+        expect(k?.reload, k?.log).toMatchObject([{ value: true }, { value: true }]);
+        expect(k?.reloaded).toEqual([r.runs[1]?.timeouts, r.runs[2]?.timeouts]);
+        expect(k?.afterStop).toBe(r.afterStop);
       }
     });
   }

@@ -42,6 +42,8 @@ export interface IpvsBackend {
   readDaemons(): Promise<SyncDaemon[]>;
   startDaemon(d: SyncDaemon): Promise<void>;
   stopDaemon(role: SyncDaemonRole): Promise<void>;
+  /** The connection timeouts in force (IPVS_CMD_GET_CONFIG, `ipvsadm -L --timeout`). */
+  readTimeouts(): Promise<IpvsTimeouts>;
   /** global_defs lvs_timeouts (IPVS_CMD_SET_CONFIG). */
   setTimeouts(t: IpvsTimeouts): Promise<void>;
 }

@@ -8,6 +8,7 @@ import {
   parseSave,
   parseStats,
   parseThresholds,
+  parseTimeouts,
   renderOperation,
   renderSave,
   type Exec,
@@ -233,5 +234,13 @@ describe('IpvsadmBackend', () => {
       '--start-daemon master --mcast-interface eth1 --syncid 9 --sync-maxlen 1400 --mcast-group 224.0.0.82 --mcast-port 8849 --mcast-ttl 2',
       '--stop-daemon backup',
     ]);
+  });
+
+  it('reads the timeouts from -L --timeout, and says what it got when it cannot', async () => {
+    expect(parseTimeouts('Timeout (tcp tcpfin udp): 900 120 300\n')).toEqual({ tcp: 900, tcpfin: 120, udp: 300 });
+    const exec = fakeExec(() => ({ stdout: 'Timeout (tcp tcpfin udp): 7200 30 60\n' }));
+    expect(await new IpvsadmBackend({ exec }).readTimeouts()).toEqual({ tcp: 7200, tcpfin: 30, udp: 60 });
+    expect(exec.calls.map((c) => c.args.join(' '))).toEqual(['-L --timeout']);
+    expect(() => parseTimeouts('nonsense')).toThrow(/Timeout \(tcp tcpfin udp\): N N N.*nonsense/);
   });
 });

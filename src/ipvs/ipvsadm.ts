@@ -495,6 +495,13 @@ export interface ExecResult {
 /** Runs the ipvsadm binary with `args`, feeding `input` on stdin. Rejects only when it cannot start. */
 export type Exec = (args: readonly string[], input?: string) => Promise<ExecResult>;
 
+/** `ipvsadm -L --timeout`: "Timeout (tcp tcpfin udp): 900 120 300". */
+export function parseTimeouts(out: string): IpvsTimeouts {
+  const m = /Timeout \(tcp tcpfin udp\):\s*(\d+)\s+(\d+)\s+(\d+)/.exec(out);
+  if (!m) throw new IpvsError('command-failed', `cannot read the IPVS timeouts from 'ipvsadm -L --timeout' (expected "Timeout (tcp tcpfin udp): N N N", got ${JSON.stringify(out.trim().slice(0, 120))})`);
+  return { tcp: Number(m[1]), tcpfin: Number(m[2]), udp: Number(m[3]) };
+}
+
 export function spawnExec(bin: string, timeoutMs = 60_000): Exec {
   return (args, input) =>
     new Promise((resolve, reject) => {
@@ -598,6 +605,10 @@ export class IpvsadmBackend implements IpvsBackend {
 
   async stopDaemon(role: SyncDaemonRole): Promise<void> {
     await this.run(['--stop-daemon', role]);
+  }
+
+  async readTimeouts(): Promise<IpvsTimeouts> {
+    return parseTimeouts((await this.run(['-L', '--timeout'])).stdout);
   }
 
   async setTimeouts(t: IpvsTimeouts): Promise<void> {

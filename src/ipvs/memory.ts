@@ -105,6 +105,11 @@ export class MemoryBackend implements IpvsBackend {
     this.daemons.push({ ...d });
   }
 
+  async readTimeouts(): Promise<IpvsTimeouts> {
+    this.check();
+    return { ...this.timeouts };
+  }
+
   async setTimeouts(t: IpvsTimeouts): Promise<void> {
     this.calls.setTimeouts++;
     this.check();

@@ -11,9 +11,11 @@ import {
   decodeDaemonMessage,
   decodeDest,
   decodeService,
+  decodeTimeoutsMessage,
   DEST_ATTR,
   destAttrs,
   effectiveDestPort,
+  getTimeoutsRequest,
   operationRequest,
   operationRequests,
   refusalText,
@@ -117,6 +119,25 @@ describe('IPVS netlink codec: the kernel wire format', () => {
     const msg = encodeMessage({ ...r, seq: 1 });
     const d = decodeDaemonMessage({ type: 0x22, flags: 0, seq: 1, pid: 0, payload: msg.subarray(16) });
     expect(d).toEqual({ role: 'backup', interface: 'eth1', syncid: 7, maxlen: 1400, group: '224.0.0.82', port: 8850, ttl: 2 });
+  });
+
+  it('lvs_timeouts read: IPVS_CMD_GET_CONFIG (13) without attributes; the reply holds TIMEOUT_TCP/TCP_FIN/UDP (4, 5, 6)', () => {
+    const req = encodeMessage({ ...getTimeoutsRequest(0x22), seq: 3 });
+    expect(req.readUInt16LE(4)).toBe(0x22);
+    expect(req.readUInt16LE(6) & NLM_F_DUMP).toBe(0); // one answer, not a dump
+    expect([req[16], req[17], req.length]).toEqual([13, 1, 20]);
+    // the kernel's reply (ip_vs_genl_get_cmd): genl header (cmd 13, version 1), then three u32
+    const attrs = Buffer.alloc(24);
+    [7200, 30, 60].forEach((v, i) => {
+      attrs.writeUInt16LE(8, i * 8);
+      attrs.writeUInt16LE(4 + i, i * 8 + 2);
+      attrs.writeUInt32LE(v, i * 8 + 4);
+    });
+    const payload = Buffer.concat([Buffer.from([13, 1, 0, 0]), attrs]);
+    expect(decodeTimeoutsMessage({ type: 0x22, flags: 0, seq: 3, pid: 0, payload })).toEqual({ tcp: 7200, tcpfin: 30, udp: 60 });
+    // an attribute too short for a u32 is refused, not read as garbage
+    const short = Buffer.concat([Buffer.from([13, 1, 0, 0]), Buffer.from([6, 0, 4, 0, 1, 0, 0, 0])]);
+    expect(() => decodeTimeoutsMessage({ type: 0x22, flags: 0, seq: 3, pid: 0, payload: short })).toThrow();
   });
 
   it('lvs_timeouts: IPVS_CMD_SET_CONFIG (12) with TIMEOUT_TCP/TCP_FIN/UDP (4, 5, 6) as u32 seconds, as ipvsadm --set sends it', () => {

@@ -47,6 +47,7 @@ export const IPVS_CMD = {
   DEL_DAEMON: 10,
   GET_DAEMON: 11,
   SET_CONFIG: 12,
+  GET_CONFIG: 13,
   FLUSH: 17,
 } as const;
 
@@ -332,6 +333,9 @@ export function setTimeoutsRequest(family: number, t: IpvsTimeouts): Request {
   return ipvsRequest(family, IPVS_CMD.SET_CONFIG, [attr.u32(CMD_ATTR.TIMEOUT_TCP, t.tcp), attr.u32(CMD_ATTR.TIMEOUT_TCP_FIN, t.tcpfin), attr.u32(CMD_ATTR.TIMEOUT_UDP, t.udp)]);
 }
 
+/** IPVS_CMD_GET_CONFIG: the kernel answers with one message holding the three timeouts. */
+export const getTimeoutsRequest = (family: number): Request => ipvsRequest(family, IPVS_CMD.GET_CONFIG, []);
+
 export function stopDaemonRequest(family: number, role: SyncDaemon['role']): Request {
   return ipvsRequest(family, IPVS_CMD.DEL_DAEMON, [attr.nested(CMD_ATTR.DAEMON, [attr.u32(DAEMON_ATTR.STATE, DAEMON_STATE[role])])]);
 }
@@ -462,6 +466,16 @@ export function decodeDaemonMessage(m: NlMessage): SyncDaemon | undefined {
   const ttl = u8(a.get(DAEMON_ATTR.MCAST_TTL), 'IPVS_DAEMON_ATTR_MCAST_TTL');
   if (ttl) d.ttl = ttl;
   return d;
+}
+
+/** The IPVS_CMD_GET_CONFIG reply: TIMEOUT_TCP/TCP_FIN/UDP (u32 seconds; an absent one reads as 0). */
+export function decodeTimeoutsMessage(m: NlMessage): IpvsTimeouts {
+  const a = genlAttrs(m);
+  return {
+    tcp: u32(a.get(CMD_ATTR.TIMEOUT_TCP), 'IPVS_CMD_ATTR_TIMEOUT_TCP'),
+    tcpfin: u32(a.get(CMD_ATTR.TIMEOUT_TCP_FIN), 'IPVS_CMD_ATTR_TIMEOUT_TCP_FIN'),
+    udp: u32(a.get(CMD_ATTR.TIMEOUT_UDP), 'IPVS_CMD_ATTR_TIMEOUT_UDP'),
+  };
 }
 
 // ---------------------------------------------------------------- errors in ipvsadm's words

@@ -23,10 +23,12 @@ import {
   decodeDaemonMessage,
   decodeDestMessage,
   decodeServiceMessage,
+  decodeTimeoutsMessage,
   dumpDaemonsRequest,
   dumpDestsRequest,
   dumpServicesRequest,
   flushRequest,
+  getTimeoutsRequest,
   IPVS_GENL_NAME,
   operationRequests,
   refusalText,
@@ -185,6 +187,16 @@ export class NetlinkIpvsBackend implements IpvsBackend {
     const fam = await this.familyId();
     const [r] = await this.transact([stopDaemonRequest(fam, role)], `stop-daemon ${role}`);
     if (r?.errno) throw new IpvsError('command-failed', `IPVS stop-daemon ${role} failed: ${refusalText('stop-daemon', r.errno)} (${replyErrorText(r)})`);
+  }
+
+  async readTimeouts(): Promise<IpvsTimeouts> {
+    const fam = await this.familyId();
+    const [r] = await this.transact([getTimeoutsRequest(fam)], 'get timeouts');
+    if (!r) throw new IpvsError('command-failed', 'IPVS get timeouts: no answer');
+    if (r.errno) throw NetlinkIpvsBackend.fail('command-failed', 'get timeouts', r);
+    const m = r.messages[0];
+    if (!m) throw new IpvsError('command-failed', 'IPVS get timeouts: the kernel answered without the timeouts');
+    return decodeTimeoutsMessage(m);
   }
 
   async setTimeouts(t: IpvsTimeouts): Promise<void> {

@@ -282,6 +282,56 @@ describe('Reconciler', () => {
     await r.stop();
   });
 
+  it('lvs_timeouts as keepalived: an unset one, a config without them, and stop put back the timeouts found first', async () => {
+    const backend = new MemoryBackend();
+    backend.timeouts = { tcp: 1000, tcpfin: 100, udp: 200 }; // someone else's, before vipkeeper starts
+    const { clock, r, lines } = setup({}, backend);
+    const c1 = cfg({ global: { lvs_timeouts: { tcp: '2h', tcpfin: 30, udp: 60 } } });
+    r.setConfig(c1);
+    r.setBackendState(allUp(c1));
+    r.start();
+    await clock.advanceAsync(200);
+    expect(backend.timeouts).toEqual({ tcp: 7200, tcpfin: 30, udp: 60 });
+    // reload with only tcp: tcpfin and udp go back to the originals, not to the last config's
+    r.setConfig(cfg({ global: { lvs_timeouts: { tcp: 500 } } }));
+    await clock.advanceAsync(200);
+    expect(backend.timeouts).toEqual({ tcp: 500, tcpfin: 100, udp: 200 });
+    // a reload sets them again even when they did not change (someone changed them meanwhile)
+    backend.timeouts = { tcp: 9, tcpfin: 9, udp: 9 };
+    r.setConfig(cfg({ global: { lvs_timeouts: { tcp: 500 } } }));
+    await clock.advanceAsync(200);
+    expect(backend.timeouts).toEqual({ tcp: 500, tcpfin: 100, udp: 200 });
+    // reload without lvs_timeouts: all three go back
+    r.setConfig(cfg());
+    await clock.advanceAsync(200);
+    expect(backend.timeouts).toEqual({ tcp: 1000, tcpfin: 100, udp: 200 });
+    r.setConfig(c1);
+    await clock.advanceAsync(200);
+    expect(backend.timeouts).toEqual({ tcp: 7200, tcpfin: 30, udp: 60 });
+    await r.stop();
+    expect(backend.timeouts).toEqual({ tcp: 1000, tcpfin: 100, udp: 200 });
+    expect(lines).toContain('info: IPVS connection timeouts restored');
+  });
+
+  it('lvs_timeouts: never touched without them; a stop without cleanup (on_stop: keep) leaves them', async () => {
+    const { clock, backend, r } = setup();
+    r.setConfig(cfg());
+    r.setBackendState(allUp(cfg()));
+    r.start();
+    await clock.advanceAsync(200);
+    await r.stop();
+    expect(backend.calls.setTimeouts).toBe(0);
+    const b2 = new MemoryBackend();
+    const s2 = setup({}, b2);
+    const c = cfg({ global: { lvs_timeouts: { udp: 60 } }, ipvs: { on_stop: 'keep' } });
+    s2.r.setConfig(c);
+    s2.r.setBackendState(allUp(c));
+    s2.r.start();
+    await s2.clock.advanceAsync(200);
+    await s2.r.stop();
+    expect(b2.timeouts).toEqual({ tcp: 900, tcpfin: 120, udp: 60 });
+  });
+
   it('stop removes what it owns and leaves foreign services (on_stop: remove), or keeps all (keep)', async () => {
     for (const onStop of ['remove', 'keep'] as const) {
       const backend = new MemoryBackend();

@@ -29,7 +29,7 @@
 import type { Config } from '../config/schema.js';
 import { noopLogger, type Logger } from '../sys/logger.js';
 import type { VrrpState } from '../vocab/states.js';
-import { IpvsError, type IpvsBackend, type SyncDaemon, type SyncDaemonRole } from './backend.js';
+import { IpvsError, type IpvsBackend, type IpvsTimeouts, type SyncDaemon, type SyncDaemonRole } from './backend.js';
 import { desiredTable, virtualServerId, type BackendState, type PoolServer, type PoolState } from './desired.js';
 import { applyPlan, plan, summarizePlan, type ManageMode, type Operation } from './diff.js';
 import { canonicalAddress, cloneTable, destKey, hostPort, pickServices, serviceKey, tablesEqual, type Dest, type IpvsTable } from './model.js';
@@ -183,6 +183,7 @@ export class Reconciler {
   setConfig(config: Config): void {
     this.config = config;
     this.configuredCache = undefined;
+    this.timeoutsSet = undefined; // keepalived sets lvs_timeouts again at every reload
     this.trigger('config');
   }
 
@@ -217,7 +218,7 @@ export class Reconciler {
   /**
    * Stops the loop. With `cleanup` (the default follows config.ipvs.on_stop), removes the services
    * vipkeeper owns (or flushes everything with global.lvs_flush_on_stop) and stops the sync daemons
-   * it started. Never throws.
+   * it started, and puts back the IPVS timeouts lvs_timeouts changed. Never throws.
    */
   async stop(opts: { cleanup?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
@@ -239,6 +240,11 @@ export class Reconciler {
           await this.backend.stopDaemon(role).catch(() => undefined);
           this.daemonsStarted.delete(role);
         }
+      } catch (e) {
+        this.recordError(e);
+      }
+      try {
+        await this.restoreTimeouts();
       } catch (e) {
         this.recordError(e);
       }
@@ -613,20 +619,39 @@ export class Reconciler {
     return [d];
   }
 
-  /** The lvs_timeouts last set, so each config sets them once (keepalived sets them at start and reload). */
+  /** The timeouts set for the current config, so each config sets them once (keepalived sets them at start and reload). */
   private timeoutsSet: string | undefined;
+  /**
+   * The timeouts IPVS had before vipkeeper first changed them. As keepalived's libipvs
+   * (ipvs_set_timeout) does, an lvs_timeouts field left unset, a config without lvs_timeouts and
+   * stop all put these back, rather than leaving the last config's values in the kernel.
+   */
+  private originalTimeouts: IpvsTimeouts | undefined;
 
-  /** global_defs lvs_timeouts, in seconds (durations are in ms); an unset one is 0: left as it is. */
+  /** global_defs lvs_timeouts, in seconds (durations are in ms); an unset one gets its original value. */
   private async syncTimeouts(): Promise<void> {
     const t = this.config?.global.lvs_timeouts;
-    if (!t) return;
+    if (!t && !this.originalTimeouts) return;
     const sec = (ms: number | undefined) => (ms === undefined ? 0 : Math.max(1, Math.round(ms / 1000)));
-    const want = { tcp: sec(t.tcp), tcpfin: sec(t.tcpfin), udp: sec(t.udp) };
-    const key = JSON.stringify(want);
+    const asked = { tcp: sec(t?.tcp), tcpfin: sec(t?.tcpfin), udp: sec(t?.udp) };
+    const key = JSON.stringify(asked);
     if (key === this.timeoutsSet) return;
+    this.originalTimeouts ??= await this.backend.readTimeouts();
+    const orig = this.originalTimeouts;
+    const want = { tcp: asked.tcp || orig.tcp, tcpfin: asked.tcpfin || orig.tcpfin, udp: asked.udp || orig.udp };
     await this.backend.setTimeouts(want);
     this.timeoutsSet = key;
-    this.log.info(want, 'IPVS connection timeouts set (lvs_timeouts)');
+    this.log.info(want, t ? 'IPVS connection timeouts set (lvs_timeouts)' : 'IPVS connection timeouts restored (no lvs_timeouts)');
+  }
+
+  /** On stop: the timeouts go back to what they were before vipkeeper (keepalived ipvs_stop). */
+  private async restoreTimeouts(): Promise<void> {
+    const orig = this.originalTimeouts;
+    if (!orig) return;
+    await this.backend.setTimeouts(orig);
+    this.originalTimeouts = undefined;
+    this.timeoutsSet = undefined;
+    this.log.info(orig, 'IPVS connection timeouts restored');
   }
 
   private async syncDaemons(): Promise<void> {

@@ -75,7 +75,7 @@ export const GLOBAL_DEFS: Block = {
     lvs_flush_onstop: alias('lvs_flush_on_stop', { deprecated: 'lvs_flush_on_stop' }),
     lvs_timeouts: acted(M.reconciler, object('lvs_timeouts', 'tcp', 'tcpfin', 'udp'), {
       note:
-        "IPVS_CMD_SET_CONFIG over generic netlink (or 'ipvsadm --set'), once per config; an unset one is left as it is. Differs from keepalived 2.2.7 (both measured on real IPVS): keepalived remembers the timeouts it found before its first change, puts an unset one back to that value on reload and restores all three on stop; vipkeeper leaves them as the last config set them",
+        "IPVS_CMD_SET_CONFIG over generic netlink (or 'ipvsadm --set'), once per config (start and each reload), as keepalived 2.2.7 does (both measured on real IPVS, test/ipvs-real.test.ts): the timeouts found before the first change are remembered; an unset one gets that value, a config without lvs_timeouts puts all three back, and stop restores them (not with ipvs.on_stop: keep)",
     }),
 
     enable_snmp_vrrp: notActed(NO_SNMP, { fields: 'enable_snmp_vrrp' }),
