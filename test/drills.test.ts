@@ -221,7 +221,9 @@ describe('operational drills on a live pair', () => {
 
   it('a VIP that cannot be added (its device is missing): FAULT, keepalived takes over; the device comes: the node recovers', async () => {
     const k = await ka(120, 'MASTER');
-    const p1 = await vk('d1', vkConf({ priority: 150, vipDev: 'vk0' }));
+    // no_track: a VIP's missing interface would otherwise hold the instance in FAULT from the start
+    // (keepalived's VIP tracking); this drill is about the add that fails.
+    const p1 = await vk('d1', vkConf({ priority: 150, vipDev: 'vk0 no_track' }));
     // d1 preempts keepalived, cannot add the VIP, and goes to FAULT (priority 0 on the way out).
     await p1.waitState(INSTANCE, 'FAULT', 10_000);
     const fault = p1.transitions(INSTANCE).at(-1)!;
