@@ -35,7 +35,9 @@ default_dir() {
   fi
 }
 VM_DIR=${VM_DIR:-$(default_dir)}
-VM_BINS=${VM_BINS:-"/bin/bash /usr/sbin/ip /usr/sbin/ipvsadm /usr/bin/node /usr/sbin/keepalived"}
+# node is the host's own, wherever setup.sh put it (/usr/bin from Debian, /usr/local/bin from the registry).
+HOST_NODE=$(command -v node 2>/dev/null || echo /usr/bin/node)
+VM_BINS=${VM_BINS:-"/bin/bash /usr/sbin/ip /usr/sbin/ipvsadm $HOST_NODE /usr/sbin/keepalived"}
 BOOT_MODULES="ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_dh ip_vs_sed ip_vs_nq ip_vs_lblc
   ip_vs_lblcr ip_vs_mh ip_vs_fo ip_vs_ovf ip_vs_ftp ip_vs_pe_sip veth bridge dummy virtio_pci 9pnet_virtio 9p"
 
@@ -149,7 +151,7 @@ do_build() {
   cat >"$STAGE/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /run
 mkdir -p /dev/pts /dev/shm /run/netns && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
