@@ -7,10 +7,11 @@
  *
  * Needs root, `ip netns`, the native addon and keepalived; without them it FAILS.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KeepalivedProc, requireKeepalived, startKeepalived } from './helpers/keepalived-proc.js';
-import { NetnsLab, requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
-import { createLan, sleep, startVipkeeper, writeFile, type Lan, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
+import { describe, expect, it } from 'vitest';
+import { requireKeepalived } from './helpers/keepalived-proc.js';
+import { requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
+import { usePair } from './helpers/pair.js';
+import { sleep } from './helpers/vipkeeper-proc.js';
 
 const PREFIX = '10.73.0';
 const INSTANCE = 'VI_OWN';
@@ -37,44 +38,21 @@ function conf(ignore: boolean): string {
 }
 
 describe('owner_ignore_adverts against keepalived', () => {
-  const lab = new NetnsLab();
-  let lan: Lan;
-  const vks: VipkeeperProc[] = [];
-  const kas: KeepalivedProc[] = [];
-
-  beforeAll(async () => {
-    requireNetnsRoot('owner_ignore_adverts tests');
-    requireNativeAddon();
-    requireKeepalived('owner_ignore_adverts tests');
-    lan = await createLan(lab, PREFIX, { d1: 11, d2: 12 });
-  });
-
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') {
-      for (const p of vks) console.log(p.proc.describe());
-      for (const p of kas) console.log(p.proc.describe());
-    }
-    for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
-    for (const p of kas.splice(0)) await p.terminate().catch(() => p.kill());
-  });
-
-  afterAll(async () => {
-    try {
-      for (const p of kas.splice(0)) await p.kill().catch(() => undefined);
-      for (const p of vks.splice(0)) await p.proc.kill().catch(() => undefined);
-    } finally {
-      await lab.cleanup();
-      lan?.dispose();
-    }
+  const pair = usePair({
+    prefix: PREFIX,
+    hosts: { d1: 11, d2: 12 },
+    require: () => {
+      requireNetnsRoot('owner_ignore_adverts tests');
+      requireNativeAddon();
+      requireKeepalived('owner_ignore_adverts tests');
+    },
   });
 
   for (const ignore of [true, false]) {
     it(`an owner on the lower address ${ignore ? 'with owner_ignore_adverts stays MASTER' : 'without it yields to the higher one'}`, async () => {
-      const p = await startVipkeeper(lab, lan.nodes.d1!.ns, writeFile(lan.dir, `vk-${ignore}.conf`, conf(ignore)));
-      vks.push(p);
+      const p = await pair.vk('d1', pair.file(`vk-${ignore}.conf`, conf(ignore)));
       await p.waitState(INSTANCE, 'MASTER', 15_000);
-      const k = startKeepalived(lab, lan.nodes.d2!.ns, writeFile(lan.dir, `ka-${ignore}.conf`, conf(false)), lan.dir);
-      kas.push(k);
+      const k = pair.ka('d2', pair.file(`ka-${ignore}.conf`, conf(false)));
       // keepalived 2.2.7 also yields to vipkeeper's equal-priority advert: it may end in either state
       await k.waitLine(new RegExp(`\\(${INSTANCE}\\) Entering (MASTER|BACKUP) STATE`), 15_000);
       await sleep(2000); // ten advert intervals
