@@ -10,21 +10,29 @@
  */
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KeepalivedProc, requireKeepalived, startKeepalived } from './helpers/keepalived-proc.js';
-import { NetnsLab, requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
-import { createLan, startVipkeeper, waitFor, writeFile, type Lan, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
+import { describe, expect, it } from 'vitest';
+import { requireKeepalived } from './helpers/keepalived-proc.js';
+import { requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
+import { usePair } from './helpers/pair.js';
+import { waitFor } from './helpers/vipkeeper-proc.js';
 
 const PREFIX = '10.72.0';
 const INSTANCE = 'VI_SS';
 const VIP = `${PREFIX}.100`;
 
 describe('startup_script and shutdown_script, with keepalived as the referee', () => {
-  const lab = new NetnsLab();
-  let lan: Lan;
-  const vks: VipkeeperProc[] = [];
-  const kas: KeepalivedProc[] = [];
-  const node = () => lan.nodes.d1!;
+  const pair = usePair({
+    prefix: PREFIX,
+    hosts: { d1: 11 },
+    require: () => {
+      requireNetnsRoot('startup / shutdown script tests');
+      requireNativeAddon();
+      requireKeepalived('startup / shutdown script tests');
+    },
+    reset: (p) => p.lab.exec(p.node('d1').ns, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']).then(() => undefined, () => undefined),
+  });
+  const lab = pair.lab;
+  const node = () => pair.node('d1');
 
   function conf(o: { startup: string; shutdown?: string; startupTimeout?: number }): string {
     return [
@@ -51,54 +59,25 @@ describe('startup_script and shutdown_script, with keepalived as the referee', (
 
   /** A script that writes eth0's addresses to `out`. */
   function addrScript(name: string, out: string): string {
-    const p = writeFile(lan.dir, name, `#!/bin/sh\nip -4 -o addr show dev eth0 > ${out}.tmp\nmv ${out}.tmp ${out}\n`);
+    const p = pair.file(name, `#!/bin/sh\nip -4 -o addr show dev eth0 > ${out}.tmp\nmv ${out}.tmp ${out}\n`);
     chmodSync(p, 0o755);
     return p;
   }
 
   async function start(impl: 'vipkeeper' | 'keepalived', text: string): Promise<{ stop(): Promise<void>; waitMaster(): Promise<unknown> }> {
-    const file = writeFile(lan.dir, `${impl}.conf`, text);
+    const file = pair.file(`${impl}.conf`, text);
     if (impl === 'keepalived') {
-      const k = startKeepalived(lab, node().ns, file, lan.dir);
-      kas.push(k);
-      return { stop: () => k.terminate().then(() => void kas.splice(kas.indexOf(k), 1)), waitMaster: () => k.waitState(INSTANCE, 'MASTER', 20_000) };
+      const k = pair.ka('d1', file);
+      return { stop: () => k.terminate().then(() => pair.forget(k)), waitMaster: () => k.waitState(INSTANCE, 'MASTER', 20_000) };
     }
-    const p = await startVipkeeper(lab, node().ns, file, { waitRunning: false });
-    vks.push(p);
-    return { stop: () => p.terminate(20_000).then(() => void vks.splice(vks.indexOf(p), 1)), waitMaster: () => p.waitState(INSTANCE, 'MASTER', 20_000) };
+    const p = await pair.vk('d1', file, { waitRunning: false });
+    return { stop: () => p.terminate(20_000).then(() => pair.forget(p)), waitMaster: () => p.waitState(INSTANCE, 'MASTER', 20_000) };
   }
-
-  beforeAll(async () => {
-    requireNetnsRoot('startup / shutdown script tests');
-    requireNativeAddon();
-    requireKeepalived('startup / shutdown script tests');
-    lan = await createLan(lab, PREFIX, { d1: 11 });
-  });
-
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') {
-      for (const p of vks) console.log(p.proc.describe());
-      for (const p of kas) console.log(p.proc.describe());
-    }
-    for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
-    for (const p of kas.splice(0)) await p.terminate().catch(() => p.kill());
-    await lab.exec(node().ns, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']).catch(() => undefined);
-  });
-
-  afterAll(async () => {
-    try {
-      for (const p of kas.splice(0)) await p.kill().catch(() => undefined);
-      for (const p of vks.splice(0)) await p.proc.kill().catch(() => undefined);
-    } finally {
-      await lab.cleanup();
-      lan?.dispose();
-    }
-  });
 
   for (const impl of ['keepalived', 'vipkeeper'] as const) {
     it(`${impl}: the startup script runs before VRRP, the shutdown script after it, and the stop waits for it`, async () => {
-      const atStart = path.join(lan.dir, `${impl}-start.addrs`);
-      const atStop = path.join(lan.dir, `${impl}-stop.addrs`);
+      const atStart = path.join(pair.lan.dir, `${impl}-start.addrs`);
+      const atStop = path.join(pair.lan.dir, `${impl}-stop.addrs`);
       for (const f of [atStart, atStop]) rmSync(f, { force: true });
       const d = await start(impl, conf({ startup: addrScript(`${impl}-start.sh`, atStart), shutdown: addrScript(`${impl}-stop.sh`, atStop) }));
       await d.waitMaster();
@@ -112,14 +91,14 @@ describe('startup_script and shutdown_script, with keepalived as the referee', (
     }, 60_000);
 
     it(`${impl}: a startup script past startup_script_timeout is killed and the start goes on`, async () => {
-      const ran = path.join(lan.dir, `${impl}-slow.ran`);
+      const ran = path.join(pair.lan.dir, `${impl}-slow.ran`);
       rmSync(ran, { force: true });
-      const slow = writeFile(lan.dir, `${impl}-slow.sh`, `#!/bin/sh\ntouch ${ran}\nsleep 60\n`);
+      const slow = pair.file(`${impl}-slow.sh`, `#!/bin/sh\ntouch ${ran}\nsleep 60\n`);
       chmodSync(slow, 0o755);
       const d = await start(impl, conf({ startup: slow, startupTimeout: 1 }));
       await d.waitMaster();
       expect(existsSync(ran)).toBe(true);
-      if (impl === 'vipkeeper') expect(vks[0]!.logs().some((l) => /startup script did not finish within 1 s/.test(String(l.msg)))).toBe(true);
+      if (impl === 'vipkeeper') expect(pair.vks[0]!.logs().some((l) => /startup script did not finish within 1 s/.test(String(l.msg)))).toBe(true);
       await waitFor('the slow startup script to be gone', async () => !(await lab.exec(node().ns, ['pgrep', '-f', `${impl}-slow.sh`]).then((r) => r.stdout.trim() !== '', () => false)), 5000);
     }, 60_000);
   }
