@@ -10,10 +10,11 @@
  *
  * Needs root, `ip netns`, the native addon and keepalived; without them it FAILS.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KeepalivedProc, requireKeepalived, startKeepalived } from './helpers/keepalived-proc.js';
-import { NetnsLab, requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
-import { createLan, startVipkeeper, waitFor, writeFile, type Lan, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
+import { describe, expect, it } from 'vitest';
+import { requireKeepalived } from './helpers/keepalived-proc.js';
+import { requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
+import { usePair } from './helpers/pair.js';
+import { waitFor } from './helpers/vipkeeper-proc.js';
 
 const PREFIX = '10.70.0';
 const INSTANCE = 'VI_RX';
@@ -57,11 +58,20 @@ interface Addr {
 }
 
 describe('reload: VMACs and static addresses, routes and rules, with keepalived as the referee', () => {
-  const lab = new NetnsLab();
-  let lan: Lan;
-  const vks: VipkeeperProc[] = [];
-  const kas: KeepalivedProc[] = [];
-  const node = () => lan.nodes.d1!;
+  const pair = usePair({
+    prefix: PREFIX,
+    hosts: { d1: 11 },
+    require: () => {
+      requireNetnsRoot('reload extras tests');
+      requireNativeAddon();
+      requireKeepalived('reload extras tests');
+    },
+    reset: async () => {
+      for (const l of [...(await macvlans()), 'dflt0']) await lab.exec(node().ns, ['ip', 'link', 'del', l]).catch(() => undefined);
+    },
+  });
+  const lab = pair.lab;
+  const node = () => pair.node('d1');
 
   async function macvlans(): Promise<string[]> {
     const r = await lab.exec(node().ns, ['ip', '-j', '-d', 'link', 'show']);
@@ -89,21 +99,19 @@ describe('reload: VMACs and static addresses, routes and rules, with keepalived 
 
   /** Starts `impl` on `first`, waits for MASTER; returns a function that reloads to another text. */
   async function start(impl: Impl, first: string): Promise<(text: string) => void> {
-    const file = writeFile(lan.dir, `${impl}.conf`, first);
+    const file = pair.file(`${impl}.conf`, first);
     let pid: number;
     if (impl === 'keepalived') {
-      const k = startKeepalived(lab, node().ns, file, lan.dir);
-      kas.push(k);
+      const k = pair.ka('d1', file);
       await k.waitState(INSTANCE, 'MASTER', 15_000);
       pid = k.pid;
     } else {
-      const p = await startVipkeeper(lab, node().ns, file);
-      vks.push(p);
+      const p = await pair.vk('d1', file);
       await p.waitState(INSTANCE, 'MASTER', 15_000);
       pid = p.pid;
     }
     return (text) => {
-      writeFile(lan.dir, `${impl}.conf`, text);
+      pair.file(`${impl}.conf`, text);
       process.kill(pid, 'SIGHUP');
     };
   }
@@ -119,33 +127,6 @@ describe('reload: VMACs and static addresses, routes and rules, with keepalived 
       10_000,
     );
   }
-
-  beforeAll(async () => {
-    requireNetnsRoot('reload extras tests');
-    requireNativeAddon();
-    requireKeepalived('reload extras tests');
-    lan = await createLan(lab, PREFIX, { d1: 11 });
-  });
-
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') {
-      for (const p of vks) console.log(p.proc.describe());
-      for (const p of kas) console.log(p.proc.describe());
-    }
-    for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
-    for (const p of kas.splice(0)) await p.terminate().catch(() => p.kill());
-    for (const l of [...(await macvlans()), 'dflt0']) await lab.exec(node().ns, ['ip', 'link', 'del', l]).catch(() => undefined);
-  });
-
-  afterAll(async () => {
-    try {
-      for (const p of kas.splice(0)) await p.kill().catch(() => undefined);
-      for (const p of vks.splice(0)) await p.proc.kill().catch(() => undefined);
-    } finally {
-      await lab.cleanup();
-      lan?.dispose();
-    }
-  });
 
   for (const impl of ['keepalived', 'vipkeeper'] as const) {
     it(`${impl}: a reload that renames the VMAC, then drops use_vmac, removes the old VMAC`, async () => {
