@@ -12,10 +12,11 @@
  *
  * Needs root, `ip netns`, the native addon, keepalived and tshark; without them it FAILS.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KeepalivedProc, requireKeepalived, startKeepalived } from './helpers/keepalived-proc.js';
-import { NetnsLab, requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
-import { createLan, sleep, startVipkeeper, writeFile, type Lan, type VipkeeperProc } from './helpers/vipkeeper-proc.js';
+import { describe, expect, it } from 'vitest';
+import { requireKeepalived } from './helpers/keepalived-proc.js';
+import { requireNativeAddon, requireNetnsRoot } from './helpers/netns.js';
+import { usePair } from './helpers/pair.js';
+import { sleep } from './helpers/vipkeeper-proc.js';
 import { requireTshark } from '../lab/require.js';
 
 const PREFIX = '10.67.0';
@@ -53,22 +54,36 @@ function conf(o: { garpExtraIf?: string; noTrack?: boolean }): string {
 }
 
 describe('VIPs on another interface, with keepalived as the referee', () => {
-  const lab = new NetnsLab();
-  let lan: Lan;
   let sniff = '';
-  const vks: VipkeeperProc[] = [];
-  const kas: KeepalivedProc[] = [];
-  const node = () => lan.nodes.d1!;
+  const pair = usePair({
+    prefix: PREFIX,
+    hosts: { d1: 11 },
+    require: () => {
+      requireNetnsRoot('extra-interface VIP tests');
+      requireNativeAddon();
+      requireKeepalived('extra-interface VIP tests');
+      requireTshark('extra-interface VIP tests');
+    },
+    setup: async () => {
+      sniff = await lab.addNamespace();
+      await lab.addVeth(node().ns, EXTRA, sniff, 'x0');
+    },
+    reset: async () => {
+      await lab.exec(node().ns, ['ip', 'link', 'set', EXTRA, 'up']);
+      await lab.exec(node().ns, ['ip', 'addr', 'flush', 'dev', EXTRA]);
+      await lab.exec(node().ns, ['ip', 'addr', 'del', `${PREFIX}.100/24`, 'dev', 'eth0']).catch(() => undefined);
+    },
+  });
+  const lab = pair.lab;
+  const node = () => pair.node('d1');
 
   async function start(impl: Impl, text: string, name: string): Promise<{ waitState(s: 'MASTER' | 'FAULT' | 'BACKUP', ms?: number): Promise<unknown>; reasons(): string[] }> {
-    const file = writeFile(lan.dir, `${impl}-${name}.conf`, text);
+    const file = pair.file(`${impl}-${name}.conf`, text);
     if (impl === 'keepalived') {
-      const k = startKeepalived(lab, node().ns, file, lan.dir);
-      kas.push(k);
+      const k = pair.ka('d1', file);
       return { waitState: (s, ms = 15_000) => k.waitState(INSTANCE, s, ms), reasons: () => [] };
     }
-    const p = await startVipkeeper(lab, node().ns, file);
-    vks.push(p);
+    const p = await pair.vk('d1', file);
     return { waitState: (s, ms = 15_000) => p.waitState(INSTANCE, s, ms), reasons: () => p.transitions(INSTANCE).map((t) => t.reason) };
   }
 
@@ -77,42 +92,6 @@ describe('VIPs on another interface, with keepalived as the referee', () => {
     const cap = await lab.capture(sniff, 'x0', 'arp', ['arp.src.proto_ipv4'], { count: 100, seconds });
     return (await cap.done).map((f) => f[0]!);
   }
-
-  async function stopAll(): Promise<void> {
-    for (const p of vks.splice(0)) await p.terminate().catch(() => p.proc.kill());
-    for (const p of kas.splice(0)) await p.terminate().catch(() => p.kill());
-    await lab.exec(node().ns, ['ip', 'link', 'set', EXTRA, 'up']);
-    await lab.exec(node().ns, ['ip', 'addr', 'flush', 'dev', EXTRA]);
-    await lab.exec(node().ns, ['ip', 'addr', 'del', `${PREFIX}.100/24`, 'dev', 'eth0']).catch(() => undefined);
-  }
-
-  beforeAll(async () => {
-    requireNetnsRoot('extra-interface VIP tests');
-    requireNativeAddon();
-    requireKeepalived('extra-interface VIP tests');
-    requireTshark('extra-interface VIP tests');
-    lan = await createLan(lab, PREFIX, { d1: 11 });
-    sniff = await lab.addNamespace();
-    await lab.addVeth(node().ns, EXTRA, sniff, 'x0');
-  });
-
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') {
-      for (const p of vks) console.log(p.proc.describe());
-      for (const p of kas) console.log(p.proc.describe());
-    }
-    await stopAll();
-  });
-
-  afterAll(async () => {
-    try {
-      for (const p of kas.splice(0)) await p.kill().catch(() => undefined);
-      for (const p of vks.splice(0)) await p.proc.kill().catch(() => undefined);
-    } finally {
-      await lab.cleanup();
-      lan?.dispose();
-    }
-  });
 
   for (const impl of ['keepalived', 'vipkeeper'] as const) {
     it(`${impl}: garp_extra_if all 1 sends one GARP a second on the extra interface, for its first VIP only`, async () => {
