@@ -80,11 +80,18 @@ const CHECK_KEYS: Record<string, string[]> = { TCP_CHECK: checkKeys('TCP_CHECK')
 /** A plain object (what js-yaml and the importers build); anything else is left to zod. */
 const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
 
-/** Reads `o`'s keys in `order` with `fields`; gives up on a key not in `fields` or a value they refuse. */
-function readObject(o: Record<string, unknown>, order: string[], fields: Record<string, Reader>, out: Record<string, unknown>): boolean {
+/**
+ * Reads `o`'s keys in `order` with `fields`; gives up on a key not in `fields` or a value they refuse.
+ * A key of `defaults` that `o` lacks gets its default, in its place in the order (as zod's output).
+ */
+function readObject(o: Record<string, unknown>, order: string[], fields: Record<string, Reader>, out: Record<string, unknown>, defaults?: Record<string, () => unknown>): boolean {
   let seen = 0;
   for (const k of order) {
-    if (!(k in o)) continue;
+    if (!(k in o)) {
+      const d = defaults?.[k];
+      if (d !== undefined) out[k] = d();
+      continue;
+    }
     seen++;
     const read = fields[k];
     if (read === undefined) return false;
@@ -98,41 +105,28 @@ function readObject(o: Record<string, unknown>, order: string[], fields: Record<
 
 const CHECK_TYPE_FIELDS: Record<string, Reader> = { ...CHECK_FIELDS, type: string };
 
+/** A real server's checks: each of a known type, read in its schema's key order. */
+function readChecks(checks: unknown): unknown[] | typeof GIVE_UP {
+  if (!Array.isArray(checks)) return GIVE_UP;
+  const cs: unknown[] = new Array(checks.length);
+  for (let i = 0; i < checks.length; i++) {
+    const c = checks[i] as unknown;
+    if (!isPlain(c) || typeof c.type !== 'string' || !Object.hasOwn(CHECK_KEYS, c.type)) return GIVE_UP;
+    const co: Record<string, unknown> = {};
+    if (!readObject(c, CHECK_KEYS[c.type]!, CHECK_TYPE_FIELDS, co)) return GIVE_UP;
+    cs[i] = co;
+  }
+  return cs;
+}
+
+const RS_READERS: Record<string, Reader> = { ...RS_FIELDS, checks: readChecks };
+const RS_DEFAULTS = { checks: (): unknown[] => [] };
+
 /** RealServerSchema's output for `r`, or GIVE_UP when zod has to decide. Exported for the test. */
 export function readRealServer(r: unknown): RealServer | typeof GIVE_UP {
   if (!isPlain(r)) return GIVE_UP;
   const out: Record<string, unknown> = {};
-  const checks = r.checks;
-  let n = 0;
-  for (const k of RS_KEYS) {
-    if (k === 'checks') {
-      if (checks === undefined && !('checks' in r)) {
-        out.checks = [];
-        continue;
-      }
-      n++;
-      if (!Array.isArray(checks)) return GIVE_UP;
-      const cs: unknown[] = new Array(checks.length);
-      for (let i = 0; i < checks.length; i++) {
-        const c = checks[i] as unknown;
-        if (!isPlain(c) || typeof c.type !== 'string' || !Object.hasOwn(CHECK_KEYS, c.type)) return GIVE_UP;
-        const co: Record<string, unknown> = {};
-        if (!readObject(c, CHECK_KEYS[c.type]!, CHECK_TYPE_FIELDS, co)) return GIVE_UP;
-        cs[i] = co;
-      }
-      out.checks = cs;
-      continue;
-    }
-    if (!(k in r)) continue;
-    n++;
-    const read = RS_FIELDS[k];
-    if (read === undefined) return GIVE_UP;
-    const v = read(r[k]);
-    if (v === GIVE_UP) return GIVE_UP;
-    out[k] = v;
-  }
-  if (n !== Object.keys(r).length) return GIVE_UP;
-  return out as RealServer;
+  return readObject(r, RS_KEYS, RS_READERS, out, RS_DEFAULTS) ? (out as RealServer) : GIVE_UP;
 }
 export { GIVE_UP };
 
